@@ -1,0 +1,262 @@
+//! The bounded log store a consumer keeps: entries per top-level session
+//! (children's entries tagged with their id), a byte and entry budget per
+//! session and overall, exact counters that eviction never touches, and a
+//! count of what was evicted so views can say so.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use super::protocol::{Counters, Direction, Event, EventKind, LogEntry, SessionId};
+
+/// Budgets for the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogBudget {
+    /// Entries kept per top-level session.
+    pub entries_per_session: usize,
+    /// Payload bytes kept per top-level session.
+    pub bytes_per_session: usize,
+    /// Entries kept overall.
+    pub entries_total: usize,
+    /// Payload bytes kept overall.
+    pub bytes_total: usize,
+}
+
+impl Default for LogBudget {
+    fn default() -> Self {
+        LogBudget {
+            entries_per_session: 1_000_000,
+            bytes_per_session: 64 * 1024 * 1024,
+            entries_total: 2_000_000,
+            bytes_total: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// One stored entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Global arrival order.
+    pub seq: u64,
+    /// Session or child.
+    pub session: SessionId,
+    /// Since engine start.
+    pub mono: Duration,
+    /// The entry.
+    pub entry: LogEntry,
+}
+
+/// What eviction (and channel drops) took away.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Evicted {
+    /// Entries evicted by the budget.
+    pub entries: u64,
+    /// Their payload bytes.
+    pub bytes: u64,
+    /// Entries the engine could not deliver (consumer lagged).
+    pub undelivered: u64,
+}
+
+#[derive(Default)]
+struct SessionLog {
+    records: VecDeque<Record>,
+    bytes: usize,
+    evicted: Evicted,
+}
+
+/// The store.
+#[derive(Default)]
+pub struct LogStore {
+    budget: LogBudget,
+    sessions: HashMap<u32, SessionLog>,
+    counters: HashMap<SessionId, Counters>,
+    entries: usize,
+    bytes: usize,
+    next_seq: u64,
+}
+
+impl LogStore {
+    /// An empty store with these budgets.
+    pub fn new(budget: LogBudget) -> LogStore {
+        LogStore {
+            budget,
+            ..LogStore::default()
+        }
+    }
+
+    /// Takes in an event: log entries are stored, counters updated exactly,
+    /// drop reports remembered. Other events are left to the caller.
+    pub fn ingest(&mut self, ev: &Event) {
+        match &ev.kind {
+            EventKind::Log(entry) => {
+                let c = self.counters.entry(ev.session).or_default();
+                let n = entry.data.len() as u64;
+                match entry.dir {
+                    Direction::In => {
+                        c.bytes_in += n;
+                        c.msgs_in += 1;
+                    }
+                    Direction::Out => {
+                        c.bytes_out += n;
+                        c.msgs_out += 1;
+                    }
+                }
+                self.push(ev.session, ev.at.mono, entry.clone());
+            }
+            EventKind::Dropped { entries, .. } => {
+                // The engine's counters include these; only the log lacks them.
+                let log = self.sessions.entry(ev.session.session).or_default();
+                log.evicted.undelivered += entries;
+            }
+            EventKind::Stats(c) | EventKind::Closed { counters: c, .. } => {
+                // The engine's counters are authoritative (they include
+                // entries that were not delivered).
+                self.counters.insert(ev.session, *c);
+            }
+            _ => {}
+        }
+    }
+
+    fn push(&mut self, session: SessionId, mono: Duration, entry: LogEntry) {
+        let len = entry.data.len();
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let log = self.sessions.entry(session.session).or_default();
+        log.records.push_back(Record {
+            seq,
+            session,
+            mono,
+            entry,
+        });
+        log.bytes += len;
+        self.entries += 1;
+        self.bytes += len;
+        self.enforce(session.session);
+    }
+
+    fn evict_front(&mut self, top: u32) -> bool {
+        let Some(log) = self.sessions.get_mut(&top) else {
+            return false;
+        };
+        let Some(r) = log.records.pop_front() else {
+            return false;
+        };
+        let len = r.entry.data.len();
+        log.bytes -= len;
+        log.evicted.entries += 1;
+        log.evicted.bytes += len as u64;
+        self.entries -= 1;
+        self.bytes -= len;
+        true
+    }
+
+    fn enforce(&mut self, top: u32) {
+        let b = self.budget;
+        while self.sessions.get(&top).is_some_and(|l| {
+            l.records.len() > b.entries_per_session
+                || (l.bytes > b.bytes_per_session && l.records.len() > 1)
+        }) {
+            if !self.evict_front(top) {
+                break;
+            }
+        }
+        while self.entries > b.entries_total || (self.bytes > b.bytes_total && self.entries > 1) {
+            // Evict from whichever session holds the oldest entry.
+            let oldest = self
+                .sessions
+                .iter()
+                .filter_map(|(k, l)| l.records.front().map(|r| (r.seq, *k)))
+                .min();
+            match oldest {
+                Some((_, k)) => {
+                    if !self.evict_front(k) {
+                        break;
+                    }
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// Exact counters for a session or child.
+    pub fn counters(&self, id: SessionId) -> Counters {
+        self.counters.get(&id).copied().unwrap_or_default()
+    }
+
+    /// The stored records of a top-level session (children included).
+    pub fn records(&self, top: u32) -> Option<&VecDeque<Record>> {
+        self.sessions.get(&top).map(|l| &l.records)
+    }
+
+    /// What was evicted from a top-level session.
+    pub fn evicted(&self, top: u32) -> Evicted {
+        self.sessions
+            .get(&top)
+            .map(|l| l.evicted)
+            .unwrap_or_default()
+    }
+
+    /// Entries and payload bytes held overall.
+    pub fn size(&self) -> (usize, usize) {
+        (self.entries, self.bytes)
+    }
+
+    /// Forgets a session's entries (its counters stay).
+    pub fn clear(&mut self, top: u32) {
+        if let Some(l) = self.sessions.get_mut(&top) {
+            self.entries -= l.records.len();
+            self.bytes -= l.bytes;
+            l.records.clear();
+            l.bytes = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::protocol::Stamp;
+    use std::time::SystemTime;
+
+    fn ev(session: SessionId, dir: Direction, data: &[u8]) -> Event {
+        Event {
+            session,
+            at: Stamp {
+                mono: Duration::ZERO,
+                wall: SystemTime::UNIX_EPOCH,
+            },
+            kind: EventKind::Log(LogEntry {
+                dir,
+                peer: None,
+                data: data.to_vec(),
+                requested: None,
+                truncated_from: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn budgets_evict_oldest_and_keep_counters() {
+        let mut s = LogStore::new(LogBudget {
+            entries_per_session: 3,
+            bytes_per_session: 1000,
+            entries_total: 4,
+            bytes_total: 1000,
+        });
+        let a = SessionId::top(1);
+        let b = SessionId::top(2);
+        for i in 0..5u8 {
+            s.ingest(&ev(a, Direction::In, &[i; 10]));
+        }
+        assert_eq!(s.records(1).unwrap().len(), 3);
+        assert_eq!(s.evicted(1).entries, 2);
+        assert_eq!(s.counters(a).bytes_in, 50);
+        assert_eq!(s.counters(a).msgs_in, 5);
+        s.ingest(&ev(b, Direction::Out, b"xy"));
+        s.ingest(&ev(b, Direction::Out, b"zz"));
+        // Total budget 4: the oldest of session 1 goes first.
+        assert_eq!(s.size().0, 4);
+        assert_eq!(s.records(1).unwrap().len(), 2);
+        assert_eq!(s.records(1).unwrap()[0].entry.data, vec![3; 10]);
+        assert_eq!(s.counters(b).bytes_out, 4);
+    }
+}

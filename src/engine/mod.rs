@@ -1,0 +1,260 @@
+//! The socket engine: sessions on named worker threads, driven by
+//! [`Command`]s and reporting [`Event`]s over one bounded channel. Nothing
+//! here knows about egui; the UI and the headless runner are both just
+//! consumers.
+
+pub mod codec;
+pub mod error;
+pub mod log;
+pub mod options;
+pub mod protocol;
+mod sink;
+pub mod spec;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Instant, SystemTime};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+pub use protocol::{Command, Event, EventKind, SessionId};
+pub use sink::WakeFn;
+pub use spec::SessionSpec;
+
+use protocol::{CloseReason, Counters};
+use sink::Shared;
+
+/// Engine-wide settings.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineConfig {
+    /// Capacity of the worker -> consumer event channel. When it is full,
+    /// log entries are counted instead of queued.
+    pub event_capacity: usize,
+    /// Capacity of each session's command channel.
+    pub command_capacity: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            event_capacity: 65_536,
+            command_capacity: 1024,
+        }
+    }
+}
+
+/// Why a command could not be handed to a session.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EngineError {
+    /// No such session.
+    #[error("session {0} is not open (already closed, or never existed)")]
+    NoSuchSession(SessionId),
+    /// The session's command queue is full.
+    #[error("session {0} is busy: its command queue is full; try again in a moment")]
+    Busy(SessionId),
+    /// A thread could not be started.
+    #[error("could not start a worker thread: {0}")]
+    Spawn(String),
+}
+
+struct Handle {
+    tx: Sender<Command>,
+    waker: Arc<mio::Waker>,
+    thread: Option<JoinHandle<()>>,
+    interrupts: worker::Interrupts,
+}
+
+impl Handle {
+    fn interrupt(&self) {
+        if let Ok(v) = self.interrupts.lock() {
+            for s in v.iter() {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// The engine handle. Dropping it stops every session and joins its thread.
+pub struct Engine {
+    shared: Arc<Shared>,
+    events: Receiver<Event>,
+    sessions: HashMap<u32, Handle>,
+    next_id: u32,
+    config: EngineConfig,
+}
+
+impl Engine {
+    /// An engine whose events wake the consumer through `wake` (the UI
+    /// passes a repaint request; headless passes None).
+    pub fn new(config: EngineConfig, wake: Option<WakeFn>) -> Engine {
+        let (tx, rx) = crossbeam_channel::bounded(config.event_capacity.max(16));
+        Engine {
+            shared: Arc::new(Shared {
+                events: tx,
+                wake,
+                start: Instant::now(),
+                start_wall: SystemTime::now(),
+            }),
+            events: rx,
+            sessions: HashMap::new(),
+            next_id: 1,
+            config,
+        }
+    }
+
+    /// The event stream. Drain it; when it is full, workers count what
+    /// they could not deliver instead of blocking their sockets.
+    pub fn events(&self) -> &Receiver<Event> {
+        &self.events
+    }
+
+    /// The instant the engine's monotonic stamps count from.
+    pub fn started(&self) -> (Instant, SystemTime) {
+        (self.shared.start, self.shared.start_wall)
+    }
+
+    /// Opens a session on its own thread and returns its id at once; the
+    /// outcome arrives as events.
+    pub fn open(&mut self, spec: SessionSpec) -> Result<SessionId, EngineError> {
+        let id = SessionId::top(self.next_id);
+        self.next_id += 1;
+        let poll = mio::Poll::new().map_err(|e| EngineError::Spawn(e.to_string()))?;
+        let waker = Arc::new(
+            mio::Waker::new(poll.registry(), mio::Token(usize::MAX))
+                .map_err(|e| EngineError::Spawn(e.to_string()))?,
+        );
+        let (tx, rx) = crossbeam_channel::bounded(self.config.command_capacity.max(1));
+        let interrupts: worker::Interrupts = Arc::new(Mutex::new(Vec::new()));
+        let shared = self.shared.clone();
+        let ints = interrupts.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("sockscope-session-{}", id.session))
+            .spawn(move || {
+                let panic_shared = shared.clone();
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    worker::run(id, spec, shared, rx, poll, ints)
+                }));
+                if let Err(p) = r {
+                    let msg = p
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    let _ = panic_shared.events.send_timeout(
+                        Event {
+                            session: id,
+                            at: panic_shared.stamp(),
+                            kind: EventKind::Closed {
+                                reason: CloseReason::Panicked(msg),
+                                counters: Counters::default(),
+                            },
+                        },
+                        std::time::Duration::from_secs(1),
+                    );
+                    if let Some(w) = &panic_shared.wake {
+                        w();
+                    }
+                }
+            })
+            .map_err(|e| EngineError::Spawn(e.to_string()))?;
+        self.sessions.insert(
+            id.session,
+            Handle {
+                tx,
+                waker,
+                thread: Some(thread),
+                interrupts,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Hands a command to its session.
+    pub fn send(&mut self, cmd: Command) -> Result<(), EngineError> {
+        let target = cmd.target();
+        let Some(h) = self.sessions.get(&target.session) else {
+            return Err(EngineError::NoSuchSession(target));
+        };
+        if h.thread.as_ref().is_some_and(|t| t.is_finished()) {
+            self.reap();
+            return Err(EngineError::NoSuchSession(target));
+        }
+        // A blocked manual recv would not see a close; unblock it.
+        if matches!(cmd, Command::Close { .. } | Command::Abort { .. }) && !target.is_child() {
+            h.interrupt();
+        }
+        match h.tx.try_send(cmd) {
+            Ok(()) => {
+                let _ = h.waker.wake();
+                Ok(())
+            }
+            Err(TrySendError::Full(_)) => Err(EngineError::Busy(target)),
+            Err(TrySendError::Disconnected(_)) => Err(EngineError::NoSuchSession(target)),
+        }
+    }
+
+    /// Asks every session to close.
+    pub fn close_all(&mut self) {
+        let ids: Vec<u32> = self.sessions.keys().copied().collect();
+        for id in ids {
+            let _ = self.send(Command::Close {
+                target: SessionId::top(id),
+            });
+        }
+    }
+
+    /// Ids of sessions whose thread is still running.
+    pub fn running(&self) -> Vec<SessionId> {
+        let mut v: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, h)| h.thread.as_ref().is_some_and(|t| !t.is_finished()))
+            .map(|(k, _)| SessionId::top(*k))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Joins threads of sessions that have ended.
+    pub fn reap(&mut self) {
+        let done: Vec<u32> = self
+            .sessions
+            .iter()
+            .filter(|(_, h)| h.thread.as_ref().is_none_or(|t| t.is_finished()))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in done {
+            if let Some(mut h) = self.sessions.remove(&k)
+                && let Some(t) = h.thread.take()
+            {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // A dropped command channel means "stop"; the waker makes the
+        // worker notice at once.
+        for h in self.sessions.values_mut() {
+            let (dead_tx, _) = crossbeam_channel::bounded(1);
+            h.tx = dead_tx;
+            h.interrupt();
+            let _ = h.waker.wake();
+        }
+        // Workers may wait briefly for room to deliver their last events.
+        while self.events.try_recv().is_ok() {}
+        for h in self.sessions.values_mut() {
+            if let Some(t) = h.thread.take() {
+                while !t.is_finished() {
+                    while self.events.try_recv().is_ok() {}
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                let _ = t.join();
+            }
+        }
+    }
+}

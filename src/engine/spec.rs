@@ -1,0 +1,343 @@
+//! A validated description of one session: what the engine opens. Presets
+//! on disk are parsed into this (see `crate::preset`); the UI builds it from
+//! its form.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::codec::Encoding;
+use super::options::SockOpt;
+
+/// A host name or IP literal with a port, resolved when the session opens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPort {
+    /// Name or literal (IPv6 without brackets).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+impl HostPort {
+    /// Parses `host:port`, `[v6]:port` or `v4:port`.
+    pub fn parse(s: &str) -> Result<HostPort, String> {
+        let s = s.trim();
+        if let Ok(sa) = s.parse::<SocketAddr>() {
+            return Ok(HostPort {
+                host: sa.ip().to_string(),
+                port: sa.port(),
+            });
+        }
+        let Some((host, port)) = s.rsplit_once(':') else {
+            return Err(format!(
+                "'{s}' has no port; write host:port, e.g. 127.0.0.1:7788 or [::1]:7788"
+            ));
+        };
+        if host.contains(':') && !host.starts_with('[') {
+            return Err(format!(
+                "'{s}': an IPv6 address needs brackets before the port, e.g. [::1]:7788"
+            ));
+        }
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() {
+            return Err(format!("'{s}' has no host before the port"));
+        }
+        if !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '%'))
+        {
+            return Err(format!("'{host}' is not a valid host name or IP address"));
+        }
+        let port = parse_port(port)?;
+        Ok(HostPort {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+impl std::fmt::Display for HostPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Parses a port number with a message that says what range is allowed.
+pub fn parse_port(s: &str) -> Result<u16, String> {
+    let s = s.trim();
+    match s.parse::<u64>() {
+        Ok(n) if n <= 65535 => Ok(n as u16),
+        Ok(n) => Err(format!(
+            "port {n} is out of range; ports go from 0 to 65535"
+        )),
+        Err(_) => Err(format!(
+            "port '{s}' is not a number; ports go from 0 to 65535"
+        )),
+    }
+}
+
+/// Parses a local bind address `ip:port` (no names: binding needs a literal).
+pub fn parse_bind_addr(s: &str) -> Result<SocketAddr, String> {
+    let hp = HostPort::parse(s)?;
+    let ip: IpAddr = hp.host.parse().map_err(|_| {
+        format!(
+            "'{}' is not an IP address; a local address must be a literal like 127.0.0.1, ::1, 0.0.0.0 or ::",
+            hp.host
+        )
+    })?;
+    Ok(SocketAddr::new(ip, hp.port))
+}
+
+/// Which address family to use when resolving names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Family {
+    /// Whatever the name resolves to, in resolver order.
+    #[default]
+    Auto,
+    /// IPv4 only.
+    V4,
+    /// IPv6 only.
+    V6,
+}
+
+/// What to do when a Unix server's path already exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum StalePolicy {
+    /// Fail with a message that says whether a server still answers there.
+    #[default]
+    Fail,
+    /// Remove the file, but only if it is a socket nobody listens on.
+    RemoveIfStale,
+}
+
+/// The kinds of session and what each needs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SessionKind {
+    /// Connect to `remote`, optionally from `local`.
+    TcpClient {
+        /// Where to connect.
+        remote: HostPort,
+        /// Optional local bind before connect.
+        local: Option<SocketAddr>,
+    },
+    /// Listen on `local`; each accepted connection is a child session.
+    TcpServer {
+        /// Address to bind (port 0: the kernel picks).
+        local: SocketAddr,
+        /// listen() backlog.
+        backlog: i32,
+    },
+    /// A UDP socket.
+    Udp {
+        /// Bind address; None binds an ephemeral port on the unspecified address of the family.
+        local: Option<SocketAddr>,
+        /// Optional default peer (`connect`).
+        connect: Option<HostPort>,
+        /// Multicast groups to join after bind.
+        join: Vec<IpAddr>,
+    },
+    /// Connect to a Unix stream socket.
+    UnixClient {
+        /// Socket path.
+        path: PathBuf,
+    },
+    /// Listen on a Unix stream socket path.
+    UnixServer {
+        /// Socket path.
+        path: PathBuf,
+        /// listen() backlog.
+        backlog: i32,
+        /// What to do with an existing file at `path`.
+        stale: StalePolicy,
+    },
+    /// A Unix datagram socket.
+    UnixDatagram {
+        /// Path to bind, or None for an unbound socket.
+        local: Option<PathBuf>,
+        /// Optional default peer path.
+        connect: Option<PathBuf>,
+    },
+    /// Two connected Unix stream ends, children `.1` and `.2`.
+    SocketPair,
+}
+
+impl SessionKind {
+    /// A short stable label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            SessionKind::TcpClient { .. } => "tcp-client",
+            SessionKind::TcpServer { .. } => "tcp-server",
+            SessionKind::Udp { .. } => "udp",
+            SessionKind::UnixClient { .. } => "unix-client",
+            SessionKind::UnixServer { .. } => "unix-server",
+            SessionKind::UnixDatagram { .. } => "unix-datagram",
+            SessionKind::SocketPair => "socketpair",
+        }
+    }
+    /// Whether the session's own socket is a listener.
+    pub fn is_server(&self) -> bool {
+        matches!(
+            self,
+            SessionKind::TcpServer { .. } | SessionKind::UnixServer { .. }
+        )
+    }
+    /// Whether the session's own socket is a datagram socket.
+    pub fn is_datagram(&self) -> bool {
+        matches!(
+            self,
+            SessionKind::Udp { .. } | SessionKind::UnixDatagram { .. }
+        )
+    }
+}
+
+/// Automatic replies (more kinds arrive with the responders work).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Responder {
+    /// Do not reply.
+    #[default]
+    None,
+    /// Send every received chunk (or datagram, to its source) straight back.
+    Echo,
+}
+
+/// One step of a session script, run once the session is connected or bound.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Send bytes (datagrams: to `to`, or the connected peer).
+    Send {
+        /// The bytes, already encoded.
+        data: Vec<u8>,
+        /// Datagram destination.
+        to: Option<String>,
+        /// send vs sendall.
+        mode: super::protocol::SendMode,
+    },
+    /// Wait a fixed time.
+    Wait(Duration),
+    /// Wait until something is received, at most this long.
+    WaitRecv(Duration),
+    /// `shutdown(SHUT_WR)`.
+    ShutdownWrite,
+    /// Close gracefully.
+    Close,
+}
+
+/// Log and queue limits for one session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes per recv call (the seed uses 1024).
+    pub recv_buffer: usize,
+    /// Unsent bytes queued per connection before sends are refused.
+    pub send_queue: usize,
+    /// Queue size at which `write_paused` is reported.
+    pub high_water: usize,
+    /// Queue size at which `write_resumed` is reported.
+    pub low_water: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            recv_buffer: 64 * 1024,
+            send_queue: 16 * 1024 * 1024,
+            high_water: 64 * 1024,
+            low_water: 16 * 1024,
+        }
+    }
+}
+
+/// Everything needed to open one session.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionSpec {
+    /// A name for people.
+    pub name: String,
+    /// What to open.
+    pub kind: SessionKind,
+    /// Family filter for name resolution.
+    pub family: Family,
+    /// Options, applied in order before bind/connect/listen.
+    pub options: Vec<SockOpt>,
+    /// How long a connect may take (per address tried).
+    pub connect_timeout: Option<Duration>,
+    /// Report `timeout` when nothing arrives for this long (SO_RCVTIMEO is
+    /// set too, and governs manual `Recv` calls).
+    pub read_timeout: Option<Duration>,
+    /// Close the session when the read timeout fires.
+    pub close_on_read_timeout: bool,
+    /// Read whatever arrives (true) or only on `Recv` commands (false, the
+    /// socket then keeps the blocking mode the options asked for).
+    pub auto_read: bool,
+    /// How payloads are shown.
+    pub encoding: Encoding,
+    /// Automatic replies.
+    pub responder: Responder,
+    /// Script to run once connected or bound.
+    pub steps: Vec<Step>,
+    /// After the peer's FIN, keep the session open so we can still send.
+    pub keep_open_after_peer_fin: bool,
+    /// Buffers and water marks.
+    pub limits: Limits,
+}
+
+impl SessionSpec {
+    /// A spec with defaults for everything but the kind.
+    pub fn new(name: impl Into<String>, kind: SessionKind) -> SessionSpec {
+        SessionSpec {
+            name: name.into(),
+            kind,
+            family: Family::Auto,
+            options: Vec::new(),
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: None,
+            close_on_read_timeout: false,
+            auto_read: true,
+            encoding: Encoding::Utf8,
+            responder: Responder::None,
+            steps: Vec::new(),
+            keep_open_after_peer_fin: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_forms() {
+        assert_eq!(
+            HostPort::parse("localhost:80").unwrap(),
+            HostPort {
+                host: "localhost".into(),
+                port: 80
+            }
+        );
+        assert_eq!(HostPort::parse("[::1]:7788").unwrap().host, "::1");
+        assert!(
+            HostPort::parse("::1:7788")
+                .unwrap_err()
+                .contains("brackets")
+        );
+        assert!(
+            HostPort::parse("127.0.0.1:70000")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            HostPort::parse("127.0.0.1")
+                .unwrap_err()
+                .contains("no port")
+        );
+        assert!(
+            parse_bind_addr("localhost:1")
+                .unwrap_err()
+                .contains("literal")
+        );
+        assert_eq!(HostPort::parse("[::1]:1").unwrap().to_string(), "[::1]:1");
+    }
+}

@@ -1,0 +1,2044 @@
+//! One worker thread per session: a mio readiness loop that owns the
+//! session's sockets (a server's listener and all its children, a client's
+//! stream, a datagram socket, or both ends of a socketpair).
+//!
+//! A thread per connection would not hold 10,000 children on two cores, so
+//! children share their server's loop. Sockets are plain `socket2::Socket`s
+//! registered by fd, which keeps TCP and Unix on one code path.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Write};
+use std::mem::MaybeUninit;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, TryRecvError};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use socket2::{Domain, SockAddr, SockRef, Socket, Type};
+
+use super::error::OpError;
+use super::options::{self, SockOpt};
+use super::protocol::{
+    Addr, CloseReason, Command, Counters, Direction, EventKind, LogEntry, SendMode, SessionId, Side,
+};
+use super::sink::{Shared, Sink};
+use super::spec::{Family, HostPort, Responder, SessionKind, SessionSpec, StalePolicy, Step};
+
+const WAKE: Token = Token(usize::MAX);
+const LISTENER: Token = Token(usize::MAX - 1);
+const DGRAM: Token = Token(usize::MAX - 2);
+const CONNECTING: Token = Token(usize::MAX - 3);
+
+/// Reads per connection per readiness event before others get a turn.
+const READS_PER_TURN: usize = 16;
+/// Datagrams per turn.
+const DGRAMS_PER_TURN: usize = 1024;
+const STATS_EVERY: Duration = Duration::from_millis(250);
+
+/// Sockets a blocked manual `recv` may be sitting in: the engine handle
+/// shuts them down to unblock the worker on close.
+pub(crate) type Interrupts = Arc<Mutex<Vec<Socket>>>;
+
+struct Script {
+    steps: Vec<Step>,
+    idx: usize,
+    wait_until: Option<Instant>,
+    rx_seen: bool,
+}
+
+impl Script {
+    fn new(steps: Vec<Step>) -> Script {
+        Script {
+            steps,
+            idx: 0,
+            wait_until: None,
+            rx_seen: false,
+        }
+    }
+}
+
+/// A connected stream endpoint: the client's socket, a server's child or a
+/// socketpair end.
+struct Conn {
+    id: SessionId,
+    sock: Socket,
+    peer: Addr,
+    registered: bool,
+    out: VecDeque<Vec<u8>>,
+    out_off: usize,
+    queued: usize,
+    paused: bool,
+    read_eof: bool,
+    write_shut: bool,
+    shutdown_pending: bool,
+    close_after_flush: Option<CloseReason>,
+    closed: Option<CloseReason>,
+    counters: Counters,
+    stats_dirty: bool,
+    last_rx: Instant,
+    responder: Responder,
+    script: Script,
+}
+
+/// A datagram socket (UDP or Unix).
+struct Dgram {
+    id: SessionId,
+    sock: Socket,
+    connected: Option<Addr>,
+    counters: Counters,
+    stats_dirty: bool,
+    last_rx: Instant,
+    script: Script,
+    closed: Option<CloseReason>,
+}
+
+pub(crate) struct Worker {
+    top: SessionId,
+    spec: SessionSpec,
+    poll: Poll,
+    cmds: Receiver<Command>,
+    sink: Sink,
+    listener: Option<Socket>,
+    /// A Unix path this session bound: unlinked when the session ends.
+    owned_path: Option<PathBuf>,
+    conns: HashMap<u32, Conn>,
+    dgram: Option<Dgram>,
+    next_child: u32,
+    ready_again: VecDeque<u32>,
+    accept_retry_at: Option<Instant>,
+    last_emfile_report: Option<Instant>,
+    rx_buf: Vec<MaybeUninit<u8>>,
+    end: Option<CloseReason>,
+    interrupts: Interrupts,
+    last_stats: Instant,
+    /// Counters of the session's own stream, kept for its Closed event.
+    end_counters: Counters,
+}
+
+fn now() -> Instant {
+    Instant::now()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
+/// Runs a session to its end. Called on the session's own named thread.
+pub(crate) fn run(
+    top: SessionId,
+    spec: SessionSpec,
+    shared: Arc<Shared>,
+    cmds: Receiver<Command>,
+    poll: Poll,
+    interrupts: Interrupts,
+) {
+    let mut sink = Sink::new(shared);
+    sink.control(
+        top,
+        EventKind::Opened {
+            name: spec.name.clone(),
+            kind: spec.kind.label(),
+        },
+    );
+    let buf_len = spec.limits.recv_buffer.max(1);
+    let mut w = Worker {
+        top,
+        spec,
+        poll,
+        cmds,
+        sink,
+        listener: None,
+        owned_path: None,
+        conns: HashMap::new(),
+        dgram: None,
+        next_child: 1,
+        ready_again: VecDeque::new(),
+        accept_retry_at: None,
+        last_emfile_report: None,
+        rx_buf: vec![MaybeUninit::uninit(); buf_len],
+        end: None,
+        interrupts,
+        last_stats: now(),
+        end_counters: Counters::default(),
+    };
+    match w.setup() {
+        Ok(()) => w.event_loop(),
+        Err(reason) => w.end = Some(reason),
+    }
+    w.shutdown_all();
+}
+
+fn errno_of(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(0)
+}
+
+fn family_name(d: Domain) -> &'static str {
+    if d == Domain::IPV4 {
+        "AF_INET"
+    } else if d == Domain::IPV6 {
+        "AF_INET6"
+    } else {
+        "AF_UNIX"
+    }
+}
+
+fn register(poll: &Poll, sock: &Socket, token: Token, interest: Interest) -> io::Result<()> {
+    poll.registry()
+        .register(&mut SourceFd(&sock.as_raw_fd()), token, interest)
+}
+
+fn local_of(sock: &Socket) -> Addr {
+    sock.local_addr()
+        .map(|a| Addr::from_sockaddr(&a))
+        .unwrap_or(Addr::Unnamed)
+}
+
+fn peer_of(sock: &Socket) -> Option<Addr> {
+    sock.peer_addr().ok().map(|a| Addr::from_sockaddr(&a))
+}
+
+fn uninit_as_bytes(buf: &[MaybeUninit<u8>], n: usize) -> Vec<u8> {
+    // SAFETY: the kernel initialised the first `n` bytes of `buf` in the
+    // recv call that returned `n` (and n <= buf.len() is checked by callers).
+    unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) }.to_vec()
+}
+
+impl Worker {
+    fn stop_requested_during_setup(&mut self) -> bool {
+        loop {
+            match self.cmds.try_recv() {
+                Ok(Command::Close { target }) | Ok(Command::Abort { target })
+                    if target == self.top =>
+                {
+                    return true;
+                }
+                Ok(other) => self.sink.control(
+                    other.target(),
+                    EventKind::Error(OpError::plain(
+                        "command",
+                        "the session is still being set up; try again once it is open",
+                    )),
+                ),
+                Err(TryRecvError::Empty) => return false,
+                Err(TryRecvError::Disconnected) => return true,
+            }
+        }
+    }
+
+    fn new_socket(&mut self, domain: Domain, ty: Type) -> Result<Socket, CloseReason> {
+        let sock = Socket::new(domain, ty, None)
+            .map_err(|e| CloseReason::Error(OpError::io("socket", &e)))?;
+        self.sink.control(
+            self.top,
+            EventKind::SocketCreated {
+                fd: sock.as_raw_fd(),
+                family: family_name(domain),
+                socktype: if ty == Type::STREAM {
+                    "SOCK_STREAM"
+                } else {
+                    "SOCK_DGRAM"
+                },
+            },
+        );
+        Ok(sock)
+    }
+
+    /// Applies the spec's options; a failing option is reported and the
+    /// session goes on (the snapshot shows what the kernel kept).
+    fn apply_options(&mut self, sock: &Socket, id: SessionId) {
+        let r = SockRef::from(sock);
+        let shape = options::SocketShape::of(&r).ok();
+        for opt in self.spec.options.clone() {
+            if let Some(shape) = shape
+                && !opt.name().applies(shape)
+            {
+                continue;
+            }
+            if let Err(e) = options::apply(&r, opt) {
+                let name = opt.name().c_name(shape.is_some_and(|s| s.v6));
+                self.sink.control(
+                    id,
+                    EventKind::Error(OpError::io(
+                        format!("setsockopt {name}={}", opt.value_text()),
+                        &e,
+                    )),
+                );
+            }
+        }
+        if let Some(t) = self.spec.read_timeout {
+            let _ = r.set_read_timeout(Some(t));
+        }
+    }
+
+    fn snapshot(&mut self, sock: &Socket, id: SessionId) {
+        let mut requested = self.spec.options.clone();
+        if let Some(t) = self.spec.read_timeout {
+            requested.push(SockOpt::ReadTimeout(Some(t)));
+        }
+        let snap = options::snapshot(&SockRef::from(sock), &requested);
+        self.sink.control(id, EventKind::Options(snap));
+    }
+
+    fn setup(&mut self) -> Result<(), CloseReason> {
+        match self.spec.kind.clone() {
+            SessionKind::TcpClient { remote, local } => self.setup_tcp_client(&remote, local),
+            SessionKind::TcpServer { local, backlog } => {
+                let domain = Domain::for_address(local);
+                let sock = self.new_socket(domain, Type::STREAM)?;
+                self.apply_options(&sock, self.top);
+                sock.bind(&local.into())
+                    .map_err(|e| CloseReason::Error(OpError::io(format!("bind {local}"), &e)))?;
+                self.listen(sock, backlog, None)
+            }
+            SessionKind::UnixServer {
+                path,
+                backlog,
+                stale,
+            } => {
+                self.check_stale(&path, stale)?;
+                let sock = self.new_socket(Domain::UNIX, Type::STREAM)?;
+                self.apply_options(&sock, self.top);
+                let addr = SockAddr::unix(&path).map_err(|e| {
+                    CloseReason::Error(OpError::io(format!("bind {}", path.display()), &e))
+                })?;
+                sock.bind(&addr).map_err(|e| {
+                    CloseReason::Error(OpError::io(format!("bind {}", path.display()), &e))
+                })?;
+                self.listen(sock, backlog, Some(path))
+            }
+            SessionKind::UnixClient { path } => {
+                let sock = self.new_socket(Domain::UNIX, Type::STREAM)?;
+                self.apply_options(&sock, self.top);
+                let op = format!("connect {}", path.display());
+                self.sink.control(
+                    self.top,
+                    EventKind::Connecting {
+                        addr: Addr::Path(path.display().to_string()),
+                    },
+                );
+                let addr =
+                    SockAddr::unix(&path).map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
+                sock.connect(&addr)
+                    .map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
+                self.add_stream(sock, self.top, true)
+            }
+            SessionKind::Udp {
+                local,
+                connect,
+                join,
+            } => self.setup_udp(local, connect.as_ref(), &join),
+            SessionKind::UnixDatagram { local, connect } => {
+                let sock = self.new_socket(Domain::UNIX, Type::DGRAM)?;
+                self.apply_options(&sock, self.top);
+                if let Some(p) = &local {
+                    self.check_stale(p, StalePolicy::Fail)?;
+                    let op = format!("bind {}", p.display());
+                    let a =
+                        SockAddr::unix(p).map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
+                    sock.bind(&a)
+                        .map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
+                }
+                if let Some(p) = &connect {
+                    let op = format!("connect {}", p.display());
+                    let a =
+                        SockAddr::unix(p).map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
+                    sock.connect(&a)
+                        .map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
+                }
+                self.add_dgram(sock, local)
+            }
+            SessionKind::SocketPair => {
+                let (a, b) = Socket::pair(Domain::UNIX, Type::STREAM, None)
+                    .map_err(|e| CloseReason::Error(OpError::io("socketpair", &e)))?;
+                for (i, s) in [a, b].into_iter().enumerate() {
+                    let id = self.top.child(i as u32 + 1);
+                    self.sink.control(
+                        id,
+                        EventKind::SocketCreated {
+                            fd: s.as_raw_fd(),
+                            family: "AF_UNIX",
+                            socktype: "SOCK_STREAM",
+                        },
+                    );
+                    self.apply_options(&s, id);
+                    self.add_stream(s, id, i == 0)?;
+                }
+                self.next_child = 3;
+                Ok(())
+            }
+        }
+    }
+
+    /// The blocking mode asked for (the last `blocking` option; default on,
+    /// as Python sockets are).
+    fn requested_blocking(&self) -> bool {
+        self.spec
+            .options
+            .iter()
+            .rev()
+            .find_map(|o| match o {
+                SockOpt::Blocking(b) => Some(*b),
+                _ => None,
+            })
+            .unwrap_or(true)
+    }
+
+    fn check_stale(&mut self, path: &Path, stale: StalePolicy) -> Result<(), CloseReason> {
+        use std::os::unix::fs::FileTypeExt;
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return Ok(());
+        };
+        let op = format!("bind {}", path.display());
+        if !meta.file_type().is_socket() {
+            return Err(CloseReason::Error(OpError::plain(
+                op,
+                "a file that is not a socket is in the way; Sockscope never deletes it, choose another path",
+            )));
+        }
+        let in_use = std::os::unix::net::UnixStream::connect(path).is_ok()
+            || std::os::unix::net::UnixDatagram::unbound()
+                .and_then(|d| d.connect(path))
+                .is_ok();
+        if in_use {
+            return Err(CloseReason::Error(OpError::plain(
+                op,
+                "a live socket answers at this path: another server is running; choose another path",
+            )));
+        }
+        match stale {
+            StalePolicy::Fail => Err(CloseReason::Error(OpError::plain(
+                op,
+                "a stale socket file from an earlier run is in the way (nothing listens on it); set `stale: RemoveIfStale` to remove it, or delete it yourself",
+            ))),
+            StalePolicy::RemoveIfStale => {
+                std::fs::remove_file(path).map_err(|e| {
+                    CloseReason::Error(OpError::io(format!("unlink {}", path.display()), &e))
+                })?;
+                self.sink.control(
+                    self.top,
+                    EventKind::Step {
+                        index: 0,
+                        what: format!("removed stale socket file {}", path.display()),
+                    },
+                );
+                Ok(())
+            }
+        }
+    }
+
+    fn listen(
+        &mut self,
+        sock: Socket,
+        backlog: i32,
+        unix_path: Option<PathBuf>,
+    ) -> Result<(), CloseReason> {
+        let local = local_of(&sock);
+        sock.listen(backlog)
+            .map_err(|e| CloseReason::Error(OpError::io(format!("listen {local}"), &e)))?;
+        sock.set_nonblocking(true)
+            .map_err(|e| CloseReason::Error(OpError::io("fcntl O_NONBLOCK", &e)))?;
+        register(&self.poll, &sock, LISTENER, Interest::READABLE)
+            .map_err(|e| CloseReason::Error(OpError::io("epoll_ctl", &e)))?;
+        self.sink.control(
+            self.top,
+            EventKind::Listening {
+                local,
+                fd: sock.as_raw_fd(),
+                backlog,
+            },
+        );
+        self.snapshot(&sock, self.top);
+        self.listener = Some(sock);
+        self.owned_path = unix_path;
+        Ok(())
+    }
+
+    fn resolve(&mut self, hp: &HostPort) -> Result<Vec<SocketAddr>, OpError> {
+        let literal = hp.host.parse::<IpAddr>().is_ok();
+        if !literal {
+            self.sink.control(
+                self.top,
+                EventKind::Resolving {
+                    host: hp.host.clone(),
+                },
+            );
+        }
+        let op = format!("resolve {}", hp.host);
+        let addrs: Vec<SocketAddr> = (hp.host.as_str(), hp.port)
+            .to_socket_addrs()
+            .map_err(|e| {
+                OpError::plain(&op, format!("{e}")).with_hint("check the spelling of the host name")
+            })?
+            .filter(|a| match self.spec.family {
+                Family::Auto => true,
+                Family::V4 => a.is_ipv4(),
+                Family::V6 => a.is_ipv6(),
+            })
+            .collect();
+        if addrs.is_empty() {
+            return Err(OpError::plain(
+                op,
+                format!("no {:?} address for this name", self.spec.family),
+            )
+            .with_hint("choose family Auto, or the other IP version"));
+        }
+        if !literal {
+            self.sink.control(
+                self.top,
+                EventKind::Resolved {
+                    host: hp.host.clone(),
+                    addrs: addrs.clone(),
+                },
+            );
+        }
+        Ok(addrs)
+    }
+
+    fn setup_tcp_client(
+        &mut self,
+        remote: &HostPort,
+        local: Option<SocketAddr>,
+    ) -> Result<(), CloseReason> {
+        let addrs = self.resolve(remote).map_err(CloseReason::Error)?;
+        let mut last_err = None;
+        for addr in addrs {
+            if self.stop_requested_during_setup() {
+                return Err(CloseReason::Local);
+            }
+            match self.connect_one(addr, local) {
+                Ok(Some(sock)) => return self.add_stream(sock, self.top, true),
+                Ok(None) => return Err(CloseReason::Local),
+                Err(e) => {
+                    self.sink
+                        .control(self.top, EventKind::ConnectFailed(e.clone()));
+                    last_err = Some(e);
+                }
+            }
+        }
+        Err(CloseReason::Error(last_err.unwrap_or_else(|| {
+            OpError::plain(format!("connect {remote}"), "no address to try")
+        })))
+    }
+
+    /// One non-blocking connect with a deadline; commands are still heard
+    /// (a Close stops the attempt). Ok(None): stopped by the user.
+    fn connect_one(
+        &mut self,
+        addr: SocketAddr,
+        local: Option<SocketAddr>,
+    ) -> Result<Option<Socket>, OpError> {
+        let op = format!("connect {addr}");
+        let sock = self
+            .new_socket(Domain::for_address(addr), Type::STREAM)
+            .map_err(|r| match r {
+                CloseReason::Error(e) => e,
+                other => OpError::plain("socket", other.to_string()),
+            })?;
+        self.apply_options(&sock, self.top);
+        if let Some(l) = local {
+            sock.bind(&l.into())
+                .map_err(|e| OpError::io(format!("bind {l}"), &e))?;
+        }
+        sock.set_nonblocking(true)
+            .map_err(|e| OpError::io("fcntl O_NONBLOCK", &e))?;
+        self.sink.control(
+            self.top,
+            EventKind::Connecting {
+                addr: Addr::Inet(addr),
+            },
+        );
+        match sock.connect(&addr.into()) {
+            Ok(()) => return Ok(Some(sock)),
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) => return Err(OpError::io(op, &e)),
+        }
+        register(&self.poll, &sock, CONNECTING, Interest::WRITABLE)
+            .map_err(|e| OpError::io("epoll_ctl", &e))?;
+        let deadline = self.spec.connect_timeout.map(|t| now() + t);
+        let mut events = Events::with_capacity(4);
+        let result = loop {
+            let timeout = deadline.map(|d| d.saturating_duration_since(now()));
+            if timeout == Some(Duration::ZERO) {
+                let t = self.spec.connect_timeout.unwrap_or_default();
+                self.sink.control(
+                    self.top,
+                    EventKind::Timeout {
+                        op: "connect",
+                        after: t,
+                    },
+                );
+                break Err(OpError::io(op.clone(), &io::Error::from_raw_os_error(libc::ETIMEDOUT))
+                    .with_hint(format!(
+                        "no answer within the connect timeout ({}); check the address or raise connect_timeout",
+                        ms(t)
+                    )));
+            }
+            if let Err(e) = self.poll.poll(&mut events, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                break Err(OpError::io("epoll_wait", &e));
+            }
+            let mut writable = false;
+            for ev in events.iter() {
+                if ev.token() == WAKE && self.stop_requested_during_setup() {
+                    let _ = self
+                        .poll
+                        .registry()
+                        .deregister(&mut SourceFd(&sock.as_raw_fd()));
+                    return Ok(None);
+                }
+                if ev.token() == CONNECTING {
+                    writable = true;
+                }
+            }
+            if writable {
+                match sock.take_error() {
+                    Ok(Some(e)) => break Err(OpError::io(op.clone(), &e)),
+                    Err(e) => break Err(OpError::io(op.clone(), &e)),
+                    Ok(None) => match sock.peer_addr() {
+                        Ok(_) => break Ok(()),
+                        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => continue,
+                        Err(e) => break Err(OpError::io(op.clone(), &e)),
+                    },
+                }
+            }
+        };
+        let _ = self
+            .poll
+            .registry()
+            .deregister(&mut SourceFd(&sock.as_raw_fd()));
+        result.map(|()| Some(sock))
+    }
+
+    /// Takes over a connected stream as `id`; `script` says whether the
+    /// session's script runs on it.
+    fn add_stream(&mut self, sock: Socket, id: SessionId, script: bool) -> Result<(), CloseReason> {
+        let local = local_of(&sock);
+        let peer = peer_of(&sock).unwrap_or(Addr::Unnamed);
+        let auto = self.spec.auto_read;
+        if auto {
+            sock.set_nonblocking(true)
+                .map_err(|e| CloseReason::Error(OpError::io("fcntl O_NONBLOCK", &e)))?;
+            register(
+                &self.poll,
+                &sock,
+                Token(id.child as usize),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(|e| CloseReason::Error(OpError::io("epoll_ctl", &e)))?;
+        } else {
+            // Manual reads: the socket keeps the blocking mode the user asked.
+            let blocking = self.requested_blocking();
+            let _ = sock.set_nonblocking(!blocking);
+            if let Ok(clone) = sock.try_clone()
+                && let Ok(mut v) = self.interrupts.lock()
+            {
+                v.push(clone);
+            }
+        }
+        self.sink.control(
+            id,
+            EventKind::Connected {
+                local,
+                peer: peer.clone(),
+                fd: sock.as_raw_fd(),
+            },
+        );
+        self.snapshot(&sock, id);
+        let (responder, steps) = match self.spec.kind {
+            // The script drives end 1; the responder answers on end 2.
+            SessionKind::SocketPair if script => (Responder::None, self.spec.steps.clone()),
+            SessionKind::SocketPair => (self.spec.responder.clone(), Vec::new()),
+            _ if script => (self.spec.responder.clone(), self.spec.steps.clone()),
+            _ => (self.spec.responder.clone(), Vec::new()),
+        };
+        self.conns.insert(
+            id.child,
+            Conn {
+                id,
+                sock,
+                peer,
+                registered: auto,
+                out: VecDeque::new(),
+                out_off: 0,
+                queued: 0,
+                paused: false,
+                read_eof: false,
+                write_shut: false,
+                shutdown_pending: false,
+                close_after_flush: None,
+                closed: None,
+                counters: Counters::default(),
+                stats_dirty: false,
+                last_rx: now(),
+                responder,
+                script: Script::new(steps),
+            },
+        );
+        self.advance_script_conn(id.child);
+        Ok(())
+    }
+
+    fn setup_udp(
+        &mut self,
+        local: Option<SocketAddr>,
+        connect: Option<&HostPort>,
+        join: &[IpAddr],
+    ) -> Result<(), CloseReason> {
+        let target = match connect {
+            Some(hp) => Some(self.resolve(hp).map_err(CloseReason::Error)?),
+            None => None,
+        };
+        let local = local.unwrap_or_else(|| {
+            let v6 = match self.spec.family {
+                Family::V6 => true,
+                Family::V4 => false,
+                Family::Auto => target
+                    .as_ref()
+                    .and_then(|t| t.first())
+                    .is_some_and(|a| a.is_ipv6()),
+            };
+            if v6 {
+                SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)
+            } else {
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
+            }
+        });
+        let sock = self.new_socket(Domain::for_address(local), Type::DGRAM)?;
+        self.apply_options(&sock, self.top);
+        sock.bind(&local.into())
+            .map_err(|e| CloseReason::Error(OpError::io(format!("bind {local}"), &e)))?;
+        if let Some(addrs) = target {
+            let v6 = local.is_ipv6();
+            let addr = addrs
+                .iter()
+                .find(|a| a.is_ipv6() == v6)
+                .copied()
+                .unwrap_or(addrs[0]);
+            sock.connect(&addr.into())
+                .map_err(|e| CloseReason::Error(OpError::io(format!("connect {addr}"), &e)))?;
+        }
+        let sock_ref = SockRef::from(&sock);
+        for g in join {
+            let r = match g {
+                IpAddr::V4(g) => sock_ref.join_multicast_v4(g, &Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(g) => sock_ref.join_multicast_v6(g, 0),
+            };
+            match r {
+                Ok(()) => self.sink.control(
+                    self.top,
+                    EventKind::Multicast {
+                        group: *g,
+                        joined: true,
+                    },
+                ),
+                Err(e) => self.sink.control(
+                    self.top,
+                    EventKind::Error(OpError::io(format!("join multicast {g}"), &e)),
+                ),
+            }
+        }
+        self.add_dgram(sock, None)
+    }
+
+    fn add_dgram(&mut self, sock: Socket, unix_path: Option<PathBuf>) -> Result<(), CloseReason> {
+        if self.spec.auto_read {
+            sock.set_nonblocking(true)
+                .map_err(|e| CloseReason::Error(OpError::io("fcntl O_NONBLOCK", &e)))?;
+            register(&self.poll, &sock, DGRAM, Interest::READABLE)
+                .map_err(|e| CloseReason::Error(OpError::io("epoll_ctl", &e)))?;
+        } else {
+            let blocking = self.requested_blocking();
+            let _ = sock.set_nonblocking(!blocking);
+            if let Ok(clone) = sock.try_clone()
+                && let Ok(mut v) = self.interrupts.lock()
+            {
+                v.push(clone);
+            }
+        }
+        let connected = peer_of(&sock);
+        self.sink.control(
+            self.top,
+            EventKind::Bound {
+                local: local_of(&sock),
+                fd: sock.as_raw_fd(),
+                peer: connected.clone(),
+            },
+        );
+        self.snapshot(&sock, self.top);
+        // A bound Unix datagram path is ours to remove at close.
+        if unix_path.is_some() {
+            self.owned_path = unix_path;
+        }
+        self.dgram = Some(Dgram {
+            id: self.top,
+            sock,
+            connected,
+            counters: Counters::default(),
+            stats_dirty: false,
+            last_rx: now(),
+            script: Script::new(self.spec.steps.clone()),
+            closed: None,
+        });
+        self.advance_script_dgram();
+        Ok(())
+    }
+}
+
+/// What a conn needs done after an I/O step, decided while it is borrowed.
+enum After {
+    Nothing,
+    Close(CloseReason),
+}
+
+impl Worker {
+    fn event_loop(&mut self) {
+        let mut events = Events::with_capacity(1024);
+        while self.end.is_none() {
+            let timeout = self.next_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                self.end = Some(CloseReason::Error(OpError::io("epoll_wait", &e)));
+                break;
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    WAKE => self.drain_commands(),
+                    LISTENER => self.accept_all(),
+                    DGRAM => self.recv_dgrams(),
+                    Token(t) => {
+                        let child = t as u32;
+                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                            self.read_conn(child);
+                        }
+                        if ev.is_writable() || ev.is_error() {
+                            self.flush_conn(child);
+                        }
+                    }
+                }
+            }
+            // Connections that still had data when their turn ended.
+            for _ in 0..self.ready_again.len() {
+                if let Some(child) = self.ready_again.pop_front() {
+                    self.read_conn(child);
+                }
+            }
+            if self.accept_retry_at.is_some_and(|t| now() >= t) {
+                self.accept_retry_at = None;
+                self.accept_all();
+            }
+            self.timers();
+            self.reap_conns();
+            self.stats();
+            self.sink.flush();
+            self.sink.wake();
+            if self.sink.consumer_gone() && self.end.is_none() {
+                self.end = Some(CloseReason::EngineStopped);
+            }
+        }
+    }
+
+    fn next_timeout(&self) -> Option<Duration> {
+        if !self.ready_again.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let t = now();
+        let mut next: Option<Instant> = self.accept_retry_at;
+        let mut consider = |i: Instant| {
+            next = Some(next.map_or(i, |n| n.min(i)));
+        };
+        let rt = if self.spec.auto_read {
+            self.spec.read_timeout
+        } else {
+            None
+        };
+        for c in self.conns.values() {
+            if let Some(w) = c.script.wait_until {
+                consider(w);
+            }
+            if let Some(rt) = rt
+                && !c.read_eof
+            {
+                consider(c.last_rx + rt);
+            }
+            if c.stats_dirty {
+                consider(self.last_stats + STATS_EVERY);
+            }
+        }
+        if let Some(d) = &self.dgram {
+            if let Some(w) = d.script.wait_until {
+                consider(w);
+            }
+            if let Some(rt) = rt {
+                consider(d.last_rx + rt);
+            }
+            if d.stats_dirty {
+                consider(self.last_stats + STATS_EVERY);
+            }
+        }
+        if self.sink.has_pending() {
+            consider(t + Duration::from_millis(10));
+        }
+        next.map(|n| n.saturating_duration_since(t))
+    }
+
+    fn drain_commands(&mut self) {
+        loop {
+            match self.cmds.try_recv() {
+                Ok(cmd) => self.command(cmd),
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => {
+                    self.end = Some(CloseReason::EngineStopped);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn no_such(&mut self, target: SessionId, what: &str) {
+        self.sink.control(
+            self.top,
+            EventKind::Error(OpError::plain(
+                what.to_string(),
+                format!("session {target} is not open (already closed, or never existed)"),
+            )),
+        );
+    }
+
+    fn command(&mut self, cmd: Command) {
+        let target = cmd.target();
+        // Commands for the session itself land on its own socket: the
+        // stream of a client (child 0), the datagram socket, the listener.
+        match cmd {
+            Command::Close { target } if target == self.top && !self.conns.contains_key(&0) => {
+                self.end = Some(CloseReason::Local);
+            }
+            Command::Abort { target } if target == self.top && !self.conns.contains_key(&0) => {
+                self.end = Some(CloseReason::Local);
+            }
+            Command::Close { .. } => match self.conns.get_mut(&target.child) {
+                Some(c) => {
+                    if c.queued == 0 {
+                        c.closed = Some(CloseReason::Local);
+                    } else {
+                        c.close_after_flush = Some(CloseReason::Local);
+                    }
+                }
+                None => self.no_such(target, "close"),
+            },
+            Command::Abort { .. } => match self.conns.get_mut(&target.child) {
+                Some(c) => {
+                    let _ = c.sock.set_linger(Some(Duration::ZERO));
+                    c.out.clear();
+                    c.queued = 0;
+                    c.closed = Some(CloseReason::Aborted);
+                }
+                None => self.no_such(target, "abort"),
+            },
+            Command::ShutdownWrite { .. } => match self.conns.get_mut(&target.child) {
+                Some(c) => {
+                    c.shutdown_pending = true;
+                    self.flush_conn(target.child);
+                }
+                None => self.no_such(target, "shutdown"),
+            },
+            Command::Send { data, mode, to, .. } => {
+                if self.dgram.is_some() && target == self.top {
+                    self.send_dgram(data, to.as_deref());
+                } else if self.conns.contains_key(&target.child) {
+                    if to.is_some() {
+                        self.sink.control(
+                            target,
+                            EventKind::Error(OpError::plain(
+                                "send",
+                                "a stream is connected to one peer; a destination applies to datagram sessions only",
+                            )),
+                        );
+                        return;
+                    }
+                    self.send_conn(target.child, data, mode);
+                } else if self.listener.is_some() && target == self.top {
+                    self.sink.control(
+                        target,
+                        EventKind::Error(OpError::plain(
+                            "send",
+                            "a listening socket cannot send; pick one of its connections, or send to all",
+                        )),
+                    );
+                } else {
+                    self.no_such(target, "send");
+                }
+            }
+            Command::SendToChildren { data, .. } => {
+                let mut children: Vec<u32> = self.conns.keys().copied().collect();
+                children.sort_unstable();
+                if children.is_empty() {
+                    self.sink.control(
+                        self.top,
+                        EventKind::Error(OpError::plain("send to all", "no open connections")),
+                    );
+                }
+                for c in children {
+                    self.send_conn(c, data.clone(), SendMode::All);
+                }
+            }
+            Command::SetOption { option, .. } => self.set_option(target, option),
+            Command::Multicast { group, join, .. } => self.multicast(group, join),
+            Command::Recv { max, .. } => self.manual_recv(target, max),
+        }
+    }
+
+    fn socket_of(&self, target: SessionId) -> Option<&Socket> {
+        if let Some(c) = self.conns.get(&target.child) {
+            return Some(&c.sock);
+        }
+        if target == self.top {
+            if let Some(d) = &self.dgram {
+                return Some(&d.sock);
+            }
+            if let Some(l) = &self.listener {
+                return Some(l);
+            }
+        }
+        None
+    }
+
+    fn set_option(&mut self, target: SessionId, opt: SockOpt) {
+        let Some(sock) = self.socket_of(target) else {
+            self.no_such(target, "setsockopt");
+            return;
+        };
+        let r = SockRef::from(sock);
+        if matches!(opt, SockOpt::Blocking(_)) && self.spec.auto_read {
+            self.sink.control(
+                target,
+                EventKind::Error(OpError::plain(
+                    "setblocking",
+                    "this session reads automatically, so its socket stays non-blocking; open it with auto_read off to try blocking calls",
+                )),
+            );
+            return;
+        }
+        let result = options::apply(&r, opt);
+        let report = options::report(&r, opt.name(), Some(&opt));
+        match result {
+            Ok(()) => self.sink.control(target, EventKind::OptionChanged(report)),
+            Err(e) => self.sink.control(
+                target,
+                EventKind::Error(OpError::io(
+                    format!("setsockopt {}={}", report.name, opt.value_text()),
+                    &e,
+                )),
+            ),
+        }
+    }
+
+    fn multicast(&mut self, group: IpAddr, join: bool) {
+        let Some(d) = &self.dgram else {
+            self.sink.control(
+                self.top,
+                EventKind::Error(OpError::plain(
+                    "multicast",
+                    "multicast groups apply to UDP sessions",
+                )),
+            );
+            return;
+        };
+        let r = SockRef::from(&d.sock);
+        let res = match (group, join) {
+            (IpAddr::V4(g), true) => r.join_multicast_v4(&g, &Ipv4Addr::UNSPECIFIED),
+            (IpAddr::V4(g), false) => r.leave_multicast_v4(&g, &Ipv4Addr::UNSPECIFIED),
+            (IpAddr::V6(g), true) => r.join_multicast_v6(&g, 0),
+            (IpAddr::V6(g), false) => r.leave_multicast_v6(&g, 0),
+        };
+        let kind = match res {
+            Ok(()) => EventKind::Multicast {
+                group,
+                joined: join,
+            },
+            Err(e) => EventKind::Error(OpError::io(
+                format!("{} multicast {group}", if join { "join" } else { "leave" }),
+                &e,
+            )),
+        };
+        self.sink.control(self.top, kind);
+    }
+
+    // ---- streams -------------------------------------------------------
+
+    fn send_conn(&mut self, child: u32, data: Vec<u8>, mode: SendMode) {
+        let limits = self.spec.limits;
+        let auto = self.spec.auto_read;
+        let Some(c) = self.conns.get_mut(&child) else {
+            return;
+        };
+        if c.write_shut || c.shutdown_pending {
+            self.sink.control(
+                c.id,
+                EventKind::Error(OpError::io(
+                    "send",
+                    &io::Error::from_raw_os_error(libc::EPIPE),
+                )
+                .with_hint("this side was shut down for writing (shutdown SHUT_WR); nothing more can be sent")),
+            );
+            return;
+        }
+        if data.is_empty() {
+            return;
+        }
+        if !auto {
+            // Manual sessions: the call happens now, in the socket's own mode.
+            let after = direct_send(&mut self.sink, c, &data, mode);
+            self.apply_after(child, after);
+            return;
+        }
+        match mode {
+            SendMode::Once => {
+                if c.queued > 0 {
+                    self.sink.control(
+                        c.id,
+                        EventKind::Error(OpError::plain(
+                            "send",
+                            format!(
+                                "{} bytes from an earlier sendall are still queued; a single send now would jump ahead of them (use sendall)",
+                                c.queued
+                            ),
+                        )),
+                    );
+                    return;
+                }
+                let after = direct_send(&mut self.sink, c, &data, SendMode::Once);
+                self.apply_after(child, after);
+            }
+            SendMode::All => {
+                if c.queued + data.len() > limits.send_queue {
+                    self.sink.control(
+                        c.id,
+                        EventKind::Error(OpError::plain(
+                            "sendall",
+                            format!(
+                                "send queue full: {} bytes wait for the peer to read (limit {}); these {} bytes were not queued",
+                                c.queued,
+                                limits.send_queue,
+                                data.len()
+                            ),
+                        )
+                        .with_hint("the peer is not reading; wait for write_resumed, or raise the send queue limit")),
+                    );
+                    return;
+                }
+                c.queued += data.len();
+                c.counters.queued_out = c.queued as u64;
+                c.out.push_back(data);
+                self.flush_conn(child);
+            }
+        }
+    }
+
+    fn apply_after(&mut self, child: u32, after: After) {
+        if let After::Close(r) = after
+            && let Some(c) = self.conns.get_mut(&child)
+            && c.closed.is_none()
+        {
+            c.closed = Some(r);
+        }
+    }
+
+    /// Writes queued data as far as the kernel takes it, then handles the
+    /// water marks, a pending shutdown and a close waiting for the flush.
+    fn flush_conn(&mut self, child: u32) {
+        let limits = self.spec.limits;
+        let Some(c) = self.conns.get_mut(&child) else {
+            return;
+        };
+        if c.closed.is_some() {
+            return;
+        }
+        let mut after = After::Nothing;
+        while let Some(front) = c.out.front() {
+            let chunk = &front[c.out_off..];
+            match (&c.sock).write(chunk) {
+                Ok(n) => {
+                    let requested = (n < chunk.len()).then_some(chunk.len());
+                    let entry = LogEntry {
+                        dir: Direction::Out,
+                        peer: Some(c.peer.clone()),
+                        data: chunk[..n].to_vec(),
+                        requested,
+                        truncated_from: None,
+                    };
+                    c.counters.bytes_out += n as u64;
+                    c.counters.msgs_out += 1;
+                    c.stats_dirty = true;
+                    c.queued -= n;
+                    c.out_off += n;
+                    if c.out_off == front.len() {
+                        c.out.pop_front();
+                        c.out_off = 0;
+                    }
+                    self.sink.log(c.id, entry);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    after = After::Close(write_error_reason(&e));
+                    break;
+                }
+            }
+        }
+        c.counters.queued_out = c.queued as u64;
+        if !c.paused && c.queued >= limits.high_water {
+            c.paused = true;
+            self.sink
+                .control(c.id, EventKind::WritePaused { queued: c.queued });
+        } else if c.paused && c.queued <= limits.low_water {
+            c.paused = false;
+            self.sink
+                .control(c.id, EventKind::WriteResumed { queued: c.queued });
+        }
+        if c.queued == 0 && c.shutdown_pending && !c.write_shut {
+            c.shutdown_pending = false;
+            match c.sock.shutdown(Shutdown::Write) {
+                Ok(()) => {
+                    c.write_shut = true;
+                    self.sink
+                        .control(c.id, EventKind::HalfClosed { by: Side::Local });
+                    if c.read_eof {
+                        after = After::Close(CloseReason::Local);
+                    }
+                }
+                Err(e) => self
+                    .sink
+                    .control(c.id, EventKind::Error(OpError::io("shutdown SHUT_WR", &e))),
+            }
+        }
+        if c.queued == 0
+            && let Some(r) = c.close_after_flush.take()
+        {
+            after = After::Close(r);
+        }
+        self.apply_after(child, after);
+    }
+
+    fn read_conn(&mut self, child: u32) {
+        let keep_open = self.spec.keep_open_after_peer_fin;
+        let Some(c) = self.conns.get_mut(&child) else {
+            return;
+        };
+        if c.closed.is_some() || c.read_eof || !c.registered {
+            return;
+        }
+        let mut echo: Vec<Vec<u8>> = Vec::new();
+        let mut after = After::Nothing;
+        let mut reads = 0;
+        loop {
+            if reads == READS_PER_TURN {
+                self.ready_again.push_back(child);
+                break;
+            }
+            reads += 1;
+            match c.sock.recv(&mut self.rx_buf) {
+                Ok(0) => {
+                    c.read_eof = true;
+                    self.sink
+                        .control(c.id, EventKind::HalfClosed { by: Side::Peer });
+                    if c.write_shut {
+                        after = After::Close(CloseReason::PeerClosed);
+                    } else if !keep_open {
+                        c.close_after_flush = Some(CloseReason::PeerClosed);
+                    }
+                    break;
+                }
+                Ok(n) => {
+                    let data = uninit_as_bytes(&self.rx_buf, n);
+                    c.counters.bytes_in += n as u64;
+                    c.counters.msgs_in += 1;
+                    c.stats_dirty = true;
+                    c.last_rx = now();
+                    c.script.rx_seen = true;
+                    if c.responder == Responder::Echo {
+                        echo.push(data.clone());
+                    }
+                    self.sink.log(
+                        c.id,
+                        LogEntry {
+                            dir: Direction::In,
+                            peer: Some(c.peer.clone()),
+                            data,
+                            requested: None,
+                            truncated_from: None,
+                        },
+                    );
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    after = After::Close(read_error_reason(&e));
+                    break;
+                }
+            }
+        }
+        self.apply_after(child, after);
+        for data in echo {
+            self.send_conn(child, data, SendMode::All);
+        }
+        // A close waiting for the flush may now be due (peer FIN, nothing queued).
+        self.flush_conn(child);
+        self.advance_script_conn(child);
+    }
+
+    /// One real recv for manual sessions, honouring blocking mode and
+    /// SO_RCVTIMEO.
+    fn manual_recv(&mut self, target: SessionId, max: usize) {
+        if self.spec.auto_read {
+            self.sink.control(
+                target,
+                EventKind::Error(OpError::plain(
+                    "recv",
+                    "this session reads automatically; open it with auto_read off to call recv yourself",
+                )),
+            );
+            return;
+        }
+        let max = max.clamp(1, 16 * 1024 * 1024);
+        let mut buf = vec![MaybeUninit::<u8>::uninit(); max];
+        let started = now();
+        if let Some(c) = self.conns.get_mut(&target.child) {
+            let op = format!("recv({max})");
+            let after = match c.sock.recv(&mut buf) {
+                Ok(0) => {
+                    c.read_eof = true;
+                    self.sink
+                        .control(c.id, EventKind::HalfClosed { by: Side::Peer });
+                    After::Nothing
+                }
+                Ok(n) => {
+                    let data = uninit_as_bytes(&buf, n);
+                    c.counters.bytes_in += n as u64;
+                    c.counters.msgs_in += 1;
+                    c.stats_dirty = true;
+                    c.script.rx_seen = true;
+                    self.sink.log(
+                        c.id,
+                        LogEntry {
+                            dir: Direction::In,
+                            peer: Some(c.peer.clone()),
+                            data,
+                            requested: None,
+                            truncated_from: None,
+                        },
+                    );
+                    After::Nothing
+                }
+                Err(e) => {
+                    report_manual_error(&mut self.sink, c.id, &c.sock, &op, &e, started);
+                    if matches!(errno_of(&e), libc::ECONNRESET) {
+                        After::Close(CloseReason::PeerReset)
+                    } else {
+                        After::Nothing
+                    }
+                }
+            };
+            self.apply_after(target.child, after);
+            return;
+        }
+        if target == self.top
+            && let Some(d) = &mut self.dgram
+        {
+            let op = format!("recvfrom({max})");
+            match d.sock.recv_from_with_flags(&mut buf, libc::MSG_TRUNC) {
+                Ok((n, from)) => {
+                    let kept = n.min(max);
+                    let data = uninit_as_bytes(&buf, kept);
+                    d.counters.bytes_in += kept as u64;
+                    d.counters.msgs_in += 1;
+                    d.stats_dirty = true;
+                    d.script.rx_seen = true;
+                    self.sink.log(
+                        d.id,
+                        LogEntry {
+                            dir: Direction::In,
+                            peer: Some(Addr::from_sockaddr(&from)),
+                            data,
+                            requested: None,
+                            truncated_from: (n > max).then_some(n),
+                        },
+                    );
+                }
+                Err(e) => report_manual_error(&mut self.sink, d.id, &d.sock, &op, &e, started),
+            }
+            return;
+        }
+        self.no_such(target, "recv");
+    }
+
+    // ---- servers -------------------------------------------------------
+
+    fn accept_all(&mut self) {
+        loop {
+            let Some(l) = &self.listener else { return };
+            match l.accept() {
+                Ok((sock, _)) => {
+                    let child = self.next_child;
+                    self.next_child += 1;
+                    let id = self.top.child(child);
+                    let local = local_of(&sock);
+                    let peer = peer_of(&sock).unwrap_or(Addr::Unnamed);
+                    self.sink.control(
+                        self.top,
+                        EventKind::Accepted {
+                            child: id,
+                            local,
+                            peer,
+                            fd: sock.as_raw_fd(),
+                        },
+                    );
+                    if let Err(r) = self.add_stream(sock, id, false) {
+                        self.sink.control(
+                            id,
+                            EventKind::Closed {
+                                reason: r,
+                                counters: Counters::default(),
+                            },
+                        );
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let n = errno_of(&e);
+                    if matches!(
+                        n,
+                        libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM
+                    ) {
+                        // The connection stays queued in the kernel; with
+                        // edge-triggered readiness nothing would wake us
+                        // again for it, so retry on a timer.
+                        self.accept_retry_at = Some(now() + Duration::from_millis(100));
+                        let quiet = self
+                            .last_emfile_report
+                            .is_some_and(|t| t.elapsed() < Duration::from_secs(1));
+                        if !quiet {
+                            self.last_emfile_report = Some(now());
+                            self.sink
+                                .control(self.top, EventKind::Error(OpError::io("accept", &e)));
+                        }
+                        return;
+                    }
+                    self.sink
+                        .control(self.top, EventKind::Error(OpError::io("accept", &e)));
+                    if n != libc::ECONNABORTED {
+                        self.accept_retry_at = Some(now() + Duration::from_millis(100));
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- datagrams -----------------------------------------------------
+
+    fn recv_dgrams(&mut self) {
+        let echo = self.spec.responder == Responder::Echo;
+        let cap = self.rx_buf.len();
+        let Some(d) = &mut self.dgram else { return };
+        if !self.spec.auto_read {
+            return;
+        }
+        let mut replies: Vec<(Vec<u8>, SockAddr)> = Vec::new();
+        let mut more = false;
+        for i in 0..=DGRAMS_PER_TURN {
+            if i == DGRAMS_PER_TURN {
+                more = true;
+                break;
+            }
+            match d
+                .sock
+                .recv_from_with_flags(&mut self.rx_buf, libc::MSG_TRUNC)
+            {
+                Ok((n, from)) => {
+                    let kept = n.min(cap);
+                    let data = uninit_as_bytes(&self.rx_buf, kept);
+                    d.counters.bytes_in += kept as u64;
+                    d.counters.msgs_in += 1;
+                    d.stats_dirty = true;
+                    d.last_rx = now();
+                    d.script.rx_seen = true;
+                    if echo {
+                        replies.push((data.clone(), from.clone()));
+                    }
+                    self.sink.log(
+                        d.id,
+                        LogEntry {
+                            dir: Direction::In,
+                            peer: Some(Addr::from_sockaddr(&from)),
+                            data,
+                            requested: None,
+                            truncated_from: (n > cap).then_some(n),
+                        },
+                    );
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // ICMP errors (port unreachable) surface here on a
+                    // connected socket; the socket itself is fine.
+                    let op = match &d.connected {
+                        Some(p) => format!("recv from {p}"),
+                        None => "recvfrom".to_string(),
+                    };
+                    self.sink
+                        .control(d.id, EventKind::Error(OpError::io(op, &e)));
+                }
+            }
+        }
+        for (data, to) in replies {
+            self.send_dgram_to(data, Some(to));
+        }
+        if more {
+            // Re-arm by reading again on the next turn.
+            self.ready_again_dgram();
+        }
+        self.advance_script_dgram();
+    }
+
+    fn ready_again_dgram(&mut self) {
+        // The datagram socket is read again after one poll round: a zero
+        // timeout poll round lets commands in between.
+        if let Some(d) = &self.dgram {
+            let _ = self.poll.registry().reregister(
+                &mut SourceFd(&d.sock.as_raw_fd()),
+                DGRAM,
+                Interest::READABLE,
+            );
+        }
+    }
+
+    fn dgram_dest(&mut self, to: &str) -> Result<SockAddr, OpError> {
+        let Some(d) = &self.dgram else {
+            return Err(OpError::plain("sendto", "no datagram socket"));
+        };
+        let unix = d.sock.domain().map(|x| x == Domain::UNIX).unwrap_or(false);
+        if unix {
+            return SockAddr::unix(to).map_err(|e| OpError::io(format!("sendto {to}"), &e));
+        }
+        let v6 = d.sock.domain().map(|x| x == Domain::IPV6).unwrap_or(false);
+        let hp = HostPort::parse(to).map_err(|m| OpError::plain(format!("sendto {to}"), m))?;
+        let addrs = self.resolve(&hp)?;
+        let pick = addrs
+            .iter()
+            .find(|a| a.is_ipv6() == v6)
+            .copied()
+            .or_else(|| {
+                // An IPv6 socket reaches IPv4 peers through mapped addresses.
+                addrs.iter().find_map(|a| match (v6, a) {
+                    (true, SocketAddr::V4(v4)) => Some(SocketAddr::new(
+                        IpAddr::V6(v4.ip().to_ipv6_mapped()),
+                        v4.port(),
+                    )),
+                    _ => None,
+                })
+            });
+        match pick {
+            Some(a) => Ok(a.into()),
+            None => Err(OpError::plain(
+                format!("sendto {to}"),
+                "this is an IPv6 name and the socket is IPv4",
+            )
+            .with_hint("bind the session to an IPv6 address (e.g. [::]:0)")),
+        }
+    }
+
+    fn send_dgram(&mut self, data: Vec<u8>, to: Option<&str>) {
+        let dest = match to {
+            Some(t) => match self.dgram_dest(t) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    self.sink.control(self.top, EventKind::Error(e));
+                    return;
+                }
+            },
+            None => None,
+        };
+        self.send_dgram_to(data, dest);
+    }
+
+    fn send_dgram_to(&mut self, data: Vec<u8>, to: Option<SockAddr>) {
+        let Some(d) = &mut self.dgram else { return };
+        let (res, peer) = match &to {
+            Some(a) => (d.sock.send_to(&data, a), Some(Addr::from_sockaddr(a))),
+            None if d.connected.is_some() => (d.sock.send(&data), d.connected.clone()),
+            None => {
+                self.sink.control(
+                    d.id,
+                    EventKind::Error(OpError::plain(
+                        "sendto",
+                        "no destination: give one (host:port or a path) or connect the socket to a default peer",
+                    )),
+                );
+                return;
+            }
+        };
+        let target = peer.as_ref().map(|p| p.to_string()).unwrap_or_default();
+        match res {
+            Ok(n) => {
+                d.counters.bytes_out += n as u64;
+                d.counters.msgs_out += 1;
+                d.stats_dirty = true;
+                let requested = (n < data.len()).then_some(data.len());
+                let mut data = data;
+                data.truncate(n);
+                self.sink.log(
+                    d.id,
+                    LogEntry {
+                        dir: Direction::Out,
+                        peer,
+                        data,
+                        requested,
+                        truncated_from: None,
+                    },
+                );
+            }
+            Err(e) => self.sink.control(
+                d.id,
+                EventKind::Error(OpError::io(format!("sendto {target}"), &e)),
+            ),
+        }
+    }
+
+    // ---- scripts and timers --------------------------------------------
+
+    fn advance_script_conn(&mut self, child: u32) {
+        loop {
+            let Some(c) = self.conns.get_mut(&child) else {
+                return;
+            };
+            if c.closed.is_some() {
+                return;
+            }
+            let Some(step) = c.script.steps.get(c.script.idx).cloned() else {
+                return;
+            };
+            let index = c.script.idx;
+            let id = c.id;
+            match step {
+                Step::Wait(d) => match c.script.wait_until {
+                    None => {
+                        c.script.wait_until = Some(now() + d);
+                        return;
+                    }
+                    Some(t) if now() < t => return,
+                    Some(_) => c.script.wait_until = None,
+                },
+                Step::WaitRecv(d) => match c.script.wait_until {
+                    None => {
+                        c.script.rx_seen = false;
+                        c.script.wait_until = Some(now() + d);
+                        if !c.registered {
+                            // Manual sessions: waiting means one real recv.
+                            let max = self.spec.limits.recv_buffer;
+                            self.manual_recv(id, max);
+                            if let Some(c) = self.conns.get_mut(&child) {
+                                c.script.wait_until = None;
+                                c.script.idx += 1;
+                            }
+                            continue;
+                        }
+                        return;
+                    }
+                    Some(t) => {
+                        if !c.script.rx_seen {
+                            if now() < t && !c.read_eof {
+                                return;
+                            }
+                            if !c.read_eof {
+                                self.sink.control(
+                                    id,
+                                    EventKind::Timeout {
+                                        op: "recv",
+                                        after: d,
+                                    },
+                                );
+                            }
+                        }
+                        if let Some(c) = self.conns.get_mut(&child) {
+                            c.script.wait_until = None;
+                        }
+                    }
+                },
+                Step::Send { data, mode, .. } => {
+                    self.send_conn(child, data, mode);
+                }
+                Step::ShutdownWrite => {
+                    if let Some(c) = self.conns.get_mut(&child) {
+                        c.shutdown_pending = true;
+                    }
+                    self.flush_conn(child);
+                }
+                Step::Close => {
+                    if let Some(c) = self.conns.get_mut(&child) {
+                        if c.queued == 0 {
+                            c.closed = Some(CloseReason::ScriptDone);
+                        } else {
+                            c.close_after_flush = Some(CloseReason::ScriptDone);
+                        }
+                    }
+                }
+            }
+            self.sink.control(
+                id,
+                EventKind::Step {
+                    index,
+                    what: describe_step(&self.spec.steps, index),
+                },
+            );
+            if let Some(c) = self.conns.get_mut(&child) {
+                c.script.idx += 1;
+            }
+        }
+    }
+
+    fn advance_script_dgram(&mut self) {
+        loop {
+            let Some(d) = &mut self.dgram else { return };
+            if d.closed.is_some() {
+                return;
+            }
+            let Some(step) = d.script.steps.get(d.script.idx).cloned() else {
+                return;
+            };
+            let index = d.script.idx;
+            let id = d.id;
+            match step {
+                Step::Wait(t) => match d.script.wait_until {
+                    None => {
+                        d.script.wait_until = Some(now() + t);
+                        return;
+                    }
+                    Some(u) if now() < u => return,
+                    Some(_) => d.script.wait_until = None,
+                },
+                Step::WaitRecv(t) => match d.script.wait_until {
+                    None => {
+                        d.script.rx_seen = false;
+                        d.script.wait_until = Some(now() + t);
+                        if !self.spec.auto_read {
+                            let max = self.spec.limits.recv_buffer;
+                            self.manual_recv(id, max);
+                            if let Some(d) = &mut self.dgram {
+                                d.script.wait_until = None;
+                                d.script.idx += 1;
+                            }
+                            continue;
+                        }
+                        return;
+                    }
+                    Some(u) => {
+                        if !d.script.rx_seen {
+                            if now() < u {
+                                return;
+                            }
+                            self.sink.control(
+                                id,
+                                EventKind::Timeout {
+                                    op: "recv",
+                                    after: t,
+                                },
+                            );
+                        }
+                        if let Some(d) = &mut self.dgram {
+                            d.script.wait_until = None;
+                        }
+                    }
+                },
+                Step::Send { data, to, .. } => self.send_dgram(data, to.as_deref()),
+                Step::ShutdownWrite => {
+                    if let Err(e) = d.sock.shutdown(Shutdown::Write) {
+                        self.sink
+                            .control(id, EventKind::Error(OpError::io("shutdown SHUT_WR", &e)));
+                    }
+                }
+                Step::Close => {
+                    d.closed = Some(CloseReason::ScriptDone);
+                    self.end = Some(CloseReason::ScriptDone);
+                }
+            }
+            self.sink.control(
+                id,
+                EventKind::Step {
+                    index,
+                    what: describe_step(&self.spec.steps, index),
+                },
+            );
+            if let Some(d) = &mut self.dgram {
+                d.script.idx += 1;
+            }
+        }
+    }
+
+    fn timers(&mut self) {
+        let t = now();
+        let children: Vec<u32> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.script.wait_until.is_some_and(|w| t >= w))
+            .map(|(k, _)| *k)
+            .collect();
+        for c in children {
+            self.advance_script_conn(c);
+        }
+        if self
+            .dgram
+            .as_ref()
+            .is_some_and(|d| d.script.wait_until.is_some_and(|w| t >= w))
+        {
+            self.advance_script_dgram();
+        }
+        let Some(rt) = self.spec.read_timeout.filter(|_| self.spec.auto_read) else {
+            return;
+        };
+        let close = self.spec.close_on_read_timeout;
+        let timeout_reason = || {
+            CloseReason::Error(
+                OpError::plain("recv", format!("nothing received for {}", ms(rt))).with_hint(
+                    "the read timeout expired; raise it or turn close_on_read_timeout off",
+                ),
+            )
+        };
+        for c in self.conns.values_mut() {
+            if c.closed.is_none() && !c.read_eof && t >= c.last_rx + rt {
+                c.last_rx = t;
+                self.sink.control(
+                    c.id,
+                    EventKind::Timeout {
+                        op: "recv",
+                        after: rt,
+                    },
+                );
+                if close {
+                    c.closed = Some(timeout_reason());
+                }
+            }
+        }
+        if let Some(d) = &mut self.dgram
+            && t >= d.last_rx + rt
+        {
+            d.last_rx = t;
+            self.sink.control(
+                d.id,
+                EventKind::Timeout {
+                    op: "recv",
+                    after: rt,
+                },
+            );
+            if close {
+                self.end = Some(timeout_reason());
+            }
+        }
+    }
+
+    fn stats(&mut self) {
+        if self.last_stats.elapsed() < STATS_EVERY {
+            return;
+        }
+        self.last_stats = now();
+        for c in self.conns.values_mut() {
+            if c.stats_dirty {
+                c.stats_dirty = false;
+                self.sink.latest(c.id, EventKind::Stats(c.counters));
+            }
+        }
+        if let Some(d) = &mut self.dgram
+            && d.stats_dirty
+        {
+            d.stats_dirty = false;
+            self.sink.latest(d.id, EventKind::Stats(d.counters));
+        }
+    }
+
+    /// Removes connections marked closed and reports them. A client's own
+    /// connection (child 0) ends the session; a socketpair ends when both
+    /// ends have.
+    fn reap_conns(&mut self) {
+        let done: Vec<u32> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.closed.is_some())
+            .map(|(k, _)| *k)
+            .collect();
+        for child in done {
+            let Some(c) = self.conns.remove(&child) else {
+                continue;
+            };
+            let reason = c.closed.clone().unwrap_or(CloseReason::Local);
+            self.close_conn(c, reason.clone());
+            let pair_done =
+                matches!(self.spec.kind, SessionKind::SocketPair) && self.conns.is_empty();
+            if child == 0 || pair_done {
+                self.end = Some(reason);
+            }
+        }
+    }
+
+    fn close_conn(&mut self, c: Conn, reason: CloseReason) {
+        if c.registered {
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&c.sock.as_raw_fd()));
+        }
+        let id = c.id;
+        let counters = c.counters;
+        drop(c);
+        if id.child == 0 {
+            // The session's own Closed is sent by shutdown_all with this reason.
+            self.end_counters = counters;
+            return;
+        }
+        self.sink
+            .control(id, EventKind::Closed { reason, counters });
+    }
+
+    /// Ends the session: children first, then the session itself.
+    fn shutdown_all(&mut self) {
+        let reason = self.end.clone().unwrap_or(CloseReason::EngineStopped);
+        let child_reason = match reason {
+            CloseReason::EngineStopped => CloseReason::EngineStopped,
+            _ if self.listener.is_some() => CloseReason::ParentClosed,
+            _ => reason.clone(),
+        };
+        let mut rest: Vec<u32> = self.conns.keys().copied().collect();
+        rest.sort_unstable();
+        for child in rest {
+            if let Some(c) = self.conns.remove(&child) {
+                let r = c.closed.clone().unwrap_or_else(|| child_reason.clone());
+                self.close_conn(c, r);
+            }
+        }
+        let mut counters = self.end_counters;
+        if let Some(d) = self.dgram.take() {
+            counters = d.counters;
+        }
+        self.listener = None;
+        if let Some(p) = self.owned_path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+        if let Ok(mut v) = self.interrupts.lock() {
+            v.clear();
+        }
+        self.sink
+            .control(self.top, EventKind::Closed { reason, counters });
+        self.sink.finish(Duration::from_secs(2));
+    }
+}
+
+fn describe_step(steps: &[Step], index: usize) -> String {
+    match steps.get(index) {
+        Some(Step::Send { data, to, mode }) => {
+            let call = if *mode == SendMode::Once {
+                "send"
+            } else {
+                "sendall"
+            };
+            match to {
+                Some(t) => format!("sendto {} bytes to {t}", data.len()),
+                None => format!("{call} {} bytes", data.len()),
+            }
+        }
+        Some(Step::Wait(d)) => format!("waited {}", ms(*d)),
+        Some(Step::WaitRecv(d)) => format!("waited for data (up to {})", ms(*d)),
+        Some(Step::ShutdownWrite) => "shutdown(SHUT_WR)".into(),
+        Some(Step::Close) => "close".into(),
+        None => String::new(),
+    }
+}
+
+fn read_error_reason(e: &io::Error) -> CloseReason {
+    match errno_of(e) {
+        libc::ECONNRESET => CloseReason::PeerReset,
+        _ => CloseReason::Error(OpError::io("recv", e)),
+    }
+}
+
+fn write_error_reason(e: &io::Error) -> CloseReason {
+    match errno_of(e) {
+        libc::ECONNRESET => CloseReason::PeerReset,
+        _ => CloseReason::Error(OpError::io("send", e)),
+    }
+}
+
+/// A send done right now in the socket's own mode (manual sessions, and
+/// `send` on automatic ones).
+fn direct_send(sink: &mut Sink, c: &mut Conn, data: &[u8], mode: SendMode) -> After {
+    let mut off = 0;
+    while off < data.len() {
+        let chunk = &data[off..];
+        match (&c.sock).write(chunk) {
+            Ok(n) => {
+                c.counters.bytes_out += n as u64;
+                c.counters.msgs_out += 1;
+                c.stats_dirty = true;
+                sink.log(
+                    c.id,
+                    LogEntry {
+                        dir: Direction::Out,
+                        peer: Some(c.peer.clone()),
+                        data: chunk[..n].to_vec(),
+                        requested: (n < chunk.len()).then_some(chunk.len()),
+                        truncated_from: None,
+                    },
+                );
+                off += n;
+                if mode == SendMode::Once {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let call = if mode == SendMode::Once {
+                    "send"
+                } else {
+                    "sendall"
+                };
+                sink.control(
+                    c.id,
+                    EventKind::Error(OpError::io(
+                        format!("{call} ({} of {} bytes written)", off, data.len()),
+                        &e,
+                    )),
+                );
+                return After::Nothing;
+            }
+            Err(e) => return After::Close(write_error_reason(&e)),
+        }
+    }
+    After::Nothing
+}
+
+fn report_manual_error(
+    sink: &mut Sink,
+    id: SessionId,
+    sock: &Socket,
+    op: &str,
+    e: &io::Error,
+    started: Instant,
+) {
+    let blocking = sock.nonblocking().map(|nb| !nb).unwrap_or(true);
+    if e.kind() == io::ErrorKind::WouldBlock && blocking {
+        // A blocking socket only says EAGAIN when SO_RCVTIMEO expired.
+        sink.control(
+            id,
+            EventKind::Timeout {
+                op: "recv",
+                after: started.elapsed(),
+            },
+        );
+        return;
+    }
+    sink.control(id, EventKind::Error(OpError::io(op, e)));
+}

@@ -1,0 +1,289 @@
+//! `sockscope run`: the engine without a window. Every event becomes one
+//! JSON object on its own line (JSON Lines); the schema is documented in the
+//! README and kept stable.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use crate::engine::codec::{self, Encoding};
+use crate::engine::error::OpError;
+use crate::engine::options::OptionReport;
+use crate::engine::protocol::{Addr, CloseReason, Counters, Event, EventKind, Side};
+use crate::engine::{Engine, EngineConfig, SessionSpec};
+
+/// How the runner behaves.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Stop (close every session cleanly) after this long.
+    pub duration: Option<Duration>,
+    /// Print `stats` events too.
+    pub stats: bool,
+    /// Show at most this many payload bytes per line in `data`/`hex`.
+    pub data_limit: Option<usize>,
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every session ended without error (or the duration/signal ended them).
+    Clean,
+    /// At least one session ended with an error.
+    SessionFailed,
+}
+
+fn addr(a: &Addr) -> Value {
+    Value::String(a.to_string())
+}
+
+fn error_fields(m: &mut Map<String, Value>, e: &OpError) {
+    m.insert("op".into(), json!(e.op));
+    if let Some(n) = e.errno {
+        m.insert("errno".into(), json!(n));
+    }
+    if let Some(n) = &e.errno_name {
+        m.insert("errno_name".into(), json!(n));
+    }
+    m.insert("message".into(), json!(e.message));
+    if let Some(h) = &e.hint {
+        m.insert("hint".into(), json!(h));
+    }
+    m.insert("error".into(), json!(e.to_string()));
+}
+
+fn option_json(r: &OptionReport) -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), json!(r.name));
+    if let Some(req) = &r.requested {
+        m.insert("requested".into(), json!(req));
+    }
+    match &r.actual {
+        Ok(v) => m.insert("actual".into(), json!(v)),
+        Err(e) => m.insert("error".into(), json!(e)),
+    };
+    Value::Object(m)
+}
+
+fn counters_fields(m: &mut Map<String, Value>, c: &Counters) {
+    m.insert("bytes_in".into(), json!(c.bytes_in));
+    m.insert("bytes_out".into(), json!(c.bytes_out));
+    m.insert("msgs_in".into(), json!(c.msgs_in));
+    m.insert("msgs_out".into(), json!(c.msgs_out));
+    m.insert("queued_out".into(), json!(c.queued_out));
+}
+
+/// Turns an event into its JSON line object.
+pub fn event_json(ev: &Event, enc: Encoding, data_limit: Option<usize>) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        "t".into(),
+        json!((ev.at.mono.as_secs_f64() * 1e6).round() / 1e6),
+    );
+    m.insert("session".into(), json!(ev.session.to_string()));
+    m.insert("event".into(), json!(ev.kind.name()));
+    match &ev.kind {
+        EventKind::Opened { name, kind } => {
+            m.insert("name".into(), json!(name));
+            m.insert("kind".into(), json!(kind));
+        }
+        EventKind::Resolving { host } => {
+            m.insert("host".into(), json!(host));
+        }
+        EventKind::Resolved { host, addrs } => {
+            m.insert("host".into(), json!(host));
+            let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+            m.insert("addrs".into(), json!(list));
+        }
+        EventKind::SocketCreated {
+            fd,
+            family,
+            socktype,
+        } => {
+            m.insert("fd".into(), json!(fd));
+            m.insert("family".into(), json!(family));
+            m.insert("type".into(), json!(socktype));
+        }
+        EventKind::Connecting { addr: a } => {
+            m.insert("addr".into(), addr(a));
+        }
+        EventKind::ConnectFailed(e) | EventKind::Error(e) => error_fields(&mut m, e),
+        EventKind::Connected { local, peer, fd } => {
+            m.insert("local".into(), addr(local));
+            m.insert("peer".into(), addr(peer));
+            m.insert("fd".into(), json!(fd));
+        }
+        EventKind::Bound { local, fd, peer } => {
+            m.insert("local".into(), addr(local));
+            m.insert("fd".into(), json!(fd));
+            if let Some(p) = peer {
+                m.insert("peer".into(), addr(p));
+            }
+        }
+        EventKind::Listening { local, fd, backlog } => {
+            m.insert("local".into(), addr(local));
+            m.insert("fd".into(), json!(fd));
+            m.insert("backlog".into(), json!(backlog));
+        }
+        EventKind::Accepted {
+            child,
+            local,
+            peer,
+            fd,
+        } => {
+            m.insert("child".into(), json!(child.to_string()));
+            m.insert("local".into(), addr(local));
+            m.insert("peer".into(), addr(peer));
+            m.insert("fd".into(), json!(fd));
+        }
+        EventKind::Options(list) => {
+            let v: Vec<Value> = list.iter().map(option_json).collect();
+            m.insert("options".into(), Value::Array(v));
+        }
+        EventKind::OptionChanged(r) => {
+            if let Value::Object(o) = option_json(r) {
+                m.extend(o);
+            }
+        }
+        EventKind::Log(e) => {
+            if let Some(p) = &e.peer {
+                m.insert("peer".into(), addr(p));
+            }
+            m.insert("len".into(), json!(e.data.len()));
+            let shown = match data_limit {
+                Some(n) if e.data.len() > n => {
+                    m.insert("data_truncated".into(), json!(true));
+                    &e.data[..n]
+                }
+                _ => &e.data[..],
+            };
+            m.insert("data".into(), json!(enc.decode_escaped(shown, false)));
+            m.insert("hex".into(), json!(codec::to_hex(shown)));
+            if let Some(r) = e.requested {
+                m.insert("requested".into(), json!(r));
+            }
+            if let Some(t) = e.truncated_from {
+                m.insert("truncated_from".into(), json!(t));
+            }
+        }
+        EventKind::HalfClosed { by } => {
+            m.insert(
+                "by".into(),
+                json!(match by {
+                    Side::Local => "local",
+                    Side::Peer => "peer",
+                }),
+            );
+        }
+        EventKind::WritePaused { queued } | EventKind::WriteResumed { queued } => {
+            m.insert("queued".into(), json!(queued));
+        }
+        EventKind::Timeout { op, after } => {
+            m.insert("op".into(), json!(op));
+            m.insert("after".into(), json!(after.as_secs_f64()));
+        }
+        EventKind::Multicast { group, joined } => {
+            m.insert("group".into(), json!(group.to_string()));
+            m.insert("joined".into(), json!(joined));
+        }
+        EventKind::Step { index, what } => {
+            m.insert("index".into(), json!(index));
+            m.insert("what".into(), json!(what));
+        }
+        EventKind::Stats(c) => counters_fields(&mut m, c),
+        EventKind::Dropped { entries, bytes } => {
+            m.insert("entries".into(), json!(entries));
+            m.insert("bytes".into(), json!(bytes));
+        }
+        EventKind::Closed { reason, counters } => {
+            m.insert("reason".into(), json!(reason.code()));
+            m.insert("detail".into(), json!(reason.to_string()));
+            if let CloseReason::Error(e) = reason {
+                let mut em = Map::new();
+                error_fields(&mut em, e);
+                for k in ["op", "errno", "errno_name", "hint"] {
+                    if let Some(v) = em.remove(k) {
+                        m.insert(k.into(), v);
+                    }
+                }
+            }
+            counters_fields(&mut m, counters);
+        }
+    }
+    Value::Object(m)
+}
+
+/// Runs the sessions until they end, the duration passes or SIGINT/SIGTERM
+/// arrives; prints JSON Lines to `out`.
+pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> io::Result<Outcome> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
+    let mut engine = Engine::new(EngineConfig::default(), None);
+    let mut encodings: HashMap<u32, Encoding> = HashMap::new();
+    let mut open: HashSet<u32> = HashSet::new();
+    for spec in specs {
+        let enc = spec.encoding;
+        let id = engine
+            .open(spec)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        encodings.insert(id.session, enc);
+        open.insert(id.session);
+    }
+    let started = Instant::now();
+    let mut closing_since: Option<Instant> = None;
+    let mut outcome = Outcome::Clean;
+    while !open.is_empty() {
+        let must_stop =
+            stop.load(Ordering::Relaxed) || opts.duration.is_some_and(|d| started.elapsed() >= d);
+        if must_stop && closing_since.is_none() {
+            closing_since = Some(Instant::now());
+            engine.close_all();
+        }
+        // Sessions get a grace period to close; the engine's drop ends the rest.
+        if closing_since.is_some_and(|t| t.elapsed() > Duration::from_secs(5)) {
+            break;
+        }
+        let first = match engine.events().recv_timeout(Duration::from_millis(50)) {
+            Ok(ev) => ev,
+            Err(_) => continue,
+        };
+        let mut batch = vec![first];
+        while batch.len() < 4096 {
+            match engine.events().try_recv() {
+                Ok(ev) => batch.push(ev),
+                Err(_) => break,
+            }
+        }
+        for ev in batch {
+            if matches!(ev.kind, EventKind::Stats(_)) && !opts.stats {
+                continue;
+            }
+            if let EventKind::Closed { reason, .. } = &ev.kind
+                && !ev.session.is_child()
+            {
+                open.remove(&ev.session.session);
+                let failed = matches!(reason, CloseReason::Error(_) | CloseReason::Panicked(_));
+                // A stop we asked for is not a failure.
+                if failed && closing_since.is_none() {
+                    outcome = Outcome::SessionFailed;
+                }
+            }
+            let enc = encodings
+                .get(&ev.session.session)
+                .copied()
+                .unwrap_or_default();
+            let line = event_json(&ev, enc, opts.data_limit);
+            serde_json::to_writer(&mut *out, &line)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+    }
+    drop(engine);
+    out.flush()?;
+    Ok(outcome)
+}

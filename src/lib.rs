@@ -1,0 +1,8 @@
+//! Sockscope: a socket inspector. The engine opens real sockets on worker
+//! threads and reports every call and byte; the headless runner and the
+//! desktop app are two consumers of the same engine.
+
+pub mod engine;
+pub mod headless;
+pub mod preset;
+pub mod sys;

@@ -1,0 +1,893 @@
+//! Presets on disk: RON types as users write them, checked while parsing so
+//! every error names the file, line, column and field, then turned into the
+//! engine's [`SessionSpec`].
+//!
+//! A file holds one session (a preset) or several (`sessions: [...]`, a
+//! workspace). Format version 1; see the README for a commented example.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::engine::codec::{self, Encoding};
+use crate::engine::options::SockOpt;
+use crate::engine::protocol::SendMode;
+use crate::engine::spec::{
+    self, Family, HostPort, Limits, Responder, SessionKind, SessionSpec, StalePolicy, Step,
+};
+
+/// The preset format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Why a preset file could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}:{col}: {}{message}", file.display(), field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default())]
+pub struct PresetError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line (0 when unknown).
+    pub line: usize,
+    /// 1-based column (0 when unknown).
+    pub col: usize,
+    /// The field at fault, when known.
+    pub field: Option<String>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+macro_rules! text_newtype {
+    ($name:ident, $inner:ty, $parse:expr, $show:expr) => {
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                let f: fn(&str) -> Result<$inner, String> = $parse;
+                f(&s).map($name).map_err(de::Error::custom)
+            }
+        }
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let f: fn(&$inner) -> String = $show;
+                s.serialize_str(&f(&self.0))
+            }
+        }
+    };
+}
+
+/// A local address to bind: an IP literal and a port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BindAddr(pub SocketAddr);
+text_newtype!(BindAddr, SocketAddr, spec::parse_bind_addr, |a| a
+    .to_string());
+
+/// A remote `host:port`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remote(pub HostPort);
+text_newtype!(Remote, HostPort, HostPort::parse, |h| h.to_string());
+
+/// A multicast group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Group(pub IpAddr);
+text_newtype!(
+    Group,
+    IpAddr,
+    |s| {
+        let ip: IpAddr = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{s}' is not an IP address"))?;
+        if ip.is_multicast() {
+            Ok(ip)
+        } else {
+            Err(format!(
+                "{ip} is not a multicast address (IPv4 224.0.0.0/4, IPv6 ff00::/8)"
+            ))
+        }
+    },
+    |g| g.to_string()
+);
+
+/// An encoding label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncodingName(pub Encoding);
+text_newtype!(
+    EncodingName,
+    Encoding,
+    |s| Encoding::for_label(s).ok_or_else(|| format!(
+        "unknown encoding '{s}'; try one of {}",
+        codec::COMMON_ENCODINGS.join(", ")
+    )),
+    |e| e.name().to_string()
+);
+
+/// Seconds as a number, checked to be finite and sensible.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Secs(pub Duration);
+
+impl<'de> Deserialize<'de> for Secs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if !v.is_finite() || !(0.0..=86_400.0 * 365.0).contains(&v) {
+            return Err(de::Error::custom(format!(
+                "{v} is not a valid duration; give seconds from 0 up to a year, e.g. 2.5"
+            )));
+        }
+        Ok(Secs(Duration::from_secs_f64(v)))
+    }
+}
+
+impl Serialize for Secs {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0.as_secs_f64())
+    }
+}
+
+/// Bytes to send, as the user wrote them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum Payload {
+    /// Text, encoded in the session's encoding.
+    Text(String),
+    /// Hex pairs: `"de ad be ef"`.
+    Hex(String),
+    /// Text with escapes: `"GET / HTTP/1.0\\r\\n\\r\\n"`.
+    Escaped(String),
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        enum Raw {
+            Text(String),
+            Hex(String),
+            Escaped(String),
+        }
+        Ok(match Raw::deserialize(d)? {
+            Raw::Text(s) => Payload::Text(s),
+            Raw::Hex(s) => {
+                codec::parse_hex(&s).map_err(de::Error::custom)?;
+                Payload::Hex(s)
+            }
+            Raw::Escaped(s) => {
+                // Syntax is checked here; encodability once the encoding is known.
+                codec::parse_escaped(&s, Encoding::Utf8).map_err(de::Error::custom)?;
+                Payload::Escaped(s)
+            }
+        })
+    }
+}
+
+impl Payload {
+    /// The bytes, in the given encoding.
+    pub fn to_bytes(&self, enc: Encoding) -> Result<Vec<u8>, codec::CodecError> {
+        match self {
+            Payload::Text(s) => enc.encode(s),
+            Payload::Hex(s) => codec::parse_hex(s),
+            Payload::Escaped(s) => codec::parse_escaped(s, enc),
+        }
+    }
+}
+
+/// Session kinds as written in files.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum KindFile {
+    /// `TcpClient(remote: "127.0.0.1:7788")`
+    TcpClient {
+        /// Where to connect.
+        remote: Remote,
+        /// Optional local address to bind first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        local: Option<BindAddr>,
+    },
+    /// `TcpServer(local: "127.0.0.1:7788", backlog: 128)`
+    TcpServer {
+        /// Address to listen on.
+        local: BindAddr,
+        /// listen() backlog.
+        #[serde(default = "default_backlog")]
+        backlog: i32,
+    },
+    /// `Udp(local: "127.0.0.1:7788")`
+    Udp {
+        /// Bind address (default: an ephemeral port).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        local: Option<BindAddr>,
+        /// Default peer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        connect: Option<Remote>,
+        /// Multicast groups to join.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        join: Vec<Group>,
+    },
+    /// `UnixClient(path: "/tmp/x.sock")`
+    UnixClient {
+        /// Socket path.
+        path: PathBuf,
+    },
+    /// `UnixServer(path: "/tmp/x.sock")`
+    UnixServer {
+        /// Socket path.
+        path: PathBuf,
+        /// listen() backlog.
+        #[serde(default = "default_backlog")]
+        backlog: i32,
+        /// What to do with a stale socket file.
+        #[serde(default)]
+        stale: StaleFile,
+    },
+    /// `UnixDatagram(local: "/tmp/a.sock", connect: "/tmp/b.sock")`
+    UnixDatagram {
+        /// Path to bind.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        local: Option<PathBuf>,
+        /// Default peer path.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        connect: Option<PathBuf>,
+    },
+    /// `SocketPair`
+    SocketPair,
+}
+
+fn default_backlog() -> i32 {
+    128
+}
+
+/// Stale-file policy as written in files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum StaleFile {
+    /// Refuse to start, saying why.
+    #[default]
+    Fail,
+    /// Remove a socket file nobody listens on.
+    RemoveIfStale,
+}
+
+/// Socket options as written in files; all optional.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptionsFile {
+    /// SO_REUSEADDR
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reuse_address: Option<bool>,
+    /// SO_REUSEPORT
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reuse_port: Option<bool>,
+    /// SO_KEEPALIVE
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keepalive: Option<bool>,
+    /// TCP_KEEPIDLE, seconds
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keepalive_idle: Option<Secs>,
+    /// TCP_KEEPINTVL, seconds
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keepalive_interval: Option<Secs>,
+    /// TCP_KEEPCNT
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keepalive_count: Option<u32>,
+    /// TCP_NODELAY
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodelay: Option<bool>,
+    /// SO_RCVBUF, bytes
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rcvbuf: Option<usize>,
+    /// SO_SNDBUF, bytes
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sndbuf: Option<usize>,
+    /// SO_LINGER, seconds (0 = RST on close)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linger: Option<Secs>,
+    /// SO_BROADCAST
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broadcast: Option<bool>,
+    /// IP_TTL / IPV6_UNICAST_HOPS
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u32>,
+    /// IPV6_V6ONLY
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only_v6: Option<bool>,
+    /// IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multicast_ttl: Option<u32>,
+    /// IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multicast_loop: Option<bool>,
+    /// SO_SNDTIMEO, seconds
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write_timeout: Option<Secs>,
+    /// setblocking (only with auto_read: false)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocking: Option<bool>,
+}
+
+/// One script step as written in files.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum StepFile {
+    /// sendall
+    Send(Payload),
+    /// one send() call
+    SendOnce(Payload),
+    /// sendto a datagram destination
+    SendTo(String, Payload),
+    /// sleep, seconds
+    Wait(Secs),
+    /// wait for data, at most this many seconds
+    WaitRecv(Secs),
+    /// shutdown(SHUT_WR)
+    ShutdownWrite,
+    /// close
+    Close,
+}
+
+/// Responders as written in files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ResponderFile {
+    /// No automatic replies.
+    #[default]
+    None,
+    /// Echo every chunk or datagram back.
+    Echo,
+}
+
+/// Address family as written in files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum FamilyFile {
+    /// Any.
+    #[default]
+    Auto,
+    /// IPv4 only.
+    V4,
+    /// IPv6 only.
+    V6,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One session as written in a file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionFile {
+    /// Format version (1).
+    #[serde(default = "default_version")]
+    pub version: u32,
+    /// A name for people.
+    pub name: String,
+    /// What to open.
+    pub kind: KindFile,
+    /// Family filter for names.
+    #[serde(default)]
+    pub family: FamilyFile,
+    /// Socket options.
+    #[serde(default)]
+    pub options: OptionsFile,
+    /// Seconds a connect may take (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<Secs>,
+    /// Seconds of silence before a `timeout` event (and SO_RCVTIMEO).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_timeout: Option<Secs>,
+    /// Close when the read timeout fires.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub close_on_read_timeout: bool,
+    /// Read automatically (default) or only on request.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub auto_read: bool,
+    /// Payload encoding (default UTF-8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<EncodingName>,
+    /// Automatic replies.
+    #[serde(default)]
+    pub responder: ResponderFile,
+    /// Script.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepFile>,
+    /// Stay open after the peer's FIN.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub keep_open_after_peer_fin: bool,
+    /// Bytes per recv call (default 65536; the seed uses 1024).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recv_buffer: Option<usize>,
+    /// Unsent bytes queued per connection (default 16 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_queue: Option<usize>,
+    /// write_paused threshold (default 64 KiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_water: Option<usize>,
+    /// write_resumed threshold (default 16 KiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low_water: Option<usize>,
+}
+
+fn default_version() -> u32 {
+    FORMAT_VERSION
+}
+
+/// Several sessions in one file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceFile {
+    /// Format version (1).
+    #[serde(default = "default_version")]
+    pub version: u32,
+    /// The sessions, opened in order.
+    pub sessions: Vec<SessionFile>,
+}
+
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(default)]
+    sessions: Option<de::IgnoredAny>,
+}
+
+fn ron_options() -> ron::Options {
+    ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+}
+
+/// Finds the line and column of `field:` in the source, for errors found
+/// after parsing. Falls back to line 1.
+fn locate(src: &str, field: &str, nth_session: Option<usize>) -> (usize, usize) {
+    let mut seen_names = 0usize;
+    let mut in_target = nth_session.is_none();
+    for (i, line) in src.lines().enumerate() {
+        let t = line.trim_start();
+        if let Some(n) = nth_session
+            && t.starts_with("name:")
+        {
+            in_target = seen_names == n;
+            seen_names += 1;
+        }
+        if in_target && let Some(pos) = line.find(&format!("{field}:")).or_else(|| line.find(field))
+        {
+            let before = &line[..pos];
+            let ok_start = before
+                .chars()
+                .last()
+                .is_none_or(|c| !c.is_alphanumeric() && c != '_');
+            if ok_start && !t.starts_with("//") {
+                return (i + 1, pos + 1);
+            }
+        }
+    }
+    (1, 1)
+}
+
+impl PresetError {
+    fn at(file: &Path, src: &str, session: Option<usize>, field: &str, msg: String) -> Self {
+        let (line, col) = locate(src, field, session);
+        PresetError {
+            file: file.to_path_buf(),
+            line,
+            col,
+            field: Some(field.to_string()),
+            message: msg,
+        }
+    }
+}
+
+/// Reads a preset or workspace file into session specs.
+pub fn load_file(path: &Path) -> Result<Vec<SessionSpec>, PresetError> {
+    let bytes = std::fs::read(path).map_err(|e| PresetError {
+        file: path.to_path_buf(),
+        line: 0,
+        col: 0,
+        field: None,
+        message: format!("cannot read the file: {e}"),
+    })?;
+    let src = String::from_utf8(bytes).map_err(|e| {
+        let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = upto.iter().filter(|b| **b == b'\n').count() + 1;
+        PresetError {
+            file: path.to_path_buf(),
+            line,
+            col: 0,
+            field: None,
+            message: "the file is not UTF-8 text (is it a preset file?)".into(),
+        }
+    })?;
+    parse_str(path, &src)
+}
+
+/// Parses preset or workspace text (the path is only for messages).
+pub fn parse_str(path: &Path, src: &str) -> Result<Vec<SessionSpec>, PresetError> {
+    let opts = ron_options();
+    let is_workspace = opts
+        .from_str::<Probe>(src)
+        .map(|p| p.sessions.is_some())
+        .unwrap_or(false);
+    let spanned = |e: ron::error::SpannedError| PresetError {
+        file: path.to_path_buf(),
+        line: e.span.start.line,
+        col: e.span.start.col,
+        field: None,
+        message: explain_ron(&e.code),
+    };
+    let files: Vec<SessionFile> = if is_workspace {
+        let w: WorkspaceFile = opts.from_str(src).map_err(spanned)?;
+        check_version(path, src, w.version)?;
+        if w.sessions.is_empty() {
+            return Err(PresetError::at(
+                path,
+                src,
+                None,
+                "sessions",
+                "the workspace lists no sessions".into(),
+            ));
+        }
+        w.sessions
+    } else {
+        vec![opts.from_str(src).map_err(spanned)?]
+    };
+    let many = files.len() > 1 || is_workspace;
+    files
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            check_version(path, src, f.version)?;
+            to_spec(f)
+                .map_err(|(field, msg)| PresetError::at(path, src, many.then_some(i), &field, msg))
+        })
+        .collect()
+}
+
+fn check_version(path: &Path, src: &str, v: u32) -> Result<(), PresetError> {
+    if v == 0 || v > FORMAT_VERSION {
+        return Err(PresetError::at(
+            path,
+            src,
+            None,
+            "version",
+            format!(
+                "format version {v} is not supported by this build (it reads 1 to {FORMAT_VERSION}); update Sockscope"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn explain_ron(code: &ron::Error) -> String {
+    let s = code.to_string();
+    match code {
+        ron::Error::NoSuchStructField { .. } => {
+            format!("{s} (check the spelling; the README lists every field)")
+        }
+        _ => s,
+    }
+}
+
+type FieldError = (String, String);
+
+fn field_err(field: &str, msg: impl Into<String>) -> FieldError {
+    (field.to_string(), msg.into())
+}
+
+/// Checks what cannot be checked field by field and builds the spec.
+pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
+    if f.name.trim().is_empty() {
+        return Err(field_err("name", "give the session a name"));
+    }
+    let kind = match f.kind {
+        KindFile::TcpClient { remote, local } => SessionKind::TcpClient {
+            remote: remote.0,
+            local: local.map(|l| l.0),
+        },
+        KindFile::TcpServer { local, backlog } => SessionKind::TcpServer {
+            local: local.0,
+            backlog: check_backlog(backlog)?,
+        },
+        KindFile::Udp {
+            local,
+            connect,
+            join,
+        } => {
+            if let (Some(l), Some(g)) = (local, join.first())
+                && l.0.is_ipv4() != g.0.is_ipv4()
+            {
+                return Err(field_err(
+                    "join",
+                    format!(
+                        "group {} and local address {} are different IP versions",
+                        g.0, l.0
+                    ),
+                ));
+            }
+            SessionKind::Udp {
+                local: local.map(|l| l.0),
+                connect: connect.map(|c| c.0),
+                join: join.into_iter().map(|g| g.0).collect(),
+            }
+        }
+        KindFile::UnixClient { path } => SessionKind::UnixClient {
+            path: check_path(path)?,
+        },
+        KindFile::UnixServer {
+            path,
+            backlog,
+            stale,
+        } => SessionKind::UnixServer {
+            path: check_path(path)?,
+            backlog: check_backlog(backlog)?,
+            stale: match stale {
+                StaleFile::Fail => StalePolicy::Fail,
+                StaleFile::RemoveIfStale => StalePolicy::RemoveIfStale,
+            },
+        },
+        KindFile::UnixDatagram { local, connect } => SessionKind::UnixDatagram {
+            local: local.map(check_path).transpose()?,
+            connect: connect.map(check_path).transpose()?,
+        },
+        KindFile::SocketPair => SessionKind::SocketPair,
+    };
+    let encoding = f.encoding.map(|e| e.0).unwrap_or_default();
+    let mut options = Vec::new();
+    let o = &f.options;
+    let mut push = |v: Option<SockOpt>| {
+        if let Some(v) = v {
+            options.push(v);
+        }
+    };
+    push(o.reuse_address.map(SockOpt::ReuseAddress));
+    push(o.reuse_port.map(SockOpt::ReusePort));
+    push(o.keepalive_idle.map(|s| SockOpt::KeepAliveIdle(s.0)));
+    push(
+        o.keepalive_interval
+            .map(|s| SockOpt::KeepAliveInterval(s.0)),
+    );
+    push(o.keepalive_count.map(SockOpt::KeepAliveCount));
+    push(o.keepalive.map(SockOpt::KeepAlive));
+    push(o.nodelay.map(SockOpt::NoDelay));
+    push(o.rcvbuf.map(SockOpt::RecvBuffer));
+    push(o.sndbuf.map(SockOpt::SendBuffer));
+    push(o.linger.map(|s| SockOpt::Linger(Some(s.0))));
+    push(o.broadcast.map(SockOpt::Broadcast));
+    push(o.ttl.map(SockOpt::Ttl));
+    push(o.only_v6.map(SockOpt::OnlyV6));
+    push(o.multicast_ttl.map(SockOpt::MulticastTtl));
+    push(o.multicast_loop.map(SockOpt::MulticastLoop));
+    push(o.write_timeout.map(|s| SockOpt::WriteTimeout(Some(s.0))));
+    push(o.blocking.map(SockOpt::Blocking));
+    if o.blocking.is_some() && f.auto_read {
+        return Err(field_err(
+            "blocking",
+            "blocking applies to manual reads; add `auto_read: false` (sessions that read automatically are always non-blocking)",
+        ));
+    }
+    if o.ttl.is_some_and(|t| t == 0 || t > 255) {
+        return Err(field_err("ttl", "a TTL goes from 1 to 255"));
+    }
+    if o.multicast_ttl.is_some_and(|t| t > 255) {
+        return Err(field_err(
+            "multicast_ttl",
+            "a multicast TTL goes from 0 to 255",
+        ));
+    }
+    if kind.is_server() && !f.steps.is_empty() {
+        return Err(field_err(
+            "steps",
+            "a listening socket has no peer to run a script against; use a responder, or a client session",
+        ));
+    }
+    let mut steps = Vec::new();
+    for (i, s) in f.steps.into_iter().enumerate() {
+        let bytes = |p: &Payload| {
+            p.to_bytes(encoding)
+                .map_err(|e| field_err("steps", format!("step {i}: {e}")))
+        };
+        steps.push(match s {
+            StepFile::Send(p) => Step::Send {
+                data: bytes(&p)?,
+                to: None,
+                mode: SendMode::All,
+            },
+            StepFile::SendOnce(p) => Step::Send {
+                data: bytes(&p)?,
+                to: None,
+                mode: SendMode::Once,
+            },
+            StepFile::SendTo(to, p) => {
+                if !kind.is_datagram() {
+                    return Err(field_err(
+                        "steps",
+                        format!("step {i}: SendTo is for datagram sessions; use Send on streams"),
+                    ));
+                }
+                if matches!(kind, SessionKind::Udp { .. }) {
+                    HostPort::parse(&to)
+                        .map_err(|m| field_err("steps", format!("step {i}: {m}")))?;
+                }
+                Step::Send {
+                    data: bytes(&p)?,
+                    to: Some(to),
+                    mode: SendMode::All,
+                }
+            }
+            StepFile::Wait(s) => Step::Wait(s.0),
+            StepFile::WaitRecv(s) => Step::WaitRecv(s.0),
+            StepFile::ShutdownWrite => Step::ShutdownWrite,
+            StepFile::Close => Step::Close,
+        });
+    }
+    let mut limits = Limits::default();
+    if let Some(n) = f.recv_buffer {
+        if !(1..=16 * 1024 * 1024).contains(&n) {
+            return Err(field_err(
+                "recv_buffer",
+                "bytes per recv go from 1 to 16777216 (the seed uses 1024)",
+            ));
+        }
+        limits.recv_buffer = n;
+    }
+    if let Some(n) = f.send_queue {
+        limits.send_queue = n;
+    }
+    if let Some(n) = f.high_water {
+        limits.high_water = n;
+    }
+    if let Some(n) = f.low_water {
+        limits.low_water = n;
+    }
+    if limits.low_water > limits.high_water {
+        return Err(field_err(
+            "low_water",
+            format!(
+                "low_water ({}) must not exceed high_water ({})",
+                limits.low_water, limits.high_water
+            ),
+        ));
+    }
+    if limits.high_water > limits.send_queue {
+        return Err(field_err(
+            "high_water",
+            format!(
+                "high_water ({}) must not exceed send_queue ({})",
+                limits.high_water, limits.send_queue
+            ),
+        ));
+    }
+    let mut spec = SessionSpec::new(f.name, kind);
+    spec.family = match f.family {
+        FamilyFile::Auto => Family::Auto,
+        FamilyFile::V4 => Family::V4,
+        FamilyFile::V6 => Family::V6,
+    };
+    spec.options = options;
+    if let Some(t) = f.connect_timeout {
+        spec.connect_timeout = Some(t.0);
+    }
+    spec.read_timeout = f.read_timeout.map(|t| t.0);
+    spec.close_on_read_timeout = f.close_on_read_timeout;
+    spec.auto_read = f.auto_read;
+    spec.encoding = encoding;
+    spec.responder = match f.responder {
+        ResponderFile::None => Responder::None,
+        ResponderFile::Echo => Responder::Echo,
+    };
+    spec.steps = steps;
+    spec.keep_open_after_peer_fin = f.keep_open_after_peer_fin;
+    spec.limits = limits;
+    Ok(spec)
+}
+
+fn check_backlog(b: i32) -> Result<i32, FieldError> {
+    if (0..=65535).contains(&b) {
+        Ok(b)
+    } else {
+        Err(field_err(
+            "backlog",
+            format!("backlog {b} is out of range; use 0 to 65535 (the seed uses 128)"),
+        ))
+    }
+}
+
+fn check_path(p: PathBuf) -> Result<PathBuf, FieldError> {
+    // sun_path holds 108 bytes including the terminating NUL.
+    let len = p.as_os_str().len();
+    if len == 0 {
+        return Err(field_err("path", "the socket path is empty"));
+    }
+    if len > 107 {
+        return Err(field_err(
+            "path",
+            format!(
+                "the socket path is {len} bytes; Unix socket paths hold at most 107, use a shorter one"
+            ),
+        ));
+    }
+    Ok(p)
+}
+
+impl fmt::Display for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Payload::Text(s) => write!(f, "Text({s:?})"),
+            Payload::Hex(s) => write!(f, "Hex({s:?})"),
+            Payload::Escaped(s) => write!(f, "Escaped({s:?})"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> Result<Vec<SessionSpec>, PresetError> {
+        parse_str(Path::new("t.ron"), src)
+    }
+
+    #[test]
+    fn minimal_server() {
+        let specs = parse(
+            r#"(name: "echo", kind: TcpServer(local: "127.0.0.1:7788"), responder: Echo,
+                options: (reuse_address: true))"#,
+        )
+        .unwrap();
+        assert_eq!(specs.len(), 1);
+        assert_eq!(specs[0].responder, Responder::Echo);
+        assert_eq!(specs[0].options, vec![SockOpt::ReuseAddress(true)]);
+    }
+
+    #[test]
+    fn bad_port_names_line_and_column() {
+        let e = parse("(\n  name: \"x\",\n  kind: TcpClient(remote: \"127.0.0.1:99999\"),\n)")
+            .unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("out of range"), "{e}");
+    }
+
+    #[test]
+    fn unknown_option_is_an_error_with_position() {
+        let e = parse("(\n name: \"x\",\n kind: SocketPair,\n options: (reuse_adress: true),\n)")
+            .unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.message.contains("reuse_adress"), "{e}");
+    }
+
+    #[test]
+    fn cross_field_errors_point_at_the_field() {
+        let e = parse(
+            "(\n name: \"x\",\n kind: TcpClient(remote: \"127.0.0.1:1\"),\n options: (blocking: false),\n)",
+        )
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("blocking"));
+        assert_eq!(e.line, 4);
+        let e = parse("(name: \"x\", kind: SocketPair, steps: [Send(Hex(\"zz\"))])").unwrap_err();
+        assert!(e.message.contains("not a hex digit"), "{e}");
+    }
+
+    #[test]
+    fn workspace_of_two() {
+        let specs = parse(
+            r#"(version: 1, sessions: [
+                (name: "a", kind: SocketPair),
+                (name: "b", kind: Udp(local: "127.0.0.1:0")),
+            ])"#,
+        )
+        .unwrap();
+        assert_eq!(specs.len(), 2);
+        assert_eq!(specs[1].name, "b");
+    }
+
+    #[test]
+    fn newer_version_is_refused_in_words() {
+        let e = parse("(version: 9, name: \"a\", kind: SocketPair)").unwrap_err();
+        assert!(e.message.contains("update Sockscope"), "{e}");
+    }
+
+    #[test]
+    fn unencodable_text_is_reported() {
+        let e = parse(
+            r#"(name: "a", kind: SocketPair, encoding: "latin-1", steps: [Send(Text("你好"))])"#,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("cannot be encoded"), "{e}");
+    }
+}
