@@ -77,11 +77,22 @@ impl Sink {
 
     /// An event that must arrive, in order.
     pub fn control(&mut self, session: SessionId, kind: EventKind) {
-        let ev = Event {
+        // Drops this session had go before anything newer about it.
+        if let Some((entries, bytes)) = self.dropped.remove(&session) {
+            self.queue_or_send(Event {
+                session,
+                at: self.shared.stamp(),
+                kind: EventKind::Dropped { entries, bytes },
+            });
+        }
+        self.queue_or_send(Event {
             session,
             at: self.shared.stamp(),
             kind,
-        };
+        });
+    }
+
+    fn queue_or_send(&mut self, ev: Event) {
         if !self.pending.is_empty() {
             self.pending.push_back(ev);
             return;
