@@ -508,7 +508,7 @@ pub fn parse_str(path: &Path, src: &str) -> Result<Vec<SessionSpec>, PresetError
         file: path.to_path_buf(),
         line: e.span.start.line,
         col: e.span.start.col,
-        field: None,
+        field: field_before(src, e.span.start.line, e.span.start.col),
         message: explain_ron(&e.code),
     };
     let files: Vec<SessionFile> = if is_workspace {
@@ -554,8 +554,35 @@ fn check_version(path: &Path, src: &str, v: u32) -> Result<(), PresetError> {
     Ok(())
 }
 
+/// The `name:` written last before a position on its line, so a parse
+/// error can say which field it is in.
+fn field_before(src: &str, line: usize, col: usize) -> Option<String> {
+    let text = src.lines().nth(line.checked_sub(1)?)?;
+    let upto: String = text.chars().take(col.saturating_sub(1)).collect();
+    let colon = upto.rfind(':')?;
+    let name: String = upto[..colon]
+        .chars()
+        .rev()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    (!name.is_empty() && !name.chars().next().is_some_and(|c| c.is_ascii_digit())).then_some(name)
+}
+
 fn explain_ron(code: &ron::Error) -> String {
-    let s = code.to_string();
+    // Speak of the file's words, not our type names.
+    let s = code
+        .to_string()
+        .replace("`OptionsFile`", "`options`")
+        .replace("`KindFile`", "`kind`")
+        .replace("`SessionFile`", "the session")
+        .replace("`WorkspaceFile`", "the workspace")
+        .replace("`StepFile`", "`steps`")
+        .replace("`ResponderFile`", "`responder`")
+        .replace("`FamilyFile`", "`family`")
+        .replace("`StaleFile`", "`stale`");
     match code {
         ron::Error::NoSuchStructField { .. } => {
             format!("{s} (check the spelling; the README lists every field)")

@@ -590,7 +590,7 @@ fn eviction_keeps_counters_exact() {
         bytes_total: 1 << 20,
     });
     for ev in &h.seen {
-        store.ingest(ev);
+        store.ingest(ev.clone());
     }
     let counters = store.counters(child);
     assert_eq!(counters.bytes_in, total as u64);

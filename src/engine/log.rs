@@ -83,10 +83,11 @@ impl LogStore {
         }
     }
 
-    /// Takes in an event: log entries are stored, counters updated exactly,
-    /// drop reports remembered. Other events are left to the caller.
-    pub fn ingest(&mut self, ev: &Event) {
-        match &ev.kind {
+    /// Takes in an event: log entries are moved in (no copy of their
+    /// bytes), counters updated exactly, drop reports remembered. Other
+    /// events are handed back for the caller to use.
+    pub fn ingest(&mut self, ev: Event) -> Option<Event> {
+        match ev.kind {
             EventKind::Log(entry) => {
                 let c = self.counters.entry(ev.session).or_default();
                 let n = entry.data.len() as u64;
@@ -100,19 +101,22 @@ impl LogStore {
                         c.msgs_out += 1;
                     }
                 }
-                self.push(ev.session, ev.at.mono, entry.clone());
+                self.push(ev.session, ev.at.mono, entry);
+                None
             }
             EventKind::Dropped { entries, .. } => {
                 // The engine's counters include these; only the log lacks them.
                 let log = self.sessions.entry(ev.session.session).or_default();
                 log.evicted.undelivered += entries;
+                Some(ev)
             }
             EventKind::Stats(c) | EventKind::Closed { counters: c, .. } => {
                 // The engine's counters are authoritative (they include
                 // entries that were not delivered).
-                self.counters.insert(ev.session, *c);
+                self.counters.insert(ev.session, c);
+                Some(ev)
             }
-            _ => {}
+            _ => Some(ev),
         }
     }
 
@@ -245,14 +249,14 @@ mod tests {
         let a = SessionId::top(1);
         let b = SessionId::top(2);
         for i in 0..5u8 {
-            s.ingest(&ev(a, Direction::In, &[i; 10]));
+            s.ingest(ev(a, Direction::In, &[i; 10]));
         }
         assert_eq!(s.records(1).unwrap().len(), 3);
         assert_eq!(s.evicted(1).entries, 2);
         assert_eq!(s.counters(a).bytes_in, 50);
         assert_eq!(s.counters(a).msgs_in, 5);
-        s.ingest(&ev(b, Direction::Out, b"xy"));
-        s.ingest(&ev(b, Direction::Out, b"zz"));
+        s.ingest(ev(b, Direction::Out, b"xy"));
+        s.ingest(ev(b, Direction::Out, b"zz"));
         // Total budget 4: the oldest of session 1 goes first.
         assert_eq!(s.size().0, 4);
         assert_eq!(s.records(1).unwrap().len(), 2);

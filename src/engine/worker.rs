@@ -38,6 +38,10 @@ const READS_PER_TURN: usize = 16;
 /// Datagrams per turn.
 const DGRAMS_PER_TURN: usize = 1024;
 const STATS_EVERY: Duration = Duration::from_millis(250);
+/// SO_RCVBUF asked for UDP sessions that do not set one: the kernel's
+/// default (about 200 KiB) drops datagrams of a loopback burst while the
+/// loop is descheduled for a moment; a capture tool should not.
+pub(crate) const DEFAULT_UDP_RCVBUF: usize = 4 * 1024 * 1024;
 
 /// Sockets a blocked manual `recv` may be sitting in: the engine handle
 /// shuts them down to unblock the worker on close.
@@ -111,7 +115,7 @@ pub(crate) struct Worker {
     ready_again: VecDeque<u32>,
     accept_retry_at: Option<Instant>,
     last_emfile_report: Option<Instant>,
-    rx_buf: Vec<MaybeUninit<u8>>,
+    rx: RecvBuf,
     end: Option<CloseReason>,
     interrupts: Interrupts,
     last_stats: Instant,
@@ -159,7 +163,7 @@ pub(crate) fn run(
         ready_again: VecDeque::new(),
         accept_retry_at: None,
         last_emfile_report: None,
-        rx_buf: vec![MaybeUninit::uninit(); buf_len],
+        rx: RecvBuf::new(buf_len),
         end: None,
         interrupts,
         last_stats: now(),
@@ -199,6 +203,43 @@ fn local_of(sock: &Socket) -> Addr {
 
 fn peer_of(sock: &Socket) -> Option<Addr> {
     sock.peer_addr().ok().map(|a| Addr::from_sockaddr(&a))
+}
+
+/// The loop's receive buffer. A read that fills most of it (bulk streams)
+/// is handed to the log without a copy and a fresh buffer takes its place;
+/// a small read is copied out, so a 10-byte message does not pin a 64 KiB
+/// allocation in the log.
+struct RecvBuf {
+    buf: Vec<u8>,
+    cap: usize,
+}
+
+impl RecvBuf {
+    fn new(cap: usize) -> RecvBuf {
+        RecvBuf {
+            buf: Vec::with_capacity(cap),
+            cap,
+        }
+    }
+
+    fn spare(&mut self) -> &mut [MaybeUninit<u8>] {
+        self.buf.clear();
+        self.buf.reserve(self.cap);
+        &mut self.buf.spare_capacity_mut()[..self.cap]
+    }
+
+    /// The first `n` bytes of the last read (`n` <= cap).
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        let n = n.min(self.cap);
+        // SAFETY: the recv call that returned `n` initialised the first `n`
+        // bytes of the spare capacity handed out by `spare`.
+        unsafe { self.buf.set_len(n) };
+        if n >= self.cap / 2 {
+            std::mem::replace(&mut self.buf, Vec::with_capacity(self.cap))
+        } else {
+            self.buf.clone()
+        }
+    }
 }
 
 fn uninit_as_bytes(buf: &[MaybeUninit<u8>], n: usize) -> Vec<u8> {
@@ -324,7 +365,9 @@ impl Worker {
                     SockAddr::unix(&path).map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
                 sock.connect(&addr)
                     .map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
-                self.add_stream(sock, self.top, true)
+                self.add_stream(sock, self.top, true)?;
+                self.advance_script_conn(0);
+                Ok(())
             }
             SessionKind::Udp {
                 local,
@@ -368,6 +411,8 @@ impl Worker {
                     self.add_stream(s, id, i == 0)?;
                 }
                 self.next_child = 3;
+                // Scripts start once both ends exist.
+                self.advance_script_conn(1);
                 Ok(())
             }
         }
@@ -510,7 +555,11 @@ impl Worker {
                 return Err(CloseReason::Local);
             }
             match self.connect_one(addr, local) {
-                Ok(Some(sock)) => return self.add_stream(sock, self.top, true),
+                Ok(Some(sock)) => {
+                    self.add_stream(sock, self.top, true)?;
+                    self.advance_script_conn(0);
+                    return Ok(());
+                }
                 Ok(None) => return Err(CloseReason::Local),
                 Err(e) => {
                     self.sink
@@ -679,7 +728,6 @@ impl Worker {
                 script: Script::new(steps),
             },
         );
-        self.advance_script_conn(id.child);
         Ok(())
     }
 
@@ -709,6 +757,16 @@ impl Worker {
             }
         });
         let sock = self.new_socket(Domain::for_address(local), Type::DGRAM)?;
+        if !self
+            .spec
+            .options
+            .iter()
+            .any(|o| matches!(o, SockOpt::RecvBuffer(_)))
+        {
+            self.spec
+                .options
+                .insert(0, SockOpt::RecvBuffer(DEFAULT_UDP_RCVBUF));
+        }
         self.apply_options(&sock, self.top);
         sock.bind(&local.into())
             .map_err(|e| CloseReason::Error(OpError::io(format!("bind {local}"), &e)))?;
@@ -1242,7 +1300,7 @@ impl Worker {
                 break;
             }
             reads += 1;
-            match c.sock.recv(&mut self.rx_buf) {
+            match c.sock.recv(self.rx.spare()) {
                 Ok(0) => {
                     c.read_eof = true;
                     self.sink
@@ -1255,7 +1313,7 @@ impl Worker {
                     break;
                 }
                 Ok(n) => {
-                    let data = uninit_as_bytes(&self.rx_buf, n);
+                    let data = self.rx.take(n);
                     c.counters.bytes_in += n as u64;
                     c.counters.msgs_in += 1;
                     c.stats_dirty = true;
@@ -1445,7 +1503,7 @@ impl Worker {
 
     fn recv_dgrams(&mut self) {
         let echo = self.spec.responder == Responder::Echo;
-        let cap = self.rx_buf.len();
+        let cap = self.rx.cap;
         let Some(d) = &mut self.dgram else { return };
         if !self.spec.auto_read {
             return;
@@ -1459,11 +1517,11 @@ impl Worker {
             }
             match d
                 .sock
-                .recv_from_with_flags(&mut self.rx_buf, libc::MSG_TRUNC)
+                .recv_from_with_flags(self.rx.spare(), libc::MSG_TRUNC)
             {
                 Ok((n, from)) => {
                     let kept = n.min(cap);
-                    let data = uninit_as_bytes(&self.rx_buf, kept);
+                    let data = self.rx.take(kept);
                     d.counters.bytes_in += kept as u64;
                     d.counters.msgs_in += 1;
                     d.stats_dirty = true;

@@ -1,0 +1,352 @@
+//! The real `sockscope` binary in a temp dir: JSON Lines out, clear errors
+//! and exit codes for bad input, clean exit on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sockscope");
+const DEADLINE: Duration = Duration::from_secs(10);
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8(out.to_vec())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+fn events<'a>(v: &'a [Value], session: &str, event: &str) -> Vec<&'a Value> {
+    v.iter()
+        .filter(|l| l["session"] == session && l["event"] == event)
+        .collect()
+}
+
+/// Reads JSON lines from a running child on a thread, so the test can wait
+/// for one with a deadline.
+struct Lines {
+    rx: mpsc::Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl Lines {
+    fn of(child: &mut Child) -> Lines {
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                let v: Value = serde_json::from_str(&line).expect("JSON line");
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines {
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    fn wait(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
+            return v.clone();
+        }
+        loop {
+            match self.rx.recv_timeout(DEADLINE) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if pred(&v) {
+                        return v;
+                    }
+                }
+                Err(_) => panic!("no {what} line; saw {:#?}", self.seen),
+            }
+        }
+    }
+
+    fn rest(&mut self) -> &[Value] {
+        while let Ok(v) = self.rx.recv_timeout(DEADLINE) {
+            self.seen.push(v);
+        }
+        &self.seen
+    }
+}
+
+fn sigterm(child: &Child) {
+    // SAFETY: plain kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+}
+
+fn wait_exit(child: &mut Child) -> i32 {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st.code().unwrap_or(-1);
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("sockscope did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn echo_server_preset_serves_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string("assets/presets/echo-server.ron")
+        .unwrap()
+        .replace("127.0.0.1:7788", "127.0.0.1:0");
+    let file = write(dir.path(), "echo.ron", &text);
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .arg(&file)
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = Lines::of(&mut child);
+    let listening = out.wait("listening", |v| v["event"] == "listening");
+    assert_eq!(listening["session"], "1");
+    let local: SocketAddr = listening["local"].as_str().unwrap().parse().unwrap();
+    assert_ne!(local.port(), 0);
+    let mut c = TcpStream::connect(local).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    c.write_all("你好\r\n".as_bytes()).unwrap();
+    let mut buf = [0u8; 8];
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, "你好\r\n".as_bytes());
+    let rx = out.wait("received", |v| v["event"] == "received");
+    assert_eq!(rx["session"], "1.1");
+    assert_eq!(rx["len"], 8);
+    assert_eq!(rx["data"], "你好\r\n");
+    assert_eq!(rx["hex"], "e4 bd a0 e5 a5 bd 0d 0a");
+    assert_eq!(rx["peer"], c.local_addr().unwrap().to_string());
+    assert!(rx["t"].as_f64().unwrap() > 0.0);
+    out.wait("sent", |v| v["event"] == "sent" && v["session"] == "1.1");
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child), 0, "SIGTERM is a clean stop");
+    let all = out.rest().to_vec();
+    let closed = events(&all, "1", "closed");
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0]["reason"], "local");
+    let child_closed = events(&all, "1.1", "closed");
+    assert_eq!(child_closed[0]["reason"], "parent_closed");
+    let accepted = events(&all, "1", "accepted");
+    assert_eq!(accepted[0]["child"], "1.1");
+    // Every line carries the common fields.
+    for l in &all {
+        assert!(l["t"].is_number() && l["session"].is_string() && l["event"].is_string());
+    }
+}
+
+#[test]
+fn client_script_runs_to_its_end_and_exits_zero() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut buf = [0u8; 5];
+        s.read_exact(&mut buf).unwrap();
+        s.write_all(&[0xc4, 0xe3, 0xba, 0xc3, 0xff]).unwrap();
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+        buf
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "c.ron",
+        &format!(
+            r#"(
+                name: "c",
+                kind: TcpClient(remote: "{addr}"),
+                encoding: "GBK",
+                steps: [Send(Hex("68 65 6c 6c 6f")), WaitRecv(5.0), Close],
+            )"#
+        ),
+    );
+    let out = run(&["run", file.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(&server.join().unwrap(), b"hello");
+    let v = lines(&out.stdout);
+    let rx = events(&v, "1", "received");
+    // GBK text decoded, the undecodable byte shown as an escape.
+    assert_eq!(rx[0]["data"], "你好\\xff");
+    assert_eq!(events(&v, "1", "connected")[0]["peer"], addr.to_string());
+    assert_eq!(events(&v, "1", "closed")[0]["reason"], "script_done");
+    assert_eq!(events(&v, "1", "closed")[0]["bytes_in"], 5);
+}
+
+#[test]
+fn refused_connection_prints_errno_and_exits_one() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "c.ron",
+        &format!(r#"(name: "c", kind: TcpClient(remote: "127.0.0.1:{port}"))"#),
+    );
+    let out = run(&["run", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = lines(&out.stdout);
+    let closed = events(&v, "1", "closed");
+    assert_eq!(closed[0]["reason"], "error");
+    assert_eq!(closed[0]["errno"], 111);
+    assert_eq!(closed[0]["errno_name"], "ECONNREFUSED");
+    assert!(closed[0]["hint"].is_string());
+    assert_eq!(events(&v, "1", "connect_failed").len(), 1);
+}
+
+#[test]
+fn duration_flag_closes_sessions_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "u.ron",
+        r#"(name: "u", kind: Udp(local: "127.0.0.1:0"))"#,
+    );
+    let start = std::time::Instant::now();
+    let out = run(&["run", file.to_str().unwrap(), "--for", "0.5"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(start.elapsed() >= Duration::from_millis(450));
+    let v = lines(&out.stdout);
+    assert_eq!(events(&v, "1", "bound").len(), 1);
+    assert_eq!(events(&v, "1", "closed")[0]["reason"], "local");
+}
+
+#[test]
+fn workspace_runs_several_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "w.ron",
+        r#"(version: 1, sessions: [
+            (name: "a", kind: SocketPair, steps: [Send(Text("x")), Close]),
+            (name: "b", kind: SocketPair, steps: [Send(Escaped("y\\r\\n")), Close]),
+        ])"#,
+    );
+    let out = run(&["run", file.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = lines(&out.stdout);
+    assert_eq!(events(&v, "1.2", "received")[0]["data"], "x");
+    assert_eq!(events(&v, "2.2", "received")[0]["data"], "y\r\n");
+    assert_eq!(events(&v, "1", "closed").len(), 1);
+    assert_eq!(events(&v, "2", "closed").len(), 1);
+}
+
+fn bad(text: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "bad.ron", text);
+    let out = run(&["run", file.to_str().unwrap()]);
+    assert!(out.stdout.is_empty(), "nothing runs on bad input");
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn bad_input_names_file_line_and_field() {
+    let (code, err) = bad("(\n  name: \"x\",\n  kind: TcpServer(local: \"127.0.0.1:70000\"),\n)");
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.ron:3:"), "{err}");
+    assert!(err.contains("port 70000 is out of range"), "{err}");
+
+    let (code, err) = bad("(\n  name: \"x\",\n  kind: TcpServer(local: \"localhost:80\"),\n)");
+    assert_eq!(code, 2);
+    assert!(err.contains("not an IP address"), "{err}");
+
+    let (code, err) =
+        bad("(\n name: \"x\",\n kind: SocketPair,\n options: (no_such_option: true),\n)");
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.ron:4:"), "{err}");
+    assert!(err.contains("no_such_option"), "{err}");
+
+    let (code, err) =
+        bad("(\n name: \"x\",\n kind: TcpClient(remote: \"h:1\"),\n recv_buffer: 0,\n)");
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("bad.ron:4:") && err.contains("field `recv_buffer`"),
+        "{err}"
+    );
+
+    let (code, err) = bad("(name: \"x\", kind: TcpClient(remote: \"127.0.0.1:1\")");
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.ron:1:"), "{err}");
+
+    let (code, err) = bad("\u{0}\u{1}garbage");
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.ron"), "{err}");
+
+    let out = run(&["run", "/nonexistent/sockscope.ron"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("/nonexistent/sockscope.ron") && err.contains("cannot read"),
+        "{err}"
+    );
+
+    let out = run(&["run", "x.ron", "--for", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn every_example_preset_checks() {
+    let mut n = 0;
+    for entry in std::fs::read_dir("assets/presets").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "ron") {
+            let out = run(&["check", path.to_str().unwrap()]);
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 6, "the seed's examples are all there");
+}
+
+#[test]
+fn socketpair_example_runs_as_in_the_seed() {
+    let out = run(&["run", "assets/presets/socketpair.ron"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v = lines(&out.stdout);
+    assert_eq!(events(&v, "1.2", "received")[0]["data"], "hello world.");
+    assert_eq!(events(&v, "1.1", "received")[0]["data"], "hello world.");
+}
