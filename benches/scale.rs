@@ -175,7 +175,7 @@ fn hold(args: &Args) {
     // Drain events while the clients work. The child announces its phases
     // on stdout; RSS and CPU are sampled over its idle window.
     let out = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<String>(64);
     std::thread::spawn(move || {
         use std::io::BufRead;
         for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {

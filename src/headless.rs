@@ -193,7 +193,15 @@ pub fn event_json(ev: &Event, enc: Encoding, data_limit: Option<usize>) -> Value
             m.insert("index".into(), json!(index));
             m.insert("what".into(), json!(what));
         }
-        EventKind::Stats(c) => counters_fields(&mut m, c),
+        EventKind::Stats {
+            counters,
+            rate_in,
+            rate_out,
+        } => {
+            counters_fields(&mut m, counters);
+            m.insert("rate_in".into(), json!(rate_in.round()));
+            m.insert("rate_out".into(), json!(rate_out.round()));
+        }
         EventKind::Dropped { entries, bytes } => {
             m.insert("entries".into(), json!(entries));
             m.insert("bytes".into(), json!(bytes));
@@ -260,7 +268,7 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
             }
         }
         for ev in batch {
-            if matches!(ev.kind, EventKind::Stats(_)) && !opts.stats {
+            if matches!(ev.kind, EventKind::Stats { .. }) && !opts.stats {
                 continue;
             }
             if let EventKind::Closed { reason, .. } = &ev.kind

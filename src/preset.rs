@@ -6,7 +6,7 @@
 //! workspace). Format version 1; see the README for a commented example.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -88,6 +88,19 @@ text_newtype!(
         }
     },
     |g| g.to_string()
+);
+
+/// An IPv4 address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv4Text(pub Ipv4Addr);
+text_newtype!(
+    Ipv4Text,
+    Ipv4Addr,
+    |s| s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not an IPv4 address (e.g. 127.0.0.1)")),
+    |a| a.to_string()
 );
 
 /// An encoding label.
@@ -294,6 +307,12 @@ pub struct OptionsFile {
     /// IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP
     #[serde(skip_serializing_if = "Option::is_none")]
     pub multicast_loop: Option<bool>,
+    /// IP_MULTICAST_IF: local IPv4 address multicast leaves from and groups are joined on
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multicast_if: Option<Ipv4Text>,
+    /// IPV6_MULTICAST_IF: interface index for IPv6 multicast
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multicast_if_v6: Option<u32>,
     /// SO_SNDTIMEO, seconds
     #[serde(skip_serializing_if = "Option::is_none")]
     pub write_timeout: Option<Secs>,
@@ -680,6 +699,8 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
     push(o.only_v6.map(SockOpt::OnlyV6));
     push(o.multicast_ttl.map(SockOpt::MulticastTtl));
     push(o.multicast_loop.map(SockOpt::MulticastLoop));
+    push(o.multicast_if.map(|a| SockOpt::MulticastIfV4(a.0)));
+    push(o.multicast_if_v6.map(SockOpt::MulticastIfV6));
     push(o.write_timeout.map(|s| SockOpt::WriteTimeout(Some(s.0))));
     push(o.blocking.map(SockOpt::Blocking));
     if o.blocking.is_some() && f.auto_read {

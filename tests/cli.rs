@@ -47,7 +47,7 @@ struct Lines {
 impl Lines {
     fn of(child: &mut Child) -> Lines {
         let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(100_000);
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines() {
                 let Ok(line) = line else { break };

@@ -395,3 +395,72 @@ fn unix_client_to_missing_path_says_so() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn multicast_join_receive_leave_on_loopback_only() {
+    use std::net::Ipv4Addr;
+    let group: std::net::IpAddr = "239.255.77.1".parse().unwrap();
+    let lo = SockOpt::MulticastIfV4(Ipv4Addr::LOCALHOST);
+    let mut h = Harness::new();
+    // Bound to the group address itself: nothing else reaches this socket.
+    let mut rx = udp("239.255.77.1:0");
+    rx.options = vec![lo, SockOpt::ReuseAddress(true)];
+    if let SessionKind::Udp { join, .. } = &mut rx.kind {
+        join.push(group);
+    }
+    let r = h.open(rx);
+    h.wait("joined", |e| {
+        e.session == r
+            && e.kind
+                == EventKind::Multicast {
+                    group,
+                    joined: true,
+                }
+    });
+    let Addr::Inet(raddr) = h.bound(r) else {
+        panic!()
+    };
+    // TTL 0 keeps every datagram on this host; loop delivers it locally.
+    let mut tx = udp("127.0.0.1:0");
+    tx.options = vec![lo, SockOpt::MulticastTtl(0), SockOpt::MulticastLoop(true)];
+    let t = h.open(tx);
+    h.bound(t);
+    let dest = format!("{group}:{}", raddr.port());
+    h.send(Command::Send {
+        target: t,
+        data: b"to the group".to_vec(),
+        mode: SendMode::All,
+        to: Some(dest.clone()),
+    });
+    let (data, src) = h.received(r);
+    assert_eq!(data, b"to the group");
+    assert!(matches!(src, Some(Addr::Inet(a)) if a.ip() == Ipv4Addr::LOCALHOST));
+    h.send(Command::Multicast {
+        target: r,
+        group,
+        join: false,
+    });
+    h.wait("left", |e| {
+        e.session == r
+            && e.kind
+                == EventKind::Multicast {
+                    group,
+                    joined: false,
+                }
+    });
+    h.send(Command::Send {
+        target: t,
+        data: b"nobody listens".to_vec(),
+        mode: SendMode::All,
+        to: Some(dest),
+    });
+    h.settle(Duration::from_millis(300));
+    let after_leave = h
+        .seen
+        .iter()
+        .filter(|e| {
+            e.session == r && matches!(&e.kind, EventKind::Log(l) if l.data == b"nobody listens")
+        })
+        .count();
+    assert_eq!(after_leave, 0, "no datagrams after leaving the group");
+}

@@ -706,3 +706,30 @@ fn connect_timeout_fires_against_a_full_backlog() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn stats_carry_exact_counters_and_rates_that_fall_to_zero() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut h = Harness::new();
+    let id = h.open(client(l.local_addr().unwrap()));
+    let (mut s, _) = l.accept().unwrap();
+    h.connected(id);
+    h.send(send(id, &[1u8; 10_000]));
+    let mut buf = vec![0u8; 10_000];
+    s.read_exact(&mut buf).unwrap();
+    let ev = h.wait("stats", |e| {
+        e.session == id && matches!(e.kind, EventKind::Stats { .. })
+    });
+    let EventKind::Stats {
+        counters, rate_out, ..
+    } = ev.kind
+    else {
+        unreachable!()
+    };
+    assert_eq!(counters.bytes_out, 10_000);
+    assert!(rate_out > 0.0);
+    let ev = h.wait("idle stats", |e| {
+        e.session == id && matches!(e.kind, EventKind::Stats { .. })
+    });
+    assert!(matches!(ev.kind, EventKind::Stats { rate_out, .. } if rate_out == 0.0));
+}

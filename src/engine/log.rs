@@ -110,7 +110,7 @@ impl LogStore {
                 log.evicted.undelivered += entries;
                 Some(ev)
             }
-            EventKind::Stats(c) | EventKind::Closed { counters: c, .. } => {
+            EventKind::Stats { counters: c, .. } | EventKind::Closed { counters: c, .. } => {
                 // The engine's counters are authoritative (they include
                 // entries that were not delivered).
                 self.counters.insert(ev.session, c);

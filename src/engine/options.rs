@@ -3,6 +3,7 @@
 //! has the last word (Linux doubles SO_RCVBUF, clamps TTLs, ...).
 
 use std::io;
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use socket2::{Domain, SockRef, TcpKeepalive, Type};
@@ -40,6 +41,11 @@ pub enum SockOpt {
     MulticastTtl(u32),
     /// IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP.
     MulticastLoop(bool),
+    /// IP_MULTICAST_IF: the local address multicast leaves from (and the
+    /// interface groups are joined on).
+    MulticastIfV4(Ipv4Addr),
+    /// IPV6_MULTICAST_IF: the interface index multicast leaves from.
+    MulticastIfV6(u32),
     /// SO_RCVTIMEO (Python's settimeout applies it to reads and writes).
     ReadTimeout(Option<Duration>),
     /// SO_SNDTIMEO.
@@ -81,6 +87,8 @@ pub enum OptName {
     MulticastTtl,
     /// IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP
     MulticastLoop,
+    /// IP_MULTICAST_IF / IPV6_MULTICAST_IF
+    MulticastIf,
     /// SO_RCVTIMEO
     ReadTimeout,
     /// SO_SNDTIMEO
@@ -91,7 +99,7 @@ pub enum OptName {
 
 impl OptName {
     /// Every option, in the order reports list them.
-    pub const ALL: [OptName; 18] = [
+    pub const ALL: [OptName; 19] = [
         OptName::ReuseAddress,
         OptName::ReusePort,
         OptName::KeepAlive,
@@ -107,6 +115,7 @@ impl OptName {
         OptName::OnlyV6,
         OptName::MulticastTtl,
         OptName::MulticastLoop,
+        OptName::MulticastIf,
         OptName::ReadTimeout,
         OptName::WriteTimeout,
         OptName::Blocking,
@@ -133,6 +142,8 @@ impl OptName {
             OptName::MulticastTtl => "IP_MULTICAST_TTL",
             OptName::MulticastLoop if v6 => "IPV6_MULTICAST_LOOP",
             OptName::MulticastLoop => "IP_MULTICAST_LOOP",
+            OptName::MulticastIf if v6 => "IPV6_MULTICAST_IF",
+            OptName::MulticastIf => "IP_MULTICAST_IF",
             OptName::ReadTimeout => "SO_RCVTIMEO",
             OptName::WriteTimeout => "SO_SNDTIMEO",
             OptName::Blocking => "blocking",
@@ -150,7 +161,10 @@ impl OptName {
             | OptName::KeepAliveCount
             | OptName::NoDelay => inet && stream,
             OptName::Linger => stream,
-            OptName::Broadcast | OptName::MulticastTtl | OptName::MulticastLoop => inet && !stream,
+            OptName::Broadcast
+            | OptName::MulticastTtl
+            | OptName::MulticastLoop
+            | OptName::MulticastIf => inet && !stream,
             OptName::OnlyV6 => v6,
             OptName::RecvBuffer
             | OptName::SendBuffer
@@ -180,6 +194,7 @@ impl SockOpt {
             SockOpt::OnlyV6(_) => OptName::OnlyV6,
             SockOpt::MulticastTtl(_) => OptName::MulticastTtl,
             SockOpt::MulticastLoop(_) => OptName::MulticastLoop,
+            SockOpt::MulticastIfV4(_) | SockOpt::MulticastIfV6(_) => OptName::MulticastIf,
             SockOpt::ReadTimeout(_) => OptName::ReadTimeout,
             SockOpt::WriteTimeout(_) => OptName::WriteTimeout,
             SockOpt::Blocking(_) => OptName::Blocking,
@@ -202,6 +217,8 @@ impl SockOpt {
                 n.to_string()
             }
             SockOpt::RecvBuffer(n) | SockOpt::SendBuffer(n) => n.to_string(),
+            SockOpt::MulticastIfV4(a) => a.to_string(),
+            SockOpt::MulticastIfV6(i) => i.to_string(),
             SockOpt::Linger(l) | SockOpt::ReadTimeout(l) | SockOpt::WriteTimeout(l) => opt_secs(l),
         }
     }
@@ -287,6 +304,8 @@ pub fn apply(sock: &SockRef<'_>, opt: SockOpt) -> io::Result<()> {
         SockOpt::MulticastTtl(n) => sock.set_multicast_ttl_v4(n),
         SockOpt::MulticastLoop(b) if v6 => sock.set_multicast_loop_v6(b),
         SockOpt::MulticastLoop(b) => sock.set_multicast_loop_v4(b),
+        SockOpt::MulticastIfV4(a) => sock.set_multicast_if_v4(&a),
+        SockOpt::MulticastIfV6(i) => sock.set_multicast_if_v6(i),
         SockOpt::ReadTimeout(d) => sock.set_read_timeout(d),
         SockOpt::WriteTimeout(d) => sock.set_write_timeout(d),
         SockOpt::Blocking(b) => sock.set_nonblocking(!b),
@@ -315,6 +334,8 @@ pub fn read(sock: &SockRef<'_>, name: OptName) -> io::Result<String> {
         OptName::MulticastTtl => sock.multicast_ttl_v4()?.to_string(),
         OptName::MulticastLoop if v6 => sock.multicast_loop_v6()?.to_string(),
         OptName::MulticastLoop => sock.multicast_loop_v4()?.to_string(),
+        OptName::MulticastIf if v6 => sock.multicast_if_v6()?.to_string(),
+        OptName::MulticastIf => sock.multicast_if_v4()?.to_string(),
         OptName::ReadTimeout => opt_secs(sock.read_timeout()?),
         OptName::WriteTimeout => opt_secs(sock.write_timeout()?),
         OptName::Blocking => (!sock.nonblocking()?).to_string(),

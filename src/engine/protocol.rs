@@ -362,8 +362,16 @@ pub enum EventKind {
         /// What it did, in words.
         what: String,
     },
-    /// Latest counters (sent at most a few times a second, and at close).
-    Stats(Counters),
+    /// Latest counters and rates (sent at most a few times a second while
+    /// something moves, and once more when it stops).
+    Stats {
+        /// Exact counters.
+        counters: Counters,
+        /// Bytes per second received over the last interval.
+        rate_in: f64,
+        /// Bytes per second sent over the last interval.
+        rate_out: f64,
+    },
     /// The consumer lagged: this many log entries (and bytes) were not
     /// delivered. Counters still include them.
     Dropped {
@@ -408,7 +416,7 @@ impl EventKind {
             EventKind::Multicast { .. } => "multicast",
             EventKind::Error(_) => "error",
             EventKind::Step { .. } => "step",
-            EventKind::Stats(_) => "stats",
+            EventKind::Stats { .. } => "stats",
             EventKind::Dropped { .. } => "dropped",
             EventKind::Closed { .. } => "closed",
         }

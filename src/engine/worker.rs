@@ -65,6 +65,45 @@ impl Script {
     }
 }
 
+/// Turns counter snapshots into rates for `Stats` events.
+struct Meter {
+    at: Instant,
+    bytes_in: u64,
+    bytes_out: u64,
+    moving: bool,
+}
+
+impl Meter {
+    fn new() -> Meter {
+        Meter {
+            at: now(),
+            bytes_in: 0,
+            bytes_out: 0,
+            moving: false,
+        }
+    }
+
+    /// A Stats event when counters changed, or one with zero rates when
+    /// they just stopped changing.
+    fn report(&mut self, c: &Counters, dirty: bool, t: Instant) -> Option<EventKind> {
+        if !dirty && !self.moving {
+            return None;
+        }
+        let dt = t.duration_since(self.at).as_secs_f64().max(1e-3);
+        let rate_in = (c.bytes_in - self.bytes_in) as f64 / dt;
+        let rate_out = (c.bytes_out - self.bytes_out) as f64 / dt;
+        self.at = t;
+        self.bytes_in = c.bytes_in;
+        self.bytes_out = c.bytes_out;
+        self.moving = dirty;
+        Some(EventKind::Stats {
+            counters: *c,
+            rate_in,
+            rate_out,
+        })
+    }
+}
+
 /// A connected stream endpoint: the client's socket, a server's child or a
 /// socketpair end.
 struct Conn {
@@ -83,6 +122,7 @@ struct Conn {
     closed: Option<CloseReason>,
     counters: Counters,
     stats_dirty: bool,
+    meter: Meter,
     last_rx: Instant,
     responder: Responder,
     script: Script,
@@ -95,6 +135,7 @@ struct Dgram {
     connected: Option<Addr>,
     counters: Counters,
     stats_dirty: bool,
+    meter: Meter,
     last_rx: Instant,
     script: Script,
     closed: Option<CloseReason>,
@@ -432,6 +473,21 @@ impl Worker {
             .unwrap_or(true)
     }
 
+    /// Groups are joined on the multicast interface the options name (so a
+    /// loopback-only setup stays on loopback); otherwise the kernel picks.
+    fn multicast_interfaces(&self) -> (Ipv4Addr, u32) {
+        let mut v4 = Ipv4Addr::UNSPECIFIED;
+        let mut v6 = 0;
+        for o in &self.spec.options {
+            match o {
+                SockOpt::MulticastIfV4(a) => v4 = *a,
+                SockOpt::MulticastIfV6(i) => v6 = *i,
+                _ => {}
+            }
+        }
+        (v4, v6)
+    }
+
     fn check_stale(&mut self, path: &Path, stale: StalePolicy) -> Result<(), CloseReason> {
         use std::os::unix::fs::FileTypeExt;
         let Ok(meta) = std::fs::symlink_metadata(path) else {
@@ -723,6 +779,7 @@ impl Worker {
                 closed: None,
                 counters: Counters::default(),
                 stats_dirty: false,
+                meter: Meter::new(),
                 last_rx: now(),
                 responder,
                 script: Script::new(steps),
@@ -781,10 +838,11 @@ impl Worker {
                 .map_err(|e| CloseReason::Error(OpError::io(format!("connect {addr}"), &e)))?;
         }
         let sock_ref = SockRef::from(&sock);
+        let (if4, if6) = self.multicast_interfaces();
         for g in join {
             let r = match g {
-                IpAddr::V4(g) => sock_ref.join_multicast_v4(g, &Ipv4Addr::UNSPECIFIED),
-                IpAddr::V6(g) => sock_ref.join_multicast_v6(g, 0),
+                IpAddr::V4(g) => sock_ref.join_multicast_v4(g, &if4),
+                IpAddr::V6(g) => sock_ref.join_multicast_v6(g, if6),
             };
             match r {
                 Ok(()) => self.sink.control(
@@ -838,6 +896,7 @@ impl Worker {
             connected,
             counters: Counters::default(),
             stats_dirty: false,
+            meter: Meter::new(),
             last_rx: now(),
             script: Script::new(self.spec.steps.clone()),
             closed: None,
@@ -924,7 +983,7 @@ impl Worker {
             {
                 consider(c.last_rx + rt);
             }
-            if c.stats_dirty {
+            if c.stats_dirty || c.meter.moving {
                 consider(self.last_stats + STATS_EVERY);
             }
         }
@@ -935,7 +994,7 @@ impl Worker {
             if let Some(rt) = rt {
                 consider(d.last_rx + rt);
             }
-            if d.stats_dirty {
+            if d.stats_dirty || d.meter.moving {
                 consider(self.last_stats + STATS_EVERY);
             }
         }
@@ -1108,11 +1167,12 @@ impl Worker {
             return;
         };
         let r = SockRef::from(&d.sock);
+        let (if4, if6) = self.multicast_interfaces();
         let res = match (group, join) {
-            (IpAddr::V4(g), true) => r.join_multicast_v4(&g, &Ipv4Addr::UNSPECIFIED),
-            (IpAddr::V4(g), false) => r.leave_multicast_v4(&g, &Ipv4Addr::UNSPECIFIED),
-            (IpAddr::V6(g), true) => r.join_multicast_v6(&g, 0),
-            (IpAddr::V6(g), false) => r.leave_multicast_v6(&g, 0),
+            (IpAddr::V4(g), true) => r.join_multicast_v4(&g, &if4),
+            (IpAddr::V4(g), false) => r.leave_multicast_v4(&g, &if4),
+            (IpAddr::V6(g), true) => r.join_multicast_v6(&g, if6),
+            (IpAddr::V6(g), false) => r.leave_multicast_v6(&g, if6),
         };
         let kind = match res {
             Ok(()) => EventKind::Multicast {
@@ -1904,18 +1964,19 @@ impl Worker {
         if self.last_stats.elapsed() < STATS_EVERY {
             return;
         }
-        self.last_stats = now();
+        let t = now();
+        self.last_stats = t;
         for c in self.conns.values_mut() {
-            if c.stats_dirty {
+            if let Some(kind) = c.meter.report(&c.counters, c.stats_dirty, t) {
                 c.stats_dirty = false;
-                self.sink.latest(c.id, EventKind::Stats(c.counters));
+                self.sink.latest(c.id, kind);
             }
         }
         if let Some(d) = &mut self.dgram
-            && d.stats_dirty
+            && let Some(kind) = d.meter.report(&d.counters, d.stats_dirty, t)
         {
             d.stats_dirty = false;
-            self.sink.latest(d.id, EventKind::Stats(d.counters));
+            self.sink.latest(d.id, kind);
         }
     }
 
