@@ -17,7 +17,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use sockscope::engine::log::{LogBudget, LogStore};
+use sockscope::engine::log::{Ingested, LogBudget, LogStore};
 use sockscope::engine::protocol::{Addr, EventKind};
 use sockscope::engine::spec::{Responder, SessionKind};
 use sockscope::engine::{Command, Engine, EngineConfig, SessionId, SessionSpec};
@@ -99,7 +99,7 @@ fn consumer(
     loop {
         match engine.events().recv_timeout(Duration::from_secs(60)) {
             Ok(ev) => {
-                if let Some(ev) = store.ingest(ev)
+                if let Ingested::Other(ev) = store.ingest(ev)
                     && until(&ev.kind, ev.session)
                 {
                     return;

@@ -61,6 +61,23 @@ struct SessionLog {
     records: VecDeque<Record>,
     bytes: usize,
     evicted: Evicted,
+    /// Records ever removed from the front (evicted or cleared): a record's
+    /// absolute index is `removed + position`, stable while it lives.
+    removed: u64,
+}
+
+/// What `ingest` did with an event.
+#[derive(Debug)]
+pub enum Ingested {
+    /// A log entry, stored at this absolute index of its top-level session.
+    Logged {
+        /// Top-level session number.
+        top: u32,
+        /// Absolute index (see [`LogStore::get`]).
+        abs: u64,
+    },
+    /// Any other event, handed back.
+    Other(Event),
 }
 
 /// The store.
@@ -72,6 +89,7 @@ pub struct LogStore {
     entries: usize,
     bytes: usize,
     next_seq: u64,
+    removals: u64,
 }
 
 impl LogStore {
@@ -86,7 +104,7 @@ impl LogStore {
     /// Takes in an event: log entries are moved in (no copy of their
     /// bytes), counters updated exactly, drop reports remembered. Other
     /// events are handed back for the caller to use.
-    pub fn ingest(&mut self, ev: Event) -> Option<Event> {
+    pub fn ingest(&mut self, ev: Event) -> Ingested {
         match ev.kind {
             EventKind::Log(entry) => {
                 let c = self.counters.entry(ev.session).or_default();
@@ -101,26 +119,27 @@ impl LogStore {
                         c.msgs_out += 1;
                     }
                 }
-                self.push(ev.session, ev.at.mono, entry);
-                None
+                let top = ev.session.session;
+                let abs = self.push(ev.session, ev.at.mono, entry);
+                Ingested::Logged { top, abs }
             }
             EventKind::Dropped { entries, .. } => {
                 // The engine's counters include these; only the log lacks them.
                 let log = self.sessions.entry(ev.session.session).or_default();
                 log.evicted.undelivered += entries;
-                Some(ev)
+                Ingested::Other(ev)
             }
             EventKind::Stats { counters: c, .. } | EventKind::Closed { counters: c, .. } => {
                 // The engine's counters are authoritative (they include
                 // entries that were not delivered).
                 self.counters.insert(ev.session, c);
-                Some(ev)
+                Ingested::Other(ev)
             }
-            _ => Some(ev),
+            _ => Ingested::Other(ev),
         }
     }
 
-    fn push(&mut self, session: SessionId, mono: Duration, entry: LogEntry) {
+    fn push(&mut self, session: SessionId, mono: Duration, entry: LogEntry) -> u64 {
         let len = entry.data.len();
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -132,9 +151,11 @@ impl LogStore {
             entry,
         });
         log.bytes += len;
+        let abs = log.removed + log.records.len() as u64 - 1;
         self.entries += 1;
         self.bytes += len;
         self.enforce(session.session);
+        abs
     }
 
     fn evict_front(&mut self, top: u32) -> bool {
@@ -146,6 +167,8 @@ impl LogStore {
         };
         let len = r.entry.data.len();
         log.bytes -= len;
+        log.removed += 1;
+        self.removals += 1;
         log.evicted.entries += 1;
         log.evicted.bytes += len as u64;
         self.entries -= 1;
@@ -209,9 +232,39 @@ impl LogStore {
         if let Some(l) = self.sessions.get_mut(&top) {
             self.entries -= l.records.len();
             self.bytes -= l.bytes;
+            l.removed += l.records.len() as u64;
+            self.removals += l.records.len() as u64;
             l.records.clear();
             l.bytes = 0;
         }
+    }
+
+    /// The record at an absolute index, if it is still held.
+    pub fn get(&self, top: u32, abs: u64) -> Option<&Record> {
+        let l = self.sessions.get(&top)?;
+        let pos = abs.checked_sub(l.removed)?;
+        l.records.get(usize::try_from(pos).ok()?)
+    }
+
+    /// The absolute index range held for a session: `first..end`.
+    pub fn span(&self, top: u32) -> std::ops::Range<u64> {
+        match self.sessions.get(&top) {
+            Some(l) => l.removed..l.removed + l.records.len() as u64,
+            None => 0..0,
+        }
+    }
+
+    /// Top-level sessions that have a log.
+    pub fn tops(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self.sessions.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// How many records have ever been removed (evicted or cleared); views
+    /// re-check their row lists when it changes.
+    pub fn removals(&self) -> u64 {
+        self.removals
     }
 }
 
@@ -262,5 +315,10 @@ mod tests {
         assert_eq!(s.records(1).unwrap().len(), 2);
         assert_eq!(s.records(1).unwrap()[0].entry.data, vec![3; 10]);
         assert_eq!(s.counters(b).bytes_out, 4);
+        // Absolute indexes stay valid across eviction.
+        assert_eq!(s.span(1), 3..5);
+        assert_eq!(s.get(1, 3).unwrap().entry.data, vec![3; 10]);
+        assert!(s.get(1, 2).is_none());
+        assert_eq!(s.removals(), 3);
     }
 }
