@@ -3,6 +3,8 @@
 //! desktop app are two consumers of the same engine.
 
 pub mod engine;
+pub mod fsutil;
 pub mod headless;
 pub mod preset;
 pub mod sys;
+pub mod ui;

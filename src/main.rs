@@ -19,6 +19,10 @@ use sockscope::preset;
 struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,
+    /// Start the app with the sessions of this preset or workspace open
+    /// (repeatable).
+    #[arg(long, value_name = "FILE")]
+    open: Vec<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -104,12 +108,23 @@ fn main() -> ExitCode {
             }
         },
         None => {
-            eprintln!(
-                "sockscope: the desktop app is not part of this build yet.\n\
-                 Run sessions headless with `sockscope run FILE.ron` (examples in assets/presets/),\n\
-                 or see `sockscope --help`."
-            );
-            ExitCode::from(2)
+            let mut specs = Vec::new();
+            for file in &cli.open {
+                match preset::load_file(file) {
+                    Ok(s) => specs.extend(s),
+                    Err(e) => {
+                        eprintln!("sockscope: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            match sockscope::ui::run(specs) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sockscope: {e}");
+                    ExitCode::from(2)
+                }
+            }
         }
     }
 }

@@ -1,0 +1,351 @@
+//! The app: owns the engine, the log store, the session model and the
+//! panels; drains engine events under a time budget and applies what the
+//! panels ask for after drawing them.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::engine::log::{Ingested, LogBudget, LogStore};
+use crate::engine::protocol::{CloseReason, Command, Event, EventKind};
+use crate::engine::{Engine, EngineConfig, SessionId, SessionSpec};
+
+use super::composer::{Composer, ComposerAction};
+use super::form::{FormAction, OpenForm};
+use super::labels as L;
+use super::log_view::{LogAction, LogView, Scope};
+use super::model::Model;
+use super::sessions::{ListAction, SessionList};
+
+/// Time spent draining engine events per frame before yielding.
+const EVENT_BUDGET: Duration = Duration::from_millis(10);
+
+/// The Sockscope window.
+pub struct App {
+    engine: Engine,
+    store: LogStore,
+    model: Model,
+    form: OpenForm,
+    list: SessionList,
+    log: LogView,
+    composer: Composer,
+    selected: Option<SessionId>,
+    status: Option<(String, bool)>,
+    export_tx: Sender<String>,
+    export_rx: Receiver<String>,
+    /// Open the form section on the next frame (after Duplicate).
+    show_form: bool,
+}
+
+/// Installs egui's fonts plus a CJK fallback, so `你好` renders as glyphs.
+pub fn install_fonts(ctx: &egui::Context) {
+    let mut fonts = egui::FontDefinitions::default();
+    fonts.font_data.insert(
+        "droid-sans-fallback".into(),
+        Arc::new(egui::FontData::from_static(include_bytes!(
+            "../../assets/fonts/DroidSansFallback.ttf"
+        ))),
+    );
+    for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
+        fonts
+            .families
+            .entry(family)
+            .or_default()
+            .push("droid-sans-fallback".into());
+    }
+    ctx.set_fonts(fonts);
+}
+
+impl App {
+    /// Builds the app; events wake `ctx` so an idle app does not repaint.
+    pub fn new(ctx: &egui::Context, open: Vec<SessionSpec>) -> App {
+        install_fonts(ctx);
+        let waker_ctx = ctx.clone();
+        let engine = Engine::new(
+            EngineConfig::default(),
+            Some(Arc::new(move || waker_ctx.request_repaint())),
+        );
+        let (export_tx, export_rx) = crossbeam_channel::bounded(16);
+        let mut log = LogView::default();
+        log.start_wall = engine.started().1;
+        let mut app = App {
+            engine,
+            store: LogStore::new(LogBudget::default()),
+            model: Model::default(),
+            form: OpenForm::default(),
+            list: SessionList::default(),
+            log,
+            composer: Composer::default(),
+            selected: None,
+            status: None,
+            export_tx,
+            export_rx,
+            show_form: false,
+        };
+        for spec in open {
+            app.open(spec);
+        }
+        app
+    }
+
+    /// The session model (tests look at it).
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The selected session or child.
+    pub fn selected(&self) -> Option<SessionId> {
+        self.selected
+    }
+
+    /// Rows in the log view.
+    pub fn log_rows(&self) -> usize {
+        self.log.row_count()
+    }
+
+    /// The status line text.
+    pub fn status(&self) -> Option<&str> {
+        self.status.as_ref().map(|(s, _)| s.as_str())
+    }
+
+    /// The form (tests fill it).
+    pub fn form_mut(&mut self) -> &mut OpenForm {
+        &mut self.form
+    }
+
+    /// Opens a session and selects it.
+    pub fn open(&mut self, spec: SessionSpec) {
+        match self.engine.open(spec.clone()) {
+            Ok(id) => {
+                self.model.opened(id, spec);
+                self.select(id);
+            }
+            Err(e) => self.error(e.to_string()),
+        }
+    }
+
+    fn select(&mut self, id: SessionId) {
+        self.selected = Some(id);
+        self.log.scope = Scope::Session(id.session);
+    }
+
+    fn info(&mut self, msg: impl Into<String>) {
+        self.status = Some((msg.into(), false));
+    }
+
+    fn error(&mut self, msg: impl Into<String>) {
+        self.status = Some((msg.into(), true));
+    }
+
+    fn command(&mut self, cmd: Command) {
+        if let Err(e) = self.engine.send(cmd) {
+            self.error(e.to_string());
+        }
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        self.model.apply(&ev);
+        match self.store.ingest(ev) {
+            Ingested::Logged { top, abs } => self.log.on_logged(&self.store, &self.model, top, abs),
+            Ingested::Other(ev) => match &ev.kind {
+                EventKind::Error(e) | EventKind::ConnectFailed(e) => {
+                    self.error(format!("session {}: {e}", ev.session));
+                }
+                EventKind::Closed {
+                    reason: reason @ (CloseReason::Error(_) | CloseReason::Panicked(_)),
+                    ..
+                } => self.error(format!("session {} ended: {reason}", ev.session)),
+                EventKind::Timeout { op, after } => self.info(format!(
+                    "session {}: {op} timed out after {:.3} s",
+                    ev.session,
+                    after.as_secs_f64()
+                )),
+                _ => {}
+            },
+        }
+    }
+
+    /// Drains engine events under a time budget; asks for another frame if
+    /// more are waiting. Never blocks.
+    pub fn logic(&mut self, ctx: &egui::Context) {
+        let start = Instant::now();
+        let mut n = 0u32;
+        while let Ok(ev) = self.engine.events().try_recv() {
+            self.on_event(ev);
+            n += 1;
+            if n.is_multiple_of(64) && start.elapsed() >= EVENT_BUDGET {
+                ctx.request_repaint();
+                break;
+            }
+        }
+        self.engine.reap();
+        while let Ok(msg) = self.export_rx.try_recv() {
+            let failed = msg.contains("failed");
+            self.status = Some((msg, failed));
+        }
+        for a in self.composer.tick(ctx) {
+            self.apply_composer(a);
+        }
+    }
+
+    fn apply_composer(&mut self, a: ComposerAction) {
+        match a {
+            ComposerAction::Send {
+                target,
+                data,
+                mode,
+                to,
+            } => self.command(Command::Send {
+                target,
+                data,
+                mode,
+                to,
+            }),
+            ComposerAction::SendAll { server, data } => {
+                self.command(Command::SendToChildren { server, data })
+            }
+            ComposerAction::Shutdown(target) => self.command(Command::ShutdownWrite { target }),
+            ComposerAction::Close(target) => self.command(Command::Close { target }),
+            ComposerAction::Abort(target) => self.command(Command::Abort { target }),
+            ComposerAction::Status(s) => self.info(s),
+        }
+    }
+
+    fn apply_list(&mut self, a: ListAction) {
+        match a {
+            ListAction::Select(id) => self.select(id),
+            ListAction::Close(target) => self.command(Command::Close { target }),
+            ListAction::CloseAll => self.engine.close_all(),
+            ListAction::Reopen(id) => {
+                if let Some(spec) = self.model.get(id).and_then(|i| i.spec.clone()) {
+                    self.open(spec);
+                }
+            }
+            ListAction::Duplicate(id) => {
+                if let Some(spec) = self.model.get(id).and_then(|i| i.spec.clone()) {
+                    self.form.load(&spec);
+                    self.show_form = true;
+                    self.info("the form holds a copy: adjust it and press Open");
+                }
+            }
+            ListAction::Forget(id) => {
+                self.model.remove(id);
+                self.store.clear(id.session);
+                if self.selected.is_some_and(|s| s.session == id.session) {
+                    self.selected = None;
+                    self.log.scope = Scope::All;
+                }
+                self.log.rebuild(&self.store, &self.model);
+            }
+        }
+    }
+
+    fn apply_log(&mut self, ctx: &egui::Context, a: LogAction) {
+        match a {
+            LogAction::Copy(text) => ctx.copy_text(text),
+            LogAction::Clear(Some(top)) => {
+                self.store.clear(top);
+                self.log.rebuild(&self.store, &self.model);
+            }
+            LogAction::Clear(None) => {
+                for t in self.store.tops() {
+                    self.store.clear(t);
+                }
+                self.log.rebuild(&self.store, &self.model);
+            }
+            LogAction::Status(s) => self.info(s),
+        }
+    }
+
+    /// Draws one frame.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        egui::Panel::top("status").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.strong("Sockscope");
+                ui.separator();
+                match &self.status {
+                    Some((s, true)) => {
+                        ui.colored_label(ui.visuals().error_fg_color, s);
+                    }
+                    Some((s, false)) => {
+                        ui.label(s);
+                    }
+                    None => {
+                        ui.weak("Open a socket from the form on the left.");
+                    }
+                }
+            });
+        });
+        let mut list_actions = Vec::new();
+        let mut form_action = None;
+        egui::Panel::left("left")
+            .resizable(true)
+            .default_size(340.0)
+            .show(ui, |ui| {
+                let mut header = egui::CollapsingHeader::new(L::NEW_SESSION).default_open(true);
+                if std::mem::take(&mut self.show_form) {
+                    header = header.open(Some(true));
+                }
+                header.show(ui, |ui| {
+                    egui::ScrollArea::vertical()
+                        .id_salt("form-scroll")
+                        .max_height(ui.available_height() * 0.6)
+                        .show(ui, |ui| form_action = self.form.ui(ui));
+                });
+                ui.separator();
+                list_actions = self.list.ui(ui, &self.model, self.selected);
+            });
+        let mut composer_actions = Vec::new();
+        egui::Panel::right("inspector")
+            .resizable(true)
+            .default_size(380.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("inspector-scroll")
+                    .show(ui, |ui| {
+                        match self.selected.and_then(|id| self.model.get(id)) {
+                            Some(info) => super::inspector::ui(ui, info),
+                            None => {
+                                ui.weak("Select a session to inspect it.");
+                            }
+                        }
+                    });
+            });
+        if let Some(info) = self.selected.and_then(|id| self.model.get(id)) {
+            let composer = &mut self.composer;
+            egui::Panel::bottom("composer")
+                .resizable(true)
+                .show(ui, |ui| {
+                    composer_actions = composer.ui(ui, info);
+                });
+        }
+        let mut log_actions = Vec::new();
+        egui::CentralPanel::default().show(ui, |ui| {
+            log_actions = self.log.ui(ui, &self.store, &self.model, &self.export_tx);
+        });
+        if let Some(FormAction::Open(spec)) = form_action {
+            self.open(spec);
+        }
+        for a in list_actions {
+            self.apply_list(a);
+        }
+        for a in composer_actions {
+            self.apply_composer(a);
+        }
+        for a in log_actions {
+            self.apply_log(&ctx, a);
+        }
+    }
+}
+
+impl eframe::App for App {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        App::logic(self, ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        App::ui(self, ui);
+    }
+}

@@ -1,0 +1,569 @@
+//! The composer: text, hex or escaped payloads in any encoding, with a
+//! preview of the exact bytes, history, repeat, file sending, and the
+//! shutdown/close/abort buttons.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+
+use crate::engine::SessionId;
+use crate::engine::codec::{self, COMMON_ENCODINGS, Encoding};
+use crate::engine::protocol::SendMode;
+
+use super::labels as L;
+use super::model::SessionInfo;
+
+/// How the payload text is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Characters, encoded in the chosen encoding.
+    Text,
+    /// Hex pairs.
+    Hex,
+    /// Text with `\r`, `\n`, `\t`, `\0`, `\\`, `\xNN`.
+    Escaped,
+}
+
+/// A line ending added to text payloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Nothing added.
+    None,
+    /// `\n`
+    Lf,
+    /// `\r\n`
+    CrLf,
+}
+
+/// What the composer asks the app to do.
+#[derive(Debug, PartialEq)]
+pub enum ComposerAction {
+    /// Send bytes.
+    Send {
+        /// Session or child.
+        target: SessionId,
+        /// Bytes.
+        data: Vec<u8>,
+        /// send vs sendall.
+        mode: SendMode,
+        /// Datagram destination.
+        to: Option<String>,
+    },
+    /// Send to every connection of a server.
+    SendAll {
+        /// The server.
+        server: SessionId,
+        /// Bytes.
+        data: Vec<u8>,
+    },
+    /// shutdown(SHUT_WR)
+    Shutdown(SessionId),
+    /// close
+    Close(SessionId),
+    /// close with RST
+    Abort(SessionId),
+    /// Tell the user something.
+    Status(String),
+}
+
+/// Largest file the composer sends (it goes through the send queue).
+pub const FILE_LIMIT: u64 = 8 * 1024 * 1024;
+const HISTORY: usize = 50;
+
+struct Repeat {
+    target: SessionId,
+    data: Vec<u8>,
+    to: Option<String>,
+    left: u32,
+    every: Duration,
+    next: Instant,
+}
+
+struct FileSend {
+    target: SessionId,
+    to: Option<String>,
+    /// The target's bytes_out when the file was picked, for progress.
+    base: u64,
+    rx: Receiver<Result<Vec<u8>, String>>,
+}
+
+/// The composer's state.
+pub struct Composer {
+    /// Payload mode.
+    pub mode: Mode,
+    /// The text typed.
+    pub text: String,
+    /// Encoding label.
+    pub encoding: String,
+    /// Line ending for text modes.
+    pub ending: Ending,
+    /// Datagram destination.
+    pub destination: String,
+    /// One send() call instead of sendall.
+    pub single_send: bool,
+    /// Repeat count.
+    pub repeat_count: String,
+    /// Repeat interval, ms.
+    pub repeat_ms: String,
+    /// File to send.
+    pub file_path: String,
+    history: VecDeque<(Mode, String)>,
+    repeat: Option<Repeat>,
+    file: Option<FileSend>,
+    /// (target, bytes_out at start, file size) of the last file sent.
+    pub file_progress: Option<(SessionId, u64, u64)>,
+    last_target: Option<SessionId>,
+}
+
+impl Default for Composer {
+    fn default() -> Self {
+        Composer {
+            mode: Mode::Text,
+            text: String::new(),
+            encoding: "UTF-8".into(),
+            ending: Ending::None,
+            destination: String::new(),
+            single_send: false,
+            repeat_count: "10".into(),
+            repeat_ms: "1000".into(),
+            file_path: String::new(),
+            history: VecDeque::new(),
+            repeat: None,
+            file: None,
+            file_progress: None,
+            last_target: None,
+        }
+    }
+}
+
+impl Composer {
+    /// The exact bytes the current input stands for, or why there are none.
+    pub fn bytes(&self) -> Result<Vec<u8>, String> {
+        let enc = Encoding::for_label(&self.encoding)
+            .ok_or_else(|| format!("unknown encoding '{}'", self.encoding))?;
+        let mut data = match self.mode {
+            Mode::Text => enc.encode(&self.text),
+            Mode::Hex => codec::parse_hex(&self.text),
+            Mode::Escaped => codec::parse_escaped(&self.text, enc),
+        }
+        .map_err(|e| e.to_string())?;
+        if self.mode != Mode::Hex {
+            match self.ending {
+                Ending::None => {}
+                Ending::Lf => data.push(b'\n'),
+                Ending::CrLf => data.extend_from_slice(b"\r\n"),
+            }
+        }
+        Ok(data)
+    }
+
+    fn remember(&mut self) {
+        let item = (self.mode, self.text.clone());
+        self.history.retain(|h| *h != item);
+        self.history.push_front(item);
+        self.history.truncate(HISTORY);
+    }
+
+    fn destination(&self) -> Option<String> {
+        let d = self.destination.trim();
+        (!d.is_empty()).then(|| d.to_string())
+    }
+
+    /// Work that happens over time: repeats and a file being read.
+    pub fn tick(&mut self, ctx: &egui::Context) -> Vec<ComposerAction> {
+        let mut out = Vec::new();
+        if let Some(r) = &mut self.repeat {
+            let now = Instant::now();
+            if now >= r.next {
+                out.push(ComposerAction::Send {
+                    target: r.target,
+                    data: r.data.clone(),
+                    mode: SendMode::All,
+                    to: r.to.clone(),
+                });
+                r.left -= 1;
+                r.next = now + r.every;
+            }
+            if r.left == 0 {
+                self.repeat = None;
+            } else {
+                ctx.request_repaint_after(r.next.saturating_duration_since(now));
+            }
+        }
+        if let Some(f) = &self.file {
+            match f.rx.try_recv() {
+                Ok(Ok(data)) => {
+                    let (target, to, base) = (f.target, f.to.clone(), f.base);
+                    self.file = None;
+                    out.push(ComposerAction::Status(format!(
+                        "sending {} bytes from file",
+                        data.len()
+                    )));
+                    self.file_progress = Some((target, base, data.len() as u64));
+                    for chunk in data.chunks(64 * 1024) {
+                        out.push(ComposerAction::Send {
+                            target,
+                            data: chunk.to_vec(),
+                            mode: SendMode::All,
+                            to: to.clone(),
+                        });
+                    }
+                }
+                Ok(Err(e)) => {
+                    self.file = None;
+                    out.push(ComposerAction::Status(e));
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    ctx.request_repaint_after(Duration::from_millis(50));
+                }
+                Err(_) => self.file = None,
+            }
+        }
+        out
+    }
+
+    fn start_file(
+        &mut self,
+        target: SessionId,
+        to: Option<String>,
+        base: u64,
+    ) -> Option<ComposerAction> {
+        let path = PathBuf::from(self.file_path.trim());
+        if self.file_path.trim().is_empty() {
+            return Some(ComposerAction::Status("give a file path to send".into()));
+        }
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        // Reading a file is I/O: never on the UI thread.
+        let spawned = std::thread::Builder::new()
+            .name("sockscope-file-read".into())
+            .spawn(move || {
+                let r = (|| {
+                    let meta = std::fs::metadata(&path)
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    if meta.len() > FILE_LIMIT {
+                        return Err(format!(
+                            "{} is {} bytes; files up to {FILE_LIMIT} bytes can be sent",
+                            path.display(),
+                            meta.len()
+                        ));
+                    }
+                    std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+                })();
+                let _ = tx.send(r);
+            });
+        match spawned {
+            Ok(_) => {
+                self.file = Some(FileSend {
+                    target,
+                    to,
+                    base,
+                    rx,
+                });
+                None
+            }
+            Err(e) => Some(ComposerAction::Status(format!("cannot start reading: {e}"))),
+        }
+    }
+
+    /// Draws the composer for the selected session or child.
+    pub fn ui(&mut self, ui: &mut egui::Ui, info: &SessionInfo) -> Vec<ComposerAction> {
+        let mut out = Vec::new();
+        let id = info.id;
+        if self.last_target != Some(id) {
+            // A new target starts in its own encoding.
+            self.last_target = Some(id);
+            self.encoding = info.encoding.name().to_string();
+        }
+        let payload_label = ui
+            .horizontal(|ui| {
+                let label = ui.label(L::PAYLOAD);
+                self.mode_row(ui);
+                label
+            })
+            .inner;
+        ui.add(
+            egui::TextEdit::multiline(&mut self.text)
+                .id_salt(L::PAYLOAD)
+                .desired_rows(3)
+                .desired_width(f32::INFINITY)
+                .font(egui::TextStyle::Monospace)
+                .hint_text(match self.mode {
+                    Mode::Text => "text to send, e.g. 你好",
+                    Mode::Hex => "de ad be ef",
+                    Mode::Escaped => "GET / HTTP/1.0\\r\\n\\r\\n",
+                }),
+        )
+        .labelled_by(payload_label.id);
+        self.rest_ui(ui, info, &mut out);
+        out
+    }
+
+    fn mode_row(&mut self, ui: &mut egui::Ui) {
+        {
+            ui.selectable_value(&mut self.mode, Mode::Text, L::MODE_TEXT);
+            ui.selectable_value(&mut self.mode, Mode::Hex, L::MODE_HEX);
+            ui.selectable_value(&mut self.mode, Mode::Escaped, L::MODE_ESCAPED);
+            let enc_label = ui.label(L::ENCODING);
+            egui::ComboBox::from_id_salt("composer-encoding")
+                .selected_text(self.encoding.clone())
+                .show_ui(ui, |ui| {
+                    for e in COMMON_ENCODINGS {
+                        ui.selectable_value(&mut self.encoding, (*e).to_string(), *e);
+                    }
+                })
+                .response
+                .labelled_by(enc_label.id);
+            if self.mode != Mode::Hex {
+                let end_label = ui.label("Line end");
+                egui::ComboBox::from_id_salt("composer-ending")
+                    .selected_text(match self.ending {
+                        Ending::None => "no line end",
+                        Ending::Lf => "+ \\n",
+                        Ending::CrLf => "+ \\r\\n",
+                    })
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut self.ending, Ending::None, "no line end");
+                        ui.selectable_value(&mut self.ending, Ending::Lf, "+ \\n");
+                        ui.selectable_value(&mut self.ending, Ending::CrLf, "+ \\r\\n");
+                    })
+                    .response
+                    .labelled_by(end_label.id);
+            }
+            if !self.history.is_empty() {
+                egui::ComboBox::from_id_salt("composer-history")
+                    .selected_text("History")
+                    .show_ui(ui, |ui| {
+                        let mut pick = None;
+                        for (i, (m, t)) in self.history.iter().enumerate() {
+                            let short: String = t.chars().take(40).collect();
+                            if ui
+                                .selectable_label(false, format!("{m:?}: {short}"))
+                                .clicked()
+                            {
+                                pick = Some(i);
+                            }
+                        }
+                        if let Some(i) = pick
+                            && let Some((m, t)) = self.history.get(i).cloned()
+                        {
+                            self.mode = m;
+                            self.text = t;
+                        }
+                    });
+            }
+        }
+    }
+
+    fn rest_ui(&mut self, ui: &mut egui::Ui, info: &SessionInfo, out: &mut Vec<ComposerAction>) {
+        let id = info.id;
+        let closed = info.state.is_closed();
+        let is_server = !id.is_child() && matches!(info.kind, "tcp-server" | "unix-server");
+        let is_dgram = matches!(info.kind, "udp" | "unix-datagram");
+        let bytes = self.bytes();
+        match &bytes {
+            Ok(b) => {
+                let shown = &b[..b.len().min(48)];
+                ui.monospace(format!(
+                    "{} bytes: {}{}",
+                    b.len(),
+                    codec::to_hex(shown),
+                    if b.len() > 48 { " …" } else { "" }
+                ));
+            }
+            Err(e) => {
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("{e} (nothing is sent)"),
+                );
+            }
+        }
+        if is_dgram {
+            ui.horizontal(|ui| {
+                let label = ui.label(L::DESTINATION);
+                let hint = info
+                    .peer
+                    .as_ref()
+                    .or(info.last_source.as_ref())
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "host:port or a socket path".into());
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.destination)
+                        .hint_text(hint)
+                        .id_salt(L::DESTINATION),
+                )
+                .labelled_by(label.id);
+                if self.destination.trim().is_empty()
+                    && info.peer.is_none()
+                    && let Some(src) = &info.last_source
+                    && ui.small_button("reply to last source").clicked()
+                {
+                    self.destination = src.to_string();
+                }
+            });
+        }
+        let ok = bytes.as_ref().is_ok_and(|b| !b.is_empty()) && !closed;
+        let to = if is_dgram { self.destination() } else { None };
+        ui.horizontal_wrapped(|ui| {
+            if is_server {
+                if ui.add_enabled(ok, egui::Button::new(L::SEND_ALL)).clicked()
+                    && let Ok(data) = &bytes
+                {
+                    out.push(ComposerAction::SendAll {
+                        server: id,
+                        data: data.clone(),
+                    });
+                    self.remember();
+                }
+            } else {
+                if ui.add_enabled(ok, egui::Button::new(L::SEND)).clicked()
+                    && let Ok(data) = &bytes
+                {
+                    out.push(ComposerAction::Send {
+                        target: id,
+                        data: data.clone(),
+                        mode: if self.single_send {
+                            SendMode::Once
+                        } else {
+                            SendMode::All
+                        },
+                        to: to.clone(),
+                    });
+                    self.remember();
+                }
+                if !is_dgram {
+                    ui.checkbox(&mut self.single_send, "single send() call");
+                }
+            }
+            if !is_server && !is_dgram {
+                if ui
+                    .add_enabled(!closed, egui::Button::new(L::SHUTDOWN))
+                    .clicked()
+                {
+                    out.push(ComposerAction::Shutdown(id));
+                }
+                if ui
+                    .add_enabled(!closed, egui::Button::new(L::ABORT))
+                    .clicked()
+                {
+                    out.push(ComposerAction::Abort(id));
+                }
+            }
+            if ui
+                .add_enabled(!closed, egui::Button::new(L::CLOSE))
+                .clicked()
+            {
+                out.push(ComposerAction::Close(id));
+            }
+        });
+        if !is_server {
+            ui.horizontal(|ui| {
+                let l = ui.label(L::REPEAT);
+                ui.add(egui::TextEdit::singleline(&mut self.repeat_count).desired_width(40.0))
+                    .labelled_by(l.id);
+                let l = ui.label("times every");
+                ui.add(egui::TextEdit::singleline(&mut self.repeat_ms).desired_width(50.0))
+                    .labelled_by(l.id);
+                ui.label("ms");
+                let count = self
+                    .repeat_count
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=1_000_000).contains(n));
+                let every = self
+                    .repeat_ms
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=86_400_000).contains(n));
+                if self.repeat.is_some() {
+                    let left = self.repeat.as_ref().map_or(0, |r| r.left);
+                    ui.label(format!("{left} left"));
+                    if ui.button("Stop").clicked() {
+                        self.repeat = None;
+                    }
+                } else if ui
+                    .add_enabled(
+                        ok && count.is_some() && every.is_some(),
+                        egui::Button::new("Start"),
+                    )
+                    .on_disabled_hover_text("a count from 1 to 1000000 and an interval in ms")
+                    .clicked()
+                    && let (Ok(data), Some(n), Some(ms)) = (&bytes, count, every)
+                {
+                    self.repeat = Some(Repeat {
+                        target: id,
+                        data: data.clone(),
+                        to: to.clone(),
+                        left: n,
+                        every: Duration::from_millis(ms),
+                        next: Instant::now(),
+                    });
+                }
+            });
+            ui.horizontal(|ui| {
+                let l = ui.label("File");
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.file_path)
+                        .hint_text("file path")
+                        .desired_width(200.0),
+                )
+                .labelled_by(l.id);
+                if ui
+                    .add_enabled(
+                        !closed && self.file.is_none(),
+                        egui::Button::new(L::SEND_FILE),
+                    )
+                    .clicked()
+                    && let Some(a) = self.start_file(id, to, info.counters.bytes_out)
+                {
+                    out.push(a);
+                }
+                if self.file.is_some() {
+                    ui.spinner();
+                }
+                if let Some((t, base, size)) = self.file_progress
+                    && t == id
+                    && size > 0
+                {
+                    let done = info.counters.bytes_out.saturating_sub(base).min(size);
+                    ui.add(
+                        egui::ProgressBar::new(done as f32 / size as f32)
+                            .desired_width(120.0)
+                            .text(format!("{done}/{size}")),
+                    );
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_in_every_mode() {
+        let mut c = Composer {
+            text: "你好".into(),
+            encoding: "GBK".into(),
+            ending: Ending::CrLf,
+            ..Composer::default()
+        };
+        assert_eq!(
+            c.bytes().unwrap(),
+            vec![0xc4, 0xe3, 0xba, 0xc3, b'\r', b'\n']
+        );
+        c.mode = Mode::Hex;
+        c.text = "00 ff".into();
+        assert_eq!(c.bytes().unwrap(), vec![0, 255]);
+        c.text = "0 ff".into();
+        assert!(c.bytes().unwrap_err().contains("position 0"));
+        c.mode = Mode::Escaped;
+        c.ending = Ending::None;
+        c.text = "a\\x00b".into();
+        assert_eq!(c.bytes().unwrap(), b"a\0b");
+    }
+}

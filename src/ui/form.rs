@@ -1,0 +1,998 @@
+//! The "new session" form: every option the engine supports, checked as the
+//! user types, with the reason shown beside the field and on the Open button.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::engine::codec::{COMMON_ENCODINGS, Encoding};
+use crate::engine::options::SockOpt;
+use crate::engine::spec::{
+    self, Family, HostPort, Responder, SessionKind, SessionSpec, StalePolicy,
+};
+
+use super::labels as L;
+
+/// The kinds offered, in menu order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KindChoice {
+    /// TCP client
+    TcpClient,
+    /// TCP server
+    TcpServer,
+    /// UDP
+    Udp,
+    /// Unix stream client
+    UnixClient,
+    /// Unix stream server
+    UnixServer,
+    /// Unix datagram
+    UnixDatagram,
+    /// socketpair
+    SocketPair,
+}
+
+impl KindChoice {
+    const ALL: [KindChoice; 7] = [
+        KindChoice::TcpClient,
+        KindChoice::TcpServer,
+        KindChoice::Udp,
+        KindChoice::UnixClient,
+        KindChoice::UnixServer,
+        KindChoice::UnixDatagram,
+        KindChoice::SocketPair,
+    ];
+    /// Menu text.
+    pub fn label(self) -> &'static str {
+        match self {
+            KindChoice::TcpClient => "TCP client",
+            KindChoice::TcpServer => "TCP server",
+            KindChoice::Udp => "UDP",
+            KindChoice::UnixClient => "Unix stream client",
+            KindChoice::UnixServer => "Unix stream server",
+            KindChoice::UnixDatagram => "Unix datagram",
+            KindChoice::SocketPair => "socketpair",
+        }
+    }
+}
+
+/// A boolean option that may be left to the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Tri {
+    /// Not set: the kernel default.
+    #[default]
+    Default,
+    /// Set to true.
+    On,
+    /// Set to false.
+    Off,
+}
+
+impl Tri {
+    fn get(self) -> Option<bool> {
+        match self {
+            Tri::Default => None,
+            Tri::On => Some(true),
+            Tri::Off => Some(false),
+        }
+    }
+    fn from(b: Option<bool>) -> Tri {
+        match b {
+            None => Tri::Default,
+            Some(true) => Tri::On,
+            Some(false) => Tri::Off,
+        }
+    }
+}
+
+/// What the form asks the app to do.
+#[derive(Debug)]
+pub enum FormAction {
+    /// Open this session.
+    Open(SessionSpec),
+}
+
+/// The form's fields, as typed.
+#[derive(Clone, Debug)]
+pub struct OpenForm {
+    pub kind: KindChoice,
+    pub name: String,
+    pub family: Family,
+    pub local: String,
+    pub remote: String,
+    pub path: String,
+    pub peer_path: String,
+    pub backlog: String,
+    pub remove_stale: bool,
+    pub join: String,
+    pub reuse_address: bool,
+    pub nodelay: bool,
+    pub keepalive: bool,
+    pub reuse_port: Tri,
+    pub keepalive_idle: String,
+    pub keepalive_interval: String,
+    pub keepalive_count: String,
+    pub rcvbuf: String,
+    pub sndbuf: String,
+    pub linger: String,
+    pub broadcast: Tri,
+    pub ttl: String,
+    pub only_v6: Tri,
+    pub multicast_ttl: String,
+    pub multicast_loop: Tri,
+    pub multicast_if: String,
+    pub write_timeout: String,
+    pub connect_timeout: String,
+    pub read_timeout: String,
+    pub close_on_read_timeout: bool,
+    pub auto_read: bool,
+    pub blocking: bool,
+    pub recv_buffer: String,
+    pub encoding: String,
+    pub echo: bool,
+    pub keep_open: bool,
+}
+
+impl Default for OpenForm {
+    fn default() -> Self {
+        OpenForm {
+            kind: KindChoice::TcpClient,
+            name: String::new(),
+            family: Family::Auto,
+            local: "127.0.0.1:7788".into(),
+            remote: "127.0.0.1:7788".into(),
+            path: "/tmp/sockscope.sock".into(),
+            peer_path: String::new(),
+            backlog: "128".into(),
+            remove_stale: false,
+            join: String::new(),
+            reuse_address: false,
+            nodelay: false,
+            keepalive: false,
+            reuse_port: Tri::Default,
+            keepalive_idle: String::new(),
+            keepalive_interval: String::new(),
+            keepalive_count: String::new(),
+            rcvbuf: String::new(),
+            sndbuf: String::new(),
+            linger: String::new(),
+            broadcast: Tri::Default,
+            ttl: String::new(),
+            only_v6: Tri::Default,
+            multicast_ttl: String::new(),
+            multicast_loop: Tri::Default,
+            multicast_if: String::new(),
+            write_timeout: String::new(),
+            connect_timeout: "10".into(),
+            read_timeout: String::new(),
+            close_on_read_timeout: false,
+            auto_read: true,
+            blocking: true,
+            recv_buffer: "65536".into(),
+            encoding: "UTF-8".into(),
+            echo: false,
+            keep_open: false,
+        }
+    }
+}
+
+/// Problems found in the form, by field label.
+#[derive(Default, Debug)]
+pub struct Problems(pub Vec<(&'static str, String)>);
+
+impl Problems {
+    fn add(&mut self, field: &'static str, msg: impl Into<String>) {
+        self.0.push((field, msg.into()));
+    }
+    /// The message for a field, if any.
+    pub fn of(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+fn opt_num<T: std::str::FromStr>(
+    p: &mut Problems,
+    field: &'static str,
+    s: &str,
+    ok: impl Fn(&T) -> bool,
+    what: &str,
+) -> Option<T> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    match s.parse::<T>() {
+        Ok(v) if ok(&v) => Some(v),
+        _ => {
+            p.add(field, format!("'{s}' is not {what}"));
+            None
+        }
+    }
+}
+
+fn opt_secs(p: &mut Problems, field: &'static str, s: &str) -> Option<Duration> {
+    opt_num::<f64>(
+        p,
+        field,
+        s,
+        |v| v.is_finite() && (0.0..=31_536_000.0).contains(v),
+        "a number of seconds (e.g. 2.5)",
+    )
+    .map(Duration::from_secs_f64)
+}
+
+fn check_path(p: &mut Problems, field: &'static str, s: &str) -> Option<PathBuf> {
+    let s = s.trim();
+    if s.is_empty() {
+        p.add(field, "give a socket path, e.g. /tmp/sockscope.sock");
+        return None;
+    }
+    if s.len() > 107 {
+        p.add(
+            field,
+            format!(
+                "the path is {} bytes; Unix socket paths hold at most 107",
+                s.len()
+            ),
+        );
+        return None;
+    }
+    Some(PathBuf::from(s))
+}
+
+impl OpenForm {
+    /// Fills the form from a spec (Duplicate).
+    pub fn load(&mut self, spec: &SessionSpec) {
+        let mut f = OpenForm {
+            name: format!("{} (copy)", spec.name),
+            family: spec.family,
+            encoding: spec.encoding.name().to_string(),
+            echo: spec.responder == Responder::Echo,
+            keep_open: spec.keep_open_after_peer_fin,
+            auto_read: spec.auto_read,
+            close_on_read_timeout: spec.close_on_read_timeout,
+            recv_buffer: spec.limits.recv_buffer.to_string(),
+            connect_timeout: spec
+                .connect_timeout
+                .map(|d| d.as_secs_f64().to_string())
+                .unwrap_or_default(),
+            read_timeout: spec
+                .read_timeout
+                .map(|d| d.as_secs_f64().to_string())
+                .unwrap_or_default(),
+            ..OpenForm::default()
+        };
+        match &spec.kind {
+            SessionKind::TcpClient { remote, local } => {
+                f.kind = KindChoice::TcpClient;
+                f.remote = remote.to_string();
+                f.local = local.map(|l| l.to_string()).unwrap_or_default();
+            }
+            SessionKind::TcpServer { local, backlog } => {
+                f.kind = KindChoice::TcpServer;
+                f.local = local.to_string();
+                f.backlog = backlog.to_string();
+            }
+            SessionKind::Udp {
+                local,
+                connect,
+                join,
+            } => {
+                f.kind = KindChoice::Udp;
+                f.local = local.map(|l| l.to_string()).unwrap_or_default();
+                f.remote = connect.as_ref().map(|c| c.to_string()).unwrap_or_default();
+                f.join = join
+                    .iter()
+                    .map(|g| g.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+            }
+            SessionKind::UnixClient { path } => {
+                f.kind = KindChoice::UnixClient;
+                f.path = path.display().to_string();
+            }
+            SessionKind::UnixServer {
+                path,
+                backlog,
+                stale,
+            } => {
+                f.kind = KindChoice::UnixServer;
+                f.path = path.display().to_string();
+                f.backlog = backlog.to_string();
+                f.remove_stale = *stale == StalePolicy::RemoveIfStale;
+            }
+            SessionKind::UnixDatagram { local, connect } => {
+                f.kind = KindChoice::UnixDatagram;
+                f.path = local
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                f.peer_path = connect
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+            }
+            SessionKind::SocketPair => f.kind = KindChoice::SocketPair,
+        }
+        for o in &spec.options {
+            match *o {
+                SockOpt::ReuseAddress(b) => f.reuse_address = b,
+                SockOpt::NoDelay(b) => f.nodelay = b,
+                SockOpt::KeepAlive(b) => f.keepalive = b,
+                SockOpt::ReusePort(b) => f.reuse_port = Tri::from(Some(b)),
+                SockOpt::KeepAliveIdle(d) => f.keepalive_idle = d.as_secs_f64().to_string(),
+                SockOpt::KeepAliveInterval(d) => f.keepalive_interval = d.as_secs_f64().to_string(),
+                SockOpt::KeepAliveCount(n) => f.keepalive_count = n.to_string(),
+                SockOpt::RecvBuffer(n) => f.rcvbuf = n.to_string(),
+                SockOpt::SendBuffer(n) => f.sndbuf = n.to_string(),
+                SockOpt::Linger(l) => {
+                    f.linger = l.map(|d| d.as_secs_f64().to_string()).unwrap_or_default()
+                }
+                SockOpt::Broadcast(b) => f.broadcast = Tri::from(Some(b)),
+                SockOpt::Ttl(n) => f.ttl = n.to_string(),
+                SockOpt::OnlyV6(b) => f.only_v6 = Tri::from(Some(b)),
+                SockOpt::MulticastTtl(n) => f.multicast_ttl = n.to_string(),
+                SockOpt::MulticastLoop(b) => f.multicast_loop = Tri::from(Some(b)),
+                SockOpt::MulticastIfV4(a) => f.multicast_if = a.to_string(),
+                SockOpt::MulticastIfV6(_) | SockOpt::ReadTimeout(_) => {}
+                SockOpt::WriteTimeout(d) => {
+                    f.write_timeout = d.map(|d| d.as_secs_f64().to_string()).unwrap_or_default()
+                }
+                SockOpt::Blocking(b) => f.blocking = b,
+            }
+        }
+        *self = f;
+    }
+
+    fn is_inet(&self) -> bool {
+        matches!(
+            self.kind,
+            KindChoice::TcpClient | KindChoice::TcpServer | KindChoice::Udp
+        )
+    }
+
+    /// Checks every field; returns the spec when all are valid.
+    pub fn validate(&self) -> (Option<SessionSpec>, Problems) {
+        let mut p = Problems::default();
+        let mut backlog_v = 128;
+        if matches!(self.kind, KindChoice::TcpServer | KindChoice::UnixServer) {
+            match self.backlog.trim().parse::<i32>() {
+                Ok(b) if (0..=65535).contains(&b) => backlog_v = b,
+                _ => p.add(
+                    "Backlog",
+                    "backlog is a number from 0 to 65535 (the seed uses 128)",
+                ),
+            }
+        }
+        let local_opt = |p: &mut Problems, required: bool| {
+            let s = self.local.trim();
+            if s.is_empty() {
+                if required {
+                    p.add(
+                        L::LOCAL,
+                        "give an address to bind, e.g. 127.0.0.1:7788 (port 0: any free port)",
+                    );
+                }
+                return None;
+            }
+            match spec::parse_bind_addr(s) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    p.add(L::LOCAL, e);
+                    None
+                }
+            }
+        };
+        let remote = |p: &mut Problems, required: bool| {
+            let s = self.remote.trim();
+            if s.is_empty() {
+                if required {
+                    p.add(
+                        L::REMOTE,
+                        "give host:port, e.g. 127.0.0.1:7788 or localhost:8000",
+                    );
+                }
+                return None;
+            }
+            match HostPort::parse(s) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    p.add(L::REMOTE, e);
+                    None
+                }
+            }
+        };
+        let kind = match self.kind {
+            KindChoice::TcpClient => {
+                let r = remote(&mut p, true);
+                let l = local_opt(&mut p, false);
+                r.map(|remote| SessionKind::TcpClient { remote, local: l })
+            }
+            KindChoice::TcpServer => local_opt(&mut p, true).map(|local| SessionKind::TcpServer {
+                local,
+                backlog: backlog_v,
+            }),
+            KindChoice::Udp => {
+                let l = local_opt(&mut p, false);
+                let c = remote(&mut p, false);
+                let mut join = Vec::new();
+                for g in self
+                    .join
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|g| !g.is_empty())
+                {
+                    match g.parse::<IpAddr>() {
+                        Ok(ip) if ip.is_multicast() => join.push(ip),
+                        _ => p.add(
+                            "Join groups",
+                            format!("'{g}' is not a multicast address (224.0.0.0/4 or ff00::/8)"),
+                        ),
+                    }
+                }
+                Some(SessionKind::Udp {
+                    local: l,
+                    connect: c,
+                    join,
+                })
+            }
+            KindChoice::UnixClient => {
+                check_path(&mut p, L::PATH, &self.path).map(|path| SessionKind::UnixClient { path })
+            }
+            KindChoice::UnixServer => {
+                check_path(&mut p, L::PATH, &self.path).map(|path| SessionKind::UnixServer {
+                    path,
+                    backlog: backlog_v,
+                    stale: if self.remove_stale {
+                        StalePolicy::RemoveIfStale
+                    } else {
+                        StalePolicy::Fail
+                    },
+                })
+            }
+            KindChoice::UnixDatagram => {
+                let local = if self.path.trim().is_empty() {
+                    None
+                } else {
+                    check_path(&mut p, L::PATH, &self.path)
+                };
+                let connect = if self.peer_path.trim().is_empty() {
+                    None
+                } else {
+                    check_path(&mut p, "Peer path", &self.peer_path)
+                };
+                Some(SessionKind::UnixDatagram { local, connect })
+            }
+            KindChoice::SocketPair => Some(SessionKind::SocketPair),
+        };
+        let mut opts = Vec::new();
+        if self.reuse_address && self.is_inet() {
+            opts.push(SockOpt::ReuseAddress(true));
+        }
+        if let Some(b) = self.reuse_port.get() {
+            opts.push(SockOpt::ReusePort(b));
+        }
+        let is_tcp = matches!(self.kind, KindChoice::TcpClient | KindChoice::TcpServer);
+        if let Some(d) = opt_secs(&mut p, "Keepalive idle", &self.keepalive_idle) {
+            opts.push(SockOpt::KeepAliveIdle(d));
+        }
+        if let Some(d) = opt_secs(&mut p, "Keepalive interval", &self.keepalive_interval) {
+            opts.push(SockOpt::KeepAliveInterval(d));
+        }
+        if let Some(n) = opt_num::<u32>(
+            &mut p,
+            "Keepalive count",
+            &self.keepalive_count,
+            |n| (1..=127).contains(n),
+            "a count from 1 to 127",
+        ) {
+            opts.push(SockOpt::KeepAliveCount(n));
+        }
+        if self.keepalive && is_tcp {
+            opts.push(SockOpt::KeepAlive(true));
+        }
+        if self.nodelay && is_tcp {
+            opts.push(SockOpt::NoDelay(true));
+        }
+        let bufsize = |n: &usize| (1..=1 << 30).contains(n);
+        if let Some(n) = opt_num::<usize>(
+            &mut p,
+            "SO_RCVBUF",
+            &self.rcvbuf,
+            bufsize,
+            "a size in bytes",
+        ) {
+            opts.push(SockOpt::RecvBuffer(n));
+        }
+        if let Some(n) = opt_num::<usize>(
+            &mut p,
+            "SO_SNDBUF",
+            &self.sndbuf,
+            bufsize,
+            "a size in bytes",
+        ) {
+            opts.push(SockOpt::SendBuffer(n));
+        }
+        if let Some(d) = opt_secs(&mut p, "SO_LINGER", &self.linger) {
+            opts.push(SockOpt::Linger(Some(d)));
+        }
+        if let Some(b) = self.broadcast.get() {
+            opts.push(SockOpt::Broadcast(b));
+        }
+        if let Some(n) = opt_num::<u32>(
+            &mut p,
+            "TTL",
+            &self.ttl,
+            |n| (1..=255).contains(n),
+            "a TTL from 1 to 255",
+        ) {
+            opts.push(SockOpt::Ttl(n));
+        }
+        if let Some(b) = self.only_v6.get() {
+            opts.push(SockOpt::OnlyV6(b));
+        }
+        if let Some(n) = opt_num::<u32>(
+            &mut p,
+            "Multicast TTL",
+            &self.multicast_ttl,
+            |n| *n <= 255,
+            "a TTL from 0 to 255",
+        ) {
+            opts.push(SockOpt::MulticastTtl(n));
+        }
+        if let Some(b) = self.multicast_loop.get() {
+            opts.push(SockOpt::MulticastLoop(b));
+        }
+        if let Some(a) = opt_num::<Ipv4Addr>(
+            &mut p,
+            "Multicast interface",
+            &self.multicast_if,
+            |_| true,
+            "an IPv4 address (e.g. 127.0.0.1)",
+        ) {
+            opts.push(SockOpt::MulticastIfV4(a));
+        }
+        if let Some(d) = opt_secs(&mut p, "Write timeout", &self.write_timeout) {
+            opts.push(SockOpt::WriteTimeout(Some(d)));
+        }
+        if !self.auto_read {
+            opts.push(SockOpt::Blocking(self.blocking));
+        }
+        let connect_timeout = opt_secs(&mut p, "Connect timeout", &self.connect_timeout);
+        let read_timeout = opt_secs(&mut p, "Read timeout", &self.read_timeout);
+        let recv_buffer = opt_num::<usize>(
+            &mut p,
+            "Recv buffer",
+            &self.recv_buffer,
+            |n| (1..=16 << 20).contains(n),
+            "bytes per recv from 1 to 16777216",
+        );
+        let encoding = Encoding::for_label(&self.encoding);
+        if encoding.is_none() {
+            p.add(
+                L::ENCODING,
+                format!(
+                    "unknown encoding; try one of {}",
+                    COMMON_ENCODINGS.join(", ")
+                ),
+            );
+        }
+        let Some(kind) = kind else {
+            return (None, p);
+        };
+        if !p.0.is_empty() {
+            return (None, p);
+        }
+        let name = if self.name.trim().is_empty() {
+            default_name(&kind)
+        } else {
+            self.name.trim().to_string()
+        };
+        let mut spec = SessionSpec::new(name, kind);
+        spec.family = self.family;
+        spec.options = opts;
+        spec.connect_timeout = connect_timeout;
+        spec.read_timeout = read_timeout;
+        spec.close_on_read_timeout = self.close_on_read_timeout;
+        spec.auto_read = self.auto_read;
+        spec.encoding = encoding.unwrap_or_default();
+        spec.responder = if self.echo {
+            Responder::Echo
+        } else {
+            Responder::None
+        };
+        spec.keep_open_after_peer_fin = self.keep_open;
+        if let Some(n) = recv_buffer {
+            spec.limits.recv_buffer = n;
+        }
+        (Some(spec), p)
+    }
+
+    /// Whether the local address binds every interface (flagged in the UI).
+    pub fn binds_all_interfaces(&self) -> bool {
+        spec::parse_bind_addr(&self.local).is_ok_and(|a| a.ip().is_unspecified())
+    }
+
+    /// Draws the form; returns an action when Open was clicked.
+    pub fn ui(&mut self, ui: &mut egui::Ui) -> Option<FormAction> {
+        let (spec, problems) = self.validate();
+        let err = |ui: &mut egui::Ui, field: &str| {
+            if let Some(m) = problems.of(field) {
+                ui.colored_label(ui.visuals().error_fg_color, format!("! {m}"));
+            }
+        };
+        egui::Grid::new("form-grid")
+            .num_columns(2)
+            .spacing([8.0, 4.0])
+            .show(ui, |ui| {
+                let label = ui.label(L::KIND);
+                egui::ComboBox::from_id_salt("kind")
+                    .selected_text(self.kind.label())
+                    .show_ui(ui, |ui| {
+                        for k in KindChoice::ALL {
+                            ui.selectable_value(&mut self.kind, k, k.label());
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+                ui.end_row();
+                let label = ui.label("Name");
+                ui.add(egui::TextEdit::singleline(&mut self.name).hint_text("(from the kind)"))
+                    .labelled_by(label.id);
+                ui.end_row();
+                if self.is_inet() {
+                    ui.label(L::FAMILY);
+                    ui.horizontal(|ui| {
+                        ui.selectable_value(&mut self.family, Family::Auto, "Auto");
+                        ui.selectable_value(&mut self.family, Family::V4, "IPv4");
+                        ui.selectable_value(&mut self.family, Family::V6, "IPv6");
+                    });
+                    ui.end_row();
+                }
+                let needs_local = matches!(
+                    self.kind,
+                    KindChoice::TcpClient | KindChoice::TcpServer | KindChoice::Udp
+                );
+                if needs_local {
+                    let label = ui.label(L::LOCAL);
+                    ui.vertical(|ui| {
+                        ui.add(egui::TextEdit::singleline(&mut self.local).hint_text(
+                            if self.kind == KindChoice::TcpServer {
+                                "127.0.0.1:7788"
+                            } else {
+                                "optional, e.g. 127.0.0.1:0"
+                            },
+                        ))
+                        .labelled_by(label.id);
+                        err(ui, L::LOCAL);
+                        if self.binds_all_interfaces() {
+                            ui.colored_label(
+                                ui.visuals().warn_fg_color,
+                                "! binds every interface: other machines can reach it",
+                            );
+                        }
+                    });
+                    ui.end_row();
+                }
+                if matches!(self.kind, KindChoice::TcpClient | KindChoice::Udp) {
+                    let label = ui.label(if self.kind == KindChoice::Udp {
+                        "Default peer (connect)"
+                    } else {
+                        L::REMOTE
+                    });
+                    ui.vertical(|ui| {
+                        ui.add(egui::TextEdit::singleline(&mut self.remote).id_salt(L::REMOTE))
+                            .labelled_by(label.id);
+                        err(ui, L::REMOTE);
+                    });
+                    ui.end_row();
+                }
+                if self.kind == KindChoice::Udp {
+                    let label = ui.label("Join groups");
+                    ui.vertical(|ui| {
+                        ui.add(
+                            egui::TextEdit::singleline(&mut self.join)
+                                .hint_text("239.1.2.3, ff02::1234"),
+                        )
+                        .labelled_by(label.id);
+                        err(ui, "Join groups");
+                    });
+                    ui.end_row();
+                }
+                if matches!(
+                    self.kind,
+                    KindChoice::UnixClient | KindChoice::UnixServer | KindChoice::UnixDatagram
+                ) {
+                    let label = ui.label(L::PATH);
+                    ui.vertical(|ui| {
+                        ui.add(egui::TextEdit::singleline(&mut self.path))
+                            .labelled_by(label.id);
+                        err(ui, L::PATH);
+                    });
+                    ui.end_row();
+                }
+                if self.kind == KindChoice::UnixDatagram {
+                    let label = ui.label("Peer path");
+                    ui.vertical(|ui| {
+                        ui.add(
+                            egui::TextEdit::singleline(&mut self.peer_path).hint_text("optional"),
+                        )
+                        .labelled_by(label.id);
+                        err(ui, "Peer path");
+                    });
+                    ui.end_row();
+                }
+                if matches!(self.kind, KindChoice::TcpServer | KindChoice::UnixServer) {
+                    let label = ui.label("Backlog");
+                    ui.vertical(|ui| {
+                        ui.add(egui::TextEdit::singleline(&mut self.backlog).desired_width(60.0))
+                            .labelled_by(label.id);
+                        err(ui, "Backlog");
+                    });
+                    ui.end_row();
+                }
+                if self.kind == KindChoice::UnixServer {
+                    ui.label("Stale file");
+                    ui.checkbox(
+                        &mut self.remove_stale,
+                        "remove a socket file nobody listens on",
+                    );
+                    ui.end_row();
+                }
+            });
+        ui.horizontal_wrapped(|ui| {
+            if self.is_inet() {
+                ui.checkbox(&mut self.reuse_address, L::REUSE_ADDRESS);
+            }
+            if matches!(self.kind, KindChoice::TcpClient | KindChoice::TcpServer) {
+                ui.checkbox(&mut self.nodelay, L::NODELAY);
+                ui.checkbox(&mut self.keepalive, L::KEEPALIVE);
+            }
+            if self.kind != KindChoice::TcpClient && self.kind != KindChoice::UnixClient {
+                ui.checkbox(&mut self.echo, L::RESPONDER_ECHO);
+            }
+        });
+        egui::CollapsingHeader::new(L::MORE_OPTIONS)
+            .default_open(false)
+            .show(ui, |ui| self.more_options(ui, &problems));
+        let all: Vec<String> = problems
+            .0
+            .iter()
+            .map(|(f, m)| format!("{f}: {m}"))
+            .collect();
+        let clicked = ui
+            .add_enabled(spec.is_some(), egui::Button::new(L::OPEN))
+            .on_disabled_hover_text(all.join("\n"))
+            .clicked();
+        if spec.is_none() && !all.is_empty() {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("Open is disabled: {}", all[0]),
+            );
+        }
+        match (clicked, spec) {
+            (true, Some(spec)) => Some(FormAction::Open(spec)),
+            _ => None,
+        }
+    }
+
+    fn more_options(&mut self, ui: &mut egui::Ui, problems: &Problems) {
+        let tri = |ui: &mut egui::Ui, v: &mut Tri, label: &str| {
+            ui.label(label);
+            ui.horizontal(|ui| {
+                ui.selectable_value(v, Tri::Default, "default");
+                ui.selectable_value(v, Tri::On, "on");
+                ui.selectable_value(v, Tri::Off, "off");
+            });
+            ui.end_row();
+        };
+        let text = |ui: &mut egui::Ui, v: &mut String, label: &'static str, hint: &str| {
+            let l = ui.label(label);
+            ui.vertical(|ui| {
+                ui.add(
+                    egui::TextEdit::singleline(v)
+                        .hint_text(hint)
+                        .desired_width(120.0)
+                        .id_salt(label),
+                )
+                .labelled_by(l.id);
+                if let Some(m) = problems.of(label) {
+                    ui.colored_label(ui.visuals().error_fg_color, format!("! {m}"));
+                }
+            });
+            ui.end_row();
+        };
+        egui::Grid::new("more-options")
+            .num_columns(2)
+            .show(ui, |ui| {
+                let inet = self.is_inet();
+                let tcp = matches!(self.kind, KindChoice::TcpClient | KindChoice::TcpServer);
+                let udp = self.kind == KindChoice::Udp;
+                if inet {
+                    tri(ui, &mut self.reuse_port, "SO_REUSEPORT");
+                    text(ui, &mut self.ttl, "TTL", "IP_TTL, default 64");
+                    tri(ui, &mut self.only_v6, "IPV6_V6ONLY");
+                }
+                if tcp {
+                    text(
+                        ui,
+                        &mut self.keepalive_idle,
+                        "Keepalive idle",
+                        "s (TCP_KEEPIDLE)",
+                    );
+                    text(
+                        ui,
+                        &mut self.keepalive_interval,
+                        "Keepalive interval",
+                        "s (TCP_KEEPINTVL)",
+                    );
+                    text(
+                        ui,
+                        &mut self.keepalive_count,
+                        "Keepalive count",
+                        "TCP_KEEPCNT",
+                    );
+                    text(ui, &mut self.connect_timeout, "Connect timeout", "s");
+                }
+                if !self.kind_is_listener()
+                    && self.kind != KindChoice::Udp
+                    && self.kind != KindChoice::UnixDatagram
+                {
+                    text(ui, &mut self.linger, "SO_LINGER", "s; 0 = RST on close");
+                } else if self.kind_is_listener() {
+                    text(ui, &mut self.linger, "SO_LINGER", "s; children inherit it");
+                }
+                if udp {
+                    tri(ui, &mut self.broadcast, "SO_BROADCAST");
+                    text(
+                        ui,
+                        &mut self.multicast_ttl,
+                        "Multicast TTL",
+                        "0 keeps it on this host",
+                    );
+                    tri(ui, &mut self.multicast_loop, "Multicast loop");
+                    text(
+                        ui,
+                        &mut self.multicast_if,
+                        "Multicast interface",
+                        "e.g. 127.0.0.1",
+                    );
+                }
+                text(ui, &mut self.rcvbuf, "SO_RCVBUF", "bytes");
+                text(ui, &mut self.sndbuf, "SO_SNDBUF", "bytes");
+                text(
+                    ui,
+                    &mut self.write_timeout,
+                    "Write timeout",
+                    "s (SO_SNDTIMEO)",
+                );
+                text(
+                    ui,
+                    &mut self.read_timeout,
+                    "Read timeout",
+                    "s of silence (SO_RCVTIMEO)",
+                );
+                ui.label("");
+                ui.checkbox(
+                    &mut self.close_on_read_timeout,
+                    "close when the read timeout fires",
+                );
+                ui.end_row();
+                text(
+                    ui,
+                    &mut self.recv_buffer,
+                    "Recv buffer",
+                    "bytes per recv (seed: 1024)",
+                );
+                let label = ui.label(L::ENCODING);
+                ui.vertical(|ui| {
+                    egui::ComboBox::from_id_salt("form-encoding")
+                        .selected_text(self.encoding.clone())
+                        .show_ui(ui, |ui| {
+                            for e in COMMON_ENCODINGS {
+                                ui.selectable_value(&mut self.encoding, (*e).to_string(), *e);
+                            }
+                        })
+                        .response
+                        .labelled_by(label.id);
+                    if let Some(m) = problems.of(L::ENCODING) {
+                        ui.colored_label(ui.visuals().error_fg_color, format!("! {m}"));
+                    }
+                });
+                ui.end_row();
+                ui.label("Reading");
+                ui.vertical(|ui| {
+                    ui.checkbox(
+                        &mut self.auto_read,
+                        "read automatically (event loop, non-blocking)",
+                    );
+                    if !self.auto_read {
+                        ui.checkbox(&mut self.blocking, "blocking socket (setblocking(True))");
+                    }
+                });
+                ui.end_row();
+                if self.kind != KindChoice::Udp && self.kind != KindChoice::UnixDatagram {
+                    ui.label("Peer FIN");
+                    ui.checkbox(
+                        &mut self.keep_open,
+                        "keep open after the peer's FIN (half-open)",
+                    );
+                    ui.end_row();
+                }
+            });
+    }
+
+    fn kind_is_listener(&self) -> bool {
+        matches!(self.kind, KindChoice::TcpServer | KindChoice::UnixServer)
+    }
+}
+
+fn default_name(kind: &SessionKind) -> String {
+    match kind {
+        SessionKind::TcpClient { remote, .. } => format!("client {remote}"),
+        SessionKind::TcpServer { local, .. } => format!("server {local}"),
+        SessionKind::Udp { local, .. } => match local {
+            Some(l) => format!("udp {l}"),
+            None => "udp".into(),
+        },
+        SessionKind::UnixClient { path } => format!("unix client {}", path.display()),
+        SessionKind::UnixServer { path, .. } => format!("unix server {}", path.display()),
+        SessionKind::UnixDatagram { .. } => "unix datagram".into(),
+        SessionKind::SocketPair => "socketpair".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_make_a_loopback_client() {
+        let f = OpenForm::default();
+        let (spec, p) = f.validate();
+        assert!(p.0.is_empty(), "{p:?}");
+        let spec = spec.unwrap();
+        assert!(matches!(spec.kind, SessionKind::TcpClient { .. }));
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let f = OpenForm {
+            kind: KindChoice::TcpServer,
+            local: "127.0.0.1:70000".into(),
+            rcvbuf: "lots".into(),
+            ..OpenForm::default()
+        };
+        let (spec, p) = f.validate();
+        assert!(spec.is_none());
+        assert!(p.of(L::LOCAL).unwrap().contains("out of range"));
+        assert!(p.of("SO_RCVBUF").unwrap().contains("not a size"));
+    }
+
+    #[test]
+    fn duplicate_round_trips_through_the_form() {
+        let mut f = OpenForm {
+            kind: KindChoice::Udp,
+            local: "127.0.0.1:9999".into(),
+            remote: String::new(),
+            join: "239.1.2.3".into(),
+            rcvbuf: "65536".into(),
+            echo: true,
+            encoding: "GBK".into(),
+            ..OpenForm::default()
+        };
+        let (spec, _) = f.validate();
+        let spec = spec.unwrap();
+        f.load(&spec);
+        let (again, p) = f.validate();
+        assert!(p.0.is_empty(), "{p:?}");
+        let again = again.unwrap();
+        assert_eq!(again.kind, spec.kind);
+        assert_eq!(again.options, spec.options);
+        assert_eq!(again.encoding, spec.encoding);
+        assert_eq!(again.responder, spec.responder);
+    }
+}

@@ -1,0 +1,157 @@
+//! The inspector: what the kernel says about the selected socket: fd,
+//! family, type, state, sockname/peername, every option as read back (with
+//! the requested value beside it when the kernel changed it), counters,
+//! rates and a throughput plot.
+
+use crate::engine::protocol::CloseReason;
+
+use super::labels as L;
+use super::model::{SessionInfo, State};
+use super::sessions::human_bytes;
+
+fn rate(bps: f64) -> String {
+    format!("{}/s", human_bytes(bps.max(0.0) as u64))
+}
+
+/// Draws the inspector for one session or child.
+pub fn ui(ui: &mut egui::Ui, info: &SessionInfo) {
+    ui.heading(format!("{} {}", L::INSPECTOR, info.id));
+    egui::Grid::new("inspector-grid")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            let mut kv = |k: &str, v: String| {
+                ui.label(k);
+                ui.monospace(v);
+                ui.end_row();
+            };
+            kv("name", info.name.clone());
+            kv("kind", info.kind.to_string());
+            kv("state", info.state.label().to_string());
+            if let State::Closed(reason) = &info.state {
+                kv("closed", reason.to_string());
+            }
+            kv(
+                "fd (fileno)",
+                info.fd.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
+            );
+            kv("family", info.family.unwrap_or("-").to_string());
+            kv("type", info.socktype.unwrap_or("-").to_string());
+            kv(
+                "protocol",
+                match (info.family, info.socktype) {
+                    (Some("AF_UNIX"), _) => "0 (AF_UNIX)".into(),
+                    (Some(_), Some("SOCK_STREAM")) => "IPPROTO_TCP".into(),
+                    (Some(_), Some("SOCK_DGRAM")) => "IPPROTO_UDP".into(),
+                    _ => "-".into(),
+                },
+            );
+            kv(
+                "sockname",
+                info.local
+                    .as_ref()
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            );
+            kv(
+                "peername",
+                info.peer
+                    .as_ref()
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            );
+            if !info.resolved.is_empty() {
+                let list: Vec<String> = info.resolved.iter().map(|a| a.to_string()).collect();
+                kv("resolved", list.join(", "));
+            }
+            if let Some(t) = info.connect_time {
+                kv(
+                    "connect time",
+                    format!("{:.3} ms", t.as_secs_f64() * 1000.0),
+                );
+            }
+            let c = info.counters;
+            kv(
+                "received",
+                format!("{} in {} recv calls", human_bytes(c.bytes_in), c.msgs_in),
+            );
+            kv(
+                "sent",
+                format!("{} in {} send calls", human_bytes(c.bytes_out), c.msgs_out),
+            );
+            kv(
+                "rates",
+                format!("in {} · out {}", rate(info.rate_in), rate(info.rate_out)),
+            );
+            if c.queued_out > 0 || info.write_paused {
+                kv(
+                    "queued",
+                    format!(
+                        "{}{}",
+                        human_bytes(c.queued_out),
+                        if info.write_paused {
+                            " (paused: peer is not reading)"
+                        } else {
+                            ""
+                        }
+                    ),
+                );
+            }
+        });
+    if let Some(e) = &info.last_error {
+        ui.colored_label(ui.visuals().error_fg_color, format!("last error: {e}"));
+    }
+    if let State::Closed(CloseReason::Error(e)) = &info.state
+        && info.last_error.as_ref() != Some(e)
+    {
+        ui.colored_label(ui.visuals().error_fg_color, e.to_string());
+    }
+    if !info.rates.is_empty() {
+        let ins: Vec<[f64; 2]> = info.rates.iter().map(|(t, i, _)| [*t, *i]).collect();
+        let outs: Vec<[f64; 2]> = info.rates.iter().map(|(t, _, o)| [*t, *o]).collect();
+        egui_plot::Plot::new(("rates", info.id.session, info.id.child))
+            .height(110.0)
+            .include_y(0.0)
+            .allow_drag(false)
+            .allow_zoom(false)
+            .allow_scroll(false)
+            .legend(egui_plot::Legend::default())
+            .y_axis_label("bytes/s")
+            .show(ui, |p| {
+                p.line(egui_plot::Line::new("in", ins));
+                p.line(egui_plot::Line::new("out", outs));
+            });
+    }
+    ui.separator();
+    ui.strong(L::OPTIONS);
+    if info.options.is_empty() {
+        ui.weak("(not read yet)");
+        return;
+    }
+    egui::Grid::new("options-grid")
+        .num_columns(3)
+        .striped(true)
+        .show(ui, |ui| {
+            ui.strong("option");
+            ui.strong("kernel says");
+            ui.strong("asked for");
+            ui.end_row();
+            for o in &info.options {
+                ui.monospace(o.name);
+                match &o.actual {
+                    Ok(v) if o.differs() => {
+                        ui.colored_label(ui.visuals().warn_fg_color, v)
+                            .on_hover_text("the kernel changed the value you asked for");
+                    }
+                    Ok(v) => {
+                        ui.monospace(v);
+                    }
+                    Err(e) => {
+                        ui.colored_label(ui.visuals().error_fg_color, e);
+                    }
+                }
+                ui.monospace(o.requested.as_deref().unwrap_or(""));
+                ui.end_row();
+            }
+        });
+}

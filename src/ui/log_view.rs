@@ -1,0 +1,624 @@
+//! The log of the selected session (or a merged timeline of all): one row
+//! per send/recv, filtered by direction and by a text or hex search, with a
+//! hex dump of the selected row.
+//!
+//! The view keeps a list of matching rows as (session, absolute index)
+//! pairs, appended as entries arrive, so a frame costs only the rows on
+//! screen: the table is virtualised and nothing is formatted per entry.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use egui_extras::{Column, TableBuilder};
+
+use crate::engine::codec::{self, Encoding};
+use crate::engine::log::{LogStore, Record};
+use crate::engine::protocol::Direction;
+
+use super::labels as L;
+use super::model::Model;
+
+/// Which sessions the view shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// One top-level session with its children.
+    Session(u32),
+    /// Every session, merged in arrival order.
+    All,
+}
+
+/// What the view asks the app to do.
+#[derive(Debug)]
+pub enum LogAction {
+    /// Put text on the clipboard.
+    Copy(String),
+    /// Forget the entries of a session (counters stay).
+    Clear(Option<u32>),
+    /// Tell the user something.
+    Status(String),
+}
+
+/// Export format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One line per row, as shown.
+    Text,
+    /// One JSON object per row, the `sockscope run` schema for `sent`/`received`.
+    JsonLines,
+}
+
+struct Export {
+    rows: Vec<(u32, u64)>,
+    next: usize,
+    out: String,
+    path: PathBuf,
+    format: ExportFormat,
+}
+
+/// Rows formatted per frame while exporting, so a million rows never
+/// stall a frame.
+const EXPORT_ROWS_PER_FRAME: usize = 20_000;
+/// Bytes of a payload shown in its row (the hex dump shows all of it).
+const ROW_PREVIEW: usize = 256;
+
+/// The log view.
+pub struct LogView {
+    /// Scope shown.
+    pub scope: Scope,
+    /// Show received entries.
+    pub show_in: bool,
+    /// Show sent entries.
+    pub show_out: bool,
+    /// Search text (`hex:` prefix searches bytes).
+    pub search: String,
+    /// Show payloads as hex.
+    pub hex: bool,
+    /// Wall clock instead of seconds since start.
+    pub wall: bool,
+    /// Keep the newest row in view.
+    pub follow: bool,
+    /// Freeze the rows; new ones wait.
+    pub paused: bool,
+    rows: Vec<(u32, u64)>,
+    waiting: Vec<(u32, u64)>,
+    applied: (Scope, bool, bool, String),
+    seen_removals: u64,
+    last_prune: Instant,
+    selected: Option<(u32, u64)>,
+    needles: HashMap<u32, Option<Vec<u8>>>,
+    search_error: Option<String>,
+    export: Option<Export>,
+    export_path: String,
+    /// Engine start in wall-clock time.
+    pub start_wall: SystemTime,
+}
+
+impl Default for LogView {
+    fn default() -> Self {
+        LogView {
+            scope: Scope::All,
+            show_in: true,
+            show_out: true,
+            search: String::new(),
+            hex: false,
+            wall: false,
+            follow: true,
+            paused: false,
+            rows: Vec::new(),
+            waiting: Vec::new(),
+            applied: (Scope::All, true, true, String::new()),
+            seen_removals: 0,
+            last_prune: Instant::now(),
+            selected: None,
+            needles: HashMap::new(),
+            search_error: None,
+            export: None,
+            export_path: "sockscope-log.txt".into(),
+            start_wall: SystemTime::now(),
+        }
+    }
+}
+
+fn fmt_wall(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    let day = secs % 86_400.0;
+    let h = (day / 3600.0) as u32;
+    let m = ((day % 3600.0) / 60.0) as u32;
+    let s = day % 60.0;
+    format!("{h:02}:{m:02}:{s:09.6} UTC")
+}
+
+impl LogView {
+    /// Number of rows currently listed.
+    pub fn row_count(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn encoding_of(model: &Model, top: u32) -> Encoding {
+        model
+            .get(crate::engine::SessionId::top(top))
+            .map(|i| i.encoding)
+            .unwrap_or_default()
+    }
+
+    fn needle(&mut self, model: &Model, top: u32) -> Option<Vec<u8>> {
+        if self.search.is_empty() {
+            return None;
+        }
+        if let Some(n) = self.needles.get(&top) {
+            return n.clone();
+        }
+        let n = if let Some(h) = self.search.strip_prefix("hex:") {
+            match codec::parse_hex(h) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    self.search_error = Some(e.to_string());
+                    None
+                }
+            }
+        } else {
+            match Self::encoding_of(model, top).encode(&self.search) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    self.search_error = Some(e.to_string());
+                    None
+                }
+            }
+        };
+        self.needles.insert(top, n.clone());
+        n
+    }
+
+    fn matches(&mut self, model: &Model, top: u32, r: &Record) -> bool {
+        if let Scope::Session(s) = self.scope
+            && s != top
+        {
+            return false;
+        }
+        let dir_ok = match r.entry.dir {
+            Direction::In => self.show_in,
+            Direction::Out => self.show_out,
+        };
+        if !dir_ok {
+            return false;
+        }
+        if self.search.is_empty() {
+            return true;
+        }
+        match self.needle(model, top) {
+            Some(n) => memchr::memmem::find(&r.entry.data, &n).is_some(),
+            // An unparsable search matches nothing (and says why).
+            None => false,
+        }
+    }
+
+    /// Called for every new entry the store took in.
+    pub fn on_logged(&mut self, store: &LogStore, model: &Model, top: u32, abs: u64) {
+        let Some(r) = store.get(top, abs) else {
+            return;
+        };
+        if self.matches(model, top, r) {
+            if self.paused {
+                self.waiting.push((top, abs));
+            } else {
+                self.rows.push((top, abs));
+            }
+        }
+    }
+
+    /// Recomputes the row list (scope or filter changed).
+    pub fn rebuild(&mut self, store: &LogStore, model: &Model) {
+        self.needles.clear();
+        self.search_error = None;
+        self.rows.clear();
+        self.waiting.clear();
+        let tops = match self.scope {
+            Scope::Session(s) => vec![s],
+            Scope::All => store.tops(),
+        };
+        let mut found: Vec<(u64, u32, u64)> = Vec::new();
+        for top in tops {
+            for abs in store.span(top) {
+                if let Some(r) = store.get(top, abs)
+                    && self.matches(model, top, r)
+                {
+                    found.push((r.seq, top, abs));
+                }
+            }
+        }
+        // Merge sessions back into arrival order.
+        found.sort_unstable_by_key(|(seq, _, _)| *seq);
+        self.rows = found.into_iter().map(|(_, t, a)| (t, a)).collect();
+        self.applied = (self.scope, self.show_in, self.show_out, self.search.clone());
+        self.seen_removals = store.removals();
+    }
+
+    /// Drops rows whose entries the store evicted (at most a few times a
+    /// second: it walks the list).
+    fn prune(&mut self, store: &LogStore) {
+        if store.removals() == self.seen_removals
+            || self.last_prune.elapsed() < Duration::from_millis(250)
+        {
+            return;
+        }
+        self.last_prune = Instant::now();
+        self.seen_removals = store.removals();
+        let first: HashMap<u32, u64> = store
+            .tops()
+            .into_iter()
+            .map(|t| (t, store.span(t).start))
+            .collect();
+        let alive = |(t, a): &(u32, u64)| first.get(t).is_some_and(|f| a >= f);
+        self.rows.retain(alive);
+        self.waiting.retain(alive);
+        if self.selected.is_some_and(|s| !alive(&s)) {
+            self.selected = None;
+        }
+    }
+
+    fn row_text(&self, model: &Model, r: &Record, top: u32) -> String {
+        let dir = match r.entry.dir {
+            Direction::In => "<-",
+            Direction::Out => "->",
+        };
+        let peer = r
+            .entry
+            .peer
+            .as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        let body = if self.hex {
+            codec::to_hex(&r.entry.data)
+        } else {
+            Self::encoding_of(model, top).decode_escaped(&r.entry.data, true)
+        };
+        format!(
+            "{} {} {dir} {peer} {} {body}",
+            self.time_text(r),
+            r.session,
+            r.entry.data.len()
+        )
+    }
+
+    fn time_text(&self, r: &Record) -> String {
+        if self.wall {
+            fmt_wall(self.start_wall + r.mono)
+        } else {
+            format!("{:.6}", r.mono.as_secs_f64())
+        }
+    }
+
+    fn start_export(&mut self, format: ExportFormat) {
+        let path = PathBuf::from(self.export_path.trim());
+        self.export = Some(Export {
+            rows: self.rows.clone(),
+            next: 0,
+            out: String::new(),
+            path,
+            format,
+        });
+    }
+
+    /// Advances an export in progress; the file is written atomically on
+    /// a thread, its outcome comes back through `done`.
+    fn step_export(
+        &mut self,
+        store: &LogStore,
+        model: &Model,
+        done: &crossbeam_channel::Sender<String>,
+    ) {
+        let Some(mut ex) = self.export.take() else {
+            return;
+        };
+        let end = (ex.next + EXPORT_ROWS_PER_FRAME).min(ex.rows.len());
+        for &(top, abs) in &ex.rows[ex.next..end] {
+            let Some(r) = store.get(top, abs) else {
+                continue;
+            };
+            match ex.format {
+                ExportFormat::Text => {
+                    ex.out.push_str(&self.row_text(model, r, top));
+                    ex.out.push('\n');
+                }
+                ExportFormat::JsonLines => {
+                    let ev = crate::engine::protocol::Event {
+                        session: r.session,
+                        at: crate::engine::protocol::Stamp {
+                            mono: r.mono,
+                            wall: self.start_wall + r.mono,
+                        },
+                        kind: crate::engine::protocol::EventKind::Log(r.entry.clone()),
+                    };
+                    let v = crate::headless::event_json(&ev, Self::encoding_of(model, top), None);
+                    ex.out.push_str(&v.to_string());
+                    ex.out.push('\n');
+                }
+            }
+        }
+        ex.next = end;
+        if ex.next < ex.rows.len() {
+            self.export = Some(ex);
+            return;
+        }
+        let tx = done.clone();
+        let n = ex.rows.len();
+        let spawned = std::thread::Builder::new()
+            .name("sockscope-export".into())
+            .spawn(move || {
+                let msg = match crate::fsutil::write_atomic(&ex.path, ex.out.as_bytes()) {
+                    Ok(()) => format!("exported {n} rows to {}", ex.path.display()),
+                    Err(e) => format!("export to {} failed: {e}", ex.path.display()),
+                };
+                let _ = tx.try_send(msg);
+            });
+        if let Err(e) = spawned {
+            let _ = done.try_send(format!("export failed: {e}"));
+        }
+    }
+
+    /// Draws the view.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        store: &LogStore,
+        model: &Model,
+        export_done: &crossbeam_channel::Sender<String>,
+    ) -> Vec<LogAction> {
+        let mut actions = Vec::new();
+        self.prune(store);
+        ui.horizontal_wrapped(|ui| {
+            let all = self.scope == Scope::All;
+            if ui.selectable_label(all, L::ALL_SESSIONS).clicked() && !all {
+                self.scope = Scope::All;
+            }
+            ui.checkbox(&mut self.show_in, L::SHOW_IN);
+            ui.checkbox(&mut self.show_out, L::SHOW_OUT);
+            let label = ui.label(L::LOG_SEARCH);
+            ui.add(
+                egui::TextEdit::singleline(&mut self.search)
+                    .hint_text("text, or hex:0d 0a")
+                    .desired_width(140.0)
+                    .id_salt(L::LOG_SEARCH),
+            )
+            .labelled_by(label.id);
+            ui.checkbox(&mut self.hex, L::AS_HEX);
+            ui.checkbox(&mut self.wall, L::WALL_CLOCK);
+            ui.checkbox(&mut self.follow, L::FOLLOW);
+            if ui.checkbox(&mut self.paused, L::PAUSE).changed() && !self.paused {
+                self.rows.append(&mut self.waiting);
+            }
+            if ui.button(L::CLEAR).clicked() {
+                actions.push(LogAction::Clear(match self.scope {
+                    Scope::Session(s) => Some(s),
+                    Scope::All => None,
+                }));
+            }
+            if ui.button(L::COPY).clicked() {
+                let rows: Vec<(u32, u64)> = match self.selected {
+                    Some(s) => vec![s],
+                    None => self.rows.iter().rev().take(10_000).rev().copied().collect(),
+                };
+                let text: Vec<String> = rows
+                    .iter()
+                    .filter_map(|&(t, a)| store.get(t, a).map(|r| self.row_text(model, r, t)))
+                    .collect();
+                actions.push(LogAction::Copy(text.join("\n")));
+                actions.push(LogAction::Status(format!("copied {} rows", text.len())));
+            }
+        });
+        ui.horizontal(|ui| {
+            let l = ui.label("Export to");
+            ui.add(egui::TextEdit::singleline(&mut self.export_path).desired_width(220.0))
+                .labelled_by(l.id);
+            let busy = self.export.is_some();
+            if ui
+                .add_enabled(!busy, egui::Button::new(L::EXPORT_TEXT))
+                .clicked()
+            {
+                self.start_export(ExportFormat::Text);
+            }
+            if ui
+                .add_enabled(!busy, egui::Button::new(L::EXPORT_JSONL))
+                .clicked()
+            {
+                self.start_export(ExportFormat::JsonLines);
+            }
+            if let Some(ex) = &self.export {
+                ui.spinner();
+                ui.label(format!("exporting {}/{}", ex.next, ex.rows.len()));
+            }
+        });
+        let want = (self.scope, self.show_in, self.show_out, self.search.clone());
+        if want != self.applied {
+            self.rebuild(store, model);
+        }
+        if let Some(e) = &self.search_error {
+            ui.colored_label(ui.visuals().error_fg_color, format!("search: {e}"));
+        }
+        self.step_export(store, model, export_done);
+        if self.export.is_some() {
+            ui.ctx().request_repaint();
+        }
+        // Say what is missing, and why.
+        let tops = match self.scope {
+            Scope::Session(s) => vec![s],
+            Scope::All => store.tops(),
+        };
+        let (mut evicted, mut undelivered) = (0, 0);
+        for t in tops {
+            let e = store.evicted(t);
+            evicted += e.entries;
+            undelivered += e.undelivered;
+        }
+        if evicted > 0 || undelivered > 0 {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!(
+                    "{evicted} older entries evicted by the log budget, {undelivered} not delivered while the view lagged (counters include them all)"
+                ),
+            );
+        }
+        let waiting = self.waiting.len();
+        ui.label(format!(
+            "{} rows{}",
+            self.rows.len(),
+            if waiting > 0 {
+                format!(", {waiting} new while paused")
+            } else {
+                String::new()
+            }
+        ));
+        self.table(ui, store, model);
+        self.detail(ui, store);
+        actions
+    }
+
+    fn table(&mut self, ui: &mut egui::Ui, store: &LogStore, model: &Model) {
+        let row_h = egui::TextStyle::Monospace.resolve(ui.style()).size + 6.0;
+        let detail_h = if self.selected.is_some() { 180.0 } else { 0.0 };
+        let mut clicked = None;
+        let avail = (ui.available_height() - detail_h).max(80.0);
+        TableBuilder::new(ui)
+            .id_salt("log-table")
+            .striped(true)
+            .stick_to_bottom(self.follow)
+            .max_scroll_height(avail)
+            .min_scrolled_height(avail.min(200.0))
+            .auto_shrink([false, false])
+            .sense(egui::Sense::click())
+            .column(Column::auto().at_least(90.0))
+            .column(Column::auto().at_least(40.0))
+            .column(Column::exact(22.0))
+            .column(Column::auto().at_least(60.0))
+            .column(Column::auto().at_least(44.0))
+            .column(Column::remainder().clip(true))
+            .header(row_h, |mut h| {
+                for t in ["time", "session", "", "peer", "len", "data"] {
+                    h.col(|ui| {
+                        ui.strong(t);
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(row_h, self.rows.len(), |mut row| {
+                    let (top, abs) = self.rows[row.index()];
+                    row.set_selected(self.selected == Some((top, abs)));
+                    let Some(r) = store.get(top, abs) else {
+                        row.col(|ui| {
+                            ui.weak("(evicted)");
+                        });
+                        return;
+                    };
+                    let mono = egui::TextStyle::Monospace;
+                    row.col(|ui| {
+                        ui.label(egui::RichText::new(self.time_text(r)).text_style(mono.clone()));
+                    });
+                    row.col(|ui| {
+                        ui.label(r.session.to_string());
+                    });
+                    row.col(|ui| {
+                        let (arrow, color) = match r.entry.dir {
+                            Direction::In => ("<-", egui::Color32::from_rgb(60, 160, 80)),
+                            Direction::Out => ("->", egui::Color32::from_rgb(90, 140, 220)),
+                        };
+                        ui.colored_label(color, arrow);
+                    });
+                    row.col(|ui| {
+                        if let Some(p) = &r.entry.peer {
+                            ui.label(p.to_string());
+                        }
+                    });
+                    row.col(|ui| {
+                        let mut t = r.entry.data.len().to_string();
+                        if let Some(req) = r.entry.requested {
+                            t = format!("{t}/{req}");
+                        }
+                        if let Some(full) = r.entry.truncated_from {
+                            t = format!("{t} of {full}");
+                        }
+                        ui.label(t);
+                    });
+                    row.col(|ui| {
+                        let shown = &r.entry.data[..r.entry.data.len().min(ROW_PREVIEW)];
+                        let mut text = if self.hex {
+                            codec::to_hex(shown)
+                        } else {
+                            Self::encoding_of(model, top).decode_escaped(shown, true)
+                        };
+                        if r.entry.data.len() > ROW_PREVIEW {
+                            text.push('…');
+                        }
+                        ui.add(
+                            egui::Label::new(egui::RichText::new(text).text_style(mono)).truncate(),
+                        );
+                    });
+                    if row.response().clicked() {
+                        clicked = Some((top, abs));
+                    }
+                });
+            });
+        if let Some(c) = clicked {
+            self.selected = if self.selected == Some(c) {
+                None
+            } else {
+                Some(c)
+            };
+        }
+    }
+
+    fn detail(&mut self, ui: &mut egui::Ui, store: &LogStore) {
+        let Some((top, abs)) = self.selected else {
+            return;
+        };
+        let Some(r) = store.get(top, abs) else {
+            self.selected = None;
+            return;
+        };
+        ui.separator();
+        ui.label(format!(
+            "{} bytes {} {} at {}",
+            r.entry.data.len(),
+            match r.entry.dir {
+                Direction::In => "received from",
+                Direction::Out => "sent to",
+            },
+            r.entry
+                .peer
+                .as_ref()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+            self.time_text(r)
+        ));
+        let data = &r.entry.data;
+        let lines = data.len().div_ceil(16);
+        let row_h = egui::TextStyle::Monospace.resolve(ui.style()).size + 2.0;
+        egui::ScrollArea::vertical()
+            .id_salt("hexdump")
+            .max_height(150.0)
+            .auto_shrink([false, true])
+            .show_rows(ui, row_h, lines, |ui, range| {
+                for line in range {
+                    let chunk = &data[line * 16..(line * 16 + 16).min(data.len())];
+                    let mut hex = codec::to_hex(chunk);
+                    while hex.len() < 47 {
+                        hex.push(' ');
+                    }
+                    let ascii: String = chunk
+                        .iter()
+                        .map(|&b| {
+                            if (0x20..0x7f).contains(&b) {
+                                b as char
+                            } else {
+                                '.'
+                            }
+                        })
+                        .collect();
+                    ui.monospace(format!("{:08x}  {hex}  {ascii}", line * 16));
+                }
+            });
+    }
+}

@@ -1,0 +1,53 @@
+//! The desktop app (egui/eframe). Panels are small structs that return
+//! actions; `app.rs` owns them and applies the actions after drawing.
+
+pub mod app;
+pub mod composer;
+pub mod form;
+pub mod inspector;
+pub mod labels;
+pub mod log_view;
+pub mod model;
+pub mod sessions;
+
+pub use app::App;
+
+use crate::engine::SessionSpec;
+
+/// Why the window could not be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum GuiError {
+    /// Neither X11 nor Wayland is reachable.
+    #[error(
+        "no display: DISPLAY is not set, so there is no screen to open the window on.\n\
+         Run it from a desktop session, under Xvfb (xvfb-run sockscope), or use the headless runner:\n\
+         sockscope run FILE.ron   (examples in assets/presets/)"
+    )]
+    NoDisplay,
+    /// The window system refused.
+    #[error(
+        "could not open the window: {0}\nThe headless runner works without one: sockscope run FILE.ron"
+    )]
+    Window(String),
+}
+
+/// Opens the window and runs until it is closed.
+pub fn run(open: Vec<SessionSpec>) -> Result<(), GuiError> {
+    // This build talks X11 (Wayland desktops provide it through XWayland).
+    if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
+        return Err(GuiError::NoDisplay);
+    }
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Sockscope")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([800.0, 500.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Sockscope",
+        options,
+        Box::new(move |cc| Ok(Box::new(App::new(&cc.egui_ctx, open)))),
+    )
+    .map_err(|e| GuiError::Window(e.to_string()))
+}

@@ -1,0 +1,374 @@
+//! What the app knows about each session, built from engine events. Plain
+//! data: no egui here, so it is tested on its own.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use crate::engine::codec::Encoding;
+use crate::engine::error::OpError;
+use crate::engine::options::OptionReport;
+use crate::engine::protocol::{Addr, CloseReason, Counters, Event, EventKind, SessionId, Side};
+use crate::engine::spec::SessionSpec;
+
+/// Rate samples kept per session for the throughput plot (at 4 per second:
+/// the last five minutes).
+pub const RATE_HISTORY: usize = 1200;
+
+/// Where a session is in its life, for the badge.
+#[derive(Clone, Debug, PartialEq)]
+pub enum State {
+    /// Created, nothing reported yet.
+    Opening,
+    /// Resolving a host name.
+    Resolving,
+    /// A connect is in progress.
+    Connecting,
+    /// A stream is connected.
+    Connected,
+    /// One direction was shut down.
+    HalfClosed(Side),
+    /// A server is listening.
+    Listening,
+    /// A datagram socket is bound.
+    Bound,
+    /// Ended.
+    Closed(CloseReason),
+}
+
+impl State {
+    /// The badge text.
+    pub fn label(&self) -> &'static str {
+        match self {
+            State::Opening => "opening",
+            State::Resolving => "resolving",
+            State::Connecting => "connecting",
+            State::Connected => "connected",
+            State::HalfClosed(Side::Local) => "write shut",
+            State::HalfClosed(Side::Peer) => "peer FIN",
+            State::Listening => "listening",
+            State::Bound => "bound",
+            State::Closed(CloseReason::Error(_) | CloseReason::Panicked(_)) => "error",
+            State::Closed(_) => "closed",
+        }
+    }
+    /// Whether the session has ended.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, State::Closed(_))
+    }
+}
+
+/// Everything shown about one session or child.
+#[derive(Clone, Debug)]
+pub struct SessionInfo {
+    /// Its id.
+    pub id: SessionId,
+    /// The user's name (children: the parent's name).
+    pub name: String,
+    /// Kind label (`tcp-server`, ... ; children: `accepted`, `socketpair end`).
+    pub kind: &'static str,
+    /// The spec it was opened from (top-level sessions only).
+    pub spec: Option<SessionSpec>,
+    /// Encoding for showing payloads.
+    pub encoding: Encoding,
+    /// Current state.
+    pub state: State,
+    /// fd, when known.
+    pub fd: Option<i32>,
+    /// AF_* name.
+    pub family: Option<&'static str>,
+    /// SOCK_* name.
+    pub socktype: Option<&'static str>,
+    /// getsockname.
+    pub local: Option<Addr>,
+    /// getpeername.
+    pub peer: Option<Addr>,
+    /// Addresses a name resolved to.
+    pub resolved: Vec<std::net::SocketAddr>,
+    /// Options as read back (latest value per name).
+    pub options: Vec<OptionReport>,
+    /// Exact counters.
+    pub counters: Counters,
+    /// Latest rates, bytes/s.
+    pub rate_in: f64,
+    /// Latest rates, bytes/s.
+    pub rate_out: f64,
+    /// (seconds since engine start, in, out) samples.
+    pub rates: VecDeque<(f64, f64, f64)>,
+    /// When `opened` arrived.
+    pub opened_at: Option<Duration>,
+    /// How long the connect took (connecting -> connected).
+    pub connect_time: Option<Duration>,
+    connecting_at: Option<Duration>,
+    /// The last error reported (the session may go on).
+    pub last_error: Option<OpError>,
+    /// Children, in accept order.
+    pub children: Vec<SessionId>,
+    /// Unsent bytes queued, and whether writing is paused.
+    pub write_paused: bool,
+    /// Last datagram source, a default destination for replies.
+    pub last_source: Option<Addr>,
+}
+
+impl SessionInfo {
+    fn new(id: SessionId, name: String, kind: &'static str, encoding: Encoding) -> SessionInfo {
+        SessionInfo {
+            id,
+            name,
+            kind,
+            spec: None,
+            encoding,
+            state: State::Opening,
+            fd: None,
+            family: None,
+            socktype: None,
+            local: None,
+            peer: None,
+            resolved: Vec::new(),
+            options: Vec::new(),
+            counters: Counters::default(),
+            rate_in: 0.0,
+            rate_out: 0.0,
+            rates: VecDeque::new(),
+            opened_at: None,
+            connect_time: None,
+            connecting_at: None,
+            last_error: None,
+            children: Vec::new(),
+            write_paused: false,
+            last_source: None,
+        }
+    }
+}
+
+/// All sessions, in the order they were opened.
+#[derive(Default)]
+pub struct Model {
+    infos: HashMap<SessionId, SessionInfo>,
+    order: Vec<SessionId>,
+}
+
+impl Model {
+    /// Records a session the app just opened, before any event about it.
+    pub fn opened(&mut self, id: SessionId, spec: SessionSpec) {
+        let mut info = SessionInfo::new(id, spec.name.clone(), spec.kind.label(), spec.encoding);
+        info.spec = Some(spec);
+        self.infos.insert(id, info);
+        self.order.push(id);
+    }
+
+    /// Top-level sessions in order.
+    pub fn sessions(&self) -> &[SessionId] {
+        &self.order
+    }
+
+    /// One session or child.
+    pub fn get(&self, id: SessionId) -> Option<&SessionInfo> {
+        self.infos.get(&id)
+    }
+
+    /// Forgets a closed session and its children.
+    pub fn remove(&mut self, id: SessionId) {
+        if let Some(info) = self.infos.remove(&id) {
+            for c in info.children {
+                self.infos.remove(&c);
+            }
+        }
+        self.order.retain(|x| *x != id);
+    }
+
+    /// Top-level sessions that are still open.
+    pub fn open_sessions(&self) -> Vec<SessionId> {
+        self.order
+            .iter()
+            .copied()
+            .filter(|id| self.infos.get(id).is_some_and(|i| !i.state.is_closed()))
+            .collect()
+    }
+
+    fn child_entry(&mut self, id: SessionId) -> &mut SessionInfo {
+        if !self.infos.contains_key(&id) {
+            let parent = self.infos.get(&SessionId::top(id.session));
+            let (name, enc, kind) = match parent {
+                Some(p) => (
+                    format!("{} #{}", p.name, id.child),
+                    p.encoding,
+                    if p.kind == "socketpair" {
+                        "socketpair end"
+                    } else {
+                        "accepted"
+                    },
+                ),
+                None => (id.to_string(), Encoding::Utf8, "accepted"),
+            };
+            self.infos.insert(id, SessionInfo::new(id, name, kind, enc));
+            if let Some(p) = self.infos.get_mut(&SessionId::top(id.session))
+                && !p.children.contains(&id)
+            {
+                p.children.push(id);
+            }
+        }
+        self.infos.get_mut(&id).expect("inserted above")
+    }
+
+    /// Updates the model from one event.
+    pub fn apply(&mut self, ev: &Event) {
+        let id = ev.session;
+        let t = ev.at.mono;
+        if !self.infos.contains_key(&id) && !id.is_child() {
+            // A session opened elsewhere (tests, runner): learn it from its events.
+            let (name, kind) = match &ev.kind {
+                EventKind::Opened { name, kind } => (name.clone(), *kind),
+                _ => (id.to_string(), "session"),
+            };
+            self.infos
+                .insert(id, SessionInfo::new(id, name, kind, Encoding::Utf8));
+            self.order.push(id);
+        }
+        let info = self.child_entry(id);
+        match &ev.kind {
+            EventKind::Opened { .. } => info.opened_at = Some(t),
+            EventKind::Resolving { .. } => info.state = State::Resolving,
+            EventKind::Resolved { addrs, .. } => info.resolved = addrs.clone(),
+            EventKind::SocketCreated {
+                fd,
+                family,
+                socktype,
+            } => {
+                info.fd = Some(*fd);
+                info.family = Some(family);
+                info.socktype = Some(socktype);
+            }
+            EventKind::Connecting { addr } => {
+                info.state = State::Connecting;
+                info.peer = Some(addr.clone());
+                info.connecting_at = Some(t);
+            }
+            EventKind::ConnectFailed(e) | EventKind::Error(e) => info.last_error = Some(e.clone()),
+            EventKind::Connected { local, peer, fd } => {
+                info.state = State::Connected;
+                info.local = Some(local.clone());
+                info.peer = Some(peer.clone());
+                info.fd = Some(*fd);
+                info.connect_time = info.connecting_at.map(|c| t.saturating_sub(c));
+                if info.family.is_none() {
+                    info.family = Some(match local {
+                        Addr::Inet(a) if a.is_ipv6() => "AF_INET6",
+                        Addr::Inet(_) => "AF_INET",
+                        _ => "AF_UNIX",
+                    });
+                    info.socktype = Some("SOCK_STREAM");
+                }
+            }
+            EventKind::Bound { local, fd, peer } => {
+                info.state = State::Bound;
+                info.local = Some(local.clone());
+                info.fd = Some(*fd);
+                info.peer = peer.clone();
+            }
+            EventKind::Listening { local, fd, .. } => {
+                info.state = State::Listening;
+                info.local = Some(local.clone());
+                info.fd = Some(*fd);
+            }
+            EventKind::Accepted { child, .. } => {
+                let child = *child;
+                self.child_entry(child);
+            }
+            EventKind::Options(list) => info.options = list.clone(),
+            EventKind::OptionChanged(r) => {
+                match info.options.iter_mut().find(|o| o.name == r.name) {
+                    Some(o) => *o = r.clone(),
+                    None => info.options.push(r.clone()),
+                }
+            }
+            EventKind::Log(entry) => {
+                let datagram = matches!(info.kind, "udp" | "unix-datagram");
+                if datagram && entry.dir == crate::engine::protocol::Direction::In {
+                    info.last_source = entry.peer.clone();
+                }
+            }
+            EventKind::HalfClosed { by } => info.state = State::HalfClosed(*by),
+            EventKind::WritePaused { .. } => info.write_paused = true,
+            EventKind::WriteResumed { .. } => info.write_paused = false,
+            EventKind::Stats {
+                counters,
+                rate_in,
+                rate_out,
+            } => {
+                info.counters = *counters;
+                info.rate_in = *rate_in;
+                info.rate_out = *rate_out;
+                if info.rates.len() == RATE_HISTORY {
+                    info.rates.pop_front();
+                }
+                info.rates.push_back((t.as_secs_f64(), *rate_in, *rate_out));
+            }
+            EventKind::Closed { reason, counters } => {
+                info.state = State::Closed(reason.clone());
+                info.counters = *counters;
+                info.rate_in = 0.0;
+                info.rate_out = 0.0;
+            }
+            EventKind::Timeout { .. }
+            | EventKind::Multicast { .. }
+            | EventKind::Step { .. }
+            | EventKind::Dropped { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::protocol::Stamp;
+    use crate::engine::spec::SessionKind;
+    use std::time::SystemTime;
+
+    fn ev(session: SessionId, kind: EventKind) -> Event {
+        Event {
+            session,
+            at: Stamp {
+                mono: Duration::from_millis(5),
+                wall: SystemTime::UNIX_EPOCH,
+            },
+            kind,
+        }
+    }
+
+    #[test]
+    fn children_nest_under_their_server() {
+        let mut m = Model::default();
+        let top = SessionId::top(1);
+        m.opened(
+            top,
+            SessionSpec::new(
+                "srv",
+                SessionKind::TcpServer {
+                    local: "127.0.0.1:0".parse().unwrap(),
+                    backlog: 1,
+                },
+            ),
+        );
+        let child = top.child(1);
+        m.apply(&ev(
+            top,
+            EventKind::Accepted {
+                child,
+                local: Addr::Unnamed,
+                peer: Addr::Unnamed,
+                fd: 7,
+            },
+        ));
+        assert_eq!(m.get(top).unwrap().children, vec![child]);
+        assert_eq!(m.get(child).unwrap().name, "srv #1");
+        m.apply(&ev(
+            child,
+            EventKind::Closed {
+                reason: CloseReason::PeerReset,
+                counters: Counters::default(),
+            },
+        ));
+        assert_eq!(m.get(child).unwrap().state.label(), "closed");
+        assert_eq!(m.open_sessions(), vec![top]);
+    }
+}

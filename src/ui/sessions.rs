@@ -1,0 +1,196 @@
+//! The side list of sessions: a state badge, kind, local -> peer and live
+//! byte counters per row, a server's connections nested under it. Rows are
+//! virtualised (a server may hold 10,000 children).
+
+use std::collections::HashSet;
+
+use crate::engine::SessionId;
+
+use super::labels as L;
+use super::model::{Model, SessionInfo, State};
+
+/// What the list asks the app to do.
+#[derive(Debug, PartialEq)]
+pub enum ListAction {
+    /// Show this session or child.
+    Select(SessionId),
+    /// Close it gracefully.
+    Close(SessionId),
+    /// Open the same spec again.
+    Reopen(SessionId),
+    /// Copy its spec into the form.
+    Duplicate(SessionId),
+    /// Forget a closed session.
+    Forget(SessionId),
+    /// Close every open session.
+    CloseAll,
+}
+
+/// The list's own state.
+#[derive(Default)]
+pub struct SessionList {
+    collapsed: HashSet<SessionId>,
+}
+
+/// A short human size: 1.2 KiB, 3.4 MiB.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// The badge color for a state.
+pub fn badge_color(state: &State, visuals: &egui::Visuals) -> egui::Color32 {
+    match state {
+        State::Connected | State::Listening | State::Bound => egui::Color32::from_rgb(60, 160, 80),
+        State::Opening | State::Resolving | State::Connecting => {
+            egui::Color32::from_rgb(200, 160, 40)
+        }
+        State::HalfClosed(_) => egui::Color32::from_rgb(90, 140, 200),
+        State::Closed(crate::engine::protocol::CloseReason::Error(_))
+        | State::Closed(crate::engine::protocol::CloseReason::Panicked(_)) => {
+            visuals.error_fg_color
+        }
+        State::Closed(_) => visuals.weak_text_color(),
+    }
+}
+
+fn badge(ui: &mut egui::Ui, state: &State) {
+    let color = badge_color(state, ui.visuals());
+    ui.label(
+        egui::RichText::new(state.label())
+            .small()
+            .color(egui::Color32::WHITE)
+            .background_color(color),
+    );
+}
+
+fn endpoints(info: &SessionInfo) -> String {
+    let l = info
+        .local
+        .as_ref()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "…".into());
+    match &info.peer {
+        Some(p) => format!("{l} -> {p}"),
+        None => l,
+    }
+}
+
+impl SessionList {
+    /// Draws the list; `selected` is highlighted.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        model: &Model,
+        selected: Option<SessionId>,
+    ) -> Vec<ListAction> {
+        let mut actions = Vec::new();
+        ui.horizontal(|ui| {
+            ui.heading(L::SESSIONS);
+            if ui
+                .add_enabled(
+                    !model.open_sessions().is_empty(),
+                    egui::Button::new(L::CLOSE_ALL),
+                )
+                .clicked()
+            {
+                actions.push(ListAction::CloseAll);
+            }
+        });
+        ui.separator();
+        // Flatten into rows so only the visible ones are laid out.
+        let mut rows: Vec<SessionId> = Vec::new();
+        for &id in model.sessions() {
+            rows.push(id);
+            if !self.collapsed.contains(&id)
+                && let Some(info) = model.get(id)
+            {
+                rows.extend(info.children.iter().copied());
+            }
+        }
+        if rows.is_empty() {
+            ui.weak("No sessions yet: fill in the form and press Open.");
+            return actions;
+        }
+        let row_h = ui.spacing().interact_size.y * 2.6;
+        egui::ScrollArea::vertical()
+            .id_salt("session-list")
+            .auto_shrink([false, false])
+            .show_rows(ui, row_h, rows.len(), |ui, range| {
+                for &id in &rows[range] {
+                    let Some(info) = model.get(id) else { continue };
+                    self.row(ui, info, selected == Some(id), row_h, &mut actions);
+                }
+            });
+        actions
+    }
+
+    fn row(
+        &mut self,
+        ui: &mut egui::Ui,
+        info: &SessionInfo,
+        selected: bool,
+        row_h: f32,
+        actions: &mut Vec<ListAction>,
+    ) {
+        let id = info.id;
+        let indent = if id.is_child() { 18.0 } else { 0.0 };
+        ui.allocate_ui(egui::vec2(ui.available_width(), row_h), |ui| {
+            ui.horizontal(|ui| {
+                ui.add_space(indent);
+                ui.vertical(|ui| {
+                    ui.horizontal(|ui| {
+                        if !id.is_child() && !info.children.is_empty() {
+                            let open = !self.collapsed.contains(&id);
+                            if ui.small_button(if open { "-" } else { "+" }).clicked() {
+                                if open {
+                                    self.collapsed.insert(id);
+                                } else {
+                                    self.collapsed.remove(&id);
+                                }
+                            }
+                        }
+                        badge(ui, &info.state);
+                        let title = format!("{} {} · {}", id, info.name, info.kind);
+                        if ui.selectable_label(selected, title).clicked() {
+                            actions.push(ListAction::Select(id));
+                        }
+                    });
+                    ui.horizontal(|ui| {
+                        ui.weak(format!(
+                            "{}   in {} out {}",
+                            endpoints(info),
+                            human_bytes(info.counters.bytes_in),
+                            human_bytes(info.counters.bytes_out)
+                        ));
+                        if !info.state.is_closed() {
+                            if ui.small_button(L::CLOSE).clicked() {
+                                actions.push(ListAction::Close(id));
+                            }
+                        } else if !id.is_child() {
+                            if ui.small_button(L::REOPEN).clicked() {
+                                actions.push(ListAction::Reopen(id));
+                            }
+                            if ui.small_button(L::FORGET).clicked() {
+                                actions.push(ListAction::Forget(id));
+                            }
+                        }
+                        if !id.is_child() && ui.small_button(L::DUPLICATE).clicked() {
+                            actions.push(ListAction::Duplicate(id));
+                        }
+                    });
+                });
+            });
+        });
+    }
+}
