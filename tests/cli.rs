@@ -350,3 +350,17 @@ fn socketpair_example_runs_as_in_the_seed() {
     assert_eq!(events(&v, "1.2", "received")[0]["data"], "hello world.");
     assert_eq!(events(&v, "1.1", "received")[0]["data"], "hello world.");
 }
+
+#[test]
+fn the_app_without_a_display_says_what_to_do_instead() {
+    let out = Command::new(BIN)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("no display"), "{err}");
+    assert!(err.contains("sockscope run"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -198,3 +198,83 @@ fn gbk_text_from_a_socketpair_renders_and_filters() {
     replace_text(&mut h, L::LOG_SEARCH, "你");
     assert!(h.state().log_rows() >= 3);
 }
+
+#[test]
+fn udp_composer_sends_to_a_destination_and_export_writes_json_lines() {
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(DEADLINE)).unwrap();
+    let spec = SessionSpec::new(
+        "udp",
+        SessionKind::Udp {
+            local: Some("127.0.0.1:0".parse().unwrap()),
+            connect: None,
+            join: Vec::new(),
+        },
+    );
+    let mut h = harness(vec![spec]);
+    let id = h.state().selected().unwrap();
+    step_until(&mut h, "bound", |a| {
+        a.model().get(id).is_some_and(|i| i.state == State::Bound)
+    });
+    replace_text(
+        &mut h,
+        L::DESTINATION,
+        &peer.local_addr().unwrap().to_string(),
+    );
+    replace_text(&mut h, L::PAYLOAD, "ping");
+    click(&mut h, L::MODE_ESCAPED);
+    replace_text(&mut h, L::PAYLOAD, "ping\\r\\n");
+    h.get_by_label_contains("6 bytes: 70 69 6e 67 0d 0a");
+    h.run_steps(3);
+    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    h.run_steps(2);
+    let mut buf = [0u8; 64];
+    let (n, from) = peer.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"ping\r\n");
+    peer.send_to("你好".as_bytes(), from).unwrap();
+    step_until(&mut h, "reply logged", |a| a.log_rows() >= 2);
+    // The reply's source is shown, as recvfrom reported it.
+    assert!(
+        h.query_all_by_label(&peer.local_addr().unwrap().to_string())
+            .count()
+            >= 2
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.jsonl");
+    replace_text(&mut h, "Export to", path.to_str().unwrap());
+    click(&mut h, L::EXPORT_JSONL);
+    step_until(&mut h, "export written", |a| {
+        a.status().is_some_and(|s| s.starts_with("exported"))
+    });
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["event"], "sent");
+    assert_eq!(lines[0]["hex"], "70 69 6e 67 0d 0a");
+    assert_eq!(lines[1]["event"], "received");
+    assert_eq!(lines[1]["data"], "你好");
+}
+
+#[test]
+fn duplicate_fills_the_form_and_reopen_opens_again() {
+    let spec = SessionSpec::new("pair-one", SessionKind::SocketPair);
+    let mut h = harness(vec![spec]);
+    let id = h.state().selected().unwrap();
+    click(&mut h, L::CLOSE_ALL);
+    step_until(&mut h, "closed", |a| {
+        a.model().get(id).is_some_and(|i| i.state.is_closed())
+    });
+    click(&mut h, L::REOPEN);
+    step_until(&mut h, "reopened", |a| a.model().sessions().len() == 2);
+    let again = h.state().selected().unwrap();
+    assert_ne!(again, id);
+    assert_eq!(h.state().model().get(again).unwrap().name, "pair-one");
+    h.run_steps(3);
+    h.get_all_by_label(L::DUPLICATE).next().unwrap().click();
+    h.run_steps(3);
+    assert_eq!(h.state().form().name, "pair-one (copy)");
+    h.get_by_label_contains("the form holds a copy");
+}

@@ -13,21 +13,22 @@ use super::protocol::{Counters, Direction, Event, EventKind, LogEntry, SessionId
 pub struct LogBudget {
     /// Entries kept per top-level session.
     pub entries_per_session: usize,
-    /// Payload bytes kept per top-level session.
+    /// Memory kept per top-level session: payload allocations plus the
+    /// bookkeeping of each entry (see [`Record::cost`]).
     pub bytes_per_session: usize,
     /// Entries kept overall.
     pub entries_total: usize,
-    /// Payload bytes kept overall.
+    /// Memory kept overall, counted the same way.
     pub bytes_total: usize,
 }
 
 impl Default for LogBudget {
     fn default() -> Self {
         LogBudget {
-            entries_per_session: 1_000_000,
-            bytes_per_session: 64 * 1024 * 1024,
-            entries_total: 2_000_000,
-            bytes_total: 256 * 1024 * 1024,
+            entries_per_session: 2_000_000,
+            bytes_per_session: 256 * 1024 * 1024,
+            entries_total: 4_000_000,
+            bytes_total: 512 * 1024 * 1024,
         }
     }
 }
@@ -43,6 +44,21 @@ pub struct Record {
     pub mono: Duration,
     /// The entry.
     pub entry: LogEntry,
+}
+
+impl Record {
+    /// What the record holds in memory, as budgets count it: the payload's
+    /// allocation (not just its length), the record itself, the slot it
+    /// takes in its ring, and the peer's text.
+    pub fn cost(&self) -> usize {
+        let peer = match &self.entry.peer {
+            Some(super::protocol::Addr::Path(p) | super::protocol::Addr::Abstract(p)) => {
+                p.capacity()
+            }
+            _ => 0,
+        };
+        self.entry.data.capacity() + std::mem::size_of::<Record>() + peer
+    }
 }
 
 /// What eviction (and channel drops) took away.
@@ -140,16 +156,17 @@ impl LogStore {
     }
 
     fn push(&mut self, session: SessionId, mono: Duration, entry: LogEntry) -> u64 {
-        let len = entry.data.len();
         let seq = self.next_seq;
         self.next_seq += 1;
         let log = self.sessions.entry(session.session).or_default();
-        log.records.push_back(Record {
+        let record = Record {
             seq,
             session,
             mono,
             entry,
-        });
+        };
+        let len = record.cost();
+        log.records.push_back(record);
         log.bytes += len;
         let abs = log.removed + log.records.len() as u64 - 1;
         self.entries += 1;
@@ -165,12 +182,12 @@ impl LogStore {
         let Some(r) = log.records.pop_front() else {
             return false;
         };
-        let len = r.entry.data.len();
+        let len = r.cost();
         log.bytes -= len;
         log.removed += 1;
         self.removals += 1;
         log.evicted.entries += 1;
-        log.evicted.bytes += len as u64;
+        log.evicted.bytes += r.entry.data.len() as u64;
         self.entries -= 1;
         self.bytes -= len;
         true
@@ -222,7 +239,7 @@ impl LogStore {
             .unwrap_or_default()
     }
 
-    /// Entries and payload bytes held overall.
+    /// Entries and memory (as the budget counts it) held overall.
     pub fn size(&self) -> (usize, usize) {
         (self.entries, self.bytes)
     }
@@ -289,6 +306,25 @@ mod tests {
                 truncated_from: None,
             }),
         }
+    }
+
+    #[test]
+    fn byte_budget_bounds_memory_including_overhead() {
+        let mut s = LogStore::new(LogBudget {
+            entries_per_session: usize::MAX,
+            bytes_per_session: usize::MAX,
+            entries_total: usize::MAX,
+            bytes_total: 100_000,
+        });
+        let a = SessionId::top(1);
+        for _ in 0..10_000 {
+            s.ingest(ev(a, Direction::In, &[0u8; 100]));
+        }
+        let (entries, held) = s.size();
+        assert!(held <= 100_000, "{held}");
+        // Each entry costs more than its 100 payload bytes.
+        assert!(entries < 1000, "{entries}");
+        assert_eq!(s.counters(a).msgs_in, 10_000);
     }
 
     #[test]

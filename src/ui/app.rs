@@ -104,14 +104,19 @@ impl App {
         self.log.row_count()
     }
 
+    /// Entries and memory held by the log store.
+    pub fn log_size(&self) -> (usize, usize) {
+        self.store.size()
+    }
+
     /// The status line text.
     pub fn status(&self) -> Option<&str> {
         self.status.as_ref().map(|(s, _)| s.as_str())
     }
 
-    /// The form (tests fill it).
-    pub fn form_mut(&mut self) -> &mut OpenForm {
-        &mut self.form
+    /// The form as filled in.
+    pub fn form(&self) -> &OpenForm {
+        &self.form
     }
 
     /// Opens a session and selects it.
@@ -142,6 +147,12 @@ impl App {
         if let Err(e) = self.engine.send(cmd) {
             self.error(e.to_string());
         }
+    }
+
+    /// Takes in one event as if the engine had sent it (benchmarks feed
+    /// synthetic floods through here; the app's own events take the same path).
+    pub fn feed_event(&mut self, ev: Event) {
+        self.on_event(ev);
     }
 
     fn on_event(&mut self, ev: Event) {
@@ -282,7 +293,7 @@ impl App {
         let mut form_action = None;
         egui::Panel::left("left")
             .resizable(true)
-            .default_size(340.0)
+            .default_size(300.0)
             .show(ui, |ui| {
                 let mut header = egui::CollapsingHeader::new(L::NEW_SESSION).default_open(true);
                 if std::mem::take(&mut self.show_form) {
@@ -300,7 +311,7 @@ impl App {
         let mut composer_actions = Vec::new();
         egui::Panel::right("inspector")
             .resizable(true)
-            .default_size(380.0)
+            .default_size(330.0)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical()
                     .id_salt("inspector-scroll")

@@ -253,8 +253,16 @@ impl LogView {
             .map(|t| (t, store.span(t).start))
             .collect();
         let alive = |(t, a): &(u32, u64)| first.get(t).is_some_and(|f| a >= f);
-        self.rows.retain(alive);
-        self.waiting.retain(alive);
+        if let Scope::Session(_) = self.scope {
+            // One session's rows are in index order: the stale ones are a prefix.
+            let dead = self.rows.partition_point(|r| !alive(r));
+            self.rows.drain(..dead);
+            let dead = self.waiting.partition_point(|r| !alive(r));
+            self.waiting.drain(..dead);
+        } else {
+            self.rows.retain(alive);
+            self.waiting.retain(alive);
+        }
         if self.selected.is_some_and(|s| !alive(&s)) {
             self.selected = None;
         }
@@ -410,7 +418,7 @@ impl LogView {
                 actions.push(LogAction::Status(format!("copied {} rows", text.len())));
             }
         });
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let l = ui.label("Export to");
             ui.add(egui::TextEdit::singleline(&mut self.export_path).desired_width(220.0))
                 .labelled_by(l.id);
