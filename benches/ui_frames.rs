@@ -21,7 +21,7 @@ fn entry_event(i: u64) -> Event {
             wall: SystemTime::now(),
         },
         kind: EventKind::Log(LogEntry {
-            dir: if i % 2 == 0 {
+            dir: if i.is_multiple_of(2) {
                 Direction::In
             } else {
                 Direction::Out
