@@ -14,6 +14,7 @@ use crate::engine::codec::{self, Encoding};
 use crate::engine::error::OpError;
 use crate::engine::options::OptionReport;
 use crate::engine::protocol::{Addr, CloseReason, Counters, Event, EventKind, Side};
+use crate::engine::start::StartQueue;
 use crate::engine::{Engine, EngineConfig, SessionSpec};
 
 /// How the runner behaves.
@@ -224,6 +225,21 @@ pub fn event_json(ev: &Event, enc: Encoding, data_limit: Option<usize>) -> Value
     Value::Object(m)
 }
 
+/// Opens whatever the queue lets through now.
+fn open_next(
+    engine: &mut Engine,
+    queue: &mut StartQueue,
+    open: &mut HashSet<u32>,
+    encodings: &mut HashMap<u32, Encoding>,
+) -> io::Result<()> {
+    while let Some(r) = queue.poll(engine) {
+        let (id, spec) = r.map_err(|(e, _)| io::Error::other(e.to_string()))?;
+        encodings.insert(id.session, spec.encoding);
+        open.insert(id.session);
+    }
+    Ok(())
+}
+
 /// Runs the sessions until they end, the duration passes or SIGINT/SIGTERM
 /// arrives; prints JSON Lines to `out`.
 pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> io::Result<Outcome> {
@@ -234,22 +250,22 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
     let mut engine = Engine::new(EngineConfig::default(), None);
     let mut encodings: HashMap<u32, Encoding> = HashMap::new();
     let mut open: HashSet<u32> = HashSet::new();
-    for spec in specs {
-        let enc = spec.encoding;
-        let id = engine
-            .open(spec)
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        encodings.insert(id.session, enc);
-        open.insert(id.session);
-    }
+    // Sessions open in file order, each once the one before is ready.
+    let mut queue = StartQueue::new(specs);
+    open_next(&mut engine, &mut queue, &mut open, &mut encodings)?;
     let started = Instant::now();
     let mut closing_since: Option<Instant> = None;
     let mut outcome = Outcome::Clean;
-    while !open.is_empty() {
+    while !open.is_empty() || !queue.is_empty() {
+        if closing_since.is_none() {
+            open_next(&mut engine, &mut queue, &mut open, &mut encodings)?;
+        }
         let must_stop =
             stop.load(Ordering::Relaxed) || opts.duration.is_some_and(|d| started.elapsed() >= d);
         if must_stop && closing_since.is_none() {
             closing_since = Some(Instant::now());
+            // Sessions not yet opened never will be.
+            queue = StartQueue::new(Vec::new());
             engine.close_all();
         }
         // Sessions get a grace period to close; the engine's drop ends the rest.
@@ -268,6 +284,7 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
             }
         }
         for ev in batch {
+            queue.observe(&ev);
             if matches!(ev.kind, EventKind::Stats { .. }) && !opts.stats {
                 continue;
             }

@@ -364,3 +364,38 @@ fn the_app_without_a_display_says_what_to_do_instead() {
     assert!(err.contains("sockscope run"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn a_workspace_opens_its_server_before_its_client() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "w.ron",
+        &format!(
+            r#"(version: 1, sessions: [
+                (name: "srv", kind: TcpServer(local: "127.0.0.1:{port}"), responder: Echo),
+                (name: "cli", kind: TcpClient(remote: "127.0.0.1:{port}"),
+                 steps: [Send(Text("ordered")), WaitRecv(5.0), Close]),
+            ])"#
+        ),
+    );
+    let out = run(&["run", file.to_str().unwrap(), "--for", "2"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = lines(&out.stdout);
+    assert!(
+        events(&v, "2", "connect_failed").is_empty(),
+        "the client never races the listen()"
+    );
+    assert_eq!(events(&v, "2", "received")[0]["data"], "ordered");
+    assert_eq!(events(&v, "2", "closed")[0]["reason"], "script_done");
+}

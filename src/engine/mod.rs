@@ -10,6 +10,7 @@ pub mod options;
 pub mod protocol;
 mod sink;
 pub mod spec;
+pub mod start;
 mod worker;
 
 use std::collections::HashMap;

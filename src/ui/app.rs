@@ -9,6 +9,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::engine::log::{Ingested, LogBudget, LogStore};
 use crate::engine::protocol::{CloseReason, Command, Event, EventKind};
+use crate::engine::start::StartQueue;
 use crate::engine::{Engine, EngineConfig, SessionId, SessionSpec};
 
 use super::composer::{Composer, ComposerAction};
@@ -36,6 +37,8 @@ pub struct App {
     export_rx: Receiver<String>,
     /// Open the form section on the next frame (after Duplicate).
     show_form: bool,
+    /// Sessions given at start, opened in order as each gets ready.
+    start: StartQueue,
 }
 
 /// Installs egui's fonts plus a CJK fallback, so `你好` renders as glyphs.
@@ -82,11 +85,25 @@ impl App {
             export_tx,
             export_rx,
             show_form: false,
+            start: StartQueue::new(open),
         };
-        for spec in open {
-            app.open(spec);
-        }
+        app.open_queued(ctx);
         app
+    }
+
+    fn open_queued(&mut self, ctx: &egui::Context) {
+        while let Some(r) = self.start.poll(&mut self.engine) {
+            match r {
+                Ok((id, spec)) => {
+                    self.model.opened(id, spec);
+                    self.select(id);
+                }
+                Err((e, spec)) => self.error(format!("cannot open {}: {e}", spec.name)),
+            }
+        }
+        if let Some(t) = self.start.deadline() {
+            ctx.request_repaint_after(t.saturating_duration_since(Instant::now()));
+        }
     }
 
     /// The session model (tests look at it).
@@ -156,6 +173,7 @@ impl App {
     }
 
     fn on_event(&mut self, ev: Event) {
+        self.start.observe(&ev);
         self.model.apply(&ev);
         match self.store.ingest(ev) {
             Ingested::Logged { top, abs } => self.log.on_logged(&self.store, &self.model, top, abs),
@@ -191,6 +209,7 @@ impl App {
             }
         }
         self.engine.reap();
+        self.open_queued(ctx);
         while let Ok(msg) = self.export_rx.try_recv() {
             let failed = msg.contains("failed");
             self.status = Some((msg, failed));
@@ -278,10 +297,11 @@ impl App {
                 ui.separator();
                 match &self.status {
                     Some((s, true)) => {
-                        ui.colored_label(ui.visuals().error_fg_color, s);
+                        let text = egui::RichText::new(s).color(ui.visuals().error_fg_color);
+                        ui.add(egui::Label::new(text).truncate()).on_hover_text(s);
                     }
                     Some((s, false)) => {
-                        ui.label(s);
+                        ui.add(egui::Label::new(s).truncate()).on_hover_text(s);
                     }
                     None => {
                         ui.weak("Open a socket from the form on the left.");
@@ -294,6 +314,7 @@ impl App {
         egui::Panel::left("left")
             .resizable(true)
             .default_size(300.0)
+            .max_size(480.0)
             .show(ui, |ui| {
                 let mut header = egui::CollapsingHeader::new(L::NEW_SESSION).default_open(true);
                 if std::mem::take(&mut self.show_form) {
@@ -312,6 +333,7 @@ impl App {
         egui::Panel::right("inspector")
             .resizable(true)
             .default_size(330.0)
+            .max_size(520.0)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical()
                     .id_salt("inspector-scroll")

@@ -277,7 +277,7 @@ impl Composer {
             self.encoding = info.encoding.name().to_string();
         }
         let payload_label = ui
-            .horizontal(|ui| {
+            .horizontal_wrapped(|ui| {
                 let label = ui.label(L::PAYLOAD);
                 self.mode_row(ui);
                 label

@@ -640,8 +640,12 @@ impl OpenForm {
                     .labelled_by(label.id);
                 ui.end_row();
                 let label = ui.label("Name");
-                ui.add(egui::TextEdit::singleline(&mut self.name).hint_text("(from the kind)"))
-                    .labelled_by(label.id);
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.name)
+                        .desired_width(180.0)
+                        .hint_text("(from the kind)"),
+                )
+                .labelled_by(label.id);
                 ui.end_row();
                 if self.is_inet() {
                     ui.label(L::FAMILY);
@@ -659,13 +663,15 @@ impl OpenForm {
                 if needs_local {
                     let label = ui.label(L::LOCAL);
                     ui.vertical(|ui| {
-                        ui.add(egui::TextEdit::singleline(&mut self.local).hint_text(
-                            if self.kind == KindChoice::TcpServer {
-                                "127.0.0.1:7788"
-                            } else {
-                                "optional, e.g. 127.0.0.1:0"
-                            },
-                        ))
+                        ui.add(
+                            egui::TextEdit::singleline(&mut self.local)
+                                .desired_width(180.0)
+                                .hint_text(if self.kind == KindChoice::TcpServer {
+                                    "127.0.0.1:7788"
+                                } else {
+                                    "optional, e.g. 127.0.0.1:0"
+                                }),
+                        )
                         .labelled_by(label.id);
                         err(ui, L::LOCAL);
                         if self.binds_all_interfaces() {
@@ -684,8 +690,12 @@ impl OpenForm {
                         L::REMOTE
                     });
                     ui.vertical(|ui| {
-                        ui.add(egui::TextEdit::singleline(&mut self.remote).id_salt(L::REMOTE))
-                            .labelled_by(label.id);
+                        ui.add(
+                            egui::TextEdit::singleline(&mut self.remote)
+                                .desired_width(180.0)
+                                .id_salt(L::REMOTE),
+                        )
+                        .labelled_by(label.id);
                         err(ui, L::REMOTE);
                     });
                     ui.end_row();
@@ -695,6 +705,7 @@ impl OpenForm {
                     ui.vertical(|ui| {
                         ui.add(
                             egui::TextEdit::singleline(&mut self.join)
+                                .desired_width(180.0)
                                 .hint_text("239.1.2.3, ff02::1234"),
                         )
                         .labelled_by(label.id);
@@ -708,7 +719,7 @@ impl OpenForm {
                 ) {
                     let label = ui.label(L::PATH);
                     ui.vertical(|ui| {
-                        ui.add(egui::TextEdit::singleline(&mut self.path))
+                        ui.add(egui::TextEdit::singleline(&mut self.path).desired_width(180.0))
                             .labelled_by(label.id);
                         err(ui, L::PATH);
                     });
@@ -718,7 +729,9 @@ impl OpenForm {
                     let label = ui.label("Peer path");
                     ui.vertical(|ui| {
                         ui.add(
-                            egui::TextEdit::singleline(&mut self.peer_path).hint_text("optional"),
+                            egui::TextEdit::singleline(&mut self.peer_path)
+                                .desired_width(180.0)
+                                .hint_text("optional"),
                         )
                         .labelled_by(label.id);
                         err(ui, "Peer path");

@@ -22,15 +22,12 @@ pub fn ui(ui: &mut egui::Ui, info: &SessionInfo) {
         .show(ui, |ui| {
             let mut kv = |k: &str, v: String| {
                 ui.label(k);
-                ui.monospace(v);
+                ui.add(egui::Label::new(egui::RichText::new(v).monospace()).wrap());
                 ui.end_row();
             };
             kv("name", info.name.clone());
             kv("kind", info.kind.to_string());
             kv("state", info.state.label().to_string());
-            if let State::Closed(reason) = &info.state {
-                kv("closed", reason.to_string());
-            }
             kv(
                 "fd (fileno)",
                 info.fd.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
@@ -98,13 +95,25 @@ pub fn ui(ui: &mut egui::Ui, info: &SessionInfo) {
                 );
             }
         });
-    if let Some(e) = &info.last_error {
-        ui.colored_label(ui.visuals().error_fg_color, format!("last error: {e}"));
+    // Long texts go below the grid, where they can wrap.
+    if let State::Closed(reason) = &info.state {
+        let color = match reason {
+            CloseReason::Error(_) | CloseReason::Panicked(_) => ui.visuals().error_fg_color,
+            _ => ui.visuals().text_color(),
+        };
+        ui.add(
+            egui::Label::new(egui::RichText::new(format!("closed: {reason}")).color(color)).wrap(),
+        );
     }
-    if let State::Closed(CloseReason::Error(e)) = &info.state
-        && info.last_error.as_ref() != Some(e)
+    if let Some(e) = &info.last_error
+        && !matches!(&info.state, State::Closed(CloseReason::Error(c)) if c == e)
     {
-        ui.colored_label(ui.visuals().error_fg_color, e.to_string());
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(format!("last error: {e}")).color(ui.visuals().error_fg_color),
+            )
+            .wrap(),
+        );
     }
     if !info.rates.is_empty() {
         let ins: Vec<[f64; 2]> = info.rates.iter().map(|(t, i, _)| [*t, *i]).collect();

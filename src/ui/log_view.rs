@@ -493,6 +493,7 @@ impl LogView {
         TableBuilder::new(ui)
             .id_salt("log-table")
             .striped(true)
+            .resizable(true)
             .stick_to_bottom(self.follow)
             .max_scroll_height(avail)
             .min_scrolled_height(avail.min(200.0))
@@ -501,7 +502,7 @@ impl LogView {
             .column(Column::auto().at_least(90.0))
             .column(Column::auto().at_least(40.0))
             .column(Column::exact(22.0))
-            .column(Column::auto().at_least(60.0))
+            .column(Column::initial(130.0).at_least(60.0).clip(true))
             .column(Column::auto().at_least(44.0))
             .column(Column::remainder().clip(true))
             .header(row_h, |mut h| {
@@ -537,7 +538,7 @@ impl LogView {
                     });
                     row.col(|ui| {
                         if let Some(p) = &r.entry.peer {
-                            ui.label(p.to_string());
+                            ui.add(egui::Label::new(p.to_string()).truncate());
                         }
                     });
                     row.col(|ui| {
