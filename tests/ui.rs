@@ -62,8 +62,17 @@ fn replace_text(h: &mut Harness<'_, App>, label: &str, text: &str) {
     click(h, label);
     h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::A]);
     h.run_steps(1);
-    h.get_by_label(label).type_text(text);
+    h.key_press(egui::Key::Delete);
+    h.run_steps(1);
+    if !text.is_empty() {
+        h.get_by_label(label).type_text(text);
+    }
     h.run_steps(2);
+    assert_eq!(
+        h.get_by_label(label).value().as_deref(),
+        Some(text),
+        "{label}"
+    );
 }
 
 fn listening_port(app: &App, id: sockscope::engine::SessionId) -> Option<SocketAddr> {
@@ -277,4 +286,94 @@ fn duplicate_fills_the_form_and_reopen_opens_again() {
     h.run_steps(3);
     assert_eq!(h.state().form().name, "pair-one (copy)");
     h.get_by_label_contains("the form holds a copy");
+}
+
+fn open_from_form(
+    h: &mut Harness<'_, App>,
+    kind: &str,
+    fields: &[(&str, &str)],
+) -> sockscope::engine::SessionId {
+    click(h, L::KIND);
+    click(h, kind);
+    for (label, value) in fields {
+        replace_text(h, label, value);
+    }
+    let before = h.state().model().sessions().len();
+    click(h, L::OPEN);
+    step_until(h, "opened", |a| a.model().sessions().len() == before + 1);
+    h.state().selected().unwrap()
+}
+
+#[test]
+fn a_server_and_a_client_from_the_form_talk_and_the_badge_follows_close() {
+    let mut h = harness(Vec::new());
+    let srv = open_from_form(&mut h, "TCP server", &[(L::LOCAL, "127.0.0.1:0")]);
+    step_until(&mut h, "listening", |a| listening_port(a, srv).is_some());
+    let addr = listening_port(h.state(), srv).unwrap();
+    let cli = open_from_form(
+        &mut h,
+        "TCP client",
+        &[(L::LOCAL, ""), (L::REMOTE, &addr.to_string())],
+    );
+    step_until(&mut h, "connected", |a| {
+        a.model()
+            .get(cli)
+            .is_some_and(|i| i.state == State::Connected)
+    });
+    replace_text(&mut h, L::PAYLOAD, "hello from the composer");
+    h.run_steps(3);
+    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    let child = srv.child(1);
+    step_until(&mut h, "server got it", |a| {
+        a.model()
+            .get(child)
+            .is_some_and(|i| i.counters.bytes_in == 23)
+    });
+    // The server's log shows it with its length.
+    h.run_steps(3);
+    h.get_by_label_contains(&format!("{child} server")).click();
+    step_until(&mut h, "server log", |a| a.log_rows() == 1);
+    assert!(h.query_all_by_label("hello from the composer").count() >= 1);
+    assert!(h.query_all_by_label("23").count() >= 1);
+    // Close the client from the composer: both badges follow.
+    h.run_steps(3);
+    let info = h.state().model().get(cli).unwrap();
+    let title = format!("{cli} {} · {}", info.name, info.kind);
+    h.get_by_label(&title).click();
+    h.run_steps(3);
+    click(&mut h, L::CLOSE_SOCKET);
+    step_until(&mut h, "client closed", |a| {
+        a.model().get(cli).is_some_and(|i| i.state.is_closed())
+            && a.model().get(child).is_some_and(|i| i.state.is_closed())
+    });
+    assert!(h.query_all_by_label("closed").count() >= 2);
+}
+
+#[test]
+fn two_udp_sessions_from_the_form_exchange_a_datagram() {
+    let mut h = harness(Vec::new());
+    let a = open_from_form(
+        &mut h,
+        "UDP",
+        &[(L::LOCAL, "127.0.0.1:0"), ("Default peer (connect)", "")],
+    );
+    step_until(&mut h, "a bound", |app| {
+        app.model().get(a).is_some_and(|i| i.state == State::Bound)
+    });
+    let Some(Addr::Inet(a_addr)) = h.state().model().get(a).unwrap().local.clone() else {
+        panic!()
+    };
+    let b = open_from_form(&mut h, "UDP", &[(L::LOCAL, "127.0.0.1:0")]);
+    step_until(&mut h, "b bound", |app| {
+        app.model().get(b).is_some_and(|i| i.state == State::Bound)
+    });
+    replace_text(&mut h, L::DESTINATION, &a_addr.to_string());
+    replace_text(&mut h, L::PAYLOAD, "datagram");
+    h.run_steps(3);
+    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    step_until(&mut h, "a received", |app| {
+        app.model()
+            .get(a)
+            .is_some_and(|i| i.counters.msgs_in == 1 && i.counters.bytes_in == 8)
+    });
 }

@@ -451,7 +451,7 @@ impl Composer {
                 }
             }
             if ui
-                .add_enabled(!closed, egui::Button::new(L::CLOSE))
+                .add_enabled(!closed, egui::Button::new(L::CLOSE_SOCKET))
                 .clicked()
             {
                 out.push(ComposerAction::Close(id));

@@ -17,6 +17,7 @@ pub const KEEPALIVE: &str = "SO_KEEPALIVE";
 
 pub const SESSIONS: &str = "Sessions";
 pub const CLOSE: &str = "Close";
+pub const CLOSE_SOCKET: &str = "Close socket";
 pub const CLOSE_ALL: &str = "Close all";
 pub const REOPEN: &str = "Reopen";
 pub const DUPLICATE: &str = "Duplicate";

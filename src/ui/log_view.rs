@@ -489,14 +489,16 @@ impl LogView {
         let row_h = egui::TextStyle::Monospace.resolve(ui.style()).size + 6.0;
         let detail_h = if self.selected.is_some() { 180.0 } else { 0.0 };
         let mut clicked = None;
-        let avail = (ui.available_height() - detail_h).max(80.0);
+        // Never taller than the space left: a table that overflows its
+        // panel would sit on top of the composer and take its clicks.
+        let avail = (ui.available_height() - detail_h - row_h).max(row_h * 2.0);
         TableBuilder::new(ui)
             .id_salt("log-table")
             .striped(true)
             .resizable(true)
             .stick_to_bottom(self.follow)
             .max_scroll_height(avail)
-            .min_scrolled_height(avail.min(200.0))
+            .min_scrolled_height(0.0)
             .auto_shrink([false, false])
             .sense(egui::Sense::click())
             .column(Column::auto().at_least(90.0))

@@ -19,7 +19,7 @@ use crate::engine::SessionSpec;
 pub enum GuiError {
     /// Neither X11 nor Wayland is reachable.
     #[error(
-        "no display: DISPLAY is not set, so there is no screen to open the window on.\n\
+        "no display: neither DISPLAY nor WAYLAND_DISPLAY is set, so there is no screen to open the window on.\n\
          Run it from a desktop session, under Xvfb (xvfb-run sockscope), or use the headless runner:\n\
          sockscope run FILE.ron   (examples in assets/presets/)"
     )]
@@ -33,8 +33,8 @@ pub enum GuiError {
 
 /// Opens the window and runs until it is closed.
 pub fn run(open: Vec<SessionSpec>) -> Result<(), GuiError> {
-    // This build talks X11 (Wayland desktops provide it through XWayland).
-    if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
+    let set = |v: &str| std::env::var_os(v).is_some_and(|d| !d.is_empty());
+    if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
         return Err(GuiError::NoDisplay);
     }
     let options = eframe::NativeOptions {
