@@ -1,17 +1,35 @@
 #!/usr/bin/env bash
 # Regenerates the README's screenshots: runs the real app in a real window
-# under Xvfb with screenshots/demo.ron open, and captures the screen.
-# Needs: xvfb, imagemagick (apt-get install xvfb imagemagick).
+# under Xvfb with screenshots/demo.ron open, clicks through a few views with
+# xdotool, and captures the screen after each.
+# Needs: xvfb, xdotool, imagemagick (apt-get install xvfb xdotool imagemagick).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release
 display=:$((90 + RANDOM % 100))
 Xvfb "$display" -screen 0 1280x800x24 >/dev/null 2>&1 &
 xvfb=$!
+app=
 trap 'kill $app $xvfb 2>/dev/null || true' EXIT
 sleep 1
-DISPLAY=$display ./target/release/sockscope --open screenshots/demo.ron &
+export DISPLAY=$display
+./target/release/sockscope --open screenshots/demo.ron &
 app=$!
 sleep 4
-DISPLAY=$display import -window root screenshots/main-window.png
-echo "wrote screenshots/main-window.png"
+# No window manager under Xvfb: give the window the keyboard explicitly.
+xdotool search --sync --pid "$app" | head -1 | xargs -r xdotool windowfocus --sync
+shot() { import -window root "screenshots/$1.png"; echo "wrote screenshots/$1.png"; }
+click() { xdotool mousemove "$1" "$2" click 1; sleep 0.5; }
+# 1. The session list (a server with two connections), the selected
+#    client's log with Chinese text, the inspector with read-back options.
+shot main-window
+# 2. The log as hex, with the first row's full dump.
+click 836 43      # "Hex view"
+click 487 172     # the first row's time
+shot log-hex
+# 3. The form refusing a port out of range.
+click 836 43      # back to text
+click 225 132     # "Local address"
+xdotool key ctrl+a type "127.0.0.1:70000"
+sleep 0.5
+shot form-error

@@ -197,6 +197,17 @@ fn gbk_text_from_a_socketpair_renders_and_filters() {
     let mut h = harness(vec![spec]);
     step_until(&mut h, "three rows", |a| a.log_rows() >= 3);
     assert!(h.get_all_by_label("你好").count() >= 3);
+    // A click on a row opens its hex dump with offsets.
+    h.run_steps(3);
+    let first_time = h.get_all_by_role(Role::Button).find(|n| {
+        n.accesskit_node()
+            .label()
+            .is_some_and(|l| l.starts_with("0.0"))
+    });
+    first_time.expect("a row's time").click();
+    h.run_steps(3);
+    h.get_by_label_contains("4 bytes sent to");
+    h.get_by_label_contains("00000000  c4 e3 ba c3");
     // Only what was received.
     click(&mut h, L::SHOW_OUT);
     assert_eq!(h.state().log_rows(), 2);

@@ -525,8 +525,13 @@ impl LogView {
                         return;
                     };
                     let mono = egui::TextStyle::Monospace;
+                    let is_selected = self.selected == Some((top, abs));
                     row.col(|ui| {
-                        ui.label(egui::RichText::new(self.time_text(r)).text_style(mono.clone()));
+                        // The time is the row's handle: a click selects it.
+                        let t = egui::RichText::new(self.time_text(r)).text_style(mono.clone());
+                        if ui.selectable_label(is_selected, t).clicked() {
+                            clicked = Some((top, abs));
+                        }
                     });
                     row.col(|ui| {
                         ui.label(r.session.to_string());
@@ -607,7 +612,7 @@ impl LogView {
         let data = &r.entry.data;
         let lines = data.len().div_ceil(16);
         let row_h = egui::TextStyle::Monospace.resolve(ui.style()).size + 2.0;
-        egui::ScrollArea::vertical()
+        egui::ScrollArea::both()
             .id_salt("hexdump")
             .max_height(150.0)
             .auto_shrink([false, true])
@@ -628,7 +633,9 @@ impl LogView {
                             }
                         })
                         .collect();
-                    ui.monospace(format!("{:08x}  {hex}  {ascii}", line * 16));
+                    let text = egui::RichText::new(format!("{:08x}  {hex}  {ascii}", line * 16))
+                        .monospace();
+                    ui.add(egui::Label::new(text).extend());
                 }
             });
     }
