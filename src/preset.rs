@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::engine::codec::{self, Encoding};
 use crate::engine::options::SockOpt;
 use crate::engine::protocol::SendMode;
+use crate::engine::respond::{Canned, Match, Reply, Rule};
 use crate::engine::spec::{
     self, Family, HostPort, Limits, Responder, SessionKind, SessionSpec, StalePolicy, Step,
 };
@@ -341,13 +342,62 @@ pub enum StepFile {
 }
 
 /// Responders as written in files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum ResponderFile {
     /// No automatic replies.
     #[default]
     None,
     /// Echo every chunk or datagram back.
     Echo,
+    /// `Fixed(reply: Text("thank you !"))`: the same reply to every message.
+    Fixed {
+        /// The reply.
+        reply: Payload,
+        /// Close after replying.
+        #[serde(default, skip_serializing_if = "is_false")]
+        close_after: bool,
+    },
+    /// The local time, `YYYY-MM-DD HH:MM:SS`.
+    Time,
+    /// `Canned(rules: [...], default: Text("Sorry"))`: request -> reply.
+    Canned {
+        /// First match wins.
+        rules: Vec<RuleFile>,
+        /// Reply when nothing matches.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        default: Option<Payload>,
+        /// Message delimiter; each received chunk is a message without one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delimiter: Option<Payload>,
+    },
+}
+
+/// How a canned rule matches, as written in files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum MatchFile {
+    /// Whole message.
+    #[default]
+    Exact,
+    /// Message starts with it.
+    Prefix,
+    /// Anywhere in the message.
+    Contains,
+}
+
+/// One canned rule: `(request: Text("Hello"), reply: Text("nihao"))`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    /// How to compare.
+    #[serde(rename = "match", default)]
+    pub matching: MatchFile,
+    /// What to look for.
+    pub request: Payload,
+    /// What to answer.
+    pub reply: Payload,
+    /// Close after answering.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub close: bool,
 }
 
 /// Address family as written in files.
@@ -815,14 +865,62 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
     spec.close_on_read_timeout = f.close_on_read_timeout;
     spec.auto_read = f.auto_read;
     spec.encoding = encoding;
-    spec.responder = match f.responder {
-        ResponderFile::None => Responder::None,
-        ResponderFile::Echo => Responder::Echo,
-    };
+    spec.responder = responder_spec(f.responder, encoding)?;
     spec.steps = steps;
     spec.keep_open_after_peer_fin = f.keep_open_after_peer_fin;
     spec.limits = limits;
     Ok(spec)
+}
+
+fn responder_spec(r: ResponderFile, enc: Encoding) -> Result<Responder, FieldError> {
+    let bytes = |p: &Payload, what: &str| {
+        p.to_bytes(enc)
+            .map_err(|e| field_err("responder", format!("{what}: {e}")))
+    };
+    Ok(match r {
+        ResponderFile::None => Responder::None,
+        ResponderFile::Echo => Responder::Echo,
+        ResponderFile::Time => Responder::Time,
+        ResponderFile::Fixed { reply, close_after } => Responder::Fixed(Reply {
+            data: bytes(&reply, "reply")?,
+            close: close_after,
+        }),
+        ResponderFile::Canned {
+            rules,
+            default,
+            delimiter,
+        } => {
+            let mut out = Vec::new();
+            for (i, r) in rules.iter().enumerate() {
+                let pattern = bytes(&r.request, &format!("rule {i} request"))?;
+                if pattern.is_empty() && r.matching != MatchFile::Exact {
+                    return Err(field_err(
+                        "responder",
+                        format!("rule {i}: an empty request matches everything; give some text"),
+                    ));
+                }
+                out.push(Rule {
+                    matching: match r.matching {
+                        MatchFile::Exact => Match::Exact,
+                        MatchFile::Prefix => Match::Prefix,
+                        MatchFile::Contains => Match::Contains,
+                    },
+                    pattern,
+                    reply: Reply {
+                        data: bytes(&r.reply, &format!("rule {i} reply"))?,
+                        close: r.close,
+                    },
+                });
+            }
+            Responder::Canned(Canned {
+                rules: out,
+                default: default
+                    .map(|d| bytes(&d, "default").map(|data| Reply { data, close: false }))
+                    .transpose()?,
+                delimiter: delimiter.map(|d| bytes(&d, "delimiter")).transpose()?,
+            })
+        }
+    })
 }
 
 fn check_backlog(b: i32) -> Result<i32, FieldError> {

@@ -399,3 +399,94 @@ fn a_workspace_opens_its_server_before_its_client() {
     assert_eq!(events(&v, "2", "received")[0]["data"], "ordered");
     assert_eq!(events(&v, "2", "closed")[0]["reason"], "script_done");
 }
+
+/// Rewrites a built-in preset to listen on a free port and returns the file.
+fn preset_on_free_port(dir: &Path, name: &str, port: u16) -> (PathBuf, u16) {
+    let free = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = std::fs::read_to_string(format!("assets/presets/{name}"))
+        .unwrap()
+        .replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{free}"));
+    (write(dir, name, &text), free)
+}
+
+fn spawn_run(file: &Path) -> (Child, Lines) {
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .arg(file)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = Lines::of(&mut child);
+    (child, out)
+}
+
+#[test]
+fn the_seeds_chat_server_answers_like_the_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, port) = preset_on_free_port(dir.path(), "chat-server.ron", 8888);
+    let (mut child, mut out) = spawn_run(&file);
+    out.wait("listening", |v| v["event"] == "listening");
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut talk = |say: &str| {
+        c.write_all(say.as_bytes()).unwrap();
+        let mut buf = [0u8; 100];
+        let n = c.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert_eq!(talk("Hello"), "nihao");
+    assert_eq!(talk("How are you?"), "Fine, thank you.");
+    assert_eq!(talk("what time is it"), "Sorry");
+    assert_eq!(talk("Bye"), "Bye");
+    // Bye closes the connection after the reply.
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    out.wait("child closed", |v| {
+        v["event"] == "closed" && v["session"] == "1.1"
+    });
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child), 0);
+}
+
+#[test]
+fn thank_you_server_and_udp_time_server_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, port) = preset_on_free_port(dir.path(), "thank-you-server.ron", 7788);
+    let (mut child, mut out) = spawn_run(&file);
+    out.wait("listening", |v| v["event"] == "listening");
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    c.write_all(b"hi").unwrap();
+    let mut buf = [0u8; 11];
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"thank you !");
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child), 0);
+
+    let udp_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = std::fs::read_to_string("assets/presets/udp-time-server.ron")
+        .unwrap()
+        .replace("127.0.0.1:9999", &format!("127.0.0.1:{udp_port}"));
+    let file = write(dir.path(), "time.ron", &text);
+    let (mut child, mut out) = spawn_run(&file);
+    out.wait("bound", |v| v["event"] == "bound");
+    let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    u.set_read_timeout(Some(DEADLINE)).unwrap();
+    u.send_to(b"ask for me", ("127.0.0.1", udp_port)).unwrap();
+    let mut buf = [0u8; 64];
+    let n = u.recv(&mut buf).unwrap();
+    let t = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert_eq!(t.len(), 19, "{t}");
+    assert!(t.starts_with("20"), "{t}");
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child), 0);
+}

@@ -8,6 +8,7 @@ pub mod error;
 pub mod log;
 pub mod options;
 pub mod protocol;
+pub mod respond;
 mod sink;
 pub mod spec;
 pub mod start;

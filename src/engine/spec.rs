@@ -194,15 +194,7 @@ impl SessionKind {
     }
 }
 
-/// Automatic replies (more kinds arrive with the responders work).
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub enum Responder {
-    /// Do not reply.
-    #[default]
-    None,
-    /// Send every received chunk (or datagram, to its source) straight back.
-    Echo,
-}
+pub use super::respond::Responder;
 
 /// One step of a session script, run once the session is connected or bound.
 #[derive(Clone, Debug, PartialEq)]

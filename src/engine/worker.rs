@@ -25,6 +25,7 @@ use super::options::{self, SockOpt};
 use super::protocol::{
     Addr, CloseReason, Command, Counters, Direction, EventKind, LogEntry, SendMode, SessionId, Side,
 };
+use super::respond::{Framer, Reply};
 use super::sink::{Shared, Sink};
 use super::spec::{Family, HostPort, Responder, SessionKind, SessionSpec, StalePolicy, Step};
 
@@ -125,6 +126,7 @@ struct Conn {
     meter: Meter,
     last_rx: Instant,
     responder: Responder,
+    framer: Framer,
     script: Script,
 }
 
@@ -782,6 +784,7 @@ impl Worker {
                 meter: Meter::new(),
                 last_rx: now(),
                 responder,
+                framer: Framer::default(),
                 script: Script::new(steps),
             },
         );
@@ -1351,7 +1354,7 @@ impl Worker {
         if c.closed.is_some() || c.read_eof || !c.registered {
             return;
         }
-        let mut echo: Vec<Vec<u8>> = Vec::new();
+        let mut replies: Vec<Reply> = Vec::new();
         let mut after = After::Nothing;
         let mut reads = 0;
         loop {
@@ -1379,8 +1382,8 @@ impl Worker {
                     c.stats_dirty = true;
                     c.last_rx = now();
                     c.script.rx_seen = true;
-                    if c.responder == Responder::Echo {
-                        echo.push(data.clone());
+                    if c.responder.is_active() {
+                        replies.extend(c.responder.respond(&mut c.framer, &data));
                     }
                     self.sink.log(
                         c.id,
@@ -1402,8 +1405,15 @@ impl Worker {
             }
         }
         self.apply_after(child, after);
-        for data in echo {
-            self.send_conn(child, data, SendMode::All);
+        for r in replies {
+            self.send_conn(child, r.data, SendMode::All);
+            if r.close
+                && let Some(c) = self.conns.get_mut(&child)
+                && c.closed.is_none()
+            {
+                // The reply goes out first, then FIN.
+                c.close_after_flush = Some(CloseReason::Local);
+            }
         }
         // A close waiting for the flush may now be due (peer FIN, nothing queued).
         self.flush_conn(child);
@@ -1562,13 +1572,13 @@ impl Worker {
     // ---- datagrams -----------------------------------------------------
 
     fn recv_dgrams(&mut self) {
-        let echo = self.spec.responder == Responder::Echo;
         let cap = self.rx.cap;
+        let responder = &self.spec.responder;
         let Some(d) = &mut self.dgram else { return };
         if !self.spec.auto_read {
             return;
         }
-        let mut replies: Vec<(Vec<u8>, SockAddr)> = Vec::new();
+        let mut replies: Vec<(Reply, SockAddr)> = Vec::new();
         let mut more = false;
         for i in 0..=DGRAMS_PER_TURN {
             if i == DGRAMS_PER_TURN {
@@ -1587,8 +1597,12 @@ impl Worker {
                     d.stats_dirty = true;
                     d.last_rx = now();
                     d.script.rx_seen = true;
-                    if echo {
-                        replies.push((data.clone(), from.clone()));
+                    if responder.is_active() {
+                        // Each datagram is one message: no framing across them.
+                        let mut framer = Framer::default();
+                        for r in responder.respond(&mut framer, &data) {
+                            replies.push((r, from.clone()));
+                        }
                     }
                     self.sink.log(
                         d.id,
@@ -1615,8 +1629,8 @@ impl Worker {
                 }
             }
         }
-        for (data, to) in replies {
-            self.send_dgram_to(data, Some(to));
+        for (r, to) in replies {
+            self.send_dgram_to(r.data, Some(to));
         }
         if more {
             // Re-arm by reading again on the next turn.

@@ -131,6 +131,11 @@ pub struct OpenForm {
     pub encoding: String,
     pub echo: bool,
     pub keep_open: bool,
+    /// A responder other than echo, kept from a duplicated session (the
+    /// form has no editor for it yet).
+    pub kept_responder: Option<Responder>,
+    /// A script kept from a duplicated session.
+    pub kept_steps: Vec<crate::engine::spec::Step>,
 }
 
 impl Default for OpenForm {
@@ -172,6 +177,8 @@ impl Default for OpenForm {
             encoding: "UTF-8".into(),
             echo: false,
             keep_open: false,
+            kept_responder: None,
+            kept_steps: Vec::new(),
         }
     }
 }
@@ -251,6 +258,11 @@ impl OpenForm {
             family: spec.family,
             encoding: spec.encoding.name().to_string(),
             echo: spec.responder == Responder::Echo,
+            kept_responder: match &spec.responder {
+                Responder::None | Responder::Echo => None,
+                other => Some(other.clone()),
+            },
+            kept_steps: spec.steps.clone(),
             keep_open: spec.keep_open_after_peer_fin,
             auto_read: spec.auto_read,
             close_on_read_timeout: spec.close_on_read_timeout,
@@ -602,8 +614,9 @@ impl OpenForm {
         spec.responder = if self.echo {
             Responder::Echo
         } else {
-            Responder::None
+            self.kept_responder.clone().unwrap_or_default()
         };
+        spec.steps = self.kept_steps.clone();
         spec.keep_open_after_peer_fin = self.keep_open;
         if let Some(n) = recv_buffer {
             spec.limits.recv_buffer = n;
@@ -768,6 +781,22 @@ impl OpenForm {
                 ui.checkbox(&mut self.echo, L::RESPONDER_ECHO);
             }
         });
+        if self.kept_responder.is_some() || !self.kept_steps.is_empty() {
+            ui.horizontal_wrapped(|ui| {
+                let mut what = Vec::new();
+                if let Some(r) = &self.kept_responder {
+                    what.push(responder_words(r));
+                }
+                if !self.kept_steps.is_empty() {
+                    what.push(format!("a script of {} steps", self.kept_steps.len()));
+                }
+                ui.label(format!("Kept from the copy: {}", what.join(", ")));
+                if ui.small_button("drop").clicked() {
+                    self.kept_responder = None;
+                    self.kept_steps.clear();
+                }
+            });
+        }
         egui::CollapsingHeader::new(L::MORE_OPTIONS)
             .default_open(false)
             .show(ui, |ui| self.more_options(ui, &problems));
@@ -940,6 +969,17 @@ impl OpenForm {
 
     fn kind_is_listener(&self) -> bool {
         matches!(self.kind, KindChoice::TcpServer | KindChoice::UnixServer)
+    }
+}
+
+/// A responder in a few words.
+pub fn responder_words(r: &Responder) -> String {
+    match r {
+        Responder::None => "no replies".into(),
+        Responder::Echo => "echo".into(),
+        Responder::Fixed(f) => format!("a fixed reply of {} bytes", f.data.len()),
+        Responder::Time => "the time".into(),
+        Responder::Canned(c) => format!("canned replies ({} rules)", c.rules.len()),
     }
 }
 

@@ -1,0 +1,229 @@
+//! Automatic replies: echo, a fixed reply, the current time, and a table of
+//! request -> reply (the seed's echo, "thank you !", time and chat servers).
+//! A responder sees each received chunk (or datagram), or, with a
+//! delimiter, each complete message; every reply is sent and logged like
+//! any other send.
+
+/// How a request is compared with a rule's pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Match {
+    /// The whole message equals the pattern.
+    Exact,
+    /// The message starts with the pattern.
+    Prefix,
+    /// The pattern occurs anywhere in the message.
+    Contains,
+}
+
+/// One reply, and whether to close after sending it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The bytes to send.
+    pub data: Vec<u8>,
+    /// Close the connection once the reply is sent (the chat server's "Bye").
+    pub close: bool,
+}
+
+/// One row of a canned-reply table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// How to compare.
+    pub matching: Match,
+    /// What to look for.
+    pub pattern: Vec<u8>,
+    /// What to answer.
+    pub reply: Reply,
+}
+
+/// A request -> reply table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Canned {
+    /// Rules, first match wins.
+    pub rules: Vec<Rule>,
+    /// The answer when no rule matches (None: stay silent).
+    pub default: Option<Reply>,
+    /// Messages end with this (e.g. `\n`); None: each received chunk is one message.
+    pub delimiter: Option<Vec<u8>>,
+}
+
+/// Automatic replies of a session.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Responder {
+    /// Do not reply.
+    #[default]
+    None,
+    /// Send every chunk (or datagram, to its source) straight back.
+    Echo,
+    /// The same reply to every message.
+    Fixed(Reply),
+    /// The local time as `YYYY-MM-DD HH:MM:SS`, as the seed's time server.
+    Time,
+    /// A table of request -> reply.
+    Canned(Canned),
+}
+
+/// Longest message kept while waiting for a delimiter; beyond it the bytes
+/// are answered as one message so a peer cannot grow our memory.
+pub const MAX_FRAME: usize = 64 * 1024;
+
+/// Per-connection state a responder needs (the partial message).
+#[derive(Default, Debug)]
+pub struct Framer {
+    partial: Vec<u8>,
+}
+
+impl Responder {
+    /// Whether it ever replies.
+    pub fn is_active(&self) -> bool {
+        !matches!(self, Responder::None)
+    }
+
+    /// The replies to one received chunk.
+    pub fn respond(&self, framer: &mut Framer, chunk: &[u8]) -> Vec<Reply> {
+        match self {
+            Responder::None => Vec::new(),
+            Responder::Echo => vec![Reply {
+                data: chunk.to_vec(),
+                close: false,
+            }],
+            Responder::Fixed(r) => vec![r.clone()],
+            Responder::Time => vec![Reply {
+                data: local_time_text().into_bytes(),
+                close: false,
+            }],
+            Responder::Canned(c) => match &c.delimiter {
+                None => c.answer(chunk).into_iter().collect(),
+                Some(d) if d.is_empty() => c.answer(chunk).into_iter().collect(),
+                Some(d) => {
+                    framer.partial.extend_from_slice(chunk);
+                    let mut out = Vec::new();
+                    while let Some(pos) = memchr::memmem::find(&framer.partial, d) {
+                        let msg: Vec<u8> = framer.partial.drain(..pos + d.len()).collect();
+                        if let Some(r) = c.answer(&msg[..pos]) {
+                            out.push(r);
+                        }
+                    }
+                    if framer.partial.len() > MAX_FRAME {
+                        let msg = std::mem::take(&mut framer.partial);
+                        if let Some(r) = c.answer(&msg) {
+                            out.push(r);
+                        }
+                    }
+                    out
+                }
+            },
+        }
+    }
+}
+
+impl Canned {
+    fn answer(&self, msg: &[u8]) -> Option<Reply> {
+        self.rules
+            .iter()
+            .find(|r| match r.matching {
+                Match::Exact => msg == r.pattern.as_slice(),
+                Match::Prefix => msg.starts_with(&r.pattern),
+                Match::Contains => memchr::memmem::find(msg, &r.pattern).is_some(),
+            })
+            .map(|r| r.reply.clone())
+            .or_else(|| self.default.clone())
+    }
+}
+
+/// The local time as the seed's time server prints it
+/// (`str(datetime.now())[:19]`).
+pub fn local_time_text() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as libc::time_t;
+    // SAFETY: localtime_r fills the tm we own from a valid time_t.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&now, &mut tm).is_null() {
+            return String::new();
+        }
+        tm
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(s: &str, close: bool) -> Reply {
+        Reply {
+            data: s.as_bytes().to_vec(),
+            close,
+        }
+    }
+
+    fn chat(delimiter: Option<&str>) -> Responder {
+        Responder::Canned(Canned {
+            rules: vec![
+                Rule {
+                    matching: Match::Exact,
+                    pattern: b"Hello".to_vec(),
+                    reply: reply("nihao", false),
+                },
+                Rule {
+                    matching: Match::Prefix,
+                    pattern: b"How".to_vec(),
+                    reply: reply("Fine, thank you.", false),
+                },
+                Rule {
+                    matching: Match::Exact,
+                    pattern: b"Bye".to_vec(),
+                    reply: reply("Bye", true),
+                },
+            ],
+            default: Some(reply("Sorry", false)),
+            delimiter: delimiter.map(|d| d.as_bytes().to_vec()),
+        })
+    }
+
+    #[test]
+    fn chat_server_answers_per_chunk() {
+        let r = chat(None);
+        let mut f = Framer::default();
+        assert_eq!(r.respond(&mut f, b"Hello"), vec![reply("nihao", false)]);
+        assert_eq!(
+            r.respond(&mut f, b"How are you?"),
+            vec![reply("Fine, thank you.", false)]
+        );
+        assert_eq!(r.respond(&mut f, b"what?"), vec![reply("Sorry", false)]);
+        assert_eq!(r.respond(&mut f, b"Bye"), vec![reply("Bye", true)]);
+    }
+
+    #[test]
+    fn delimiter_frames_split_and_joined_messages() {
+        let r = chat(Some("\n"));
+        let mut f = Framer::default();
+        assert!(r.respond(&mut f, b"Hel").is_empty());
+        assert_eq!(
+            r.respond(&mut f, b"lo\nBye\nHo"),
+            vec![reply("nihao", false), reply("Bye", true)]
+        );
+        // A peer that never sends the delimiter cannot grow the buffer.
+        let big = vec![b'x'; MAX_FRAME + 1];
+        assert_eq!(r.respond(&mut f, &big), vec![reply("Sorry", false)]);
+        assert!(f.partial.is_empty());
+    }
+
+    #[test]
+    fn time_looks_like_the_seed() {
+        let t = local_time_text();
+        assert_eq!(t.len(), 19, "{t}");
+        assert_eq!(&t[4..5], "-");
+        assert_eq!(&t[10..11], " ");
+    }
+}
