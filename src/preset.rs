@@ -18,8 +18,41 @@ use crate::engine::options::SockOpt;
 use crate::engine::protocol::SendMode;
 use crate::engine::respond::{Canned, Match, Reply, Rule};
 use crate::engine::spec::{
-    self, Family, HostPort, Limits, Responder, SessionKind, SessionSpec, StalePolicy, Step,
+    self, Family, HostPort, Limits, Responder, SessionKind, SessionSpec, Snippet, StalePolicy,
+    Step,
 };
+
+/// The built-in examples (file stem, text), compiled in so they are always
+/// there, read-only, whatever the working directory.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("asyncio-echo-client", include_str!("../assets/presets/asyncio-echo-client.ron")),
+    ("asyncio-echo-server", include_str!("../assets/presets/asyncio-echo-server.ron")),
+    ("chat-client", include_str!("../assets/presets/chat-client.ron")),
+    ("chat-server", include_str!("../assets/presets/chat-server.ron")),
+    ("echo-server", include_str!("../assets/presets/echo-server.ron")),
+    ("http-get", include_str!("../assets/presets/http-get.ron")),
+    ("http-head", include_str!("../assets/presets/http-head.ron")),
+    ("socketpair", include_str!("../assets/presets/socketpair.ron")),
+    ("tcp-client", include_str!("../assets/presets/tcp-client.ron")),
+    ("thank-you-server", include_str!("../assets/presets/thank-you-server.ron")),
+    ("udp-client", include_str!("../assets/presets/udp-client.ron")),
+    ("udp-sender", include_str!("../assets/presets/udp-sender.ron")),
+    ("udp-server", include_str!("../assets/presets/udp-server.ron")),
+    ("udp-time-client", include_str!("../assets/presets/udp-time-client.ron")),
+    ("udp-time-server", include_str!("../assets/presets/udp-time-server.ron")),
+    ("unix-echo", include_str!("../assets/presets/unix-echo.ron")),
+];
+
+/// The built-in examples, parsed.
+pub fn builtins() -> Vec<(&'static str, Result<SessionSpec, PresetError>)> {
+    BUILTIN
+        .iter()
+        .map(|(stem, text)| {
+            let path = PathBuf::from(format!("builtin:{stem}.ron"));
+            (*stem, parse_session(&path, text).map(|(_, s)| s))
+        })
+        .collect()
+}
 
 /// The preset format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -372,6 +405,24 @@ pub enum ResponderFile {
     },
 }
 
+impl ResponderFile {
+    fn is_none(&self) -> bool {
+        *self == ResponderFile::None
+    }
+}
+
+impl FamilyFile {
+    fn is_auto(&self) -> bool {
+        *self == FamilyFile::Auto
+    }
+}
+
+impl OptionsFile {
+    fn is_empty(&self) -> bool {
+        *self == OptionsFile::default()
+    }
+}
+
 /// How a canned rule matches, as written in files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum MatchFile {
@@ -434,12 +485,12 @@ pub struct SessionFile {
     /// What to open.
     pub kind: KindFile,
     /// Family filter for names.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "FamilyFile::is_auto")]
     pub family: FamilyFile,
     /// Socket options.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "OptionsFile::is_empty")]
     pub options: OptionsFile,
-    /// Seconds a connect may take (default 10).
+    /// Seconds a connect may take (default 10; 0: no timeout of our own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_timeout: Option<Secs>,
     /// Seconds of silence before a `timeout` event (and SO_RCVTIMEO).
@@ -455,7 +506,7 @@ pub struct SessionFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<EncodingName>,
     /// Automatic replies.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "ResponderFile::is_none")]
     pub responder: ResponderFile,
     /// Script.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -475,6 +526,34 @@ pub struct SessionFile {
     /// write_resumed threshold (default 16 KiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub low_water: Option<usize>,
+    /// Named payloads for the composer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snippets: Vec<SnippetFile>,
+}
+
+/// A named payload: `(name: "greeting", payload: Text("你好"))`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnippetFile {
+    /// Its name.
+    pub name: String,
+    /// The bytes.
+    pub payload: Payload,
+}
+
+/// What the app shows, saved with a workspace.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LayoutFile {
+    /// Index of the selected session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selected: Option<usize>,
+    /// Log payloads as hex.
+    pub hex: bool,
+    /// Log times as wall clock.
+    pub wall_clock: bool,
+    /// Log follows the tail.
+    pub follow: bool,
 }
 
 fn default_version() -> u32 {
@@ -490,6 +569,12 @@ pub struct WorkspaceFile {
     pub version: u32,
     /// The sessions, opened in order.
     pub sessions: Vec<SessionFile>,
+    /// The app reopens these sessions at start (else it only lists them).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reopen: bool,
+    /// What the app showed.
+    #[serde(default)]
+    pub layout: LayoutFile,
 }
 
 #[derive(Deserialize)]
@@ -859,7 +944,8 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
     };
     spec.options = options;
     if let Some(t) = f.connect_timeout {
-        spec.connect_timeout = Some(t.0);
+        // 0 means no timeout of our own: the kernel's (about two minutes).
+        spec.connect_timeout = (!t.0.is_zero()).then_some(t.0);
     }
     spec.read_timeout = f.read_timeout.map(|t| t.0);
     spec.close_on_read_timeout = f.close_on_read_timeout;
@@ -869,7 +955,244 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
     spec.steps = steps;
     spec.keep_open_after_peer_fin = f.keep_open_after_peer_fin;
     spec.limits = limits;
+    for (i, sn) in f.snippets.iter().enumerate() {
+        let data = sn
+            .payload
+            .to_bytes(encoding)
+            .map_err(|e| field_err("snippets", format!("snippet {i} ({}): {e}", sn.name)))?;
+        spec.snippets.push(Snippet {
+            name: sn.name.clone(),
+            data,
+        });
+    }
     Ok(spec)
+}
+
+/// The shortest faithful way to write bytes: text when they decode in the
+/// encoding and encode back to the same bytes, escaped text when only a
+/// few bytes need escapes, hex otherwise.
+pub fn payload_for(data: &[u8], enc: Encoding) -> Payload {
+    let text = enc.decode_escaped(data, false);
+    if !text.contains('\\') && enc.encode(&text).is_ok_and(|b| b == data) {
+        return Payload::Text(text);
+    }
+    let escaped = enc.decode_escaped(data, true);
+    // Mostly text with a few escapes reads better than hex; mostly binary does not.
+    let mut escapes = 0;
+    let mut chars = escaped.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            escapes += 1;
+            chars.next();
+        }
+    }
+    if escapes * 4 <= data.len() && codec::parse_escaped(&escaped, enc).is_ok_and(|b| b == data) {
+        return Payload::Escaped(escaped);
+    }
+    Payload::Hex(codec::to_hex(data))
+}
+
+fn opt_secs_file(d: Option<Duration>) -> Option<Secs> {
+    d.map(Secs)
+}
+
+/// Writes a spec the way a user would: the inverse of [`to_spec`].
+pub fn from_spec(spec: &SessionSpec) -> SessionFile {
+    let enc = spec.encoding;
+    let kind = match &spec.kind {
+        SessionKind::TcpClient { remote, local } => KindFile::TcpClient {
+            remote: Remote(remote.clone()),
+            local: local.map(BindAddr),
+        },
+        SessionKind::TcpServer { local, backlog } => KindFile::TcpServer {
+            local: BindAddr(*local),
+            backlog: *backlog,
+        },
+        SessionKind::Udp {
+            local,
+            connect,
+            join,
+        } => KindFile::Udp {
+            local: local.map(BindAddr),
+            connect: connect.clone().map(Remote),
+            join: join.iter().map(|g| Group(*g)).collect(),
+        },
+        SessionKind::UnixClient { path } => KindFile::UnixClient { path: path.clone() },
+        SessionKind::UnixServer {
+            path,
+            backlog,
+            stale,
+        } => KindFile::UnixServer {
+            path: path.clone(),
+            backlog: *backlog,
+            stale: match stale {
+                StalePolicy::Fail => StaleFile::Fail,
+                StalePolicy::RemoveIfStale => StaleFile::RemoveIfStale,
+            },
+        },
+        SessionKind::UnixDatagram { local, connect } => KindFile::UnixDatagram {
+            local: local.clone(),
+            connect: connect.clone(),
+        },
+        SessionKind::SocketPair => KindFile::SocketPair,
+    };
+    let mut o = OptionsFile::default();
+    for opt in &spec.options {
+        match *opt {
+            SockOpt::ReuseAddress(b) => o.reuse_address = Some(b),
+            SockOpt::ReusePort(b) => o.reuse_port = Some(b),
+            SockOpt::KeepAlive(b) => o.keepalive = Some(b),
+            SockOpt::KeepAliveIdle(d) => o.keepalive_idle = Some(Secs(d)),
+            SockOpt::KeepAliveInterval(d) => o.keepalive_interval = Some(Secs(d)),
+            SockOpt::KeepAliveCount(n) => o.keepalive_count = Some(n),
+            SockOpt::NoDelay(b) => o.nodelay = Some(b),
+            SockOpt::RecvBuffer(n) => o.rcvbuf = Some(n),
+            SockOpt::SendBuffer(n) => o.sndbuf = Some(n),
+            SockOpt::Linger(l) => o.linger = l.map(Secs),
+            SockOpt::Broadcast(b) => o.broadcast = Some(b),
+            SockOpt::Ttl(n) => o.ttl = Some(n),
+            SockOpt::OnlyV6(b) => o.only_v6 = Some(b),
+            SockOpt::MulticastTtl(n) => o.multicast_ttl = Some(n),
+            SockOpt::MulticastLoop(b) => o.multicast_loop = Some(b),
+            SockOpt::MulticastIfV4(a) => o.multicast_if = Some(Ipv4Text(a)),
+            SockOpt::MulticastIfV6(i) => o.multicast_if_v6 = Some(i),
+            // The session-level read_timeout carries SO_RCVTIMEO.
+            SockOpt::ReadTimeout(_) => {}
+            SockOpt::WriteTimeout(d) => o.write_timeout = d.map(Secs),
+            SockOpt::Blocking(b) => o.blocking = Some(b),
+        }
+    }
+    let steps = spec
+        .steps
+        .iter()
+        .map(|s| match s {
+            Step::Send { data, to, mode } => match (to, mode) {
+                (Some(t), _) => StepFile::SendTo(t.clone(), payload_for(data, enc)),
+                (None, SendMode::Once) => StepFile::SendOnce(payload_for(data, enc)),
+                (None, SendMode::All) => StepFile::Send(payload_for(data, enc)),
+            },
+            Step::Wait(d) => StepFile::Wait(Secs(*d)),
+            Step::WaitRecv(d) => StepFile::WaitRecv(Secs(*d)),
+            Step::ShutdownWrite => StepFile::ShutdownWrite,
+            Step::Close => StepFile::Close,
+        })
+        .collect();
+    let responder = match &spec.responder {
+        Responder::None => ResponderFile::None,
+        Responder::Echo => ResponderFile::Echo,
+        Responder::Time => ResponderFile::Time,
+        Responder::Fixed(r) => ResponderFile::Fixed {
+            reply: payload_for(&r.data, enc),
+            close_after: r.close,
+        },
+        Responder::Canned(c) => ResponderFile::Canned {
+            rules: c
+                .rules
+                .iter()
+                .map(|r| RuleFile {
+                    matching: match r.matching {
+                        Match::Exact => MatchFile::Exact,
+                        Match::Prefix => MatchFile::Prefix,
+                        Match::Contains => MatchFile::Contains,
+                    },
+                    request: payload_for(&r.pattern, enc),
+                    reply: payload_for(&r.reply.data, enc),
+                    close: r.reply.close,
+                })
+                .collect(),
+            default: c.default.as_ref().map(|d| payload_for(&d.data, enc)),
+            delimiter: c.delimiter.as_ref().map(|d| payload_for(d, enc)),
+        },
+    };
+    let defaults = Limits::default();
+    let l = spec.limits;
+    SessionFile {
+        version: FORMAT_VERSION,
+        name: spec.name.clone(),
+        kind,
+        family: match spec.family {
+            Family::Auto => FamilyFile::Auto,
+            Family::V4 => FamilyFile::V4,
+            Family::V6 => FamilyFile::V6,
+        },
+        options: o,
+        // The default (10 s) is left out; no timeout is written as 0.
+        connect_timeout: match spec.connect_timeout {
+            None => Some(Secs(Duration::ZERO)),
+            t if t == SessionSpec::new("", SessionKind::SocketPair).connect_timeout => None,
+            t => opt_secs_file(t),
+        },
+        read_timeout: opt_secs_file(spec.read_timeout),
+        close_on_read_timeout: spec.close_on_read_timeout,
+        auto_read: spec.auto_read,
+        encoding: (enc != Encoding::Utf8).then_some(EncodingName(enc)),
+        responder,
+        steps,
+        keep_open_after_peer_fin: spec.keep_open_after_peer_fin,
+        recv_buffer: (l.recv_buffer != defaults.recv_buffer).then_some(l.recv_buffer),
+        send_queue: (l.send_queue != defaults.send_queue).then_some(l.send_queue),
+        high_water: (l.high_water != defaults.high_water).then_some(l.high_water),
+        low_water: (l.low_water != defaults.low_water).then_some(l.low_water),
+        snippets: spec
+            .snippets
+            .iter()
+            .map(|s| SnippetFile {
+                name: s.name.clone(),
+                payload: payload_for(&s.data, enc),
+            })
+            .collect(),
+    }
+}
+
+fn pretty() -> ron::ser::PrettyConfig {
+    ron::ser::PrettyConfig::new()
+        .depth_limit(6)
+        .struct_names(false)
+        .extensions(ron::extensions::Extensions::IMPLICIT_SOME)
+}
+
+/// A session as pretty, hand-editable RON.
+pub fn session_to_ron(file: &SessionFile) -> Result<String, ron::Error> {
+    ron::ser::to_string_pretty(file, pretty()).map(|s| s + "\n")
+}
+
+/// A workspace as pretty, hand-editable RON.
+pub fn workspace_to_ron(file: &WorkspaceFile) -> Result<String, ron::Error> {
+    ron::ser::to_string_pretty(file, pretty()).map(|s| s + "\n")
+}
+
+/// Parses a workspace file (one session files are read as a workspace of one).
+pub fn parse_workspace(path: &Path, src: &str) -> Result<WorkspaceFile, PresetError> {
+    let opts = ron_options();
+    let spanned = |e: ron::error::SpannedError| PresetError {
+        file: path.to_path_buf(),
+        line: e.span.start.line,
+        col: e.span.start.col,
+        field: field_before(src, e.span.start.line, e.span.start.col),
+        message: explain_ron(&e.code),
+    };
+    let w: WorkspaceFile = opts.from_str(src).map_err(spanned)?;
+    check_version(path, src, w.version)?;
+    for (i, f) in w.sessions.iter().enumerate() {
+        to_spec(f.clone()).map_err(|(field, msg)| PresetError::at(path, src, Some(i), &field, msg))?;
+    }
+    Ok(w)
+}
+
+/// Parses one session file, keeping the file form (for saving back).
+pub fn parse_session(path: &Path, src: &str) -> Result<(SessionFile, SessionSpec), PresetError> {
+    let opts = ron_options();
+    let f: SessionFile = opts.from_str(src).map_err(|e| PresetError {
+        file: path.to_path_buf(),
+        line: e.span.start.line,
+        col: e.span.start.col,
+        field: field_before(src, e.span.start.line, e.span.start.col),
+        message: explain_ron(&e.code),
+    })?;
+    check_version(path, src, f.version)?;
+    let spec = to_spec(f.clone())
+        .map_err(|(field, msg)| PresetError::at(path, src, None, &field, msg))?;
+    Ok((f, spec))
 }
 
 fn responder_spec(r: ResponderFile, enc: Encoding) -> Result<Responder, FieldError> {
@@ -1020,6 +1343,33 @@ mod tests {
         .unwrap();
         assert_eq!(specs.len(), 2);
         assert_eq!(specs[1].name, "b");
+    }
+
+    #[test]
+    fn every_builtin_round_trips_through_save_and_load() {
+        let dir = std::path::Path::new("assets/presets");
+        let on_disk = std::fs::read_dir(dir).unwrap().count();
+        assert_eq!(BUILTIN.len(), on_disk, "every file in assets/presets is built in");
+        for (stem, spec) in builtins() {
+            let spec = spec.unwrap_or_else(|e| panic!("{stem}: {e}"));
+            let text = session_to_ron(&from_spec(&spec)).unwrap();
+            let (_, again) = parse_session(Path::new("x.ron"), &text)
+                .unwrap_or_else(|e| panic!("{stem}: {e}\n{text}"));
+            assert_eq!(again, spec, "{stem}:\n{text}");
+        }
+    }
+
+    #[test]
+    fn payloads_are_written_readably() {
+        let utf8 = Encoding::Utf8;
+        assert_eq!(payload_for("你好".as_bytes(), utf8), Payload::Text("你好".into()));
+        // Control characters are fine in text: RON writes them as \r \n.
+        assert_eq!(payload_for(b"GET /\r\n", utf8), Payload::Text("GET /\r\n".into()));
+        assert_eq!(payload_for(&[0xff, 0xfe, 0, 1], utf8), Payload::Hex("ff fe 00 01".into()));
+        assert_eq!(
+            payload_for(b"C:\\temp\\x", utf8),
+            Payload::Escaped("C:\\\\temp\\\\x".into())
+        );
     }
 
     #[test]

@@ -218,6 +218,15 @@ pub enum Step {
     Close,
 }
 
+/// A named payload kept with a session (the composer offers them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snippet {
+    /// Its name.
+    pub name: String,
+    /// The bytes.
+    pub data: Vec<u8>,
+}
+
 /// Log and queue limits for one session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -273,6 +282,8 @@ pub struct SessionSpec {
     pub keep_open_after_peer_fin: bool,
     /// Buffers and water marks.
     pub limits: Limits,
+    /// Saved payloads, for the composer.
+    pub snippets: Vec<Snippet>,
 }
 
 impl SessionSpec {
@@ -292,6 +303,7 @@ impl SessionSpec {
             steps: Vec::new(),
             keep_open_after_peer_fin: false,
             limits: Limits::default(),
+            snippets: Vec::new(),
         }
     }
 }
