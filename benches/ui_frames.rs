@@ -85,7 +85,7 @@ fn frames(
 fn main() {
     let ctx = egui::Context::default();
     install_fonts(&ctx);
-    let mut app = App::new(&ctx, Vec::new());
+    let mut app = App::new(&ctx, Vec::new(), None);
     let rss0 = rss_mib();
     let t = Instant::now();
     for i in 0..1_000_000 {

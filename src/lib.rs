@@ -6,5 +6,6 @@ pub mod engine;
 pub mod fsutil;
 pub mod headless;
 pub mod preset;
+pub mod store;
 pub mod sys;
 pub mod ui;

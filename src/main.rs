@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use sockscope::headless::{self, Outcome, RunOptions};
 use sockscope::preset;
+use sockscope::store::{self, Store};
 
 #[derive(Parser)]
 #[command(
@@ -19,19 +20,24 @@ use sockscope::preset;
 struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,
-    /// Start the app with the sessions of this preset or workspace open
-    /// (repeatable).
-    #[arg(long, value_name = "FILE")]
-    open: Vec<PathBuf>,
+    /// Start the app with these sessions open: a `.ron` file, a saved
+    /// preset's name or a built-in example's name (repeatable).
+    #[arg(long, value_name = "NAME|FILE")]
+    open: Vec<String>,
+    /// Where presets and the last workspace live (default: the platform
+    /// config dir, or $SOCKSCOPE_CONFIG_DIR).
+    #[arg(long, value_name = "DIR", global = true)]
+    config_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Open the sessions described in a preset or workspace file and print
-    /// every event as a JSON line until they end.
+    /// Open the sessions of a preset or workspace and print every event as
+    /// a JSON line until they end.
     Run {
-        /// A `.ron` preset (one session) or workspace (`sessions: [...]`).
-        file: PathBuf,
+        /// A `.ron` file (one session, or a workspace `sessions: [...]`), a
+        /// saved preset's name or a built-in example's name.
+        file: String,
         /// Close every session cleanly after this many seconds.
         #[arg(long = "for", value_name = "SECS", value_parser = parse_secs)]
         duration: Option<Duration>,
@@ -42,10 +48,44 @@ enum Cmd {
         #[arg(long, value_name = "BYTES")]
         data_limit: Option<usize>,
     },
-    /// Check a preset or workspace file and print what it would open.
+    /// Check a preset or workspace and print what it would open.
     Check {
-        /// The `.ron` file.
+        /// A `.ron` file, a saved preset's name or a built-in example's name.
+        file: String,
+    },
+    /// Built-in and saved presets.
+    Presets {
+        #[command(subcommand)]
+        action: PresetCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum PresetCmd {
+    /// List the built-in examples and your saved presets.
+    List,
+    /// Save the session in a `.ron` file as a preset.
+    Import {
+        /// The file (one session).
         file: PathBuf,
+        /// Save it under this name instead of the one in the file.
+        #[arg(long)]
+        name: Option<String>,
+        /// Replace a preset of the same name.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Write a saved or built-in preset to a file.
+    Export {
+        /// The preset's name.
+        name: String,
+        /// The file to write.
+        file: PathBuf,
+    },
+    /// Delete a saved preset.
+    Delete {
+        /// The preset's name.
+        name: String,
     },
 }
 
@@ -59,10 +99,109 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(v))
 }
 
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("sockscope: {msg}");
+    ExitCode::from(2)
+}
+
+fn presets(store: Result<Store, store::StoreError>, action: PresetCmd) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match action {
+        PresetCmd::List => {
+            for (stem, spec) in preset::builtins() {
+                let kind = spec.as_ref().map_or("broken", |s| s.kind.label());
+                let _ = writeln!(out, "built-in  {stem:<22} {kind}");
+            }
+            match store {
+                Ok(s) => {
+                    for p in s.list() {
+                        match &p.loaded {
+                            Ok(spec) => {
+                                let _ = writeln!(
+                                    out,
+                                    "saved     {:<22} {}  ({})",
+                                    p.name,
+                                    spec.kind.label(),
+                                    p.path.display()
+                                );
+                            }
+                            Err(e) => {
+                                let _ = writeln!(out, "broken    {:<22} {e}", p.name);
+                            }
+                        }
+                    }
+                }
+                Err(e) => eprintln!("sockscope: {e}"),
+            }
+            ExitCode::SUCCESS
+        }
+        PresetCmd::Import {
+            file,
+            name,
+            replace,
+        } => {
+            let store = match store {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            let specs = match preset::load_file(&file) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            let [spec] = specs.as_slice() else {
+                return fail(format!(
+                    "{} holds {} sessions; a preset is one session",
+                    file.display(),
+                    specs.len()
+                ));
+            };
+            let mut spec = spec.clone();
+            if let Some(n) = name {
+                spec.name = n;
+            }
+            match store.save(&spec, replace) {
+                Ok(saved) => {
+                    if let Some(a) = saved.moved_aside {
+                        eprintln!(
+                            "sockscope: the old file did not parse; it was kept as {}",
+                            a.display()
+                        );
+                    }
+                    let _ = writeln!(out, "saved {}", saved.path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        PresetCmd::Export { name, file } => {
+            let specs = match store::resolve(store.as_ref().ok(), &name) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            let text = specs
+                .first()
+                .map(|s| preset::session_to_ron(&preset::from_spec(s)));
+            match text {
+                Some(Ok(text)) => match sockscope::fsutil::write_atomic(&file, text.as_bytes()) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => fail(format!("write {}: {e}", file.display())),
+                },
+                Some(Err(e)) => fail(e),
+                None => fail("nothing to export"),
+            }
+        }
+        PresetCmd::Delete { name } => match store.and_then(|s| s.delete(&name)) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Servers need many descriptors; the hard limit is ours to use.
     let _ = sockscope::sys::raise_fd_limit();
+    let store = Store::locate(cli.config_dir.as_deref());
     match cli.command {
         Some(Cmd::Run {
             file,
@@ -70,12 +209,9 @@ fn main() -> ExitCode {
             stats,
             data_limit,
         }) => {
-            let specs = match preset::load_file(&file) {
+            let specs = match store::resolve(store.as_ref().ok(), &file) {
                 Ok(s) => s,
-                Err(e) => {
-                    eprintln!("sockscope: {e}");
-                    return ExitCode::from(2);
-                }
+                Err(e) => return fail(e),
             };
             let opts = RunOptions {
                 duration,
@@ -94,7 +230,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Some(Cmd::Check { file }) => match preset::load_file(&file) {
+        Some(Cmd::Check { file }) => match store::resolve(store.as_ref().ok(), &file) {
             Ok(specs) => {
                 let mut out = std::io::stdout().lock();
                 for s in specs {
@@ -102,28 +238,20 @@ fn main() -> ExitCode {
                 }
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("sockscope: {e}");
-                ExitCode::from(2)
-            }
+            Err(e) => fail(e),
         },
+        Some(Cmd::Presets { action }) => presets(store, action),
         None => {
             let mut specs = Vec::new();
-            for file in &cli.open {
-                match preset::load_file(file) {
+            for what in &cli.open {
+                match store::resolve(store.as_ref().ok(), what) {
                     Ok(s) => specs.extend(s),
-                    Err(e) => {
-                        eprintln!("sockscope: {e}");
-                        return ExitCode::from(2);
-                    }
+                    Err(e) => return fail(e),
                 }
             }
-            match sockscope::ui::run(specs) {
+            match sockscope::ui::run(specs, store.ok()) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("sockscope: {e}");
-                    ExitCode::from(2)
-                }
+                Err(e) => fail(e),
             }
         }
     }

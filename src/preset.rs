@@ -18,28 +18,66 @@ use crate::engine::options::SockOpt;
 use crate::engine::protocol::SendMode;
 use crate::engine::respond::{Canned, Match, Reply, Rule};
 use crate::engine::spec::{
-    self, Family, HostPort, Limits, Responder, SessionKind, SessionSpec, Snippet, StalePolicy,
-    Step,
+    self, Family, HostPort, Limits, Responder, SessionKind, SessionSpec, Snippet, StalePolicy, Step,
 };
 
 /// The built-in examples (file stem, text), compiled in so they are always
 /// there, read-only, whatever the working directory.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("asyncio-echo-client", include_str!("../assets/presets/asyncio-echo-client.ron")),
-    ("asyncio-echo-server", include_str!("../assets/presets/asyncio-echo-server.ron")),
-    ("chat-client", include_str!("../assets/presets/chat-client.ron")),
-    ("chat-server", include_str!("../assets/presets/chat-server.ron")),
-    ("echo-server", include_str!("../assets/presets/echo-server.ron")),
+    (
+        "asyncio-echo-client",
+        include_str!("../assets/presets/asyncio-echo-client.ron"),
+    ),
+    (
+        "asyncio-echo-server",
+        include_str!("../assets/presets/asyncio-echo-server.ron"),
+    ),
+    (
+        "chat-client",
+        include_str!("../assets/presets/chat-client.ron"),
+    ),
+    (
+        "chat-server",
+        include_str!("../assets/presets/chat-server.ron"),
+    ),
+    (
+        "echo-server",
+        include_str!("../assets/presets/echo-server.ron"),
+    ),
     ("http-get", include_str!("../assets/presets/http-get.ron")),
     ("http-head", include_str!("../assets/presets/http-head.ron")),
-    ("socketpair", include_str!("../assets/presets/socketpair.ron")),
-    ("tcp-client", include_str!("../assets/presets/tcp-client.ron")),
-    ("thank-you-server", include_str!("../assets/presets/thank-you-server.ron")),
-    ("udp-client", include_str!("../assets/presets/udp-client.ron")),
-    ("udp-sender", include_str!("../assets/presets/udp-sender.ron")),
-    ("udp-server", include_str!("../assets/presets/udp-server.ron")),
-    ("udp-time-client", include_str!("../assets/presets/udp-time-client.ron")),
-    ("udp-time-server", include_str!("../assets/presets/udp-time-server.ron")),
+    (
+        "socketpair",
+        include_str!("../assets/presets/socketpair.ron"),
+    ),
+    (
+        "tcp-client",
+        include_str!("../assets/presets/tcp-client.ron"),
+    ),
+    (
+        "thank-you-server",
+        include_str!("../assets/presets/thank-you-server.ron"),
+    ),
+    (
+        "udp-client",
+        include_str!("../assets/presets/udp-client.ron"),
+    ),
+    (
+        "udp-sender",
+        include_str!("../assets/presets/udp-sender.ron"),
+    ),
+    (
+        "udp-server",
+        include_str!("../assets/presets/udp-server.ron"),
+    ),
+    (
+        "udp-time-client",
+        include_str!("../assets/presets/udp-time-client.ron"),
+    ),
+    (
+        "udp-time-server",
+        include_str!("../assets/presets/udp-time-server.ron"),
+    ),
     ("unix-echo", include_str!("../assets/presets/unix-echo.ron")),
 ];
 
@@ -1174,7 +1212,8 @@ pub fn parse_workspace(path: &Path, src: &str) -> Result<WorkspaceFile, PresetEr
     let w: WorkspaceFile = opts.from_str(src).map_err(spanned)?;
     check_version(path, src, w.version)?;
     for (i, f) in w.sessions.iter().enumerate() {
-        to_spec(f.clone()).map_err(|(field, msg)| PresetError::at(path, src, Some(i), &field, msg))?;
+        to_spec(f.clone())
+            .map_err(|(field, msg)| PresetError::at(path, src, Some(i), &field, msg))?;
     }
     Ok(w)
 }
@@ -1190,8 +1229,8 @@ pub fn parse_session(path: &Path, src: &str) -> Result<(SessionFile, SessionSpec
         message: explain_ron(&e.code),
     })?;
     check_version(path, src, f.version)?;
-    let spec = to_spec(f.clone())
-        .map_err(|(field, msg)| PresetError::at(path, src, None, &field, msg))?;
+    let spec =
+        to_spec(f.clone()).map_err(|(field, msg)| PresetError::at(path, src, None, &field, msg))?;
     Ok((f, spec))
 }
 
@@ -1349,7 +1388,11 @@ mod tests {
     fn every_builtin_round_trips_through_save_and_load() {
         let dir = std::path::Path::new("assets/presets");
         let on_disk = std::fs::read_dir(dir).unwrap().count();
-        assert_eq!(BUILTIN.len(), on_disk, "every file in assets/presets is built in");
+        assert_eq!(
+            BUILTIN.len(),
+            on_disk,
+            "every file in assets/presets is built in"
+        );
         for (stem, spec) in builtins() {
             let spec = spec.unwrap_or_else(|e| panic!("{stem}: {e}"));
             let text = session_to_ron(&from_spec(&spec)).unwrap();
@@ -1362,10 +1405,19 @@ mod tests {
     #[test]
     fn payloads_are_written_readably() {
         let utf8 = Encoding::Utf8;
-        assert_eq!(payload_for("你好".as_bytes(), utf8), Payload::Text("你好".into()));
+        assert_eq!(
+            payload_for("你好".as_bytes(), utf8),
+            Payload::Text("你好".into())
+        );
         // Control characters are fine in text: RON writes them as \r \n.
-        assert_eq!(payload_for(b"GET /\r\n", utf8), Payload::Text("GET /\r\n".into()));
-        assert_eq!(payload_for(&[0xff, 0xfe, 0, 1], utf8), Payload::Hex("ff fe 00 01".into()));
+        assert_eq!(
+            payload_for(b"GET /\r\n", utf8),
+            Payload::Text("GET /\r\n".into())
+        );
+        assert_eq!(
+            payload_for(&[0xff, 0xfe, 0, 1], utf8),
+            Payload::Hex("ff fe 00 01".into())
+        );
         assert_eq!(
             payload_for(b"C:\\temp\\x", utf8),
             Payload::Escaped("C:\\\\temp\\\\x".into())

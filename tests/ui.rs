@@ -19,6 +19,13 @@ use sockscope::ui::model::State;
 const DEADLINE: Duration = Duration::from_secs(10);
 
 fn harness(open: Vec<SessionSpec>) -> Harness<'static, App> {
+    harness_with(open, None)
+}
+
+fn harness_with(
+    open: Vec<SessionSpec>,
+    store: Option<sockscope::store::Store>,
+) -> Harness<'static, App> {
     Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
         .with_context_setup(install_fonts)
@@ -27,7 +34,7 @@ fn harness(open: Vec<SessionSpec>) -> Harness<'static, App> {
                 app.logic(ui.ctx());
                 app.ui(ui);
             },
-            App::new(&egui::Context::default(), open),
+            App::new(&egui::Context::default(), open, store),
         )
 }
 
@@ -387,4 +394,83 @@ fn two_udp_sessions_from_the_form_exchange_a_datagram() {
             .get(a)
             .is_some_and(|i| i.counters.msgs_in == 1 && i.counters.bytes_in == 8)
     });
+}
+
+#[test]
+fn save_a_session_as_a_preset_remove_it_and_reopen_it_from_the_panel() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sockscope::store::Store::at(dir.path());
+    let mut spec = SessionSpec::new(
+        "keeper",
+        SessionKind::TcpServer {
+            local: "127.0.0.1:0".parse().unwrap(),
+            backlog: 7,
+        },
+    );
+    spec.options = vec![
+        sockscope::engine::options::SockOpt::ReuseAddress(true),
+        sockscope::engine::options::SockOpt::RecvBuffer(65536),
+        sockscope::engine::options::SockOpt::NoDelay(true),
+    ];
+    spec.responder = Responder::Echo;
+    spec.encoding = sockscope::engine::codec::Encoding::for_label("GBK").unwrap();
+    let mut h = harness_with(vec![spec.clone()], Some(store.clone()));
+    let id = h.state().selected().unwrap();
+    step_until(&mut h, "listening", |a| listening_port(a, id).is_some());
+    click(&mut h, L::PRESETS);
+    replace_text(&mut h, L::PRESET_NAME, "my server");
+    click(&mut h, L::SAVE_PRESET);
+    step_until(&mut h, "saved", |a| {
+        a.presets().user.iter().any(|p| p.name == "my server")
+    });
+    assert!(dir.path().join("presets/my-server.ron").exists());
+    // Saving again under the same name asks first.
+    replace_text(&mut h, L::PRESET_NAME, "my server");
+    click(&mut h, L::SAVE_PRESET);
+    step_until(&mut h, "asked", |a| a.presets().pending_replace.is_some());
+    h.get_by_label_contains("A preset named 'my server' exists");
+    click(&mut h, L::CANCEL);
+    // Close and remove the session, then reopen it from the panel.
+    click(&mut h, L::CLOSE_ALL);
+    step_until(&mut h, "closed", |a| {
+        a.model().get(id).is_some_and(|i| i.state.is_closed())
+    });
+    click(&mut h, L::FORGET);
+    step_until(&mut h, "removed", |a| a.model().sessions().is_empty());
+    click(&mut h, "my server");
+    step_until(&mut h, "reopened", |a| a.model().sessions().len() == 1);
+    let again = h.state().selected().unwrap();
+    let reopened = h.state().model().get(again).unwrap().spec.clone().unwrap();
+    // Same options (a preset lists them in a fixed order).
+    let sorted = |v: &[sockscope::engine::options::SockOpt]| {
+        let mut v: Vec<String> = v.iter().map(|o| format!("{o:?}")).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(&reopened.options), sorted(&spec.options));
+    assert_eq!(reopened.responder, spec.responder);
+    assert_eq!(reopened.encoding, spec.encoding);
+    assert_eq!(reopened.kind, spec.kind);
+    assert_eq!(reopened.name, "my server");
+    // The kernel agrees: the options read back are the ones asked for.
+    step_until(&mut h, "options read", |a| {
+        a.model()
+            .get(again)
+            .is_some_and(|i| i.options.iter().any(|o| o.name == "SO_RCVBUF"))
+    });
+    let info = h.state().model().get(again).unwrap();
+    let rcv = info.options.iter().find(|o| o.name == "SO_RCVBUF").unwrap();
+    assert_eq!(rcv.requested.as_deref(), Some("65536"));
+    // Delete asks, then offers undo.
+    click(&mut h, L::DELETE);
+    click(&mut h, L::CONFIRM_DELETE);
+    step_until(&mut h, "deleted", |a| a.presets().user.is_empty());
+    assert!(!dir.path().join("presets/my-server.ron").exists());
+    click(&mut h, L::UNDO);
+    step_until(&mut h, "restored", |a| a.presets().user.len() == 1);
+    // The workspace is written on exit with the open session.
+    h.state_mut().save_workspace();
+    let ws = store.load_workspace().unwrap().unwrap();
+    assert_eq!(ws.sessions.len(), 1);
+    assert_eq!(ws.sessions[0].name, "my server");
 }

@@ -27,6 +27,11 @@ impl StartQueue {
         }
     }
 
+    /// Adds specs to open after the ones already waiting.
+    pub fn extend(&mut self, specs: Vec<SessionSpec>) {
+        self.pending.extend(specs);
+    }
+
     /// Whether anything is left to open.
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()

@@ -17,7 +17,11 @@ use super::form::{FormAction, OpenForm};
 use super::labels as L;
 use super::log_view::{LogAction, LogView, Scope};
 use super::model::Model;
+use super::presets::{PresetAction, PresetsPanel};
 use super::sessions::{ListAction, SessionList};
+use super::store_worker::{StoreClient, StoreReply, StoreRequest};
+use crate::preset::{self, LayoutFile, WorkspaceFile};
+use crate::store::Store;
 
 /// Time spent draining engine events per frame before yielding.
 const EVENT_BUDGET: Duration = Duration::from_millis(10);
@@ -39,6 +43,11 @@ pub struct App {
     show_form: bool,
     /// Sessions given at start, opened in order as each gets ready.
     start: StartQueue,
+    presets: PresetsPanel,
+    config: Option<Store>,
+    store_client: Option<StoreClient>,
+    /// A layout from the last workspace, applied once its sessions are open.
+    pending_layout: Option<LayoutFile>,
 }
 
 /// Installs egui's fonts plus a CJK fallback, so `你好` renders as glyphs.
@@ -62,7 +71,9 @@ pub fn install_fonts(ctx: &egui::Context) {
 
 impl App {
     /// Builds the app; events wake `ctx` so an idle app does not repaint.
-    pub fn new(ctx: &egui::Context, open: Vec<SessionSpec>) -> App {
+    /// Presets and the last workspace live in `store` (None: nothing is
+    /// read or saved).
+    pub fn new(ctx: &egui::Context, open: Vec<SessionSpec>, store: Option<Store>) -> App {
         install_fonts(ctx);
         let waker_ctx = ctx.clone();
         let engine = Engine::new(
@@ -86,9 +97,122 @@ impl App {
             export_rx,
             show_form: false,
             start: StartQueue::new(open),
+            presets: PresetsPanel::default(),
+            store_client: None,
+            config: store,
+            pending_layout: None,
         };
+        if let Some(store) = app.config.clone() {
+            let waker_ctx = ctx.clone();
+            match StoreClient::spawn(store, Arc::new(move || waker_ctx.request_repaint())) {
+                Ok(client) => {
+                    client.ask(StoreRequest::List);
+                    client.ask(StoreRequest::LoadWorkspace);
+                    app.store_client = Some(client);
+                    app.presets.has_store = true;
+                }
+                Err(e) => app.error(format!("cannot start the preset store: {e}")),
+            }
+        }
         app.open_queued(ctx);
         app
+    }
+
+    /// The presets panel (tests look at it).
+    pub fn presets(&self) -> &PresetsPanel {
+        &self.presets
+    }
+
+    /// The workspace as it stands: open sessions, the reopen choice, the layout.
+    pub fn workspace(&self) -> WorkspaceFile {
+        let open = self.model.open_sessions();
+        let sessions: Vec<_> = open
+            .iter()
+            .filter_map(|id| self.model.get(*id).and_then(|i| i.spec.as_ref()))
+            .map(preset::from_spec)
+            .collect();
+        WorkspaceFile {
+            version: preset::FORMAT_VERSION,
+            sessions,
+            reopen: self.presets.reopen_next_time,
+            layout: LayoutFile {
+                selected: self
+                    .selected
+                    .and_then(|s| open.iter().position(|id| id.session == s.session)),
+                hex: self.log.hex,
+                wall_clock: self.log.wall,
+                follow: self.log.follow,
+            },
+        }
+    }
+
+    /// Writes the workspace now (the app calls it on exit).
+    pub fn save_workspace(&mut self) {
+        let Some(store) = &self.config else { return };
+        let ws = self.workspace();
+        match store.save_workspace(&ws) {
+            Ok(saved) => {
+                if let Some(a) = saved.moved_aside {
+                    self.error(format!(
+                        "the old workspace file did not parse; it was kept as {}",
+                        a.display()
+                    ));
+                }
+            }
+            Err(e) => self.error(format!("cannot save the workspace: {e}")),
+        }
+    }
+
+    fn on_store_reply(&mut self, r: StoreReply) {
+        match r {
+            StoreReply::Listed(list) => self.presets.user = list,
+            StoreReply::NameTaken(spec) => {
+                self.info(format!("a preset named '{}' exists: replace it?", spec.name));
+                self.presets.pending_replace = Some(spec);
+            }
+            StoreReply::Deleted { name, bytes } => {
+                self.info(format!("deleted preset '{name}' (Undo puts it back)"));
+                self.presets.last_deleted = Some((name, bytes));
+            }
+            StoreReply::Workspace(Ok(Some(ws))) => {
+                self.presets.reopen_next_time = ws.reopen;
+                let specs: Vec<SessionSpec> = ws
+                    .sessions
+                    .into_iter()
+                    .filter_map(|f| preset::to_spec(f).ok())
+                    .collect();
+                if ws.reopen {
+                    self.pending_layout = Some(ws.layout);
+                    self.start.extend(specs);
+                } else {
+                    self.presets.last_workspace = specs;
+                }
+            }
+            StoreReply::Workspace(Ok(None)) => {}
+            StoreReply::Workspace(Err(e)) => self.error(format!(
+                "the last workspace does not load ({e}); it is left as it is and will be kept aside when the workspace is next saved"
+            )),
+            StoreReply::Done(msg) => self.info(msg),
+            StoreReply::Failed(msg) => self.error(msg),
+        }
+    }
+
+    fn ask_store(&mut self, req: StoreRequest) {
+        match &self.store_client {
+            Some(c) => {
+                if !c.ask(req) {
+                    self.error("the preset store is busy; try again in a moment");
+                }
+            }
+            None => self.error("no config directory: presets cannot be saved in this run"),
+        }
+    }
+
+    fn apply_preset(&mut self, a: PresetAction) {
+        match a {
+            PresetAction::Open(specs) => self.start.extend(specs),
+            PresetAction::Store(req) => self.ask_store(req),
+        }
     }
 
     fn open_queued(&mut self, ctx: &egui::Context) {
@@ -210,6 +334,25 @@ impl App {
         }
         self.engine.reap();
         self.open_queued(ctx);
+        let replies = self
+            .store_client
+            .as_ref()
+            .map(StoreClient::replies)
+            .unwrap_or_default();
+        for r in replies {
+            self.on_store_reply(r);
+        }
+        if self.start.is_empty()
+            && let Some(layout) = self.pending_layout.take()
+        {
+            self.log.hex = layout.hex;
+            self.log.wall = layout.wall_clock;
+            self.log.follow = layout.follow;
+            let open = self.model.open_sessions();
+            if let Some(id) = layout.selected.and_then(|i| open.get(i).copied()) {
+                self.select(id);
+            }
+        }
         while let Ok(msg) = self.export_rx.try_recv() {
             let failed = msg.contains("failed");
             self.status = Some((msg, failed));
@@ -310,6 +453,7 @@ impl App {
             });
         });
         let mut list_actions = Vec::new();
+        let mut preset_actions = Vec::new();
         let mut form_action = None;
         egui::Panel::left("left")
             .resizable(true)
@@ -326,6 +470,19 @@ impl App {
                         .max_height(ui.available_height() * 0.6)
                         .show(ui, |ui| form_action = self.form.ui(ui));
                 });
+                let current = self
+                    .selected
+                    .map(|s| SessionId::top(s.session))
+                    .and_then(|id| self.model.get(id))
+                    .and_then(|i| i.spec.as_ref());
+                egui::CollapsingHeader::new(L::PRESETS)
+                    .default_open(false)
+                    .show(ui, |ui| {
+                        egui::ScrollArea::vertical()
+                            .id_salt("presets-scroll")
+                            .max_height(ui.available_height() * 0.5)
+                            .show(ui, |ui| preset_actions = self.presets.ui(ui, current));
+                    });
                 ui.separator();
                 list_actions = self.list.ui(ui, &self.model, self.selected);
             });
@@ -364,6 +521,28 @@ impl App {
         for a in list_actions {
             self.apply_list(a);
         }
+        for a in preset_actions {
+            self.apply_preset(a);
+        }
+        // A .ron file dropped on the window is imported as presets.
+        let dropped: Vec<std::path::PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        for path in dropped {
+            if path.extension().is_some_and(|e| e == "ron") {
+                self.ask_store(StoreRequest::Import(path));
+            } else {
+                self.error(format!(
+                    "{} is not a .ron preset file; nothing was imported",
+                    path.display()
+                ));
+            }
+        }
         for a in composer_actions {
             self.apply_composer(a);
         }
@@ -380,5 +559,10 @@ impl eframe::App for App {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         App::ui(self, ui);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        // Closing the window: a small synchronous write is fine here.
+        self.save_workspace();
     }
 }

@@ -50,3 +50,20 @@ pub const EXPORT_JSONL: &str = "Export JSON Lines";
 
 pub const INSPECTOR: &str = "Inspector";
 pub const OPTIONS: &str = "Options (read back)";
+
+pub const PRESETS: &str = "Presets";
+pub const OPEN_LAST_WORKSPACE: &str = "Open them";
+pub const REOPEN_NEXT_TIME: &str = "Reopen the open sessions next time";
+pub const PRESET_NAME: &str = "Preset name";
+pub const SAVE_PRESET: &str = "Save as preset";
+pub const REPLACE: &str = "Replace";
+pub const CANCEL: &str = "Cancel";
+pub const RENAME: &str = "Rename";
+pub const COPY_PRESET: &str = "Copy";
+pub const DELETE: &str = "Delete";
+pub const CONFIRM_DELETE: &str = "Really delete";
+pub const UNDO: &str = "Undo";
+pub const PRESET_FILE: &str = "File";
+pub const IMPORT: &str = "Import";
+pub const EXPORT: &str = "Export";
+pub const OPEN_PICKED: &str = "Open picked";

@@ -8,11 +8,14 @@ pub mod inspector;
 pub mod labels;
 pub mod log_view;
 pub mod model;
+pub mod presets;
 pub mod sessions;
+pub mod store_worker;
 
 pub use app::App;
 
 use crate::engine::SessionSpec;
+use crate::store::Store;
 
 /// Why the window could not be shown.
 #[derive(Debug, thiserror::Error)]
@@ -31,8 +34,9 @@ pub enum GuiError {
     Window(String),
 }
 
-/// Opens the window and runs until it is closed.
-pub fn run(open: Vec<SessionSpec>) -> Result<(), GuiError> {
+/// Opens the window and runs until it is closed; presets and the last
+/// workspace live in `store` (None: nothing is saved).
+pub fn run(open: Vec<SessionSpec>, store: Option<Store>) -> Result<(), GuiError> {
     let set = |v: &str| std::env::var_os(v).is_some_and(|d| !d.is_empty());
     if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
         return Err(GuiError::NoDisplay);
@@ -47,7 +51,7 @@ pub fn run(open: Vec<SessionSpec>) -> Result<(), GuiError> {
     eframe::run_native(
         "Sockscope",
         options,
-        Box::new(move |cc| Ok(Box::new(App::new(&cc.egui_ctx, open)))),
+        Box::new(move |cc| Ok(Box::new(App::new(&cc.egui_ctx, open, store)))),
     )
     .map_err(|e| GuiError::Window(e.to_string()))
 }

@@ -1,0 +1,443 @@
+//! Where presets and the last workspace live: the platform config dir
+//! (`~/.config/sockscope/` on Linux), or `--config-dir`, or
+//! `SOCKSCOPE_CONFIG_DIR`.
+//!
+//! One file per preset, written atomically: two instances saving different
+//! presets never touch the same file, and a crash mid-save leaves the old
+//! file or the new one, never half of one. A file that does not parse is
+//! never overwritten: saving over it first moves it aside with a timestamp.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::engine::SessionSpec;
+use crate::fsutil::write_atomic;
+use crate::preset::{self, PresetError, SessionFile, WorkspaceFile};
+
+/// The environment variable that overrides the config dir.
+pub const CONFIG_ENV: &str = "SOCKSCOPE_CONFIG_DIR";
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A preset with that name (or file name) exists and replacing was not asked.
+    #[error("a preset named '{0}' already exists; replace it, or pick another name")]
+    NameTaken(String),
+    /// No preset has that name.
+    #[error("no saved preset is named '{0}'")]
+    NotFound(String),
+    /// The name cannot become a file name.
+    #[error("'{0}' cannot be a preset name: use letters, digits, spaces, '-', '_' or '.'")]
+    BadName(String),
+    /// The platform has no config dir and none was given.
+    #[error("no config directory: set {CONFIG_ENV} or pass --config-dir")]
+    NoConfigDir,
+    /// A file operation failed.
+    #[error("{op} {}: {err}", path.display())]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// On which file.
+        path: PathBuf,
+        /// The error.
+        err: io::Error,
+    },
+    /// The preset could not be written as RON.
+    #[error("cannot write the preset: {0}")]
+    Serialize(String),
+}
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
+    move |err| StoreError::Io {
+        op,
+        path: path.to_path_buf(),
+        err,
+    }
+}
+
+/// A preset found in the store.
+#[derive(Debug, Clone)]
+pub struct UserPreset {
+    /// Its name (from the file, or the file name when it does not parse).
+    pub name: String,
+    /// Its file.
+    pub path: PathBuf,
+    /// The preset, or why it could not be read.
+    pub loaded: Result<SessionSpec, PresetError>,
+}
+
+/// What a save did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saved {
+    /// The file written.
+    pub path: PathBuf,
+    /// A file that did not parse and was moved aside instead of overwritten.
+    pub moved_aside: Option<PathBuf>,
+}
+
+/// The store rooted at a config dir.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// Turns a preset name into a file stem: letters (any script), digits,
+/// `-`, `_`, `.`; spaces become `-`.
+pub fn file_stem(name: &str) -> Result<String, StoreError> {
+    let trimmed = name.trim();
+    let stem: String = trimmed
+        .chars()
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect();
+    let ok = !stem.is_empty()
+        && stem.chars().count() <= 100
+        && !stem.starts_with('.')
+        && stem
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(stem)
+    } else {
+        Err(StoreError::BadName(name.to_string()))
+    }
+}
+
+fn timestamp() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+impl Store {
+    /// Finds the config dir: the flag, then the environment, then the platform's.
+    pub fn locate(flag: Option<&Path>) -> Result<Store, StoreError> {
+        if let Some(f) = flag {
+            return Ok(Store::at(f));
+        }
+        if let Some(env) = std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty()) {
+            return Ok(Store::at(Path::new(&env)));
+        }
+        directories::ProjectDirs::from("", "", "sockscope")
+            .map(|d| Store::at(d.config_dir()))
+            .ok_or(StoreError::NoConfigDir)
+    }
+
+    /// A store rooted at `root`.
+    pub fn at(root: &Path) -> Store {
+        Store {
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// The config dir.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn presets_dir(&self) -> PathBuf {
+        self.root.join("presets")
+    }
+
+    /// Where the last workspace is kept.
+    pub fn workspace_path(&self) -> PathBuf {
+        self.root.join("workspace.ron")
+    }
+
+    fn path_of(&self, name: &str) -> Result<PathBuf, StoreError> {
+        Ok(self.presets_dir().join(format!("{}.ron", file_stem(name)?)))
+    }
+
+    /// Every preset file, sorted by name; broken ones are listed with why.
+    pub fn list(&self) -> Vec<UserPreset> {
+        let dir = self.presets_dir();
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        let mut out: Vec<UserPreset> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "ron")
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .map(|path| read_preset(&path))
+            .collect();
+        out.sort_by_key(|p| p.name.to_lowercase());
+        out
+    }
+
+    /// The saved preset with this name.
+    pub fn find(&self, name: &str) -> Option<UserPreset> {
+        let path = self.path_of(name).ok()?;
+        path.exists().then(|| read_preset(&path))
+    }
+
+    /// Saves a session as a preset named by its `name`.
+    pub fn save(&self, spec: &SessionSpec, replace: bool) -> Result<Saved, StoreError> {
+        let file = preset::from_spec(spec);
+        self.save_file(&file, replace)
+    }
+
+    /// Saves a preset in its file form.
+    pub fn save_file(&self, file: &SessionFile, replace: bool) -> Result<Saved, StoreError> {
+        let path = self.path_of(&file.name)?;
+        let text =
+            preset::session_to_ron(file).map_err(|e| StoreError::Serialize(e.to_string()))?;
+        let dir = self.presets_dir();
+        std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+        let moved_aside = self.make_room(&path, replace, &file.name)?;
+        write_atomic(&path, text.as_bytes()).map_err(io_err("write", &path))?;
+        Ok(Saved { path, moved_aside })
+    }
+
+    /// Refuses to clobber a good file unless asked; moves a broken one aside.
+    fn make_room(
+        &self,
+        path: &Path,
+        replace: bool,
+        name: &str,
+    ) -> Result<Option<PathBuf>, StoreError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let existing = read_preset(path);
+        if existing.loaded.is_ok() {
+            return if replace {
+                Ok(None)
+            } else {
+                Err(StoreError::NameTaken(name.to_string()))
+            };
+        }
+        let aside = path.with_extension(format!("ron.corrupt-{}", timestamp()));
+        std::fs::rename(path, &aside).map_err(io_err("move aside", path))?;
+        Ok(Some(aside))
+    }
+
+    /// Deletes a preset; returns its bytes so the caller can offer undo.
+    pub fn delete(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+        let path = self.path_of(name)?;
+        let bytes = std::fs::read(&path).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                StoreError::NotFound(name.to_string())
+            } else {
+                StoreError::Io {
+                    op: "read",
+                    path: path.clone(),
+                    err: e,
+                }
+            }
+        })?;
+        std::fs::remove_file(&path).map_err(io_err("delete", &path))?;
+        Ok(bytes)
+    }
+
+    /// Puts a deleted preset's bytes back (undo).
+    pub fn restore(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, StoreError> {
+        let path = self.path_of(name)?;
+        if path.exists() {
+            return Err(StoreError::NameTaken(name.to_string()));
+        }
+        let dir = self.presets_dir();
+        std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+        write_atomic(&path, bytes).map_err(io_err("write", &path))?;
+        Ok(path)
+    }
+
+    /// Renames a preset (its file and the name inside it).
+    pub fn rename(&self, old: &str, new: &str) -> Result<Saved, StoreError> {
+        let old_path = self.path_of(old)?;
+        let p = read_preset(&old_path);
+        let spec = match p.loaded {
+            Ok(s) => s,
+            Err(_) if !old_path.exists() => return Err(StoreError::NotFound(old.to_string())),
+            Err(e) => {
+                return Err(StoreError::Serialize(format!(
+                    "the preset does not parse, so it is not rewritten: {e}"
+                )));
+            }
+        };
+        let mut spec = spec;
+        spec.name = new.trim().to_string();
+        let new_path = self.path_of(new)?;
+        if new_path == old_path {
+            return self.save(&spec, true);
+        }
+        let saved = self.save(&spec, false)?;
+        std::fs::remove_file(&old_path).map_err(io_err("delete", &old_path))?;
+        Ok(saved)
+    }
+
+    /// Reads the last workspace, if there is one.
+    pub fn load_workspace(&self) -> Result<Option<WorkspaceFile>, PresetError> {
+        let path = self.workspace_path();
+        let text = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(PresetError {
+                    file: path,
+                    line: 0,
+                    col: 0,
+                    field: None,
+                    message: format!("cannot read the file: {e}"),
+                });
+            }
+        };
+        let text = String::from_utf8(text).map_err(|_| PresetError {
+            file: path.clone(),
+            line: 0,
+            col: 0,
+            field: None,
+            message: "the file is not UTF-8 text".into(),
+        })?;
+        preset::parse_workspace(&path, &text).map(Some)
+    }
+
+    /// Writes the workspace; a workspace file that does not parse is moved
+    /// aside first, never overwritten.
+    pub fn save_workspace(&self, ws: &WorkspaceFile) -> Result<Saved, StoreError> {
+        let path = self.workspace_path();
+        let text =
+            preset::workspace_to_ron(ws).map_err(|e| StoreError::Serialize(e.to_string()))?;
+        std::fs::create_dir_all(&self.root).map_err(io_err("create", &self.root))?;
+        let mut moved_aside = None;
+        if path.exists() && self.load_workspace().is_err() {
+            let aside = path.with_extension(format!("ron.corrupt-{}", timestamp()));
+            std::fs::rename(&path, &aside).map_err(io_err("move aside", &path))?;
+            moved_aside = Some(aside);
+        }
+        write_atomic(&path, text.as_bytes()).map_err(io_err("write", &path))?;
+        Ok(Saved { path, moved_aside })
+    }
+}
+
+fn read_preset(path: &Path) -> UserPreset {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let loaded = std::fs::read(path)
+        .map_err(|e| PresetError {
+            file: path.to_path_buf(),
+            line: 0,
+            col: 0,
+            field: None,
+            message: format!("cannot read the file: {e}"),
+        })
+        .and_then(|b| {
+            String::from_utf8(b).map_err(|_| PresetError {
+                file: path.to_path_buf(),
+                line: 0,
+                col: 0,
+                field: None,
+                message: "the file is not UTF-8 text (is it a preset file?)".into(),
+            })
+        })
+        .and_then(|text| preset::parse_session(path, &text).map(|(_, s)| s));
+    UserPreset {
+        name: loaded.as_ref().map(|s| s.name.clone()).unwrap_or(stem),
+        path: path.to_path_buf(),
+        loaded,
+    }
+}
+
+/// What a name on the command line refers to.
+pub fn resolve(store: Option<&Store>, what: &str) -> Result<Vec<SessionSpec>, String> {
+    let path = Path::new(what);
+    // Anything that looks like a path is a path, so a typo is reported as
+    // an unreadable file rather than an unknown name.
+    if path.exists() || what.contains('/') || what.ends_with(".ron") {
+        return preset::load_file(path).map_err(|e| e.to_string());
+    }
+    if let Some(s) = store
+        && let Some(p) = s.find(what)
+    {
+        return p.loaded.map(|s| vec![s]).map_err(|e| e.to_string());
+    }
+    for (stem, spec) in preset::builtins() {
+        let named = spec.as_ref().is_ok_and(|s| s.name == what);
+        if stem == what || named {
+            return spec.map(|s| vec![s]).map_err(|e| e.to_string());
+        }
+    }
+    Err(format!(
+        "no file, saved preset or built-in example is named '{what}'; `sockscope presets list` shows them"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::spec::SessionKind;
+
+    fn spec(name: &str) -> SessionSpec {
+        SessionSpec::new(name, SessionKind::SocketPair)
+    }
+
+    #[test]
+    fn save_list_rename_delete_restore() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::at(dir.path());
+        s.save(&spec("pair one"), false).unwrap();
+        assert!(matches!(
+            s.save(&spec("pair one"), false),
+            Err(StoreError::NameTaken(_))
+        ));
+        s.save(&spec("pair one"), true).unwrap();
+        s.save(&spec("你好"), false).unwrap();
+        let names: Vec<String> = s.list().into_iter().map(|p| p.name).collect();
+        assert_eq!(names, vec!["pair one", "你好"]);
+        s.rename("pair one", "pair two").unwrap();
+        assert!(s.find("pair one").is_none());
+        assert_eq!(s.find("pair two").unwrap().loaded.unwrap().name, "pair two");
+        let bytes = s.delete("pair two").unwrap();
+        assert!(s.find("pair two").is_none());
+        s.restore("pair two", &bytes).unwrap();
+        assert!(s.find("pair two").unwrap().loaded.is_ok());
+        assert!(matches!(file_stem("../etc"), Err(StoreError::BadName(_))));
+        assert!(matches!(file_stem(".hidden"), Err(StoreError::BadName(_))));
+    }
+
+    #[test]
+    fn a_broken_file_is_listed_with_its_position_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::at(dir.path());
+        std::fs::create_dir_all(dir.path().join("presets")).unwrap();
+        let broken = dir.path().join("presets/mine.ron");
+        let garbage = b"(\n  name: \"mine\",\n  kind: TcpServer(local: 7),\n)";
+        std::fs::write(&broken, garbage).unwrap();
+        let listed = s.list();
+        let e = listed[0].loaded.as_ref().unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        // Saving over it moves it aside with its bytes intact.
+        let saved = s.save(&spec("mine"), true).unwrap();
+        let aside = saved.moved_aside.unwrap();
+        assert_eq!(std::fs::read(&aside).unwrap(), garbage);
+        assert!(s.find("mine").unwrap().loaded.is_ok());
+    }
+
+    #[test]
+    fn workspace_round_trip_and_broken_workspace_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::at(dir.path());
+        assert!(s.load_workspace().unwrap().is_none());
+        let ws = WorkspaceFile {
+            version: 1,
+            sessions: vec![preset::from_spec(&spec("a"))],
+            reopen: true,
+            layout: Default::default(),
+        };
+        s.save_workspace(&ws).unwrap();
+        assert_eq!(s.load_workspace().unwrap().unwrap(), ws);
+        std::fs::write(s.workspace_path(), b"\xff\xfe garbage").unwrap();
+        assert!(s.load_workspace().is_err());
+        let saved = s.save_workspace(&ws).unwrap();
+        assert_eq!(
+            std::fs::read(saved.moved_aside.unwrap()).unwrap(),
+            b"\xff\xfe garbage"
+        );
+    }
+}
