@@ -132,7 +132,7 @@ impl Encoding {
         match self {
             Encoding::Latin1 => {
                 for &b in bytes {
-                    push_char(&mut out, char::from(b), escape_controls);
+                    push_char(&mut out, char::from(b), escape_controls, *self);
                 }
             }
             Encoding::Utf16Le | Encoding::Utf16Be => {
@@ -141,7 +141,7 @@ impl Encoding {
                 let mut pending: Vec<(u16, [u8; 2])> = Vec::new();
                 for chunk in units {
                     if chunk.len() == 1 {
-                        flush_utf16(&mut out, &mut pending, escape_controls);
+                        flush_utf16(&mut out, &mut pending, escape_controls, *self);
                         push_byte(&mut out, chunk[0]);
                         continue;
                     }
@@ -153,12 +153,12 @@ impl Encoding {
                     };
                     pending.push((u, raw));
                 }
-                flush_utf16(&mut out, &mut pending, escape_controls);
+                flush_utf16(&mut out, &mut pending, escape_controls, *self);
             }
             Encoding::Utf8 => {
                 for chunk in bytes.utf8_chunks() {
                     for c in chunk.valid().chars() {
-                        push_char(&mut out, c, escape_controls);
+                        push_char(&mut out, c, escape_controls, *self);
                     }
                     for &b in chunk.invalid() {
                         push_byte(&mut out, b);
@@ -179,7 +179,7 @@ impl Encoding {
                     let (res, read) =
                         decoder.decode_to_string_without_replacement(src, &mut buf, true);
                     for c in buf.chars() {
-                        push_char(&mut out, c, escape_controls);
+                        push_char(&mut out, c, escape_controls, *self);
                     }
                     match res {
                         encoding_rs::DecoderResult::InputEmpty => break,
@@ -203,13 +203,13 @@ impl Encoding {
     }
 }
 
-fn flush_utf16(out: &mut String, pending: &mut Vec<(u16, [u8; 2])>, esc: bool) {
+fn flush_utf16(out: &mut String, pending: &mut Vec<(u16, [u8; 2])>, esc: bool, enc: Encoding) {
     let units: Vec<u16> = pending.iter().map(|(u, _)| *u).collect();
     let mut idx = 0;
     for r in char::decode_utf16(units.iter().copied()) {
         match r {
             Ok(c) => {
-                push_char(out, c, esc);
+                push_char(out, c, esc, enc);
                 idx += c.len_utf16();
             }
             Err(_) => {
@@ -228,7 +228,7 @@ fn push_byte(out: &mut String, b: u8) {
     let _ = write!(out, "\\x{b:02x}");
 }
 
-fn push_char(out: &mut String, c: char, escape_controls: bool) {
+fn push_char(out: &mut String, c: char, escape_controls: bool, enc: Encoding) {
     match c {
         '\\' => out.push_str("\\\\"),
         '\r' if escape_controls => out.push_str("\\r"),
@@ -238,9 +238,16 @@ fn push_char(out: &mut String, c: char, escape_controls: bool) {
         // C0 controls and DEL only: C1 controls (U+0080..) are real
         // characters in Latin-1 and escaping them as \xNN would not parse
         // back to the same bytes in UTF-8.
+        // Other controls are shown as the bytes that encode them, so the
+        // text parses back to the same bytes (two of them in UTF-16).
         c if escape_controls && (u32::from(c) < 0x20 || c == '\x7f') => {
-            use fmt::Write;
-            let _ = write!(out, "\\x{:02x}", u32::from(c));
+            let mut buf = [0u8; 4];
+            let bytes = enc
+                .encode(c.encode_utf8(&mut buf))
+                .unwrap_or_else(|_| vec![u32::from(c) as u8]);
+            for b in bytes {
+                push_byte(out, b);
+            }
         }
         c => out.push(c),
     }
@@ -346,8 +353,9 @@ pub fn to_hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Parses escaped text: literal characters are encoded with `encoding`,
-/// escapes insert their bytes directly.
+/// Parses escaped text: characters (also those written as `\r`, `\n`,
+/// `\t`, `\0`, `\\`, `\"`) are encoded with `encoding`; `\xNN` inserts
+/// one raw byte.
 pub fn parse_escaped(input: &str, encoding: Encoding) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(input.len());
     let mut literal = String::new();
@@ -379,21 +387,38 @@ pub fn parse_escaped(input: &str, encoding: Encoding) -> Result<Vec<u8>, CodecEr
             i += 1;
             continue;
         }
-        flush(&mut literal, literal_start, &mut out)?;
         let Some(&e) = chars.get(i + 1) else {
             return Err(CodecError::BadEscape {
                 at: i,
                 message: "a lone backslash at the end (write \\\\ for a backslash)".into(),
             });
         };
-        match e {
-            '\\' => out.push(b'\\'),
-            'r' => out.push(b'\r'),
-            'n' => out.push(b'\n'),
-            't' => out.push(b'\t'),
-            '0' => out.push(0),
-            '"' => out.push(b'"'),
-            'x' => {
+        // Character escapes stand for characters and are encoded like any
+        // other (a newline is 0a 00 in UTF-16); \xNN is one raw byte.
+        let ch = match e {
+            '\\' => Some('\\'),
+            'r' => Some('\r'),
+            'n' => Some('\n'),
+            't' => Some('\t'),
+            '0' => Some('\0'),
+            '"' => Some('"'),
+            'x' => None,
+            other => {
+                return Err(CodecError::BadEscape {
+                    at: i,
+                    message: format!("unknown escape \\{other}"),
+                });
+            }
+        };
+        match ch {
+            Some(c) => {
+                if literal.is_empty() {
+                    literal_start = i;
+                }
+                literal.push(c);
+            }
+            None => {
+                flush(&mut literal, literal_start, &mut out)?;
                 let h = chars.get(i + 2).and_then(|c| c.to_digit(16));
                 let l = chars.get(i + 3).and_then(|c| c.to_digit(16));
                 match (h, l) {
@@ -408,12 +433,6 @@ pub fn parse_escaped(input: &str, encoding: Encoding) -> Result<Vec<u8>, CodecEr
                         });
                     }
                 }
-            }
-            other => {
-                return Err(CodecError::BadEscape {
-                    at: i,
-                    message: format!("unknown escape \\{other}"),
-                });
             }
         }
         i += 2;
@@ -504,6 +523,21 @@ mod tests {
             parse_escaped("ok 你", Encoding::Latin1),
             Err(CodecError::Unencodable { at: 3, .. })
         ));
+    }
+
+    #[test]
+    fn character_escapes_follow_the_encoding() {
+        // Found by the property test: in UTF-16 a newline is two bytes.
+        assert_eq!(
+            parse_escaped("a\\n\\0", Encoding::Utf16Le).unwrap(),
+            vec![b'a', 0, b'\n', 0, 0, 0]
+        );
+        let shown = Encoding::Utf16Le.decode_escaped(&[0, 0, 0x0a, 0], true);
+        assert_eq!(shown, "\\0\\n");
+        assert_eq!(
+            parse_escaped(&shown, Encoding::Utf16Le).unwrap(),
+            vec![0, 0, 0x0a, 0]
+        );
     }
 
     #[test]
