@@ -417,6 +417,10 @@ fn save_a_session_as_a_preset_remove_it_and_reopen_it_from_the_panel() {
     let mut h = harness_with(vec![spec.clone()], Some(store.clone()));
     let id = h.state().selected().unwrap();
     step_until(&mut h, "listening", |a| listening_port(a, id).is_some());
+    // Keep a payload as a named snippet: it is saved with the preset.
+    replace_text(&mut h, L::PAYLOAD, "你好 snippet");
+    replace_text(&mut h, L::SNIPPET_NAME, "greet");
+    click(&mut h, L::SAVE_SNIPPET);
     click(&mut h, L::PRESETS);
     replace_text(&mut h, L::PRESET_NAME, "my server");
     click(&mut h, L::SAVE_PRESET);
@@ -452,6 +456,13 @@ fn save_a_session_as_a_preset_remove_it_and_reopen_it_from_the_panel() {
     assert_eq!(reopened.encoding, spec.encoding);
     assert_eq!(reopened.kind, spec.kind);
     assert_eq!(reopened.name, "my server");
+    assert_eq!(reopened.snippets.len(), 1);
+    assert_eq!(reopened.snippets[0].name, "greet");
+    // GBK session: the snippet's bytes are the GBK encoding of the text.
+    assert_eq!(
+        reopened.snippets[0].data,
+        spec.encoding.encode("你好 snippet").unwrap()
+    );
     // The kernel agrees: the options read back are the ones asked for.
     step_until(&mut h, "options read", |a| {
         a.model()

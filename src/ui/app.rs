@@ -381,6 +381,18 @@ impl App {
             ComposerAction::Shutdown(target) => self.command(Command::ShutdownWrite { target }),
             ComposerAction::Close(target) => self.command(Command::Close { target }),
             ComposerAction::Abort(target) => self.command(Command::Abort { target }),
+            ComposerAction::SaveSnippet { session, snippet } => {
+                let name = snippet.name.clone();
+                if self.model.add_snippet(session, snippet) {
+                    self.info(format!(
+                        "kept snippet '{name}'; save the session as a preset to keep it on disk"
+                    ));
+                } else {
+                    self.error(
+                        "this session was not opened from a spec, so it cannot keep snippets",
+                    );
+                }
+            }
             ComposerAction::Status(s) => self.info(s),
         }
     }
@@ -508,7 +520,13 @@ impl App {
             egui::Panel::bottom("composer")
                 .resizable(true)
                 .show(ui, |ui| {
-                    composer_actions = composer.ui(ui, info);
+                    let snippets = self
+                        .model
+                        .get(SessionId::top(info.id.session))
+                        .and_then(|i| i.spec.as_ref())
+                        .map(|s| s.snippets.as_slice())
+                        .unwrap_or(&[]);
+                    composer_actions = composer.ui(ui, info, snippets);
                 });
         }
         let mut log_actions = Vec::new();

@@ -11,6 +11,7 @@ use crossbeam_channel::Receiver;
 use crate::engine::SessionId;
 use crate::engine::codec::{self, COMMON_ENCODINGS, Encoding};
 use crate::engine::protocol::SendMode;
+use crate::engine::spec::Snippet;
 
 use super::labels as L;
 use super::model::SessionInfo;
@@ -64,6 +65,13 @@ pub enum ComposerAction {
     Close(SessionId),
     /// close with RST
     Abort(SessionId),
+    /// Keep the payload as a named snippet of the session (saved with its preset).
+    SaveSnippet {
+        /// The top-level session.
+        session: SessionId,
+        /// The snippet.
+        snippet: Snippet,
+    },
     /// Tell the user something.
     Status(String),
 }
@@ -115,6 +123,8 @@ pub struct Composer {
     /// (target, bytes_out at start, file size) of the last file sent.
     pub file_progress: Option<(SessionId, u64, u64)>,
     last_target: Option<SessionId>,
+    /// Name for "save as snippet".
+    pub snippet_name: String,
 }
 
 impl Default for Composer {
@@ -134,6 +144,7 @@ impl Default for Composer {
             file: None,
             file_progress: None,
             last_target: None,
+            snippet_name: String::new(),
         }
     }
 }
@@ -268,7 +279,13 @@ impl Composer {
     }
 
     /// Draws the composer for the selected session or child.
-    pub fn ui(&mut self, ui: &mut egui::Ui, info: &SessionInfo) -> Vec<ComposerAction> {
+    /// `snippets` are the named payloads of the session (or its parent).
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        info: &SessionInfo,
+        snippets: &[Snippet],
+    ) -> Vec<ComposerAction> {
         let mut out = Vec::new();
         let id = info.id;
         if self.last_target != Some(id) {
@@ -296,8 +313,69 @@ impl Composer {
                 }),
         )
         .labelled_by(payload_label.id);
+        self.snippets_ui(ui, info, snippets, &mut out);
         self.rest_ui(ui, info, &mut out);
         out
+    }
+
+    fn snippets_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        info: &SessionInfo,
+        snippets: &[Snippet],
+        out: &mut Vec<ComposerAction>,
+    ) {
+        ui.horizontal_wrapped(|ui| {
+            if !snippets.is_empty() {
+                let l = ui.label(L::SNIPPETS);
+                let mut pick = None;
+                egui::ComboBox::from_id_salt("composer-snippets")
+                    .selected_text(format!("{} saved", snippets.len()))
+                    .show_ui(ui, |ui| {
+                        for (i, s) in snippets.iter().enumerate() {
+                            if ui.selectable_label(false, &s.name).clicked() {
+                                pick = Some(i);
+                            }
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+                if let Some(s) = pick.and_then(|i| snippets.get(i)) {
+                    let enc = Encoding::for_label(&self.encoding).unwrap_or(info.encoding);
+                    (self.mode, self.text) = match crate::preset::payload_for(&s.data, enc) {
+                        crate::preset::Payload::Text(t) => (Mode::Text, t),
+                        crate::preset::Payload::Escaped(t) => (Mode::Escaped, t),
+                        crate::preset::Payload::Hex(t) => (Mode::Hex, t),
+                    };
+                    self.ending = Ending::None;
+                }
+            }
+            let l = ui.label(L::SNIPPET_NAME);
+            ui.add(
+                egui::TextEdit::singleline(&mut self.snippet_name)
+                    .hint_text("name")
+                    .desired_width(90.0),
+            )
+            .labelled_by(l.id);
+            let bytes = self.bytes();
+            let ok =
+                !self.snippet_name.trim().is_empty() && bytes.as_ref().is_ok_and(|b| !b.is_empty());
+            if ui
+                .add_enabled(ok, egui::Button::new(L::SAVE_SNIPPET))
+                .on_disabled_hover_text("a name and a payload that parses")
+                .clicked()
+                && let Ok(data) = bytes
+            {
+                out.push(ComposerAction::SaveSnippet {
+                    session: SessionId::top(info.id.session),
+                    snippet: Snippet {
+                        name: self.snippet_name.trim().to_string(),
+                        data,
+                    },
+                });
+                self.snippet_name.clear();
+            }
+        });
     }
 
     fn mode_row(&mut self, ui: &mut egui::Ui) {

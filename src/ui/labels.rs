@@ -67,3 +67,6 @@ pub const PRESET_FILE: &str = "File";
 pub const IMPORT: &str = "Import";
 pub const EXPORT: &str = "Export";
 pub const OPEN_PICKED: &str = "Open picked";
+pub const SNIPPETS: &str = "Snippets";
+pub const SNIPPET_NAME: &str = "Snippet";
+pub const SAVE_SNIPPET: &str = "Keep as snippet";

@@ -166,6 +166,16 @@ impl Model {
         self.infos.get(&id)
     }
 
+    /// Adds (or replaces, by name) a snippet of a top-level session.
+    pub fn add_snippet(&mut self, top: SessionId, snippet: crate::engine::spec::Snippet) -> bool {
+        let Some(spec) = self.infos.get_mut(&top).and_then(|i| i.spec.as_mut()) else {
+            return false;
+        };
+        spec.snippets.retain(|s| s.name != snippet.name);
+        spec.snippets.push(snippet);
+        true
+    }
+
     /// Forgets a closed session and its children.
     pub fn remove(&mut self, id: SessionId) {
         if let Some(info) = self.infos.remove(&id) {
