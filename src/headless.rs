@@ -190,6 +190,61 @@ pub fn event_json(ev: &Event, enc: Encoding, data_limit: Option<usize>) -> Value
             m.insert("group".into(), json!(group.to_string()));
             m.insert("joined".into(), json!(joined));
         }
+        EventKind::Call { index, record } => {
+            use crate::engine::stepper::Outcome;
+            m.insert("index".into(), json!(index));
+            m.insert("call".into(), json!(record.call.name()));
+            m.insert("var".into(), json!(record.call.var()));
+            m.insert("args".into(), json!(record.call.args()));
+            m.insert("text".into(), json!(record.call.text()));
+            match &record.result {
+                Ok(o) => {
+                    m.insert("ok".into(), json!(true));
+                    m.insert("result".into(), json!(o.text()));
+                    match o {
+                        Outcome::Int(n) => {
+                            m.insert("value".into(), json!(n));
+                        }
+                        Outcome::Bytes(b) => {
+                            m.insert("len".into(), json!(b.len()));
+                            m.insert("data".into(), json!(enc.decode_escaped(b, false)));
+                            m.insert("hex".into(), json!(codec::to_hex(b)));
+                        }
+                        Outcome::BytesFrom {
+                            data,
+                            from,
+                            truncated_from,
+                        } => {
+                            m.insert("len".into(), json!(data.len()));
+                            m.insert("data".into(), json!(enc.decode_escaped(data, false)));
+                            m.insert("hex".into(), json!(codec::to_hex(data)));
+                            m.insert("peer".into(), addr(from));
+                            if let Some(t) = truncated_from {
+                                m.insert("truncated_from".into(), json!(t));
+                            }
+                        }
+                        Outcome::Addr(a) => {
+                            m.insert("addr".into(), addr(a));
+                        }
+                        Outcome::Accepted { var, peer, fd } => {
+                            m.insert("into".into(), json!(var));
+                            m.insert("peer".into(), addr(peer));
+                            m.insert("fd".into(), json!(fd));
+                        }
+                        Outcome::Nothing | Outcome::Text(_) => {}
+                    }
+                }
+                Err(e) => {
+                    m.insert("ok".into(), json!(false));
+                    error_fields(&mut m, e);
+                    m.insert("timed_out".into(), json!(record.timed_out));
+                }
+            }
+            m.insert(
+                "ms".into(),
+                json!((record.took.as_secs_f64() * 1e6).round() / 1e3),
+            );
+        }
         EventKind::Step { index, what } => {
             m.insert("index".into(), json!(index));
             m.insert("what".into(), json!(what));

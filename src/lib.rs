@@ -3,6 +3,7 @@
 //! desktop app are two consumers of the same engine.
 
 pub mod engine;
+pub mod export;
 pub mod fsutil;
 pub mod headless;
 pub mod preset;

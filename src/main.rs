@@ -53,11 +53,26 @@ enum Cmd {
         /// A `.ron` file, a saved preset's name or a built-in example's name.
         file: String,
     },
+    /// Print a step-mode script as code that makes the same calls.
+    Export {
+        /// python (the socket module, as the seed) or rust (socket2).
+        #[arg(value_enum)]
+        lang: Lang,
+        /// A `.ron` file with `kind: Script(calls: [...])`, a saved
+        /// preset's name or a built-in example's name.
+        file: String,
+    },
     /// Built-in and saved presets.
     Presets {
         #[command(subcommand)]
         action: PresetCmd,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Lang {
+    Python,
+    Rust,
 }
 
 #[derive(Subcommand)]
@@ -241,6 +256,28 @@ fn main() -> ExitCode {
             Err(e) => fail(e),
         },
         Some(Cmd::Presets { action }) => presets(store, action),
+        Some(Cmd::Export { lang, file }) => {
+            let specs = match store::resolve(store.as_ref().ok(), &file) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            let mut out = std::io::stdout().lock();
+            for s in &specs {
+                let sockscope::engine::spec::SessionKind::Script { calls, .. } = &s.kind else {
+                    return fail(format!(
+                        "'{}' is a {} session; only step-mode scripts (kind: Script(calls: [...])) export as code",
+                        s.name,
+                        s.kind.label()
+                    ));
+                };
+                let code = match lang {
+                    Lang::Python => sockscope::export::python(&s.name, calls),
+                    Lang::Rust => sockscope::export::rust(&s.name, calls),
+                };
+                let _ = out.write_all(code.as_bytes());
+            }
+            ExitCode::SUCCESS
+        }
         None => {
             let mut specs = Vec::new();
             for what in &cli.open {

@@ -14,7 +14,8 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::engine::codec::{self, Encoding};
-use crate::engine::options::SockOpt;
+use crate::engine::options::{OptName, SockOpt};
+use crate::engine::stepper::Call;
 use crate::engine::protocol::SendMode;
 use crate::engine::respond::{Canned, Match, Reply, Rule};
 use crate::engine::spec::{
@@ -24,6 +25,7 @@ use crate::engine::spec::{
 /// The built-in examples (file stem, text), compiled in so they are always
 /// there, read-only, whatever the working directory.
 pub const BUILTIN: &[(&str, &str)] = &[
+    ("api-tour", include_str!("../assets/presets/api-tour.ron")),
     (
         "asyncio-echo-client",
         include_str!("../assets/presets/asyncio-echo-client.ron"),
@@ -314,6 +316,317 @@ pub enum KindFile {
     },
     /// `SocketPair`
     SocketPair,
+    /// `Script(calls: [...])`: the socket API one call at a time.
+    Script {
+        /// The calls, in order.
+        calls: Vec<CallFile>,
+    },
+}
+
+/// An option and its value in a script: `ReuseAddress(true)`, `RecvBuffer(65536)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum OptValueFile {
+    /// SO_REUSEADDR
+    ReuseAddress(bool),
+    /// SO_REUSEPORT
+    ReusePort(bool),
+    /// SO_KEEPALIVE
+    KeepAlive(bool),
+    /// TCP_KEEPIDLE, seconds
+    KeepAliveIdle(Secs),
+    /// TCP_KEEPINTVL, seconds
+    KeepAliveInterval(Secs),
+    /// TCP_KEEPCNT
+    KeepAliveCount(u32),
+    /// TCP_NODELAY
+    NoDelay(bool),
+    /// SO_RCVBUF
+    RecvBuffer(usize),
+    /// SO_SNDBUF
+    SendBuffer(usize),
+    /// SO_LINGER seconds, None: off
+    Linger(Option<Secs>),
+    /// SO_BROADCAST
+    Broadcast(bool),
+    /// IP_TTL / IPV6_UNICAST_HOPS
+    Ttl(u32),
+    /// IPV6_V6ONLY
+    OnlyV6(bool),
+    /// IP_MULTICAST_TTL
+    MulticastTtl(u32),
+    /// IP_MULTICAST_LOOP
+    MulticastLoop(bool),
+    /// SO_RCVTIMEO seconds
+    ReadTimeout(Option<Secs>),
+    /// SO_SNDTIMEO seconds
+    WriteTimeout(Option<Secs>),
+}
+
+impl OptValueFile {
+    fn to_opt(&self) -> SockOpt {
+        match self {
+            OptValueFile::ReuseAddress(b) => SockOpt::ReuseAddress(*b),
+            OptValueFile::ReusePort(b) => SockOpt::ReusePort(*b),
+            OptValueFile::KeepAlive(b) => SockOpt::KeepAlive(*b),
+            OptValueFile::KeepAliveIdle(s) => SockOpt::KeepAliveIdle(s.0),
+            OptValueFile::KeepAliveInterval(s) => SockOpt::KeepAliveInterval(s.0),
+            OptValueFile::KeepAliveCount(n) => SockOpt::KeepAliveCount(*n),
+            OptValueFile::NoDelay(b) => SockOpt::NoDelay(*b),
+            OptValueFile::RecvBuffer(n) => SockOpt::RecvBuffer(*n),
+            OptValueFile::SendBuffer(n) => SockOpt::SendBuffer(*n),
+            OptValueFile::Linger(l) => SockOpt::Linger(l.map(|s| s.0)),
+            OptValueFile::Broadcast(b) => SockOpt::Broadcast(*b),
+            OptValueFile::Ttl(n) => SockOpt::Ttl(*n),
+            OptValueFile::OnlyV6(b) => SockOpt::OnlyV6(*b),
+            OptValueFile::MulticastTtl(n) => SockOpt::MulticastTtl(*n),
+            OptValueFile::MulticastLoop(b) => SockOpt::MulticastLoop(*b),
+            OptValueFile::ReadTimeout(t) => SockOpt::ReadTimeout(t.map(|s| s.0)),
+            OptValueFile::WriteTimeout(t) => SockOpt::WriteTimeout(t.map(|s| s.0)),
+        }
+    }
+
+    fn from_opt(o: &SockOpt) -> Option<OptValueFile> {
+        Some(match *o {
+            SockOpt::ReuseAddress(b) => OptValueFile::ReuseAddress(b),
+            SockOpt::ReusePort(b) => OptValueFile::ReusePort(b),
+            SockOpt::KeepAlive(b) => OptValueFile::KeepAlive(b),
+            SockOpt::KeepAliveIdle(d) => OptValueFile::KeepAliveIdle(Secs(d)),
+            SockOpt::KeepAliveInterval(d) => OptValueFile::KeepAliveInterval(Secs(d)),
+            SockOpt::KeepAliveCount(n) => OptValueFile::KeepAliveCount(n),
+            SockOpt::NoDelay(b) => OptValueFile::NoDelay(b),
+            SockOpt::RecvBuffer(n) => OptValueFile::RecvBuffer(n),
+            SockOpt::SendBuffer(n) => OptValueFile::SendBuffer(n),
+            SockOpt::Linger(l) => OptValueFile::Linger(l.map(Secs)),
+            SockOpt::Broadcast(b) => OptValueFile::Broadcast(b),
+            SockOpt::Ttl(n) => OptValueFile::Ttl(n),
+            SockOpt::OnlyV6(b) => OptValueFile::OnlyV6(b),
+            SockOpt::MulticastTtl(n) => OptValueFile::MulticastTtl(n),
+            SockOpt::MulticastLoop(b) => OptValueFile::MulticastLoop(b),
+            SockOpt::ReadTimeout(t) => OptValueFile::ReadTimeout(t.map(Secs)),
+            SockOpt::WriteTimeout(t) => OptValueFile::WriteTimeout(t.map(Secs)),
+            SockOpt::MulticastIfV4(_) | SockOpt::MulticastIfV6(_) | SockOpt::Blocking(_) => {
+                return None;
+            }
+        })
+    }
+}
+
+/// `socket()` family in files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FamilyArg {
+    /// AF_INET
+    Inet,
+    /// AF_INET6
+    Inet6,
+    /// AF_UNIX
+    Unix,
+}
+
+/// `socket()` type in files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TypeArg {
+    /// SOCK_STREAM
+    Stream,
+    /// SOCK_DGRAM
+    Dgram,
+}
+
+/// `shutdown()` side in files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HowArg {
+    /// SHUT_RD
+    Read,
+    /// SHUT_WR
+    Write,
+    /// SHUT_RDWR
+    Both,
+}
+
+/// One call of a script as written in files (see the README).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum CallFile {
+    Socket { var: String, family: FamilyArg, #[serde(rename = "type")] ty: TypeArg },
+    SetSockOpt { var: String, option: OptValueFile },
+    GetSockOpt { var: String, option: String },
+    SetTimeout { var: String, secs: Option<f64> },
+    GetTimeout { var: String },
+    SetBlocking { var: String, flag: bool },
+    Bind { var: String, addr: String },
+    Listen { var: String, backlog: i32 },
+    Accept { var: String, into: String },
+    Connect { var: String, addr: String },
+    ConnectEx { var: String, addr: String },
+    Send { var: String, data: Payload },
+    SendAll { var: String, data: Payload },
+    SendTo { var: String, data: Payload, addr: String },
+    Recv { var: String, n: usize },
+    RecvFrom { var: String, n: usize },
+    Shutdown { var: String, how: HowArg },
+    Close { var: String },
+    GetSockName { var: String },
+    GetPeerName { var: String },
+    FileNo { var: String },
+    ReadExactly { var: String, n: usize },
+    ReadUntil { var: String, sep: Payload },
+    ReadLine { var: String },
+    Backlog { var: String },
+}
+
+fn calls_spec(calls: &[CallFile], enc: Encoding) -> Result<Vec<Call>, FieldError> {
+    use crate::engine::stepper::{AddrArg, Family as F, How, SockType};
+    let mut out = Vec::new();
+    for (i, c) in calls.iter().enumerate() {
+        let err = |m: String| field_err("calls", format!("call {i}: {m}"));
+        let bytes = |p: &Payload| p.to_bytes(enc).map_err(|e| err(e.to_string()));
+        let addr = |a: &str| -> Result<AddrArg, FieldError> {
+            if a.starts_with('@') || a.starts_with('/') || a.starts_with('.') {
+                return Ok(AddrArg(a.to_string()));
+            }
+            spec::parse_bind_addr(a).map_err(err)?;
+            Ok(AddrArg(a.to_string()))
+        };
+        let var_ok = |v: &str| -> Result<String, FieldError> {
+            let ok = v.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if ok {
+                Ok(v.to_string())
+            } else {
+                Err(err(format!("'{v}' is not a variable name (letters, digits, _)")))
+            }
+        };
+        out.push(match c {
+            CallFile::Socket { var, family, ty } => Call::Socket {
+                var: var_ok(var)?,
+                family: match family {
+                    FamilyArg::Inet => F::Inet,
+                    FamilyArg::Inet6 => F::Inet6,
+                    FamilyArg::Unix => F::Unix,
+                },
+                ty: match ty {
+                    TypeArg::Stream => SockType::Stream,
+                    TypeArg::Dgram => SockType::Dgram,
+                },
+            },
+            CallFile::SetSockOpt { var, option } => Call::SetSockOpt {
+                var: var_ok(var)?,
+                opt: option.to_opt(),
+            },
+            CallFile::GetSockOpt { var, option } => Call::GetSockOpt {
+                var: var_ok(var)?,
+                opt: OptName::ALL
+                    .iter()
+                    .copied()
+                    .find(|n| n.c_name(false) == option || n.c_name(true) == option)
+                    .ok_or_else(|| err(format!("unknown option '{option}' (e.g. SO_RCVBUF, TCP_NODELAY)")))?,
+            },
+            CallFile::SetTimeout { var, secs } => {
+                if secs.is_some_and(|s| !s.is_finite() || s < 0.0) {
+                    return Err(err("a timeout is None, 0 (non-blocking) or positive seconds".into()));
+                }
+                Call::SetTimeout { var: var_ok(var)?, secs: *secs }
+            }
+            CallFile::GetTimeout { var } => Call::GetTimeout { var: var_ok(var)? },
+            CallFile::SetBlocking { var, flag } => Call::SetBlocking { var: var_ok(var)?, flag: *flag },
+            CallFile::Bind { var, addr: a } => Call::Bind { var: var_ok(var)?, addr: addr(a)? },
+            CallFile::Listen { var, backlog } => Call::Listen { var: var_ok(var)?, backlog: *backlog },
+            CallFile::Accept { var, into } => Call::Accept { var: var_ok(var)?, into: var_ok(into)? },
+            CallFile::Connect { var, addr: a } => Call::Connect { var: var_ok(var)?, addr: addr(a)? },
+            CallFile::ConnectEx { var, addr: a } => Call::ConnectEx { var: var_ok(var)?, addr: addr(a)? },
+            CallFile::Send { var, data } => Call::Send { var: var_ok(var)?, data: bytes(data)? },
+            CallFile::SendAll { var, data } => Call::SendAll { var: var_ok(var)?, data: bytes(data)? },
+            CallFile::SendTo { var, data, addr: a } => Call::SendTo {
+                var: var_ok(var)?,
+                data: bytes(data)?,
+                addr: addr(a)?,
+            },
+            CallFile::Recv { var, n } => Call::Recv { var: var_ok(var)?, n: *n },
+            CallFile::RecvFrom { var, n } => Call::RecvFrom { var: var_ok(var)?, n: *n },
+            CallFile::Shutdown { var, how } => Call::Shutdown {
+                var: var_ok(var)?,
+                how: match how {
+                    HowArg::Read => How::Read,
+                    HowArg::Write => How::Write,
+                    HowArg::Both => How::Both,
+                },
+            },
+            CallFile::Close { var } => Call::Close { var: var_ok(var)? },
+            CallFile::GetSockName { var } => Call::GetSockName { var: var_ok(var)? },
+            CallFile::GetPeerName { var } => Call::GetPeerName { var: var_ok(var)? },
+            CallFile::FileNo { var } => Call::FileNo { var: var_ok(var)? },
+            CallFile::ReadExactly { var, n } => Call::ReadExactly { var: var_ok(var)?, n: *n },
+            CallFile::ReadUntil { var, sep } => Call::ReadUntil { var: var_ok(var)?, sep: bytes(sep)? },
+            CallFile::ReadLine { var } => Call::ReadUntil { var: var_ok(var)?, sep: b"\n".to_vec() },
+            CallFile::Backlog { var } => Call::Backlog { var: var_ok(var)? },
+        });
+    }
+    Ok(out)
+}
+
+/// Writes calls the way a user would.
+pub fn calls_file(calls: &[Call], enc: Encoding) -> Vec<CallFile> {
+    use crate::engine::stepper::{Family as F, How, SockType};
+    calls
+        .iter()
+        .filter_map(|c| {
+            let var = c.var().to_string();
+            let p = |d: &[u8]| payload_for(d, enc);
+            Some(match c {
+                Call::Socket { family, ty, .. } => CallFile::Socket {
+                    var,
+                    family: match family {
+                        F::Inet => FamilyArg::Inet,
+                        F::Inet6 => FamilyArg::Inet6,
+                        F::Unix => FamilyArg::Unix,
+                    },
+                    ty: match ty {
+                        SockType::Stream => TypeArg::Stream,
+                        SockType::Dgram => TypeArg::Dgram,
+                    },
+                },
+                Call::SetSockOpt { opt, .. } => CallFile::SetSockOpt {
+                    var,
+                    option: OptValueFile::from_opt(opt)?,
+                },
+                Call::GetSockOpt { opt, .. } => CallFile::GetSockOpt {
+                    var,
+                    option: opt.c_name(false).to_string(),
+                },
+                Call::SetTimeout { secs, .. } => CallFile::SetTimeout { var, secs: *secs },
+                Call::GetTimeout { .. } => CallFile::GetTimeout { var },
+                Call::SetBlocking { flag, .. } => CallFile::SetBlocking { var, flag: *flag },
+                Call::Bind { addr, .. } => CallFile::Bind { var, addr: addr.0.clone() },
+                Call::Listen { backlog, .. } => CallFile::Listen { var, backlog: *backlog },
+                Call::Accept { into, .. } => CallFile::Accept { var, into: into.clone() },
+                Call::Connect { addr, .. } => CallFile::Connect { var, addr: addr.0.clone() },
+                Call::ConnectEx { addr, .. } => CallFile::ConnectEx { var, addr: addr.0.clone() },
+                Call::Send { data, .. } => CallFile::Send { var, data: p(data) },
+                Call::SendAll { data, .. } => CallFile::SendAll { var, data: p(data) },
+                Call::SendTo { data, addr, .. } => CallFile::SendTo {
+                    var,
+                    data: p(data),
+                    addr: addr.0.clone(),
+                },
+                Call::Recv { n, .. } => CallFile::Recv { var, n: *n },
+                Call::RecvFrom { n, .. } => CallFile::RecvFrom { var, n: *n },
+                Call::Shutdown { how, .. } => CallFile::Shutdown {
+                    var,
+                    how: match how {
+                        How::Read => HowArg::Read,
+                        How::Write => HowArg::Write,
+                        How::Both => HowArg::Both,
+                    },
+                },
+                Call::Close { .. } => CallFile::Close { var },
+                Call::GetSockName { .. } => CallFile::GetSockName { var },
+                Call::GetPeerName { .. } => CallFile::GetPeerName { var },
+                Call::FileNo { .. } => CallFile::FileNo { var },
+                Call::ReadExactly { n, .. } => CallFile::ReadExactly { var, n: *n },
+                Call::ReadUntil { sep, .. } => CallFile::ReadUntil { var, sep: p(sep) },
+                Call::Backlog { .. } => CallFile::Backlog { var },
+            })
+        })
+        .collect()
 }
 
 fn default_backlog() -> i32 {
@@ -845,6 +1158,10 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
             connect: connect.map(check_path).transpose()?,
         },
         KindFile::SocketPair => SessionKind::SocketPair,
+        KindFile::Script { calls } => SessionKind::Script {
+            calls: calls_spec(&calls, f.encoding.map(|e| e.0).unwrap_or_default())?,
+            keep_open: false,
+        },
     };
     let encoding = f.encoding.map(|e| e.0).unwrap_or_default();
     let mut options = Vec::new();
@@ -1073,6 +1390,9 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
             connect: connect.clone(),
         },
         SessionKind::SocketPair => KindFile::SocketPair,
+        SessionKind::Script { calls, .. } => KindFile::Script {
+            calls: calls_file(calls, enc),
+        },
     };
     let mut o = OptionsFile::default();
     for opt in &spec.options {

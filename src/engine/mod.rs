@@ -12,6 +12,7 @@ pub mod respond;
 mod sink;
 pub mod spec;
 pub mod start;
+pub mod stepper;
 mod worker;
 
 use std::collections::HashMap;
@@ -66,10 +67,12 @@ struct Handle {
     waker: Arc<mio::Waker>,
     thread: Option<JoinHandle<()>>,
     interrupts: worker::Interrupts,
+    canceller: stepper::Canceller,
 }
 
 impl Handle {
     fn interrupt(&self) {
+        self.canceller.cancel();
         if let Ok(v) = self.interrupts.lock() {
             for s in v.iter() {
                 let _ = s.shutdown(std::net::Shutdown::Both);
@@ -131,12 +134,19 @@ impl Engine {
         let interrupts: worker::Interrupts = Arc::new(Mutex::new(Vec::new()));
         let shared = self.shared.clone();
         let ints = interrupts.clone();
+        let canceller = stepper::Canceller::default();
+        let cancel = canceller.clone();
         let thread = std::thread::Builder::new()
             .name(format!("sockscope-session-{}", id.session))
             .spawn(move || {
                 let panic_shared = shared.clone();
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    worker::run(id, spec, shared, rx, poll, ints)
+                    if matches!(spec.kind, spec::SessionKind::Script { .. }) {
+                        drop(poll);
+                        stepper::run_session(id, spec, shared, rx, cancel)
+                    } else {
+                        worker::run(id, spec, shared, rx, poll, ints)
+                    }
                 }));
                 if let Err(p) = r {
                     let msg = p
@@ -168,6 +178,7 @@ impl Engine {
                 waker,
                 thread: Some(thread),
                 interrupts,
+                canceller,
             },
         );
         Ok(id)
@@ -194,6 +205,13 @@ impl Engine {
             }
             Err(TrySendError::Full(_)) => Err(EngineError::Busy(target)),
             Err(TrySendError::Disconnected(_)) => Err(EngineError::NoSuchSession(target)),
+        }
+    }
+
+    /// Interrupts a blocking step-mode call in progress (it returns EINTR).
+    pub fn cancel(&self, target: SessionId) {
+        if let Some(h) = self.sessions.get(&target.session) {
+            h.canceller.cancel();
         }
     }
 

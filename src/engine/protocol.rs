@@ -355,6 +355,13 @@ pub enum EventKind {
     },
     /// An operation failed without ending the session.
     Error(OpError),
+    /// A step-mode call ran, with the kernel's answer.
+    Call {
+        /// Index in the session's calls, from 0.
+        index: usize,
+        /// The call and its result.
+        record: super::stepper::CallRecord,
+    },
     /// A script step ran (index and a description).
     Step {
         /// Index in the script, from 0.
@@ -416,6 +423,7 @@ impl EventKind {
             EventKind::Multicast { .. } => "multicast",
             EventKind::Error(_) => "error",
             EventKind::Step { .. } => "step",
+            EventKind::Call { .. } => "call",
             EventKind::Stats { .. } => "stats",
             EventKind::Dropped { .. } => "dropped",
             EventKind::Closed { .. } => "closed",
@@ -487,6 +495,13 @@ pub enum Command {
         /// Join or leave.
         join: bool,
     },
+    /// Step mode: run one call of the socket API.
+    Step {
+        /// The step-mode session.
+        target: SessionId,
+        /// The call.
+        call: super::stepper::Call,
+    },
     /// For sessions with `auto_read: false`: one real `recv(max)` that
     /// honours the socket's blocking mode and read timeout.
     Recv {
@@ -507,7 +522,8 @@ impl Command {
             | Command::Abort { target }
             | Command::SetOption { target, .. }
             | Command::Multicast { target, .. }
-            | Command::Recv { target, .. } => *target,
+            | Command::Recv { target, .. }
+            | Command::Step { target, .. } => *target,
             Command::SendToChildren { server, .. } => *server,
         }
     }

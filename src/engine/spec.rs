@@ -163,6 +163,15 @@ pub enum SessionKind {
     },
     /// Two connected Unix stream ends, children `.1` and `.2`.
     SocketPair,
+    /// Step mode: the socket API call by call (see `stepper`). The calls
+    /// run in order when the session opens; more come as `Command::Step`.
+    Script {
+        /// Calls to run at once.
+        calls: Vec<super::stepper::Call>,
+        /// Stay open for more calls after them (the app); else the session
+        /// ends when they are done (`sockscope run`).
+        keep_open: bool,
+    },
 }
 
 impl SessionKind {
@@ -176,6 +185,7 @@ impl SessionKind {
             SessionKind::UnixServer { .. } => "unix-server",
             SessionKind::UnixDatagram { .. } => "unix-datagram",
             SessionKind::SocketPair => "socketpair",
+            SessionKind::Script { .. } => "script",
         }
     }
     /// Whether the session's own socket is a listener.

@@ -437,6 +437,10 @@ impl Worker {
                 }
                 self.add_dgram(sock, local)
             }
+            SessionKind::Script { .. } => Err(CloseReason::Error(OpError::plain(
+                "open",
+                "step-mode sessions run on their own thread",
+            ))),
             SessionKind::SocketPair => {
                 let (a, b) = Socket::pair(Domain::UNIX, Type::STREAM, None)
                     .map_err(|e| CloseReason::Error(OpError::io("socketpair", &e)))?;
@@ -1110,6 +1114,13 @@ impl Worker {
             Command::SetOption { option, .. } => self.set_option(target, option),
             Command::Multicast { group, join, .. } => self.multicast(group, join),
             Command::Recv { max, .. } => self.manual_recv(target, max),
+            Command::Step { .. } => self.sink.control(
+                target,
+                EventKind::Error(OpError::plain(
+                    "step",
+                    "calls one by one go to step-mode sessions; open one from the Step mode panel",
+                )),
+            ),
         }
     }
 

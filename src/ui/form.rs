@@ -328,6 +328,8 @@ impl OpenForm {
                     .unwrap_or_default();
             }
             SessionKind::SocketPair => f.kind = KindChoice::SocketPair,
+            // Step mode has its own panel; the form keeps its defaults.
+            SessionKind::Script { .. } => {}
         }
         for o in &spec.options {
             match *o {
@@ -995,6 +997,7 @@ fn default_name(kind: &SessionKind) -> String {
         SessionKind::UnixServer { path, .. } => format!("unix server {}", path.display()),
         SessionKind::UnixDatagram { .. } => "unix datagram".into(),
         SessionKind::SocketPair => "socketpair".into(),
+        SessionKind::Script { .. } => "script".into(),
     }
 }
 

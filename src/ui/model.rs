@@ -107,6 +107,8 @@ pub struct SessionInfo {
     pub write_paused: bool,
     /// Last datagram source, a default destination for replies.
     pub last_source: Option<Addr>,
+    /// Step mode: every call and what it returned.
+    pub calls: Vec<crate::engine::stepper::CallRecord>,
 }
 
 impl SessionInfo {
@@ -136,6 +138,7 @@ impl SessionInfo {
             children: Vec::new(),
             write_paused: false,
             last_source: None,
+            calls: Vec::new(),
         }
     }
 }
@@ -318,6 +321,12 @@ impl Model {
                 info.counters = *counters;
                 info.rate_in = 0.0;
                 info.rate_out = 0.0;
+            }
+            EventKind::Call { record, .. } => {
+                if info.calls.is_empty() {
+                    info.state = State::Connected;
+                }
+                info.calls.push(record.clone());
             }
             EventKind::Timeout { .. }
             | EventKind::Multicast { .. }

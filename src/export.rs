@@ -1,0 +1,334 @@
+//! Step-mode scripts as code: a Python `socket` program in the style of the
+//! seed, and Rust with socket2. Both print one line per call in the same
+//! form (`CALL ok ...`, `CALL errno N`, `CALL timeout`), so a run of the
+//! exported program can be compared with Sockscope's own.
+
+use std::fmt::Write;
+
+use crate::engine::options::{OptName, SockOpt};
+use crate::engine::stepper::{AddrArg, Call, Family, How, SockType, py_bytes};
+
+fn py_addr(a: &AddrArg) -> String {
+    if let Some(v) = a.0.strip_prefix('@') {
+        return format!("names['{v}']");
+    }
+    if a.0.starts_with('/') || a.0.starts_with('.') {
+        return format!("'{}'", a.0);
+    }
+    match a.0.parse::<std::net::SocketAddr>() {
+        Ok(sa) => format!("('{}', {})", sa.ip(), sa.port()),
+        Err(_) => format!("'{}'", a.0),
+    }
+}
+
+fn py_level_name(opt: OptName) -> (&'static str, &'static str) {
+    match opt {
+        OptName::NoDelay | OptName::KeepAliveIdle | OptName::KeepAliveInterval | OptName::KeepAliveCount => {
+            ("socket.IPPROTO_TCP", "")
+        }
+        OptName::Ttl | OptName::MulticastTtl | OptName::MulticastLoop | OptName::MulticastIf => {
+            ("socket.IPPROTO_IP", "")
+        }
+        OptName::OnlyV6 => ("socket.IPPROTO_IPV6", ""),
+        _ => ("socket.SOL_SOCKET", ""),
+    }
+}
+
+fn py_setsockopt(var: &str, opt: &SockOpt) -> String {
+    let name = opt.name();
+    let (level, _) = py_level_name(name);
+    let c = name.c_name(false);
+    let value = match *opt {
+        SockOpt::ReuseAddress(b)
+        | SockOpt::ReusePort(b)
+        | SockOpt::KeepAlive(b)
+        | SockOpt::NoDelay(b)
+        | SockOpt::Broadcast(b)
+        | SockOpt::OnlyV6(b)
+        | SockOpt::MulticastLoop(b) => (b as u8).to_string(),
+        SockOpt::KeepAliveIdle(d) | SockOpt::KeepAliveInterval(d) => d.as_secs().to_string(),
+        SockOpt::KeepAliveCount(n) | SockOpt::Ttl(n) | SockOpt::MulticastTtl(n) => n.to_string(),
+        SockOpt::RecvBuffer(n) | SockOpt::SendBuffer(n) => n.to_string(),
+        SockOpt::Linger(l) => match l {
+            None => "struct.pack('ii', 0, 0)".into(),
+            Some(d) => format!("struct.pack('ii', 1, {})", d.as_secs()),
+        },
+        SockOpt::ReadTimeout(t) | SockOpt::WriteTimeout(t) => {
+            let t = t.unwrap_or_default();
+            format!("struct.pack('ll', {}, {})", t.as_secs(), t.subsec_micros())
+        }
+        SockOpt::MulticastIfV4(a) => format!("socket.inet_aton('{a}')"),
+        SockOpt::MulticastIfV6(i) => i.to_string(),
+        SockOpt::Blocking(b) => return format!("{var}.setblocking({})", if b { "True" } else { "False" }),
+    };
+    format!("{var}.setsockopt({level}, socket.{c}, {value})")
+}
+
+/// The script as a Python program that performs the same calls.
+pub fn python(name: &str, calls: &[Call]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "#!/usr/bin/env python3\n# Exported by Sockscope from \"{name}\": the same socket calls, one by one.\n# Each call prints one line: CALL ok RESULT, CALL errno N, or CALL timeout.\nimport socket\nimport struct\n\nnames = {{}}  # each socket's last known address, for connect/bind to another socket\n\n\ndef ok(call, result=None):\n    print(call, 'ok', repr(result))\n    return result\n\n\ndef failed(call, e):\n    if isinstance(e, socket.timeout):\n        print(call, 'timeout')\n    else:\n        print(call, 'errno', e.errno, e.strerror)\n\n\ndef readexactly(s, n):\n    data = b''\n    while len(data) < n:\n        chunk = s.recv(n - len(data))\n        if not chunk:\n            raise OSError(None, 'EOF after %d of %d bytes' % (len(data), n))\n        data += chunk\n    return data\n\n\ndef readuntil(s, sep):\n    data = b''\n    while not data.endswith(sep):\n        chunk = s.recv(1)\n        if not chunk:\n            raise OSError(None, 'EOF before the separator')\n        data += chunk\n    return data\n\n\ndef backlog(s):\n    port = '%04X' % s.getsockname()[1]\n    for path in ('/proc/net/tcp', '/proc/net/tcp6'):\n        with open(path) as f:\n            for line in f.readlines()[1:]:\n                fields = line.split()\n                if fields[1].endswith(':' + port) and fields[3] == '0A':\n                    tx, rx = fields[4].split(':')\n                    return '%d connection(s) queued, not yet accepted' % int(rx, 16)\n    return None\n\n"
+    );
+    for c in calls {
+        let v = c.var();
+        let label = c.name();
+        let body = match c {
+            Call::Socket { family, ty, .. } => {
+                let f = match family {
+                    Family::Inet => "AF_INET",
+                    Family::Inet6 => "AF_INET6",
+                    Family::Unix => "AF_UNIX",
+                };
+                let t = match ty {
+                    SockType::Stream => "SOCK_STREAM",
+                    SockType::Dgram => "SOCK_DGRAM",
+                };
+                format!("{v} = socket.socket(socket.{f}, socket.{t})\n    ok('{label}', {v}.fileno())")
+            }
+            Call::SetSockOpt { opt, .. } => format!("{}\n    ok('{label}')", py_setsockopt(v, opt)),
+            Call::GetSockOpt { opt, .. } => {
+                let (level, _) = py_level_name(*opt);
+                format!("ok('{label}', {v}.getsockopt({level}, socket.{}))", opt.c_name(false))
+            }
+            Call::SetTimeout { secs, .. } => format!(
+                "{v}.settimeout({})\n    ok('{label}')",
+                secs.map_or("None".to_string(), |s| s.to_string())
+            ),
+            Call::GetTimeout { .. } => format!("ok('{label}', {v}.gettimeout())"),
+            Call::SetBlocking { flag, .. } => format!(
+                "{v}.setblocking({})\n    ok('{label}')",
+                if *flag { "True" } else { "False" }
+            ),
+            Call::Bind { addr, .. } => format!(
+                "{v}.bind({})\n    names['{v}'] = {v}.getsockname()\n    ok('{label}')",
+                py_addr(addr)
+            ),
+            Call::Listen { backlog, .. } => format!("{v}.listen({backlog})\n    ok('{label}')"),
+            Call::Accept { into, .. } => format!(
+                "{into}, addr = {v}.accept()\n    names['{into}'] = {into}.getsockname()\n    ok('{label}', addr)"
+            ),
+            Call::Connect { addr, .. } => format!(
+                "{v}.connect({})\n    names['{v}'] = {v}.getsockname()\n    ok('{label}')",
+                py_addr(addr)
+            ),
+            Call::ConnectEx { addr, .. } => {
+                format!("ok('{label}', {v}.connect_ex({}))", py_addr(addr))
+            }
+            Call::Send { data, .. } => format!("ok('{label}', {v}.send({}))", py_bytes(data)),
+            Call::SendAll { data, .. } => format!("ok('{label}', {v}.sendall({}))", py_bytes(data)),
+            Call::SendTo { data, addr, .. } => format!(
+                "ok('{label}', {v}.sendto({}, {}))",
+                py_bytes(data),
+                py_addr(addr)
+            ),
+            Call::Recv { n, .. } => format!("ok('{label}', {v}.recv({n}))"),
+            Call::RecvFrom { n, .. } => format!("ok('{label}', {v}.recvfrom({n}))"),
+            Call::Shutdown { how, .. } => format!(
+                "{v}.shutdown(socket.{})\n    ok('{label}')",
+                match how {
+                    How::Read => "SHUT_RD",
+                    How::Write => "SHUT_WR",
+                    How::Both => "SHUT_RDWR",
+                }
+            ),
+            Call::Close { .. } => format!("{v}.close()\n    ok('{label}')"),
+            Call::GetSockName { .. } => format!(
+                "names['{v}'] = {v}.getsockname()\n    ok('{label}', names['{v}'])"
+            ),
+            Call::GetPeerName { .. } => format!("ok('{label}', {v}.getpeername())"),
+            Call::FileNo { .. } => format!("ok('{label}', {v}.fileno())"),
+            Call::ReadExactly { n, .. } => format!("ok('{label}', readexactly({v}, {n}))"),
+            Call::ReadUntil { sep, .. } => {
+                format!("ok('{label}', readuntil({v}, {}))", py_bytes(sep))
+            }
+            Call::Backlog { .. } => format!("ok('{label}', backlog({v}))"),
+        };
+        let _ = writeln!(
+            o,
+            "# {}\ntry:\n    {body}\nexcept OSError as e:\n    failed('{label}', e)\n",
+            c.text()
+        );
+    }
+    o
+}
+
+fn rs_addr(a: &AddrArg) -> String {
+    if let Some(v) = a.0.strip_prefix('@') {
+        return format!("names[\"{v}\"].clone()");
+    }
+    if a.0.starts_with('/') || a.0.starts_with('.') {
+        return format!("SockAddr::unix(\"{}\")?", a.0);
+    }
+    format!("SockAddr::from(\"{}\".parse::<std::net::SocketAddr>()?)", a.0)
+}
+
+fn rs_bytes(d: &[u8]) -> String {
+    let mut s = String::from("b\"");
+    for &b in d {
+        match b {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
+
+fn rs_setter(opt: &SockOpt) -> String {
+    let secs = |d: std::time::Duration| format!("Duration::from_secs_f64({})", d.as_secs_f64());
+    let opt_secs = |d: Option<std::time::Duration>| d.map_or("None".to_string(), |d| format!("Some({})", secs(d)));
+    match *opt {
+        SockOpt::ReuseAddress(b) => format!("set_reuse_address({b})"),
+        SockOpt::ReusePort(b) => format!("set_reuse_port({b})"),
+        SockOpt::KeepAlive(b) => format!("set_keepalive({b})"),
+        SockOpt::KeepAliveIdle(d) => format!("set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time({}))", secs(d)),
+        SockOpt::KeepAliveInterval(d) => format!("set_tcp_keepalive(&socket2::TcpKeepalive::new().with_interval({}))", secs(d)),
+        SockOpt::KeepAliveCount(n) => format!("set_tcp_keepalive(&socket2::TcpKeepalive::new().with_retries({n}))"),
+        SockOpt::NoDelay(b) => format!("set_tcp_nodelay({b})"),
+        SockOpt::RecvBuffer(n) => format!("set_recv_buffer_size({n})"),
+        SockOpt::SendBuffer(n) => format!("set_send_buffer_size({n})"),
+        SockOpt::Linger(l) => format!("set_linger({})", opt_secs(l)),
+        SockOpt::Broadcast(b) => format!("set_broadcast({b})"),
+        SockOpt::Ttl(n) => format!("set_ttl_v4({n})"),
+        SockOpt::OnlyV6(b) => format!("set_only_v6({b})"),
+        SockOpt::MulticastTtl(n) => format!("set_multicast_ttl_v4({n})"),
+        SockOpt::MulticastLoop(b) => format!("set_multicast_loop_v4({b})"),
+        SockOpt::MulticastIfV4(a) => format!("set_multicast_if_v4(&std::net::Ipv4Addr::new({}))", a.octets().map(|o| o.to_string()).join(", ")),
+        SockOpt::MulticastIfV6(i) => format!("set_multicast_if_v6({i})"),
+        SockOpt::ReadTimeout(d) => format!("set_read_timeout({})", opt_secs(d)),
+        SockOpt::WriteTimeout(d) => format!("set_write_timeout({})", opt_secs(d)),
+        SockOpt::Blocking(b) => format!("set_nonblocking({})", !b),
+    }
+}
+
+fn rs_getter(opt: OptName) -> &'static str {
+    match opt {
+        OptName::ReuseAddress => "reuse_address",
+        OptName::ReusePort => "reuse_port",
+        OptName::KeepAlive => "keepalive",
+        OptName::KeepAliveIdle => "tcp_keepalive_time",
+        OptName::KeepAliveInterval => "tcp_keepalive_interval",
+        OptName::KeepAliveCount => "tcp_keepalive_retries",
+        OptName::NoDelay => "tcp_nodelay",
+        OptName::RecvBuffer => "recv_buffer_size",
+        OptName::SendBuffer => "send_buffer_size",
+        OptName::Linger => "linger",
+        OptName::Broadcast => "broadcast",
+        OptName::Ttl => "ttl_v4",
+        OptName::OnlyV6 => "only_v6",
+        OptName::MulticastTtl => "multicast_ttl_v4",
+        OptName::MulticastLoop => "multicast_loop_v4",
+        OptName::MulticastIf => "multicast_if_v4",
+        OptName::ReadTimeout => "read_timeout",
+        OptName::WriteTimeout => "write_timeout",
+        OptName::Blocking => "nonblocking",
+    }
+}
+
+/// The script as a Rust program using socket2 (a `main.rs` for a crate that
+/// depends on socket2 with the "all" feature).
+pub fn rust(name: &str, calls: &[Call]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "// Exported by Sockscope from \"{name}\": the same socket calls, one by one.\n// Cargo.toml: socket2 = {{ version = \"0.6\", features = [\"all\"] }}\nuse std::collections::HashMap;\nuse std::io::Read;\nuse std::mem::MaybeUninit;\nuse std::net::Shutdown;\nuse std::time::Duration;\n\nuse socket2::{{Domain, SockAddr, Socket, Type}};\n\nfn report<T: std::fmt::Debug>(call: &str, r: std::io::Result<T>) -> Option<T> {{\n    match r {{\n        Ok(v) => {{ println!(\"{{call}} ok {{v:?}}\"); Some(v) }}\n        Err(e) => {{ match e.raw_os_error() {{ Some(n) => println!(\"{{call}} errno {{n}} {{e}}\"), None => println!(\"{{call}} error {{e}}\") }}; None }}\n    }}\n}}\n\nfn main() -> Result<(), Box<dyn std::error::Error>> {{\n    let mut socks: HashMap<&str, Socket> = HashMap::new();\n    let mut names: HashMap<&str, SockAddr> = HashMap::new();\n    let _ = (&mut socks, &mut names);"
+    );
+    for c in calls {
+        let v = c.var();
+        let label = c.name();
+        let s = format!("socks[\"{v}\"]");
+        let line = match c {
+            Call::Socket { family, ty, .. } => {
+                let d = match family {
+                    Family::Inet => "Domain::IPV4",
+                    Family::Inet6 => "Domain::IPV6",
+                    Family::Unix => "Domain::UNIX",
+                };
+                let t = match ty {
+                    SockType::Stream => "Type::STREAM",
+                    SockType::Dgram => "Type::DGRAM",
+                };
+                format!("if let Some(s) = report(\"{label}\", Socket::new({d}, {t}, None)) {{ socks.insert(\"{v}\", s); }}")
+            }
+            Call::SetSockOpt { opt, .. } => {
+                format!("report(\"{label}\", {s}.{});", rs_setter(opt))
+            }
+            Call::GetSockOpt { opt, .. } => {
+                format!("report(\"{label}\", {s}.{}());", rs_getter(*opt))
+            }
+            Call::SetTimeout { secs, .. } => match secs {
+                Some(t) if *t <= 0.0 => format!("report(\"{label}\", {s}.set_nonblocking(true));"),
+                other => {
+                    let d = other.map_or("None".to_string(), |t| format!("Some(Duration::from_secs_f64({t}))"));
+                    format!("report(\"{label}\", {s}.set_nonblocking(false).and({s}.set_read_timeout({d})).and({s}.set_write_timeout({d})));")
+                }
+            },
+            Call::GetTimeout { .. } => format!("report(\"{label}\", {s}.read_timeout());"),
+            Call::SetBlocking { flag, .. } => format!("report(\"{label}\", {s}.set_nonblocking({}));", !flag),
+            Call::Bind { addr, .. } => format!(
+                "let a = {}; report(\"{label}\", {s}.bind(&a)); if let Ok(n) = {s}.local_addr() {{ names.insert(\"{v}\", n); }}",
+                rs_addr(addr)
+            ),
+            Call::Listen { backlog, .. } => format!("report(\"{label}\", {s}.listen({backlog}));"),
+            Call::Accept { into, .. } => format!(
+                "if let Some((c, _)) = report(\"{label}\", {s}.accept().map(|(c, a)| (c, a.as_socket()))) {{ socks.insert(\"{into}\", c); }}"
+            ),
+            Call::Connect { addr, .. } => format!(
+                "let a = {}; report(\"{label}\", {s}.connect(&a)); if let Ok(n) = {s}.local_addr() {{ names.insert(\"{v}\", n); }}",
+                rs_addr(addr)
+            ),
+            Call::ConnectEx { addr, .. } => format!(
+                "let a = {}; println!(\"{label} ok {{}}\", {s}.connect(&a).err().and_then(|e| e.raw_os_error()).unwrap_or(0));",
+                rs_addr(addr)
+            ),
+            Call::Send { data, .. } => format!("report(\"{label}\", {s}.send({}));", rs_bytes(data)),
+            Call::SendAll { data, .. } => format!(
+                "report(\"{label}\", {{ let d = {}; let mut off = 0; let mut r = Ok(()); while off < d.len() {{ match {s}.send(&d[off..]) {{ Ok(n) => off += n, Err(e) => {{ r = Err(e); break; }} }} }} r }});",
+                rs_bytes(data)
+            ),
+            Call::SendTo { data, addr, .. } => format!(
+                "let a = {}; report(\"{label}\", {s}.send_to({}, &a));",
+                rs_addr(addr),
+                rs_bytes(data)
+            ),
+            Call::Recv { n, .. } => format!(
+                "{{ let mut buf = vec![0u8; {n}]; report(\"{label}\", (&{s}).read(&mut buf).map(|k| buf[..k].to_vec())); }}"
+            ),
+            Call::ReadExactly { n, .. } => format!(
+                "{{ let mut buf = vec![0u8; {n}]; report(\"{label}\", (&{s}).read_exact(&mut buf).map(|()| buf.clone())); }}"
+            ),
+            Call::RecvFrom { n, .. } => format!(
+                "{{ let mut buf = vec![MaybeUninit::<u8>::uninit(); {n}]; report(\"{label}\", {s}.recv_from(&mut buf).map(|(k, a)| (k, a.as_socket()))); }}"
+            ),
+            Call::ReadUntil { sep, .. } => format!(
+                "{{ let sep: &[u8] = {}; let mut got = Vec::new(); let mut b = [0u8; 1]; let r = loop {{ match (&{s}).read(&mut b) {{ Ok(0) => break Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)), Ok(_) => {{ got.push(b[0]); if got.ends_with(sep) {{ break Ok(got.clone()); }} }} Err(e) => break Err(e) }} }}; report(\"{label}\", r); }}",
+                rs_bytes(sep)
+            ),
+            Call::Shutdown { how, .. } => format!(
+                "report(\"{label}\", {s}.shutdown(Shutdown::{}));",
+                match how {
+                    How::Read => "Read",
+                    How::Write => "Write",
+                    How::Both => "Both",
+                }
+            ),
+            Call::Close { .. } => format!("socks.remove(\"{v}\"); println!(\"{label} ok None\");"),
+            Call::GetSockName { .. } => format!(
+                "if let Some(a) = report(\"{label}\", {s}.local_addr().map(|a| a.as_socket())) {{ let _ = a; if let Ok(n) = {s}.local_addr() {{ names.insert(\"{v}\", n); }} }}"
+            ),
+            Call::GetPeerName { .. } => format!("report(\"{label}\", {s}.peer_addr().map(|a| a.as_socket()));"),
+            Call::FileNo { .. } => format!("{{ use std::os::fd::AsRawFd; println!(\"{label} ok {{}}\", {s}.as_raw_fd()); }}"),
+            Call::Backlog { .. } => format!("println!(\"{label} ok (see /proc/net/tcp for {v})\");"),
+        };
+        let _ = writeln!(o, "    // {}\n    {line}", c.text());
+    }
+    let _ = writeln!(o, "    Ok(())\n}}");
+    o
+}
