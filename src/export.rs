@@ -23,9 +23,10 @@ fn py_addr(a: &AddrArg) -> String {
 
 fn py_level_name(opt: OptName) -> (&'static str, &'static str) {
     match opt {
-        OptName::NoDelay | OptName::KeepAliveIdle | OptName::KeepAliveInterval | OptName::KeepAliveCount => {
-            ("socket.IPPROTO_TCP", "")
-        }
+        OptName::NoDelay
+        | OptName::KeepAliveIdle
+        | OptName::KeepAliveInterval
+        | OptName::KeepAliveCount => ("socket.IPPROTO_TCP", ""),
         OptName::Ttl | OptName::MulticastTtl | OptName::MulticastLoop | OptName::MulticastIf => {
             ("socket.IPPROTO_IP", "")
         }
@@ -59,7 +60,9 @@ fn py_setsockopt(var: &str, opt: &SockOpt) -> String {
         }
         SockOpt::MulticastIfV4(a) => format!("socket.inet_aton('{a}')"),
         SockOpt::MulticastIfV6(i) => i.to_string(),
-        SockOpt::Blocking(b) => return format!("{var}.setblocking({})", if b { "True" } else { "False" }),
+        SockOpt::Blocking(b) => {
+            return format!("{var}.setblocking({})", if b { "True" } else { "False" });
+        }
     };
     format!("{var}.setsockopt({level}, socket.{c}, {value})")
 }
@@ -85,12 +88,17 @@ pub fn python(name: &str, calls: &[Call]) -> String {
                     SockType::Stream => "SOCK_STREAM",
                     SockType::Dgram => "SOCK_DGRAM",
                 };
-                format!("{v} = socket.socket(socket.{f}, socket.{t})\n    ok('{label}', {v}.fileno())")
+                format!(
+                    "{v} = socket.socket(socket.{f}, socket.{t})\n    ok('{label}', {v}.fileno())"
+                )
             }
             Call::SetSockOpt { opt, .. } => format!("{}\n    ok('{label}')", py_setsockopt(v, opt)),
             Call::GetSockOpt { opt, .. } => {
                 let (level, _) = py_level_name(*opt);
-                format!("ok('{label}', {v}.getsockopt({level}, socket.{}))", opt.c_name(false))
+                format!(
+                    "ok('{label}', {v}.getsockopt({level}, socket.{}))",
+                    opt.c_name(false)
+                )
             }
             Call::SetTimeout { secs, .. } => format!(
                 "{v}.settimeout({})\n    ok('{label}')",
@@ -134,9 +142,9 @@ pub fn python(name: &str, calls: &[Call]) -> String {
                 }
             ),
             Call::Close { .. } => format!("{v}.close()\n    ok('{label}')"),
-            Call::GetSockName { .. } => format!(
-                "names['{v}'] = {v}.getsockname()\n    ok('{label}', names['{v}'])"
-            ),
+            Call::GetSockName { .. } => {
+                format!("names['{v}'] = {v}.getsockname()\n    ok('{label}', names['{v}'])")
+            }
             Call::GetPeerName { .. } => format!("ok('{label}', {v}.getpeername())"),
             Call::FileNo { .. } => format!("ok('{label}', {v}.fileno())"),
             Call::ReadExactly { n, .. } => format!("ok('{label}', readexactly({v}, {n}))"),
@@ -161,7 +169,10 @@ fn rs_addr(a: &AddrArg) -> String {
     if a.0.starts_with('/') || a.0.starts_with('.') {
         return format!("SockAddr::unix(\"{}\")?", a.0);
     }
-    format!("SockAddr::from(\"{}\".parse::<std::net::SocketAddr>()?)", a.0)
+    format!(
+        "SockAddr::from(\"{}\".parse::<std::net::SocketAddr>()?)",
+        a.0
+    )
 }
 
 fn rs_bytes(d: &[u8]) -> String {
@@ -183,14 +194,24 @@ fn rs_bytes(d: &[u8]) -> String {
 
 fn rs_setter(opt: &SockOpt) -> String {
     let secs = |d: std::time::Duration| format!("Duration::from_secs_f64({})", d.as_secs_f64());
-    let opt_secs = |d: Option<std::time::Duration>| d.map_or("None".to_string(), |d| format!("Some({})", secs(d)));
+    let opt_secs = |d: Option<std::time::Duration>| {
+        d.map_or("None".to_string(), |d| format!("Some({})", secs(d)))
+    };
     match *opt {
         SockOpt::ReuseAddress(b) => format!("set_reuse_address({b})"),
         SockOpt::ReusePort(b) => format!("set_reuse_port({b})"),
         SockOpt::KeepAlive(b) => format!("set_keepalive({b})"),
-        SockOpt::KeepAliveIdle(d) => format!("set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time({}))", secs(d)),
-        SockOpt::KeepAliveInterval(d) => format!("set_tcp_keepalive(&socket2::TcpKeepalive::new().with_interval({}))", secs(d)),
-        SockOpt::KeepAliveCount(n) => format!("set_tcp_keepalive(&socket2::TcpKeepalive::new().with_retries({n}))"),
+        SockOpt::KeepAliveIdle(d) => format!(
+            "set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time({}))",
+            secs(d)
+        ),
+        SockOpt::KeepAliveInterval(d) => format!(
+            "set_tcp_keepalive(&socket2::TcpKeepalive::new().with_interval({}))",
+            secs(d)
+        ),
+        SockOpt::KeepAliveCount(n) => {
+            format!("set_tcp_keepalive(&socket2::TcpKeepalive::new().with_retries({n}))")
+        }
         SockOpt::NoDelay(b) => format!("set_tcp_nodelay({b})"),
         SockOpt::RecvBuffer(n) => format!("set_recv_buffer_size({n})"),
         SockOpt::SendBuffer(n) => format!("set_send_buffer_size({n})"),
@@ -200,7 +221,10 @@ fn rs_setter(opt: &SockOpt) -> String {
         SockOpt::OnlyV6(b) => format!("set_only_v6({b})"),
         SockOpt::MulticastTtl(n) => format!("set_multicast_ttl_v4({n})"),
         SockOpt::MulticastLoop(b) => format!("set_multicast_loop_v4({b})"),
-        SockOpt::MulticastIfV4(a) => format!("set_multicast_if_v4(&std::net::Ipv4Addr::new({}))", a.octets().map(|o| o.to_string()).join(", ")),
+        SockOpt::MulticastIfV4(a) => format!(
+            "set_multicast_if_v4(&std::net::Ipv4Addr::new({}))",
+            a.octets().map(|o| o.to_string()).join(", ")
+        ),
         SockOpt::MulticastIfV6(i) => format!("set_multicast_if_v6({i})"),
         SockOpt::ReadTimeout(d) => format!("set_read_timeout({})", opt_secs(d)),
         SockOpt::WriteTimeout(d) => format!("set_write_timeout({})", opt_secs(d)),
@@ -238,7 +262,7 @@ pub fn rust(name: &str, calls: &[Call]) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "// Exported by Sockscope from \"{name}\": the same socket calls, one by one.\n// Cargo.toml: socket2 = {{ version = \"0.6\", features = [\"all\"] }}\nuse std::collections::HashMap;\nuse std::io::Read;\nuse std::mem::MaybeUninit;\nuse std::net::Shutdown;\nuse std::time::Duration;\n\nuse socket2::{{Domain, SockAddr, Socket, Type}};\n\nfn report<T: std::fmt::Debug>(call: &str, r: std::io::Result<T>) -> Option<T> {{\n    match r {{\n        Ok(v) => {{ println!(\"{{call}} ok {{v:?}}\"); Some(v) }}\n        Err(e) => {{ match e.raw_os_error() {{ Some(n) => println!(\"{{call}} errno {{n}} {{e}}\"), None => println!(\"{{call}} error {{e}}\") }}; None }}\n    }}\n}}\n\nfn main() -> Result<(), Box<dyn std::error::Error>> {{\n    let mut socks: HashMap<&str, Socket> = HashMap::new();\n    let mut names: HashMap<&str, SockAddr> = HashMap::new();\n    let _ = (&mut socks, &mut names);"
+        "// Exported by Sockscope from \"{name}\": the same socket calls, one by one.\n// Cargo.toml: socket2 = {{ version = \"0.6\", features = [\"all\"] }}\n#![allow(unused_imports, unused_variables)]\nuse std::collections::HashMap;\nuse std::io::Read;\nuse std::mem::MaybeUninit;\nuse std::net::Shutdown;\nuse std::time::Duration;\n\nuse socket2::{{Domain, SockAddr, Socket, Type}};\n\nfn report<T: std::fmt::Debug>(call: &str, r: std::io::Result<T>) -> Option<T> {{\n    match r {{\n        Ok(v) => {{ println!(\"{{call}} ok {{v:?}}\"); Some(v) }}\n        Err(e) => {{ match e.raw_os_error() {{ Some(n) => println!(\"{{call}} errno {{n}} {{e}}\"), None => println!(\"{{call}} error {{e}}\") }}; None }}\n    }}\n}}\n\nfn main() -> Result<(), Box<dyn std::error::Error>> {{\n    let mut socks: HashMap<&str, Socket> = HashMap::new();\n    let mut names: HashMap<&str, SockAddr> = HashMap::new();\n    let _ = (&mut socks, &mut names);"
     );
     for c in calls {
         let v = c.var();
@@ -255,7 +279,9 @@ pub fn rust(name: &str, calls: &[Call]) -> String {
                     SockType::Stream => "Type::STREAM",
                     SockType::Dgram => "Type::DGRAM",
                 };
-                format!("if let Some(s) = report(\"{label}\", Socket::new({d}, {t}, None)) {{ socks.insert(\"{v}\", s); }}")
+                format!(
+                    "if let Some(s) = report(\"{label}\", Socket::new({d}, {t}, None)).map(|s| {{ use std::os::fd::AsRawFd; println!(\"  fd {{}}\", s.as_raw_fd()); s }}) {{ socks.insert(\"{v}\", s); }}"
+                )
             }
             Call::SetSockOpt { opt, .. } => {
                 format!("report(\"{label}\", {s}.{});", rs_setter(opt))
@@ -266,12 +292,18 @@ pub fn rust(name: &str, calls: &[Call]) -> String {
             Call::SetTimeout { secs, .. } => match secs {
                 Some(t) if *t <= 0.0 => format!("report(\"{label}\", {s}.set_nonblocking(true));"),
                 other => {
-                    let d = other.map_or("None".to_string(), |t| format!("Some(Duration::from_secs_f64({t}))"));
-                    format!("report(\"{label}\", {s}.set_nonblocking(false).and({s}.set_read_timeout({d})).and({s}.set_write_timeout({d})));")
+                    let d = other.map_or("None".to_string(), |t| {
+                        format!("Some(Duration::from_secs_f64({t}))")
+                    });
+                    format!(
+                        "report(\"{label}\", {s}.set_nonblocking(false).and({s}.set_read_timeout({d})).and({s}.set_write_timeout({d})));"
+                    )
                 }
             },
             Call::GetTimeout { .. } => format!("report(\"{label}\", {s}.read_timeout());"),
-            Call::SetBlocking { flag, .. } => format!("report(\"{label}\", {s}.set_nonblocking({}));", !flag),
+            Call::SetBlocking { flag, .. } => {
+                format!("report(\"{label}\", {s}.set_nonblocking({}));", !flag)
+            }
             Call::Bind { addr, .. } => format!(
                 "let a = {}; report(\"{label}\", {s}.bind(&a)); if let Ok(n) = {s}.local_addr() {{ names.insert(\"{v}\", n); }}",
                 rs_addr(addr)
@@ -288,7 +320,9 @@ pub fn rust(name: &str, calls: &[Call]) -> String {
                 "let a = {}; println!(\"{label} ok {{}}\", {s}.connect(&a).err().and_then(|e| e.raw_os_error()).unwrap_or(0));",
                 rs_addr(addr)
             ),
-            Call::Send { data, .. } => format!("report(\"{label}\", {s}.send({}));", rs_bytes(data)),
+            Call::Send { data, .. } => {
+                format!("report(\"{label}\", {s}.send({}));", rs_bytes(data))
+            }
             Call::SendAll { data, .. } => format!(
                 "report(\"{label}\", {{ let d = {}; let mut off = 0; let mut r = Ok(()); while off < d.len() {{ match {s}.send(&d[off..]) {{ Ok(n) => off += n, Err(e) => {{ r = Err(e); break; }} }} }} r }});",
                 rs_bytes(data)
@@ -323,9 +357,15 @@ pub fn rust(name: &str, calls: &[Call]) -> String {
             Call::GetSockName { .. } => format!(
                 "if let Some(a) = report(\"{label}\", {s}.local_addr().map(|a| a.as_socket())) {{ let _ = a; if let Ok(n) = {s}.local_addr() {{ names.insert(\"{v}\", n); }} }}"
             ),
-            Call::GetPeerName { .. } => format!("report(\"{label}\", {s}.peer_addr().map(|a| a.as_socket()));"),
-            Call::FileNo { .. } => format!("{{ use std::os::fd::AsRawFd; println!(\"{label} ok {{}}\", {s}.as_raw_fd()); }}"),
-            Call::Backlog { .. } => format!("println!(\"{label} ok (see /proc/net/tcp for {v})\");"),
+            Call::GetPeerName { .. } => {
+                format!("report(\"{label}\", {s}.peer_addr().map(|a| a.as_socket()));")
+            }
+            Call::FileNo { .. } => format!(
+                "{{ use std::os::fd::AsRawFd; println!(\"{label} ok {{}}\", {s}.as_raw_fd()); }}"
+            ),
+            Call::Backlog { .. } => {
+                format!("println!(\"{label} ok (see /proc/net/tcp for {v})\");")
+            }
         };
         let _ = writeln!(o, "    // {}\n    {line}", c.text());
     }

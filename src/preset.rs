@@ -15,12 +15,12 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::engine::codec::{self, Encoding};
 use crate::engine::options::{OptName, SockOpt};
-use crate::engine::stepper::Call;
 use crate::engine::protocol::SendMode;
 use crate::engine::respond::{Canned, Match, Reply, Rule};
 use crate::engine::spec::{
     self, Family, HostPort, Limits, Responder, SessionKind, SessionSpec, Snippet, StalePolicy, Step,
 };
+use crate::engine::stepper::Call;
 
 /// The built-in examples (file stem, text), compiled in so they are always
 /// there, read-only, whatever the working directory.
@@ -446,31 +446,102 @@ pub enum HowArg {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub enum CallFile {
-    Socket { var: String, family: FamilyArg, #[serde(rename = "type")] ty: TypeArg },
-    SetSockOpt { var: String, option: OptValueFile },
-    GetSockOpt { var: String, option: String },
-    SetTimeout { var: String, secs: Option<f64> },
-    GetTimeout { var: String },
-    SetBlocking { var: String, flag: bool },
-    Bind { var: String, addr: String },
-    Listen { var: String, backlog: i32 },
-    Accept { var: String, into: String },
-    Connect { var: String, addr: String },
-    ConnectEx { var: String, addr: String },
-    Send { var: String, data: Payload },
-    SendAll { var: String, data: Payload },
-    SendTo { var: String, data: Payload, addr: String },
-    Recv { var: String, n: usize },
-    RecvFrom { var: String, n: usize },
-    Shutdown { var: String, how: HowArg },
-    Close { var: String },
-    GetSockName { var: String },
-    GetPeerName { var: String },
-    FileNo { var: String },
-    ReadExactly { var: String, n: usize },
-    ReadUntil { var: String, sep: Payload },
-    ReadLine { var: String },
-    Backlog { var: String },
+    Socket {
+        var: String,
+        family: FamilyArg,
+        #[serde(rename = "type")]
+        ty: TypeArg,
+    },
+    SetSockOpt {
+        var: String,
+        option: OptValueFile,
+    },
+    GetSockOpt {
+        var: String,
+        option: String,
+    },
+    SetTimeout {
+        var: String,
+        secs: Option<f64>,
+    },
+    GetTimeout {
+        var: String,
+    },
+    SetBlocking {
+        var: String,
+        flag: bool,
+    },
+    Bind {
+        var: String,
+        addr: String,
+    },
+    Listen {
+        var: String,
+        backlog: i32,
+    },
+    Accept {
+        var: String,
+        into: String,
+    },
+    Connect {
+        var: String,
+        addr: String,
+    },
+    ConnectEx {
+        var: String,
+        addr: String,
+    },
+    Send {
+        var: String,
+        data: Payload,
+    },
+    SendAll {
+        var: String,
+        data: Payload,
+    },
+    SendTo {
+        var: String,
+        data: Payload,
+        addr: String,
+    },
+    Recv {
+        var: String,
+        n: usize,
+    },
+    RecvFrom {
+        var: String,
+        n: usize,
+    },
+    Shutdown {
+        var: String,
+        how: HowArg,
+    },
+    Close {
+        var: String,
+    },
+    GetSockName {
+        var: String,
+    },
+    GetPeerName {
+        var: String,
+    },
+    FileNo {
+        var: String,
+    },
+    ReadExactly {
+        var: String,
+        n: usize,
+    },
+    ReadUntil {
+        var: String,
+        sep: Payload,
+    },
+    ReadLine {
+        var: String,
+    },
+    Backlog {
+        var: String,
+    },
 }
 
 fn calls_spec(calls: &[CallFile], enc: Encoding) -> Result<Vec<Call>, FieldError> {
@@ -487,12 +558,17 @@ fn calls_spec(calls: &[CallFile], enc: Encoding) -> Result<Vec<Call>, FieldError
             Ok(AddrArg(a.to_string()))
         };
         let var_ok = |v: &str| -> Result<String, FieldError> {
-            let ok = v.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            let ok = v
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if ok {
                 Ok(v.to_string())
             } else {
-                Err(err(format!("'{v}' is not a variable name (letters, digits, _)")))
+                Err(err(format!(
+                    "'{v}' is not a variable name (letters, digits, _)"
+                )))
             }
         };
         out.push(match c {
@@ -518,30 +594,69 @@ fn calls_spec(calls: &[CallFile], enc: Encoding) -> Result<Vec<Call>, FieldError
                     .iter()
                     .copied()
                     .find(|n| n.c_name(false) == option || n.c_name(true) == option)
-                    .ok_or_else(|| err(format!("unknown option '{option}' (e.g. SO_RCVBUF, TCP_NODELAY)")))?,
+                    .ok_or_else(|| {
+                        err(format!(
+                            "unknown option '{option}' (e.g. SO_RCVBUF, TCP_NODELAY)"
+                        ))
+                    })?,
             },
             CallFile::SetTimeout { var, secs } => {
                 if secs.is_some_and(|s| !s.is_finite() || s < 0.0) {
-                    return Err(err("a timeout is None, 0 (non-blocking) or positive seconds".into()));
+                    return Err(err(
+                        "a timeout is None, 0 (non-blocking) or positive seconds".into(),
+                    ));
                 }
-                Call::SetTimeout { var: var_ok(var)?, secs: *secs }
+                Call::SetTimeout {
+                    var: var_ok(var)?,
+                    secs: *secs,
+                }
             }
             CallFile::GetTimeout { var } => Call::GetTimeout { var: var_ok(var)? },
-            CallFile::SetBlocking { var, flag } => Call::SetBlocking { var: var_ok(var)?, flag: *flag },
-            CallFile::Bind { var, addr: a } => Call::Bind { var: var_ok(var)?, addr: addr(a)? },
-            CallFile::Listen { var, backlog } => Call::Listen { var: var_ok(var)?, backlog: *backlog },
-            CallFile::Accept { var, into } => Call::Accept { var: var_ok(var)?, into: var_ok(into)? },
-            CallFile::Connect { var, addr: a } => Call::Connect { var: var_ok(var)?, addr: addr(a)? },
-            CallFile::ConnectEx { var, addr: a } => Call::ConnectEx { var: var_ok(var)?, addr: addr(a)? },
-            CallFile::Send { var, data } => Call::Send { var: var_ok(var)?, data: bytes(data)? },
-            CallFile::SendAll { var, data } => Call::SendAll { var: var_ok(var)?, data: bytes(data)? },
+            CallFile::SetBlocking { var, flag } => Call::SetBlocking {
+                var: var_ok(var)?,
+                flag: *flag,
+            },
+            CallFile::Bind { var, addr: a } => Call::Bind {
+                var: var_ok(var)?,
+                addr: addr(a)?,
+            },
+            CallFile::Listen { var, backlog } => Call::Listen {
+                var: var_ok(var)?,
+                backlog: *backlog,
+            },
+            CallFile::Accept { var, into } => Call::Accept {
+                var: var_ok(var)?,
+                into: var_ok(into)?,
+            },
+            CallFile::Connect { var, addr: a } => Call::Connect {
+                var: var_ok(var)?,
+                addr: addr(a)?,
+            },
+            CallFile::ConnectEx { var, addr: a } => Call::ConnectEx {
+                var: var_ok(var)?,
+                addr: addr(a)?,
+            },
+            CallFile::Send { var, data } => Call::Send {
+                var: var_ok(var)?,
+                data: bytes(data)?,
+            },
+            CallFile::SendAll { var, data } => Call::SendAll {
+                var: var_ok(var)?,
+                data: bytes(data)?,
+            },
             CallFile::SendTo { var, data, addr: a } => Call::SendTo {
                 var: var_ok(var)?,
                 data: bytes(data)?,
                 addr: addr(a)?,
             },
-            CallFile::Recv { var, n } => Call::Recv { var: var_ok(var)?, n: *n },
-            CallFile::RecvFrom { var, n } => Call::RecvFrom { var: var_ok(var)?, n: *n },
+            CallFile::Recv { var, n } => Call::Recv {
+                var: var_ok(var)?,
+                n: *n,
+            },
+            CallFile::RecvFrom { var, n } => Call::RecvFrom {
+                var: var_ok(var)?,
+                n: *n,
+            },
             CallFile::Shutdown { var, how } => Call::Shutdown {
                 var: var_ok(var)?,
                 how: match how {
@@ -554,9 +669,18 @@ fn calls_spec(calls: &[CallFile], enc: Encoding) -> Result<Vec<Call>, FieldError
             CallFile::GetSockName { var } => Call::GetSockName { var: var_ok(var)? },
             CallFile::GetPeerName { var } => Call::GetPeerName { var: var_ok(var)? },
             CallFile::FileNo { var } => Call::FileNo { var: var_ok(var)? },
-            CallFile::ReadExactly { var, n } => Call::ReadExactly { var: var_ok(var)?, n: *n },
-            CallFile::ReadUntil { var, sep } => Call::ReadUntil { var: var_ok(var)?, sep: bytes(sep)? },
-            CallFile::ReadLine { var } => Call::ReadUntil { var: var_ok(var)?, sep: b"\n".to_vec() },
+            CallFile::ReadExactly { var, n } => Call::ReadExactly {
+                var: var_ok(var)?,
+                n: *n,
+            },
+            CallFile::ReadUntil { var, sep } => Call::ReadUntil {
+                var: var_ok(var)?,
+                sep: bytes(sep)?,
+            },
+            CallFile::ReadLine { var } => Call::ReadUntil {
+                var: var_ok(var)?,
+                sep: b"\n".to_vec(),
+            },
             CallFile::Backlog { var } => Call::Backlog { var: var_ok(var)? },
         });
     }
@@ -595,11 +719,26 @@ pub fn calls_file(calls: &[Call], enc: Encoding) -> Vec<CallFile> {
                 Call::SetTimeout { secs, .. } => CallFile::SetTimeout { var, secs: *secs },
                 Call::GetTimeout { .. } => CallFile::GetTimeout { var },
                 Call::SetBlocking { flag, .. } => CallFile::SetBlocking { var, flag: *flag },
-                Call::Bind { addr, .. } => CallFile::Bind { var, addr: addr.0.clone() },
-                Call::Listen { backlog, .. } => CallFile::Listen { var, backlog: *backlog },
-                Call::Accept { into, .. } => CallFile::Accept { var, into: into.clone() },
-                Call::Connect { addr, .. } => CallFile::Connect { var, addr: addr.0.clone() },
-                Call::ConnectEx { addr, .. } => CallFile::ConnectEx { var, addr: addr.0.clone() },
+                Call::Bind { addr, .. } => CallFile::Bind {
+                    var,
+                    addr: addr.0.clone(),
+                },
+                Call::Listen { backlog, .. } => CallFile::Listen {
+                    var,
+                    backlog: *backlog,
+                },
+                Call::Accept { into, .. } => CallFile::Accept {
+                    var,
+                    into: into.clone(),
+                },
+                Call::Connect { addr, .. } => CallFile::Connect {
+                    var,
+                    addr: addr.0.clone(),
+                },
+                Call::ConnectEx { addr, .. } => CallFile::ConnectEx {
+                    var,
+                    addr: addr.0.clone(),
+                },
                 Call::Send { data, .. } => CallFile::Send { var, data: p(data) },
                 Call::SendAll { data, .. } => CallFile::SendAll { var, data: p(data) },
                 Call::SendTo { data, addr, .. } => CallFile::SendTo {

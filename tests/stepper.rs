@@ -13,7 +13,9 @@ use serde_json::Value;
 use sockscope::engine::SessionSpec;
 use sockscope::engine::protocol::{Command as EngineCommand, EventKind};
 use sockscope::engine::spec::{Responder, SessionKind};
-use sockscope::engine::stepper::{AddrArg, Call, CallRecord, Family, How, Outcome, SockType, Stepper};
+use sockscope::engine::stepper::{
+    AddrArg, Call, CallRecord, Family, How, Outcome, SockType, Stepper,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sockscope");
 
@@ -52,7 +54,8 @@ fn two_steppers_hold_a_whole_conversation() {
         var: "srv".into(),
         backlog: 1,
     }));
-    let Outcome::Addr(addr) = ok(&server.call(&Call::GetSockName { var: "srv".into() })).clone() else {
+    let Outcome::Addr(addr) = ok(&server.call(&Call::GetSockName { var: "srv".into() })).clone()
+    else {
         panic!()
     };
     ok(&client.call(&tcp("cli")));
@@ -68,10 +71,15 @@ fn two_steppers_hold_a_whole_conversation() {
         panic!()
     };
     assert_eq!(var, "conn");
-    let Outcome::Addr(cli_name) = ok(&client.call(&Call::GetSockName { var: "cli".into() })).clone() else {
+    let Outcome::Addr(cli_name) =
+        ok(&client.call(&Call::GetSockName { var: "cli".into() })).clone()
+    else {
         panic!()
     };
-    assert_eq!(peer, cli_name, "accept's address is the client's getsockname");
+    assert_eq!(
+        peer, cli_name,
+        "accept's address is the client's getsockname"
+    );
     // send returns how many bytes the kernel took.
     assert_eq!(
         ok(&client.call(&Call::Send {
@@ -120,14 +128,23 @@ fn two_steppers_hold_a_whole_conversation() {
     );
     // A call on a closed socket says so, it does not crash.
     ok(&server.call(&Call::Close { var: "conn".into() }));
-    assert_eq!(errno(&server.call(&Call::Recv { var: "conn".into(), n: 1 })), libc::EBADF);
+    assert_eq!(
+        errno(&server.call(&Call::Recv {
+            var: "conn".into(),
+            n: 1
+        })),
+        libc::EBADF
+    );
 }
 
 #[test]
 fn timeouts_eagain_connect_ex_and_reset() {
     let mut st = Stepper::default();
     // connect_ex to a closed port returns ECONNREFUSED's number.
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     ok(&st.call(&tcp("probe")));
     assert_eq!(
         ok(&st.call(&Call::ConnectEx {
@@ -190,7 +207,10 @@ fn timeouts_eagain_connect_ex_and_reset() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(last == libc::EPIPE || last == libc::ECONNRESET, "errno {last}");
+    assert!(
+        last == libc::EPIPE || last == libc::ECONNRESET,
+        "errno {last}"
+    );
 }
 
 #[test]
@@ -229,7 +249,11 @@ fn recvfrom_with_a_small_buffer_reports_truncation() {
 
 fn outcomes_of_run(target: &str) -> Vec<(String, String)> {
     let out = Command::new(BIN).args(["run", target]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -272,7 +296,8 @@ fn api_tour_walks_the_whole_table_and_replays_the_same() {
         .into_iter()
         .find(|(s, _)| *s == "api-tour")
         .unwrap();
-    let text = sockscope::preset::session_to_ron(&sockscope::preset::from_spec(&spec.unwrap())).unwrap();
+    let text =
+        sockscope::preset::session_to_ron(&sockscope::preset::from_spec(&spec.unwrap())).unwrap();
     let saved = dir.path().join("tour.ron");
     std::fs::write(&saved, text).unwrap();
     assert_eq!(outcomes_of_run(saved.to_str().unwrap()), first);
@@ -300,7 +325,11 @@ fn exported_python_makes_the_same_calls_with_the_same_results() {
     let file = dir.path().join("tour.py");
     std::fs::write(&file, &code.stdout).unwrap();
     let run = Command::new(py).arg(&file).output().unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let theirs: Vec<(String, String)> = String::from_utf8(run.stdout)
         .unwrap()
         .lines()
@@ -378,7 +407,9 @@ fn a_blocking_call_is_cancelled_without_closing_the_socket() {
     );
     let id = h.open(spec);
     let (mut peer, _) = l.accept().unwrap();
-    h.wait("connected", |e| matches!(&e.kind, EventKind::Call { index: 1, .. }));
+    h.wait("connected", |e| {
+        matches!(&e.kind, EventKind::Call { index: 1, .. })
+    });
     // A recv with no timeout blocks...
     h.send(EngineCommand::Step {
         target: id,
@@ -390,7 +421,9 @@ fn a_blocking_call_is_cancelled_without_closing_the_socket() {
     std::thread::sleep(Duration::from_millis(200));
     let t = Instant::now();
     h.engine.cancel(id);
-    let ev = h.wait("cancelled", |e| matches!(&e.kind, EventKind::Call { index: 2, .. }));
+    let ev = h.wait("cancelled", |e| {
+        matches!(&e.kind, EventKind::Call { index: 2, .. })
+    });
     assert!(t.elapsed() < Duration::from_secs(1));
     let EventKind::Call { record, .. } = ev.kind else {
         unreachable!()
@@ -405,7 +438,9 @@ fn a_blocking_call_is_cancelled_without_closing_the_socket() {
             n: 64,
         },
     });
-    let ev = h.wait("recv", |e| matches!(&e.kind, EventKind::Call { index: 3, .. }));
+    let ev = h.wait("recv", |e| {
+        matches!(&e.kind, EventKind::Call { index: 3, .. })
+    });
     let EventKind::Call { record, .. } = ev.kind else {
         unreachable!()
     };
@@ -416,4 +451,63 @@ fn a_blocking_call_is_cancelled_without_closing_the_socket() {
     peer.set_read_timeout(Some(DEADLINE)).unwrap();
     peer.read_to_end(&mut rest).unwrap();
     assert!(rest.is_empty(), "closing the session closed its socket");
+}
+
+#[test]
+fn exported_rust_builds_and_makes_the_same_calls() {
+    // A throwaway crate next to our target dir; socket2 comes from the
+    // registry cache this project already uses (--offline).
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/export-check");
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[package]\nname = \"export-check\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[workspace]\n\n[dependencies]\nsocket2 = { version = \"0.6\", features = [\"all\"] }\n",
+    )
+    .unwrap();
+    let code = Command::new(BIN)
+        .args(["export", "rust", "api-tour"])
+        .output()
+        .unwrap();
+    assert!(code.status.success());
+    std::fs::write(root.join("src/main.rs"), &code.stdout).unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let run = Command::new(cargo)
+        .args(["run", "--quiet", "--offline"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let calls: Vec<String> = String::from_utf8(run.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .map(|l| {
+            let mut it = l.split(' ');
+            let call = it.next().unwrap();
+            let class = match it.next() {
+                Some("ok") if call == "connect_ex" => format!("ok {}", it.next().unwrap()),
+                Some("ok") => "ok".into(),
+                Some("errno") => format!("errno {}", it.next().unwrap()),
+                other => panic!("{l}: {other:?}"),
+            };
+            format!("{call} {class}")
+        })
+        .collect();
+    // socket2 has no separate timeout error: a timed-out recv is EAGAIN.
+    let ours: Vec<String> = outcomes_of_run("api-tour")
+        .into_iter()
+        .map(|(c, class)| {
+            let class = if class == "timeout" {
+                format!("errno {}", libc::EAGAIN)
+            } else {
+                class
+            };
+            format!("{c} {class}")
+        })
+        .collect();
+    assert_eq!(calls, ours);
 }

@@ -359,8 +359,8 @@ pub enum EventKind {
     Call {
         /// Index in the session's calls, from 0.
         index: usize,
-        /// The call and its result.
-        record: super::stepper::CallRecord,
+        /// The call and its result (boxed: calls are rare, events are many).
+        record: Box<super::stepper::CallRecord>,
     },
     /// A script step ran (index and a description).
     Step {

@@ -490,10 +490,12 @@ fn parse_addr(s: &str) -> Result<SockAddr, String> {
         return SockAddr::unix(s).map_err(|e| format!("'{s}': {e}"));
     }
     let hp = super::spec::HostPort::parse(s)?;
-    let ip = hp
-        .host
-        .parse::<std::net::IpAddr>()
-        .map_err(|_| format!("'{}' is not an IP address; step mode takes literals (127.0.0.1, ::1)", hp.host))?;
+    let ip = hp.host.parse::<std::net::IpAddr>().map_err(|_| {
+        format!(
+            "'{}' is not an IP address; step mode takes literals (127.0.0.1, ::1)",
+            hp.host
+        )
+    })?;
     Ok(SocketAddr::new(ip, hp.port).into())
 }
 
@@ -524,8 +526,9 @@ impl Stepper {
 
     fn sock(&self, var: &str, op: &str) -> Result<&Socket, OpError> {
         self.socks.get(var).ok_or_else(|| {
-            OpError::io(op, &io::Error::from_raw_os_error(libc::EBADF))
-                .with_hint(format!("no open socket named '{var}': call socket() first (or it was closed)"))
+            OpError::io(op, &io::Error::from_raw_os_error(libc::EBADF)).with_hint(format!(
+                "no open socket named '{var}': call socket() first (or it was closed)"
+            ))
         })
     }
 
@@ -701,7 +704,11 @@ impl Stepper {
                         Ok(n) => off += n,
                         Err(e) => {
                             let mut err = OpError::io(op.clone(), &e);
-                            err.message = format!("{} ({off} of {} bytes were sent)", err.message, data.len());
+                            err.message = format!(
+                                "{} ({off} of {} bytes were sent)",
+                                err.message,
+                                data.len()
+                            );
                             return Err(err);
                         }
                     }
@@ -716,7 +723,8 @@ impl Stepper {
             }
             Call::Recv { var, n } => {
                 let mut buf = vec![0u8; (*n).clamp(1, 16 << 20)];
-                let k = (&*self.sock(var, &op)?).read(&mut buf).map_err(io)?;
+                let mut s: &Socket = self.sock(var, &op)?;
+                let k = s.read(&mut buf).map_err(io)?;
                 buf.truncate(k);
                 Ok(Outcome::Bytes(buf))
             }
@@ -762,12 +770,12 @@ impl Stepper {
             }
             Call::FileNo { var } => Ok(Outcome::Int(self.sock(var, &op)?.as_raw_fd().into())),
             Call::ReadExactly { var, n } => {
-                let s = self.sock(var, &op)?;
+                let mut s: &Socket = self.sock(var, &op)?;
                 let mut out = Vec::with_capacity(*n);
                 let mut buf = vec![0u8; (*n).clamp(1, 1 << 16)];
                 while out.len() < *n {
                     let want = (*n - out.len()).min(buf.len());
-                    let k = (&*s).read(&mut buf[..want]).map_err(io)?;
+                    let k = s.read(&mut buf[..want]).map_err(io)?;
                     if k == 0 {
                         return Err(OpError::plain(
                             op,
@@ -779,7 +787,7 @@ impl Stepper {
                 Ok(Outcome::Bytes(out))
             }
             Call::ReadUntil { var, sep } => {
-                let s = self.sock(var, &op)?;
+                let mut s: &Socket = self.sock(var, &op)?;
                 if sep.is_empty() {
                     return Err(OpError::plain(op, "the separator is empty"));
                 }
@@ -787,11 +795,14 @@ impl Stepper {
                 let mut byte = [0u8; 1];
                 // Byte by byte, so nothing after the separator is consumed.
                 loop {
-                    let k = (&*s).read(&mut byte).map_err(io)?;
+                    let k = s.read(&mut byte).map_err(io)?;
                     if k == 0 {
                         return Err(OpError::plain(
                             op,
-                            format!("EOF before the separator, after {} bytes (IncompleteReadError)", out.len()),
+                            format!(
+                                "EOF before the separator, after {} bytes (IncompleteReadError)",
+                                out.len()
+                            ),
                         ));
                     }
                     out.push(byte[0]);
@@ -799,7 +810,10 @@ impl Stepper {
                         return Ok(Outcome::Bytes(out));
                     }
                     if out.len() > 1 << 20 {
-                        return Err(OpError::plain(op, "no separator in 1 MiB (LimitOverrunError)"));
+                        return Err(OpError::plain(
+                            op,
+                            "no separator in 1 MiB (LimitOverrunError)",
+                        ));
                     }
                 }
             }
@@ -810,9 +824,14 @@ impl Stepper {
                 backlog_of(&local)
                     .map(|queued| {
                         let limit = given.map_or(String::new(), |b| {
-                            format!(" (listen({b}): Linux queues up to {} before it stops answering)", b + 1)
+                            format!(
+                                " (listen({b}): Linux queues up to {} before it stops answering)",
+                                b + 1
+                            )
                         });
-                        Outcome::Text(format!("{queued} connection(s) queued, not yet accepted{limit}"))
+                        Outcome::Text(format!(
+                            "{queued} connection(s) queued, not yet accepted{limit}"
+                        ))
                     })
                     .map_err(|m| OpError::plain(op, m))
             }
@@ -826,7 +845,11 @@ pub fn backlog_of(local: &SockAddr) -> Result<u64, String> {
     let Some(sa) = local.as_socket() else {
         return Err("the backlog is read for TCP listeners only".into());
     };
-    let file = if sa.is_ipv6() { "/proc/net/tcp6" } else { "/proc/net/tcp" };
+    let file = if sa.is_ipv6() {
+        "/proc/net/tcp6"
+    } else {
+        "/proc/net/tcp"
+    };
     let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
     let port = format!("{:04X}", sa.port());
     for line in text.lines().skip(1) {
@@ -840,7 +863,10 @@ pub fn backlog_of(local: &SockAddr) -> Result<u64, String> {
             return Ok(u64::from_str_radix(rx, 16).unwrap_or(0));
         }
     }
-    Err(format!("no listening socket on port {} in {file}", sa.port()))
+    Err(format!(
+        "no listening socket on port {} in {file}",
+        sa.port()
+    ))
 }
 
 /// Runs the calls in order on a fresh stepper (replay, `sockscope run`).
@@ -882,7 +908,13 @@ pub(crate) fn run_session(
     let mut index = 0usize;
     let mut step = |st: &mut Stepper, sink: &mut super::sink::Sink, call: &Call| {
         let record = st.call(call);
-        sink.control(top, EventKind::Call { index, record });
+        sink.control(
+            top,
+            EventKind::Call {
+                index,
+                record: Box::new(record),
+            },
+        );
         sink.flush();
         sink.wake();
         index += 1;

@@ -326,7 +326,7 @@ impl Model {
                 if info.calls.is_empty() {
                     info.state = State::Connected;
                 }
-                info.calls.push(record.clone());
+                info.calls.push((**record).clone());
             }
             EventKind::Timeout { .. }
             | EventKind::Multicast { .. }
