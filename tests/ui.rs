@@ -485,3 +485,69 @@ fn save_a_session_as_a_preset_remove_it_and_reopen_it_from_the_panel() {
     assert_eq!(ws.sessions.len(), 1);
     assert_eq!(ws.sessions[0].name, "my server");
 }
+
+#[test]
+fn step_mode_socket_bind_listen_shows_the_getsockname_row() {
+    let mut h = harness(Vec::new());
+    click(&mut h, L::NEW_STEPPER);
+    step_until(&mut h, "stepper open", |a| {
+        a.selected()
+            .and_then(|id| a.model().get(id))
+            .is_some_and(|i| i.kind == "script")
+    });
+    let id = h.state().selected().unwrap();
+    replace_text(&mut h, L::STEP_VAR, "srv");
+    // Before anything, socket() is the typical next step.
+    click(&mut h, "socket()");
+    step_until(&mut h, "socket", |a| {
+        a.model().get(id).unwrap().calls.len() == 1
+    });
+    replace_text(&mut h, L::STEP_ADDR, "127.0.0.1:0");
+    click(&mut h, "bind()");
+    step_until(&mut h, "bind", |a| {
+        a.model().get(id).unwrap().calls.len() == 2
+    });
+    replace_text(&mut h, L::STEP_NUMBER, "5");
+    click(&mut h, "listen()");
+    step_until(&mut h, "listen", |a| {
+        a.model().get(id).unwrap().calls.len() == 3
+    });
+    click(&mut h, "getsockname()");
+    step_until(&mut h, "getsockname", |a| {
+        a.model().get(id).unwrap().calls.len() == 4
+    });
+    let row = h.get_by_label_contains("srv.getsockname() -> 127.0.0.1:");
+    let text = row
+        .accesskit_node()
+        .value()
+        .or(row.accesskit_node().label())
+        .unwrap_or_default()
+        .to_string();
+    let port: u16 = text.rsplit(':').next().unwrap().trim().parse().unwrap();
+    assert_ne!(port, 0, "the kernel picked a port: {text}");
+    // A call that makes no sense here is still made; the kernel says why.
+    click(&mut h, "recv()");
+    step_until(&mut h, "recv on a listener", |a| {
+        a.model().get(id).unwrap().calls.len() == 5
+    });
+    h.get_by_label_contains("srv.recv(5) -> error");
+    // The script so far replays in a new session with the same results.
+    click(&mut h, L::STEP_REPLAY);
+    step_until(&mut h, "replayed", |a| {
+        a.selected()
+            .filter(|s| *s != id)
+            .and_then(|s| a.model().get(s))
+            .is_some_and(|i| i.calls.len() == 5)
+    });
+    let again = h.state().selected().unwrap();
+    let ok = |app: &App, s| -> Vec<bool> {
+        app.model()
+            .get(s)
+            .unwrap()
+            .calls
+            .iter()
+            .map(|r| r.result.is_ok())
+            .collect()
+    };
+    assert_eq!(ok(h.state(), again), ok(h.state(), id));
+}

@@ -19,6 +19,7 @@ use super::log_view::{LogAction, LogView, Scope};
 use super::model::Model;
 use super::presets::{PresetAction, PresetsPanel};
 use super::sessions::{ListAction, SessionList};
+use super::stepper_panel::{StepAction, StepperPanel};
 use super::store_worker::{StoreClient, StoreReply, StoreRequest};
 use crate::preset::{self, LayoutFile, WorkspaceFile};
 use crate::store::Store;
@@ -48,6 +49,8 @@ pub struct App {
     store_client: Option<StoreClient>,
     /// A layout from the last workspace, applied once its sessions are open.
     pending_layout: Option<LayoutFile>,
+    stepper: StepperPanel,
+    steppers_opened: u32,
 }
 
 /// Installs egui's fonts plus a CJK fallback, so `你好` renders as glyphs.
@@ -101,6 +104,8 @@ impl App {
             store_client: None,
             config: store,
             pending_layout: None,
+            stepper: StepperPanel::default(),
+            steppers_opened: 0,
         };
         if let Some(store) = app.config.clone() {
             let waker_ctx = ctx.clone();
@@ -205,6 +210,36 @@ impl App {
                 }
             }
             None => self.error("no config directory: presets cannot be saved in this run"),
+        }
+    }
+
+    fn open_stepper(&mut self, calls: Vec<crate::engine::stepper::Call>) {
+        self.steppers_opened += 1;
+        let spec = SessionSpec::new(
+            format!("step {}", self.steppers_opened),
+            crate::engine::spec::SessionKind::Script {
+                calls,
+                keep_open: true,
+            },
+        );
+        self.open(spec);
+    }
+
+    fn apply_step(&mut self, ctx: &egui::Context, a: StepAction) {
+        match a {
+            StepAction::Call(target, call) => {
+                self.model.call_sent(target);
+                self.command(Command::Step {
+                    target,
+                    call: *call,
+                });
+            }
+            StepAction::Cancel(target) => self.engine.cancel(target),
+            StepAction::Replay(calls) => self.open_stepper(calls),
+            StepAction::Copy(code) => {
+                ctx.copy_text(code);
+                self.info("copied the program to the clipboard");
+            }
         }
     }
 
@@ -466,6 +501,8 @@ impl App {
         });
         let mut list_actions = Vec::new();
         let mut preset_actions = Vec::new();
+        let mut new_stepper = false;
+        let mut step_actions = Vec::new();
         let mut form_action = None;
         egui::Panel::left("left")
             .resizable(true)
@@ -487,6 +524,9 @@ impl App {
                     .map(|s| SessionId::top(s.session))
                     .and_then(|id| self.model.get(id))
                     .and_then(|i| i.spec.as_ref());
+                if ui.button(L::NEW_STEPPER).clicked() {
+                    new_stepper = true;
+                }
                 egui::CollapsingHeader::new(L::PRESETS)
                     .default_open(false)
                     .show(ui, |ui| {
@@ -515,7 +555,19 @@ impl App {
                         }
                     });
             });
-        if let Some(info) = self.selected.and_then(|id| self.model.get(id)) {
+        let stepping = self
+            .selected
+            .and_then(|id| self.model.get(id))
+            .is_some_and(|i| i.kind == "script");
+        if stepping && let Some(info) = self.selected.and_then(|id| self.model.get(id)) {
+            let stepper = &mut self.stepper;
+            egui::Panel::bottom("stepper")
+                .resizable(true)
+                .show(ui, |ui| {
+                    ui.strong(L::STEP_MODE);
+                    step_actions = stepper.ui(ui, info);
+                });
+        } else if let Some(info) = self.selected.and_then(|id| self.model.get(id)) {
             let composer = &mut self.composer;
             egui::Panel::bottom("composer")
                 .resizable(true)
@@ -531,7 +583,10 @@ impl App {
         }
         let mut log_actions = Vec::new();
         egui::CentralPanel::default().show(ui, |ui| {
-            log_actions = self.log.ui(ui, &self.store, &self.model, &self.export_tx);
+            match self.selected.and_then(|id| self.model.get(id)) {
+                Some(info) if stepping => super::stepper_panel::calls_ui(ui, info),
+                _ => log_actions = self.log.ui(ui, &self.store, &self.model, &self.export_tx),
+            }
         });
         if let Some(FormAction::Open(spec)) = form_action {
             self.open(spec);
@@ -541,6 +596,12 @@ impl App {
         }
         for a in preset_actions {
             self.apply_preset(a);
+        }
+        for a in step_actions {
+            self.apply_step(&ctx, a);
+        }
+        if new_stepper {
+            self.open_stepper(Vec::new());
         }
         // A .ron file dropped on the window is imported as presets.
         let dropped: Vec<std::path::PathBuf> = ctx.input(|i| {

@@ -10,6 +10,7 @@ pub mod log_view;
 pub mod model;
 pub mod presets;
 pub mod sessions;
+pub mod stepper_panel;
 pub mod store_worker;
 
 pub use app::App;

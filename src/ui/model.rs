@@ -109,6 +109,8 @@ pub struct SessionInfo {
     pub last_source: Option<Addr>,
     /// Step mode: every call and what it returned.
     pub calls: Vec<crate::engine::stepper::CallRecord>,
+    /// Step mode: calls sent and not answered yet.
+    pub pending_calls: usize,
 }
 
 impl SessionInfo {
@@ -139,6 +141,7 @@ impl SessionInfo {
             write_paused: false,
             last_source: None,
             calls: Vec::new(),
+            pending_calls: 0,
         }
     }
 }
@@ -177,6 +180,13 @@ impl Model {
         spec.snippets.retain(|s| s.name != snippet.name);
         spec.snippets.push(snippet);
         true
+    }
+
+    /// Notes a step-mode call sent and not answered yet.
+    pub fn call_sent(&mut self, id: SessionId) {
+        if let Some(i) = self.infos.get_mut(&id) {
+            i.pending_calls += 1;
+        }
     }
 
     /// Forgets a closed session and its children.
@@ -322,11 +332,22 @@ impl Model {
                 info.rate_in = 0.0;
                 info.rate_out = 0.0;
             }
-            EventKind::Call { record, .. } => {
+            EventKind::Call { index, record } => {
                 if info.calls.is_empty() {
                     info.state = State::Connected;
                 }
+                info.pending_calls = info.pending_calls.saturating_sub(1);
                 info.calls.push((**record).clone());
+                // Calls made by hand join the session's script, so saving
+                // it as a preset keeps them.
+                if let Some(crate::engine::spec::SessionSpec {
+                    kind: crate::engine::spec::SessionKind::Script { calls, .. },
+                    ..
+                }) = info.spec.as_mut()
+                    && *index >= calls.len()
+                {
+                    calls.push(record.call.clone());
+                }
             }
             EventKind::Timeout { .. }
             | EventKind::Multicast { .. }

@@ -1,0 +1,455 @@
+//! The step-mode panel: one button per call of the socket API, the
+//! arguments they take, the typical next steps highlighted, cancel for a
+//! blocking call, replay, and export as Python or Rust.
+
+use std::collections::VecDeque;
+
+use crate::engine::SessionId;
+use crate::engine::options::{OptName, SockOpt};
+use crate::engine::stepper::{AddrArg, Call, Family, How, SockType};
+
+use super::labels as L;
+use super::model::SessionInfo;
+
+/// What the panel asks the app to do.
+#[derive(Debug)]
+pub enum StepAction {
+    /// Run one call in the session.
+    Call(SessionId, Box<Call>),
+    /// Interrupt the blocking call in progress.
+    Cancel(SessionId),
+    /// Open a new step-mode session running these calls (empty: a blank one).
+    Replay(Vec<Call>),
+    /// Put text on the clipboard.
+    Copy(String),
+}
+
+/// The panel's fields.
+pub struct StepperPanel {
+    /// Socket variable the next call is on.
+    pub var: String,
+    /// Variable for `accept`.
+    pub into: String,
+    family: Family,
+    ty: SockType,
+    /// Address argument.
+    pub addr: String,
+    /// Number argument (n, backlog, seconds).
+    pub number: String,
+    /// Data argument (escapes allowed).
+    pub data: String,
+    opt: OptName,
+    /// Option value.
+    pub opt_value: String,
+    queue: VecDeque<Call>,
+    error: Option<String>,
+}
+
+impl Default for StepperPanel {
+    fn default() -> Self {
+        StepperPanel {
+            var: "s".into(),
+            into: "conn".into(),
+            family: Family::Inet,
+            ty: SockType::Stream,
+            addr: "127.0.0.1:0".into(),
+            number: "1024".into(),
+            data: "hello\\r\\n".into(),
+            opt: OptName::ReuseAddress,
+            opt_value: "1".into(),
+            queue: VecDeque::new(),
+            error: None,
+        }
+    }
+}
+
+/// Calls that usually come next after `last` (the panel highlights them).
+pub fn typical_next(last: Option<&Call>, ty: SockType) -> &'static [&'static str] {
+    match last {
+        None => &["socket"],
+        Some(Call::Socket { .. }) => &["setsockopt", "bind", "connect", "connect_ex", "sendto"],
+        Some(Call::SetSockOpt { .. }) | Some(Call::GetSockOpt { .. }) => {
+            &["bind", "connect", "getsockopt"]
+        }
+        Some(Call::Bind { .. }) if ty == SockType::Dgram => &["recvfrom", "sendto", "getsockname"],
+        Some(Call::Bind { .. }) => &["listen", "getsockname"],
+        Some(Call::Listen { .. }) => &["accept", "backlog", "getsockname"],
+        Some(Call::Accept { .. }) | Some(Call::Connect { .. }) => {
+            &["send", "sendall", "recv", "getpeername", "settimeout"]
+        }
+        Some(Call::ConnectEx { .. }) => &["close", "connect_ex"],
+        Some(Call::Send { .. }) | Some(Call::SendAll { .. }) => &["recv", "send", "shutdown"],
+        Some(Call::Recv { .. }) | Some(Call::ReadExactly { .. }) | Some(Call::ReadUntil { .. }) => {
+            &["send", "recv", "shutdown", "close"]
+        }
+        Some(Call::SendTo { .. }) | Some(Call::RecvFrom { .. }) => &["recvfrom", "sendto", "close"],
+        Some(Call::SetTimeout { .. }) | Some(Call::SetBlocking { .. }) => {
+            &["recv", "accept", "connect"]
+        }
+        Some(Call::Shutdown { .. }) => &["recv", "close"],
+        Some(Call::Close { .. }) => &["socket"],
+        Some(_) => &[],
+    }
+}
+
+impl StepperPanel {
+    fn number(&self) -> Result<f64, String> {
+        self.number
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| format!("'{}' is not a number", self.number.trim()))
+    }
+
+    fn count(&self) -> Result<usize, String> {
+        let n = self.number()?;
+        if !(1.0..=16.0 * 1024.0 * 1024.0).contains(&n) || n.fract() != 0.0 {
+            return Err("a byte count from 1 to 16777216".into());
+        }
+        Ok(n as usize)
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        crate::engine::codec::parse_escaped(&self.data, crate::engine::codec::Encoding::Utf8)
+            .map_err(|e| e.to_string())
+    }
+
+    fn option(&self) -> Result<SockOpt, String> {
+        let v = self.opt_value.trim();
+        let b = || match v {
+            "1" | "true" | "True" => Ok(true),
+            "0" | "false" | "False" => Ok(false),
+            _ => Err(format!("'{v}' is not 0 or 1")),
+        };
+        let n = || {
+            v.parse::<u32>()
+                .map_err(|_| format!("'{v}' is not a whole number"))
+        };
+        let secs = || {
+            v.parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(std::time::Duration::from_secs_f64)
+                .ok_or_else(|| format!("'{v}' is not seconds"))
+        };
+        Ok(match self.opt {
+            OptName::ReuseAddress => SockOpt::ReuseAddress(b()?),
+            OptName::ReusePort => SockOpt::ReusePort(b()?),
+            OptName::KeepAlive => SockOpt::KeepAlive(b()?),
+            OptName::NoDelay => SockOpt::NoDelay(b()?),
+            OptName::Broadcast => SockOpt::Broadcast(b()?),
+            OptName::OnlyV6 => SockOpt::OnlyV6(b()?),
+            OptName::MulticastLoop => SockOpt::MulticastLoop(b()?),
+            OptName::RecvBuffer => SockOpt::RecvBuffer(n()? as usize),
+            OptName::SendBuffer => SockOpt::SendBuffer(n()? as usize),
+            OptName::Ttl => SockOpt::Ttl(n()?),
+            OptName::MulticastTtl => SockOpt::MulticastTtl(n()?),
+            OptName::KeepAliveCount => SockOpt::KeepAliveCount(n()?),
+            OptName::KeepAliveIdle => SockOpt::KeepAliveIdle(secs()?),
+            OptName::KeepAliveInterval => SockOpt::KeepAliveInterval(secs()?),
+            OptName::Linger => SockOpt::Linger(Some(secs()?)),
+            OptName::ReadTimeout => SockOpt::ReadTimeout(Some(secs()?)),
+            OptName::WriteTimeout => SockOpt::WriteTimeout(Some(secs()?)),
+            OptName::MulticastIf | OptName::Blocking => {
+                return Err("set this one with its own call (setblocking)".into());
+            }
+        })
+    }
+
+    /// Draws the panel for a step-mode session.
+    pub fn ui(&mut self, ui: &mut egui::Ui, info: &SessionInfo) -> Vec<StepAction> {
+        let mut out = Vec::new();
+        let id = info.id;
+        let busy = info.pending_calls > 0;
+        let var = self.var.trim().to_string();
+        let last_on_var = info
+            .calls
+            .iter()
+            .rev()
+            .find(|r| r.call.var() == var)
+            .map(|r| &r.call);
+        let next = typical_next(last_on_var, self.ty);
+        egui::Grid::new("stepper-args")
+            .num_columns(4)
+            .show(ui, |ui| {
+                let l = ui.label(L::STEP_VAR);
+                ui.add(egui::TextEdit::singleline(&mut self.var).desired_width(70.0))
+                    .labelled_by(l.id);
+                let l = ui.label(L::STEP_INTO);
+                ui.add(egui::TextEdit::singleline(&mut self.into).desired_width(70.0))
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label(L::STEP_ADDR);
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.addr)
+                        .hint_text("127.0.0.1:7788, @srv, /tmp/x.sock")
+                        .desired_width(150.0),
+                )
+                .labelled_by(l.id);
+                let l = ui.label(L::STEP_NUMBER);
+                ui.add(egui::TextEdit::singleline(&mut self.number).desired_width(70.0))
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label(L::STEP_DATA);
+                ui.add(egui::TextEdit::singleline(&mut self.data).desired_width(150.0))
+                    .labelled_by(l.id);
+                let l = ui.label(L::STEP_OPTION);
+                ui.horizontal(|ui| {
+                    egui::ComboBox::from_id_salt("step-opt")
+                        .selected_text(self.opt.c_name(false))
+                        .show_ui(ui, |ui| {
+                            for o in OptName::ALL {
+                                ui.selectable_value(&mut self.opt, o, o.c_name(false));
+                            }
+                        })
+                        .response
+                        .labelled_by(l.id);
+                    let lv = ui.label("=");
+                    ui.add(egui::TextEdit::singleline(&mut self.opt_value).desired_width(50.0))
+                        .labelled_by(lv.id);
+                });
+                ui.end_row();
+            });
+        ui.horizontal_wrapped(|ui| {
+            ui.selectable_value(&mut self.family, Family::Inet, "AF_INET");
+            ui.selectable_value(&mut self.family, Family::Inet6, "AF_INET6");
+            ui.selectable_value(&mut self.family, Family::Unix, "AF_UNIX");
+            ui.separator();
+            ui.selectable_value(&mut self.ty, SockType::Stream, "SOCK_STREAM");
+            ui.selectable_value(&mut self.ty, SockType::Dgram, "SOCK_DGRAM");
+        });
+        let mut picked: Option<Result<Call, String>> = None;
+        ui.horizontal_wrapped(|ui| {
+            let button = |ui: &mut egui::Ui, name: &'static str| {
+                let label = format!("{name}()");
+                let text = if next.contains(&name) {
+                    egui::RichText::new(label)
+                        .strong()
+                        .color(ui.visuals().hyperlink_color)
+                } else {
+                    egui::RichText::new(label)
+                };
+                ui.add_enabled(!busy, egui::Button::new(text)).clicked()
+            };
+            let v = var.clone();
+            let addr = AddrArg(self.addr.trim().to_string());
+            for name in [
+                "socket",
+                "setsockopt",
+                "getsockopt",
+                "settimeout",
+                "gettimeout",
+                "setblocking",
+                "bind",
+                "listen",
+                "accept",
+                "connect",
+                "connect_ex",
+                "send",
+                "sendall",
+                "sendto",
+                "recv",
+                "recvfrom",
+                "readexactly",
+                "readline",
+                "shutdown",
+                "close",
+                "getsockname",
+                "getpeername",
+                "fileno",
+                "backlog",
+            ] {
+                if !button(ui, name) {
+                    continue;
+                }
+                let v = v.clone();
+                let call = match name {
+                    "socket" => Ok(Call::Socket {
+                        var: v,
+                        family: self.family,
+                        ty: self.ty,
+                    }),
+                    "setsockopt" => self.option().map(|opt| Call::SetSockOpt { var: v, opt }),
+                    "getsockopt" => Ok(Call::GetSockOpt {
+                        var: v,
+                        opt: self.opt,
+                    }),
+                    "settimeout" => {
+                        let t = self.number.trim();
+                        if t.eq_ignore_ascii_case("none") || t.is_empty() {
+                            Ok(Call::SetTimeout { var: v, secs: None })
+                        } else {
+                            self.number().map(|s| Call::SetTimeout {
+                                var: v,
+                                secs: Some(s),
+                            })
+                        }
+                    }
+                    "gettimeout" => Ok(Call::GetTimeout { var: v }),
+                    "setblocking" => Ok(Call::SetBlocking {
+                        var: v,
+                        flag: !matches!(self.number.trim(), "0" | "false" | "False"),
+                    }),
+                    "bind" => Ok(Call::Bind {
+                        var: v,
+                        addr: addr.clone(),
+                    }),
+                    "listen" => self.number().map(|n| Call::Listen {
+                        var: v,
+                        backlog: n.min(65535.0) as i32,
+                    }),
+                    "accept" => Ok(Call::Accept {
+                        var: v,
+                        into: self.into.trim().to_string(),
+                    }),
+                    "connect" => Ok(Call::Connect {
+                        var: v,
+                        addr: addr.clone(),
+                    }),
+                    "connect_ex" => Ok(Call::ConnectEx {
+                        var: v,
+                        addr: addr.clone(),
+                    }),
+                    "send" => self.bytes().map(|data| Call::Send { var: v, data }),
+                    "sendall" => self.bytes().map(|data| Call::SendAll { var: v, data }),
+                    "sendto" => self.bytes().map(|data| Call::SendTo {
+                        var: v,
+                        data,
+                        addr: addr.clone(),
+                    }),
+                    "recv" => self.count().map(|n| Call::Recv { var: v, n }),
+                    "recvfrom" => self.count().map(|n| Call::RecvFrom { var: v, n }),
+                    "readexactly" => self.count().map(|n| Call::ReadExactly { var: v, n }),
+                    "readline" => Ok(Call::ReadUntil {
+                        var: v,
+                        sep: b"\n".to_vec(),
+                    }),
+                    "shutdown" => Ok(Call::Shutdown {
+                        var: v,
+                        how: match self.number.trim() {
+                            "0" => How::Read,
+                            "2" => How::Both,
+                            _ => How::Write,
+                        },
+                    }),
+                    "close" => Ok(Call::Close { var: v }),
+                    "getsockname" => Ok(Call::GetSockName { var: v }),
+                    "getpeername" => Ok(Call::GetPeerName { var: v }),
+                    "fileno" => Ok(Call::FileNo { var: v }),
+                    _ => Ok(Call::Backlog { var: v }),
+                };
+                picked = Some(call);
+            }
+        });
+        match picked {
+            Some(Ok(call)) => {
+                self.error = None;
+                out.push(StepAction::Call(id, Box::new(call)));
+            }
+            Some(Err(e)) => self.error = Some(e),
+            None => {}
+        }
+        if let Some(e) = &self.error {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("! {e} (nothing was called)"),
+            );
+        }
+        ui.horizontal_wrapped(|ui| {
+            if ui
+                .add_enabled(busy, egui::Button::new(L::STEP_CANCEL))
+                .clicked()
+            {
+                out.push(StepAction::Cancel(id));
+            }
+            let script: Vec<Call> = info.calls.iter().map(|r| r.call.clone()).collect();
+            if ui
+                .add_enabled(!script.is_empty(), egui::Button::new(L::STEP_REPLAY))
+                .clicked()
+            {
+                out.push(StepAction::Replay(script.clone()));
+            }
+            if ui
+                .add_enabled(
+                    !script.is_empty(),
+                    egui::Button::new(L::STEP_REPLAY_STEPWISE),
+                )
+                .clicked()
+            {
+                self.queue = script.clone().into();
+                out.push(StepAction::Replay(Vec::new()));
+            }
+            if let Some(next) = self.queue.front()
+                && ui
+                    .add_enabled(
+                        !busy,
+                        egui::Button::new(format!("{} {}", L::STEP_NEXT, next.text())),
+                    )
+                    .clicked()
+                && let Some(c) = self.queue.pop_front()
+            {
+                out.push(StepAction::Call(id, Box::new(c)));
+            }
+            if ui
+                .add_enabled(!script.is_empty(), egui::Button::new(L::COPY_PYTHON))
+                .clicked()
+            {
+                out.push(StepAction::Copy(crate::export::python(&info.name, &script)));
+            }
+            if ui
+                .add_enabled(!script.is_empty(), egui::Button::new(L::COPY_RUST))
+                .clicked()
+            {
+                out.push(StepAction::Copy(crate::export::rust(&info.name, &script)));
+            }
+        });
+        out
+    }
+}
+
+/// The calls of a step-mode session, one row each: the call as written,
+/// what the kernel answered, how long it took.
+pub fn calls_ui(ui: &mut egui::Ui, info: &SessionInfo) {
+    let row_h = egui::TextStyle::Monospace.resolve(ui.style()).size + 6.0;
+    if info.calls.is_empty() {
+        ui.weak("No calls yet: start with socket().");
+        return;
+    }
+    egui::ScrollArea::vertical()
+        .id_salt("calls")
+        .auto_shrink([false, false])
+        .stick_to_bottom(true)
+        .show_rows(ui, row_h, info.calls.len(), |ui, range| {
+            for i in range {
+                let r = &info.calls[i];
+                let (text, color) = match &r.result {
+                    Ok(o) => (
+                        format!("{} -> {}", r.call.text(), o.text()),
+                        ui.visuals().text_color(),
+                    ),
+                    Err(e) => {
+                        let what = if r.timed_out { "timed out" } else { "error" };
+                        (
+                            format!("{} -> {what}: {e}", r.call.text()),
+                            ui.visuals().error_fg_color,
+                        )
+                    }
+                };
+                ui.horizontal(|ui| {
+                    ui.monospace(format!("{i:>3}"));
+                    ui.add(
+                        egui::Label::new(egui::RichText::new(text).monospace().color(color))
+                            .truncate(),
+                    );
+                    ui.weak(format!("{:.3} ms", r.took.as_secs_f64() * 1000.0));
+                });
+            }
+        });
+    if info.pending_calls > 0 {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("a call is in progress (blocking calls wait for the kernel; Cancel interrupts them)");
+        });
+    }
+}
