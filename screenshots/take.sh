@@ -33,3 +33,10 @@ click 225 132     # "Local address"
 xdotool key ctrl+a type "127.0.0.1:70000"
 sleep 0.5
 shot form-error
+kill $app
+# 4. Step mode: the api-tour script, every call and the kernel's answer.
+./target/release/sockscope --open api-tour &
+app=$!
+sleep 3
+xdotool search --sync --pid "$app" | head -1 | xargs -r xdotool windowfocus --sync
+shot step-mode

@@ -170,47 +170,48 @@ impl StepperPanel {
             .find(|r| r.call.var() == var)
             .map(|r| &r.call);
         let next = typical_next(last_on_var, self.ty);
-        egui::Grid::new("stepper-args")
-            .num_columns(4)
-            .show(ui, |ui| {
-                let l = ui.label(L::STEP_VAR);
-                ui.add(egui::TextEdit::singleline(&mut self.var).desired_width(70.0))
-                    .labelled_by(l.id);
-                let l = ui.label(L::STEP_INTO);
-                ui.add(egui::TextEdit::singleline(&mut self.into).desired_width(70.0))
-                    .labelled_by(l.id);
-                ui.end_row();
-                let l = ui.label(L::STEP_ADDR);
-                ui.add(
-                    egui::TextEdit::singleline(&mut self.addr)
-                        .hint_text("127.0.0.1:7788, @srv, /tmp/x.sock")
-                        .desired_width(150.0),
-                )
+        ui.horizontal_wrapped(|ui| {
+            let l = ui.label(L::STEP_VAR);
+            ui.add(egui::TextEdit::singleline(&mut self.var).desired_width(70.0))
                 .labelled_by(l.id);
-                let l = ui.label(L::STEP_NUMBER);
-                ui.add(egui::TextEdit::singleline(&mut self.number).desired_width(70.0))
-                    .labelled_by(l.id);
-                ui.end_row();
-                let l = ui.label(L::STEP_DATA);
-                ui.add(egui::TextEdit::singleline(&mut self.data).desired_width(150.0))
-                    .labelled_by(l.id);
-                let l = ui.label(L::STEP_OPTION);
-                ui.horizontal(|ui| {
-                    egui::ComboBox::from_id_salt("step-opt")
-                        .selected_text(self.opt.c_name(false))
-                        .show_ui(ui, |ui| {
-                            for o in OptName::ALL {
-                                ui.selectable_value(&mut self.opt, o, o.c_name(false));
-                            }
-                        })
-                        .response
-                        .labelled_by(l.id);
-                    let lv = ui.label("=");
-                    ui.add(egui::TextEdit::singleline(&mut self.opt_value).desired_width(50.0))
-                        .labelled_by(lv.id);
-                });
-                ui.end_row();
-            });
+            let l = ui.label(L::STEP_INTO);
+            ui.add(egui::TextEdit::singleline(&mut self.into).desired_width(70.0))
+                .labelled_by(l.id);
+            let l = ui.label(L::STEP_NUMBER);
+            ui.add(egui::TextEdit::singleline(&mut self.number).desired_width(70.0))
+                .labelled_by(l.id)
+                .on_hover_text(
+                    "recv size, listen backlog, timeout seconds, shutdown 0/1/2, setblocking 0/1",
+                );
+        });
+        ui.horizontal_wrapped(|ui| {
+            let l = ui.label(L::STEP_ADDR);
+            ui.add(
+                egui::TextEdit::singleline(&mut self.addr)
+                    .hint_text("127.0.0.1:7788, @srv, /tmp/x.sock")
+                    .desired_width(200.0),
+            )
+            .labelled_by(l.id);
+            let l = ui.label(L::STEP_DATA);
+            ui.add(egui::TextEdit::singleline(&mut self.data).desired_width(200.0))
+                .labelled_by(l.id)
+                .on_hover_text("text with escapes: \\r \\n \\t \\0 \\\\ \\xNN");
+        });
+        ui.horizontal_wrapped(|ui| {
+            let l = ui.label(L::STEP_OPTION);
+            egui::ComboBox::from_id_salt("step-opt")
+                .selected_text(self.opt.c_name(false))
+                .show_ui(ui, |ui| {
+                    for o in OptName::ALL {
+                        ui.selectable_value(&mut self.opt, o, o.c_name(false));
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            let lv = ui.label("=");
+            ui.add(egui::TextEdit::singleline(&mut self.opt_value).desired_width(60.0))
+                .labelled_by(lv.id);
+        });
         ui.horizontal_wrapped(|ui| {
             ui.selectable_value(&mut self.family, Family::Inet, "AF_INET");
             ui.selectable_value(&mut self.family, Family::Inet6, "AF_INET6");
