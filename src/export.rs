@@ -372,3 +372,203 @@ pub fn rust(name: &str, calls: &[Call]) -> String {
     let _ = writeln!(o, "    Ok(())\n}}");
     o
 }
+
+/// The calls a session's configuration stands for, so any session can be
+/// exported: socket, its options, bind/listen/accept or connect, then its
+/// script. A server answers one connection once (echo or its fixed reply).
+pub fn calls_for_spec(spec: &crate::engine::SessionSpec) -> Vec<Call> {
+    use crate::engine::spec::{SessionKind, Step};
+    use crate::engine::stepper::AddrArg as A;
+    let mut calls = Vec::new();
+    let opts = |var: &str, calls: &mut Vec<Call>| {
+        for o in &spec.options {
+            calls.push(Call::SetSockOpt {
+                var: var.into(),
+                opt: *o,
+            });
+        }
+        if let Some(t) = spec.read_timeout {
+            calls.push(Call::SetTimeout {
+                var: var.into(),
+                secs: Some(t.as_secs_f64()),
+            });
+        }
+    };
+    let fam = |a: &std::net::SocketAddr| {
+        if a.is_ipv6() {
+            Family::Inet6
+        } else {
+            Family::Inet
+        }
+    };
+    let n = spec.limits.recv_buffer;
+    let (var, dgram) = match &spec.kind {
+        SessionKind::TcpClient { remote, local } => {
+            let is6 = remote.host.contains(':');
+            calls.push(Call::Socket {
+                var: "s".into(),
+                family: if is6 { Family::Inet6 } else { Family::Inet },
+                ty: SockType::Stream,
+            });
+            opts("s", &mut calls);
+            if let Some(l) = local {
+                calls.push(Call::Bind {
+                    var: "s".into(),
+                    addr: A(l.to_string()),
+                });
+            }
+            calls.push(Call::Connect {
+                var: "s".into(),
+                addr: A(remote.to_string()),
+            });
+            ("s", false)
+        }
+        SessionKind::TcpServer { local, backlog } => {
+            calls.push(Call::Socket {
+                var: "srv".into(),
+                family: fam(local),
+                ty: SockType::Stream,
+            });
+            opts("srv", &mut calls);
+            calls.push(Call::Bind {
+                var: "srv".into(),
+                addr: A(local.to_string()),
+            });
+            calls.push(Call::Listen {
+                var: "srv".into(),
+                backlog: *backlog,
+            });
+            calls.push(Call::Accept {
+                var: "srv".into(),
+                into: "conn".into(),
+            });
+            ("conn", false)
+        }
+        SessionKind::Udp { local, connect, .. } => {
+            let l = local.unwrap_or_else(|| "0.0.0.0:0".parse().expect("a literal address"));
+            calls.push(Call::Socket {
+                var: "s".into(),
+                family: fam(&l),
+                ty: SockType::Dgram,
+            });
+            opts("s", &mut calls);
+            calls.push(Call::Bind {
+                var: "s".into(),
+                addr: A(l.to_string()),
+            });
+            if let Some(c) = connect {
+                calls.push(Call::Connect {
+                    var: "s".into(),
+                    addr: A(c.to_string()),
+                });
+            }
+            ("s", true)
+        }
+        SessionKind::UnixClient { path } => {
+            calls.push(Call::Socket {
+                var: "s".into(),
+                family: Family::Unix,
+                ty: SockType::Stream,
+            });
+            calls.push(Call::Connect {
+                var: "s".into(),
+                addr: A(path.display().to_string()),
+            });
+            ("s", false)
+        }
+        SessionKind::UnixServer { path, backlog, .. } => {
+            calls.push(Call::Socket {
+                var: "srv".into(),
+                family: Family::Unix,
+                ty: SockType::Stream,
+            });
+            calls.push(Call::Bind {
+                var: "srv".into(),
+                addr: A(path.display().to_string()),
+            });
+            calls.push(Call::Listen {
+                var: "srv".into(),
+                backlog: *backlog,
+            });
+            calls.push(Call::Accept {
+                var: "srv".into(),
+                into: "conn".into(),
+            });
+            ("conn", false)
+        }
+        SessionKind::UnixDatagram { local, connect } => {
+            calls.push(Call::Socket {
+                var: "s".into(),
+                family: Family::Unix,
+                ty: SockType::Dgram,
+            });
+            if let Some(l) = local {
+                calls.push(Call::Bind {
+                    var: "s".into(),
+                    addr: A(l.display().to_string()),
+                });
+            }
+            if let Some(c) = connect {
+                calls.push(Call::Connect {
+                    var: "s".into(),
+                    addr: A(c.display().to_string()),
+                });
+            }
+            ("s", true)
+        }
+        SessionKind::Script { calls: c, .. } => return c.clone(),
+        // socket.socketpair() has no one-call equivalent in the table.
+        SessionKind::SocketPair => return Vec::new(),
+    };
+    let var = var.to_string();
+    // A server's responder answers the first message.
+    match &spec.responder {
+        crate::engine::respond::Responder::Echo if var == "conn" => {
+            calls.push(Call::Recv {
+                var: var.clone(),
+                n,
+            });
+        }
+        crate::engine::respond::Responder::Fixed(r) if var == "conn" => {
+            calls.push(Call::Recv {
+                var: var.clone(),
+                n,
+            });
+            calls.push(Call::SendAll {
+                var: var.clone(),
+                data: r.data.clone(),
+            });
+        }
+        _ => {}
+    }
+    for s in &spec.steps {
+        match s {
+            Step::Send {
+                data, to: Some(to), ..
+            } => calls.push(Call::SendTo {
+                var: var.clone(),
+                data: data.clone(),
+                addr: A(to.clone()),
+            }),
+            Step::Send { data, .. } => calls.push(Call::SendAll {
+                var: var.clone(),
+                data: data.clone(),
+            }),
+            Step::WaitRecv(_) if dgram => calls.push(Call::RecvFrom {
+                var: var.clone(),
+                n,
+            }),
+            Step::WaitRecv(_) => calls.push(Call::Recv {
+                var: var.clone(),
+                n,
+            }),
+            Step::Wait(_) => {}
+            Step::ShutdownWrite => calls.push(Call::Shutdown {
+                var: var.clone(),
+                how: How::Write,
+            }),
+            Step::Close => calls.push(Call::Close { var: var.clone() }),
+        }
+    }
+    calls
+}

@@ -263,16 +263,17 @@ fn main() -> ExitCode {
             };
             let mut out = std::io::stdout().lock();
             for s in &specs {
-                let sockscope::engine::spec::SessionKind::Script { calls, .. } = &s.kind else {
+                let calls = sockscope::export::calls_for_spec(s);
+                if calls.is_empty() {
                     return fail(format!(
-                        "'{}' is a {} session; only step-mode scripts (kind: Script(calls: [...])) export as code",
+                        "'{}' is a {} session, which has no equivalent in the socket call table",
                         s.name,
                         s.kind.label()
                     ));
-                };
+                }
                 let code = match lang {
-                    Lang::Python => sockscope::export::python(&s.name, calls),
-                    Lang::Rust => sockscope::export::rust(&s.name, calls),
+                    Lang::Python => sockscope::export::python(&s.name, &calls),
+                    Lang::Rust => sockscope::export::rust(&s.name, &calls),
                 };
                 let _ = out.write_all(code.as_bytes());
             }

@@ -511,3 +511,45 @@ fn exported_rust_builds_and_makes_the_same_calls() {
         .collect();
     assert_eq!(calls, ours);
 }
+
+#[test]
+fn any_session_exports_as_python_that_talks_like_it() {
+    let py = python3().expect("python3 is needed for this test");
+    let builtin = |name: &str| {
+        sockscope::preset::builtins()
+            .into_iter()
+            .find(|(s, _)| *s == name)
+            .unwrap()
+            .1
+            .unwrap()
+    };
+    let mut h = Harness::new();
+    let mut srv = builtin("chat-server");
+    srv.kind = SessionKind::TcpServer {
+        local: "127.0.0.1:0".parse().unwrap(),
+        backlog: 8,
+    };
+    let id = h.open(srv);
+    let addr = h.listening(id);
+    let mut cli = builtin("chat-client");
+    cli.kind = SessionKind::TcpClient {
+        remote: sockscope::engine::spec::HostPort::parse(&addr.to_string()).unwrap(),
+        local: None,
+    };
+    let calls = sockscope::export::calls_for_spec(&cli);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("chat.py");
+    std::fs::write(&file, sockscope::export::python(&cli.name, &calls)).unwrap();
+    let run = Command::new(py).arg(&file).output().unwrap();
+    let text = String::from_utf8(run.stdout).unwrap();
+    let replies: Vec<&str> = text.lines().filter(|l| l.starts_with("recv ok")).collect();
+    assert_eq!(
+        replies,
+        vec![
+            "recv ok b'nihao'",
+            "recv ok b'Fine, thank you.'",
+            "recv ok b'Bye'"
+        ],
+        "{text}"
+    );
+}

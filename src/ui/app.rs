@@ -539,6 +539,7 @@ impl App {
                 list_actions = self.list.ui(ui, &self.model, self.selected);
             });
         let mut composer_actions = Vec::new();
+        let mut copied = false;
         egui::Panel::right("inspector")
             .resizable(true)
             .default_size(330.0)
@@ -548,7 +549,16 @@ impl App {
                     .id_salt("inspector-scroll")
                     .show(ui, |ui| {
                         match self.selected.and_then(|id| self.model.get(id)) {
-                            Some(info) => super::inspector::ui(ui, info),
+                            Some(info) => {
+                                let spec = self
+                                    .model
+                                    .get(SessionId::top(info.id.session))
+                                    .and_then(|i| i.spec.as_ref());
+                                if let Some(code) = super::inspector::ui(ui, info, spec) {
+                                    ui.ctx().copy_text(code);
+                                    copied = true;
+                                }
+                            }
                             None => {
                                 ui.weak("Select a session to inspect it.");
                             }
@@ -596,6 +606,9 @@ impl App {
         }
         for a in preset_actions {
             self.apply_preset(a);
+        }
+        if copied {
+            self.info("copied the session as a program to the clipboard");
         }
         for a in step_actions {
             self.apply_step(&ctx, a);

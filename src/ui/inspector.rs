@@ -13,9 +13,28 @@ fn rate(bps: f64) -> String {
     format!("{}/s", human_bytes(bps.max(0.0) as u64))
 }
 
-/// Draws the inspector for one session or child.
-pub fn ui(ui: &mut egui::Ui, info: &SessionInfo) {
+/// Draws the inspector for one session or child; returns code to copy when
+/// the user asked for the session as a program.
+pub fn ui(
+    ui: &mut egui::Ui,
+    info: &SessionInfo,
+    spec: Option<&crate::engine::SessionSpec>,
+) -> Option<String> {
     ui.heading(format!("{} {}", L::INSPECTOR, info.id));
+    let mut copy = None;
+    if let Some(spec) = spec {
+        let calls = crate::export::calls_for_spec(spec);
+        if !calls.is_empty() {
+            ui.horizontal(|ui| {
+                if ui.button(L::COPY_SESSION_PYTHON).clicked() {
+                    copy = Some(crate::export::python(&spec.name, &calls));
+                }
+                if ui.button(L::COPY_SESSION_RUST).clicked() {
+                    copy = Some(crate::export::rust(&spec.name, &calls));
+                }
+            });
+        }
+    }
     egui::Grid::new("inspector-grid")
         .num_columns(2)
         .striped(true)
@@ -135,7 +154,7 @@ pub fn ui(ui: &mut egui::Ui, info: &SessionInfo) {
     ui.strong(L::OPTIONS);
     if info.options.is_empty() {
         ui.weak("(not read yet)");
-        return;
+        return copy;
     }
     egui::Grid::new("options-grid")
         .num_columns(3)
@@ -163,4 +182,5 @@ pub fn ui(ui: &mut egui::Ui, info: &SessionInfo) {
                 ui.end_row();
             }
         });
+    copy
 }

@@ -84,3 +84,5 @@ pub const STEP_REPLAY_STEPWISE: &str = "Replay step by step";
 pub const STEP_NEXT: &str = "Next:";
 pub const COPY_PYTHON: &str = "Copy as Python";
 pub const COPY_RUST: &str = "Copy as Rust";
+pub const COPY_SESSION_PYTHON: &str = "Session as Python";
+pub const COPY_SESSION_RUST: &str = "Session as Rust";
