@@ -63,6 +63,11 @@ fn two_steppers_hold_a_whole_conversation() {
         var: "cli".into(),
         addr: AddrArg(addr.to_string()),
     }));
+    // Connected but not accepted: the kernel holds it in the backlog.
+    let Outcome::Text(q) = ok(&server.call(&Call::Backlog { var: "srv".into() })).clone() else {
+        panic!()
+    };
+    assert!(q.starts_with("1 connection(s) queued"), "{q}");
     let Outcome::Accepted { var, peer, .. } = ok(&server.call(&Call::Accept {
         var: "srv".into(),
         into: "conn".into(),
