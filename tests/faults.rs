@@ -1,0 +1,236 @@
+//! Peers and systems that misbehave: running out of file descriptors, a
+//! flood of connections, a peer that half-closes and goes silent, a peer
+//! that never reads, datagrams too large to send. The engine reports each
+//! in words and goes on.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+use sockscope::engine::SessionSpec;
+use sockscope::engine::protocol::{
+    CloseReason, Command as EngineCommand, EventKind, SendMode, Side,
+};
+use sockscope::engine::spec::{Responder, SessionKind};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sockscope");
+
+#[test]
+fn out_of_descriptors_the_server_says_so_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("echo.ron");
+    std::fs::write(
+        &file,
+        r#"(name: "echo", kind: TcpServer(local: "127.0.0.1:0", backlog: 128), responder: Echo)"#,
+    )
+    .unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("run").arg(&file).stdout(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; it only lowers this child's
+    // descriptor limit before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 40,
+                rlim_max: 40,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Value>(10_000);
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |what: &str, pred: &dyn Fn(&Value) -> bool| -> Value {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(v) if pred(&v) => return v,
+                Ok(_) => {}
+                Err(_) => panic!("no {what}"),
+            }
+        }
+    };
+    let listening = wait_for("listening", &|v| v["event"] == "listening");
+    let addr: std::net::SocketAddr = listening["local"].as_str().unwrap().parse().unwrap();
+    // More clients than the server has descriptors for.
+    let mut clients: Vec<TcpStream> = (0..60).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let err = wait_for("EMFILE", &|v| {
+        v["event"] == "error" && v["errno_name"] == "EMFILE"
+    });
+    assert!(err["hint"].as_str().unwrap().contains("file descriptors"));
+    // The ones that got in are served.
+    clients[0].set_read_timeout(Some(DEADLINE)).unwrap();
+    clients[0].write_all(b"still here").unwrap();
+    let mut buf = [0u8; 10];
+    clients[0].read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"still here");
+    // Free descriptors: the queued connections are accepted and echoed.
+    let last = clients.pop().unwrap();
+    clients.truncate(10);
+    let mut last = last;
+    last.set_read_timeout(Some(DEADLINE)).unwrap();
+    last.write_all(b"late").unwrap();
+    let mut buf = [0u8; 4];
+    last.read_exact(&mut buf).unwrap();
+    assert_eq!(
+        &buf, b"late",
+        "the last client was accepted once descriptors were free"
+    );
+    // SAFETY: plain kill(2) on our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn a_flood_of_connections_is_served_and_other_sessions_go_on() {
+    let mut h = Harness::new();
+    let mut spec = server("127.0.0.1:0");
+    spec.responder = Responder::Echo;
+    let srv = h.open(spec);
+    let addr = h.listening(srv);
+    let mut other = server("127.0.0.1:0");
+    other.responder = Responder::Echo;
+    let quiet = h.open(other);
+    let quiet_addr = h.listening(quiet);
+    let flood: Vec<TcpStream> = (0..2000)
+        .map(|_| TcpStream::connect(addr).unwrap())
+        .collect();
+    // While the flood is being accepted, the other server answers.
+    let mut c = TcpStream::connect(quiet_addr).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    let t = Instant::now();
+    c.write_all(b"ping").unwrap();
+    let mut buf = [0u8; 4];
+    c.read_exact(&mut buf).unwrap();
+    assert!(t.elapsed() < Duration::from_secs(2));
+    // Every flooded connection echoes.
+    for (i, mut s) in flood.into_iter().enumerate() {
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        let msg = (i as u32).to_le_bytes();
+        s.write_all(&msg).unwrap();
+        let mut back = [0u8; 4];
+        s.read_exact(&mut back).unwrap();
+        assert_eq!(back, msg);
+    }
+    let accepted = h.find_any("2000 accepted", |e| {
+        matches!(&e.kind, EventKind::Accepted { child, .. } if child.session == srv.session && child.child == 2000)
+    });
+    assert!(matches!(accepted.kind, EventKind::Accepted { .. }));
+}
+
+#[test]
+fn a_peer_that_half_closes_and_goes_silent_leaves_us_able_to_send() {
+    let mut h = Harness::new();
+    let mut spec = server("127.0.0.1:0");
+    spec.keep_open_after_peer_fin = true;
+    spec.read_timeout = Some(Duration::from_millis(300));
+    let srv = h.open(spec);
+    let addr = h.listening(srv);
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.write_all(b"last words").unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let (child, _) = h.accepted(srv);
+    h.wait("peer FIN", |e| {
+        e.session == child && e.kind == EventKind::HalfClosed { by: Side::Peer }
+    });
+    // Silence afterwards is not a timeout on a half-closed stream, and we
+    // can still send.
+    h.settle(Duration::from_millis(500));
+    assert!(!h.seen.iter().any(|e| e.session == child
+        && matches!(e.kind, EventKind::Timeout { .. } | EventKind::Closed { .. })));
+    h.send(send(child, b"answer after your FIN"));
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut buf = [0u8; 21];
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"answer after your FIN");
+}
+
+#[test]
+fn a_peer_that_never_reads_does_not_stall_other_sessions() {
+    let mut h = Harness::new();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut spec = client(l.local_addr().unwrap());
+    spec.limits.send_queue = 4 * 1024 * 1024;
+    let stuck = h.open(spec);
+    let (_never_reads, _) = l.accept().unwrap();
+    h.connected(stuck);
+    let mut echo = server("127.0.0.1:0");
+    echo.responder = Responder::Echo;
+    let srv = h.open(echo);
+    let addr = h.listening(srv);
+    for _ in 0..8 {
+        h.send(send(stuck, &vec![0u8; 1024 * 1024]));
+    }
+    h.wait("backpressure", |e| {
+        e.session == stuck && matches!(e.kind, EventKind::WritePaused { .. })
+    });
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    for i in 0..50u8 {
+        c.write_all(&[i; 16]).unwrap();
+        let mut back = [0u8; 16];
+        c.read_exact(&mut back).unwrap();
+        assert_eq!(back, [i; 16]);
+    }
+    h.send(EngineCommand::Abort { target: stuck });
+    assert_eq!(h.closed(stuck), CloseReason::Aborted);
+}
+
+#[test]
+fn an_oversized_datagram_is_refused_with_emsgsize() {
+    let mut h = Harness::new();
+    let id = h.open(SessionSpec::new(
+        "udp",
+        SessionKind::Udp {
+            local: Some("127.0.0.1:0".parse().unwrap()),
+            connect: None,
+            join: Vec::new(),
+        },
+    ));
+    h.bound(id);
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    h.send(EngineCommand::Send {
+        target: id,
+        data: vec![1u8; 70_000],
+        mode: SendMode::All,
+        to: Some(peer.local_addr().unwrap().to_string()),
+    });
+    let ev = h.wait("EMSGSIZE", |e| {
+        e.session == id && matches!(e.kind, EventKind::Error(_))
+    });
+    let EventKind::Error(err) = ev.kind else {
+        unreachable!()
+    };
+    assert_eq!(err.errno_name.as_deref(), Some("EMSGSIZE"), "{err}");
+    assert!(err.hint.is_some());
+    // The socket still works.
+    h.send(EngineCommand::Send {
+        target: id,
+        data: b"small".to_vec(),
+        mode: SendMode::All,
+        to: Some(peer.local_addr().unwrap().to_string()),
+    });
+    peer.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut buf = [0u8; 16];
+    let n = peer.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"small");
+}
