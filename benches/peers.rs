@@ -180,6 +180,9 @@ async def main(port):
 asyncio.run(main(int(sys.argv[1])))
 "#;
 
+/// Builds the command that starts a peer listening on a port.
+type PeerCommand = Box<dyn Fn(u16) -> Command>;
+
 fn spawn(cmd: &mut Command) -> Option<Child> {
     cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()
 }
@@ -235,7 +238,7 @@ fn main() {
         run_all(rust_floor()),
     ));
 
-    let peers: Vec<(&str, Box<dyn Fn(u16) -> Command>)> = vec![
+    let peers: Vec<(&str, PeerCommand)> = vec![
         (
             "socat (fork + cat)",
             Box::new(|p| {
