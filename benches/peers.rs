@@ -277,7 +277,17 @@ fn main() {
             }),
         ),
     ];
+    // PEERS_ONLY=python,socat runs a subset of the peers.
+    let only: Option<Vec<String>> = std::env::var("PEERS_ONLY")
+        .ok()
+        .map(|v| v.split(',').map(str::to_string).collect());
     for (name, make) in peers {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.iter().any(|w| name.contains(w.as_str())))
+        {
+            continue;
+        }
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         match spawn(&mut make(port)) {

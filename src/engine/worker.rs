@@ -112,6 +112,8 @@ struct Conn {
     sock: Socket,
     peer: Addr,
     registered: bool,
+    /// Registered for write readiness (only while the queue is not empty).
+    watching_writes: bool,
     out: VecDeque<Vec<u8>>,
     out_off: usize,
     queued: usize,
@@ -734,11 +736,14 @@ impl Worker {
         if auto {
             sock.set_nonblocking(true)
                 .map_err(|e| CloseReason::Error(OpError::io("fcntl O_NONBLOCK", &e)))?;
+            // Write readiness is watched only while bytes wait in the queue:
+            // an echo that writes at once never needs it, and watching it
+            // always costs a wakeup per round trip.
             register(
                 &self.poll,
                 &sock,
                 Token(id.child as usize),
-                Interest::READABLE | Interest::WRITABLE,
+                Interest::READABLE,
             )
             .map_err(|e| CloseReason::Error(OpError::io("epoll_ctl", &e)))?;
         } else {
@@ -774,6 +779,7 @@ impl Worker {
                 sock,
                 peer,
                 registered: auto,
+                watching_writes: false,
                 out: VecDeque::new(),
                 out_off: 0,
                 queued: 0,
@@ -1324,6 +1330,26 @@ impl Worker {
             }
         }
         c.counters.queued_out = c.queued as u64;
+        let want = c.queued > 0;
+        if c.registered && want != c.watching_writes {
+            let interest = if want {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if self
+                .poll
+                .registry()
+                .reregister(
+                    &mut SourceFd(&c.sock.as_raw_fd()),
+                    Token(child as usize),
+                    interest,
+                )
+                .is_ok()
+            {
+                c.watching_writes = want;
+            }
+        }
         if !c.paused && c.queued >= limits.high_water {
             c.paused = true;
             self.sink
