@@ -256,6 +256,18 @@ impl LogStore {
         }
     }
 
+    /// Forgets a session entirely: its entries and its counters (a closed
+    /// session the user removed). Without this, a long run of short
+    /// sessions would keep a counter per session forever.
+    pub fn forget(&mut self, top: u32) {
+        if let Some(l) = self.sessions.remove(&top) {
+            self.entries -= l.records.len();
+            self.bytes -= l.bytes;
+            self.removals += l.records.len() as u64;
+        }
+        self.counters.retain(|id, _| id.session != top);
+    }
+
     /// The record at an absolute index, if it is still held.
     pub fn get(&self, top: u32, abs: u64) -> Option<&Record> {
         let l = self.sessions.get(&top)?;
@@ -356,5 +368,9 @@ mod tests {
         assert_eq!(s.get(1, 3).unwrap().entry.data, vec![3; 10]);
         assert!(s.get(1, 2).is_none());
         assert_eq!(s.removals(), 3);
+        s.forget(1);
+        assert_eq!(s.counters(a), Counters::default());
+        assert!(s.records(1).is_none());
+        assert_eq!(s.size().0, 2);
     }
 }

@@ -451,7 +451,7 @@ impl App {
             }
             ListAction::Forget(id) => {
                 self.model.remove(id);
-                self.store.clear(id.session);
+                self.store.forget(id.session);
                 if self.selected.is_some_and(|s| s.session == id.session) {
                     self.selected = None;
                     self.log.scope = Scope::All;
