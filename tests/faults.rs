@@ -234,3 +234,28 @@ fn an_oversized_datagram_is_refused_with_emsgsize() {
     let n = peer.recv(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"small");
 }
+
+#[test]
+fn a_worker_that_panics_ends_its_session_and_nothing_else() {
+    let mut h = Harness::new();
+    let mut spec = server("127.0.0.1:0");
+    spec.responder = Responder::Echo;
+    let doomed = h.open(spec.clone());
+    h.listening(doomed);
+    let fine = h.open(spec);
+    let addr = h.listening(fine);
+    h.send(EngineCommand::InjectPanic { target: doomed });
+    match h.closed(doomed) {
+        CloseReason::Panicked(msg) => assert!(msg.contains("injected fault"), "{msg}"),
+        other => panic!("{other:?}"),
+    }
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    c.write_all(b"alive").unwrap();
+    let mut buf = [0u8; 5];
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"alive");
+    // The ended session refuses commands in words; the engine goes on.
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(h.engine.send(send(doomed, b"x")).is_err());
+}

@@ -495,6 +495,12 @@ pub enum Command {
         /// Join or leave.
         join: bool,
     },
+    /// Make the session's worker panic (tests of fault isolation only).
+    #[cfg(feature = "fault-injection")]
+    InjectPanic {
+        /// The session.
+        target: SessionId,
+    },
     /// Step mode: run one call of the socket API.
     Step {
         /// The step-mode session.
@@ -524,6 +530,8 @@ impl Command {
             | Command::Multicast { target, .. }
             | Command::Recv { target, .. }
             | Command::Step { target, .. } => *target,
+            #[cfg(feature = "fault-injection")]
+            Command::InjectPanic { target } => *target,
             Command::SendToChildren { server, .. } => *server,
         }
     }

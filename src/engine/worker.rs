@@ -1120,6 +1120,8 @@ impl Worker {
             Command::SetOption { option, .. } => self.set_option(target, option),
             Command::Multicast { group, join, .. } => self.multicast(group, join),
             Command::Recv { max, .. } => self.manual_recv(target, max),
+            #[cfg(feature = "fault-injection")]
+            Command::InjectPanic { .. } => panic!("injected fault"),
             Command::Step { .. } => self.sink.control(
                 target,
                 EventKind::Error(OpError::plain(
