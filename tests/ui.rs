@@ -551,3 +551,33 @@ fn step_mode_socket_bind_listen_shows_the_getsockname_row() {
     };
     assert_eq!(ok(h.state(), again), ok(h.state(), id));
 }
+
+#[test]
+fn an_option_changed_on_a_live_socket_is_read_back() {
+    let spec = SessionSpec::new(
+        "live",
+        SessionKind::TcpServer {
+            local: "127.0.0.1:0".parse().unwrap(),
+            backlog: 4,
+        },
+    );
+    let mut h = harness(vec![spec]);
+    let id = h.state().selected().unwrap();
+    step_until(&mut h, "listening", |a| listening_port(a, id).is_some());
+    let nodelay = |a: &App| {
+        a.model()
+            .get(id)
+            .and_then(|i| i.options.iter().find(|o| o.name == "TCP_NODELAY").cloned())
+    };
+    assert_eq!(nodelay(h.state()).unwrap().actual.as_deref(), Ok("false"));
+    replace_text(&mut h, "=", "1");
+    click(&mut h, L::SET_OPTION);
+    step_until(&mut h, "read back", |a| {
+        nodelay(a).is_some_and(|o| o.requested.as_deref() == Some("true"))
+    });
+    assert_eq!(nodelay(h.state()).unwrap().actual.as_deref(), Ok("true"));
+    // A value that does not parse sets nothing and says why.
+    replace_text(&mut h, "=", "maybe");
+    click(&mut h, L::SET_OPTION);
+    h.get_by_label_contains("is not 1 or 0");
+}

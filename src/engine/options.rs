@@ -201,6 +201,57 @@ impl SockOpt {
         }
     }
 
+    /// Parses a value typed for an option: `1`/`0` (or true/false) for
+    /// flags, a whole number for sizes and counts, seconds for times, an
+    /// empty value or `off` for "no linger" and "no timeout".
+    pub fn parse(name: OptName, value: &str) -> Result<SockOpt, String> {
+        let v = value.trim();
+        let b = || match v {
+            "1" | "true" | "True" | "on" => Ok(true),
+            "0" | "false" | "False" | "off" => Ok(false),
+            _ => Err(format!("'{v}' is not 1 or 0")),
+        };
+        let n = || {
+            v.parse::<u32>()
+                .map_err(|_| format!("'{v}' is not a whole number"))
+        };
+        let secs = || {
+            v.parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && (0.0..=31_536_000.0).contains(s))
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("'{v}' is not a number of seconds"))
+        };
+        let off = v.is_empty() || v == "off";
+        Ok(match name {
+            OptName::ReuseAddress => SockOpt::ReuseAddress(b()?),
+            OptName::ReusePort => SockOpt::ReusePort(b()?),
+            OptName::KeepAlive => SockOpt::KeepAlive(b()?),
+            OptName::NoDelay => SockOpt::NoDelay(b()?),
+            OptName::Broadcast => SockOpt::Broadcast(b()?),
+            OptName::OnlyV6 => SockOpt::OnlyV6(b()?),
+            OptName::MulticastLoop => SockOpt::MulticastLoop(b()?),
+            OptName::Blocking => SockOpt::Blocking(b()?),
+            OptName::RecvBuffer => SockOpt::RecvBuffer(n()? as usize),
+            OptName::SendBuffer => SockOpt::SendBuffer(n()? as usize),
+            OptName::Ttl => SockOpt::Ttl(n()?),
+            OptName::MulticastTtl => SockOpt::MulticastTtl(n()?),
+            OptName::KeepAliveCount => SockOpt::KeepAliveCount(n()?),
+            OptName::KeepAliveIdle => SockOpt::KeepAliveIdle(secs()?),
+            OptName::KeepAliveInterval => SockOpt::KeepAliveInterval(secs()?),
+            OptName::Linger if off => SockOpt::Linger(None),
+            OptName::Linger => SockOpt::Linger(Some(secs()?)),
+            OptName::ReadTimeout if off => SockOpt::ReadTimeout(None),
+            OptName::ReadTimeout => SockOpt::ReadTimeout(Some(secs()?)),
+            OptName::WriteTimeout if off => SockOpt::WriteTimeout(None),
+            OptName::WriteTimeout => SockOpt::WriteTimeout(Some(secs()?)),
+            OptName::MulticastIf => match v.parse::<Ipv4Addr>() {
+                Ok(a) => SockOpt::MulticastIfV4(a),
+                Err(_) => SockOpt::MulticastIfV6(n()?),
+            },
+        })
+    }
+
     /// The requested value in the same words `read_back` uses.
     pub fn value_text(&self) -> String {
         match *self {

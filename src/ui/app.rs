@@ -14,6 +14,7 @@ use crate::engine::{Engine, EngineConfig, SessionId, SessionSpec};
 
 use super::composer::{Composer, ComposerAction};
 use super::form::{FormAction, OpenForm};
+use super::inspector::{Inspector, InspectorAction};
 use super::labels as L;
 use super::log_view::{LogAction, LogView, Scope};
 use super::model::Model;
@@ -51,6 +52,7 @@ pub struct App {
     pending_layout: Option<LayoutFile>,
     stepper: StepperPanel,
     steppers_opened: u32,
+    inspector: Inspector,
 }
 
 /// Installs egui's fonts plus a CJK fallback, so `你好` renders as glyphs.
@@ -106,6 +108,7 @@ impl App {
             pending_layout: None,
             stepper: StepperPanel::default(),
             steppers_opened: 0,
+            inspector: Inspector::default(),
         };
         if let Some(store) = app.config.clone() {
             let waker_ctx = ctx.clone();
@@ -540,6 +543,7 @@ impl App {
             });
         let mut composer_actions = Vec::new();
         let mut copied = false;
+        let mut set_option = None;
         egui::Panel::right("inspector")
             .resizable(true)
             .default_size(330.0)
@@ -554,9 +558,15 @@ impl App {
                                     .model
                                     .get(SessionId::top(info.id.session))
                                     .and_then(|i| i.spec.as_ref());
-                                if let Some(code) = super::inspector::ui(ui, info, spec) {
-                                    ui.ctx().copy_text(code);
-                                    copied = true;
+                                match self.inspector.ui(ui, info, spec) {
+                                    Some(InspectorAction::Copy(code)) => {
+                                        ui.ctx().copy_text(code);
+                                        copied = true;
+                                    }
+                                    Some(InspectorAction::SetOption(o)) => {
+                                        set_option = Some((info.id, o));
+                                    }
+                                    None => {}
                                 }
                             }
                             None => {
@@ -609,6 +619,9 @@ impl App {
         }
         if copied {
             self.info("copied the session as a program to the clipboard");
+        }
+        if let Some((target, option)) = set_option {
+            self.command(Command::SetOption { target, option });
         }
         for a in step_actions {
             self.apply_step(&ctx, a);

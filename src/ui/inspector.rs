@@ -3,6 +3,7 @@
 //! the requested value beside it when the kernel changed it), counters,
 //! rates and a throughput plot.
 
+use crate::engine::options::{OptName, SockOpt};
 use crate::engine::protocol::CloseReason;
 
 use super::labels as L;
@@ -13,9 +14,81 @@ fn rate(bps: f64) -> String {
     format!("{}/s", human_bytes(bps.max(0.0) as u64))
 }
 
-/// Draws the inspector for one session or child; returns code to copy when
+/// What the inspector asks the app to do.
+#[derive(Debug)]
+pub enum InspectorAction {
+    /// Put a program on the clipboard.
+    Copy(String),
+    /// setsockopt on the live socket (the result is read back and logged).
+    SetOption(SockOpt),
+}
+
+/// The inspector's own fields (the live setsockopt row).
+pub struct Inspector {
+    opt: OptName,
+    value: String,
+    error: Option<String>,
+}
+
+impl Default for Inspector {
+    fn default() -> Self {
+        Inspector {
+            opt: OptName::NoDelay,
+            value: "1".into(),
+            error: None,
+        }
+    }
+}
+
+impl Inspector {
+    /// Draws the inspector for one session or child.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        info: &SessionInfo,
+        spec: Option<&crate::engine::SessionSpec>,
+    ) -> Option<InspectorAction> {
+        let mut action = draw(ui, info, spec).map(InspectorAction::Copy);
+        if info.state.is_closed() || info.kind == "script" || info.fd.is_none() {
+            return action;
+        }
+        ui.horizontal_wrapped(|ui| {
+            let l = ui.label(L::LIVE_OPTION);
+            egui::ComboBox::from_id_salt("live-opt")
+                .selected_text(self.opt.c_name(info.family == Some("AF_INET6")))
+                .show_ui(ui, |ui| {
+                    for o in OptName::ALL {
+                        ui.selectable_value(&mut self.opt, o, o.c_name(false));
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            let lv = ui.label("=");
+            ui.add(egui::TextEdit::singleline(&mut self.value).desired_width(60.0))
+                .labelled_by(lv.id);
+            if ui.button(L::SET_OPTION).clicked() {
+                match SockOpt::parse(self.opt, &self.value) {
+                    Ok(o) => {
+                        self.error = None;
+                        action = Some(InspectorAction::SetOption(o));
+                    }
+                    Err(e) => self.error = Some(e),
+                }
+            }
+        });
+        if let Some(e) = &self.error {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("! {e} (nothing was set)"),
+            );
+        }
+        action
+    }
+}
+
+/// Draws what the kernel says about the socket; returns code to copy when
 /// the user asked for the session as a program.
-pub fn ui(
+fn draw(
     ui: &mut egui::Ui,
     info: &SessionInfo,
     spec: Option<&crate::engine::SessionSpec>,

@@ -86,3 +86,5 @@ pub const COPY_PYTHON: &str = "Copy as Python";
 pub const COPY_RUST: &str = "Copy as Rust";
 pub const COPY_SESSION_PYTHON: &str = "Session as Python";
 pub const COPY_SESSION_RUST: &str = "Session as Rust";
+pub const LIVE_OPTION: &str = "Change option";
+pub const SET_OPTION: &str = "setsockopt";

@@ -116,45 +116,7 @@ impl StepperPanel {
     }
 
     fn option(&self) -> Result<SockOpt, String> {
-        let v = self.opt_value.trim();
-        let b = || match v {
-            "1" | "true" | "True" => Ok(true),
-            "0" | "false" | "False" => Ok(false),
-            _ => Err(format!("'{v}' is not 0 or 1")),
-        };
-        let n = || {
-            v.parse::<u32>()
-                .map_err(|_| format!("'{v}' is not a whole number"))
-        };
-        let secs = || {
-            v.parse::<f64>()
-                .ok()
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(std::time::Duration::from_secs_f64)
-                .ok_or_else(|| format!("'{v}' is not seconds"))
-        };
-        Ok(match self.opt {
-            OptName::ReuseAddress => SockOpt::ReuseAddress(b()?),
-            OptName::ReusePort => SockOpt::ReusePort(b()?),
-            OptName::KeepAlive => SockOpt::KeepAlive(b()?),
-            OptName::NoDelay => SockOpt::NoDelay(b()?),
-            OptName::Broadcast => SockOpt::Broadcast(b()?),
-            OptName::OnlyV6 => SockOpt::OnlyV6(b()?),
-            OptName::MulticastLoop => SockOpt::MulticastLoop(b()?),
-            OptName::RecvBuffer => SockOpt::RecvBuffer(n()? as usize),
-            OptName::SendBuffer => SockOpt::SendBuffer(n()? as usize),
-            OptName::Ttl => SockOpt::Ttl(n()?),
-            OptName::MulticastTtl => SockOpt::MulticastTtl(n()?),
-            OptName::KeepAliveCount => SockOpt::KeepAliveCount(n()?),
-            OptName::KeepAliveIdle => SockOpt::KeepAliveIdle(secs()?),
-            OptName::KeepAliveInterval => SockOpt::KeepAliveInterval(secs()?),
-            OptName::Linger => SockOpt::Linger(Some(secs()?)),
-            OptName::ReadTimeout => SockOpt::ReadTimeout(Some(secs()?)),
-            OptName::WriteTimeout => SockOpt::WriteTimeout(Some(secs()?)),
-            OptName::MulticastIf | OptName::Blocking => {
-                return Err("set this one with its own call (setblocking)".into());
-            }
-        })
+        SockOpt::parse(self.opt, &self.opt_value)
     }
 
     /// Draws the panel for a step-mode session.
