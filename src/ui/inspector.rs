@@ -95,18 +95,19 @@ fn draw(
 ) -> Option<String> {
     ui.heading(format!("{} {}", L::INSPECTOR, info.id));
     let mut copy = None;
-    if let Some(spec) = spec {
-        let calls = crate::export::calls_for_spec(spec);
-        if !calls.is_empty() {
-            ui.horizontal(|ui| {
-                if ui.button(L::COPY_SESSION_PYTHON).clicked() {
-                    copy = Some(crate::export::python(&spec.name, &calls));
-                }
-                if ui.button(L::COPY_SESSION_RUST).clicked() {
-                    copy = Some(crate::export::rust(&spec.name, &calls));
-                }
-            });
-        }
+    // socketpair has no equivalent in the call table; everything else does.
+    if let Some(spec) = spec.filter(|s| s.kind != crate::engine::spec::SessionKind::SocketPair) {
+        ui.horizontal(|ui| {
+            // The program is built only when asked for, not every frame.
+            if ui.button(L::COPY_SESSION_PYTHON).clicked() {
+                let calls = crate::export::calls_for_spec(spec);
+                copy = Some(crate::export::python(&spec.name, &calls));
+            }
+            if ui.button(L::COPY_SESSION_RUST).clicked() {
+                let calls = crate::export::calls_for_spec(spec);
+                copy = Some(crate::export::rust(&spec.name, &calls));
+            }
+        });
     }
     egui::Grid::new("inspector-grid")
         .num_columns(2)
