@@ -6,6 +6,7 @@ pub mod engine;
 pub mod export;
 pub mod fsutil;
 pub mod headless;
+pub mod http;
 pub mod preset;
 pub mod store;
 pub mod sys;

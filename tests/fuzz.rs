@@ -103,3 +103,45 @@ proptest! {
         prop_assert!(bytes.is_empty() || !shown.is_empty());
     }
 }
+
+proptest! {
+    #![proptest_config(config(3000))]
+
+    /// A peer's bytes never crash the HTTP reader.
+    #[test]
+    fn http_reader_survives_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..600), head in any::<bool>()) {
+        let mut p = sockscope::http::ResponseParser::new(head);
+        p.feed(&bytes);
+        p.eof();
+    }
+
+    /// However the bytes are split into reads, the response is the same.
+    #[test]
+    fn http_reader_ignores_how_bytes_are_split(
+        body in prop::collection::vec(any::<u8>(), 0..200),
+        chunk in 1usize..40,
+        cut in prop::collection::vec(1usize..50, 1..20),
+    ) {
+        let mut text = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for part in body.chunks(chunk) {
+            text.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+            text.extend_from_slice(part);
+            text.extend_from_slice(b"\r\n");
+        }
+        text.extend_from_slice(b"0\r\n\r\n");
+        let mut whole = sockscope::http::ResponseParser::new(false);
+        whole.feed(&text);
+        let mut split = sockscope::http::ResponseParser::new(false);
+        let mut at = 0;
+        let mut i = 0;
+        while at < text.len() {
+            let n = cut[i % cut.len()].min(text.len() - at);
+            split.feed(&text[at..at + n]);
+            at += n;
+            i += 1;
+        }
+        prop_assert_eq!(split.response(), whole.response());
+        prop_assert_eq!(&whole.response().body, &body);
+        prop_assert!(whole.response().complete);
+    }
+}
