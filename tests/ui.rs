@@ -581,3 +581,63 @@ fn an_option_changed_on_a_live_socket_is_read_back() {
     click(&mut h, L::SET_OPTION);
     h.get_by_label_contains("is not 1 or 0");
 }
+
+#[test]
+fn the_http_builder_sends_a_request_and_the_inspector_reads_the_response() {
+    let mut srv = SessionSpec::new(
+        "web",
+        SessionKind::TcpServer {
+            local: "127.0.0.1:0".parse().unwrap(),
+            backlog: 4,
+        },
+    );
+    srv.responder = Responder::Fixed(sockscope::engine::respond::Reply {
+        data: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nnihao, \r\n5\r\nworld\r\n0\r\n\r\n"
+            .to_vec(),
+        close: true,
+    });
+    let mut h = harness(vec![srv]);
+    let id = h.state().selected().unwrap();
+    step_until(&mut h, "listening", |a| listening_port(a, id).is_some());
+    let addr = listening_port(h.state(), id).unwrap();
+    h.state_mut().open(SessionSpec::new(
+        "browser",
+        SessionKind::TcpClient {
+            remote: sockscope::engine::spec::HostPort::parse(&addr.to_string()).unwrap(),
+            local: None,
+        },
+    ));
+    let cli = h.state().selected().unwrap();
+    step_until(&mut h, "connected", |a| {
+        a.model()
+            .get(cli)
+            .is_some_and(|i| i.state == State::Connected)
+    });
+    click(&mut h, L::HTTP_REQUEST);
+    click(&mut h, L::HTTP_FILL);
+    // The preview shows the request's bytes: "GET / HTTP/1.1".
+    h.get_by_label_contains("bytes: 47 45 54 20 2f 20 48 54 54 50 2f 31 2e 31");
+    h.run_steps(3);
+    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    step_until(&mut h, "response", |a| {
+        a.model()
+            .get(cli)
+            .and_then(|i| i.http.as_ref())
+            .is_some_and(|p| p.response().complete)
+    });
+    h.run_steps(3);
+    h.get_by_label("HTTP/1.1 200 OK");
+    h.get_by_label_contains("12 bytes, chunked, complete");
+    let body = h
+        .state()
+        .model()
+        .get(cli)
+        .unwrap()
+        .http
+        .as_ref()
+        .unwrap()
+        .response()
+        .body
+        .clone();
+    assert_eq!(body, b"nihao, world");
+}

@@ -125,6 +125,30 @@ pub struct Composer {
     last_target: Option<SessionId>,
     /// Name for "save as snippet".
     pub snippet_name: String,
+    http: HttpForm,
+}
+
+/// The HTTP request builder's fields.
+struct HttpForm {
+    method: String,
+    path: String,
+    headers: String,
+    body: String,
+    keep_alive: bool,
+    error: Option<String>,
+}
+
+impl Default for HttpForm {
+    fn default() -> Self {
+        HttpForm {
+            method: "GET".into(),
+            path: "/".into(),
+            headers: "User-Agent: sockscope".into(),
+            body: String::new(),
+            keep_alive: false,
+            error: None,
+        }
+    }
 }
 
 impl Default for Composer {
@@ -145,6 +169,7 @@ impl Default for Composer {
             file_progress: None,
             last_target: None,
             snippet_name: String::new(),
+            http: HttpForm::default(),
         }
     }
 }
@@ -314,8 +339,87 @@ impl Composer {
         )
         .labelled_by(payload_label.id);
         self.snippets_ui(ui, info, snippets, &mut out);
+        let stream_client = !matches!(
+            info.kind,
+            "udp" | "unix-datagram" | "tcp-server" | "unix-server" | "script"
+        ) || info.id.is_child();
+        if stream_client {
+            self.http_ui(ui, info);
+        }
         self.rest_ui(ui, info, &mut out);
         out
+    }
+
+    /// The HTTP request builder: it writes the request into the payload,
+    /// so it is sent (and logged) like anything else.
+    fn http_ui(&mut self, ui: &mut egui::Ui, info: &SessionInfo) {
+        egui::CollapsingHeader::new(L::HTTP_REQUEST)
+            .default_open(false)
+            .show(ui, |ui| {
+                let f = &mut self.http;
+                ui.horizontal_wrapped(|ui| {
+                    for m in ["GET", "HEAD", "POST", "PUT", "DELETE"] {
+                        ui.selectable_value(&mut f.method, m.to_string(), m);
+                    }
+                    let l = ui.label("Path");
+                    ui.add(egui::TextEdit::singleline(&mut f.path).desired_width(160.0))
+                        .labelled_by(l.id);
+                    ui.checkbox(&mut f.keep_alive, "keep-alive");
+                });
+                let l = ui.label("Headers (one per line, Name: value)");
+                ui.add(
+                    egui::TextEdit::multiline(&mut f.headers)
+                        .desired_rows(2)
+                        .desired_width(f32::INFINITY),
+                )
+                .labelled_by(l.id);
+                if f.method == "POST" || f.method == "PUT" {
+                    let l = ui.label("Body");
+                    ui.add(
+                        egui::TextEdit::multiline(&mut f.body)
+                            .desired_rows(2)
+                            .desired_width(f32::INFINITY),
+                    )
+                    .labelled_by(l.id);
+                }
+                if ui.button(L::HTTP_FILL).clicked() {
+                    let mut headers = Vec::new();
+                    let mut bad = None;
+                    for line in f.headers.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                        match line.split_once(':') {
+                            Some((k, v)) => {
+                                headers.push((k.trim().to_string(), v.trim().to_string()))
+                            }
+                            None => bad = Some(format!("'{line}' is not Name: value")),
+                        }
+                    }
+                    let host = info
+                        .peer
+                        .as_ref()
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|| "localhost".into());
+                    let req = crate::http::Request {
+                        method: f.method.clone(),
+                        path: f.path.trim().to_string(),
+                        headers,
+                        body: f.body.as_bytes().to_vec(),
+                        keep_alive: f.keep_alive,
+                    };
+                    match bad.map(Err).unwrap_or_else(|| req.to_bytes(&host)) {
+                        Ok(bytes) => {
+                            f.error = None;
+                            self.mode = Mode::Escaped;
+                            self.ending = Ending::None;
+                            self.encoding = "UTF-8".into();
+                            self.text = Encoding::Utf8.decode_escaped(&bytes, true);
+                        }
+                        Err(e) => f.error = Some(e),
+                    }
+                }
+                if let Some(e) = &self.http.error {
+                    ui.colored_label(ui.visuals().error_fg_color, format!("! {e}"));
+                }
+            });
     }
 
     fn snippets_ui(

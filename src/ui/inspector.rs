@@ -86,6 +86,61 @@ impl Inspector {
     }
 }
 
+fn http_ui(ui: &mut egui::Ui, info: &SessionInfo, p: &crate::http::ResponseParser) {
+    ui.separator();
+    ui.strong(L::HTTP_RESPONSE);
+    if let Some(e) = p.error() {
+        ui.colored_label(ui.visuals().error_fg_color, e.to_string());
+    }
+    let r = p.response();
+    if r.status == 0 {
+        ui.weak("waiting for the status line");
+        return;
+    }
+    let ms = |d: Option<std::time::Duration>| match (d, info.connected_at) {
+        (Some(t), Some(c)) => format!("{:.3} ms", t.saturating_sub(c).as_secs_f64() * 1000.0),
+        _ => "-".into(),
+    };
+    egui::Grid::new("http-grid")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            ui.label("status");
+            ui.monospace(format!("{} {} {}", r.version, r.status, r.reason));
+            ui.end_row();
+            ui.label("body");
+            ui.monospace(format!(
+                "{} bytes{}{}",
+                r.body_len,
+                if r.chunked { ", chunked" } else { "" },
+                if r.complete {
+                    ", complete"
+                } else {
+                    ", incomplete"
+                }
+            ));
+            ui.end_row();
+            ui.label("first byte");
+            ui.monospace(ms(info.first_rx));
+            ui.end_row();
+            ui.label("last byte");
+            ui.monospace(ms(info.last_rx));
+            ui.end_row();
+            for (k, v) in r.headers.iter().take(30) {
+                ui.label(k);
+                ui.add(egui::Label::new(egui::RichText::new(v).monospace()).wrap());
+                ui.end_row();
+            }
+        });
+    if !r.body.is_empty() {
+        egui::CollapsingHeader::new(L::HTTP_BODY).show(ui, |ui| {
+            let shown = &r.body[..r.body.len().min(4096)];
+            let text = info.encoding.decode_escaped(shown, false);
+            ui.add(egui::Label::new(egui::RichText::new(text).monospace()).wrap());
+        });
+    }
+}
+
 /// Draws what the kernel says about the socket; returns code to copy when
 /// the user asked for the session as a program.
 fn draw(
@@ -223,6 +278,9 @@ fn draw(
                 p.line(egui_plot::Line::new("in", ins));
                 p.line(egui_plot::Line::new("out", outs));
             });
+    }
+    if let Some(p) = &info.http {
+        http_ui(ui, info, p);
     }
     ui.separator();
     ui.strong(L::OPTIONS);

@@ -88,3 +88,7 @@ pub const COPY_SESSION_PYTHON: &str = "Session as Python";
 pub const COPY_SESSION_RUST: &str = "Session as Rust";
 pub const LIVE_OPTION: &str = "Change option";
 pub const SET_OPTION: &str = "setsockopt";
+pub const HTTP_RESPONSE: &str = "HTTP response";
+pub const HTTP_BODY: &str = "Body";
+pub const HTTP_REQUEST: &str = "HTTP request";
+pub const HTTP_FILL: &str = "Put the request in the payload";

@@ -99,6 +99,14 @@ pub struct SessionInfo {
     /// How long the connect took (connecting -> connected).
     pub connect_time: Option<Duration>,
     connecting_at: Option<Duration>,
+    /// When the stream connected (or was accepted).
+    pub connected_at: Option<Duration>,
+    /// When the first and the latest bytes arrived.
+    pub first_rx: Option<Duration>,
+    /// See `first_rx`.
+    pub last_rx: Option<Duration>,
+    /// The HTTP response being received, when the stream speaks HTTP.
+    pub http: Option<crate::http::ResponseParser>,
     /// The last error reported (the session may go on).
     pub last_error: Option<OpError>,
     /// Children, in accept order.
@@ -136,6 +144,10 @@ impl SessionInfo {
             opened_at: None,
             connect_time: None,
             connecting_at: None,
+            connected_at: None,
+            first_rx: None,
+            last_rx: None,
+            http: None,
             last_error: None,
             children: Vec::new(),
             write_paused: false,
@@ -268,6 +280,7 @@ impl Model {
             }
             EventKind::ConnectFailed(e) | EventKind::Error(e) => info.last_error = Some(e.clone()),
             EventKind::Connected { local, peer, fd } => {
+                info.connected_at = Some(t);
                 info.state = State::Connected;
                 info.local = Some(local.clone());
                 info.peer = Some(peer.clone());
@@ -305,9 +318,17 @@ impl Model {
                 }
             }
             EventKind::Log(entry) => {
+                use crate::engine::protocol::Direction;
                 let datagram = matches!(info.kind, "udp" | "unix-datagram");
-                if datagram && entry.dir == crate::engine::protocol::Direction::In {
+                if datagram && entry.dir == Direction::In {
                     info.last_source = entry.peer.clone();
+                }
+                if entry.dir == Direction::In {
+                    info.first_rx.get_or_insert(t);
+                    info.last_rx = Some(t);
+                }
+                if !datagram {
+                    follow_http(info, entry);
                 }
             }
             EventKind::HalfClosed { by } => info.state = State::HalfClosed(*by),
@@ -327,6 +348,9 @@ impl Model {
                 info.rates.push_back((t.as_secs_f64(), *rate_in, *rate_out));
             }
             EventKind::Closed { reason, counters } => {
+                if let Some(p) = &mut info.http {
+                    p.eof();
+                }
                 info.state = State::Closed(reason.clone());
                 info.counters = *counters;
                 info.rate_in = 0.0;
@@ -353,6 +377,40 @@ impl Model {
             | EventKind::Multicast { .. }
             | EventKind::Step { .. }
             | EventKind::Dropped { .. } => {}
+        }
+    }
+}
+
+/// Reads the HTTP a stream carries: a request we send starts a new
+/// response to follow; received bytes feed it.
+fn follow_http(info: &mut SessionInfo, entry: &crate::engine::protocol::LogEntry) {
+    use crate::engine::protocol::Direction;
+    const METHODS: [&[u8]; 8] = [
+        b"GET ",
+        b"HEAD ",
+        b"POST ",
+        b"PUT ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+        b"TRACE ",
+    ];
+    match entry.dir {
+        Direction::Out => {
+            if METHODS.iter().any(|m| entry.data.starts_with(m)) {
+                info.http = Some(crate::http::ResponseParser::new(
+                    entry.data.starts_with(b"HEAD "),
+                ));
+            }
+        }
+        Direction::In => {
+            if info.http.is_none() && entry.data.starts_with(b"HTTP/") {
+                // A response we did not see the request for (sent elsewhere).
+                info.http = Some(crate::http::ResponseParser::new(false));
+            }
+            if let Some(p) = &mut info.http {
+                p.feed(&entry.data);
+            }
         }
     }
 }
