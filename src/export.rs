@@ -517,6 +517,39 @@ pub fn calls_for_spec(spec: &crate::engine::SessionSpec) -> Vec<Call> {
             ("s", true)
         }
         SessionKind::Script { calls: c, .. } => return c.clone(),
+        // A burst is many connections; export one of them.
+        SessionKind::Burst(b) => {
+            let fam = fam(&b.target);
+            calls.push(Call::Socket {
+                var: "s".into(),
+                family: fam,
+                ty: if b.udp {
+                    SockType::Dgram
+                } else {
+                    SockType::Stream
+                },
+            });
+            if b.udp {
+                calls.push(Call::SendTo {
+                    var: "s".into(),
+                    data: b.payload.clone(),
+                    addr: A(b.target.to_string()),
+                });
+                calls.push(Call::RecvFrom { var: "s".into(), n });
+            } else {
+                calls.push(Call::Connect {
+                    var: "s".into(),
+                    addr: A(b.target.to_string()),
+                });
+                calls.push(Call::SendAll {
+                    var: "s".into(),
+                    data: b.payload.clone(),
+                });
+                calls.push(Call::Recv { var: "s".into(), n });
+            }
+            calls.push(Call::Close { var: "s".into() });
+            return calls;
+        }
         // socket.socketpair() has no one-call equivalent in the table.
         SessionKind::SocketPair => return Vec::new(),
     };

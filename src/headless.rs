@@ -245,6 +245,26 @@ pub fn event_json(ev: &Event, enc: Encoding, data_limit: Option<usize>) -> Value
                 json!((record.took.as_secs_f64() * 1e6).round() / 1e3),
             );
         }
+        EventKind::BurstProgress { done } => {
+            m.insert("done".into(), json!(done));
+        }
+        EventKind::BurstDone(r) => {
+            m.insert("concurrency".into(), json!(r.concurrency));
+            m.insert("count".into(), json!(r.count));
+            m.insert("ok".into(), json!(r.ok));
+            m.insert("errors".into(), json!(r.errors));
+            m.insert(
+                "total_s".into(),
+                json!((r.total.as_secs_f64() * 1e6).round() / 1e6),
+            );
+            m.insert("rps".into(), json!((r.rps * 10.0).round() / 10.0));
+            for (k, p) in [("p50_ms", 0.5), ("p90_ms", 0.9), ("p99_ms", 0.99)] {
+                m.insert(
+                    k.into(),
+                    json!((r.percentile_ms(p) * 1000.0).round() / 1000.0),
+                );
+            }
+        }
         EventKind::Step { index, what } => {
             m.insert("index".into(), json!(index));
             m.insert("what".into(), json!(what));

@@ -26,6 +26,7 @@ use crate::engine::stepper::Call;
 /// there, read-only, whatever the working directory.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("api-tour", include_str!("../assets/presets/api-tour.ron")),
+    ("burst-20", include_str!("../assets/presets/burst-20.ron")),
     (
         "asyncio-echo-client",
         include_str!("../assets/presets/asyncio-echo-client.ron"),
@@ -321,6 +322,44 @@ pub enum KindFile {
         /// The calls, in order.
         calls: Vec<CallFile>,
     },
+    /// `Burst(target: "127.0.0.1:8000", count: 20, concurrency: 20, ...)`
+    Burst {
+        /// The one target (`ip:port`).
+        target: BindAddr,
+        /// Requests in all (1 to 100,000).
+        count: u32,
+        /// In flight at once (1 to 1,000).
+        #[serde(default = "one")]
+        concurrency: u32,
+        /// What each request sends.
+        payload: Payload,
+        /// `Reply` (first bytes) or `Eof` (the server closes).
+        #[serde(default)]
+        wait: WaitFile,
+        /// Seconds per request (default 5).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout: Option<Secs>,
+        /// Datagrams instead of connections.
+        #[serde(default, skip_serializing_if = "is_false")]
+        udp: bool,
+        /// Run it one at a time first, for the comparison.
+        #[serde(default, skip_serializing_if = "is_false")]
+        compare: bool,
+    },
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// When a burst request is done, in files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum WaitFile {
+    /// The first bytes of a reply.
+    #[default]
+    Reply,
+    /// The server closing the connection.
+    Eof,
 }
 
 /// An option and its value in a script: `ReuseAddress(true)`, `RecvBuffer(65536)`.
@@ -1301,6 +1340,51 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
             calls: calls_spec(&calls, f.encoding.map(|e| e.0).unwrap_or_default())?,
             keep_open: false,
         },
+        KindFile::Burst {
+            target,
+            count,
+            concurrency,
+            payload,
+            wait,
+            timeout,
+            udp,
+            compare,
+        } => {
+            use crate::engine::burst;
+            if !(1..=burst::MAX_COUNT).contains(&count) {
+                return Err(field_err(
+                    "count",
+                    format!("a burst makes 1 to {} requests", burst::MAX_COUNT),
+                ));
+            }
+            if !(1..=burst::MAX_CONCURRENCY).contains(&concurrency) {
+                return Err(field_err(
+                    "concurrency",
+                    format!("1 to {} requests in flight", burst::MAX_CONCURRENCY),
+                ));
+            }
+            if target.0.port() == 0 || target.0.ip().is_unspecified() {
+                return Err(field_err(
+                    "target",
+                    "a burst needs one real address and port to send to",
+                ));
+            }
+            SessionKind::Burst(burst::BurstSpec {
+                target: target.0,
+                count,
+                concurrency,
+                payload: payload
+                    .to_bytes(f.encoding.map(|e| e.0).unwrap_or_default())
+                    .map_err(|e| field_err("payload", e.to_string()))?,
+                wait: match wait {
+                    WaitFile::Reply => burst::WaitFor::Reply,
+                    WaitFile::Eof => burst::WaitFor::Eof,
+                },
+                timeout: timeout.map_or(Duration::from_secs(5), |t| t.0),
+                udp,
+                compare,
+            })
+        }
     };
     let encoding = f.encoding.map(|e| e.0).unwrap_or_default();
     let mut options = Vec::new();
@@ -1531,6 +1615,19 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
         SessionKind::SocketPair => KindFile::SocketPair,
         SessionKind::Script { calls, .. } => KindFile::Script {
             calls: calls_file(calls, enc),
+        },
+        SessionKind::Burst(b) => KindFile::Burst {
+            target: BindAddr(b.target),
+            count: b.count,
+            concurrency: b.concurrency,
+            payload: payload_for(&b.payload, enc),
+            wait: match b.wait {
+                crate::engine::burst::WaitFor::Reply => WaitFile::Reply,
+                crate::engine::burst::WaitFor::Eof => WaitFile::Eof,
+            },
+            timeout: Some(Secs(b.timeout)),
+            udp: b.udp,
+            compare: b.compare,
         },
     };
     let mut o = OptionsFile::default();

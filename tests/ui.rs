@@ -641,3 +641,49 @@ fn the_http_builder_sends_a_request_and_the_inspector_reads_the_response() {
         .clone();
     assert_eq!(body, b"nihao, world");
 }
+
+#[test]
+fn a_burst_compares_one_at_a_time_with_all_at_once() {
+    // A plain echo server on a thread: the burst's target.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming().map_while(Result::ok) {
+            std::thread::spawn(move || {
+                let mut s = s;
+                let mut buf = [0u8; 64];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 || s.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let spec = SessionSpec::new(
+        "burst",
+        SessionKind::Burst(sockscope::engine::burst::BurstSpec {
+            target,
+            count: 10,
+            concurrency: 5,
+            payload: b"ping".to_vec(),
+            wait: sockscope::engine::burst::WaitFor::Reply,
+            timeout: Duration::from_secs(5),
+            udp: false,
+            compare: true,
+        }),
+    );
+    let mut h = harness(vec![spec]);
+    let id = h.state().selected().unwrap();
+    step_until(&mut h, "two runs", |a| {
+        a.model().get(id).is_some_and(|i| i.bursts.len() == 2)
+    });
+    h.run_steps(3);
+    // Both runs are listed: 1 in flight, then 5, each 10/10.
+    assert_eq!(h.get_all_by_label("10/10").count(), 2);
+    h.get_by_label("requests/s");
+    assert!(
+        h.query_by_label(L::SEND).is_none(),
+        "a burst has no composer"
+    );
+}

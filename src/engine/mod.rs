@@ -3,6 +3,7 @@
 //! here knows about egui; the UI and the headless runner are both just
 //! consumers.
 
+pub mod burst;
 pub mod codec;
 pub mod error;
 pub mod log;
@@ -144,6 +145,9 @@ impl Engine {
                     if matches!(spec.kind, spec::SessionKind::Script { .. }) {
                         drop(poll);
                         stepper::run_session(id, spec, shared, rx, cancel)
+                    } else if matches!(spec.kind, spec::SessionKind::Burst(_)) {
+                        drop(poll);
+                        burst::run_session(id, spec, shared, rx)
                     } else {
                         worker::run(id, spec, shared, rx, poll, ints)
                     }

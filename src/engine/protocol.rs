@@ -362,6 +362,13 @@ pub enum EventKind {
         /// The call and its result (boxed: calls are rare, events are many).
         record: Box<super::stepper::CallRecord>,
     },
+    /// A burst has finished this many requests.
+    BurstProgress {
+        /// Requests done (completed or failed).
+        done: u32,
+    },
+    /// A burst run finished (boxed: it carries every latency).
+    BurstDone(Box<super::burst::BurstReport>),
     /// A script step ran (index and a description).
     Step {
         /// Index in the script, from 0.
@@ -424,6 +431,8 @@ impl EventKind {
             EventKind::Error(_) => "error",
             EventKind::Step { .. } => "step",
             EventKind::Call { .. } => "call",
+            EventKind::BurstProgress { .. } => "burst_progress",
+            EventKind::BurstDone(_) => "burst",
             EventKind::Stats { .. } => "stats",
             EventKind::Dropped { .. } => "dropped",
             EventKind::Closed { .. } => "closed",

@@ -163,6 +163,8 @@ pub enum SessionKind {
     },
     /// Two connected Unix stream ends, children `.1` and `.2`.
     SocketPair,
+    /// A timed burst of connections or datagrams to one target (see `burst`).
+    Burst(super::burst::BurstSpec),
     /// Step mode: the socket API call by call (see `stepper`). The calls
     /// run in order when the session opens; more come as `Command::Step`.
     Script {
@@ -186,6 +188,7 @@ impl SessionKind {
             SessionKind::UnixDatagram { .. } => "unix-datagram",
             SessionKind::SocketPair => "socketpair",
             SessionKind::Script { .. } => "script",
+            SessionKind::Burst(_) => "burst",
         }
     }
     /// Whether the session's own socket is a listener.

@@ -439,10 +439,9 @@ impl Worker {
                 }
                 self.add_dgram(sock, local)
             }
-            SessionKind::Script { .. } => Err(CloseReason::Error(OpError::plain(
-                "open",
-                "step-mode sessions run on their own thread",
-            ))),
+            SessionKind::Script { .. } | SessionKind::Burst(_) => Err(CloseReason::Error(
+                OpError::plain("open", "step-mode sessions run on their own thread"),
+            )),
             SessionKind::SocketPair => {
                 let (a, b) = Socket::pair(Domain::UNIX, Type::STREAM, None)
                     .map_err(|e| CloseReason::Error(OpError::io("socketpair", &e)))?;

@@ -587,7 +587,11 @@ impl App {
                     ui.strong(L::STEP_MODE);
                     step_actions = stepper.ui(ui, info);
                 });
-        } else if let Some(info) = self.selected.and_then(|id| self.model.get(id)) {
+        } else if let Some(info) = self
+            .selected
+            .and_then(|id| self.model.get(id))
+            .filter(|i| i.kind != "burst")
+        {
             let composer = &mut self.composer;
             egui::Panel::bottom("composer")
                 .resizable(true)
@@ -605,6 +609,7 @@ impl App {
         egui::CentralPanel::default().show(ui, |ui| {
             match self.selected.and_then(|id| self.model.get(id)) {
                 Some(info) if stepping => super::stepper_panel::calls_ui(ui, info),
+                Some(info) if info.kind == "burst" => super::burst_view::ui(ui, info),
                 _ => log_actions = self.log.ui(ui, &self.store, &self.model, &self.export_tx),
             }
         });

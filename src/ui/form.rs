@@ -329,7 +329,7 @@ impl OpenForm {
             }
             SessionKind::SocketPair => f.kind = KindChoice::SocketPair,
             // Step mode has its own panel; the form keeps its defaults.
-            SessionKind::Script { .. } => {}
+            SessionKind::Script { .. } | SessionKind::Burst(_) => {}
         }
         for o in &spec.options {
             match *o {
@@ -998,6 +998,7 @@ fn default_name(kind: &SessionKind) -> String {
         SessionKind::UnixDatagram { .. } => "unix datagram".into(),
         SessionKind::SocketPair => "socketpair".into(),
         SessionKind::Script { .. } => "script".into(),
+        SessionKind::Burst(b) => format!("burst to {}", b.target),
     }
 }
 

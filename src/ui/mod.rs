@@ -2,6 +2,7 @@
 //! actions; `app.rs` owns them and applies the actions after drawing.
 
 pub mod app;
+pub mod burst_view;
 pub mod composer;
 pub mod form;
 pub mod inspector;

@@ -119,6 +119,10 @@ pub struct SessionInfo {
     pub calls: Vec<crate::engine::stepper::CallRecord>,
     /// Step mode: calls sent and not answered yet.
     pub pending_calls: usize,
+    /// Bursts: requests done in the run in progress, and finished runs.
+    pub burst_done: u32,
+    /// See `burst_done`.
+    pub bursts: Vec<crate::engine::burst::BurstReport>,
 }
 
 impl SessionInfo {
@@ -154,6 +158,8 @@ impl SessionInfo {
             last_source: None,
             calls: Vec::new(),
             pending_calls: 0,
+            burst_done: 0,
+            bursts: Vec::new(),
         }
     }
 }
@@ -372,6 +378,14 @@ impl Model {
                 {
                     calls.push(record.call.clone());
                 }
+            }
+            EventKind::BurstProgress { done } => {
+                info.state = State::Connected;
+                info.burst_done = *done;
+            }
+            EventKind::BurstDone(r) => {
+                info.burst_done = 0;
+                info.bursts.push((**r).clone());
             }
             EventKind::Timeout { .. }
             | EventKind::Multicast { .. }
