@@ -259,3 +259,39 @@ fn a_worker_that_panics_ends_its_session_and_nothing_else() {
     std::thread::sleep(Duration::from_millis(50));
     assert!(h.engine.send(send(doomed, b"x")).is_err());
 }
+
+#[test]
+fn a_name_that_does_not_resolve_ends_the_session_in_words() {
+    // In a network namespace of its own, with no network at all: the lookup
+    // fails without a single packet leaving this machine.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dns.ron");
+    std::fs::write(
+        &file,
+        r#"(name: "dns", kind: TcpClient(remote: "no-such-host.invalid:80"))"#,
+    )
+    .unwrap();
+    let out = Command::new("unshare")
+        .arg("--net")
+        .arg(BIN)
+        .arg("run")
+        .arg(&file)
+        .output()
+        .expect("unshare (util-linux) runs the binary in its own network namespace");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.iter().any(|v| v["event"] == "resolving"));
+    let closed = lines.iter().find(|v| v["event"] == "closed").unwrap();
+    assert_eq!(closed["reason"], "error");
+    assert_eq!(closed["op"], "resolve no-such-host.invalid");
+    assert!(closed["hint"].as_str().unwrap().contains("host name"));
+}
