@@ -350,8 +350,50 @@ fn main() {
     md.push_str(&ratios.join(", "));
     md.push('\n');
     println!("{md}");
-    let _ = std::fs::write(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers.md"),
-        md,
+    write_into_benchmarks_md(&md);
+}
+
+/// Replaces the echo section of BENCHMARKS.md (between its markers) with
+/// this run's table, stamped with the machine, versions and date.
+fn write_into_benchmarks_md(table: &str) {
+    let version = |cmd: &str, arg: &str| {
+        Command::new(cmd)
+            .arg(arg)
+            .output()
+            .ok()
+            .map(|o| {
+                let text = String::from_utf8_lossy(&o.stdout).to_string()
+                    + &String::from_utf8_lossy(&o.stderr);
+                text.lines().next().unwrap_or("").trim().to_string()
+            })
+            .unwrap_or_else(|| "not installed".into())
+    };
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let stamp = format!(
+        "Run on {date}: {cores} cores, Linux {}, {}; {}; {}.\n\n",
+        kernel.trim(),
+        version("socat", "-V").replace(
+            "socat by Gerhard Rieger and contributors - see www.dest-unreach.org",
+            "socat"
+        ),
+        version("ncat", "--version"),
+        version("python3", "--version"),
     );
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md");
+    let Ok(doc) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    let (begin, end) = ("<!-- echo:begin -->", "<!-- echo:end -->");
+    if let (Some(b), Some(e)) = (doc.find(begin), doc.find(end)) {
+        let new = format!("{}{begin}\n{stamp}{table}{}", &doc[..b], &doc[e..]);
+        if let Err(e) = sockscope::fsutil::write_atomic(&path, new.as_bytes()) {
+            eprintln!("could not update BENCHMARKS.md: {e}");
+        }
+    }
 }
