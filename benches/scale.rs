@@ -110,17 +110,6 @@ fn consumer(
     }
 }
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
 fn cpu_ticks() -> u64 {
     // utime + stime of this process, in clock ticks.
     std::fs::read_to_string("/proc/self/stat")
@@ -196,7 +185,7 @@ fn hold(args: &Args) {
             store.ingest(ev);
         }
         if idle_mark.is_some() {
-            idle_rss_max = idle_rss_max.max(rss_kib());
+            idle_rss_max = idle_rss_max.max(sockscope::sys::rss_kib());
         }
         match rx.recv_timeout(Duration::from_millis(20)) {
             Ok(line) => {

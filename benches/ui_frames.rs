@@ -35,15 +35,7 @@ fn entry_event(i: u64) -> Event {
 }
 
 fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
+    sockscope::sys::rss_kib() as f64 / 1024.0
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {

@@ -14,17 +14,6 @@ use sockscope::engine::protocol::{Addr, Command, EventKind, SendMode};
 use sockscope::engine::spec::{HostPort, Responder, SessionKind, Step};
 use sockscope::engine::{Engine, EngineConfig, SessionId, SessionSpec};
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn drain_until(
     engine: &Engine,
     store: &mut LogStore,
@@ -197,7 +186,7 @@ fn main() {
         }
         rounds += 1;
         if Instant::now() >= next_sample {
-            let rss = rss_kib();
+            let rss = sockscope::sys::rss_kib();
             if first_rss == 0 {
                 first_rss = rss;
             }
@@ -211,7 +200,7 @@ fn main() {
             next_sample += Duration::from_secs(30);
         }
     }
-    let rss = rss_kib();
+    let rss = sockscope::sys::rss_kib();
     println!(
         "# {rounds} rounds in {:.1} min; RSS {:.1} MiB at the first sample, {:.1} MiB at the end ({:+.1} MiB); still running: {:?}",
         start.elapsed().as_secs_f64() / 60.0,

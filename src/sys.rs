@@ -10,3 +10,15 @@ pub fn raise_fd_limit() -> std::io::Result<(u64, u64)> {
     }
     Ok((soft, hard.max(soft)))
 }
+
+/// This process's resident memory in KiB (0 where /proc is not there).
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
