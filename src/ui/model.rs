@@ -422,6 +422,15 @@ fn follow_http(info: &mut SessionInfo, entry: &crate::engine::protocol::LogEntry
                 // A response we did not see the request for (sent elsewhere).
                 info.http = Some(crate::http::ResponseParser::new(false));
             }
+            // A stream that answers something other than HTTP (an echo of
+            // the request, say) is not speaking HTTP: stop following it.
+            let answered = info
+                .http
+                .as_ref()
+                .is_some_and(|p| p.response().status != 0 || p.error().is_some());
+            if !answered && !entry.data.starts_with(b"HTTP/") {
+                info.http = None;
+            }
             if let Some(p) = &mut info.http {
                 p.feed(&entry.data);
             }
@@ -445,6 +454,37 @@ mod tests {
             },
             kind,
         }
+    }
+
+    #[test]
+    fn an_echoed_request_is_not_mistaken_for_an_http_response() {
+        use crate::engine::protocol::{Direction, LogEntry};
+        let mut m = Model::default();
+        let id = SessionId::top(1);
+        let log = |dir, data: &[u8]| {
+            ev(
+                id,
+                EventKind::Log(LogEntry {
+                    dir,
+                    peer: None,
+                    data: data.to_vec(),
+                    requested: None,
+                    truncated_from: None,
+                }),
+            )
+        };
+        m.apply(&log(Direction::Out, b"GET / HTTP/1.0\r\n\r\n"));
+        assert!(m.get(id).unwrap().http.is_some());
+        m.apply(&log(Direction::In, b"GET / HTTP/1.0\r\n\r\n"));
+        assert!(m.get(id).unwrap().http.is_none(), "an echo is not HTTP");
+        m.apply(&log(Direction::Out, b"GET / HTTP/1.0\r\n\r\n"));
+        m.apply(&log(
+            Direction::In,
+            b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        ));
+        let p = m.get(id).unwrap().http.as_ref().unwrap();
+        assert_eq!(p.response().status, 200);
+        assert!(p.response().complete);
     }
 
     #[test]
