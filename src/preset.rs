@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::engine::codec::{self, Encoding};
 use crate::engine::options::{OptName, SockOpt};
 use crate::engine::protocol::SendMode;
-use crate::engine::respond::{Canned, Match, Reply, Rule};
+use crate::engine::respond::{BytesRegex, Canned, Match, Reply, Rule};
 use crate::engine::spec::{
     self, Family, HostPort, Limits, Responder, SessionKind, SessionSpec, Snippet, StalePolicy, Step,
 };
@@ -962,6 +962,9 @@ pub enum MatchFile {
     Prefix,
     /// Anywhere in the message.
     Contains,
+    /// A regular expression (the request must be `Text`); the reply may
+    /// use `$1` or `${name}`.
+    Regex,
 }
 
 /// One canned rule: `(request: Text("Hello"), reply: Text("nihao"))`.
@@ -1688,8 +1691,12 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
                         Match::Exact => MatchFile::Exact,
                         Match::Prefix => MatchFile::Prefix,
                         Match::Contains => MatchFile::Contains,
+                        Match::Regex(_) => MatchFile::Regex,
                     },
-                    request: payload_for(&r.pattern, enc),
+                    request: match &r.matching {
+                        Match::Regex(re) => Payload::Text(re.as_str().to_string()),
+                        _ => payload_for(&r.pattern, enc),
+                    },
                     reply: payload_for(&r.reply.data, enc),
                     close: r.reply.close,
                 })
@@ -1811,6 +1818,30 @@ fn responder_spec(r: ResponderFile, enc: Encoding) -> Result<Responder, FieldErr
             let mut out = Vec::new();
             for (i, r) in rules.iter().enumerate() {
                 let pattern = bytes(&r.request, &format!("rule {i} request"))?;
+                let matching = match (r.matching, &r.request) {
+                    (MatchFile::Exact, _) => Match::Exact,
+                    (MatchFile::Prefix, _) => Match::Prefix,
+                    (MatchFile::Contains, _) => Match::Contains,
+                    (MatchFile::Regex, Payload::Text(src)) => {
+                        Match::Regex(BytesRegex::new(src).map_err(|e| {
+                            field_err(
+                                "responder",
+                                format!(
+                                    "rule {i}: the request is not a valid regular expression: {e}"
+                                ),
+                            )
+                        })?)
+                    }
+                    (MatchFile::Regex, _) => {
+                        return Err(field_err(
+                            "responder",
+                            format!(
+                                "rule {i}: a Regex request is written as Text(\"...\"); \
+                                 match raw bytes inside it with (?-u:\\xNN)"
+                            ),
+                        ));
+                    }
+                };
                 if pattern.is_empty() && r.matching != MatchFile::Exact {
                     return Err(field_err(
                         "responder",
@@ -1818,11 +1849,7 @@ fn responder_spec(r: ResponderFile, enc: Encoding) -> Result<Responder, FieldErr
                     ));
                 }
                 out.push(Rule {
-                    matching: match r.matching {
-                        MatchFile::Exact => Match::Exact,
-                        MatchFile::Prefix => Match::Prefix,
-                        MatchFile::Contains => Match::Contains,
-                    },
+                    matching,
                     pattern,
                     reply: Reply {
                         data: bytes(&r.reply, &format!("rule {i} reply"))?,
@@ -1956,6 +1983,21 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{stem}: {e}\n{text}"));
             assert_eq!(again, spec, "{stem}:\n{text}");
         }
+    }
+
+    #[test]
+    fn a_regex_rule_round_trips() {
+        let text = r#"(version: 1, name: "kv", kind: TcpServer(local: "127.0.0.1:0"),
+            responder: Canned(rules: [(match: Regex, request: Text("^GET (\\w+)$"), reply: Text("got $1"))]))"#;
+        let (_, spec) = parse_session(Path::new("x.ron"), text).unwrap();
+        let Responder::Canned(c) = &spec.responder else {
+            panic!("{:?}", spec.responder)
+        };
+        assert!(matches!(&c.rules[0].matching, Match::Regex(re) if re.as_str() == r"^GET (\w+)$"));
+        let saved = session_to_ron(&from_spec(&spec)).unwrap();
+        assert!(saved.contains("Regex"), "{saved}");
+        let (_, again) = parse_session(Path::new("x.ron"), &saved).unwrap();
+        assert_eq!(again, spec, "{saved}");
     }
 
     #[test]

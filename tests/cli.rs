@@ -454,6 +454,71 @@ fn the_seeds_chat_server_answers_like_the_seed() {
 }
 
 #[test]
+fn a_regex_rule_answers_with_its_capture_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // A line protocol: "GET key" -> "VALUE key", "SUM a b" -> "a+b",
+    // anything else -> "ERR", one answer per line however the lines arrive.
+    let text = format!(
+        r#"(
+    version: 1,
+    name: "kv",
+    kind: TcpServer(local: "127.0.0.1:{port}"),
+    responder: Canned(
+        rules: [
+            (match: Regex, request: Text("^GET (?P<key>[a-z]+)$"), reply: Escaped("VALUE ${{key}}\\n")),
+            (match: Regex, request: Text("^SUM (\\d+) (\\d+)$"), reply: Escaped("$1+$2 costs $$2\\n")),
+        ],
+        default: Escaped("ERR\\n"),
+        delimiter: Escaped("\\n"),
+    ),
+)"#
+    );
+    let file = write(dir.path(), "kv.ron", &text);
+    let (mut child, mut out) = spawn_run(&file);
+    out.wait("listening", |v| v["event"] == "listening");
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    // Two requests in one write, the third split across two.
+    c.write_all(b"GET color\nSUM 12 30\nGE").unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    c.write_all(b"T NOPE\n").unwrap();
+    let want = b"VALUE color\n12+30 costs $2\nERR\n";
+    let mut got = vec![0u8; want.len()];
+    c.read_exact(&mut got).unwrap();
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child), 0);
+}
+
+#[test]
+fn a_bad_regex_is_refused_with_the_rule_and_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = |request: &str| {
+        let text = format!(
+            r#"(version: 1, name: "bad", kind: TcpServer(local: "127.0.0.1:0"),
+    responder: Canned(rules: [(request: Text("x"), reply: Text("y")),
+                               (match: Regex, request: {request}, reply: Text("z"))]))"#
+        );
+        let file = write(dir.path(), "bad.ron", &text);
+        let o = Command::new(BIN).arg("check").arg(&file).output().unwrap();
+        assert!(!o.status.success());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let e = bad(r#"Text("(unclosed")"#);
+    assert!(
+        e.contains("rule 1") && e.contains("regular expression"),
+        "{e}"
+    );
+    let e = bad(r#"Hex("00")"#);
+    assert!(e.contains("rule 1") && e.contains("Text("), "{e}");
+}
+
+#[test]
 fn thank_you_server_and_udp_time_server_reply() {
     let dir = tempfile::tempdir().unwrap();
     let (file, port) = preset_on_free_port(dir.path(), "thank-you-server.ron", 7788);

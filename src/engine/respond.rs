@@ -5,7 +5,7 @@
 //! any other send.
 
 /// How a request is compared with a rule's pattern.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Match {
     /// The whole message equals the pattern.
     Exact,
@@ -13,7 +13,42 @@ pub enum Match {
     Prefix,
     /// The pattern occurs anywhere in the message.
     Contains,
+    /// A regular expression over the message's bytes; the reply may use
+    /// `$1`, `${name}` for capture groups (`$$` for a dollar sign).
+    Regex(BytesRegex),
 }
+
+/// A compiled regular expression, compared by its source text so a
+/// responder stays comparable and printable.
+#[derive(Clone, Debug)]
+pub struct BytesRegex(regex::bytes::Regex);
+
+impl BytesRegex {
+    /// Longest compiled program we accept: a preset file is untrusted input
+    /// and a pathological pattern must not eat memory.
+    const SIZE_LIMIT: usize = 1 << 20;
+
+    /// Compiles `source`, or says what is wrong with it.
+    pub fn new(source: &str) -> Result<BytesRegex, String> {
+        regex::bytes::RegexBuilder::new(source)
+            .size_limit(Self::SIZE_LIMIT)
+            .build()
+            .map(BytesRegex)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl PartialEq for BytesRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+impl Eq for BytesRegex {}
 
 /// One reply, and whether to close after sending it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,15 +153,28 @@ impl Responder {
 
 impl Canned {
     fn answer(&self, msg: &[u8]) -> Option<Reply> {
-        self.rules
-            .iter()
-            .find(|r| match r.matching {
+        for r in &self.rules {
+            let hit = match &r.matching {
                 Match::Exact => msg == r.pattern.as_slice(),
                 Match::Prefix => msg.starts_with(&r.pattern),
                 Match::Contains => memchr::memmem::find(msg, &r.pattern).is_some(),
-            })
-            .map(|r| r.reply.clone())
-            .or_else(|| self.default.clone())
+                Match::Regex(re) => {
+                    if let Some(caps) = re.0.captures(msg) {
+                        let mut data = Vec::new();
+                        caps.expand(&r.reply.data, &mut data);
+                        return Some(Reply {
+                            data,
+                            close: r.reply.close,
+                        });
+                    }
+                    false
+                }
+            };
+            if hit {
+                return Some(r.reply.clone());
+            }
+        }
+        self.default.clone()
     }
 }
 
@@ -217,6 +265,27 @@ mod tests {
         let big = vec![b'x'; MAX_FRAME + 1];
         assert_eq!(r.respond(&mut f, &big), vec![reply("Sorry", false)]);
         assert!(f.partial.is_empty());
+    }
+
+    #[test]
+    fn a_regex_rule_fills_its_reply_from_capture_groups() {
+        let r = Responder::Canned(Canned {
+            rules: vec![Rule {
+                matching: Match::Regex(BytesRegex::new(r"^(?P<verb>[A-Z]+) (\S+)").unwrap()),
+                pattern: Vec::new(),
+                reply: reply("${verb} of $2 ok, $$1 stays", false),
+            }],
+            default: None,
+            delimiter: None,
+        });
+        let mut f = Framer::default();
+        assert_eq!(
+            r.respond(&mut f, b"PUT /x HTTP/1.0"),
+            vec![reply("PUT of /x ok, $1 stays", false)]
+        );
+        // Bytes that are not UTF-8 neither match nor panic.
+        assert!(r.respond(&mut f, b"\xff\xfe put").is_empty());
+        assert!(BytesRegex::new("(").is_err());
     }
 
     #[test]
