@@ -1040,6 +1040,9 @@ pub struct SessionFile {
     /// Automatic replies.
     #[serde(default, skip_serializing_if = "ResponderFile::is_none")]
     pub responder: ResponderFile,
+    /// Seconds to hold each automatic reply (up to 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_delay: Option<Secs>,
     /// Script.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepFile>,
@@ -1533,6 +1536,25 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
     spec.auto_read = f.auto_read;
     spec.encoding = encoding;
     spec.responder = responder_spec(f.responder, encoding)?;
+    if let Some(d) = f.reply_delay {
+        if d.0 > MAX_REPLY_DELAY {
+            return Err(field_err(
+                "reply_delay",
+                format!(
+                    "a reply delay of {} s is too long; give at most {} seconds",
+                    d.0.as_secs_f64(),
+                    MAX_REPLY_DELAY.as_secs()
+                ),
+            ));
+        }
+        if matches!(spec.responder, Responder::None) {
+            return Err(field_err(
+                "reply_delay",
+                "reply_delay needs a responder; add one (e.g. responder: Echo) or remove the delay",
+            ));
+        }
+        spec.reply_delay = (!d.0.is_zero()).then_some(d.0);
+    }
     spec.steps = steps;
     spec.keep_open_after_peer_fin = f.keep_open_after_peer_fin;
     spec.limits = limits;
@@ -1572,6 +1594,9 @@ pub fn payload_for(data: &[u8], enc: Encoding) -> Payload {
     }
     Payload::Hex(codec::to_hex(data))
 }
+
+/// Longest reply delay a preset may ask for: replies wait in memory.
+const MAX_REPLY_DELAY: Duration = Duration::from_secs(60);
 
 fn opt_secs_file(d: Option<Duration>) -> Option<Secs> {
     d.map(Secs)
@@ -1725,6 +1750,7 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
         },
         read_timeout: opt_secs_file(spec.read_timeout),
         close_on_read_timeout: spec.close_on_read_timeout,
+        reply_delay: opt_secs_file(spec.reply_delay),
         auto_read: spec.auto_read,
         encoding: (enc != Encoding::Utf8).then_some(EncodingName(enc)),
         responder,

@@ -519,6 +519,88 @@ fn a_bad_regex_is_refused_with_the_rule_and_the_reason() {
 }
 
 #[test]
+fn a_reply_delay_holds_answers_even_past_the_peers_fin() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = |udp: bool| {
+        if udp {
+            std::net::UdpSocket::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        } else {
+            TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        }
+    };
+    let port = free(false);
+    let text = format!(
+        r#"(version: 1, name: "slow", kind: TcpServer(local: "127.0.0.1:{port}"),
+            responder: Echo, reply_delay: 0.3)"#
+    );
+    let (mut child, mut out) = spawn_run(&write(dir.path(), "slow.ron", &text));
+    out.wait("listening", |v| v["event"] == "listening");
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    let start = std::time::Instant::now();
+    c.write_all(b"ping").unwrap();
+    let mut buf = [0u8; 4];
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ping");
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    // Our FIN arrives long before the held echo is due: the echo still
+    // comes back, and only then does the server close.
+    c.write_all(b"last").unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, b"last");
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child), 0);
+
+    let port = free(true);
+    let text = format!(
+        r#"(version: 1, name: "slow-udp", kind: Udp(local: "127.0.0.1:{port}"),
+            responder: Fixed(reply: Text("late")), reply_delay: 0.2)"#
+    );
+    let (mut child, mut out) = spawn_run(&write(dir.path(), "slow-udp.ron", &text));
+    out.wait("bound", |v| v["event"] == "bound");
+    let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    u.set_read_timeout(Some(DEADLINE)).unwrap();
+    let start = std::time::Instant::now();
+    u.send_to(b"?", ("127.0.0.1", port)).unwrap();
+    let mut buf = [0u8; 16];
+    let n = u.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"late");
+    assert!(start.elapsed() >= Duration::from_millis(200));
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child), 0);
+}
+
+#[test]
+fn a_reply_delay_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |rest: &str| {
+        let text =
+            format!(r#"(version: 1, name: "d", kind: TcpServer(local: "127.0.0.1:0"), {rest})"#);
+        let file = write(dir.path(), "d.ron", &text);
+        let o = Command::new(BIN).arg("check").arg(&file).output().unwrap();
+        assert!(!o.status.success(), "{rest} passed");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let e = check("responder: Echo, reply_delay: 61");
+    assert!(e.contains("reply_delay") && e.contains("at most 60"), "{e}");
+    let e = check("reply_delay: 1");
+    assert!(e.contains("needs a responder"), "{e}");
+    let e = check("responder: Echo, reply_delay: -1");
+    assert!(e.contains("not a valid duration"), "{e}");
+}
+
+#[test]
 fn thank_you_server_and_udp_time_server_reply() {
     let dir = tempfile::tempdir().unwrap();
     let (file, port) = preset_on_free_port(dir.path(), "thank-you-server.ron", 7788);

@@ -289,6 +289,9 @@ pub struct SessionSpec {
     pub encoding: Encoding,
     /// Automatic replies.
     pub responder: Responder,
+    /// Hold each automatic reply this long before sending it (a slow
+    /// device, a timeout test); None sends at once.
+    pub reply_delay: Option<Duration>,
     /// Script to run once connected or bound.
     pub steps: Vec<Step>,
     /// After the peer's FIN, keep the session open so we can still send.
@@ -313,6 +316,7 @@ impl SessionSpec {
             auto_read: true,
             encoding: Encoding::Utf8,
             responder: Responder::None,
+            reply_delay: None,
             steps: Vec::new(),
             keep_open_after_peer_fin: false,
             limits: Limits::default(),

@@ -129,6 +129,9 @@ struct Conn {
     last_rx: Instant,
     responder: Responder,
     framer: Framer,
+    /// Replies held for the session's reply delay, oldest first.
+    delayed: VecDeque<(Instant, Reply)>,
+    delayed_dropped: bool,
     script: Script,
 }
 
@@ -143,6 +146,9 @@ struct Dgram {
     last_rx: Instant,
     script: Script,
     closed: Option<CloseReason>,
+    /// Replies held for the reply delay, with the datagram's source.
+    delayed: VecDeque<(Instant, Reply, SockAddr)>,
+    delayed_dropped: bool,
 }
 
 pub(crate) struct Worker {
@@ -166,6 +172,18 @@ pub(crate) struct Worker {
     last_stats: Instant,
     /// Counters of the session's own stream, kept for its Closed event.
     end_counters: Counters,
+}
+
+/// Replies one connection may hold for the reply delay; a peer sending
+/// faster than that cannot grow our memory without bound.
+const MAX_DELAYED: usize = 10_000;
+
+fn delayed_overflow(delay: Duration) -> OpError {
+    OpError::plain(
+        "reply",
+        format!("more than {MAX_DELAYED} replies waiting out the {} reply delay; the newest are dropped", ms(delay)),
+    )
+    .with_hint("the peer sends faster than the delay lets replies go; shorten reply_delay")
 }
 
 fn now() -> Instant {
@@ -794,6 +812,8 @@ impl Worker {
                 last_rx: now(),
                 responder,
                 framer: Framer::default(),
+                delayed: VecDeque::new(),
+                delayed_dropped: false,
                 script: Script::new(steps),
             },
         );
@@ -912,6 +932,8 @@ impl Worker {
             last_rx: now(),
             script: Script::new(self.spec.steps.clone()),
             closed: None,
+            delayed: VecDeque::new(),
+            delayed_dropped: false,
         });
         self.advance_script_dgram();
         Ok(())
@@ -990,6 +1012,9 @@ impl Worker {
             if let Some(w) = c.script.wait_until {
                 consider(w);
             }
+            if let Some((w, _)) = c.delayed.front() {
+                consider(*w);
+            }
             if let Some(rt) = rt
                 && !c.read_eof
             {
@@ -1002,6 +1027,9 @@ impl Worker {
         if let Some(d) = &self.dgram {
             if let Some(w) = d.script.wait_until {
                 consider(w);
+            }
+            if let Some((w, _, _)) = d.delayed.front() {
+                consider(*w);
             }
             if let Some(rt) = rt {
                 consider(d.last_rx + rt);
@@ -1376,12 +1404,26 @@ impl Worker {
                     .control(c.id, EventKind::Error(OpError::io("shutdown SHUT_WR", &e))),
             }
         }
+        // A held reply still counts as unsent: the peer's FIN must not
+        // close the connection before the delayed answer goes out.
         if c.queued == 0
+            && c.delayed.is_empty()
             && let Some(r) = c.close_after_flush.take()
         {
             after = After::Close(r);
         }
         self.apply_after(child, after);
+    }
+
+    fn send_reply(&mut self, child: u32, r: Reply) {
+        self.send_conn(child, r.data, SendMode::All);
+        if r.close
+            && let Some(c) = self.conns.get_mut(&child)
+            && c.closed.is_none()
+        {
+            // The reply goes out first, then FIN.
+            c.close_after_flush = Some(CloseReason::Local);
+        }
     }
 
     fn read_conn(&mut self, child: u32) {
@@ -1443,14 +1485,25 @@ impl Worker {
             }
         }
         self.apply_after(child, after);
-        for r in replies {
-            self.send_conn(child, r.data, SendMode::All);
-            if r.close
-                && let Some(c) = self.conns.get_mut(&child)
-                && c.closed.is_none()
-            {
-                // The reply goes out first, then FIN.
-                c.close_after_flush = Some(CloseReason::Local);
+        match self.spec.reply_delay {
+            Some(d) if !replies.is_empty() => {
+                if let Some(c) = self.conns.get_mut(&child) {
+                    let due = now() + d;
+                    for r in replies {
+                        if c.delayed.len() < MAX_DELAYED {
+                            c.delayed.push_back((due, r));
+                        } else if !c.delayed_dropped {
+                            c.delayed_dropped = true;
+                            self.sink
+                                .control(c.id, EventKind::Error(delayed_overflow(d)));
+                        }
+                    }
+                }
+            }
+            _ => {
+                for r in replies {
+                    self.send_reply(child, r);
+                }
             }
         }
         // A close waiting for the flush may now be due (peer FIN, nothing queued).
@@ -1667,8 +1720,24 @@ impl Worker {
                 }
             }
         }
-        for (r, to) in replies {
-            self.send_dgram_to(r.data, Some(to));
+        match (self.spec.reply_delay, &mut self.dgram) {
+            (Some(delay), Some(d)) => {
+                let due = now() + delay;
+                for (r, to) in replies {
+                    if d.delayed.len() < MAX_DELAYED {
+                        d.delayed.push_back((due, r, to));
+                    } else if !d.delayed_dropped {
+                        d.delayed_dropped = true;
+                        self.sink
+                            .control(d.id, EventKind::Error(delayed_overflow(delay)));
+                    }
+                }
+            }
+            _ => {
+                for (r, to) in replies {
+                    self.send_dgram_to(r.data, Some(to));
+                }
+            }
         }
         if more {
             // Re-arm by reading again on the next turn.
@@ -1953,6 +2022,28 @@ impl Worker {
 
     fn timers(&mut self) {
         let t = now();
+        let due: Vec<u32> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.delayed.front().is_some_and(|(w, _)| t >= *w))
+            .map(|(k, _)| *k)
+            .collect();
+        for child in due {
+            while let Some(c) = self.conns.get_mut(&child)
+                && c.closed.is_none()
+                && c.delayed.front().is_some_and(|(w, _)| t >= *w)
+                && let Some((_, r)) = c.delayed.pop_front()
+            {
+                self.send_reply(child, r);
+            }
+            self.flush_conn(child);
+        }
+        while let Some(d) = &mut self.dgram
+            && d.delayed.front().is_some_and(|(w, _, _)| t >= *w)
+            && let Some((_, r, to)) = d.delayed.pop_front()
+        {
+            self.send_dgram_to(r.data, Some(to));
+        }
         let children: Vec<u32> = self
             .conns
             .iter()
