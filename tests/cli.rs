@@ -88,6 +88,30 @@ impl Lines {
     }
 }
 
+/// A running `sockscope`, killed if a failed assertion leaves it behind
+/// (an orphan would hold the test's stdout open and its port bound).
+struct Running(Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn sigterm(child: &Child) {
     // SAFETY: plain kill(2) on our own child's pid.
     unsafe {
@@ -116,13 +140,15 @@ fn echo_server_preset_serves_and_stops_cleanly_on_sigterm() {
         .unwrap()
         .replace("127.0.0.1:7788", "127.0.0.1:0");
     let file = write(dir.path(), "echo.ron", &text);
-    let mut child = Command::new(BIN)
-        .arg("run")
-        .arg(&file)
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Running(
+        Command::new(BIN)
+            .arg("run")
+            .arg(&file)
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut out = Lines::of(&mut child);
     let listening = out.wait("listening", |v| v["event"] == "listening");
     assert_eq!(listening["session"], "1");
@@ -413,13 +439,15 @@ fn preset_on_free_port(dir: &Path, name: &str, port: u16) -> (PathBuf, u16) {
     (write(dir, name, &text), free)
 }
 
-fn spawn_run(file: &Path) -> (Child, Lines) {
-    let mut child = Command::new(BIN)
-        .arg("run")
-        .arg(file)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+fn spawn_run(file: &Path) -> (Running, Lines) {
+    let mut child = Running(
+        Command::new(BIN)
+            .arg("run")
+            .arg(file)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let out = Lines::of(&mut child);
     (child, out)
 }
