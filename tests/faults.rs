@@ -46,7 +46,7 @@ fn out_of_descriptors_the_server_says_so_and_recovers() {
             Ok(())
         });
     }
-    let mut child = cmd.spawn().unwrap();
+    let mut child = common::KillOnDrop(cmd.spawn().unwrap());
     let (tx, rx) = std::sync::mpsc::sync_channel::<Value>(10_000);
     let out = child.stdout.take().unwrap();
     std::thread::spawn(move || {
