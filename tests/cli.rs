@@ -1,6 +1,8 @@
 //! The real `sockscope` binary in a temp dir: JSON Lines out, clear errors
 //! and exit codes for bad input, clean exit on SIGTERM.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -88,30 +90,6 @@ impl Lines {
     }
 }
 
-/// A running `sockscope`, killed if a failed assertion leaves it behind
-/// (an orphan would hold the test's stdout open and its port bound).
-struct Running(Child);
-
-impl std::ops::Deref for Running {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-impl std::ops::DerefMut for Running {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 fn sigterm(child: &Child) {
     // SAFETY: plain kill(2) on our own child's pid.
     unsafe {
@@ -140,7 +118,7 @@ fn echo_server_preset_serves_and_stops_cleanly_on_sigterm() {
         .unwrap()
         .replace("127.0.0.1:7788", "127.0.0.1:0");
     let file = write(dir.path(), "echo.ron", &text);
-    let mut child = Running(
+    let mut child = common::KillOnDrop(
         Command::new(BIN)
             .arg("run")
             .arg(&file)
@@ -439,8 +417,8 @@ fn preset_on_free_port(dir: &Path, name: &str, port: u16) -> (PathBuf, u16) {
     (write(dir, name, &text), free)
 }
 
-fn spawn_run(file: &Path) -> (Running, Lines) {
-    let mut child = Running(
+fn spawn_run(file: &Path) -> (common::KillOnDrop, Lines) {
+    let mut child = common::KillOnDrop(
         Command::new(BIN)
             .arg("run")
             .arg(file)

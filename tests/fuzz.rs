@@ -8,18 +8,8 @@ use proptest::prelude::*;
 use sockscope::engine::codec::{self, Encoding};
 use sockscope::preset::{self, BUILTIN};
 
-const LABELS: &[&str] = &[
-    "UTF-8",
-    "GBK",
-    "GB18030",
-    "Big5",
-    "Shift_JIS",
-    "EUC-KR",
-    "ISO-8859-1",
-    "windows-1252",
-    "UTF-16LE",
-    "UTF-16BE",
-];
+/// Every encoding the pickers offer.
+const LABELS: &[&str] = codec::COMMON_ENCODINGS;
 
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {

@@ -53,19 +53,15 @@ impl Inspector {
             return action;
         }
         ui.horizontal_wrapped(|ui| {
-            let l = ui.label(L::LIVE_OPTION);
-            egui::ComboBox::from_id_salt("live-opt")
-                .selected_text(self.opt.c_name(info.family == Some("AF_INET6")))
-                .show_ui(ui, |ui| {
-                    for o in OptName::ALL {
-                        ui.selectable_value(&mut self.opt, o, o.c_name(false));
-                    }
-                })
-                .response
-                .labelled_by(l.id);
-            let lv = ui.label("=");
-            ui.add(egui::TextEdit::singleline(&mut self.value).desired_width(60.0))
-                .labelled_by(lv.id);
+            let v6 = info.family == Some("AF_INET6");
+            super::option_picker(
+                ui,
+                "live-opt",
+                L::LIVE_OPTION,
+                v6,
+                &mut self.opt,
+                &mut self.value,
+            );
             if ui.button(L::SET_OPTION).clicked() {
                 match SockOpt::parse(self.opt, &self.value) {
                     Ok(o) => {

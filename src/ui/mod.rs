@@ -17,6 +17,7 @@ pub mod store_worker;
 pub use app::App;
 
 use crate::engine::SessionSpec;
+use crate::engine::options::OptName;
 use crate::store::Store;
 
 /// Why the window could not be shown.
@@ -56,4 +57,29 @@ pub fn run(open: Vec<SessionSpec>, store: Option<Store>) -> Result<(), GuiError>
         Box::new(move |cc| Ok(Box::new(App::new(&cc.egui_ctx, open, store)))),
     )
     .map_err(|e| GuiError::Window(e.to_string()))
+}
+
+/// A socket option picker and its value field, as the inspector (live
+/// setsockopt) and the stepper (setsockopt/getsockopt calls) both show it.
+fn option_picker(
+    ui: &mut egui::Ui,
+    id: &str,
+    label: &str,
+    v6: bool,
+    opt: &mut OptName,
+    value: &mut String,
+) {
+    let l = ui.label(label);
+    egui::ComboBox::from_id_salt(id)
+        .selected_text(opt.c_name(v6))
+        .show_ui(ui, |ui| {
+            for o in OptName::ALL {
+                ui.selectable_value(opt, o, o.c_name(false));
+            }
+        })
+        .response
+        .labelled_by(l.id);
+    let lv = ui.label("=");
+    ui.add(egui::TextEdit::singleline(value).desired_width(60.0))
+        .labelled_by(lv.id);
 }

@@ -160,19 +160,14 @@ impl StepperPanel {
                 .on_hover_text("text with escapes: \\r \\n \\t \\0 \\\\ \\xNN");
         });
         ui.horizontal_wrapped(|ui| {
-            let l = ui.label(L::STEP_OPTION);
-            egui::ComboBox::from_id_salt("step-opt")
-                .selected_text(self.opt.c_name(false))
-                .show_ui(ui, |ui| {
-                    for o in OptName::ALL {
-                        ui.selectable_value(&mut self.opt, o, o.c_name(false));
-                    }
-                })
-                .response
-                .labelled_by(l.id);
-            let lv = ui.label("=");
-            ui.add(egui::TextEdit::singleline(&mut self.opt_value).desired_width(60.0))
-                .labelled_by(lv.id);
+            super::option_picker(
+                ui,
+                "step-opt",
+                L::STEP_OPTION,
+                false,
+                &mut self.opt,
+                &mut self.opt_value,
+            );
         });
         ui.horizontal_wrapped(|ui| {
             ui.selectable_value(&mut self.family, Family::Inet, "AF_INET");
