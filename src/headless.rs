@@ -15,6 +15,7 @@ use crate::engine::error::OpError;
 use crate::engine::options::OptionReport;
 use crate::engine::protocol::{Addr, CloseReason, Counters, Event, EventKind, Side};
 use crate::engine::start::StartQueue;
+use crate::engine::tls::{CertInfo, Verification};
 use crate::engine::{Engine, EngineConfig, SessionSpec};
 
 /// How the runner behaves.
@@ -75,6 +76,19 @@ fn counters_fields(m: &mut Map<String, Value>, c: &Counters) {
     m.insert("msgs_in".into(), json!(c.msgs_in));
     m.insert("msgs_out".into(), json!(c.msgs_out));
     m.insert("queued_out".into(), json!(c.queued_out));
+}
+
+fn cert_json(c: &CertInfo) -> Value {
+    json!({
+        "subject": c.subject,
+        "issuer": c.issuer,
+        "not_before": c.not_before,
+        "not_after": c.not_after,
+        "valid_now": c.valid_now,
+        "sans": c.sans,
+        "serial": c.serial,
+        "sha256": c.sha256,
+    })
 }
 
 /// Turns an event into its JSON line object.
@@ -139,6 +153,32 @@ pub fn event_json(ev: &Event, enc: Encoding, data_limit: Option<usize>) -> Value
             m.insert("local".into(), addr(local));
             m.insert("peer".into(), addr(peer));
             m.insert("fd".into(), json!(fd));
+        }
+        EventKind::Tls(info) => {
+            m.insert("version".into(), json!(info.version));
+            m.insert("suite".into(), json!(info.suite));
+            m.insert("kx".into(), json!(info.kx));
+            m.insert("alpn".into(), json!(info.alpn));
+            m.insert("sni".into(), json!(info.sni));
+            let (verified, would_fail) = match &info.verification {
+                Verification::Verified => (json!(true), Value::Null),
+                Verification::NotVerified { would_fail } => (json!(false), json!(would_fail)),
+                Verification::NoClientAuth => (json!("no_client_auth"), Value::Null),
+            };
+            m.insert("verified".into(), verified);
+            if !would_fail.is_null() {
+                m.insert("would_fail".into(), would_fail);
+            }
+            if !info.trust.is_empty() {
+                m.insert("trust".into(), json!(info.trust));
+            }
+            let certs: Vec<Value> = info.certs.iter().map(cert_json).collect();
+            m.insert("certs".into(), Value::Array(certs));
+        }
+        EventKind::TlsIdentity(id) => {
+            m.insert("generated".into(), json!(id.generated));
+            m.insert("cert".into(), cert_json(&id.cert));
+            m.insert("pem".into(), json!(id.pem));
         }
         EventKind::Options(list) => {
             let v: Vec<Value> = list.iter().map(option_json).collect();

@@ -21,6 +21,7 @@ use crate::engine::spec::{
     self, Family, HostPort, Limits, Responder, SessionKind, SessionSpec, Snippet, StalePolicy, Step,
 };
 use crate::engine::stepper::Call;
+use crate::engine::tls::{Identity, Roots, TlsClientSpec, TlsServerSpec, TlsSpec};
 
 /// The built-in examples (file stem, text), compiled in so they are always
 /// there, read-only, whatever the working directory.
@@ -80,6 +81,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "udp-time-server",
         include_str!("../assets/presets/udp-time-server.ron"),
+    ),
+    (
+        "tls-client",
+        include_str!("../assets/presets/tls-client.ron"),
+    ),
+    (
+        "tls-server",
+        include_str!("../assets/presets/tls-server.ron"),
     ),
     ("unix-echo", include_str!("../assets/presets/unix-echo.ron")),
 ];
@@ -918,6 +927,9 @@ pub enum ResponderFile {
         /// Close after replying.
         #[serde(default, skip_serializing_if = "is_false")]
         close_after: bool,
+        /// The reply is a template: `{counter}`, `{time}`, `{peer}`, `{len}`.
+        #[serde(default, skip_serializing_if = "is_false")]
+        template: bool,
     },
     /// The local time, `YYYY-MM-DD HH:MM:SS`.
     Time,
@@ -931,6 +943,9 @@ pub enum ResponderFile {
         /// Message delimiter; each received chunk is a message without one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         delimiter: Option<Payload>,
+        /// Every reply (and the default) is a template.
+        #[serde(default, skip_serializing_if = "is_false")]
+        template: bool,
     },
 }
 
@@ -981,6 +996,225 @@ pub struct RuleFile {
     /// Close after answering.
     #[serde(default, skip_serializing_if = "is_false")]
     pub close: bool,
+}
+
+/// TLS as written in files: `Client(server_name: "localhost", ca_file:
+/// "ca.pem")` on a TCP client, `Server(cert: SelfSigned(names: [...]))` or
+/// `Server(cert: Files(cert: "c.pem", key: "k.pem"))` on a TCP server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TlsFile {
+    /// TLS client.
+    Client {
+        /// SNI and the name checked; default: the host connected to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server_name: Option<String>,
+        /// ALPN protocols offered.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        alpn: Vec<String>,
+        /// Trusted roots: System (default), Bundled or None.
+        #[serde(default, skip_serializing_if = "RootsFile::is_system")]
+        roots: RootsFile,
+        /// Extra CA certificates (PEM).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ca_file: Option<PathBuf>,
+        /// Accept any certificate (flagged on every connection).
+        #[serde(default, skip_serializing_if = "is_false")]
+        accept_invalid_certs: bool,
+    },
+    /// TLS server.
+    Server {
+        /// The certificate presented; default: self-signed for localhost,
+        /// 127.0.0.1 and ::1.
+        #[serde(default, skip_serializing_if = "CertFile::is_default")]
+        cert: CertFile,
+        /// ALPN protocols accepted.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        alpn: Vec<String>,
+    },
+}
+
+/// Trusted roots as written in files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum RootsFile {
+    /// The system's store (the bundled roots when it is empty).
+    #[default]
+    System,
+    /// The Mozilla roots built in.
+    Bundled,
+    /// Only `ca_file`.
+    None,
+}
+
+impl RootsFile {
+    fn is_system(&self) -> bool {
+        *self == RootsFile::System
+    }
+}
+
+/// A TLS server's certificate as written in files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CertFile {
+    /// Generated at start for these names.
+    SelfSigned {
+        /// DNS names or IP literals.
+        names: Vec<String>,
+    },
+    /// PEM files.
+    Files {
+        /// Certificate chain, leaf first.
+        cert: PathBuf,
+        /// Private key.
+        key: PathBuf,
+    },
+}
+
+impl Default for CertFile {
+    fn default() -> Self {
+        match Identity::default() {
+            Identity::SelfSigned { names } => CertFile::SelfSigned { names },
+            Identity::Files { cert, key } => CertFile::Files { cert, key },
+        }
+    }
+}
+
+impl CertFile {
+    fn is_default(&self) -> bool {
+        *self == CertFile::default()
+    }
+}
+
+fn check_alpn(alpn: &[String]) -> Result<(), FieldError> {
+    for p in alpn {
+        if p.is_empty() || p.len() > 255 {
+            return Err(field_err(
+                "tls",
+                format!("ALPN protocol '{p}' must be 1 to 255 bytes, e.g. \"http/1.1\" or \"h2\""),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn tls_spec(t: TlsFile, kind: &SessionKind, auto_read: bool) -> Result<TlsSpec, FieldError> {
+    if !auto_read {
+        return Err(field_err(
+            "tls",
+            "TLS needs automatic reads (the record layer reads for you); remove auto_read: false",
+        ));
+    }
+    match t {
+        TlsFile::Client {
+            server_name,
+            alpn,
+            roots,
+            ca_file,
+            accept_invalid_certs,
+        } => {
+            if !matches!(kind, SessionKind::TcpClient { .. }) {
+                return Err(field_err(
+                    "tls",
+                    "tls: Client(...) goes on a TcpClient session; a TcpServer takes tls: Server(...)",
+                ));
+            }
+            check_alpn(&alpn)?;
+            if let Some(n) = &server_name
+                && rustls::pki_types::ServerName::try_from(n.as_str()).is_err()
+            {
+                return Err(field_err(
+                    "tls",
+                    format!("server_name '{n}' is not a DNS name or IP address"),
+                ));
+            }
+            if ca_file.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                return Err(field_err(
+                    "tls",
+                    "ca_file is empty; give a PEM file's path or leave it out",
+                ));
+            }
+            if roots == RootsFile::None && ca_file.is_none() && !accept_invalid_certs {
+                return Err(field_err(
+                    "tls",
+                    "roots: None trusts nothing; give a ca_file, or use System or Bundled roots",
+                ));
+            }
+            Ok(TlsSpec::Client(TlsClientSpec {
+                server_name,
+                alpn,
+                roots: match roots {
+                    RootsFile::System => Roots::System,
+                    RootsFile::Bundled => Roots::Bundled,
+                    RootsFile::None => Roots::None,
+                },
+                ca_file,
+                insecure: accept_invalid_certs,
+            }))
+        }
+        TlsFile::Server { cert, alpn } => {
+            if !matches!(kind, SessionKind::TcpServer { .. }) {
+                return Err(field_err(
+                    "tls",
+                    "tls: Server(...) goes on a TcpServer session; a TcpClient takes tls: Client(...)",
+                ));
+            }
+            check_alpn(&alpn)?;
+            let identity = match cert {
+                CertFile::SelfSigned { names } => {
+                    if names.is_empty() {
+                        return Err(field_err(
+                            "tls",
+                            "SelfSigned needs at least one name, e.g. [\"localhost\", \"127.0.0.1\"]",
+                        ));
+                    }
+                    for n in &names {
+                        if rustls::pki_types::ServerName::try_from(n.as_str()).is_err() {
+                            return Err(field_err(
+                                "tls",
+                                format!(
+                                    "'{n}' is not a DNS name or IP address for the certificate"
+                                ),
+                            ));
+                        }
+                    }
+                    Identity::SelfSigned { names }
+                }
+                CertFile::Files { cert, key } => {
+                    if cert.as_os_str().is_empty() || key.as_os_str().is_empty() {
+                        return Err(field_err("tls", "Files needs both a cert and a key path"));
+                    }
+                    Identity::Files { cert, key }
+                }
+            };
+            Ok(TlsSpec::Server(TlsServerSpec { identity, alpn }))
+        }
+    }
+}
+
+fn tls_file(t: &TlsSpec) -> TlsFile {
+    match t {
+        TlsSpec::Client(c) => TlsFile::Client {
+            server_name: c.server_name.clone(),
+            alpn: c.alpn.clone(),
+            roots: match c.roots {
+                Roots::System => RootsFile::System,
+                Roots::Bundled => RootsFile::Bundled,
+                Roots::None => RootsFile::None,
+            },
+            ca_file: c.ca_file.clone(),
+            accept_invalid_certs: c.insecure,
+        },
+        TlsSpec::Server(s) => TlsFile::Server {
+            cert: match &s.identity {
+                Identity::SelfSigned { names } => CertFile::SelfSigned {
+                    names: names.clone(),
+                },
+                Identity::Files { cert, key } => CertFile::Files {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                },
+            },
+            alpn: s.alpn.clone(),
+        },
+    }
 }
 
 /// Address family as written in files.
@@ -1064,6 +1298,9 @@ pub struct SessionFile {
     /// Named payloads for the composer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub snippets: Vec<SnippetFile>,
+    /// TLS over the stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFile>,
 }
 
 /// A named payload: `(name: "greeting", payload: Text("你好"))`.
@@ -1555,6 +1792,9 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
         }
         spec.reply_delay = (!d.0.is_zero()).then_some(d.0);
     }
+    if let Some(t) = f.tls {
+        spec.tls = Some(tls_spec(t, &spec.kind, spec.auto_read)?);
+    }
     spec.steps = steps;
     spec.keep_open_after_peer_fin = f.keep_open_after_peer_fin;
     spec.limits = limits;
@@ -1706,6 +1946,7 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
         Responder::Fixed(r) => ResponderFile::Fixed {
             reply: payload_for(&r.data, enc),
             close_after: r.close,
+            template: r.template,
         },
         Responder::Canned(c) => ResponderFile::Canned {
             rules: c
@@ -1728,6 +1969,8 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
                 .collect(),
             default: c.default.as_ref().map(|d| payload_for(&d.data, enc)),
             delimiter: c.delimiter.as_ref().map(|d| payload_for(d, enc)),
+            template: c.rules.iter().any(|r| r.reply.template)
+                || c.default.as_ref().is_some_and(|d| d.template),
         },
     };
     let defaults = Limits::default();
@@ -1768,6 +2011,7 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
                 payload: payload_for(&s.data, enc),
             })
             .collect(),
+        tls: spec.tls.as_ref().map(tls_file),
     }
 }
 
@@ -1828,18 +2072,32 @@ fn responder_spec(r: ResponderFile, enc: Encoding) -> Result<Responder, FieldErr
         p.to_bytes(enc)
             .map_err(|e| field_err("responder", format!("{what}: {e}")))
     };
+    let reply = |p: &Payload, what: &str, close: bool, template: bool| {
+        let data = bytes(p, what)?;
+        if template {
+            crate::engine::respond::check_template(&data)
+                .map_err(|e| field_err("responder", format!("{what}: {e}")))?;
+        }
+        Ok::<Reply, FieldError>(Reply {
+            data,
+            close,
+            template,
+        })
+    };
     Ok(match r {
         ResponderFile::None => Responder::None,
         ResponderFile::Echo => Responder::Echo,
         ResponderFile::Time => Responder::Time,
-        ResponderFile::Fixed { reply, close_after } => Responder::Fixed(Reply {
-            data: bytes(&reply, "reply")?,
-            close: close_after,
-        }),
+        ResponderFile::Fixed {
+            reply: r,
+            close_after,
+            template,
+        } => Responder::Fixed(reply(&r, "reply", close_after, template)?),
         ResponderFile::Canned {
             rules,
             default,
             delimiter,
+            template,
         } => {
             let mut out = Vec::new();
             for (i, r) in rules.iter().enumerate() {
@@ -1877,16 +2135,13 @@ fn responder_spec(r: ResponderFile, enc: Encoding) -> Result<Responder, FieldErr
                 out.push(Rule {
                     matching,
                     pattern,
-                    reply: Reply {
-                        data: bytes(&r.reply, &format!("rule {i} reply"))?,
-                        close: r.close,
-                    },
+                    reply: reply(&r.reply, &format!("rule {i} reply"), r.close, template)?,
                 });
             }
             Responder::Canned(Canned {
                 rules: out,
                 default: default
-                    .map(|d| bytes(&d, "default").map(|data| Reply { data, close: false }))
+                    .map(|d| reply(&d, "default", false, template))
                     .transpose()?,
                 delimiter: delimiter.map(|d| bytes(&d, "delimiter")).transpose()?,
             })
@@ -2008,6 +2263,62 @@ mod tests {
             let (_, again) = parse_session(Path::new("x.ron"), &text)
                 .unwrap_or_else(|e| panic!("{stem}: {e}\n{text}"));
             assert_eq!(again, spec, "{stem}:\n{text}");
+        }
+    }
+
+    #[test]
+    fn tls_is_checked_against_the_kind_and_round_trips() {
+        let specs =
+            parse(r#"(name: "s", kind: TcpServer(local: "127.0.0.1:0"), tls: Server())"#).unwrap();
+        assert_eq!(
+            specs[0].tls,
+            Some(TlsSpec::Server(TlsServerSpec::default())),
+            "Server() takes the generated certificate"
+        );
+        let src = r#"(name: "c", kind: TcpClient(remote: "127.0.0.1:1"),
+            tls: Client(server_name: "localhost", alpn: ["h2"], roots: None, ca_file: "ca.pem"))"#;
+        let spec = parse(src).unwrap().remove(0);
+        let text = session_to_ron(&from_spec(&spec)).unwrap();
+        assert!(text.contains("ca_file: \"ca.pem\""), "{text}");
+        assert_eq!(parse(&text).unwrap().remove(0), spec);
+
+        let cases = [
+            (
+                r#"(name: "x", kind: TcpServer(local: "127.0.0.1:0"), tls: Client())"#,
+                "goes on a TcpClient",
+            ),
+            (
+                r#"(name: "x", kind: Udp(local: "127.0.0.1:0"), tls: Server())"#,
+                "goes on a TcpServer",
+            ),
+            (
+                r#"(name: "x", kind: TcpClient(remote: "127.0.0.1:1"), tls: Client(roots: None))"#,
+                "trusts nothing",
+            ),
+            (
+                r#"(name: "x", kind: TcpClient(remote: "127.0.0.1:1"), auto_read: false, tls: Client())"#,
+                "automatic reads",
+            ),
+            (
+                r#"(name: "x", kind: TcpClient(remote: "127.0.0.1:1"), tls: Client(alpn: [""]))"#,
+                "1 to 255 bytes",
+            ),
+            (
+                r#"(name: "x", kind: TcpClient(remote: "127.0.0.1:1"), tls: Client(server_name: "a b"))"#,
+                "not a DNS name",
+            ),
+            (
+                r#"(name: "x", kind: TcpServer(local: "127.0.0.1:0"), tls: Server(cert: SelfSigned(names: [])))"#,
+                "at least one name",
+            ),
+            (
+                r#"(name: "x", kind: TcpServer(local: "127.0.0.1:0"), tls: Server(cert: Files(cert: "c.pem")))"#,
+                "key",
+            ),
+        ];
+        for (src, want) in cases {
+            let e = parse(src).unwrap_err();
+            assert!(e.message.contains(want), "{src}: {e}");
         }
     }
 

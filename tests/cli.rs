@@ -502,6 +502,71 @@ fn a_regex_rule_answers_with_its_capture_groups() {
 }
 
 #[test]
+fn reply_templates_fill_counter_peer_and_length_per_connection_and_per_datagram() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = format!(
+        r##"(
+    version: 1,
+    name: "tpl",
+    kind: TcpServer(local: "127.0.0.1:{port}"),
+    responder: Canned(
+        rules: [(match: Prefix, request: Text("JSON"), reply: Escaped("{{{{\"n\": {{counter}}}}}}\n"))],
+        default: Escaped("#{{counter}} from {{peer}}: {{len}} bytes\n"),
+        delimiter: Escaped("\n"),
+        template: true,
+    ),
+)"##
+    );
+    let file = write(dir.path(), "tpl.ron", &text);
+    let (mut child, mut out) = spawn_run(&file);
+    out.wait("listening", |v| v["event"] == "listening");
+    let read_line = |c: &mut TcpStream| {
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while b[0] != b'\n' {
+            c.read_exact(&mut b).unwrap();
+            line.push(b[0]);
+        }
+        String::from_utf8(line).unwrap()
+    };
+    for _ in 0..2 {
+        // The counter is per connection: each new client starts at 1.
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(DEADLINE)).unwrap();
+        let me = c.local_addr().unwrap();
+        c.write_all(b"hello\nJSON please\n").unwrap();
+        assert_eq!(read_line(&mut c), format!("#1 from {me}: 5 bytes\n"));
+        assert_eq!(
+            read_line(&mut c),
+            "{\"n\": 2}\n",
+            "doubled braces are literal"
+        );
+    }
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child), 0);
+
+    // A field the template does not know is refused at load, with the fix.
+    let bad = write(
+        dir.path(),
+        "bad.ron",
+        r#"(version: 1, name: "b", kind: Udp(local: "127.0.0.1:0"),
+            responder: Fixed(reply: Text("{peer} {date}"), template: true))"#,
+    );
+    let o = Command::new(BIN).arg("check").arg(&bad).output().unwrap();
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("unknown template field {date}") && e.contains("{counter}"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_bad_regex_is_refused_with_the_rule_and_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let bad = |request: &str| {

@@ -595,6 +595,7 @@ fn the_http_builder_sends_a_request_and_the_inspector_reads_the_response() {
         data: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nnihao, \r\n5\r\nworld\r\n0\r\n\r\n"
             .to_vec(),
         close: true,
+        template: false,
     });
     let mut h = harness(vec![srv]);
     let id = h.state().selected().unwrap();

@@ -14,6 +14,7 @@ mod sink;
 pub mod spec;
 pub mod start;
 pub mod stepper;
+pub mod tls;
 mod worker;
 
 use std::collections::HashMap;

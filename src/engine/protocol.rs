@@ -318,6 +318,10 @@ pub enum EventKind {
         /// Its fd.
         fd: i32,
     },
+    /// A TLS handshake finished (boxed: it carries the certificate chain).
+    Tls(Box<super::tls::TlsInfo>),
+    /// A TLS server's certificate, once it listens.
+    TlsIdentity(Box<super::tls::TlsIdentityInfo>),
     /// The options as read back with getsockopt after setup.
     Options(Vec<OptionReport>),
     /// One option changed on a live socket, with its read-back value.
@@ -417,6 +421,8 @@ impl EventKind {
             EventKind::Bound { .. } => "bound",
             EventKind::Listening { .. } => "listening",
             EventKind::Accepted { .. } => "accepted",
+            EventKind::Tls(_) => "tls",
+            EventKind::TlsIdentity(_) => "tls_identity",
             EventKind::Options(_) => "options",
             EventKind::OptionChanged(_) => "option_changed",
             EventKind::Log(e) => match e.dir {

@@ -51,12 +51,87 @@ impl PartialEq for BytesRegex {
 impl Eq for BytesRegex {}
 
 /// One reply, and whether to close after sending it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Reply {
     /// The bytes to send.
     pub data: Vec<u8>,
     /// Close the connection once the reply is sent (the chat server's "Bye").
     pub close: bool,
+    /// `data` is a template: `{counter}`, `{time}`, `{peer}` and `{len}`
+    /// are filled in when the reply is sent (`{{` and `}}` for braces).
+    pub template: bool,
+}
+
+/// The fields a reply template may use.
+pub const TEMPLATE_FIELDS: [&str; 4] = ["counter", "time", "peer", "len"];
+
+/// Checks a template: every `{` opens a known field or is doubled, every
+/// `}` closes one or is doubled.
+pub fn check_template(t: &[u8]) -> Result<(), String> {
+    let mut i = 0;
+    while i < t.len() {
+        match t[i] {
+            b'{' if t.get(i + 1) == Some(&b'{') => i += 2,
+            b'}' if t.get(i + 1) == Some(&b'}') => i += 2,
+            b'{' => {
+                let Some(end) = t[i..].iter().position(|&b| b == b'}') else {
+                    return Err(format!(
+                        "'{{' at byte {i} is not closed; write {{{{ for a literal brace"
+                    ));
+                };
+                let name = &t[i + 1..i + end];
+                if !TEMPLATE_FIELDS.iter().any(|f| f.as_bytes() == name) {
+                    return Err(format!(
+                        "unknown template field {{{}}}; the fields are {{{}}} (write {{{{ for a literal brace)",
+                        String::from_utf8_lossy(name),
+                        TEMPLATE_FIELDS.join("}, {")
+                    ));
+                }
+                i += end + 1;
+            }
+            b'}' => {
+                return Err(format!(
+                    "'}}' at byte {i} closes nothing; write }}}} for a literal brace"
+                ));
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
+/// Fills a checked template (unknown fields are left as written).
+fn render(t: &[u8], counter: u64, peer: &str, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(t.len() + 16);
+    let mut i = 0;
+    while i < t.len() {
+        match t[i] {
+            b'{' | b'}' if t.get(i + 1) == Some(&t[i]) => {
+                out.push(t[i]);
+                i += 2;
+            }
+            b'{' => {
+                let end = t[i..]
+                    .iter()
+                    .position(|&b| b == b'}')
+                    .unwrap_or(t.len() - i);
+                let name = &t[i + 1..(i + end).min(t.len())];
+                match name {
+                    b"counter" => out.extend_from_slice(counter.to_string().as_bytes()),
+                    b"time" => out.extend_from_slice(local_time_text().as_bytes()),
+                    b"peer" => out.extend_from_slice(peer.as_bytes()),
+                    b"len" => out.extend_from_slice(len.to_string().as_bytes()),
+                    _ => out.extend_from_slice(&t[i..(i + end + 1).min(t.len())]),
+                }
+                i += end + 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// One row of a canned-reply table.
@@ -101,10 +176,44 @@ pub enum Responder {
 /// are answered as one message so a peer cannot grow our memory.
 pub const MAX_FRAME: usize = 64 * 1024;
 
-/// Per-connection state a responder needs (the partial message).
+/// Per-connection state a responder needs: the partial message, the
+/// replies sent so far and the peer, for templates.
 #[derive(Default, Debug)]
 pub struct Framer {
     partial: Vec<u8>,
+    /// Replies made on this connection (or datagram socket).
+    pub replies: u64,
+    /// The peer's address as text (a datagram's source, per datagram).
+    pub peer: String,
+}
+
+impl Framer {
+    /// A framer for a connection to `peer`.
+    pub fn for_peer(peer: String) -> Framer {
+        Framer {
+            peer,
+            ..Framer::default()
+        }
+    }
+
+    /// Starts a new datagram from `peer`: framing never spans datagrams.
+    pub fn datagram_from(&mut self, peer: String) {
+        self.partial.clear();
+        self.peer = peer;
+    }
+
+    /// Counts a reply and fills its template.
+    fn emit(&mut self, r: &Reply, msg_len: usize) -> Reply {
+        self.replies += 1;
+        if !r.template {
+            return r.clone();
+        }
+        Reply {
+            data: render(&r.data, self.replies, &self.peer, msg_len),
+            close: r.close,
+            template: false,
+        }
+    }
 }
 
 impl Responder {
@@ -117,30 +226,36 @@ impl Responder {
     pub fn respond(&self, framer: &mut Framer, chunk: &[u8]) -> Vec<Reply> {
         match self {
             Responder::None => Vec::new(),
-            Responder::Echo => vec![Reply {
-                data: chunk.to_vec(),
-                close: false,
-            }],
-            Responder::Fixed(r) => vec![r.clone()],
-            Responder::Time => vec![Reply {
-                data: local_time_text().into_bytes(),
-                close: false,
-            }],
+            Responder::Echo => {
+                framer.replies += 1;
+                vec![Reply {
+                    data: chunk.to_vec(),
+                    ..Reply::default()
+                }]
+            }
+            Responder::Fixed(r) => vec![framer.emit(r, chunk.len())],
+            Responder::Time => {
+                framer.replies += 1;
+                vec![Reply {
+                    data: local_time_text().into_bytes(),
+                    ..Reply::default()
+                }]
+            }
             Responder::Canned(c) => match &c.delimiter {
-                None => c.answer(chunk).into_iter().collect(),
-                Some(d) if d.is_empty() => c.answer(chunk).into_iter().collect(),
+                None => c.answer(chunk, framer).into_iter().collect(),
+                Some(d) if d.is_empty() => c.answer(chunk, framer).into_iter().collect(),
                 Some(d) => {
                     framer.partial.extend_from_slice(chunk);
                     let mut out = Vec::new();
                     while let Some(pos) = memchr::memmem::find(&framer.partial, d) {
                         let msg: Vec<u8> = framer.partial.drain(..pos + d.len()).collect();
-                        if let Some(r) = c.answer(&msg[..pos]) {
+                        if let Some(r) = c.answer(&msg[..pos], framer) {
                             out.push(r);
                         }
                     }
                     if framer.partial.len() > MAX_FRAME {
                         let msg = std::mem::take(&mut framer.partial);
-                        if let Some(r) = c.answer(&msg) {
+                        if let Some(r) = c.answer(&msg, framer) {
                             out.push(r);
                         }
                     }
@@ -152,7 +267,7 @@ impl Responder {
 }
 
 impl Canned {
-    fn answer(&self, msg: &[u8]) -> Option<Reply> {
+    fn answer(&self, msg: &[u8], framer: &mut Framer) -> Option<Reply> {
         for r in &self.rules {
             let hit = match &r.matching {
                 Match::Exact => msg == r.pattern.as_slice(),
@@ -160,21 +275,21 @@ impl Canned {
                 Match::Contains => memchr::memmem::find(msg, &r.pattern).is_some(),
                 Match::Regex(re) => {
                     if let Some(caps) = re.0.captures(msg) {
+                        // Template fields first, then capture groups: a
+                        // peer's captured bytes are never read as a template.
+                        let filled = framer.emit(&r.reply, msg.len());
                         let mut data = Vec::new();
-                        caps.expand(&r.reply.data, &mut data);
-                        return Some(Reply {
-                            data,
-                            close: r.reply.close,
-                        });
+                        caps.expand(&filled.data, &mut data);
+                        return Some(Reply { data, ..filled });
                     }
                     false
                 }
             };
             if hit {
-                return Some(r.reply.clone());
+                return Some(framer.emit(&r.reply, msg.len()));
             }
         }
-        self.default.clone()
+        self.default.as_ref().map(|d| framer.emit(d, msg.len()))
     }
 }
 
@@ -212,6 +327,7 @@ mod tests {
         Reply {
             data: s.as_bytes().to_vec(),
             close,
+            template: false,
         }
     }
 
@@ -286,6 +402,71 @@ mod tests {
         // Bytes that are not UTF-8 neither match nor panic.
         assert!(r.respond(&mut f, b"\xff\xfe put").is_empty());
         assert!(BytesRegex::new("(").is_err());
+    }
+
+    #[test]
+    fn templates_fill_counter_peer_and_length_and_keep_doubled_braces() {
+        let t = b"#{counter} to {peer}: {len} bytes {{ok}}".to_vec();
+        assert_eq!(check_template(&t), Ok(()));
+        let r = Responder::Fixed(Reply {
+            data: t,
+            close: false,
+            template: true,
+        });
+        let mut f = Framer::for_peer("127.0.0.1:5000".into());
+        assert_eq!(
+            r.respond(&mut f, b"abc")[0].data,
+            b"#1 to 127.0.0.1:5000: 3 bytes {ok}"
+        );
+        assert_eq!(
+            r.respond(&mut f, b"hello")[0].data,
+            b"#2 to 127.0.0.1:5000: 5 bytes {ok}"
+        );
+        let t = Responder::Fixed(Reply {
+            data: b"now {time}".to_vec(),
+            close: false,
+            template: true,
+        });
+        let out = t.respond(&mut f, b"x").remove(0).data;
+        assert_eq!(out.len(), 4 + 19, "{}", String::from_utf8_lossy(&out));
+        // Without the flag braces are plain bytes.
+        let plain = Responder::Fixed(reply("{counter}", false));
+        assert_eq!(plain.respond(&mut f, b"x")[0].data, b"{counter}");
+        assert!(
+            check_template(b"{nope}")
+                .unwrap_err()
+                .contains("unknown template field {nope}")
+        );
+        assert!(
+            check_template(b"{counter")
+                .unwrap_err()
+                .contains("not closed")
+        );
+        assert!(
+            check_template(b"a } b")
+                .unwrap_err()
+                .contains("closes nothing")
+        );
+    }
+
+    #[test]
+    fn a_regex_reply_fills_templates_before_captures() {
+        let r = Responder::Canned(Canned {
+            rules: vec![Rule {
+                matching: Match::Regex(BytesRegex::new(r"^GET (\S+)").unwrap()),
+                pattern: Vec::new(),
+                reply: Reply {
+                    data: b"{counter}:$1".to_vec(),
+                    close: false,
+                    template: true,
+                },
+            }],
+            default: None,
+            delimiter: None,
+        });
+        let mut f = Framer::for_peer("p".into());
+        // A capture that looks like a template stays as the peer sent it.
+        assert_eq!(r.respond(&mut f, b"GET {peer}")[0].data, b"1:{peer}");
     }
 
     #[test]

@@ -300,6 +300,8 @@ pub struct SessionSpec {
     pub limits: Limits,
     /// Saved payloads, for the composer.
     pub snippets: Vec<Snippet>,
+    /// TLS over the stream (TCP client or server only).
+    pub tls: Option<super::tls::TlsSpec>,
 }
 
 impl SessionSpec {
@@ -321,6 +323,7 @@ impl SessionSpec {
             keep_open_after_peer_fin: false,
             limits: Limits::default(),
             snippets: Vec::new(),
+            tls: None,
         }
     }
 }

@@ -28,6 +28,7 @@ use super::protocol::{
 use super::respond::{Framer, Reply};
 use super::sink::{Shared, Sink};
 use super::spec::{Family, HostPort, Responder, SessionKind, SessionSpec, StalePolicy, Step};
+use super::tls::{TlsConn, TlsSetup};
 
 const WAKE: Token = Token(usize::MAX);
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -133,6 +134,9 @@ struct Conn {
     delayed: VecDeque<(Instant, Reply)>,
     delayed_dropped: bool,
     script: Script,
+    /// TLS over this stream: records in and out of the socket, plaintext
+    /// in the log.
+    tls: Option<Box<TlsConn>>,
 }
 
 /// A datagram socket (UDP or Unix).
@@ -149,6 +153,8 @@ struct Dgram {
     /// Replies held for the reply delay, with the datagram's source.
     delayed: VecDeque<(Instant, Reply, SockAddr)>,
     delayed_dropped: bool,
+    /// The responder's state: reply count and the current source.
+    framer: Framer,
 }
 
 pub(crate) struct Worker {
@@ -172,6 +178,10 @@ pub(crate) struct Worker {
     last_stats: Instant,
     /// Counters of the session's own stream, kept for its Closed event.
     end_counters: Counters,
+    /// The session's TLS configuration, when it speaks TLS.
+    tls: Option<TlsSetup>,
+    /// A TLS server's certificate, reported once it listens.
+    tls_identity: Option<super::tls::TlsIdentityInfo>,
 }
 
 /// Replies one connection may hold for the reply delay; a peer sending
@@ -231,6 +241,8 @@ pub(crate) fn run(
         interrupts,
         last_stats: now(),
         end_counters: Counters::default(),
+        tls: None,
+        tls_identity: None,
     };
     match w.setup() {
         Ok(()) => w.event_loop(),
@@ -388,6 +400,16 @@ impl Worker {
     }
 
     fn setup(&mut self) -> Result<(), CloseReason> {
+        if let Some(t) = &self.spec.tls {
+            let host = match &self.spec.kind {
+                SessionKind::TcpClient { remote, .. } => Some(remote.host.clone()),
+                _ => None,
+            };
+            let (setup, identity) =
+                TlsSetup::build(t, host.as_deref()).map_err(CloseReason::Error)?;
+            self.tls = Some(setup);
+            self.tls_identity = identity;
+        }
         match self.spec.kind.clone() {
             SessionKind::TcpClient { remote, local } => self.setup_tcp_client(&remote, local),
             SessionKind::TcpServer { local, backlog } => {
@@ -578,6 +600,10 @@ impl Worker {
             },
         );
         self.snapshot(&sock, self.top);
+        if let Some(id) = self.tls_identity.take() {
+            self.sink
+                .control(self.top, EventKind::TlsIdentity(Box::new(id)));
+        }
         self.listener = Some(sock);
         self.owned_path = unix_path;
         Ok(())
@@ -782,6 +808,12 @@ impl Worker {
             },
         );
         self.snapshot(&sock, id);
+        let tls = match &self.tls {
+            Some(setup) => Some(Box::new(setup.start().map_err(CloseReason::Error)?)),
+            None => None,
+        };
+        let client_tls = tls.is_some() && !self.spec.kind.is_server();
+        let peer_text = peer.to_string();
         let (responder, steps) = match self.spec.kind {
             // The script drives end 1; the responder answers on end 2.
             SessionKind::SocketPair if script => (Responder::None, self.spec.steps.clone()),
@@ -811,12 +843,17 @@ impl Worker {
                 meter: Meter::new(),
                 last_rx: now(),
                 responder,
-                framer: Framer::default(),
+                framer: Framer::for_peer(peer_text),
                 delayed: VecDeque::new(),
                 delayed_dropped: false,
                 script: Script::new(steps),
+                tls,
             },
         );
+        if client_tls {
+            // The ClientHello goes out at once.
+            self.flush_conn(id.child);
+        }
         Ok(())
     }
 
@@ -934,6 +971,7 @@ impl Worker {
             closed: None,
             delayed: VecDeque::new(),
             delayed_dropped: false,
+            framer: Framer::default(),
         });
         self.advance_script_dgram();
         Ok(())
@@ -1258,6 +1296,8 @@ impl Worker {
         if data.is_empty() {
             return;
         }
+        // Over TLS every write goes through the record layer's queue.
+        let mode = if c.tls.is_some() { SendMode::All } else { mode };
         if !auto {
             // Manual sessions: the call happens now, in the socket's own mode.
             let after = direct_send(&mut self.sink, c, &data, mode);
@@ -1327,7 +1367,59 @@ impl Worker {
             return;
         }
         let mut after = After::Nothing;
-        while let Some(front) = c.out.front() {
+        if let Some(t) = c.tls.as_mut() {
+            // Plaintext waits in our queue until the handshake is done, so
+            // "sent" means encrypted and handed to the kernel.
+            loop {
+                let mut moved = 0;
+                while t.is_established()
+                    && let Some(front) = c.out.front()
+                {
+                    let chunk = &front[c.out_off..];
+                    let n = t.write_plain(chunk);
+                    if n == 0 {
+                        break;
+                    }
+                    moved += n;
+                    c.counters.bytes_out += n as u64;
+                    c.counters.msgs_out += 1;
+                    c.stats_dirty = true;
+                    c.queued -= n;
+                    let entry = LogEntry {
+                        dir: Direction::Out,
+                        peer: Some(c.peer.clone()),
+                        data: chunk[..n].to_vec(),
+                        requested: None,
+                        truncated_from: None,
+                    };
+                    c.out_off += n;
+                    if c.out_off == front.len() {
+                        c.out.pop_front();
+                        c.out_off = 0;
+                    }
+                    self.sink.log(c.id, entry);
+                }
+                if c.queued == 0 && c.shutdown_pending && !c.write_shut {
+                    t.close_notify();
+                }
+                match t.write_to(&c.sock) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        after = After::Close(write_error_reason(&e));
+                        break;
+                    }
+                }
+                if moved == 0 {
+                    break;
+                }
+            }
+        }
+        let tls_pending = c.tls.as_ref().is_some_and(|t| t.wants_write());
+        let plain_ready = c.tls.as_ref().is_none_or(|t| t.is_established());
+        while c.tls.is_none()
+            && let Some(front) = c.out.front()
+        {
             let chunk = &front[c.out_off..];
             match (&c.sock).write(chunk) {
                 Ok(n) => {
@@ -1359,7 +1451,7 @@ impl Worker {
             }
         }
         c.counters.queued_out = c.queued as u64;
-        let want = c.queued > 0;
+        let want = tls_pending || (c.queued > 0 && plain_ready);
         if c.registered && want != c.watching_writes {
             let interest = if want {
                 Interest::READABLE | Interest::WRITABLE
@@ -1388,7 +1480,7 @@ impl Worker {
             self.sink
                 .control(c.id, EventKind::WriteResumed { queued: c.queued });
         }
-        if c.queued == 0 && c.shutdown_pending && !c.write_shut {
+        if c.queued == 0 && c.shutdown_pending && !c.write_shut && !tls_pending {
             c.shutdown_pending = false;
             match c.sock.shutdown(Shutdown::Write) {
                 Ok(()) => {
@@ -1408,6 +1500,7 @@ impl Worker {
         // close the connection before the delayed answer goes out.
         if c.queued == 0
             && c.delayed.is_empty()
+            && !tls_pending
             && let Some(r) = c.close_after_flush.take()
         {
             after = After::Close(r);
@@ -1445,18 +1538,49 @@ impl Worker {
             reads += 1;
             match c.sock.recv(self.rx.spare()) {
                 Ok(0) => {
-                    c.read_eof = true;
-                    self.sink
-                        .control(c.id, EventKind::HalfClosed { by: Side::Peer });
-                    if c.write_shut {
-                        after = After::Close(CloseReason::PeerClosed);
-                    } else if !keep_open {
-                        c.close_after_flush = Some(CloseReason::PeerClosed);
+                    if c.tls.as_ref().is_some_and(|t| !t.is_established()) {
+                        after = After::Close(CloseReason::Error(
+                            OpError::plain(
+                                "tls handshake",
+                                "the peer closed the connection during the TLS handshake",
+                            )
+                            .with_hint(
+                                "the peer may not speak TLS, or refused us without an alert",
+                            ),
+                        ));
+                        break;
                     }
+                    after = peer_eof(&mut self.sink, c, keep_open);
                     break;
                 }
                 Ok(n) => {
-                    let data = self.rx.take(n);
+                    let mut data = self.rx.take(n);
+                    let mut peer_closed = false;
+                    if let Some(t) = c.tls.as_mut() {
+                        match t.feed(&data) {
+                            Ok(fed) => {
+                                if let Some(info) = fed.established {
+                                    self.sink.control(c.id, EventKind::Tls(Box::new(info)));
+                                }
+                                peer_closed = fed.closed;
+                                data = fed.plain;
+                            }
+                            Err(e) => {
+                                // rustls queued an alert; it goes out before the close.
+                                let _ = t.write_to(&c.sock);
+                                after = After::Close(CloseReason::Error(e));
+                                break;
+                            }
+                        }
+                        if data.is_empty() {
+                            if peer_closed {
+                                after = peer_eof(&mut self.sink, c, keep_open);
+                                break;
+                            }
+                            continue;
+                        }
+                    }
+                    let n = data.len();
                     c.counters.bytes_in += n as u64;
                     c.counters.msgs_in += 1;
                     c.stats_dirty = true;
@@ -1475,6 +1599,11 @@ impl Worker {
                             truncated_from: None,
                         },
                     );
+                    if peer_closed {
+                        // close_notify: the TLS stream's end of data.
+                        after = peer_eof(&mut self.sink, c, keep_open);
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -1690,8 +1819,9 @@ impl Worker {
                     d.script.rx_seen = true;
                     if responder.is_active() {
                         // Each datagram is one message: no framing across them.
-                        let mut framer = Framer::default();
-                        for r in responder.respond(&mut framer, &data) {
+                        d.framer
+                            .datagram_from(Addr::from_sockaddr(&from).to_string());
+                        for r in responder.respond(&mut d.framer, &data) {
                             replies.push((r, from.clone()));
                         }
                     }
@@ -2147,7 +2277,18 @@ impl Worker {
         }
     }
 
-    fn close_conn(&mut self, c: Conn, reason: CloseReason) {
+    fn close_conn(&mut self, mut c: Conn, reason: CloseReason) {
+        if let Some(t) = c.tls.as_mut()
+            && t.is_established()
+            && !matches!(
+                reason,
+                CloseReason::Aborted | CloseReason::PeerReset | CloseReason::Error(_)
+            )
+        {
+            // Best effort: a TLS peer learns the end was deliberate, not a truncation.
+            t.close_notify();
+            let _ = t.write_to(&c.sock);
+        }
         if c.registered {
             let _ = self
                 .poll
@@ -2217,6 +2358,20 @@ fn describe_step(steps: &[Step], index: usize) -> String {
         Some(Step::ShutdownWrite) => "shutdown(SHUT_WR)".into(),
         Some(Step::Close) => "close".into(),
         None => String::new(),
+    }
+}
+
+/// The peer's end of data (FIN, or TLS close_notify) on a stream.
+fn peer_eof(sink: &mut Sink, c: &mut Conn, keep_open: bool) -> After {
+    c.read_eof = true;
+    sink.control(c.id, EventKind::HalfClosed { by: Side::Peer });
+    if c.write_shut {
+        After::Close(CloseReason::PeerClosed)
+    } else {
+        if !keep_open {
+            c.close_after_flush = Some(CloseReason::PeerClosed);
+        }
+        After::Nothing
     }
 }
 

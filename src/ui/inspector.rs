@@ -137,6 +137,94 @@ fn http_ui(ui: &mut egui::Ui, info: &SessionInfo, p: &crate::http::ResponseParse
     }
 }
 
+fn tls_ui(ui: &mut egui::Ui, t: &crate::engine::tls::TlsInfo) {
+    use crate::engine::tls::Verification;
+    ui.separator();
+    ui.strong(L::TLS);
+    match &t.verification {
+        Verification::Verified => {
+            ui.label("certificate verified");
+        }
+        Verification::NotVerified { would_fail } => {
+            let why = match would_fail {
+                Some(w) => format!("CERTIFICATE NOT VERIFIED (accept invalid certificates is on): {w}"),
+                None => "CERTIFICATE NOT VERIFIED (accept invalid certificates is on; it would have passed)".into(),
+            };
+            ui.add(
+                egui::Label::new(
+                    egui::RichText::new(why)
+                        .strong()
+                        .color(ui.visuals().error_fg_color),
+                )
+                .wrap(),
+            );
+        }
+        Verification::NoClientAuth => {
+            ui.weak("server side: clients are not asked for certificates");
+        }
+    }
+    egui::Grid::new("tls-grid")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            let mut kv = |k: &str, v: String| {
+                ui.label(k);
+                ui.add(egui::Label::new(egui::RichText::new(v).monospace()).wrap());
+                ui.end_row();
+            };
+            kv("version", t.version.clone());
+            kv("cipher suite", t.suite.clone());
+            kv("key exchange", t.kx.clone().unwrap_or_else(|| "-".into()));
+            kv("ALPN", t.alpn.clone().unwrap_or_else(|| "(none)".into()));
+            kv("SNI", t.sni.clone().unwrap_or_else(|| "(none)".into()));
+            if !t.trust.is_empty() {
+                kv("trusted roots", t.trust.clone());
+            }
+        });
+    for (i, c) in t.certs.iter().enumerate() {
+        let title = if i == 0 {
+            format!("peer certificate: {}", c.subject)
+        } else {
+            format!("chain [{i}]: {}", c.subject)
+        };
+        egui::CollapsingHeader::new(title)
+            .id_salt(("tls-cert", i))
+            .default_open(i == 0)
+            .show(ui, |ui| cert_ui(ui, ("cert", i), c));
+    }
+}
+
+fn cert_ui(
+    ui: &mut egui::Ui,
+    salt: impl std::hash::Hash + std::fmt::Debug,
+    c: &crate::engine::tls::CertInfo,
+) {
+    egui::Grid::new(("cert-grid", salt))
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            let mut kv = |k: &str, v: String| {
+                ui.label(k);
+                ui.add(egui::Label::new(egui::RichText::new(v).monospace()).wrap());
+                ui.end_row();
+            };
+            kv("subject", c.subject.clone());
+            kv("issuer", c.issuer.clone());
+            kv(
+                "valid",
+                format!(
+                    "{} to {}{}",
+                    c.not_before,
+                    c.not_after,
+                    if c.valid_now { "" } else { " (NOT valid now)" }
+                ),
+            );
+            kv("SANs", c.sans.join(", "));
+            kv("serial", c.serial.clone());
+            kv("SHA-256", c.sha256.clone());
+        });
+}
+
 /// Draws what the kernel says about the socket; returns code to copy when
 /// the user asked for the session as a program.
 fn draw(
@@ -274,6 +362,20 @@ fn draw(
                 p.line(egui_plot::Line::new("in", ins));
                 p.line(egui_plot::Line::new("out", outs));
             });
+    }
+    if let Some(t) = &info.tls {
+        tls_ui(ui, t);
+    }
+    if let Some(id) = &info.tls_identity {
+        ui.separator();
+        ui.strong(L::TLS_IDENTITY);
+        cert_ui(ui, "identity", &id.cert);
+        if id.generated {
+            ui.weak("generated at start (self-signed)");
+        }
+        if ui.button(L::COPY_CERT_PEM).clicked() {
+            ui.ctx().copy_text(id.pem.clone());
+        }
     }
     if let Some(p) = &info.http {
         http_ui(ui, info, p);

@@ -92,3 +92,16 @@ pub const HTTP_RESPONSE: &str = "HTTP response";
 pub const HTTP_BODY: &str = "Body";
 pub const HTTP_REQUEST: &str = "HTTP request";
 pub const HTTP_FILL: &str = "Put the request in the payload";
+
+pub const TLS: &str = "TLS";
+pub const TLS_IDENTITY: &str = "TLS certificate (this server)";
+pub const COPY_CERT_PEM: &str = "Copy certificate PEM";
+pub const USE_TLS: &str = "Use TLS";
+pub const TLS_SERVER_NAME: &str = "Server name (SNI)";
+pub const TLS_ALPN: &str = "ALPN";
+pub const TLS_CA_FILE: &str = "CA file";
+pub const TLS_ROOTS: &str = "Trusted roots";
+pub const TLS_INSECURE: &str = "Accept invalid certificates (INSECURE)";
+pub const TLS_CERT_FILE: &str = "Certificate file";
+pub const TLS_KEY_FILE: &str = "Key file";
+pub const TLS_SELF_SIGNED: &str = "Self-signed for";

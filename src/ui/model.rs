@@ -123,6 +123,10 @@ pub struct SessionInfo {
     pub burst_done: u32,
     /// See `burst_done`.
     pub bursts: Vec<crate::engine::burst::BurstReport>,
+    /// The TLS handshake's outcome, once it finished.
+    pub tls: Option<Box<crate::engine::tls::TlsInfo>>,
+    /// A TLS server's own certificate.
+    pub tls_identity: Option<Box<crate::engine::tls::TlsIdentityInfo>>,
 }
 
 impl SessionInfo {
@@ -160,6 +164,8 @@ impl SessionInfo {
             pending_calls: 0,
             burst_done: 0,
             bursts: Vec::new(),
+            tls: None,
+            tls_identity: None,
         }
     }
 }
@@ -316,6 +322,8 @@ impl Model {
                 let child = *child;
                 self.child_entry(child);
             }
+            EventKind::Tls(t) => info.tls = Some(t.clone()),
+            EventKind::TlsIdentity(t) => info.tls_identity = Some(t.clone()),
             EventKind::Options(list) => info.options = list.clone(),
             EventKind::OptionChanged(r) => {
                 match info.options.iter_mut().find(|o| o.name == r.name) {

@@ -1,0 +1,806 @@
+//! TLS over a stream session with rustls (sans-IO: the worker's mio loop
+//! still owns the socket and every syscall). Configs are built once per
+//! session from the spec; each connection gets a [`TlsConn`] that turns
+//! received records into plaintext and plaintext into records. Handshake
+//! outcomes and failures are reported in words, and the peer's
+//! certificates are read with x509-parser for the inspector.
+
+use std::io::{self, Read, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use super::error::OpError;
+
+/// Where a client looks for the certificate authorities it trusts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Roots {
+    /// The operating system's store (`/etc/ssl/certs` and friends); when it
+    /// is empty, the bundled Mozilla roots.
+    #[default]
+    System,
+    /// The Mozilla roots compiled into Sockscope (webpki-roots).
+    Bundled,
+    /// None: only the `ca_file` is trusted.
+    None,
+}
+
+/// TLS on a client stream.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct TlsClientSpec {
+    /// The name sent as SNI and checked against the certificate; None uses
+    /// the host the session connects to (IP addresses are checked against
+    /// the certificate's IP SANs and send no SNI).
+    pub server_name: Option<String>,
+    /// ALPN protocols to offer, most preferred first (`h2`, `http/1.1`).
+    pub alpn: Vec<String>,
+    /// Trusted roots.
+    pub roots: Roots,
+    /// A PEM file of extra CA certificates to trust.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate (the handshake's signatures are still
+    /// checked). Reported on every connection as not verified.
+    pub insecure: bool,
+}
+
+/// The certificate a TLS server presents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Identity {
+    /// Generated at start (rcgen) for these names (DNS names or IP
+    /// literals); its PEM is reported so a client can trust it.
+    SelfSigned {
+        /// Subject alternative names.
+        names: Vec<String>,
+    },
+    /// Read from PEM files: the chain (leaf first) and its private key.
+    Files {
+        /// Certificate chain.
+        cert: PathBuf,
+        /// Private key (PKCS#8, PKCS#1 or SEC1).
+        key: PathBuf,
+    },
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Identity::SelfSigned {
+            names: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+        }
+    }
+}
+
+/// TLS on a server's accepted connections.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct TlsServerSpec {
+    /// The certificate presented.
+    pub identity: Identity,
+    /// ALPN protocols accepted, in the server's order of preference.
+    pub alpn: Vec<String>,
+}
+
+/// TLS for a session: client or server side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TlsSpec {
+    /// On a TCP client.
+    Client(TlsClientSpec),
+    /// On a TCP server's connections.
+    Server(TlsServerSpec),
+}
+
+/// One certificate, as people read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertInfo {
+    /// Subject distinguished name.
+    pub subject: String,
+    /// Issuer distinguished name.
+    pub issuer: String,
+    /// Start of validity.
+    pub not_before: String,
+    /// End of validity.
+    pub not_after: String,
+    /// Whether now lies within the validity period.
+    pub valid_now: bool,
+    /// Subject alternative names (DNS names and IP addresses).
+    pub sans: Vec<String>,
+    /// Serial number, hex.
+    pub serial: String,
+    /// SHA-256 of the DER, hex with colons (what browsers show).
+    pub sha256: String,
+}
+
+/// How the peer's certificate was judged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verification {
+    /// Verified against the trusted roots and the server name.
+    Verified,
+    /// Accepted without verification because the user asked; `would_fail`
+    /// says what verification would have said.
+    NotVerified {
+        /// The verifier's complaint, if it had one.
+        would_fail: Option<String>,
+    },
+    /// A server does not ask clients for certificates.
+    NoClientAuth,
+}
+
+/// The outcome of a handshake, for the inspector and `sockscope run`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// `TLS 1.3` or `TLS 1.2`.
+    pub version: String,
+    /// IANA name of the cipher suite.
+    pub suite: String,
+    /// Key exchange group (`X25519`, `secp256r1`, ...).
+    pub kx: Option<String>,
+    /// The ALPN protocol agreed, if any.
+    pub alpn: Option<String>,
+    /// The SNI name (sent by a client, received by a server).
+    pub sni: Option<String>,
+    /// Certificate verification.
+    pub verification: Verification,
+    /// What the client trusted (empty on a server).
+    pub trust: String,
+    /// The peer's certificate chain, leaf first (empty when the peer sent
+    /// none: a client of our server).
+    pub certs: Vec<CertInfo>,
+}
+
+/// A server's certificate, reported once when it starts listening.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsIdentityInfo {
+    /// The leaf certificate.
+    pub cert: CertInfo,
+    /// Whether Sockscope generated it.
+    pub generated: bool,
+    /// The leaf as PEM, so a client can be told to trust it.
+    pub pem: String,
+}
+
+/// A session's TLS configuration, built once.
+pub(crate) enum TlsSetup {
+    Client {
+        config: Arc<rustls::ClientConfig>,
+        name: ServerName<'static>,
+        sni: Option<String>,
+        trust: String,
+        insecure: Option<Arc<Mutex<Option<String>>>>,
+    },
+    Server {
+        config: Arc<rustls::ServerConfig>,
+    },
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn tls_err(msg: impl Into<String>) -> OpError {
+    OpError::plain("tls setup", msg)
+}
+
+fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, OpError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        tls_err(format!("cannot read the {what} '{}': {e}", path.display()))
+            .with_hint("check the path; relative paths start from the directory sockscope runs in")
+    })?;
+    let mut certs = Vec::new();
+    for c in CertificateDer::pem_slice_iter(&bytes) {
+        certs.push(c.map_err(|e| {
+            tls_err(format!(
+                "the {what} '{}' has a broken PEM block: {e}",
+                path.display()
+            ))
+        })?);
+    }
+    if certs.is_empty() {
+        return Err(tls_err(format!(
+            "the {what} '{}' holds no certificate",
+            path.display()
+        ))
+        .with_hint("it must be PEM with -----BEGIN CERTIFICATE----- blocks"));
+    }
+    Ok(certs)
+}
+
+impl TlsSetup {
+    /// Builds the configuration. `host` is the host a client connects to
+    /// (its default server name). A server also returns its identity.
+    pub(crate) fn build(
+        spec: &TlsSpec,
+        host: Option<&str>,
+    ) -> Result<(TlsSetup, Option<TlsIdentityInfo>), OpError> {
+        match spec {
+            TlsSpec::Client(c) => Ok((client_setup(c, host)?, None)),
+            TlsSpec::Server(s) => {
+                let (setup, id) = server_setup(s)?;
+                Ok((setup, Some(id)))
+            }
+        }
+    }
+
+    /// A connection's TLS state, ready for the handshake.
+    pub(crate) fn start(&self) -> Result<TlsConn, OpError> {
+        let conn: rustls::Connection = match self {
+            TlsSetup::Client { config, name, .. } => {
+                rustls::ClientConnection::new(config.clone(), name.clone())
+                    .map_err(|e| tls_err(e.to_string()))?
+                    .into()
+            }
+            TlsSetup::Server { config } => rustls::ServerConnection::new(config.clone())
+                .map_err(|e| tls_err(e.to_string()))?
+                .into(),
+        };
+        let (sni, trust, insecure) = match self {
+            TlsSetup::Client {
+                sni,
+                trust,
+                insecure,
+                ..
+            } => (sni.clone(), trust.clone(), insecure.clone()),
+            TlsSetup::Server { .. } => (None, String::new(), None),
+        };
+        Ok(TlsConn {
+            conn,
+            established: false,
+            close_notify_sent: false,
+            sni,
+            trust,
+            insecure,
+        })
+    }
+}
+
+fn client_setup(c: &TlsClientSpec, host: Option<&str>) -> Result<TlsSetup, OpError> {
+    let mut roots = RootCertStore::empty();
+    let mut trust = Vec::new();
+    match c.roots {
+        Roots::System => {
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added > 0 {
+                trust.push(format!("system store ({added} roots)"));
+            } else {
+                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                trust.push(format!(
+                    "bundled Mozilla roots ({}; the system store had none)",
+                    roots.len()
+                ));
+            }
+        }
+        Roots::Bundled => {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            trust.push(format!("bundled Mozilla roots ({})", roots.len()));
+        }
+        Roots::None => {}
+    }
+    if let Some(path) = &c.ca_file {
+        let certs = read_certs(path, "CA file")?;
+        let n = certs.len();
+        for cert in certs {
+            roots.add(cert).map_err(|e| {
+                tls_err(format!(
+                    "a certificate in the CA file '{}' cannot be a trust anchor: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+        trust.push(format!("{} ({n})", path.display()));
+    }
+    let name_text = match (&c.server_name, host) {
+        (Some(n), _) => n.clone(),
+        (None, Some(h)) => h.to_string(),
+        (None, None) => {
+            return Err(tls_err("no server name to check the certificate against")
+                .with_hint("set server_name"));
+        }
+    };
+    let name = ServerName::try_from(name_text.clone()).map_err(|_| {
+        tls_err(format!("'{name_text}' is not a valid TLS server name"))
+            .with_hint("use a DNS name like example.com or an IP address")
+    })?;
+    let sni = (name_text.parse::<IpAddr>().is_err()).then(|| name_text.clone());
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_err(e.to_string()))?;
+    let roots = Arc::new(roots);
+    let (mut config, insecure) = if c.insecure {
+        let slot = Arc::new(Mutex::new(None));
+        let inner =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(roots.clone(), provider())
+                .build()
+                .ok();
+        let verifier = Arc::new(AcceptAny {
+            inner,
+            schemes: provider()
+                .signature_verification_algorithms
+                .supported_schemes(),
+            complaint: slot.clone(),
+        });
+        trust.push("NOT VERIFIED: any certificate is accepted".into());
+        (
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(verifier)
+                .with_no_client_auth(),
+            Some(slot),
+        )
+    } else {
+        if roots.is_empty() {
+            return Err(tls_err("no trusted roots: roots is None and there is no CA file")
+                .with_hint("give a ca_file, use the system or bundled roots, or (for tests) accept invalid certificates"));
+        }
+        (
+            builder.with_root_certificates(roots).with_no_client_auth(),
+            None,
+        )
+    };
+    config.alpn_protocols = c.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    Ok(TlsSetup::Client {
+        config: Arc::new(config),
+        name,
+        sni,
+        trust: trust.join(" + "),
+        insecure,
+    })
+}
+
+fn server_setup(s: &TlsServerSpec) -> Result<(TlsSetup, TlsIdentityInfo), OpError> {
+    let (chain, key, generated) = match &s.identity {
+        Identity::SelfSigned { names } => {
+            let gen_err = |e: rcgen::Error| {
+                tls_err(format!("cannot generate a self-signed certificate: {e}"))
+                    .with_hint("names must be DNS names or IP addresses")
+            };
+            let mut params = rcgen::CertificateParams::new(names.clone()).map_err(gen_err)?;
+            let mut dn = rcgen::DistinguishedName::new();
+            dn.push(rcgen::DnType::CommonName, "Sockscope self-signed");
+            params.distinguished_name = dn;
+            let key_pair = rcgen::KeyPair::generate().map_err(gen_err)?;
+            let cert = params.self_signed(&key_pair).map_err(gen_err)?;
+            let key = PrivateKeyDer::Pkcs8(key_pair.serialize_der().into());
+            (vec![cert.der().clone()], key, true)
+        }
+        Identity::Files { cert, key } => {
+            let chain = read_certs(cert, "certificate file")?;
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                tls_err(format!(
+                    "cannot read a private key from '{}': {e}",
+                    key.display()
+                ))
+                .with_hint("it must be PEM: -----BEGIN PRIVATE KEY----- (PKCS#8), RSA PRIVATE KEY or EC PRIVATE KEY")
+            })?;
+            (chain, key, false)
+        }
+    };
+    let leaf = chain[0].clone();
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_err(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| {
+            tls_err(format!("the certificate and key do not fit together: {e}"))
+                .with_hint("the key must be the one the certificate was issued for")
+        })?;
+    config.alpn_protocols = s.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    let info = TlsIdentityInfo {
+        cert: cert_info(&leaf),
+        generated,
+        pem: pem_of(&leaf),
+    };
+    Ok((
+        TlsSetup::Server {
+            config: Arc::new(config),
+        },
+        info,
+    ))
+}
+
+fn pem_of(der: &[u8]) -> String {
+    pem::encode_config(
+        &pem::Pem::new("CERTIFICATE", der),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+}
+
+/// Reads a certificate for people; a certificate x509-parser cannot read
+/// still gets its fingerprint.
+pub fn cert_info(der: &[u8]) -> CertInfo {
+    use x509_parser::prelude::*;
+    let digest = ring::digest::digest(&ring::digest::SHA256, der);
+    let sha256 = digest
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    match X509Certificate::from_der(der) {
+        Ok((_, cert)) => {
+            let mut sans = Vec::new();
+            if let Ok(Some(ext)) = cert.subject_alternative_name() {
+                for gn in &ext.value.general_names {
+                    sans.push(match gn {
+                        GeneralName::DNSName(d) => d.to_string(),
+                        GeneralName::IPAddress(b) => match b.len() {
+                            4 => {
+                                IpAddr::from(<[u8; 4]>::try_from(*b).unwrap_or([0; 4])).to_string()
+                            }
+                            16 => IpAddr::from(<[u8; 16]>::try_from(*b).unwrap_or([0; 16]))
+                                .to_string(),
+                            _ => format!("IP {:02x?}", b),
+                        },
+                        GeneralName::RFC822Name(m) => format!("email:{m}"),
+                        GeneralName::URI(u) => format!("URI:{u}"),
+                        other => format!("{other}"),
+                    });
+                }
+            }
+            let v = cert.validity();
+            CertInfo {
+                subject: cert.subject().to_string(),
+                issuer: cert.issuer().to_string(),
+                not_before: v.not_before.to_string(),
+                not_after: v.not_after.to_string(),
+                valid_now: v.is_valid(),
+                sans,
+                serial: cert.raw_serial_as_string(),
+                sha256,
+            }
+        }
+        Err(e) => CertInfo {
+            subject: format!("(unreadable certificate: {e})"),
+            issuer: String::new(),
+            not_before: String::new(),
+            not_after: String::new(),
+            valid_now: false,
+            sans: Vec::new(),
+            serial: String::new(),
+            sha256,
+        },
+    }
+}
+
+/// Accepts any server certificate but still checks the handshake's
+/// signatures, and remembers what real verification would have said so
+/// the connection can be flagged with the reason.
+#[derive(Debug)]
+struct AcceptAny {
+    inner: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+    schemes: Vec<SignatureScheme>,
+    complaint: Arc<Mutex<Option<String>>>,
+}
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let complaint = match &self.inner {
+            Some(v) => v
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+                .err()
+                .map(|e| describe(&e).0),
+            None => Some("there were no trusted roots to check it against".into()),
+        };
+        if let Ok(mut slot) = self.complaint.lock() {
+            *slot = complaint;
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.schemes.clone()
+    }
+}
+
+/// A rustls error in words, with a hint.
+fn describe(e: &rustls::Error) -> (String, Option<&'static str>) {
+    use rustls::Error as E;
+    match e {
+        E::InvalidCertificate(c) => match c {
+            CertificateError::UnknownIssuer => (
+                "the certificate was not issued by a CA we trust (unknown issuer)".into(),
+                Some(
+                    "give the CA that issued it as ca_file, or for a test server accept invalid certificates",
+                ),
+            ),
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                (
+                    format!("the certificate is not valid for the name we asked for ({c:?})"),
+                    Some("set server_name to a name the certificate lists in its SANs"),
+                )
+            }
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => (
+                "the certificate has expired".into(),
+                Some("renew the certificate, or check this machine's clock"),
+            ),
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => (
+                "the certificate is not valid yet".into(),
+                Some("check this machine's clock"),
+            ),
+            CertificateError::Revoked => ("the certificate has been revoked".into(), None),
+            CertificateError::BadSignature => (
+                "the certificate's signature does not match its issuer's key".into(),
+                None,
+            ),
+            CertificateError::BadEncoding => ("the certificate is malformed".into(), None),
+            other => (format!("the certificate was refused: {other:?}"), None),
+        },
+        E::AlertReceived(a) => {
+            use rustls::AlertDescription as A;
+            let hint = match a {
+                A::UnknownCA | A::BadCertificate | A::CertificateUnknown => {
+                    Some("the peer did not trust our certificate")
+                }
+                A::HandshakeFailure | A::ProtocolVersion | A::InsufficientSecurity => {
+                    Some("the peer found no TLS version or cipher suite in common with us")
+                }
+                A::NoApplicationProtocol => Some("no ALPN protocol in common; check alpn"),
+                A::UnrecognisedName => {
+                    Some("the peer does not serve the SNI name we sent; check server_name")
+                }
+                _ => None,
+            };
+            (
+                format!("the peer ended the handshake with the alert '{a:?}'"),
+                hint,
+            )
+        }
+        E::InvalidMessage(m) => (
+            format!("the peer's bytes are not TLS ({m:?})"),
+            Some("is the peer a plain TCP or HTTP service rather than TLS?"),
+        ),
+        E::InappropriateHandshakeMessage { .. } | E::InappropriateMessage { .. } => (
+            format!("the peer answered out of turn: {e}"),
+            Some("is the peer a TLS service? A plain echo server sends our own ClientHello back"),
+        ),
+        E::NoApplicationProtocol => (
+            "no ALPN protocol in common with the peer".into(),
+            Some("offer a protocol the peer accepts, or none"),
+        ),
+        E::PeerIncompatible(p) => (
+            format!("the peer has no TLS version or cipher suite in common with us ({p:?})"),
+            Some("Sockscope speaks TLS 1.2 and 1.3 with modern suites only"),
+        ),
+        E::PeerMisbehaved(p) => (format!("the peer broke the TLS protocol ({p:?})"), None),
+        other => (other.to_string(), None),
+    }
+}
+
+fn handshake_error(e: &rustls::Error, handshaking: bool) -> OpError {
+    let (msg, hint) = describe(e);
+    let op = if handshaking { "tls handshake" } else { "tls" };
+    let err = OpError::plain(op, msg);
+    match hint {
+        Some(h) => err.with_hint(h),
+        None => err,
+    }
+}
+
+/// What one batch of received record bytes gave.
+#[derive(Default)]
+pub(crate) struct Fed {
+    /// Decrypted application data.
+    pub plain: Vec<u8>,
+    /// The handshake just finished.
+    pub established: Option<TlsInfo>,
+    /// The peer sent close_notify: no more data will come.
+    pub closed: bool,
+}
+
+/// One connection's TLS state.
+pub(crate) struct TlsConn {
+    conn: rustls::Connection,
+    established: bool,
+    close_notify_sent: bool,
+    sni: Option<String>,
+    trust: String,
+    insecure: Option<Arc<Mutex<Option<String>>>>,
+}
+
+impl TlsConn {
+    /// Feeds bytes read from the socket. On error the connection must be
+    /// closed after `write_to` sends the alert rustls queued.
+    pub(crate) fn feed(&mut self, mut data: &[u8]) -> Result<Fed, OpError> {
+        let mut fed = Fed::default();
+        while !data.is_empty() {
+            match self.conn.read_tls(&mut data) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => return Err(OpError::io("tls read", &e)),
+            }
+            let handshaking = self.conn.is_handshaking();
+            let state = self
+                .conn
+                .process_new_packets()
+                .map_err(|e| handshake_error(&e, handshaking))?;
+            let want = state.plaintext_bytes_to_read();
+            if want > 0 {
+                let start = fed.plain.len();
+                fed.plain.resize(start + want, 0);
+                let got = self
+                    .conn
+                    .reader()
+                    .read(&mut fed.plain[start..])
+                    .unwrap_or(0);
+                fed.plain.truncate(start + got);
+            }
+            if state.peer_has_closed() {
+                fed.closed = true;
+            }
+        }
+        if !self.established && !self.conn.is_handshaking() {
+            self.established = true;
+            fed.established = Some(self.info());
+        }
+        Ok(fed)
+    }
+
+    /// Whether the handshake has finished.
+    pub(crate) fn is_established(&self) -> bool {
+        self.established
+    }
+
+    /// Takes as much plaintext as the TLS buffer allows (0 when it is full).
+    pub(crate) fn write_plain(&mut self, data: &[u8]) -> usize {
+        self.conn.writer().write(data).unwrap_or(0)
+    }
+
+    /// Whether records wait to be written to the socket.
+    pub(crate) fn wants_write(&self) -> bool {
+        self.conn.wants_write()
+    }
+
+    /// Writes pending records to the socket until it would block.
+    pub(crate) fn write_to(&mut self, mut sock: &socket2::Socket) -> io::Result<()> {
+        while self.conn.wants_write() {
+            match self.conn.write_tls(&mut sock) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues close_notify once.
+    pub(crate) fn close_notify(&mut self) {
+        if !self.close_notify_sent {
+            self.close_notify_sent = true;
+            self.conn.send_close_notify();
+        }
+    }
+
+    fn info(&self) -> TlsInfo {
+        let c = &self.conn;
+        let version = match c.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_string(),
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2".to_string(),
+            Some(v) => format!("{v:?}"),
+            None => "unknown".into(),
+        };
+        let suite = c
+            .negotiated_cipher_suite()
+            .map(|s| {
+                s.suite()
+                    .as_str()
+                    .map_or_else(|| format!("{:?}", s.suite()), str::to_string)
+            })
+            .unwrap_or_default();
+        let kx = c
+            .negotiated_key_exchange_group()
+            .map(|g| format!("{:?}", g.name()));
+        let alpn = c
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned());
+        let (sni, verification) = match c {
+            rustls::Connection::Client(_) => {
+                let v = match &self.insecure {
+                    Some(slot) => Verification::NotVerified {
+                        would_fail: slot.lock().ok().and_then(|s| s.clone()),
+                    },
+                    None => Verification::Verified,
+                };
+                (self.sni.clone(), v)
+            }
+            rustls::Connection::Server(s) => (
+                s.server_name().map(str::to_string),
+                Verification::NoClientAuth,
+            ),
+        };
+        let certs = c
+            .peer_certificates()
+            .map(|chain| chain.iter().map(|d| cert_info(d)).collect())
+            .unwrap_or_default();
+        TlsInfo {
+            version,
+            suite,
+            kx,
+            alpn,
+            sni,
+            verification,
+            trust: self.trust.clone(),
+            certs,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_round_trips_through_the_pem_reader() {
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let pem = pem_of(ck.cert.der());
+        assert_eq!(pem, ck.cert.pem().replace("\r\n", "\n"));
+        let back: Vec<_> = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(back, vec![ck.cert.der().clone()]);
+    }
+
+    #[test]
+    fn a_generated_certificate_reads_back_with_its_names() {
+        let spec = TlsServerSpec::default();
+        let (_, id) = server_setup(&spec).unwrap();
+        assert!(id.generated);
+        assert_eq!(id.cert.sans, vec!["localhost", "127.0.0.1", "::1"]);
+        assert!(id.cert.valid_now);
+        assert_eq!(id.cert.sha256.len(), 32 * 3 - 1);
+    }
+
+    #[test]
+    fn missing_and_empty_files_say_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = read_certs(&dir.path().join("nope.pem"), "CA file").unwrap_err();
+        assert!(e.to_string().contains("cannot read the CA file"), "{e}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "hello\n").unwrap();
+        let e = read_certs(&empty, "CA file").unwrap_err();
+        assert!(e.to_string().contains("holds no certificate"), "{e}");
+        let spec = TlsClientSpec {
+            roots: Roots::None,
+            ..Default::default()
+        };
+        let e = client_setup(&spec, Some("localhost")).err().unwrap();
+        assert!(e.to_string().contains("no trusted roots"), "{e}");
+    }
+}
