@@ -1095,7 +1095,11 @@ fn check_alpn(alpn: &[String]) -> Result<(), FieldError> {
     Ok(())
 }
 
-fn tls_spec(t: TlsFile, kind: &SessionKind, auto_read: bool) -> Result<TlsSpec, FieldError> {
+pub(crate) fn tls_spec(
+    t: TlsFile,
+    kind: &SessionKind,
+    auto_read: bool,
+) -> Result<TlsSpec, FieldError> {
     if !auto_read {
         return Err(field_err(
             "tls",
@@ -1517,7 +1521,7 @@ fn explain_ron(code: &ron::Error) -> String {
     }
 }
 
-type FieldError = (String, String);
+pub(crate) type FieldError = (String, String);
 
 fn field_err(field: &str, msg: impl Into<String>) -> FieldError {
     (field.to_string(), msg.into())
@@ -1836,7 +1840,7 @@ pub fn payload_for(data: &[u8], enc: Encoding) -> Payload {
 }
 
 /// Longest reply delay a preset may ask for: replies wait in memory.
-const MAX_REPLY_DELAY: Duration = Duration::from_secs(60);
+pub(crate) const MAX_REPLY_DELAY: Duration = Duration::from_secs(60);
 
 fn opt_secs_file(d: Option<Duration>) -> Option<Secs> {
     d.map(Secs)
@@ -2067,7 +2071,7 @@ pub fn parse_session(path: &Path, src: &str) -> Result<(SessionFile, SessionSpec
     Ok((f, spec))
 }
 
-fn responder_spec(r: ResponderFile, enc: Encoding) -> Result<Responder, FieldError> {
+pub(crate) fn responder_spec(r: ResponderFile, enc: Encoding) -> Result<Responder, FieldError> {
     let bytes = |p: &Payload, what: &str| {
         p.to_bytes(enc)
             .map_err(|e| field_err("responder", format!("{what}: {e}")))

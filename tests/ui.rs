@@ -688,3 +688,60 @@ fn a_burst_compares_one_at_a_time_with_all_at_once() {
         "a burst has no composer"
     );
 }
+
+#[test]
+fn a_tls_server_with_canned_template_replies_is_built_in_the_form() {
+    let mut h = harness(Vec::new());
+    click(&mut h, L::KIND);
+    click(&mut h, "TCP server");
+    replace_text(&mut h, L::LOCAL, "127.0.0.1:0");
+    click(&mut h, L::RESPONDER_CANNED);
+    // The table starts with the seed's first chat rule: Hello -> nihao.
+    replace_text(&mut h, L::DEFAULT_REPLY, "#{counter} for {peer}");
+    click(&mut h, L::REPLY_TEMPLATE);
+    click(&mut h, L::USE_TLS);
+    h.get_by_label(L::TLS_SELF_SIGNED);
+    // Open stays in view below the form however long the form grows.
+    click(&mut h, L::OPEN);
+    let srv = h.state().selected().expect("the server is selected");
+    step_until(&mut h, "listening", |a| listening_port(a, srv).is_some());
+    let addr = listening_port(h.state(), srv).unwrap();
+    step_until(&mut h, "server certificate", |a| {
+        a.model().get(srv).is_some_and(|i| i.tls_identity.is_some())
+    });
+    h.get_by_label(L::TLS_IDENTITY);
+
+    // A TLS client from the same form; the generated certificate is
+    // unknown to any CA, so verification is switched off, visibly.
+    click(&mut h, L::KIND);
+    click(&mut h, "TCP client");
+    replace_text(&mut h, L::REMOTE, &addr.to_string());
+    click(&mut h, L::TLS_INSECURE);
+    h.get_by_label_contains("certificates are NOT verified");
+    click(&mut h, L::OPEN);
+    let cli = h.state().selected().expect("the client is selected");
+    step_until(&mut h, "handshake", |a| {
+        a.model().get(cli).is_some_and(|i| i.tls.is_some())
+    });
+    h.get_by_label("TLS 1.3");
+    h.get_by_label_contains("CERTIFICATE NOT VERIFIED");
+    h.get_by_label_contains("not issued by a CA we trust");
+    h.get_by_label_contains("peer certificate: CN=Sockscope self-signed");
+
+    replace_text(&mut h, L::PAYLOAD, "Hello");
+    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    step_until(&mut h, "nihao", |a| {
+        a.model().get(cli).is_some_and(|i| i.counters.bytes_in >= 5)
+    });
+    h.get_by_label("nihao");
+    replace_text(&mut h, L::PAYLOAD, "anything else");
+    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    step_until(&mut h, "the default reply", |a| {
+        a.model().get(cli).is_some_and(|i| i.counters.bytes_in > 5)
+    });
+    let local = match h.state().model().get(cli).and_then(|i| i.local.clone()) {
+        Some(Addr::Inet(a)) => a,
+        other => panic!("no local address: {other:?}"),
+    };
+    h.get_by_label(&format!("#2 for {local}"));
+}

@@ -520,7 +520,8 @@ impl App {
                     egui::ScrollArea::vertical()
                         .id_salt("form-scroll")
                         .max_height(ui.available_height() * 0.6)
-                        .show(ui, |ui| form_action = self.form.ui(ui));
+                        .show(ui, |ui| self.form.fields_ui(ui));
+                    form_action = self.form.open_ui(ui);
                 });
                 let current = self
                     .selected

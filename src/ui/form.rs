@@ -12,6 +12,8 @@ use crate::engine::spec::{
 };
 
 use super::labels as L;
+use super::responder_form::ResponderForm;
+use super::tls_form::TlsForm;
 
 /// The kinds offered, in menu order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,13 +131,15 @@ pub struct OpenForm {
     pub blocking: bool,
     pub recv_buffer: String,
     pub encoding: String,
-    pub echo: bool,
     pub keep_open: bool,
-    /// A responder other than echo, kept from a duplicated session (the
-    /// form has no editor for it yet).
-    pub kept_responder: Option<Responder>,
+    /// Automatic replies.
+    pub responder: ResponderForm,
+    /// TLS (TCP client and server).
+    pub tls: TlsForm,
     /// A script kept from a duplicated session.
     pub kept_steps: Vec<crate::engine::spec::Step>,
+    /// This frame's validation, shared by the fields and the Open button.
+    checked: Option<(Option<SessionSpec>, Problems)>,
 }
 
 impl Default for OpenForm {
@@ -175,16 +179,17 @@ impl Default for OpenForm {
             blocking: true,
             recv_buffer: "65536".into(),
             encoding: "UTF-8".into(),
-            echo: false,
             keep_open: false,
-            kept_responder: None,
+            responder: ResponderForm::default(),
+            tls: TlsForm::default(),
             kept_steps: Vec::new(),
+            checked: None,
         }
     }
 }
 
 /// Problems found in the form, by field label.
-#[derive(Default, Debug)]
+#[derive(Default, Debug, Clone)]
 pub struct Problems(pub Vec<(&'static str, String)>);
 
 impl Problems {
@@ -257,11 +262,8 @@ impl OpenForm {
             name: format!("{} (copy)", spec.name),
             family: spec.family,
             encoding: spec.encoding.name().to_string(),
-            echo: spec.responder == Responder::Echo,
-            kept_responder: match &spec.responder {
-                Responder::None | Responder::Echo => None,
-                other => Some(other.clone()),
-            },
+            responder: ResponderForm::load(&spec.responder, spec.reply_delay, spec.encoding),
+            tls: TlsForm::load(spec.tls.as_ref()),
             kept_steps: spec.steps.clone(),
             keep_open: spec.keep_open_after_peer_fin,
             auto_read: spec.auto_read,
@@ -597,6 +599,28 @@ impl OpenForm {
         let Some(kind) = kind else {
             return (None, p);
         };
+        let responder = if self.takes_responder() {
+            match self.responder.validate(encoding.unwrap_or_default()) {
+                Ok(r) => Some(r),
+                Err(m) => {
+                    p.add(L::RESPONDER, m);
+                    None
+                }
+            }
+        } else {
+            Some((Responder::None, None))
+        };
+        let tls = if self.takes_tls() {
+            match self.tls.validate(&kind, self.auto_read) {
+                Ok(t) => t,
+                Err(m) => {
+                    p.add(L::TLS, m);
+                    None
+                }
+            }
+        } else {
+            None
+        };
         if !p.0.is_empty() {
             return (None, p);
         }
@@ -613,11 +637,10 @@ impl OpenForm {
         spec.close_on_read_timeout = self.close_on_read_timeout;
         spec.auto_read = self.auto_read;
         spec.encoding = encoding.unwrap_or_default();
-        spec.responder = if self.echo {
-            Responder::Echo
-        } else {
-            self.kept_responder.clone().unwrap_or_default()
-        };
+        let (responder, reply_delay) = responder.unwrap_or_default();
+        spec.responder = responder;
+        spec.reply_delay = reply_delay;
+        spec.tls = tls;
         spec.steps = self.kept_steps.clone();
         spec.keep_open_after_peer_fin = self.keep_open;
         if let Some(n) = recv_buffer {
@@ -633,6 +656,13 @@ impl OpenForm {
 
     /// Draws the form; returns an action when Open was clicked.
     pub fn ui(&mut self, ui: &mut egui::Ui) -> Option<FormAction> {
+        self.fields_ui(ui);
+        self.open_ui(ui)
+    }
+
+    /// Draws the fields (the app puts them in a scroll area and keeps
+    /// Open below it, always in view however long the form grows).
+    pub fn fields_ui(&mut self, ui: &mut egui::Ui) {
         let (spec, problems) = self.validate();
         let err = |ui: &mut egui::Ui, field: &str| {
             if let Some(m) = problems.of(field) {
@@ -779,22 +809,21 @@ impl OpenForm {
                 ui.checkbox(&mut self.nodelay, L::NODELAY);
                 ui.checkbox(&mut self.keepalive, L::KEEPALIVE);
             }
-            if self.kind != KindChoice::TcpClient && self.kind != KindChoice::UnixClient {
-                ui.checkbox(&mut self.echo, L::RESPONDER_ECHO);
-            }
         });
-        if self.kept_responder.is_some() || !self.kept_steps.is_empty() {
+        if self.takes_responder() {
+            self.responder.ui(ui, problems.of(L::RESPONDER));
+        }
+        if self.takes_tls() {
+            let client = self.kind == KindChoice::TcpClient;
+            self.tls.ui(ui, client, problems.of(L::TLS));
+        }
+        if !self.kept_steps.is_empty() {
             ui.horizontal_wrapped(|ui| {
-                let mut what = Vec::new();
-                if let Some(r) = &self.kept_responder {
-                    what.push(responder_words(r));
-                }
-                if !self.kept_steps.is_empty() {
-                    what.push(format!("a script of {} steps", self.kept_steps.len()));
-                }
-                ui.label(format!("Kept from the copy: {}", what.join(", ")));
+                ui.label(format!(
+                    "Kept from the copy: a script of {} steps",
+                    self.kept_steps.len()
+                ));
                 if ui.small_button("drop").clicked() {
-                    self.kept_responder = None;
                     self.kept_steps.clear();
                 }
             });
@@ -802,6 +831,12 @@ impl OpenForm {
         egui::CollapsingHeader::new(L::MORE_OPTIONS)
             .default_open(false)
             .show(ui, |ui| self.more_options(ui, &problems));
+        self.checked = Some((spec, problems));
+    }
+
+    /// Draws Open and why it is disabled; returns an action when clicked.
+    pub fn open_ui(&mut self, ui: &mut egui::Ui) -> Option<FormAction> {
+        let (spec, problems) = self.checked.take().unwrap_or_else(|| self.validate());
         let all: Vec<String> = problems
             .0
             .iter()
@@ -969,19 +1004,18 @@ impl OpenForm {
             });
     }
 
+    /// Sessions that answer what they receive: servers, datagram sockets
+    /// and socketpairs (clients run scripts instead).
+    fn takes_responder(&self) -> bool {
+        !matches!(self.kind, KindChoice::TcpClient | KindChoice::UnixClient)
+    }
+
+    fn takes_tls(&self) -> bool {
+        matches!(self.kind, KindChoice::TcpClient | KindChoice::TcpServer)
+    }
+
     fn kind_is_listener(&self) -> bool {
         matches!(self.kind, KindChoice::TcpServer | KindChoice::UnixServer)
-    }
-}
-
-/// A responder in a few words.
-pub fn responder_words(r: &Responder) -> String {
-    match r {
-        Responder::None => "no replies".into(),
-        Responder::Echo => "echo".into(),
-        Responder::Fixed(f) => format!("a fixed reply of {} bytes", f.data.len()),
-        Responder::Time => "the time".into(),
-        Responder::Canned(c) => format!("canned replies ({} rules)", c.rules.len()),
     }
 }
 
@@ -1037,8 +1071,14 @@ mod tests {
             remote: String::new(),
             join: "239.1.2.3".into(),
             rcvbuf: "65536".into(),
-            echo: true,
             encoding: "GBK".into(),
+            responder: ResponderForm {
+                kind: super::super::responder_form::ReplyKind::Fixed,
+                fixed: "你好 #{counter}\\n".into(),
+                template: true,
+                delay: "0.5".into(),
+                ..Default::default()
+            },
             ..OpenForm::default()
         };
         let (spec, _) = f.validate();
@@ -1051,5 +1091,14 @@ mod tests {
         assert_eq!(again.options, spec.options);
         assert_eq!(again.encoding, spec.encoding);
         assert_eq!(again.responder, spec.responder);
+        assert_eq!(again.reply_delay, Some(Duration::from_millis(500)));
+        match &again.responder {
+            Responder::Fixed(r) => {
+                assert!(r.template);
+                // GBK bytes for 你好, then the template text and a newline.
+                assert_eq!(r.data, b"\xc4\xe3\xba\xc3 #{counter}\n");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -10,9 +10,11 @@ pub mod labels;
 pub mod log_view;
 pub mod model;
 pub mod presets;
+pub mod responder_form;
 pub mod sessions;
 pub mod stepper_panel;
 pub mod store_worker;
+pub mod tls_form;
 
 pub use app::App;
 

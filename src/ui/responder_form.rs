@@ -1,0 +1,410 @@
+//! The responder part of the new-session form: echo, a fixed reply, the
+//! time, or a table of request -> reply, with reply delay and templates.
+//! What is typed is checked by the same code that checks preset files, so
+//! the form and a file can never disagree on what is valid.
+
+use std::time::Duration;
+
+use crate::engine::codec::Encoding;
+use crate::engine::respond::{Match, Responder, TEMPLATE_FIELDS};
+use crate::preset::{self, MatchFile, Payload, ResponderFile, RuleFile};
+
+use super::labels as L;
+
+/// Which responder the form builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ReplyKind {
+    /// No automatic replies.
+    #[default]
+    None,
+    /// Echo.
+    Echo,
+    /// One fixed reply.
+    Fixed,
+    /// The local time.
+    Time,
+    /// Request -> reply rules.
+    Canned,
+}
+
+impl ReplyKind {
+    const ALL: [(ReplyKind, &'static str); 5] = [
+        (ReplyKind::None, L::RESPONDER_NONE),
+        (ReplyKind::Echo, L::RESPONDER_ECHO),
+        (ReplyKind::Fixed, L::RESPONDER_FIXED),
+        (ReplyKind::Time, L::RESPONDER_TIME),
+        (ReplyKind::Canned, L::RESPONDER_CANNED),
+    ];
+}
+
+/// One row of the rules table, as typed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleRow {
+    /// How the request is compared.
+    pub matching: MatchFile,
+    /// The request: escaped text (`\n`, `\xNN`), or a regular expression.
+    pub request: String,
+    /// The reply, escaped text.
+    pub reply: String,
+    /// Close after this reply.
+    pub close: bool,
+}
+
+/// The responder fields, as typed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponderForm {
+    /// Which responder.
+    pub kind: ReplyKind,
+    /// The fixed reply (escaped text).
+    pub fixed: String,
+    /// Close after the fixed reply.
+    pub close_after: bool,
+    /// The rules.
+    pub rules: Vec<RuleRow>,
+    /// Reply when no rule matches (escaped text; empty: stay silent).
+    pub default: String,
+    /// Message delimiter (escaped text; empty: each received chunk).
+    pub delimiter: String,
+    /// Replies are templates.
+    pub template: bool,
+    /// Seconds to hold each reply.
+    pub delay: String,
+}
+
+impl Default for ResponderForm {
+    fn default() -> Self {
+        ResponderForm {
+            kind: ReplyKind::None,
+            fixed: "thank you !".into(),
+            close_after: false,
+            rules: vec![RuleRow {
+                matching: MatchFile::Exact,
+                request: "Hello".into(),
+                reply: "nihao".into(),
+                close: false,
+            }],
+            default: String::new(),
+            delimiter: String::new(),
+            template: false,
+            delay: String::new(),
+        }
+    }
+}
+
+fn escaped(s: &str) -> Payload {
+    Payload::Escaped(s.to_string())
+}
+
+impl ResponderForm {
+    /// Fills the form from a session's responder (Duplicate, presets).
+    pub fn load(r: &Responder, delay: Option<Duration>, enc: Encoding) -> ResponderForm {
+        let text = |b: &[u8]| enc.decode_escaped(b, true);
+        let mut f = ResponderForm {
+            delay: delay
+                .map(|d| d.as_secs_f64().to_string())
+                .unwrap_or_default(),
+            ..ResponderForm::default()
+        };
+        match r {
+            Responder::None => {}
+            Responder::Echo => f.kind = ReplyKind::Echo,
+            Responder::Time => f.kind = ReplyKind::Time,
+            Responder::Fixed(r) => {
+                f.kind = ReplyKind::Fixed;
+                f.fixed = text(&r.data);
+                f.close_after = r.close;
+                f.template = r.template;
+            }
+            Responder::Canned(c) => {
+                f.kind = ReplyKind::Canned;
+                f.rules = c
+                    .rules
+                    .iter()
+                    .map(|r| RuleRow {
+                        matching: match r.matching {
+                            Match::Exact => MatchFile::Exact,
+                            Match::Prefix => MatchFile::Prefix,
+                            Match::Contains => MatchFile::Contains,
+                            Match::Regex(_) => MatchFile::Regex,
+                        },
+                        request: match &r.matching {
+                            Match::Regex(re) => re.as_str().to_string(),
+                            _ => text(&r.pattern),
+                        },
+                        reply: text(&r.reply.data),
+                        close: r.reply.close,
+                    })
+                    .collect();
+                f.default = c
+                    .default
+                    .as_ref()
+                    .map(|d| text(&d.data))
+                    .unwrap_or_default();
+                f.delimiter = c.delimiter.as_ref().map(|d| text(d)).unwrap_or_default();
+                f.template = c.rules.iter().any(|r| r.reply.template)
+                    || c.default.as_ref().is_some_and(|d| d.template);
+            }
+        }
+        f
+    }
+
+    /// The responder and reply delay, or what is wrong.
+    pub fn validate(&self, enc: Encoding) -> Result<(Responder, Option<Duration>), String> {
+        let file = match self.kind {
+            ReplyKind::None => ResponderFile::None,
+            ReplyKind::Echo => ResponderFile::Echo,
+            ReplyKind::Time => ResponderFile::Time,
+            ReplyKind::Fixed => ResponderFile::Fixed {
+                reply: escaped(&self.fixed),
+                close_after: self.close_after,
+                template: self.template,
+            },
+            ReplyKind::Canned => {
+                if self.rules.is_empty() && self.default.is_empty() {
+                    return Err("add a rule or a default reply".into());
+                }
+                ResponderFile::Canned {
+                    rules: self
+                        .rules
+                        .iter()
+                        .map(|r| RuleFile {
+                            matching: r.matching,
+                            request: if r.matching == MatchFile::Regex {
+                                Payload::Text(r.request.clone())
+                            } else {
+                                escaped(&r.request)
+                            },
+                            reply: escaped(&r.reply),
+                            close: r.close,
+                        })
+                        .collect(),
+                    default: (!self.default.is_empty()).then(|| escaped(&self.default)),
+                    delimiter: (!self.delimiter.is_empty()).then(|| escaped(&self.delimiter)),
+                    template: self.template,
+                }
+            }
+        };
+        let responder = preset::responder_spec(file, enc).map_err(|(_, m)| m)?;
+        let delay = match self.delay.trim() {
+            "" => None,
+            s => match s.parse::<f64>() {
+                Ok(v)
+                    if v.is_finite()
+                        && (0.0..=preset::MAX_REPLY_DELAY.as_secs_f64()).contains(&v) =>
+                {
+                    (v > 0.0).then(|| Duration::from_secs_f64(v))
+                }
+                _ => {
+                    return Err(format!(
+                        "reply delay '{s}' is not a number of seconds from 0 to {}",
+                        preset::MAX_REPLY_DELAY.as_secs()
+                    ));
+                }
+            },
+        };
+        if delay.is_some() && responder == Responder::None {
+            return Err("a reply delay needs a responder; pick one or clear the delay".into());
+        }
+        Ok((responder, delay))
+    }
+
+    /// Draws the responder fields; `problem` is the validation message.
+    pub fn ui(&mut self, ui: &mut egui::Ui, problem: Option<&str>) {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(L::RESPONDER);
+            for (k, label) in ReplyKind::ALL {
+                ui.selectable_value(&mut self.kind, k, label);
+            }
+        });
+        match self.kind {
+            ReplyKind::None => {}
+            ReplyKind::Echo | ReplyKind::Time => self.delay_row(ui),
+            ReplyKind::Fixed => {
+                ui.horizontal(|ui| {
+                    let label = ui.label(L::REPLY);
+                    ui.add(
+                        egui::TextEdit::singleline(&mut self.fixed)
+                            .desired_width(220.0)
+                            .font(egui::TextStyle::Monospace),
+                    )
+                    .labelled_by(label.id);
+                    ui.checkbox(&mut self.close_after, "close after reply");
+                });
+                self.template_row(ui);
+                self.delay_row(ui);
+            }
+            ReplyKind::Canned => {
+                self.rules_ui(ui);
+                self.template_row(ui);
+                self.delay_row(ui);
+            }
+        }
+        if let Some(m) = problem {
+            ui.colored_label(ui.visuals().error_fg_color, format!("! {m}"));
+        }
+    }
+
+    fn rules_ui(&mut self, ui: &mut egui::Ui) {
+        let mut remove = None;
+        egui::Grid::new("rules-grid")
+            .num_columns(5)
+            .striped(true)
+            .show(ui, |ui| {
+                ui.strong("match");
+                ui.strong("request");
+                ui.strong("reply");
+                ui.strong("close");
+                ui.label("");
+                ui.end_row();
+                for (i, r) in self.rules.iter_mut().enumerate() {
+                    egui::ComboBox::from_id_salt(("rule-match", i))
+                        .width(80.0)
+                        .selected_text(format!("{:?}", r.matching))
+                        .show_ui(ui, |ui| {
+                            for m in [
+                                MatchFile::Exact,
+                                MatchFile::Prefix,
+                                MatchFile::Contains,
+                                MatchFile::Regex,
+                            ] {
+                                ui.selectable_value(&mut r.matching, m, format!("{m:?}"));
+                            }
+                        });
+                    ui.add(
+                        egui::TextEdit::singleline(&mut r.request)
+                            .id_salt(("rule-req", i))
+                            .desired_width(140.0)
+                            .font(egui::TextStyle::Monospace)
+                            .hint_text(if r.matching == MatchFile::Regex {
+                                "^GET (\\S+)"
+                            } else {
+                                "Hello"
+                            }),
+                    );
+                    ui.add(
+                        egui::TextEdit::singleline(&mut r.reply)
+                            .id_salt(("rule-reply", i))
+                            .desired_width(160.0)
+                            .font(egui::TextStyle::Monospace),
+                    );
+                    ui.checkbox(&mut r.close, "");
+                    if ui
+                        .small_button("x")
+                        .on_hover_text("remove this rule")
+                        .clicked()
+                    {
+                        remove = Some(i);
+                    }
+                    ui.end_row();
+                }
+            });
+        if let Some(i) = remove {
+            self.rules.remove(i);
+        }
+        ui.horizontal_wrapped(|ui| {
+            if ui.button(L::ADD_RULE).clicked() {
+                self.rules.push(RuleRow::default());
+            }
+            let label = ui.label(L::DEFAULT_REPLY);
+            ui.add(
+                egui::TextEdit::singleline(&mut self.default)
+                    .desired_width(100.0)
+                    .font(egui::TextStyle::Monospace)
+                    .hint_text("(silent)"),
+            )
+            .labelled_by(label.id);
+            let label = ui.label(L::DELIMITER);
+            ui.add(
+                egui::TextEdit::singleline(&mut self.delimiter)
+                    .desired_width(50.0)
+                    .font(egui::TextStyle::Monospace)
+                    .hint_text("\\n"),
+            )
+            .labelled_by(label.id);
+        });
+        ui.weak(
+            "Requests and replies take escapes (\\n, \\r, \\t, \\xNN); a Regex request is a pattern \
+             and its reply may use $1 or ${name}. No delimiter: each received chunk is one message.",
+        );
+    }
+
+    fn template_row(&mut self, ui: &mut egui::Ui) {
+        ui.checkbox(&mut self.template, L::REPLY_TEMPLATE)
+            .on_hover_text(format!(
+                "fills {{{}}} in replies; write {{{{ and }}}} for braces",
+                TEMPLATE_FIELDS.join("}, {")
+            ));
+    }
+
+    fn delay_row(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let label = ui.label(L::REPLY_DELAY);
+            ui.add(
+                egui::TextEdit::singleline(&mut self.delay)
+                    .desired_width(50.0)
+                    .hint_text("0"),
+            )
+            .labelled_by(label.id);
+            ui.weak("seconds, up to 60");
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chat_server_round_trips_through_the_form() {
+        let spec = crate::preset::builtins()
+            .into_iter()
+            .find(|(n, _)| *n == "chat-server")
+            .unwrap()
+            .1
+            .unwrap();
+        let f = ResponderForm::load(&spec.responder, spec.reply_delay, spec.encoding);
+        assert_eq!(f.kind, ReplyKind::Canned);
+        assert_eq!(f.validate(spec.encoding).unwrap(), (spec.responder, None));
+    }
+
+    #[test]
+    fn bad_fields_say_what_is_wrong() {
+        let mut f = ResponderForm {
+            kind: ReplyKind::Canned,
+            ..Default::default()
+        };
+        f.rules[0].matching = MatchFile::Regex;
+        f.rules[0].request = "(".into();
+        assert!(
+            f.validate(Encoding::Utf8)
+                .unwrap_err()
+                .contains("regular expression")
+        );
+        f.rules[0].matching = MatchFile::Exact;
+        f.rules[0].reply = "\\xZZ".into();
+        assert!(
+            f.validate(Encoding::Utf8)
+                .unwrap_err()
+                .contains("rule 0 reply")
+        );
+        f.rules[0].reply = "{counter} {nope}".into();
+        f.template = true;
+        assert!(f.validate(Encoding::Utf8).unwrap_err().contains("{nope}"));
+        f.template = false;
+        assert!(
+            f.validate(Encoding::Utf8).is_ok(),
+            "braces are plain without templates"
+        );
+        f.delay = "61".into();
+        assert!(f.validate(Encoding::Utf8).unwrap_err().contains("0 to 60"));
+        let none = ResponderForm {
+            delay: "1".into(),
+            ..Default::default()
+        };
+        assert!(
+            none.validate(Encoding::Utf8)
+                .unwrap_err()
+                .contains("needs a responder")
+        );
+    }
+}

@@ -1,0 +1,280 @@
+//! The TLS part of the new-session form. Checked by the preset loader's
+//! own TLS checks, so the form and a file agree on what is valid.
+
+use std::path::PathBuf;
+
+use crate::engine::spec::SessionKind;
+use crate::engine::tls::{Identity, Roots, TlsSpec};
+use crate::preset::{self, CertFile, RootsFile, TlsFile};
+
+use super::labels as L;
+
+/// The TLS fields, as typed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsForm {
+    /// TLS on or off.
+    pub on: bool,
+    /// Client: SNI / name to verify (empty: the host connected to).
+    pub server_name: String,
+    /// ALPN protocols, comma-separated.
+    pub alpn: String,
+    /// Client: trusted roots.
+    pub roots: Roots,
+    /// Client: extra CA file.
+    pub ca_file: String,
+    /// Client: accept any certificate.
+    pub insecure: bool,
+    /// Server: generate a self-signed certificate (else use files).
+    pub self_signed: bool,
+    /// Server: names for the generated certificate, comma-separated.
+    pub names: String,
+    /// Server: certificate chain file.
+    pub cert: String,
+    /// Server: key file.
+    pub key: String,
+}
+
+impl Default for TlsForm {
+    fn default() -> Self {
+        TlsForm {
+            on: false,
+            server_name: String::new(),
+            alpn: String::new(),
+            roots: Roots::System,
+            ca_file: String::new(),
+            insecure: false,
+            self_signed: true,
+            names: "localhost, 127.0.0.1, ::1".into(),
+            cert: String::new(),
+            key: String::new(),
+        }
+    }
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl TlsForm {
+    /// Fills the form from a session's TLS settings.
+    pub fn load(t: Option<&TlsSpec>) -> TlsForm {
+        let mut f = TlsForm::default();
+        match t {
+            None => {}
+            Some(TlsSpec::Client(c)) => {
+                f.on = true;
+                f.server_name = c.server_name.clone().unwrap_or_default();
+                f.alpn = c.alpn.join(", ");
+                f.roots = c.roots;
+                f.ca_file = c
+                    .ca_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                f.insecure = c.insecure;
+            }
+            Some(TlsSpec::Server(s)) => {
+                f.on = true;
+                f.alpn = s.alpn.join(", ");
+                match &s.identity {
+                    Identity::SelfSigned { names } => f.names = names.join(", "),
+                    Identity::Files { cert, key } => {
+                        f.self_signed = false;
+                        f.cert = cert.display().to_string();
+                        f.key = key.display().to_string();
+                    }
+                }
+            }
+        }
+        f
+    }
+
+    /// The TLS spec for a session of `kind` (None when TLS is off), or
+    /// what is wrong.
+    pub fn validate(&self, kind: &SessionKind, auto_read: bool) -> Result<Option<TlsSpec>, String> {
+        if !self.on {
+            return Ok(None);
+        }
+        let file = match kind {
+            SessionKind::TcpClient { .. } => TlsFile::Client {
+                server_name: Some(self.server_name.trim().to_string()).filter(|s| !s.is_empty()),
+                alpn: list(&self.alpn),
+                roots: match self.roots {
+                    Roots::System => RootsFile::System,
+                    Roots::Bundled => RootsFile::Bundled,
+                    Roots::None => RootsFile::None,
+                },
+                ca_file: Some(self.ca_file.trim())
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from),
+                accept_invalid_certs: self.insecure,
+            },
+            SessionKind::TcpServer { .. } => TlsFile::Server {
+                cert: if self.self_signed {
+                    CertFile::SelfSigned {
+                        names: list(&self.names),
+                    }
+                } else {
+                    CertFile::Files {
+                        cert: PathBuf::from(self.cert.trim()),
+                        key: PathBuf::from(self.key.trim()),
+                    }
+                },
+                alpn: list(&self.alpn),
+            },
+            _ => return Err("TLS runs over TCP clients and servers only".into()),
+        };
+        preset::tls_spec(file, kind, auto_read)
+            .map(Some)
+            .map_err(|(_, m)| m)
+    }
+
+    /// Draws the TLS fields for a client (`client`) or a server.
+    pub fn ui(&mut self, ui: &mut egui::Ui, client: bool, problem: Option<&str>) {
+        ui.checkbox(&mut self.on, L::USE_TLS);
+        if !self.on {
+            return;
+        }
+        let row = |ui: &mut egui::Ui, label: &str, value: &mut String, hint: &str| {
+            let l = ui.label(label);
+            ui.add(
+                egui::TextEdit::singleline(value)
+                    .desired_width(200.0)
+                    .hint_text(hint),
+            )
+            .labelled_by(l.id);
+            ui.end_row();
+        };
+        egui::Grid::new("tls-form")
+            .num_columns(2)
+            .spacing([8.0, 4.0])
+            .show(ui, |ui| {
+                if client {
+                    row(
+                        ui,
+                        L::TLS_SERVER_NAME,
+                        &mut self.server_name,
+                        "(the host connected to)",
+                    );
+                    ui.label(L::TLS_ROOTS);
+                    ui.horizontal(|ui| {
+                        ui.selectable_value(&mut self.roots, Roots::System, "System");
+                        ui.selectable_value(&mut self.roots, Roots::Bundled, "Bundled");
+                        ui.selectable_value(&mut self.roots, Roots::None, "CA file only");
+                    });
+                    ui.end_row();
+                    row(ui, L::TLS_CA_FILE, &mut self.ca_file, "optional: ca.pem");
+                } else {
+                    ui.label("Certificate");
+                    ui.horizontal(|ui| {
+                        ui.selectable_value(&mut self.self_signed, true, "Generate self-signed");
+                        ui.selectable_value(&mut self.self_signed, false, "From files");
+                    });
+                    ui.end_row();
+                    if self.self_signed {
+                        row(
+                            ui,
+                            L::TLS_SELF_SIGNED,
+                            &mut self.names,
+                            "localhost, 127.0.0.1",
+                        );
+                    } else {
+                        row(
+                            ui,
+                            L::TLS_CERT_FILE,
+                            &mut self.cert,
+                            "cert.pem (leaf first)",
+                        );
+                        row(ui, L::TLS_KEY_FILE, &mut self.key, "key.pem");
+                    }
+                }
+                row(ui, L::TLS_ALPN, &mut self.alpn, "optional: h2, http/1.1");
+            });
+        if client {
+            ui.checkbox(&mut self.insecure, L::TLS_INSECURE);
+            if self.insecure {
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    "! certificates are NOT verified: anyone on the path can pose as the server",
+                );
+            }
+        }
+        if let Some(m) = problem {
+            ui.colored_label(ui.visuals().error_fg_color, format!("! {m}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::spec::HostPort;
+
+    #[test]
+    fn a_client_and_a_server_round_trip_through_the_form() {
+        let client = SessionKind::TcpClient {
+            remote: HostPort::parse("127.0.0.1:8443").unwrap(),
+            local: None,
+        };
+        let f = TlsForm {
+            on: true,
+            server_name: "localhost".into(),
+            alpn: "h2, http/1.1".into(),
+            ca_file: "ca.pem".into(),
+            ..Default::default()
+        };
+        let spec = f.validate(&client, true).unwrap().unwrap();
+        assert_eq!(TlsForm::load(Some(&spec)), f);
+
+        let server = SessionKind::TcpServer {
+            local: "127.0.0.1:0".parse().unwrap(),
+            backlog: 1,
+        };
+        let f = TlsForm {
+            on: true,
+            ..Default::default()
+        };
+        let spec = f.validate(&server, true).unwrap().unwrap();
+        assert_eq!(TlsForm::load(Some(&spec)), f);
+    }
+
+    #[test]
+    fn bad_fields_say_what_is_wrong() {
+        let client = SessionKind::TcpClient {
+            remote: HostPort::parse("127.0.0.1:8443").unwrap(),
+            local: None,
+        };
+        let mut f = TlsForm {
+            on: true,
+            roots: Roots::None,
+            ..Default::default()
+        };
+        assert!(
+            f.validate(&client, true)
+                .unwrap_err()
+                .contains("trusts nothing")
+        );
+        f.roots = Roots::System;
+        assert!(
+            f.validate(&client, false)
+                .unwrap_err()
+                .contains("automatic reads")
+        );
+        let server = SessionKind::TcpServer {
+            local: "127.0.0.1:0".parse().unwrap(),
+            backlog: 1,
+        };
+        f.self_signed = false;
+        assert!(
+            f.validate(&server, true)
+                .unwrap_err()
+                .contains("cert and a key")
+        );
+        f.on = false;
+        assert_eq!(f.validate(&server, true), Ok(None));
+    }
+}
