@@ -40,3 +40,18 @@ app=$!
 sleep 3
 xdotool search --sync --pid "$app" | head -1 | xargs -r xdotool windowfocus --sync
 shot step-mode
+kill $app
+# 5. TLS: a client that accepts a self-signed server, flagged in red in the
+#    inspector with what verification would have said; the server answers
+#    from canned template replies.
+./target/release/sockscope --open screenshots/tls.ron &
+app=$!
+sleep 4
+xdotool search --sync --pid "$app" | head -1 | xargs -r xdotool windowfocus --sync
+shot tls-inspector
+# 6. The form building a TLS server with canned replies.
+click 185 60      # "Kind"
+click 182 110     # "TCP server"
+click 75 225      # "Canned replies"
+click 60 400      # "Use TLS"
+shot form-responder-tls

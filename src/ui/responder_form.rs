@@ -246,58 +246,54 @@ impl ResponderForm {
 
     fn rules_ui(&mut self, ui: &mut egui::Ui) {
         let mut remove = None;
-        egui::Grid::new("rules-grid")
-            .num_columns(5)
-            .striped(true)
-            .show(ui, |ui| {
-                ui.strong("match");
-                ui.strong("request");
-                ui.strong("reply");
-                ui.strong("close");
-                ui.label("");
-                ui.end_row();
-                for (i, r) in self.rules.iter_mut().enumerate() {
-                    egui::ComboBox::from_id_salt(("rule-match", i))
-                        .width(80.0)
-                        .selected_text(format!("{:?}", r.matching))
-                        .show_ui(ui, |ui| {
-                            for m in [
-                                MatchFile::Exact,
-                                MatchFile::Prefix,
-                                MatchFile::Contains,
-                                MatchFile::Regex,
-                            ] {
-                                ui.selectable_value(&mut r.matching, m, format!("{m:?}"));
-                            }
-                        });
-                    ui.add(
-                        egui::TextEdit::singleline(&mut r.request)
-                            .id_salt(("rule-req", i))
-                            .desired_width(140.0)
-                            .font(egui::TextStyle::Monospace)
-                            .hint_text(if r.matching == MatchFile::Regex {
-                                "^GET (\\S+)"
-                            } else {
-                                "Hello"
-                            }),
-                    );
-                    ui.add(
-                        egui::TextEdit::singleline(&mut r.reply)
-                            .id_salt(("rule-reply", i))
-                            .desired_width(160.0)
-                            .font(egui::TextStyle::Monospace),
-                    );
-                    ui.checkbox(&mut r.close, "");
-                    if ui
-                        .small_button("x")
-                        .on_hover_text("remove this rule")
-                        .clicked()
-                    {
-                        remove = Some(i);
-                    }
-                    ui.end_row();
+        // One rule per two lines: the side panel is narrow and a request
+        // or reply needs the width to be readable.
+        for (i, r) in self.rules.iter_mut().enumerate() {
+            ui.horizontal(|ui| {
+                egui::ComboBox::from_id_salt(("rule-match", i))
+                    .width(80.0)
+                    .selected_text(format!("{:?}", r.matching))
+                    .show_ui(ui, |ui| {
+                        for m in [
+                            MatchFile::Exact,
+                            MatchFile::Prefix,
+                            MatchFile::Contains,
+                            MatchFile::Regex,
+                        ] {
+                            ui.selectable_value(&mut r.matching, m, format!("{m:?}"));
+                        }
+                    });
+                ui.add(
+                    egui::TextEdit::singleline(&mut r.request)
+                        .id_salt(("rule-req", i))
+                        .desired_width(f32::INFINITY)
+                        .font(egui::TextStyle::Monospace)
+                        .hint_text(if r.matching == MatchFile::Regex {
+                            "^GET (\\S+)"
+                        } else {
+                            "request, e.g. Hello"
+                        }),
+                );
+            });
+            ui.horizontal(|ui| {
+                ui.label("  ->");
+                ui.add(
+                    egui::TextEdit::singleline(&mut r.reply)
+                        .id_salt(("rule-reply", i))
+                        .desired_width(ui.available_width() - 90.0)
+                        .font(egui::TextStyle::Monospace)
+                        .hint_text("reply"),
+                );
+                ui.checkbox(&mut r.close, "close");
+                if ui
+                    .small_button("x")
+                    .on_hover_text("remove this rule")
+                    .clicked()
+                {
+                    remove = Some(i);
                 }
             });
+        }
         if let Some(i) = remove {
             self.rules.remove(i);
         }
