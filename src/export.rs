@@ -373,6 +373,57 @@ pub fn rust(name: &str, calls: &[Call]) -> String {
     o
 }
 
+/// What a session does that its exported calls do not: the program is
+/// plain socket calls, so these are said at its top rather than left out
+/// silently.
+pub fn not_exported(spec: &crate::engine::SessionSpec) -> Vec<String> {
+    use crate::engine::respond::Responder;
+    let mut out = Vec::new();
+    if spec.tls.is_some() {
+        out.push(
+            "TLS: the program speaks plain TCP; wrap the socket (Python: ssl.create_default_context().wrap_socket) to match"
+                .to_string(),
+        );
+    }
+    if let Some(d) = spec.reply_delay {
+        out.push(format!(
+            "reply_delay {} s: the program replies at once",
+            d.as_secs_f64()
+        ));
+    }
+    let templated = match &spec.responder {
+        Responder::Fixed(r) => r.template,
+        Responder::Canned(c) => {
+            c.rules.iter().any(|r| r.reply.template)
+                || c.default.as_ref().is_some_and(|d| d.template)
+        }
+        _ => false,
+    };
+    if templated {
+        out.push("reply templates: the reply is sent as written, {fields} unfilled".to_string());
+    }
+    out
+}
+
+/// Puts `not_exported`'s lines at the top of a program as comments
+/// (after a Python shebang).
+pub fn with_caveats(program: String, caveats: &[String], python: bool) -> String {
+    if caveats.is_empty() {
+        return program;
+    }
+    let prefix = if python { "# " } else { "// " };
+    let mut notes = format!("{prefix}Not in this program:\n");
+    for c in caveats {
+        notes.push_str(&format!("{prefix}- {c}\n"));
+    }
+    match program.split_once('\n') {
+        Some((first, rest)) if python && first.starts_with("#!") => {
+            format!("{first}\n{notes}{rest}")
+        }
+        _ => notes + &program,
+    }
+}
+
 /// The calls a session's configuration stands for, so any session can be
 /// exported: socket, its options, bind/listen/accept or connect, then its
 /// script. A server answers one connection once (echo or its fixed reply).
@@ -604,4 +655,36 @@ pub fn calls_for_spec(spec: &crate::engine::SessionSpec) -> Vec<Call> {
         }
     }
     calls
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_program_leaves_out_is_said_at_its_top() {
+        let mut spec = crate::preset::builtins()
+            .into_iter()
+            .find(|(n, _)| *n == "tls-server")
+            .unwrap()
+            .1
+            .unwrap();
+        spec.reply_delay = Some(std::time::Duration::from_millis(250));
+        let caveats = not_exported(&spec);
+        assert_eq!(caveats.len(), 2, "{caveats:?}");
+        let py = with_caveats(python(&spec.name, &calls_for_spec(&spec)), &caveats, true);
+        let mut lines = py.lines();
+        assert_eq!(lines.next(), Some("#!/usr/bin/env python3"));
+        assert_eq!(lines.next(), Some("# Not in this program:"));
+        assert!(lines.next().unwrap().starts_with("# - TLS"));
+        assert_eq!(
+            lines.next(),
+            Some("# - reply_delay 0.25 s: the program replies at once")
+        );
+        let rs = with_caveats(rust(&spec.name, &calls_for_spec(&spec)), &caveats, false);
+        assert!(rs.starts_with("// Not in this program:\n// - TLS"), "{rs}");
+        let plain =
+            crate::engine::SessionSpec::new("x", crate::engine::spec::SessionKind::SocketPair);
+        assert!(not_exported(&plain).is_empty());
+    }
 }

@@ -275,6 +275,11 @@ fn main() -> ExitCode {
                     Lang::Python => sockscope::export::python(&s.name, &calls),
                     Lang::Rust => sockscope::export::rust(&s.name, &calls),
                 };
+                let code = sockscope::export::with_caveats(
+                    code,
+                    &sockscope::export::not_exported(s),
+                    matches!(lang, Lang::Python),
+                );
                 let _ = out.write_all(code.as_bytes());
             }
             ExitCode::SUCCESS

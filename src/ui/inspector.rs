@@ -240,11 +240,15 @@ fn draw(
             // The program is built only when asked for, not every frame.
             if ui.button(L::COPY_SESSION_PYTHON).clicked() {
                 let calls = crate::export::calls_for_spec(spec);
-                copy = Some(crate::export::python(&spec.name, &calls));
+                let code = crate::export::python(&spec.name, &calls);
+                let caveats = crate::export::not_exported(spec);
+                copy = Some(crate::export::with_caveats(code, &caveats, true));
             }
             if ui.button(L::COPY_SESSION_RUST).clicked() {
                 let calls = crate::export::calls_for_spec(spec);
-                copy = Some(crate::export::rust(&spec.name, &calls));
+                let code = crate::export::rust(&spec.name, &calls);
+                let caveats = crate::export::not_exported(spec);
+                copy = Some(crate::export::with_caveats(code, &caveats, false));
             }
         });
     }
