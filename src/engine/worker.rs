@@ -1003,7 +1003,10 @@ impl Worker {
                     Token(t) => {
                         let child = t as u32;
                         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                            self.read_conn(child);
+                            // A FIN or an error must be read to the end;
+                            // plain data may stop at a short read.
+                            let drain = ev.is_read_closed() || ev.is_error();
+                            self.read_conn(child, !drain);
                         }
                         if ev.is_writable() || ev.is_error() {
                             self.flush_conn(child);
@@ -1014,7 +1017,7 @@ impl Worker {
             // Connections that still had data when their turn ended.
             for _ in 0..self.ready_again.len() {
                 if let Some(child) = self.ready_again.pop_front() {
-                    self.read_conn(child);
+                    self.read_conn(child, false);
                 }
             }
             if self.accept_retry_at.is_some_and(|t| now() >= t) {
@@ -1519,7 +1522,12 @@ impl Worker {
         }
     }
 
-    fn read_conn(&mut self, child: u32) {
+    /// Reads what a readable connection has. `short_read_ends`: a recv
+    /// that returns less than the buffer emptied the socket, and epoll
+    /// (edge-triggered) reports anything that arrives after it as a new
+    /// event, so the recv that would only say EAGAIN is skipped: one
+    /// syscall less per message, a third of an echo round trip's.
+    fn read_conn(&mut self, child: u32, short_read_ends: bool) {
         let keep_open = self.spec.keep_open_after_peer_fin;
         let Some(c) = self.conns.get_mut(&child) else {
             return;
@@ -1530,6 +1538,7 @@ impl Worker {
         let mut replies: Vec<Reply> = Vec::new();
         let mut after = After::Nothing;
         let mut reads = 0;
+        let cap = self.rx.cap;
         loop {
             if reads == READS_PER_TURN {
                 self.ready_again.push_back(child);
@@ -1554,6 +1563,7 @@ impl Worker {
                     break;
                 }
                 Ok(n) => {
+                    let emptied = short_read_ends && n < cap;
                     let mut data = self.rx.take(n);
                     let mut peer_closed = false;
                     if let Some(t) = c.tls.as_mut() {
@@ -1575,6 +1585,9 @@ impl Worker {
                         if data.is_empty() {
                             if peer_closed {
                                 after = peer_eof(&mut self.sink, c, keep_open);
+                                break;
+                            }
+                            if emptied {
                                 break;
                             }
                             continue;
@@ -1602,6 +1615,9 @@ impl Worker {
                     if peer_closed {
                         // close_notify: the TLS stream's end of data.
                         after = peer_eof(&mut self.sink, c, keep_open);
+                        break;
+                    }
+                    if emptied {
                         break;
                     }
                 }
