@@ -7,7 +7,8 @@
 //! 2. sink: one TCP stream of G GiB into a server session (logging on, the
 //!    default budget) vs a plain `read()` loop with the same buffer size.
 //! 3. udp: a burst of N 100-byte datagrams sent as fast as a loopback
-//!    sender can, captured by a UDP session vs a plain `recv_from` loop.
+//!    sender can, captured by a UDP session vs a plain `recv_from` loop,
+//!    and vs Packet Sender's GUI server under Xvfb when it is installed.
 //!
 //! The clients of the hold test run in a child process (this binary again),
 //! so each side has its own descriptor limit.
@@ -349,7 +350,7 @@ fn sink(gib: f64) {
 
 fn udp(n: usize) {
     let payload = [0x5au8; 100];
-    let burst = |to: SocketAddr| {
+    let burst = move |to: SocketAddr| {
         std::thread::Builder::new()
             .name("bench-udp-sender".into())
             .spawn(move || {
@@ -433,4 +434,148 @@ fn udp(n: usize) {
             "MISSED"
         }
     );
+    match packetsender(&burst) {
+        Ok((got, sent)) => println!(
+            "| udp burst {n} x 100 B into Packet Sender's GUI server (Xvfb) | {ours}/{sent_ours} = {:.2}% | Packet Sender {got}/{sent} = {:.2}% | {:.0}x | >= 99.9% captured | Sockscope {} |",
+            share(ours, sent_ours),
+            share(got, sent),
+            share(ours, sent_ours) / share(got, sent).max(1e-9),
+            if share(ours, sent_ours) >= 99.9 {
+                "met"
+            } else {
+                "MISSED"
+            }
+        ),
+        Err(why) => {
+            println!("| udp burst into Packet Sender's GUI server | not measured: {why} | | | | |")
+        }
+    }
+}
+
+/// A UDP socket's receive queue and drop count, from /proc/net/udp.
+fn udp_socket_stats(port: u16) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/net/udp").ok()?;
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let local_port = f.get(1)?.rsplit(':').next()?;
+        if u16::from_str_radix(local_port, 16).ok()? == port {
+            let rx = u64::from_str_radix(f.get(4)?.split(':').nth(1)?, 16).ok()?;
+            let drops = f.get(12)?.parse().ok()?;
+            return Some((rx, drops));
+        }
+    }
+    None
+}
+
+/// The UDP port a process has bound, found through its fds' socket inodes.
+fn udp_port_of(pid: u32) -> Option<u16> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            l.strip_prefix("socket:[")?
+                .strip_suffix(']')
+                .map(str::to_string)
+        })
+        .collect();
+    let text = std::fs::read_to_string("/proc/net/udp").ok()?;
+    text.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if inodes.iter().any(|i| f.get(9) == Some(&i.as_str())) {
+            u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()
+        } else {
+            None
+        }
+    })
+}
+
+/// Kills a child this benchmark started, when it goes out of scope.
+struct Child(std::process::Child);
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The same burst into Packet Sender (Debian's packetsender) in its GUI
+/// server mode under Xvfb. What it captured is what the kernel did not
+/// drop on its socket (`drops` in /proc/net/udp), read once its queue
+/// has drained; the count in its own "Clear Log (N)" button agrees.
+fn packetsender(
+    burst: &dyn Fn(SocketAddr) -> std::thread::JoinHandle<(usize, Duration)>,
+) -> Result<(usize, usize), String> {
+    use std::process::{Command as Proc, Stdio};
+    let have = |c: &str| {
+        Proc::new("sh")
+            .args(["-c", &format!("command -v {c}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    for tool in ["packetsender", "Xvfb", "xrandr"] {
+        if !have(tool) {
+            return Err(format!(
+                "{tool} is missing (apt-get install packetsender xvfb x11-xserver-utils; Packet Sender checks the display with xrandr)"
+            ));
+        }
+    }
+    let display = 150 + std::process::id() % 100;
+    let _xvfb = Child(
+        Proc::new("Xvfb")
+            .args([
+                format!(":{display}"),
+                "-screen".into(),
+                "0".into(),
+                "1280x800x24".into(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("Xvfb: {e}"))?,
+    );
+    let sock = format!("/tmp/.X11-unix/X{display}");
+    let until = Instant::now() + Duration::from_secs(10);
+    while !std::path::Path::new(&sock).exists() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A home of its own: fresh settings, nothing written to the user's.
+    let home = std::env::temp_dir().join(format!("sockscope-bench-ps-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&home);
+    let ps = Child(
+        Proc::new("packetsender")
+            .env("DISPLAY", format!(":{display}"))
+            .env("HOME", &home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("packetsender: {e}"))?,
+    );
+    let until = Instant::now() + Duration::from_secs(20);
+    let port = loop {
+        if let Some(p) = udp_port_of(ps.0.id()) {
+            break p;
+        }
+        if Instant::now() > until {
+            return Err("Packet Sender did not bind a UDP port within 20 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (_, drops_before) = udp_socket_stats(port).ok_or("its socket vanished")?;
+    let to: SocketAddr = format!("127.0.0.1:{port}")
+        .parse()
+        .expect("a literal address");
+    let (sent, _) = burst(to).join().map_err(|_| "the sender panicked")?;
+    let until = Instant::now() + Duration::from_secs(60);
+    let drops = loop {
+        let (rx, drops) = udp_socket_stats(port).ok_or("its socket vanished")?;
+        if rx == 0 || Instant::now() > until {
+            break drops;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    drop(ps);
+    let _ = std::fs::remove_dir_all(&home);
+    Ok((sent - (drops - drops_before) as usize, sent))
 }
