@@ -724,6 +724,7 @@ fn a_tls_server_with_canned_template_replies_is_built_in_the_form() {
         a.model().get(cli).is_some_and(|i| i.tls.is_some())
     });
     h.get_by_label("TLS 1.3");
+    h.get_by_label_contains("tcp-client · TLS (not verified)");
     h.get_by_label_contains("CERTIFICATE NOT VERIFIED");
     h.get_by_label_contains("not issued by a CA we trust");
     h.get_by_label_contains("peer certificate: CN=Sockscope self-signed");

@@ -161,7 +161,20 @@ impl SessionList {
                             }
                         }
                         badge(ui, &info.state);
-                        let title = format!("{} {} · {}", id, info.name, info.kind);
+                        let tls = match (&info.tls, info.spec.as_ref().and_then(|s| s.tls.as_ref()))
+                        {
+                            (Some(t), _)
+                                if matches!(
+                                    t.verification,
+                                    crate::engine::tls::Verification::NotVerified { .. }
+                                ) =>
+                            {
+                                " · TLS (not verified)"
+                            }
+                            (Some(_), _) | (None, Some(_)) => " · TLS",
+                            (None, None) => "",
+                        };
+                        let title = format!("{} {} · {}{tls}", id, info.name, info.kind);
                         if ui.selectable_label(selected, title).clicked() {
                             actions.push(ListAction::Select(id));
                         }
