@@ -982,6 +982,17 @@ pub enum MatchFile {
     Regex,
 }
 
+impl From<&Match> for MatchFile {
+    fn from(m: &Match) -> MatchFile {
+        match m {
+            Match::Exact => MatchFile::Exact,
+            Match::Prefix => MatchFile::Prefix,
+            Match::Contains => MatchFile::Contains,
+            Match::Regex(_) => MatchFile::Regex,
+        }
+    }
+}
+
 /// One canned rule: `(request: Text("Hello"), reply: Text("nihao"))`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -1957,12 +1968,7 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
                 .rules
                 .iter()
                 .map(|r| RuleFile {
-                    matching: match r.matching {
-                        Match::Exact => MatchFile::Exact,
-                        Match::Prefix => MatchFile::Prefix,
-                        Match::Contains => MatchFile::Contains,
-                        Match::Regex(_) => MatchFile::Regex,
-                    },
+                    matching: MatchFile::from(&r.matching),
                     request: match &r.matching {
                         Match::Regex(re) => Payload::Text(re.as_str().to_string()),
                         _ => payload_for(&r.pattern, enc),

@@ -137,6 +137,13 @@ fn http_ui(ui: &mut egui::Ui, info: &SessionInfo, p: &crate::http::ResponseParse
     }
 }
 
+/// One row of a two-column grid: a label and a monospace value that wraps.
+fn kv_row(ui: &mut egui::Ui, k: &str, v: String) {
+    ui.label(k);
+    ui.add(egui::Label::new(egui::RichText::new(v).monospace()).wrap());
+    ui.end_row();
+}
+
 fn tls_ui(ui: &mut egui::Ui, t: &crate::engine::tls::TlsInfo) {
     use crate::engine::tls::Verification;
     ui.separator();
@@ -167,11 +174,7 @@ fn tls_ui(ui: &mut egui::Ui, t: &crate::engine::tls::TlsInfo) {
         .num_columns(2)
         .striped(true)
         .show(ui, |ui| {
-            let mut kv = |k: &str, v: String| {
-                ui.label(k);
-                ui.add(egui::Label::new(egui::RichText::new(v).monospace()).wrap());
-                ui.end_row();
-            };
+            let mut kv = |k: &str, v: String| kv_row(ui, k, v);
             kv("version", t.version.clone());
             kv("cipher suite", t.suite.clone());
             kv("key exchange", t.kx.clone().unwrap_or_else(|| "-".into()));
@@ -203,11 +206,7 @@ fn cert_ui(
         .num_columns(2)
         .striped(true)
         .show(ui, |ui| {
-            let mut kv = |k: &str, v: String| {
-                ui.label(k);
-                ui.add(egui::Label::new(egui::RichText::new(v).monospace()).wrap());
-                ui.end_row();
-            };
+            let mut kv = |k: &str, v: String| kv_row(ui, k, v);
             kv("subject", c.subject.clone());
             kv("issuer", c.issuer.clone());
             kv(
@@ -256,11 +255,7 @@ fn draw(
         .num_columns(2)
         .striped(true)
         .show(ui, |ui| {
-            let mut kv = |k: &str, v: String| {
-                ui.label(k);
-                ui.add(egui::Label::new(egui::RichText::new(v).monospace()).wrap());
-                ui.end_row();
-            };
+            let mut kv = |k: &str, v: String| kv_row(ui, k, v);
             kv("name", info.name.clone());
             kv("kind", info.kind.to_string());
             kv("state", info.state.label().to_string());

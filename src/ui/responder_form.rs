@@ -121,12 +121,7 @@ impl ResponderForm {
                     .rules
                     .iter()
                     .map(|r| RuleRow {
-                        matching: match r.matching {
-                            Match::Exact => MatchFile::Exact,
-                            Match::Prefix => MatchFile::Prefix,
-                            Match::Contains => MatchFile::Contains,
-                            Match::Regex(_) => MatchFile::Regex,
-                        },
+                        matching: MatchFile::from(&r.matching),
                         request: match &r.matching {
                             Match::Regex(re) => re.as_str().to_string(),
                             _ => text(&r.pattern),

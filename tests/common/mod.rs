@@ -215,6 +215,16 @@ pub fn client(to: SocketAddr) -> SessionSpec {
     )
 }
 
+/// A TCP port free on 127.0.0.1 right now (for servers that take a port
+/// number, not a listener).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub fn send(target: SessionId, data: &[u8]) -> Command {
     Command::Send {
         target,
