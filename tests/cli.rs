@@ -486,7 +486,7 @@ fn a_regex_rule_answers_with_its_capture_groups() {
 }
 
 #[test]
-fn reply_templates_fill_counter_peer_and_length_per_connection() {
+fn reply_templates_fill_counter_peer_and_length_per_connection_and_per_datagram() {
     let dir = tempfile::tempdir().unwrap();
     let port = common::free_port();
     let text = format!(
@@ -525,6 +525,36 @@ fn reply_templates_fill_counter_peer_and_length_per_connection() {
             read_line(&mut c),
             "{\"n\": 2}\n",
             "doubled braces are literal"
+        );
+    }
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child), 0);
+
+    // On a UDP socket the counter runs per socket and {peer} is each
+    // datagram's source.
+    let uport = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = format!(
+        r##"(version: 1, name: "utpl", kind: Udp(local: "127.0.0.1:{uport}"),
+            responder: Fixed(reply: Text("#{{counter}} to {{peer}}"), template: true))"##
+    );
+    let file = write(dir.path(), "utpl.ron", &text);
+    let (mut child, mut out) = spawn_run(&file);
+    out.wait("bound", |v| v["event"] == "bound");
+    for (i, want) in [1, 2, 3].into_iter().enumerate() {
+        // Two sources, alternating.
+        let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        c.set_read_timeout(Some(DEADLINE)).unwrap();
+        c.send_to(format!("m{i}").as_bytes(), ("127.0.0.1", uport))
+            .unwrap();
+        let mut buf = [0u8; 128];
+        let n = c.recv(&mut buf).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&buf[..n]),
+            format!("#{want} to {}", c.local_addr().unwrap())
         );
     }
     sigterm(&child);
