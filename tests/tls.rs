@@ -467,3 +467,42 @@ fn openssl_s_client_verifies_a_sockscope_server_and_gets_its_echo() {
     drop(c);
     closed_any(&mut h, child);
 }
+
+#[test]
+fn https_over_a_tls_session_with_a_reply_that_closes_the_connection() {
+    let pki = pki();
+    let mut h = Harness::new();
+    let mut spec = tls_server(&pki, &["http/1.1"]);
+    let body = "nihao over https";
+    spec.responder = Responder::Fixed(sockscope::engine::respond::Reply {
+        data: format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+        close: true,
+        template: false,
+    });
+    let srv = h.open(spec);
+    let addr = h.listening(srv);
+    let req = sockscope::http::Request::get("/")
+        .to_bytes("localhost")
+        .unwrap();
+    let mut c = tls_client(addr, trusting(&pki.ca), &req);
+    c.steps.pop(); // no Close of our own: the server ends it
+    let cli = h.open(c);
+    let mut got = Vec::new();
+    let mut parser = sockscope::http::ResponseParser::new(false);
+    while !parser.response().complete {
+        let (chunk, _) = h.received(cli);
+        parser.feed(&chunk);
+        got.extend(chunk);
+    }
+    assert_eq!(parser.response().status, 200);
+    assert_eq!(parser.response().body, body.as_bytes());
+    // The server closes after its reply (close_notify, then FIN).
+    assert_eq!(h.closed(cli), CloseReason::PeerClosed);
+    let child = srv.child(1);
+    assert_eq!(closed_any(&mut h, child), CloseReason::Local);
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200 OK"));
+}
