@@ -506,3 +506,22 @@ fn https_over_a_tls_session_with_a_reply_that_closes_the_connection() {
     assert_eq!(closed_any(&mut h, child), CloseReason::Local);
     assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200 OK"));
 }
+
+#[test]
+fn a_tls_spec_with_manual_reads_is_refused_rather_than_sent_in_the_clear() {
+    let pki = pki();
+    let mut h = Harness::new();
+    let srv = h.open(tls_server(&pki, &[]));
+    let addr = h.listening(srv);
+    let mut spec = tls_client(addr, trusting(&pki.ca), b"secret");
+    spec.auto_read = false;
+    let cli = h.open(spec);
+    let msg = error_of(h.closed(cli));
+    assert!(msg.contains("automatic reads"), "{msg}");
+    assert!(
+        !h.seen
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Log(l) if l.data == b"secret")),
+        "nothing was sent"
+    );
+}

@@ -401,6 +401,14 @@ impl Worker {
 
     fn setup(&mut self) -> Result<(), CloseReason> {
         if let Some(t) = &self.spec.tls {
+            // Files and the form refuse this; a spec built in code must not
+            // reach direct writes that would bypass the record layer.
+            if !self.spec.auto_read {
+                return Err(CloseReason::Error(OpError::plain(
+                    "tls setup",
+                    "TLS needs automatic reads (the record layer reads for you)",
+                )));
+            }
             let host = match &self.spec.kind {
                 SessionKind::TcpClient { remote, .. } => Some(remote.host.clone()),
                 _ => None,
