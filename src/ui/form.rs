@@ -140,7 +140,12 @@ pub struct OpenForm {
     pub kept_steps: Vec<crate::engine::spec::Step>,
     /// This frame's validation, shared by the fields and the Open button.
     checked: Option<(Option<SessionSpec>, Problems)>,
+    /// The last responder checked and its outcome: the form is checked
+    /// every frame, and a regex rule is compiled only when it changes.
+    responder_cache: std::cell::RefCell<Option<(ResponderForm, Encoding, ResponderChecked)>>,
 }
+
+type ResponderChecked = Result<(Responder, Option<Duration>), String>;
 
 impl Default for OpenForm {
     fn default() -> Self {
@@ -184,6 +189,7 @@ impl Default for OpenForm {
             tls: TlsForm::default(),
             kept_steps: Vec::new(),
             checked: None,
+            responder_cache: Default::default(),
         }
     }
 }
@@ -600,7 +606,7 @@ impl OpenForm {
             return (None, p);
         };
         let responder = if self.takes_responder() {
-            match self.responder.validate(encoding.unwrap_or_default()) {
+            match self.responder_checked(encoding.unwrap_or_default()) {
                 Ok(r) => Some(r),
                 Err(m) => {
                     p.add(L::RESPONDER, m);
@@ -1002,6 +1008,19 @@ impl OpenForm {
                     ui.end_row();
                 }
             });
+    }
+
+    fn responder_checked(&self, enc: Encoding) -> ResponderChecked {
+        let mut cache = self.responder_cache.borrow_mut();
+        if let Some((form, e, result)) = cache.as_ref()
+            && *form == self.responder
+            && *e == enc
+        {
+            return result.clone();
+        }
+        let result = self.responder.validate(enc);
+        *cache = Some((self.responder.clone(), enc, result.clone()));
+        result
     }
 
     /// Sessions that answer what they receive: servers, datagram sockets
