@@ -4,7 +4,8 @@
 //! `cargo run --release --example soak -- MINUTES` (default 30)
 //!
 //! Every round opens an echo server, 50 clients that each send 20 messages
-//! and close, a UDP pair exchanging 200 datagrams and a socketpair, drains
+//! and close, a TLS echo server (a certificate generated each round) with
+//! 10 TLS clients doing the same, a UDP pair exchanging 200 datagrams and a socketpair, drains
 //! every event into a log store as the app does, then closes them all.
 
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use sockscope::engine::log::{LogBudget, LogStore};
 use sockscope::engine::protocol::{Addr, Command, EventKind, SendMode};
 use sockscope::engine::spec::{HostPort, Responder, SessionKind, Step};
+use sockscope::engine::tls::{TlsClientSpec, TlsServerSpec, TlsSpec};
 use sockscope::engine::{Engine, EngineConfig, SessionId, SessionSpec};
 
 fn drain_until(
@@ -62,24 +64,29 @@ fn main() {
             },
         );
         srv.responder = Responder::Echo;
+        let mut tls_srv = srv.clone();
+        tls_srv.name = "soak-tls-echo".into();
+        tls_srv.tls = Some(TlsSpec::Server(TlsServerSpec::default()));
         let server = engine.open(srv).unwrap();
-        let mut addr = None;
+        let tls_server = engine.open(tls_srv).unwrap();
+        let (mut addr, mut tls_addr) = (None, None);
         drain_until(&engine, &mut store, |k, id| {
-            if let (
-                EventKind::Listening {
-                    local: Addr::Inet(a),
-                    ..
-                },
-                true,
-            ) = (k, id == server)
+            if let EventKind::Listening {
+                local: Addr::Inet(a),
+                ..
+            } = k
             {
-                addr = Some(*a);
-                true
-            } else {
-                false
+                if id == server {
+                    addr = Some(*a);
+                } else if id == tls_server {
+                    tls_addr = Some(*a);
+                }
             }
+            addr.is_some() && tls_addr.is_some()
         });
-        let Some(addr) = addr else { break };
+        let (Some(addr), Some(tls_addr)) = (addr, tls_addr) else {
+            break;
+        };
         let mut open = Vec::new();
         for _ in 0..50 {
             let mut c = SessionSpec::new(
@@ -93,6 +100,33 @@ fn main() {
             for i in 0..20 {
                 steps.push(Step::Send {
                     data: format!("message {i} from the soak").into_bytes(),
+                    to: None,
+                    mode: SendMode::All,
+                });
+                steps.push(Step::WaitRecv(Duration::from_secs(5)));
+            }
+            steps.push(Step::Close);
+            c.steps = steps;
+            open.push(engine.open(c).unwrap());
+        }
+        // TLS clients: a handshake each, then the same conversation.
+        for _ in 0..10 {
+            let mut c = SessionSpec::new(
+                "soak-tls-client",
+                SessionKind::TcpClient {
+                    remote: HostPort::parse(&tls_addr.to_string()).unwrap(),
+                    local: None,
+                },
+            );
+            c.tls = Some(TlsSpec::Client(TlsClientSpec {
+                server_name: Some("localhost".into()),
+                insecure: true,
+                ..Default::default()
+            }));
+            let mut steps = Vec::new();
+            for i in 0..20 {
+                steps.push(Step::Send {
+                    data: format!("tls message {i} from the soak").into_bytes(),
                     to: None,
                     mode: SendMode::All,
                 });
@@ -165,12 +199,14 @@ fn main() {
                 id == ub && matches!(k, EventKind::Closed { .. })
             });
         }
-        for id in [server, ua] {
+        for id in [server, tls_server, ua] {
             let _ = engine.send(Command::Close { target: id });
         }
-        let mut left = 2;
+        let mut left = 3;
         drain_until(&engine, &mut store, |k, id| {
-            if matches!(k, EventKind::Closed { .. }) && (id == server || id == ua) {
+            if matches!(k, EventKind::Closed { .. })
+                && (id == server || id == tls_server || id == ua)
+            {
                 left -= 1;
             }
             left == 0
