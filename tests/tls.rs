@@ -525,3 +525,63 @@ fn a_tls_spec_with_manual_reads_is_refused_rather_than_sent_in_the_clear() {
         "nothing was sent"
     );
 }
+
+#[test]
+fn a_peer_that_ends_with_a_bare_fin_is_flagged_and_close_notify_is_not() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let pki = pki();
+    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(&pki.leaf)
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(&pki.key).unwrap();
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap(),
+    );
+    // A server that answers, then closes TCP without close_notify.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut sock, _) = l.accept().unwrap();
+        sock.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut conn = rustls::ServerConnection::new(config).unwrap();
+        let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+        let mut ping = [0u8; 4];
+        tls.read_exact(&mut ping).unwrap();
+        tls.write_all(b"cut here").unwrap();
+        tls.flush().unwrap();
+        sock.shutdown(std::net::Shutdown::Both).unwrap();
+        ping
+    });
+    let mut h = Harness::new();
+    let mut c = tls_client(addr, trusting(&pki.ca), b"ping");
+    c.steps.pop(); // wait for the server to end it
+    let cli = h.open(c);
+    assert_eq!(h.received(cli).0, b"cut here");
+    assert_eq!(h.closed(cli), CloseReason::PeerClosed);
+    assert_eq!(&server.join().unwrap(), b"ping");
+    let flagged = |h: &Harness, id: SessionId| {
+        h.seen.iter().any(|e| {
+            e.session == id
+                && matches!(&e.kind, EventKind::Error(err) if err.to_string().contains("without TLS close_notify"))
+        })
+    };
+    assert!(flagged(&h, cli), "a bare FIN on a TLS stream is flagged");
+
+    // Sockscope's own close sends close_notify: its peer sees no flag.
+    let srv = h.open(tls_server(&pki, &[]));
+    let saddr = h.listening(srv);
+    let cli2 = h.open(tls_client(saddr, trusting(&pki.ca), b"x"));
+    assert_eq!(h.closed(cli2), CloseReason::ScriptDone);
+    let child = srv.child(1);
+    assert_eq!(closed_any(&mut h, child), CloseReason::PeerClosed);
+    assert!(!flagged(&h, child));
+}

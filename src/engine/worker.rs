@@ -1567,6 +1567,20 @@ impl Worker {
                         ));
                         break;
                     }
+                    if c.tls.is_some() {
+                        // close_notify would have ended the stream before
+                        // this read; a bare FIN could be a cut.
+                        self.sink.control(
+                            c.id,
+                            EventKind::Error(
+                                OpError::plain(
+                                    "tls",
+                                    "the peer closed the connection without TLS close_notify: what arrived may be cut short",
+                                )
+                                .with_hint("many servers skip close_notify after a body with a known length; a truncation attack looks the same"),
+                            ),
+                        );
+                    }
                     after = peer_eof(&mut self.sink, c, keep_open);
                     break;
                 }
