@@ -360,6 +360,11 @@ fn server_setup(s: &TlsServerSpec) -> Result<(TlsSetup, TlsIdentityInfo), OpErro
             let mut dn = rcgen::DistinguishedName::new();
             dn.push(rcgen::DnType::CommonName, "Sockscope self-signed");
             params.distinguished_name = dn;
+            // A year from yesterday, like a real certificate (rcgen's
+            // default runs from 1975 to 4096, which reads as a mistake).
+            let now = time::OffsetDateTime::now_utc();
+            params.not_before = now - time::Duration::days(1);
+            params.not_after = now + time::Duration::days(365);
             let key_pair = rcgen::KeyPair::generate().map_err(gen_err)?;
             let cert = params.self_signed(&key_pair).map_err(gen_err)?;
             let key = PrivateKeyDer::Pkcs8(key_pair.serialize_der().into());
@@ -784,6 +789,12 @@ mod tests {
         assert!(id.generated);
         assert_eq!(id.cert.sans, vec!["localhost", "127.0.0.1", "::1"]);
         assert!(id.cert.valid_now);
+        let year = time::OffsetDateTime::now_utc().year();
+        assert!(
+            id.cert.not_after.contains(&(year + 1).to_string()),
+            "{}",
+            id.cert.not_after
+        );
         assert_eq!(id.cert.sha256.len(), 32 * 3 - 1);
     }
 
