@@ -34,6 +34,28 @@ fn drain_until(
     eprintln!("soak: a round did not finish in 30 s");
 }
 
+/// A client that sends 20 messages, waiting for each echo, then closes.
+fn talker(name: &str, to: std::net::SocketAddr, tls: Option<TlsSpec>) -> SessionSpec {
+    let mut c = SessionSpec::new(
+        name,
+        SessionKind::TcpClient {
+            remote: HostPort::parse(&to.to_string()).unwrap(),
+            local: None,
+        },
+    );
+    c.tls = tls;
+    for i in 0..20 {
+        c.steps.push(Step::Send {
+            data: format!("message {i} from {name}").into_bytes(),
+            to: None,
+            mode: SendMode::All,
+        });
+        c.steps.push(Step::WaitRecv(Duration::from_secs(5)));
+    }
+    c.steps.push(Step::Close);
+    c
+}
+
 fn main() {
     let minutes: f64 = std::env::args()
         .nth(1)
@@ -89,51 +111,16 @@ fn main() {
         };
         let mut open = Vec::new();
         for _ in 0..50 {
-            let mut c = SessionSpec::new(
-                "soak-client",
-                SessionKind::TcpClient {
-                    remote: HostPort::parse(&addr.to_string()).unwrap(),
-                    local: None,
-                },
-            );
-            let mut steps = Vec::new();
-            for i in 0..20 {
-                steps.push(Step::Send {
-                    data: format!("message {i} from the soak").into_bytes(),
-                    to: None,
-                    mode: SendMode::All,
-                });
-                steps.push(Step::WaitRecv(Duration::from_secs(5)));
-            }
-            steps.push(Step::Close);
-            c.steps = steps;
-            open.push(engine.open(c).unwrap());
+            open.push(engine.open(talker("soak-client", addr, None)).unwrap());
         }
         // TLS clients: a handshake each, then the same conversation.
         for _ in 0..10 {
-            let mut c = SessionSpec::new(
-                "soak-tls-client",
-                SessionKind::TcpClient {
-                    remote: HostPort::parse(&tls_addr.to_string()).unwrap(),
-                    local: None,
-                },
-            );
-            c.tls = Some(TlsSpec::Client(TlsClientSpec {
+            let tls = TlsSpec::Client(TlsClientSpec {
                 server_name: Some("localhost".into()),
                 insecure: true,
                 ..Default::default()
-            }));
-            let mut steps = Vec::new();
-            for i in 0..20 {
-                steps.push(Step::Send {
-                    data: format!("tls message {i} from the soak").into_bytes(),
-                    to: None,
-                    mode: SendMode::All,
-                });
-                steps.push(Step::WaitRecv(Duration::from_secs(5)));
-            }
-            steps.push(Step::Close);
-            c.steps = steps;
+            });
+            let c = talker("soak-tls-client", tls_addr, Some(tls));
             open.push(engine.open(c).unwrap());
         }
         let mut udp_a = SessionSpec::new(
