@@ -8,17 +8,226 @@ use std::fmt::Write;
 use crate::engine::options::{OptName, SockOpt};
 use crate::engine::stepper::{AddrArg, Call, Family, How, SockType, py_bytes};
 
+// ---------------------------------------------------------------------------
+// Literal writers: every user value (names, addresses, paths, payloads,
+// separators, option values) reaches generated code through exactly one of
+// these, so a quote, a newline or a bidi control in a preset can never end a
+// literal or a comment early. Tests parse the output with Python's `ast` and
+// with `syn` and compare each literal with the value it came from.
+
+/// Whether `c` may stand as itself in generated text: printable ASCII, or a
+/// printable non-ASCII character that is neither a line or paragraph
+/// separator nor a bidirectional control (which can make code read
+/// differently from how it runs).
+fn shows_as_itself(c: char) -> bool {
+    match c {
+        ' '..='~' => true,
+        '\u{85}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' => false,
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => false,
+        c => (c as u32) > 0x7f && !c.is_control(),
+    }
+}
+
+/// User text for a `#` or `//` comment: one line, whatever it holds
+/// (newlines and other controls appear as `\u{..}` escapes).
+pub fn comment_text(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        if shows_as_itself(c) {
+            o.push(c);
+        } else {
+            let _ = write!(o, "\\u{{{:x}}}", c as u32);
+        }
+    }
+    o
+}
+
+/// A Python `str` literal that evaluates to exactly `s`.
+pub fn py_str(s: &str) -> String {
+    let mut o = String::from("'");
+    for c in s.chars() {
+        match c {
+            '\\' => o.push_str("\\\\"),
+            '\'' => o.push_str("\\'"),
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            c if shows_as_itself(c) => o.push(c),
+            c if (c as u32) < 0x100 => {
+                let _ = write!(o, "\\x{:02x}", c as u32);
+            }
+            c if (c as u32) < 0x10000 => {
+                let _ = write!(o, "\\u{:04x}", c as u32);
+            }
+            c => {
+                let _ = write!(o, "\\U{:08x}", c as u32);
+            }
+        }
+    }
+    o.push('\'');
+    o
+}
+
+/// A Python float literal (`float('inf')` and the like where there is none).
+pub fn py_float(f: f64) -> String {
+    if f.is_nan() {
+        "float('nan')".into()
+    } else if f.is_infinite() {
+        if f > 0.0 {
+            "float('inf')"
+        } else {
+            "float('-inf')"
+        }
+        .into()
+    } else {
+        format!("{f:?}")
+    }
+}
+
+/// Names the Python program itself uses: a socket variable must not shadow
+/// them.
+const PY_RESERVED: &[&str] = &[
+    "False",
+    "None",
+    "True",
+    "and",
+    "as",
+    "assert",
+    "async",
+    "await",
+    "break",
+    "class",
+    "continue",
+    "def",
+    "del",
+    "elif",
+    "else",
+    "except",
+    "finally",
+    "for",
+    "from",
+    "global",
+    "if",
+    "import",
+    "in",
+    "is",
+    "lambda",
+    "nonlocal",
+    "not",
+    "or",
+    "pass",
+    "raise",
+    "return",
+    "try",
+    "while",
+    "with",
+    "yield",
+    "socket",
+    "struct",
+    "names",
+    "ok",
+    "failed",
+    "readexactly",
+    "readuntil",
+    "backlog",
+    "print",
+    "repr",
+    "isinstance",
+    "OSError",
+    "open",
+    "len",
+    "int",
+    "float",
+    "e",
+    "addr",
+    "__builtins__",
+];
+
+/// A socket variable as a Python identifier: itself when it is a plain
+/// ASCII identifier that the program does not use already, otherwise a
+/// mangled `_s...` name (one-to-one, so two variables never merge).
+pub fn py_ident(v: &str) -> String {
+    let plain = v
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !v.starts_with("_s")
+        && !PY_RESERVED.contains(&v);
+    if plain {
+        return v.to_string();
+    }
+    let mut o = String::from("_s");
+    for c in v.chars() {
+        match c {
+            c if c.is_ascii_alphanumeric() => o.push(c),
+            '_' => o.push_str("__"),
+            c => {
+                let _ = write!(o, "_x{:x}_", c as u32);
+            }
+        }
+    }
+    o
+}
+
+/// A Rust `&str` literal that evaluates to exactly `s`.
+pub fn rs_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '\\' => o.push_str("\\\\"),
+            '"' => o.push_str("\\\""),
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            c if shows_as_itself(c) => o.push(c),
+            c => {
+                let _ = write!(o, "\\u{{{:x}}}", c as u32);
+            }
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// A Rust `f64` literal.
+pub fn rs_float(f: f64) -> String {
+    if f.is_nan() {
+        "f64::NAN".into()
+    } else if f.is_infinite() {
+        if f > 0.0 {
+            "f64::INFINITY"
+        } else {
+            "f64::NEG_INFINITY"
+        }
+        .into()
+    } else {
+        format!("{f:?}_f64")
+    }
+}
+
 fn py_addr(a: &AddrArg) -> String {
     if let Some(v) = a.0.strip_prefix('@') {
-        return format!("names['{v}']");
+        return format!("names[{}]", py_str(v));
     }
     if a.0.starts_with('/') || a.0.starts_with('.') {
-        return format!("'{}'", a.0);
+        return py_str(&a.0);
     }
-    match a.0.parse::<std::net::SocketAddr>() {
-        Ok(sa) => format!("('{}', {})", sa.ip(), sa.port()),
-        Err(_) => format!("'{}'", a.0),
+    match host_port(&a.0) {
+        Some((host, port)) => format!("({}, {port})", py_str(&host)),
+        None => py_str(&a.0),
     }
+}
+
+/// `127.0.0.1:80`, `[::1]:80` or `localhost:80` as host and port, so a
+/// name is resolved by the program as the session resolved it.
+fn host_port(a: &str) -> Option<(String, u16)> {
+    if let Ok(sa) = a.parse::<std::net::SocketAddr>() {
+        return Some((sa.ip().to_string(), sa.port()));
+    }
+    let (host, port) = a.rsplit_once(':')?;
+    let port = port.parse().ok()?;
+    (!host.is_empty() && !host.contains(':')).then(|| (host.to_string(), port))
 }
 
 fn py_level_name(opt: OptName) -> (&'static str, &'static str) {
@@ -36,6 +245,7 @@ fn py_level_name(opt: OptName) -> (&'static str, &'static str) {
 }
 
 fn py_setsockopt(var: &str, opt: &SockOpt) -> String {
+    let var = py_ident(var);
     let name = opt.name();
     let (level, _) = py_level_name(name);
     let c = name.c_name(false);
@@ -58,7 +268,7 @@ fn py_setsockopt(var: &str, opt: &SockOpt) -> String {
             let t = t.unwrap_or_default();
             format!("struct.pack('ll', {}, {})", t.as_secs(), t.subsec_micros())
         }
-        SockOpt::MulticastIfV4(a) => format!("socket.inet_aton('{a}')"),
+        SockOpt::MulticastIfV4(a) => format!("socket.inet_aton({})", py_str(&a.to_string())),
         SockOpt::MulticastIfV6(i) => i.to_string(),
         SockOpt::Blocking(b) => {
             return format!("{var}.setblocking({})", if b { "True" } else { "False" });
@@ -72,10 +282,14 @@ pub fn python(name: &str, calls: &[Call]) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "#!/usr/bin/env python3\n# Exported by Sockscope from \"{name}\": the same socket calls, one by one.\n# Each call prints one line: CALL ok RESULT, CALL errno N, or CALL timeout.\nimport socket\nimport struct\n\nnames = {{}}  # each socket's last known address, for connect/bind to another socket\n\n\ndef ok(call, result=None):\n    print(call, 'ok', repr(result))\n    return result\n\n\ndef failed(call, e):\n    if isinstance(e, socket.timeout):\n        print(call, 'timeout')\n    else:\n        print(call, 'errno', e.errno, e.strerror)\n\n\ndef readexactly(s, n):\n    data = b''\n    while len(data) < n:\n        chunk = s.recv(n - len(data))\n        if not chunk:\n            raise OSError(None, 'EOF after %d of %d bytes' % (len(data), n))\n        data += chunk\n    return data\n\n\ndef readuntil(s, sep):\n    data = b''\n    while not data.endswith(sep):\n        chunk = s.recv(1)\n        if not chunk:\n            raise OSError(None, 'EOF before the separator')\n        data += chunk\n    return data\n\n\ndef backlog(s):\n    port = '%04X' % s.getsockname()[1]\n    for path in ('/proc/net/tcp', '/proc/net/tcp6'):\n        with open(path) as f:\n            for line in f.readlines()[1:]:\n                fields = line.split()\n                if fields[1].endswith(':' + port) and fields[3] == '0A':\n                    tx, rx = fields[4].split(':')\n                    return '%d connection(s) queued, not yet accepted' % int(rx, 16)\n    return None\n\n"
+        "#!/usr/bin/env python3\n# Exported by Sockscope from \"{}\": the same socket calls, one by one.\n# Each call prints one line: CALL ok RESULT, CALL errno N, or CALL timeout.\nimport socket\nimport struct\n\nnames = {{}}  # each socket's last known address, for connect/bind to another socket\n\n\ndef ok(call, result=None):\n    print(call, 'ok', repr(result))\n    return result\n\n\ndef failed(call, e):\n    if isinstance(e, socket.timeout):\n        print(call, 'timeout')\n    else:\n        print(call, 'errno', e.errno, e.strerror)\n\n\ndef readexactly(s, n):\n    data = b''\n    while len(data) < n:\n        chunk = s.recv(n - len(data))\n        if not chunk:\n            raise OSError(None, 'EOF after %d of %d bytes' % (len(data), n))\n        data += chunk\n    return data\n\n\ndef readuntil(s, sep):\n    data = b''\n    while not data.endswith(sep):\n        chunk = s.recv(1)\n        if not chunk:\n            raise OSError(None, 'EOF before the separator')\n        data += chunk\n    return data\n\n\ndef backlog(s):\n    port = '%04X' % s.getsockname()[1]\n    for path in ('/proc/net/tcp', '/proc/net/tcp6'):\n        with open(path) as f:\n            for line in f.readlines()[1:]:\n                fields = line.split()\n                if fields[1].endswith(':' + port) and fields[3] == '0A':\n                    tx, rx = fields[4].split(':')\n                    return '%d connection(s) queued, not yet accepted' % int(rx, 16)\n    return None\n\n",
+        comment_text(name)
     );
     for c in calls {
-        let v = c.var();
+        let v = &py_ident(c.var());
+        // The key a socket's address is kept under in `names`, so `@name`
+        // in an address finds it.
+        let key = py_str(c.var());
         let label = c.name();
         let body = match c {
             Call::Socket { family, ty, .. } => {
@@ -102,7 +316,7 @@ pub fn python(name: &str, calls: &[Call]) -> String {
             }
             Call::SetTimeout { secs, .. } => format!(
                 "{v}.settimeout({})\n    ok('{label}')",
-                secs.map_or("None".to_string(), |s| s.to_string())
+                secs.map_or("None".to_string(), py_float)
             ),
             Call::GetTimeout { .. } => format!("ok('{label}', {v}.gettimeout())"),
             Call::SetBlocking { flag, .. } => format!(
@@ -110,15 +324,18 @@ pub fn python(name: &str, calls: &[Call]) -> String {
                 if *flag { "True" } else { "False" }
             ),
             Call::Bind { addr, .. } => format!(
-                "{v}.bind({})\n    names['{v}'] = {v}.getsockname()\n    ok('{label}')",
+                "{v}.bind({})\n    names[{key}] = {v}.getsockname()\n    ok('{label}')",
                 py_addr(addr)
             ),
             Call::Listen { backlog, .. } => format!("{v}.listen({backlog})\n    ok('{label}')"),
-            Call::Accept { into, .. } => format!(
-                "{into}, addr = {v}.accept()\n    names['{into}'] = {into}.getsockname()\n    ok('{label}', addr)"
-            ),
+            Call::Accept { into, .. } => {
+                let (ikey, into) = (py_str(into), py_ident(into));
+                format!(
+                    "{into}, addr = {v}.accept()\n    names[{ikey}] = {into}.getsockname()\n    ok('{label}', addr)"
+                )
+            }
             Call::Connect { addr, .. } => format!(
-                "{v}.connect({})\n    names['{v}'] = {v}.getsockname()\n    ok('{label}')",
+                "{v}.connect({})\n    names[{key}] = {v}.getsockname()\n    ok('{label}')",
                 py_addr(addr)
             ),
             Call::ConnectEx { addr, .. } => {
@@ -143,7 +360,7 @@ pub fn python(name: &str, calls: &[Call]) -> String {
             ),
             Call::Close { .. } => format!("{v}.close()\n    ok('{label}')"),
             Call::GetSockName { .. } => {
-                format!("names['{v}'] = {v}.getsockname()\n    ok('{label}', names['{v}'])")
+                format!("names[{key}] = {v}.getsockname()\n    ok('{label}', names[{key}])")
             }
             Call::GetPeerName { .. } => format!("ok('{label}', {v}.getpeername())"),
             Call::FileNo { .. } => format!("ok('{label}', {v}.fileno())"),
@@ -156,7 +373,7 @@ pub fn python(name: &str, calls: &[Call]) -> String {
         let _ = writeln!(
             o,
             "# {}\ntry:\n    {body}\nexcept OSError as e:\n    failed('{label}', e)\n",
-            c.text()
+            comment_text(&c.text())
         );
     }
     o
@@ -164,18 +381,25 @@ pub fn python(name: &str, calls: &[Call]) -> String {
 
 fn rs_addr(a: &AddrArg) -> String {
     if let Some(v) = a.0.strip_prefix('@') {
-        return format!("names[\"{v}\"].clone()");
+        return format!("names[{}].clone()", rs_str(v));
     }
     if a.0.starts_with('/') || a.0.starts_with('.') {
-        return format!("SockAddr::unix(\"{}\")?", a.0);
+        return format!("SockAddr::unix({})?", rs_str(&a.0));
     }
-    format!(
-        "SockAddr::from(\"{}\".parse::<std::net::SocketAddr>()?)",
-        a.0
-    )
+    match host_port(&a.0) {
+        Some((host, port)) => format!(
+            "SockAddr::from(std::net::ToSocketAddrs::to_socket_addrs(&({}, {port}))?.next().ok_or(\"no address\")?)",
+            rs_str(&host)
+        ),
+        None => format!(
+            "SockAddr::from({}.parse::<std::net::SocketAddr>()?)",
+            rs_str(&a.0)
+        ),
+    }
 }
 
-fn rs_bytes(d: &[u8]) -> String {
+/// A Rust byte-string literal (`&[u8; N]`) that evaluates to exactly `d`.
+pub fn rs_bytes(d: &[u8]) -> String {
     let mut s = String::from("b\"");
     for &b in d {
         match b {
@@ -193,7 +417,8 @@ fn rs_bytes(d: &[u8]) -> String {
 }
 
 fn rs_setter(opt: &SockOpt) -> String {
-    let secs = |d: std::time::Duration| format!("Duration::from_secs_f64({})", d.as_secs_f64());
+    let secs =
+        |d: std::time::Duration| format!("Duration::new({}, {})", d.as_secs(), d.subsec_nanos());
     let opt_secs = |d: Option<std::time::Duration>| {
         d.map_or("None".to_string(), |d| format!("Some({})", secs(d)))
     };
@@ -262,12 +487,13 @@ pub fn rust(name: &str, calls: &[Call]) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "// Exported by Sockscope from \"{name}\": the same socket calls, one by one.\n// Cargo.toml: socket2 = {{ version = \"0.6\", features = [\"all\"] }}\n#![allow(unused_imports, unused_variables)]\nuse std::collections::HashMap;\nuse std::io::Read;\nuse std::mem::MaybeUninit;\nuse std::net::Shutdown;\nuse std::time::Duration;\n\nuse socket2::{{Domain, SockAddr, Socket, Type}};\n\nfn report<T: std::fmt::Debug>(call: &str, r: std::io::Result<T>) -> Option<T> {{\n    match r {{\n        Ok(v) => {{ println!(\"{{call}} ok {{v:?}}\"); Some(v) }}\n        Err(e) => {{ match e.raw_os_error() {{ Some(n) => println!(\"{{call}} errno {{n}} {{e}}\"), None => println!(\"{{call}} error {{e}}\") }}; None }}\n    }}\n}}\n\nfn main() -> Result<(), Box<dyn std::error::Error>> {{\n    let mut socks: HashMap<&str, Socket> = HashMap::new();\n    let mut names: HashMap<&str, SockAddr> = HashMap::new();\n    let _ = (&mut socks, &mut names);"
+        "// Exported by Sockscope from \"{}\": the same socket calls, one by one.\n// Cargo.toml: socket2 = {{ version = \"0.6\", features = [\"all\"] }}\n#![allow(unused_imports, unused_variables)]\nuse std::collections::HashMap;\nuse std::io::Read;\nuse std::mem::MaybeUninit;\nuse std::net::Shutdown;\nuse std::time::Duration;\n\nuse socket2::{{Domain, SockAddr, Socket, Type}};\n\nfn report<T: std::fmt::Debug>(call: &str, r: std::io::Result<T>) -> Option<T> {{\n    match r {{\n        Ok(v) => {{ println!(\"{{call}} ok {{v:?}}\"); Some(v) }}\n        Err(e) => {{ match e.raw_os_error() {{ Some(n) => println!(\"{{call}} errno {{n}} {{e}}\"), None => println!(\"{{call}} error {{e}}\") }}; None }}\n    }}\n}}\n\nfn main() -> Result<(), Box<dyn std::error::Error>> {{\n    let mut socks: HashMap<&str, Socket> = HashMap::new();\n    let mut names: HashMap<&str, SockAddr> = HashMap::new();\n    let _ = (&mut socks, &mut names);",
+        comment_text(name)
     );
     for c in calls {
-        let v = c.var();
+        let v = &rs_str(c.var());
         let label = c.name();
-        let s = format!("socks[\"{v}\"]");
+        let s = format!("socks[{v}]");
         let line = match c {
             Call::Socket { family, ty, .. } => {
                 let d = match family {
@@ -280,7 +506,7 @@ pub fn rust(name: &str, calls: &[Call]) -> String {
                     SockType::Dgram => "Type::DGRAM",
                 };
                 format!(
-                    "if let Some(s) = report(\"{label}\", Socket::new({d}, {t}, None)).map(|s| {{ use std::os::fd::AsRawFd; println!(\"  fd {{}}\", s.as_raw_fd()); s }}) {{ socks.insert(\"{v}\", s); }}"
+                    "if let Some(s) = report(\"{label}\", Socket::new({d}, {t}, None)).map(|s| {{ use std::os::fd::AsRawFd; println!(\"  fd {{}}\", s.as_raw_fd()); s }}) {{ socks.insert({v}, s); }}"
                 )
             }
             Call::SetSockOpt { opt, .. } => {
@@ -293,7 +519,7 @@ pub fn rust(name: &str, calls: &[Call]) -> String {
                 Some(t) if *t <= 0.0 => format!("report(\"{label}\", {s}.set_nonblocking(true));"),
                 other => {
                     let d = other.map_or("None".to_string(), |t| {
-                        format!("Some(Duration::from_secs_f64({t}))")
+                        format!("Some(Duration::try_from_secs_f64({})?)", rs_float(t))
                     });
                     format!(
                         "report(\"{label}\", {s}.set_nonblocking(false).and({s}.set_read_timeout({d})).and({s}.set_write_timeout({d})));"
@@ -305,15 +531,16 @@ pub fn rust(name: &str, calls: &[Call]) -> String {
                 format!("report(\"{label}\", {s}.set_nonblocking({}));", !flag)
             }
             Call::Bind { addr, .. } => format!(
-                "let a = {}; report(\"{label}\", {s}.bind(&a)); if let Ok(n) = {s}.local_addr() {{ names.insert(\"{v}\", n); }}",
+                "let a = {}; report(\"{label}\", {s}.bind(&a)); if let Ok(n) = {s}.local_addr() {{ names.insert({v}, n); }}",
                 rs_addr(addr)
             ),
             Call::Listen { backlog, .. } => format!("report(\"{label}\", {s}.listen({backlog}));"),
             Call::Accept { into, .. } => format!(
-                "if let Some((c, _)) = report(\"{label}\", {s}.accept().map(|(c, a)| (c, a.as_socket()))) {{ socks.insert(\"{into}\", c); }}"
+                "if let Some((c, _)) = report(\"{label}\", {s}.accept().map(|(c, a)| (c, a.as_socket()))) {{ socks.insert({}, c); }}",
+                rs_str(into)
             ),
             Call::Connect { addr, .. } => format!(
-                "let a = {}; report(\"{label}\", {s}.connect(&a)); if let Ok(n) = {s}.local_addr() {{ names.insert(\"{v}\", n); }}",
+                "let a = {}; report(\"{label}\", {s}.connect(&a)); if let Ok(n) = {s}.local_addr() {{ names.insert({v}, n); }}",
                 rs_addr(addr)
             ),
             Call::ConnectEx { addr, .. } => format!(
@@ -353,9 +580,9 @@ pub fn rust(name: &str, calls: &[Call]) -> String {
                     How::Both => "Both",
                 }
             ),
-            Call::Close { .. } => format!("socks.remove(\"{v}\"); println!(\"{label} ok None\");"),
+            Call::Close { .. } => format!("socks.remove({v}); println!(\"{label} ok None\");"),
             Call::GetSockName { .. } => format!(
-                "if let Some(a) = report(\"{label}\", {s}.local_addr().map(|a| a.as_socket())) {{ let _ = a; if let Ok(n) = {s}.local_addr() {{ names.insert(\"{v}\", n); }} }}"
+                "if let Some(a) = report(\"{label}\", {s}.local_addr().map(|a| a.as_socket())) {{ let _ = a; if let Ok(n) = {s}.local_addr() {{ names.insert({v}, n); }} }}"
             ),
             Call::GetPeerName { .. } => {
                 format!("report(\"{label}\", {s}.peer_addr().map(|a| a.as_socket()));")
@@ -364,10 +591,10 @@ pub fn rust(name: &str, calls: &[Call]) -> String {
                 "{{ use std::os::fd::AsRawFd; println!(\"{label} ok {{}}\", {s}.as_raw_fd()); }}"
             ),
             Call::Backlog { .. } => {
-                format!("println!(\"{label} ok (see /proc/net/tcp for {v})\");")
+                format!("println!(\"{label} ok (see /proc/net/tcp for {{}})\", {v});")
             }
         };
-        let _ = writeln!(o, "    // {}\n    {line}", c.text());
+        let _ = writeln!(o, "    // {}\n    {line}", comment_text(&c.text()));
     }
     let _ = writeln!(o, "    Ok(())\n}}");
     o
@@ -414,7 +641,7 @@ pub fn with_caveats(program: String, caveats: &[String], python: bool) -> String
     let prefix = if python { "# " } else { "// " };
     let mut notes = format!("{prefix}Not in this program:\n");
     for c in caveats {
-        notes.push_str(&format!("{prefix}- {c}\n"));
+        notes.push_str(&format!("{prefix}- {}\n", comment_text(c)));
     }
     match program.split_once('\n') {
         Some((first, rest)) if python && first.starts_with("#!") => {
