@@ -126,6 +126,14 @@ pub fn event_json(ev: &Event, enc: Encoding, data_limit: Option<usize>) -> Value
             m.insert("addr".into(), addr(a));
         }
         EventKind::ConnectFailed(e) | EventKind::Error(e) => error_fields(&mut m, e),
+        EventKind::ErrorRepeated { error, times } => {
+            error_fields(&mut m, error);
+            m.insert("repeated".into(), json!(times));
+        }
+        EventKind::Warning { code, message } => {
+            m.insert("code".into(), json!(code));
+            m.insert("message".into(), json!(message));
+        }
         EventKind::Connected { local, peer, fd } => {
             m.insert("local".into(), addr(local));
             m.insert("peer".into(), addr(peer));

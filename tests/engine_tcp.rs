@@ -610,6 +610,7 @@ fn slow_consumer_makes_the_engine_count_not_block() {
     let mut h = Harness::with(sockscope::engine::EngineConfig {
         event_capacity: 64,
         command_capacity: 64,
+        ..Default::default()
     });
     let mut spec = server("127.0.0.1:0");
     spec.limits.recv_buffer = 64;

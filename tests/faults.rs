@@ -295,3 +295,111 @@ fn a_name_that_does_not_resolve_ends_the_session_in_words() {
     assert_eq!(closed["op"], "resolve no-such-host.invalid");
     assert!(closed["hint"].as_str().unwrap().contains("host name"));
 }
+
+/// Resident memory of another process, in KiB.
+fn rss_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Regression (hostile input, item 8): a peer that sends into an echo
+/// server and never reads grew the server without bound (0.56 GB after
+/// 2 GiB), and once the send queue was full the echo dropped data, with an
+/// error event per chunk kept in an unbounded list. Now the server stops
+/// reading that peer while its replies wait, so the peer's window closes:
+/// memory stays flat and every byte comes back, in order.
+#[test]
+fn a_peer_that_never_reads_is_slowed_down_not_buffered() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("echo.ron");
+    std::fs::write(
+        &file,
+        r#"(name: "echo", kind: TcpServer(local: "127.0.0.1:0", backlog: 16), responder: Echo)"#,
+    )
+    .unwrap();
+    // stdout to a file, as users run it.
+    let out_path = dir.path().join("out.jsonl");
+    let out = std::fs::File::create(&out_path).unwrap();
+    let child = Command::new(BIN)
+        .args(["run", "--data-limit", "16"])
+        .arg(&file)
+        .stdout(out)
+        .spawn()
+        .unwrap();
+    let server = KillOnDrop(child);
+    let pid = server.0.id();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let addr = loop {
+        let text = std::fs::read_to_string(&out_path).unwrap();
+        if let Some(v) = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["event"] == "listening")
+        {
+            break v["local"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "the server did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut c = TcpStream::connect(&addr).unwrap();
+    c.set_nonblocking(true).unwrap();
+    let byte = |i: u64| (i % 251) as u8;
+    let mut sent: u64 = 0;
+    let mut max_rss = 0;
+    let rss_before = rss_of(pid);
+    let chunk: Vec<u8> = (0..65536u64).map(byte).collect();
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut last_sample = Instant::now();
+    while Instant::now() < until {
+        let off = (sent % 251) as usize;
+        let buf = &chunk[off..off + 65536 - 251];
+        match c.write(buf) {
+            Ok(n) => sent += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+        if last_sample.elapsed() > Duration::from_millis(50) {
+            max_rss = max_rss.max(rss_of(pid));
+            last_sample = Instant::now();
+        }
+    }
+    let rss_blocked = rss_of(pid);
+    max_rss = max_rss.max(rss_blocked);
+    // Now read: every byte comes back, in order.
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    c.set_nonblocking(false).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut got: u64 = 0;
+    let mut buf = vec![0u8; 1 << 16];
+    while got < sent {
+        let n = c.read(&mut buf).unwrap();
+        assert!(n > 0, "EOF after {got} of {sent} bytes");
+        for (k, b) in buf[..n].iter().enumerate() {
+            assert_eq!(*b, byte(got + k as u64), "byte {} differs", got + k as u64);
+        }
+        got += n as u64;
+        max_rss = max_rss.max(rss_of(pid));
+    }
+    eprintln!(
+        "sent {sent} bytes, all {got} came back; server RSS {} KiB before, {} KiB while the peer did not read, max {} KiB",
+        rss_before, rss_blocked, max_rss
+    );
+    assert_eq!(got, sent);
+    assert!(
+        max_rss < 100 * 1024,
+        "server RSS reached {max_rss} KiB (limit 100 MiB)"
+    );
+    // The server was told to slow down, and said so.
+    drop(c);
+    drop(server);
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    assert!(text.contains("\"write_paused\""), "no write_paused event");
+    assert!(!text.contains("send queue full"), "a reply was refused");
+}

@@ -57,6 +57,11 @@ impl OpError {
         }
     }
 
+    /// Roughly the bytes it holds (for the event channel's byte bound).
+    pub fn weight(&self) -> usize {
+        self.op.len() + self.message.len() + self.hint.as_ref().map_or(0, |h| h.len())
+    }
+
     /// Adds or replaces the hint.
     pub fn with_hint(mut self, hint: impl Into<String>) -> OpError {
         self.hint = Some(hint.into());

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Sender, TrySendError};
 
 pub use protocol::{Command, Event, EventKind, SessionId};
 pub use sink::WakeFn;
@@ -37,6 +37,9 @@ pub struct EngineConfig {
     /// Capacity of the worker -> consumer event channel. When it is full,
     /// log entries are counted instead of queued.
     pub event_capacity: usize,
+    /// The same channel's bound in bytes: past it, log entries are counted
+    /// instead of queued (control events still wait their turn).
+    pub event_bytes: usize,
     /// Capacity of each session's command channel.
     pub command_capacity: usize,
 }
@@ -45,6 +48,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             event_capacity: 65_536,
+            event_bytes: 64 * 1024 * 1024,
             command_capacity: 1024,
         }
     }
@@ -86,7 +90,7 @@ impl Handle {
 /// The engine handle. Dropping it stops every session and joins its thread.
 pub struct Engine {
     shared: Arc<Shared>,
-    events: Receiver<Event>,
+    events: sink::EventRx,
     sessions: HashMap<u32, Handle>,
     next_id: u32,
     config: EngineConfig,
@@ -97,14 +101,17 @@ impl Engine {
     /// passes a repaint request; headless passes None).
     pub fn new(config: EngineConfig, wake: Option<WakeFn>) -> Engine {
         let (tx, rx) = crossbeam_channel::bounded(config.event_capacity.max(16));
+        let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         Engine {
             shared: Arc::new(Shared {
                 events: tx,
+                in_flight: in_flight.clone(),
+                byte_budget: config.event_bytes.max(1024 * 1024),
                 wake,
                 start: Instant::now(),
                 start_wall: SystemTime::now(),
             }),
-            events: rx,
+            events: sink::EventRx::new(rx, in_flight),
             sessions: HashMap::new(),
             next_id: 1,
             config,
@@ -113,7 +120,7 @@ impl Engine {
 
     /// The event stream. Drain it; when it is full, workers count what
     /// they could not deliver instead of blocking their sockets.
-    pub fn events(&self) -> &Receiver<Event> {
+    pub fn events(&self) -> &sink::EventRx {
         &self.events
     }
 

@@ -359,6 +359,22 @@ pub enum EventKind {
     },
     /// An operation failed without ending the session.
     Error(OpError),
+    /// The same error happened `times` more times since it was reported
+    /// (identical errors are coalesced so a flood cannot fill memory).
+    ErrorRepeated {
+        /// The error, as first reported.
+        error: OpError,
+        /// Further occurrences, not reported one by one.
+        times: u64,
+    },
+    /// Something the user should know that is not an error: a listener on
+    /// every interface, say.
+    Warning {
+        /// A stable snake_case code (`all_interfaces`).
+        code: &'static str,
+        /// What it means, in words.
+        message: String,
+    },
     /// A step-mode call ran, with the kernel's answer.
     Call {
         /// Index in the session's calls, from 0.
@@ -434,7 +450,8 @@ impl EventKind {
             EventKind::WriteResumed { .. } => "write_resumed",
             EventKind::Timeout { .. } => "timeout",
             EventKind::Multicast { .. } => "multicast",
-            EventKind::Error(_) => "error",
+            EventKind::Error(_) | EventKind::ErrorRepeated { .. } => "error",
+            EventKind::Warning { .. } => "warning",
             EventKind::Step { .. } => "step",
             EventKind::Call { .. } => "call",
             EventKind::BurstProgress { .. } => "burst_progress",

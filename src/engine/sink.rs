@@ -1,15 +1,93 @@
 //! The worker side of the bounded event channel. Control events (state,
 //! errors, closed) are never dropped: when the channel is full they wait in
-//! a small local queue. Log entries are dropped and counted instead, so a
-//! socket is never blocked on a slow consumer and memory stays bounded.
+//! a small local queue, and when that is full too the worker waits for the
+//! consumer (so it stops reading and accepting, and peers slow down). Log
+//! entries are dropped and counted instead, so a socket is never blocked on
+//! a slow consumer for data. The channel is bounded in bytes as well as in
+//! events: a count of 64 KiB chunks is not a memory bound.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{
+    Receiver, RecvTimeoutError, SendTimeoutError, Sender, TryRecvError, TrySendError,
+};
 
+use super::error::OpError;
 use super::protocol::{Event, EventKind, LogEntry, SessionId, Stamp};
+
+/// Control events that may wait in a worker before it waits itself.
+const PENDING_EVENTS: usize = 1024;
+/// The same bound in bytes (a step-mode call record can carry 16 MiB).
+const PENDING_BYTES: usize = 8 * 1024 * 1024;
+/// How often a coalesced error's count is reported while it repeats.
+const REPEAT_REPORT: Duration = Duration::from_secs(1);
+
+/// Roughly what an event holds in memory, for the byte bounds.
+pub(crate) fn weight(ev: &Event) -> usize {
+    const BASE: usize = std::mem::size_of::<Event>();
+    BASE + match &ev.kind {
+        EventKind::Log(e) => e.data.len(),
+        EventKind::Call { record, .. } => record.weight(),
+        EventKind::Error(e) | EventKind::ConnectFailed(e) => e.weight(),
+        EventKind::ErrorRepeated { error, .. } => error.weight(),
+        EventKind::Closed { reason, .. } => match reason {
+            super::protocol::CloseReason::Error(e) => e.weight(),
+            super::protocol::CloseReason::Panicked(m) => m.len(),
+            _ => 0,
+        },
+        EventKind::Tls(_) | EventKind::TlsIdentity(_) | EventKind::BurstDone(_) => 4096,
+        EventKind::Options(v) => v.len() * 64,
+        EventKind::Warning { message, .. } => message.len(),
+        _ => 0,
+    }
+}
+
+/// The consumer's end of the event channel: it gives back each event's
+/// bytes to the budget the workers send against.
+#[derive(Clone)]
+pub struct EventRx {
+    rx: Receiver<Event>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl EventRx {
+    pub(crate) fn new(rx: Receiver<Event>, in_flight: Arc<AtomicUsize>) -> EventRx {
+        EventRx { rx, in_flight }
+    }
+
+    fn took(&self, ev: Event) -> Event {
+        self.in_flight.fetch_sub(weight(&ev), Ordering::Relaxed);
+        ev
+    }
+
+    /// The next event, if one is waiting.
+    pub fn try_recv(&self) -> Result<Event, TryRecvError> {
+        self.rx.try_recv().map(|e| self.took(e))
+    }
+
+    /// The next event, waiting up to `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, RecvTimeoutError> {
+        self.rx.recv_timeout(timeout).map(|e| self.took(e))
+    }
+
+    /// Events waiting now.
+    pub fn len(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Whether no event waits.
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+
+    /// Bytes the channel holds now (events waiting for the consumer).
+    pub fn bytes_in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+}
 
 /// Wakes the consumer (the UI's repaint request, or nothing headless).
 pub type WakeFn = Arc<dyn Fn() + Send + Sync>;
@@ -17,6 +95,10 @@ pub type WakeFn = Arc<dyn Fn() + Send + Sync>;
 /// What every worker shares with the engine handle.
 pub(crate) struct Shared {
     pub events: Sender<Event>,
+    /// Bytes sent into `events` and not yet taken (see [`EventRx`]).
+    pub in_flight: Arc<AtomicUsize>,
+    /// Log entries are dropped (and counted) past this many bytes in flight.
+    pub byte_budget: usize,
     pub wake: Option<WakeFn>,
     pub start: Instant,
     pub start_wall: SystemTime,
@@ -32,9 +114,18 @@ impl Shared {
     }
 }
 
+/// An error that keeps happening: reported once, then counted.
+struct Repeat {
+    error: OpError,
+    times: u64,
+    since: Instant,
+}
+
 pub(crate) struct Sink {
     shared: Arc<Shared>,
     pending: VecDeque<Event>,
+    pending_bytes: usize,
+    repeats: HashMap<SessionId, Repeat>,
     dropped: HashMap<SessionId, (u64, u64)>,
     sent_since_wake: bool,
     gone: bool,
@@ -45,6 +136,8 @@ impl Sink {
         Sink {
             shared,
             pending: VecDeque::new(),
+            pending_bytes: 0,
+            repeats: HashMap::new(),
             dropped: HashMap::new(),
             sent_since_wake: false,
             gone: false,
@@ -57,26 +150,76 @@ impl Sink {
     }
 
     pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty() || !self.dropped.is_empty()
+        !self.pending.is_empty()
+            || !self.dropped.is_empty()
+            || self.repeats.values().any(|r| r.times > 0)
     }
 
     /// Sends if there is room; gives the event back when there is not.
     fn try_send(&mut self, ev: Event) -> Option<Event> {
+        let w = weight(&ev);
+        self.shared.in_flight.fetch_add(w, Ordering::Relaxed);
         match self.shared.events.try_send(ev) {
             Ok(()) => {
                 self.sent_since_wake = true;
                 None
             }
-            Err(TrySendError::Full(ev)) => Some(ev),
+            Err(TrySendError::Full(ev)) => {
+                self.shared.in_flight.fetch_sub(w, Ordering::Relaxed);
+                Some(ev)
+            }
             Err(TrySendError::Disconnected(_)) => {
+                self.shared.in_flight.fetch_sub(w, Ordering::Relaxed);
                 self.gone = true;
                 None
             }
         }
     }
 
-    /// An event that must arrive, in order.
+    /// An event that must arrive, in order. Identical errors in a row are
+    /// reported once, then counted (`ErrorRepeated`).
     pub fn control(&mut self, session: SessionId, kind: EventKind) {
+        if let EventKind::Error(e) = &kind {
+            if let Some(r) = self.repeats.get_mut(&session)
+                && r.error == *e
+            {
+                r.times += 1;
+                return;
+            }
+            self.report_repeats(session);
+            self.repeats.insert(
+                session,
+                Repeat {
+                    error: e.clone(),
+                    times: 0,
+                    since: Instant::now(),
+                },
+            );
+        } else if self.repeats.contains_key(&session) {
+            self.report_repeats(session);
+            self.repeats.remove(&session);
+        }
+        self.control_now(session, kind);
+    }
+
+    /// Reports how often `session`'s last error repeated, if it did.
+    fn report_repeats(&mut self, session: SessionId) {
+        let Some(r) = self.repeats.get_mut(&session) else {
+            return;
+        };
+        if r.times == 0 {
+            return;
+        }
+        let kind = EventKind::ErrorRepeated {
+            error: r.error.clone(),
+            times: r.times,
+        };
+        r.times = 0;
+        r.since = Instant::now();
+        self.control_now(session, kind);
+    }
+
+    fn control_now(&mut self, session: SessionId, kind: EventKind) {
         // Drops this session had go before anything newer about it.
         if let Some((entries, bytes)) = self.dropped.remove(&session) {
             self.queue_or_send(Event {
@@ -93,19 +236,70 @@ impl Sink {
     }
 
     fn queue_or_send(&mut self, ev: Event) {
-        if !self.pending.is_empty() {
-            self.pending.push_back(ev);
-            return;
+        let ev = if self.pending.is_empty() {
+            match self.try_send(ev) {
+                None => return,
+                Some(ev) => ev,
+            }
+        } else {
+            ev
+        };
+        self.pending_bytes += weight(&ev);
+        self.pending.push_back(ev);
+        if self.pending.len() > PENDING_EVENTS || self.pending_bytes > PENDING_BYTES {
+            self.wait_for_room();
         }
-        if let Some(ev) = self.try_send(ev) {
-            self.pending.push_back(ev);
+    }
+
+    /// The local queue is full: wait for the consumer to take events until
+    /// it is half empty. The worker does nothing else meanwhile, so its
+    /// sockets stop being read and its listener stops accepting: the peers
+    /// feel the consumer's pace instead of memory growing.
+    fn wait_for_room(&mut self) {
+        self.wake_now();
+        while self.pending.len() > PENDING_EVENTS / 2 || self.pending_bytes > PENDING_BYTES / 2 {
+            let Some(ev) = self.pending.pop_front() else {
+                break;
+            };
+            let w = weight(&ev);
+            self.shared.in_flight.fetch_add(w, Ordering::Relaxed);
+            match self
+                .shared
+                .events
+                .send_timeout(ev, Duration::from_millis(100))
+            {
+                Ok(()) => {
+                    self.pending_bytes -= w;
+                    self.sent_since_wake = true;
+                    self.wake_now();
+                }
+                Err(SendTimeoutError::Timeout(ev)) => {
+                    self.shared.in_flight.fetch_sub(w, Ordering::Relaxed);
+                    self.pending.push_front(ev);
+                    self.wake_now();
+                }
+                Err(SendTimeoutError::Disconnected(_)) => {
+                    self.shared.in_flight.fetch_sub(w, Ordering::Relaxed);
+                    self.gone = true;
+                    self.pending.clear();
+                    self.pending_bytes = 0;
+                    return;
+                }
+            }
         }
+    }
+
+    fn wake_now(&mut self) {
+        self.sent_since_wake = true;
+        self.wake();
     }
 
     /// A log entry: delivered if there is room, otherwise counted.
     pub fn log(&mut self, session: SessionId, entry: LogEntry) {
         let len = entry.data.len() as u64;
-        if !self.pending.is_empty() || !self.flush_dropped_of(session) {
+        let over_budget = self.shared.in_flight.load(Ordering::Relaxed) + entry.data.len()
+            > self.shared.byte_budget;
+        if over_budget || !self.pending.is_empty() || !self.flush_dropped_of(session) {
             self.count_drop(session, len);
             return;
         }
@@ -159,11 +353,22 @@ impl Sink {
 
     /// Sends what waited, as far as there is room.
     pub fn flush(&mut self) {
+        let due: Vec<SessionId> = self
+            .repeats
+            .iter()
+            .filter(|(_, r)| r.times > 0 && r.since.elapsed() >= REPEAT_REPORT)
+            .map(|(k, _)| *k)
+            .collect();
+        for id in due {
+            self.report_repeats(id);
+        }
         while let Some(ev) = self.pending.pop_front() {
+            let w = weight(&ev);
             if let Some(ev) = self.try_send(ev) {
                 self.pending.push_front(ev);
                 return;
             }
+            self.pending_bytes -= w;
         }
         let ids: Vec<SessionId> = self.dropped.keys().copied().collect();
         for id in ids {
@@ -186,6 +391,11 @@ impl Sink {
     /// At the end of a worker: deliver what waited, waiting a little for
     /// room, so the final `Closed` events arrive.
     pub fn finish(&mut self, grace: Duration) {
+        let ids: Vec<SessionId> = self.repeats.keys().copied().collect();
+        for id in ids {
+            self.report_repeats(id);
+        }
+        self.repeats.clear();
         let deadline = Instant::now() + grace;
         let dropped: Vec<_> = self.dropped.drain().collect();
         let stamp = self.shared.stamp();
@@ -202,9 +412,15 @@ impl Sink {
         }
         while let Some(ev) = self.pending.pop_front() {
             let left = deadline.saturating_duration_since(Instant::now());
+            let w = weight(&ev);
+            self.shared.in_flight.fetch_add(w, Ordering::Relaxed);
             match self.shared.events.send_timeout(ev, left) {
-                Ok(()) => self.sent_since_wake = true,
+                Ok(()) => {
+                    self.pending_bytes = self.pending_bytes.saturating_sub(w);
+                    self.sent_since_wake = true;
+                }
                 Err(SendTimeoutError::Timeout(_)) | Err(SendTimeoutError::Disconnected(_)) => {
+                    self.shared.in_flight.fetch_sub(w, Ordering::Relaxed);
                     break;
                 }
             }

@@ -436,6 +436,25 @@ pub struct CallRecord {
     pub took: Duration,
 }
 
+impl CallRecord {
+    /// Roughly the bytes it holds (for the event channel's byte bound).
+    pub fn weight(&self) -> usize {
+        let call = match &self.call {
+            Call::Send { data, .. } | Call::SendAll { data, .. } | Call::SendTo { data, .. } => {
+                data.len()
+            }
+            _ => 64,
+        };
+        let result = match &self.result {
+            Ok(Outcome::Bytes(b)) => b.len(),
+            Ok(Outcome::Text(t)) => t.len(),
+            Ok(_) => 32,
+            Err(e) => e.weight(),
+        };
+        call + result
+    }
+}
+
 /// A handle that interrupts a blocking call on the stepper's thread.
 #[derive(Clone, Default)]
 pub struct Canceller {

@@ -132,7 +132,12 @@ struct Conn {
     framer: Framer,
     /// Replies held for the session's reply delay, oldest first.
     delayed: VecDeque<(Instant, Reply)>,
-    delayed_dropped: bool,
+    /// Their bytes: they count against the send queue, like queued ones.
+    delayed_bytes: usize,
+    /// Reading stopped because the responder's replies wait for the peer
+    /// to read (the send queue is past its high-water mark): the peer's
+    /// window closes and it blocks, as a TCP peer's would.
+    read_held: bool,
     script: Script,
     /// TLS over this stream: records in and out of the socket, plaintext
     /// in the log.
@@ -853,7 +858,8 @@ impl Worker {
                 responder,
                 framer: Framer::for_peer(peer_text),
                 delayed: VecDeque::new(),
-                delayed_dropped: false,
+                delayed_bytes: 0,
+                read_held: false,
                 script: Script::new(steps),
                 tls,
             },
@@ -1066,6 +1072,7 @@ impl Worker {
             }
             if let Some(rt) = rt
                 && !c.read_eof
+                && !c.read_held
             {
                 consider(c.last_rx + rt);
             }
@@ -1288,6 +1295,11 @@ impl Worker {
     // ---- streams -------------------------------------------------------
 
     fn send_conn(&mut self, child: u32, data: Vec<u8>, mode: SendMode) {
+        self.send_conn_as(child, data, mode, false)
+    }
+
+    /// `reply`: the responder's bytes, queued whatever the queue holds.
+    fn send_conn_as(&mut self, child: u32, data: Vec<u8>, mode: SendMode, reply: bool) {
         let limits = self.spec.limits;
         let auto = self.spec.auto_read;
         let Some(c) = self.conns.get_mut(&child) else {
@@ -1334,7 +1346,7 @@ impl Worker {
                 self.apply_after(child, after);
             }
             SendMode::All => {
-                if c.queued + data.len() > limits.send_queue {
+                if !reply && c.queued + data.len() > limits.send_queue {
                     self.sink.control(
                         c.id,
                         EventKind::Error(OpError::plain(
@@ -1491,6 +1503,13 @@ impl Worker {
             self.sink
                 .control(c.id, EventKind::WriteResumed { queued: c.queued });
         }
+        if c.read_held
+            && c.queued + c.delayed_bytes <= limits.low_water
+            && c.delayed.len() < MAX_DELAYED / 2
+        {
+            c.read_held = false;
+            self.ready_again.push_back(child);
+        }
         if c.queued == 0 && c.shutdown_pending && !c.write_shut && !tls_pending {
             c.shutdown_pending = false;
             match c.sock.shutdown(Shutdown::Write) {
@@ -1520,7 +1539,9 @@ impl Worker {
     }
 
     fn send_reply(&mut self, child: u32, r: Reply) {
-        self.send_conn(child, r.data, SendMode::All);
+        // A reply is never refused for a full queue: reading stops instead
+        // (see `read_conn`), so the queue stays near its high-water mark.
+        self.send_conn_as(child, r.data, SendMode::All, true);
         if r.close
             && let Some(c) = self.conns.get_mut(&child)
             && c.closed.is_none()
@@ -1540,10 +1561,13 @@ impl Worker {
         let Some(c) = self.conns.get_mut(&child) else {
             return;
         };
-        if c.closed.is_some() || c.read_eof || !c.registered {
+        if c.closed.is_some() || c.read_eof || !c.registered || c.read_held {
             return;
         }
         let mut replies: Vec<Reply> = Vec::new();
+        let mut reply_bytes = 0;
+        let mut more = false;
+        let high_water = self.spec.limits.high_water;
         let mut after = After::Nothing;
         let mut reads = 0;
         let cap = self.rx.cap;
@@ -1622,7 +1646,10 @@ impl Worker {
                     c.last_rx = now();
                     c.script.rx_seen = true;
                     if c.responder.is_active() {
-                        replies.extend(c.responder.respond(&mut c.framer, &data));
+                        for r in c.responder.respond(&mut c.framer, &data) {
+                            reply_bytes += r.data.len();
+                            replies.push(r);
+                        }
                     }
                     self.sink.log(
                         c.id,
@@ -1642,6 +1669,14 @@ impl Worker {
                     if emptied {
                         break;
                     }
+                    if c.queued + c.delayed_bytes + reply_bytes >= high_water
+                        || c.delayed.len() + replies.len() >= MAX_DELAYED
+                    {
+                        // Hand the replies over before reading more; what
+                        // the queue holds then decides whether to go on.
+                        more = true;
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -1657,13 +1692,8 @@ impl Worker {
                 if let Some(c) = self.conns.get_mut(&child) {
                     let due = now() + d;
                     for r in replies {
-                        if c.delayed.len() < MAX_DELAYED {
-                            c.delayed.push_back((due, r));
-                        } else if !c.delayed_dropped {
-                            c.delayed_dropped = true;
-                            self.sink
-                                .control(c.id, EventKind::Error(delayed_overflow(d)));
-                        }
+                        c.delayed_bytes += r.data.len();
+                        c.delayed.push_back((due, r));
                     }
                 }
             }
@@ -1675,6 +1705,14 @@ impl Worker {
         }
         // A close waiting for the flush may now be due (peer FIN, nothing queued).
         self.flush_conn(child);
+        if more && let Some(c) = self.conns.get_mut(&child) {
+            if c.queued + c.delayed_bytes >= high_water || c.delayed.len() >= MAX_DELAYED {
+                // `flush_conn` or `timers` resume reading once it drains.
+                c.read_held = true;
+            } else {
+                self.ready_again.push_back(child);
+            }
+        }
         self.advance_script_conn(child);
     }
 
@@ -2202,6 +2240,7 @@ impl Worker {
                 && c.delayed.front().is_some_and(|(w, _)| t >= *w)
                 && let Some((_, r)) = c.delayed.pop_front()
             {
+                c.delayed_bytes -= r.data.len();
                 self.send_reply(child, r);
             }
             self.flush_conn(child);
@@ -2240,7 +2279,7 @@ impl Worker {
             )
         };
         for c in self.conns.values_mut() {
-            if c.closed.is_none() && !c.read_eof && t >= c.last_rx + rt {
+            if c.closed.is_none() && !c.read_eof && !c.read_held && t >= c.last_rx + rt {
                 c.last_rx = t;
                 self.sink.control(
                     c.id,

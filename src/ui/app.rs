@@ -343,6 +343,15 @@ impl App {
                 EventKind::Error(e) | EventKind::ConnectFailed(e) => {
                     self.error(format!("session {}: {e}", ev.session));
                 }
+                EventKind::ErrorRepeated { error, times } => {
+                    self.error(format!(
+                        "session {}: {error} (and {times} more times)",
+                        ev.session
+                    ));
+                }
+                EventKind::Warning { message, .. } => {
+                    self.info(format!("session {}: {message}", ev.session));
+                }
                 EventKind::Closed {
                     reason: reason @ (CloseReason::Error(_) | CloseReason::Panicked(_)),
                     ..

@@ -109,6 +109,8 @@ pub struct SessionInfo {
     pub http: Option<crate::http::ResponseParser>,
     /// The last error reported (the session may go on).
     pub last_error: Option<OpError>,
+    /// Warnings the engine gave (a listener on every interface, say).
+    pub warnings: Vec<String>,
     /// Children, in accept order.
     pub children: Vec<SessionId>,
     /// Unsent bytes queued, and whether writing is paused.
@@ -157,6 +159,7 @@ impl SessionInfo {
             last_rx: None,
             http: None,
             last_error: None,
+            warnings: Vec::new(),
             children: Vec::new(),
             write_paused: false,
             last_source: None,
@@ -290,7 +293,14 @@ impl Model {
                 info.peer = Some(addr.clone());
                 info.connecting_at = Some(t);
             }
-            EventKind::ConnectFailed(e) | EventKind::Error(e) => info.last_error = Some(e.clone()),
+            EventKind::ConnectFailed(e)
+            | EventKind::Error(e)
+            | EventKind::ErrorRepeated { error: e, .. } => info.last_error = Some(e.clone()),
+            EventKind::Warning { message, .. } => {
+                if !info.warnings.contains(message) {
+                    info.warnings.push(message.clone());
+                }
+            }
             EventKind::Connected { local, peer, fd } => {
                 info.connected_at = Some(t);
                 info.state = State::Connected;
