@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
+use crate::engine::SessionId;
 use crate::engine::codec::{self, Encoding};
 use crate::engine::error::OpError;
 use crate::engine::options::OptionReport;
@@ -36,6 +37,8 @@ pub enum Outcome {
     Clean,
     /// At least one session ended with an error.
     SessionFailed,
+    /// Some session's `closed` line could not be printed (said on stderr).
+    Incomplete,
 }
 
 fn addr(a: &Addr) -> Value {
@@ -363,23 +366,45 @@ fn open_next(
     Ok(())
 }
 
+/// How long sessions get to close by themselves after a stop before the
+/// engine is told to end them.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// How long, after a stop, the runner goes on printing with nothing new
+/// arriving before it gives up on the `closed` lines still missing.
+const SILENCE_LIMIT: Duration = Duration::from_secs(10);
+
 /// Runs the sessions until they end, the duration passes or SIGINT/SIGTERM
 /// arrives; prints JSON Lines to `out`.
+///
+/// Every session (and child) that printed anything prints exactly one
+/// `closed` line: after a stop the runner keeps printing until each has
+/// one, however slowly `out` drains. If some cannot be had (the engine
+/// stopped answering), it says which on stderr and the run fails.
 pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> io::Result<Outcome> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
-    let mut engine = Engine::new(EngineConfig::default(), None);
+    let config = EngineConfig {
+        // What waits for a slow stdout is bounded by this, and a stop
+        // prints all of it before the last `closed` lines.
+        event_bytes: 16 * 1024 * 1024,
+        ..EngineConfig::default()
+    };
+    let mut engine = Engine::new(config, None);
     let mut encodings: HashMap<u32, Encoding> = HashMap::new();
     let mut open: HashSet<u32> = HashSet::new();
+    // Every id that printed something and has not printed `closed` yet.
+    let mut live: HashSet<SessionId> = HashSet::new();
     // Sessions open in file order, each once the one before is ready.
     let mut queue = StartQueue::new(specs);
     open_next(&mut engine, &mut queue, &mut open, &mut encodings)?;
     let started = Instant::now();
     let mut closing_since: Option<Instant> = None;
+    let mut told_engine_to_stop = false;
+    let mut last_event = Instant::now();
     let mut outcome = Outcome::Clean;
-    while !open.is_empty() || !queue.is_empty() {
+    while !open.is_empty() || !queue.is_empty() || !live.is_empty() {
         if closing_since.is_none() {
             open_next(&mut engine, &mut queue, &mut open, &mut encodings)?;
         }
@@ -391,14 +416,26 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
             queue = StartQueue::new(Vec::new());
             engine.close_all();
         }
-        // Sessions get a grace period to close; the engine's drop ends the rest.
-        if closing_since.is_some_and(|t| t.elapsed() > Duration::from_secs(5)) {
+        if let Some(t) = closing_since {
+            // Sessions get a grace period to close; then the engine ends
+            // the rest (each still reports its `closed`).
+            if !told_engine_to_stop && t.elapsed() > CLOSE_GRACE {
+                told_engine_to_stop = true;
+                engine.stop_all();
+            }
+            if last_event.elapsed() > SILENCE_LIMIT {
+                break;
+            }
+        }
+        // Nothing more can come: every worker ended and nothing waits.
+        if queue.is_empty() && engine.running().is_empty() && engine.events().is_empty() {
             break;
         }
         let first = match engine.events().recv_timeout(Duration::from_millis(50)) {
             Ok(ev) => ev,
             Err(_) => continue,
         };
+        last_event = Instant::now();
         let mut batch = vec![first];
         while batch.len() < 4096 {
             match engine.events().try_recv() {
@@ -408,6 +445,11 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
         }
         for ev in batch {
             queue.observe(&ev);
+            if let EventKind::Closed { .. } = &ev.kind {
+                live.remove(&ev.session);
+            } else {
+                live.insert(ev.session);
+            }
             if matches!(ev.kind, EventKind::Stats { .. }) && !opts.stats {
                 continue;
             }
@@ -431,7 +473,17 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
         }
         out.flush()?;
     }
-    drop(engine);
     out.flush()?;
+    if !live.is_empty() {
+        let mut ids: Vec<String> = live.iter().map(|id| id.to_string()).collect();
+        ids.sort();
+        let shown = ids.iter().take(20).cloned().collect::<Vec<_>>().join(", ");
+        eprintln!(
+            "sockscope: {} session(s) ended without a `closed` line in time: {shown}{}",
+            ids.len(),
+            if ids.len() > 20 { ", ..." } else { "" }
+        );
+        return Ok(Outcome::Incomplete);
+    }
     Ok(outcome)
 }

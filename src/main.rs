@@ -237,7 +237,7 @@ fn main() -> ExitCode {
             let mut out = std::io::BufWriter::new(stdout.lock());
             match headless::run(specs, &opts, &mut out) {
                 Ok(Outcome::Clean) => ExitCode::SUCCESS,
-                Ok(Outcome::SessionFailed) => ExitCode::from(1),
+                Ok(Outcome::SessionFailed) | Ok(Outcome::Incomplete) => ExitCode::from(1),
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("sockscope: {e}");

@@ -131,13 +131,48 @@ impl Engine {
 
     /// Opens a session on its own thread and returns its id at once; the
     /// outcome arrives as events.
+    ///
+    /// A session that cannot start (no descriptor for its poller, no
+    /// thread) is still a session: it reports `Opened` and then `Closed`
+    /// with the error, so a resource limit ends that session, not the run.
     pub fn open(&mut self, spec: SessionSpec) -> Result<SessionId, EngineError> {
         let id = SessionId::top(self.next_id);
         self.next_id += 1;
-        let poll = mio::Poll::new().map_err(|e| EngineError::Spawn(e.to_string()))?;
+        let name = spec.name.clone();
+        let kind = spec.kind.label();
+        if let Err((op, e)) = self.start(id, spec) {
+            for kind in [
+                EventKind::Opened { name, kind },
+                EventKind::Closed {
+                    reason: CloseReason::Error(
+                        error::OpError::io(op, &e)
+                            .with_hint("the process is out of descriptors or threads; close some sessions or raise `ulimit -n`"),
+                    ),
+                    counters: Counters::default(),
+                },
+            ] {
+                self.events.inject(Event {
+                    session: id,
+                    at: self.shared.stamp(),
+                    kind,
+                });
+            }
+            if let Some(w) = &self.shared.wake {
+                w();
+            }
+        }
+        Ok(id)
+    }
+
+    fn start(
+        &mut self,
+        id: SessionId,
+        spec: SessionSpec,
+    ) -> Result<(), (&'static str, std::io::Error)> {
+        let poll = mio::Poll::new().map_err(|e| ("epoll_create", e))?;
         let waker = Arc::new(
             mio::Waker::new(poll.registry(), mio::Token(usize::MAX))
-                .map_err(|e| EngineError::Spawn(e.to_string()))?,
+                .map_err(|e| ("eventfd (session waker)", e))?,
         );
         let (tx, rx) = crossbeam_channel::bounded(self.config.command_capacity.max(1));
         let interrupts: worker::Interrupts = Arc::new(Mutex::new(Vec::new()));
@@ -182,7 +217,7 @@ impl Engine {
                     }
                 }
             })
-            .map_err(|e| EngineError::Spawn(e.to_string()))?;
+            .map_err(|e| ("start a session thread", e))?;
         self.sessions.insert(
             id.session,
             Handle {
@@ -193,7 +228,7 @@ impl Engine {
                 canceller,
             },
         );
-        Ok(id)
+        Ok(())
     }
 
     /// Hands a command to its session.
@@ -267,16 +302,24 @@ impl Engine {
     }
 }
 
-impl Drop for Engine {
-    fn drop(&mut self) {
-        // A dropped command channel means "stop"; the waker makes the
-        // worker notice at once.
+impl Engine {
+    /// Tells every session to stop now (a dropped command channel means
+    /// "stop"); each still reports its `Closed` (`engine_stopped`). The
+    /// consumer keeps draining events until they arrive.
+    pub fn stop_all(&mut self) {
+        // The waker makes each worker notice at once.
         for h in self.sessions.values_mut() {
             let (dead_tx, _) = crossbeam_channel::bounded(1);
             h.tx = dead_tx;
             h.interrupt();
             let _ = h.waker.wake();
         }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop_all();
         // Workers may wait briefly for room to deliver their last events.
         while self.events.try_recv().is_ok() {}
         for h in self.sessions.values_mut() {

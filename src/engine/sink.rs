@@ -51,11 +51,30 @@ pub(crate) fn weight(ev: &Event) -> usize {
 pub struct EventRx {
     rx: Receiver<Event>,
     in_flight: Arc<AtomicUsize>,
+    /// Events the engine handle made itself (a session that could not
+    /// start): the consumer's own thread puts them here, so they cannot
+    /// wait on a full channel. One pair per failed `open`, so as bounded
+    /// as the consumer's own calls.
+    local: Arc<std::sync::Mutex<VecDeque<Event>>>,
 }
 
 impl EventRx {
     pub(crate) fn new(rx: Receiver<Event>, in_flight: Arc<AtomicUsize>) -> EventRx {
-        EventRx { rx, in_flight }
+        EventRx {
+            rx,
+            in_flight,
+            local: Arc::default(),
+        }
+    }
+
+    pub(crate) fn inject(&self, ev: Event) {
+        if let Ok(mut q) = self.local.lock() {
+            q.push_back(ev);
+        }
+    }
+
+    fn local_next(&self) -> Option<Event> {
+        self.local.lock().ok().and_then(|mut q| q.pop_front())
     }
 
     fn took(&self, ev: Event) -> Event {
@@ -65,22 +84,28 @@ impl EventRx {
 
     /// The next event, if one is waiting.
     pub fn try_recv(&self) -> Result<Event, TryRecvError> {
+        if let Some(ev) = self.local_next() {
+            return Ok(ev);
+        }
         self.rx.try_recv().map(|e| self.took(e))
     }
 
     /// The next event, waiting up to `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, RecvTimeoutError> {
+        if let Some(ev) = self.local_next() {
+            return Ok(ev);
+        }
         self.rx.recv_timeout(timeout).map(|e| self.took(e))
     }
 
     /// Events waiting now.
     pub fn len(&self) -> usize {
-        self.rx.len()
+        self.rx.len() + self.local.lock().map_or(0, |q| q.len())
     }
 
     /// Whether no event waits.
     pub fn is_empty(&self) -> bool {
-        self.rx.is_empty()
+        self.len() == 0
     }
 
     /// Bytes the channel holds now (events waiting for the consumer).
@@ -388,15 +413,17 @@ impl Sink {
         }
     }
 
-    /// At the end of a worker: deliver what waited, waiting a little for
-    /// room, so the final `Closed` events arrive.
+    /// At the end of a worker: deliver what waited, so the final `Closed`
+    /// events arrive. It waits as long as the consumer exists (a dropped
+    /// engine drains the channel, so this always ends); `grace` is only
+    /// how long each wait for room lasts before the waker is rung again.
     pub fn finish(&mut self, grace: Duration) {
         let ids: Vec<SessionId> = self.repeats.keys().copied().collect();
         for id in ids {
             self.report_repeats(id);
         }
         self.repeats.clear();
-        let deadline = Instant::now() + grace;
+        let step = grace.clamp(Duration::from_millis(10), Duration::from_millis(200));
         let dropped: Vec<_> = self.dropped.drain().collect();
         let stamp = self.shared.stamp();
         // Drop reports go before the closing events they precede.
@@ -411,15 +438,19 @@ impl Sink {
             );
         }
         while let Some(ev) = self.pending.pop_front() {
-            let left = deadline.saturating_duration_since(Instant::now());
             let w = weight(&ev);
             self.shared.in_flight.fetch_add(w, Ordering::Relaxed);
-            match self.shared.events.send_timeout(ev, left) {
+            match self.shared.events.send_timeout(ev, step) {
                 Ok(()) => {
                     self.pending_bytes = self.pending_bytes.saturating_sub(w);
                     self.sent_since_wake = true;
                 }
-                Err(SendTimeoutError::Timeout(_)) | Err(SendTimeoutError::Disconnected(_)) => {
+                Err(SendTimeoutError::Timeout(ev)) => {
+                    self.shared.in_flight.fetch_sub(w, Ordering::Relaxed);
+                    self.pending.push_front(ev);
+                    self.sent_since_wake = true;
+                }
+                Err(SendTimeoutError::Disconnected(_)) => {
                     self.shared.in_flight.fetch_sub(w, Ordering::Relaxed);
                     break;
                 }
