@@ -1,8 +1,87 @@
-//! Files written so that a crash or a full disk never leaves a half-written
-//! file where a good one was.
+//! Files read and written safely. Reads: every file Sockscope reads (a
+//! preset, a workspace, an import, a TLS file, a file to send) goes through
+//! [`read_capped`], which never blocks on a FIFO, refuses what is not a
+//! regular file and caps the size. Writes: a crash or a full disk never
+//! leaves a half-written file where a good one was.
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
+
+/// The largest preset or workspace file read (a preset can carry payloads).
+pub const PRESET_MAX: u64 = 16 * 1024 * 1024;
+/// The largest certificate, key or CA file read.
+pub const TLS_FILE_MAX: u64 = 1024 * 1024;
+/// The largest file the composer sends.
+pub const SEND_FILE_MAX: u64 = 8 * 1024 * 1024;
+
+/// Why a file could not be read, in words.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// open/read failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// Not a regular file (a FIFO, a device, a directory, a socket).
+    #[error("not a regular file (it is {0}); only regular files are read")]
+    NotRegular(&'static str),
+    /// Over the cap.
+    #[error("the file is over the {} limit for {what}", human(*.limit))]
+    TooLarge {
+        /// What the file was for.
+        what: &'static str,
+        /// The cap in bytes.
+        limit: u64,
+    },
+}
+
+fn human(n: u64) -> String {
+    if n >= 1024 * 1024 && n.is_multiple_of(1024 * 1024) {
+        format!("{} MiB", n / (1024 * 1024))
+    } else if n >= 1024 && n.is_multiple_of(1024) {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// Reads a whole regular file of at most `limit` bytes. The open does not
+/// block (O_NONBLOCK: a FIFO with no writer would otherwise hang), does not
+/// make a terminal ours (O_NOCTTY), and follows symlinks only to check what
+/// they point at: a link to `/dev/zero` is a character device and refused.
+/// The size is checked before reading and again while reading, since a
+/// file can grow in between.
+pub fn read_capped(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>, ReadError> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)?;
+    let meta = f.metadata()?;
+    let ft = meta.file_type();
+    if !ft.is_file() {
+        return Err(ReadError::NotRegular(if ft.is_dir() {
+            "a directory"
+        } else if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_char_device() {
+            "a character device"
+        } else if ft.is_block_device() {
+            "a block device"
+        } else if ft.is_socket() {
+            "a socket"
+        } else {
+            "not a file"
+        }));
+    }
+    if meta.len() > limit {
+        return Err(ReadError::TooLarge { what, limit });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge { what, limit });
+    }
+    Ok(bytes)
+}
 
 /// Writes `bytes` to `path` atomically: a temp file in the same directory,
 /// fsync, then rename over the target (and fsync the directory).
@@ -52,6 +131,33 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (hostile input, item 7): `check` on a FIFO blocked
+    /// forever and `/dev/zero` was read until memory ran out.
+    #[test]
+    fn special_files_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.ron");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = read_capped(&fifo, PRESET_MAX, "a preset").unwrap_err();
+        assert!(e.to_string().contains("a FIFO"), "{e}");
+        let e = read_capped(Path::new("/dev/zero"), PRESET_MAX, "a preset").unwrap_err();
+        assert!(e.to_string().contains("character device"), "{e}");
+        let link = dir.path().join("zero.ron");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        let e = read_capped(&link, PRESET_MAX, "a preset").unwrap_err();
+        assert!(e.to_string().contains("character device"), "{e}");
+        let e = read_capped(dir.path(), PRESET_MAX, "a preset").unwrap_err();
+        assert!(e.to_string().contains("directory"), "{e}");
+        let big = dir.path().join("big.ron");
+        std::fs::write(&big, vec![b' '; 2049]).unwrap();
+        let e = read_capped(&big, 2048, "a test").unwrap_err();
+        assert_eq!(e.to_string(), "the file is over the 2 KiB limit for a test");
+        std::fs::write(&big, b"ok").unwrap();
+        assert_eq!(read_capped(&big, 2048, "a test").unwrap(), b"ok");
+    }
 
     #[test]
     fn replaces_whole_files_and_leaves_no_temp() {

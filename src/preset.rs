@@ -1417,13 +1417,15 @@ impl PresetError {
 
 /// Reads a preset or workspace file into session specs.
 pub fn load_file(path: &Path) -> Result<Vec<SessionSpec>, PresetError> {
-    let bytes = std::fs::read(path).map_err(|e| PresetError {
-        file: path.to_path_buf(),
-        line: 0,
-        col: 0,
-        field: None,
-        message: format!("cannot read the file: {e}"),
-    })?;
+    let bytes =
+        crate::fsutil::read_capped(path, crate::fsutil::PRESET_MAX, "a preset or workspace")
+            .map_err(|e| PresetError {
+                file: path.to_path_buf(),
+                line: 0,
+                col: 0,
+                field: None,
+                message: format!("cannot read the file: {e}"),
+            })?;
     let src = String::from_utf8(bytes).map_err(|e| {
         let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = upto.iter().filter(|b| **b == b'\n').count() + 1;

@@ -219,17 +219,22 @@ impl Store {
     /// Deletes a preset; returns its bytes so the caller can offer undo.
     pub fn delete(&self, name: &str) -> Result<Vec<u8>, StoreError> {
         let path = self.path_of(name)?;
-        let bytes = std::fs::read(&path).map_err(|e| {
-            if e.kind() == io::ErrorKind::NotFound {
-                StoreError::NotFound(name.to_string())
-            } else {
-                StoreError::Io {
+        let bytes = crate::fsutil::read_capped(&path, crate::fsutil::PRESET_MAX, "a preset")
+            .map_err(|e| match e {
+                crate::fsutil::ReadError::Io(e) if e.kind() == io::ErrorKind::NotFound => {
+                    StoreError::NotFound(name.to_string())
+                }
+                crate::fsutil::ReadError::Io(err) => StoreError::Io {
                     op: "read",
                     path: path.clone(),
-                    err: e,
-                }
-            }
-        })?;
+                    err,
+                },
+                other => StoreError::Io {
+                    op: "read",
+                    path: path.clone(),
+                    err: io::Error::other(other.to_string()),
+                },
+            })?;
         std::fs::remove_file(&path).map_err(io_err("delete", &path))?;
         Ok(bytes)
     }
@@ -273,9 +278,12 @@ impl Store {
     /// Reads the last workspace, if there is one.
     pub fn load_workspace(&self) -> Result<Option<WorkspaceFile>, PresetError> {
         let path = self.workspace_path();
-        let text = match std::fs::read(&path) {
+        let text = match crate::fsutil::read_capped(&path, crate::fsutil::PRESET_MAX, "a workspace")
+        {
             Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(crate::fsutil::ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(None);
+            }
             Err(e) => {
                 return Err(PresetError {
                     file: path,
@@ -319,7 +327,7 @@ fn read_preset(path: &Path) -> UserPreset {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let loaded = std::fs::read(path)
+    let loaded = crate::fsutil::read_capped(path, crate::fsutil::PRESET_MAX, "a preset")
         .map_err(|e| PresetError {
             file: path.to_path_buf(),
             line: 0,

@@ -876,3 +876,89 @@ fn running_out_of_descriptors_while_opening_fails_those_sessions_only() {
     assert!(failed.len() < 150, "some sessions ran");
     assert_eq!(out.status.code(), Some(1), "a session failed");
 }
+
+/// Runs sockscope with a deadline: a hang is a failure, not a stuck suite.
+fn run_within(args: &[&str], secs: u64) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(secs) {
+            let _ = child.kill();
+            panic!("sockscope {args:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn mkfifo(p: &Path) {
+    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+/// Regression (hostile input, item 7): `check` on a FIFO blocked forever,
+/// `check /dev/zero` read until memory ran out, a FIFO or a link to
+/// /dev/zero in presets/ hung or ate `presets list`, and TLS files took
+/// /dev/zero too. Every read is now non-blocking, regular files only,
+/// capped.
+#[test]
+fn special_files_are_refused_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.ron");
+    mkfifo(&fifo);
+    let out = run_within(&["check", fifo.to_str().unwrap()], 10);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a regular file (it is a FIFO)"), "{err}");
+    let out = run_within(&["check", "/dev/zero"], 10);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("character device"), "{err}");
+    // A preset over the cap is refused by size, not read whole.
+    let big = dir.path().join("big.ron");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(17 * 1024 * 1024).unwrap();
+    let out = run_within(&["check", big.to_str().unwrap()], 10);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("over the 16 MiB limit"), "{err}");
+
+    let config = dir.path().join("config");
+    let presets = config.join("presets");
+    std::fs::create_dir_all(&presets).unwrap();
+    mkfifo(&presets.join("fifo.ron"));
+    std::os::unix::fs::symlink("/dev/zero", presets.join("zero.ron")).unwrap();
+    std::fs::write(
+        presets.join("good.ron"),
+        r#"(name: "good", kind: SocketPair)"#,
+    )
+    .unwrap();
+    let out = run_within(
+        &["--config-dir", config.to_str().unwrap(), "presets", "list"],
+        10,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("saved     good"), "{text}");
+    assert!(text.contains("broken    fifo"), "{text}");
+    assert!(text.contains("broken    zero"), "{text}");
+
+    let ca = write(
+        dir.path(),
+        "tls.ron",
+        r#"(name: "t", kind: TcpClient(remote: "127.0.0.1:9"), tls: Client(ca_file: "/dev/zero"))"#,
+    );
+    let out = run_within(&["run", ca.to_str().unwrap()], 10);
+    let v = lines(&out.stdout);
+    let closed = v.iter().find(|l| l["event"] == "closed").unwrap();
+    assert!(
+        closed["detail"]
+            .as_str()
+            .unwrap()
+            .contains("character device"),
+        "{closed}"
+    );
+}

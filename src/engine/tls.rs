@@ -183,11 +183,16 @@ fn tls_err(msg: impl Into<String>) -> OpError {
     OpError::plain("tls setup", msg)
 }
 
-fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, OpError> {
-    let bytes = std::fs::read(path).map_err(|e| {
+/// A certificate, key or CA file: regular, non-blocking, capped.
+fn read_tls_file(path: &Path, what: &str) -> Result<Vec<u8>, OpError> {
+    crate::fsutil::read_capped(path, crate::fsutil::TLS_FILE_MAX, "a TLS file").map_err(|e| {
         tls_err(format!("cannot read the {what} '{}': {e}", path.display()))
             .with_hint("check the path; relative paths start from the directory sockscope runs in")
-    })?;
+    })
+}
+
+fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, OpError> {
+    let bytes = read_tls_file(path, what)?;
     let mut certs = Vec::new();
     for c in CertificateDer::pem_slice_iter(&bytes) {
         certs.push(c.map_err(|e| {
@@ -372,7 +377,8 @@ fn server_setup(s: &TlsServerSpec) -> Result<(TlsSetup, TlsIdentityInfo), OpErro
         }
         Identity::Files { cert, key } => {
             let chain = read_certs(cert, "certificate file")?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+            let bytes = read_tls_file(key, "private key file")?;
+            let key = PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| {
                 tls_err(format!(
                     "cannot read a private key from '{}': {e}",
                     key.display()

@@ -77,7 +77,7 @@ pub enum ComposerAction {
 }
 
 /// Largest file the composer sends (it goes through the send queue).
-pub const FILE_LIMIT: u64 = 8 * 1024 * 1024;
+pub const FILE_LIMIT: u64 = crate::fsutil::SEND_FILE_MAX;
 const HISTORY: usize = 50;
 
 struct Repeat {
@@ -275,18 +275,8 @@ impl Composer {
         let spawned = std::thread::Builder::new()
             .name("sockscope-file-read".into())
             .spawn(move || {
-                let r = (|| {
-                    let meta = std::fs::metadata(&path)
-                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                    if meta.len() > FILE_LIMIT {
-                        return Err(format!(
-                            "{} is {} bytes; files up to {FILE_LIMIT} bytes can be sent",
-                            path.display(),
-                            meta.len()
-                        ));
-                    }
-                    std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-                })();
+                let r = crate::fsutil::read_capped(&path, FILE_LIMIT, "a file to send")
+                    .map_err(|e| format!("cannot send {}: {e}", path.display()));
                 let _ = tx.send(r);
             });
         match spawned {
