@@ -599,7 +599,11 @@ fn calls_spec(calls: &[CallFile], enc: Encoding) -> Result<Vec<Call>, FieldError
         let err = |m: String| field_err("calls", format!("call {i}: {m}"));
         let bytes = |p: &Payload| p.to_bytes(enc).map_err(|e| err(e.to_string()));
         let addr = |a: &str| -> Result<AddrArg, FieldError> {
-            if a.starts_with('@') || a.starts_with('/') || a.starts_with('.') {
+            if a.starts_with('/') || a.starts_with('.') {
+                spec::check_unix_path(Path::new(a)).map_err(err)?;
+                return Ok(AddrArg(a.to_string()));
+            }
+            if a.starts_with('@') {
                 return Ok(AddrArg(a.to_string()));
             }
             spec::parse_bind_addr(a).map_err(err)?;
@@ -2173,19 +2177,7 @@ fn check_backlog(b: i32) -> Result<i32, FieldError> {
 }
 
 fn check_path(p: PathBuf) -> Result<PathBuf, FieldError> {
-    // sun_path holds 108 bytes including the terminating NUL.
-    let len = p.as_os_str().len();
-    if len == 0 {
-        return Err(field_err("path", "the socket path is empty"));
-    }
-    if len > 107 {
-        return Err(field_err(
-            "path",
-            format!(
-                "the socket path is {len} bytes; Unix socket paths hold at most 107, use a shorter one"
-            ),
-        ));
-    }
+    spec::check_unix_path(&p).map_err(|m| field_err("path", m))?;
     Ok(p)
 }
 

@@ -280,7 +280,7 @@ fn stale_socket_files_need_an_explicit_choice() {
         },
     ));
     match h.closed(srv) {
-        CloseReason::Error(e) => assert!(e.message.contains("live socket"), "{e}"),
+        CloseReason::Error(e) => assert!(e.message.contains("may be live"), "{e}"),
         other => panic!("{other:?}"),
     }
     assert!(live_path.exists());
@@ -463,4 +463,74 @@ fn multicast_join_receive_leave_on_loopback_only() {
         })
         .count();
     assert_eq!(after_leave, 0, "no datagrams after leaving the group");
+}
+
+fn unix_server(path: &std::path::Path) -> SessionSpec {
+    SessionSpec::new(
+        "unix server",
+        SessionKind::UnixServer {
+            path: path.to_path_buf(),
+            backlog: 16,
+            stale: StalePolicy::Fail,
+        },
+    )
+}
+
+/// Regression (hostile input, item 5): a Unix server deleted whatever was
+/// at its path when it closed: a regular file a user put there while it
+/// ran, and a second instance's live socket. It now unlinks only the
+/// socket it bound (same device and inode).
+#[test]
+fn a_unix_server_removes_only_the_socket_it_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("srv.sock");
+    let mut h = Harness::new();
+    // A user's file put at the path while the server runs.
+    let a = h.open(unix_server(&path));
+    h.listening_path(a);
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, b"the user's file").unwrap();
+    h.send(Command::Close { target: a });
+    h.closed(a);
+    assert_eq!(std::fs::read(&path).unwrap(), b"the user's file");
+    std::fs::remove_file(&path).unwrap();
+    // A second instance's socket bound after the first's was unlinked.
+    let first = h.open(unix_server(&path));
+    h.listening_path(first);
+    std::fs::remove_file(&path).unwrap();
+    let second = h.open(unix_server(&path));
+    h.listening_path(second);
+    h.send(Command::Close { target: first });
+    h.closed(first);
+    assert!(path.exists(), "the second server's socket was deleted");
+    std::os::unix::net::UnixStream::connect(&path).expect("the second server still answers");
+    h.send(Command::Close { target: second });
+    h.closed(second);
+    assert!(!path.exists(), "the second server removes its own socket");
+}
+
+/// Regression (hostile input, item 5): a NUL byte in a Unix path passed
+/// `check` and `run` bound a cut-short path. Refused at load and by the
+/// engine itself.
+#[test]
+fn a_nul_byte_in_a_unix_path_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nul.ron");
+    let cut = dir.path().join("cut");
+    let text = format!(
+        r#"(name: "n", kind: UnixServer(path: "{}\u{{0}}rest"))"#,
+        cut.display()
+    );
+    std::fs::write(&file, text).unwrap();
+    let e = sockscope::preset::load_file(&file).unwrap_err();
+    assert!(e.to_string().contains("NUL"), "{e}");
+    let mut h = Harness::new();
+    let mut bad = cut.as_os_str().to_owned();
+    bad.push("\0rest");
+    let id = h.open(unix_server(std::path::Path::new(&bad)));
+    match h.closed(id) {
+        CloseReason::Error(e) => assert!(e.message.contains("NUL"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!cut.exists(), "a cut-short path was bound");
 }

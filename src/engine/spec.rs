@@ -81,6 +81,34 @@ pub fn parse_port(s: &str) -> Result<u16, String> {
 }
 
 /// Parses a local bind address `ip:port` (no names: binding needs a literal).
+/// Whether `p` can name a Unix socket: not empty, at most 107 bytes
+/// (sun_path holds 108 with its NUL) and no NUL inside, which the kernel
+/// would take as the end and bind a cut-short path.
+pub fn check_unix_path(p: &std::path::Path) -> Result<(), String> {
+    let bytes = p.as_os_str().as_encoded_bytes();
+    if bytes.is_empty() {
+        return Err("the socket path is empty".into());
+    }
+    if bytes.contains(&0) {
+        return Err("the socket path holds a NUL byte, which would cut it short".into());
+    }
+    if bytes.len() > 107 {
+        return Err(format!(
+            "the socket path is {} bytes; Unix socket paths hold at most 107, use a shorter one",
+            bytes.len()
+        ));
+    }
+    Ok(())
+}
+
+/// The address of a Unix socket path, checked by [`check_unix_path`]:
+/// every bind, connect and sendto on a path goes through here.
+pub fn unix_addr(p: impl AsRef<std::path::Path>) -> std::io::Result<socket2::SockAddr> {
+    let p = p.as_ref();
+    check_unix_path(p).map_err(|m| std::io::Error::new(std::io::ErrorKind::InvalidInput, m))?;
+    socket2::SockAddr::unix(p)
+}
+
 pub fn parse_bind_addr(s: &str) -> Result<SocketAddr, String> {
     let hp = HostPort::parse(s)?;
     let ip: IpAddr = hp.host.parse().map_err(|_| {

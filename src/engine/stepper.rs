@@ -506,7 +506,7 @@ pub struct Stepper {
 
 fn parse_addr(s: &str) -> Result<SockAddr, String> {
     if s.starts_with('/') || s.starts_with('.') {
-        return SockAddr::unix(s).map_err(|e| format!("'{s}': {e}"));
+        return super::spec::unix_addr(s).map_err(|e| format!("'{s}': {e}"));
     }
     let hp = super::spec::HostPort::parse(s)?;
     let ip = hp.host.parse::<std::net::IpAddr>().map_err(|_| {

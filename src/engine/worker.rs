@@ -169,8 +169,9 @@ pub(crate) struct Worker {
     cmds: Receiver<Command>,
     sink: Sink,
     listener: Option<Socket>,
-    /// A Unix path this session bound: unlinked when the session ends.
-    owned_path: Option<PathBuf>,
+    /// A Unix path this session bound: unlinked when the session ends,
+    /// if the file there is still the socket it bound.
+    owned_path: Option<OwnedPath>,
     conns: HashMap<u32, Conn>,
     dgram: Option<Dgram>,
     next_child: u32,
@@ -441,7 +442,7 @@ impl Worker {
                 self.check_stale(&path, stale)?;
                 let sock = self.new_socket(Domain::UNIX, Type::STREAM)?;
                 self.apply_options(&sock, self.top);
-                let addr = SockAddr::unix(&path).map_err(|e| {
+                let addr = super::spec::unix_addr(&path).map_err(|e| {
                     CloseReason::Error(OpError::io(format!("bind {}", path.display()), &e))
                 })?;
                 sock.bind(&addr).map_err(|e| {
@@ -459,8 +460,8 @@ impl Worker {
                         addr: Addr::Path(path.display().to_string()),
                     },
                 );
-                let addr =
-                    SockAddr::unix(&path).map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
+                let addr = super::spec::unix_addr(&path)
+                    .map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
                 sock.connect(&addr)
                     .map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
                 self.add_stream(sock, self.top, true)?;
@@ -478,15 +479,15 @@ impl Worker {
                 if let Some(p) = &local {
                     self.check_stale(p, StalePolicy::Fail)?;
                     let op = format!("bind {}", p.display());
-                    let a =
-                        SockAddr::unix(p).map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
+                    let a = super::spec::unix_addr(p)
+                        .map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
                     sock.bind(&a)
                         .map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
                 }
                 if let Some(p) = &connect {
                     let op = format!("connect {}", p.display());
-                    let a =
-                        SockAddr::unix(p).map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
+                    let a = super::spec::unix_addr(p)
+                        .map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
                     sock.connect(&a)
                         .map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
                 }
@@ -560,14 +561,20 @@ impl Worker {
                 "a file that is not a socket is in the way; Sockscope never deletes it, choose another path",
             )));
         }
-        let in_use = std::os::unix::net::UnixStream::connect(path).is_ok()
-            || std::os::unix::net::UnixDatagram::unbound()
-                .and_then(|d| d.connect(path))
-                .is_ok();
-        if in_use {
+        // Stale means both a stream and a datagram connect were refused:
+        // any other answer (it accepted, EACCES, EPROTOTYPE from a
+        // seqpacket listener) means something may live there.
+        let refused = |r: io::Result<()>| {
+            r.err()
+                .is_some_and(|e| e.raw_os_error() == Some(libc::ECONNREFUSED))
+        };
+        let stale_stream = refused(std::os::unix::net::UnixStream::connect(path).map(|_| ()));
+        let stale_dgram =
+            refused(std::os::unix::net::UnixDatagram::unbound().and_then(|d| d.connect(path)));
+        if !(stale_stream && stale_dgram) {
             return Err(CloseReason::Error(OpError::plain(
                 op,
-                "a live socket answers at this path: another server is running; choose another path",
+                "a socket at this path may be live (it did not refuse a connection): another server may be running; choose another path",
             )));
         }
         match stale {
@@ -576,6 +583,16 @@ impl Worker {
                 "a stale socket file from an earlier run is in the way (nothing listens on it); set `stale: RemoveIfStale` to remove it, or delete it yourself",
             ))),
             StalePolicy::RemoveIfStale => {
+                // Only the file we just found stale, not one put there since.
+                use std::os::unix::fs::MetadataExt;
+                let same = std::fs::symlink_metadata(path)
+                    .is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino());
+                if !same {
+                    return Err(CloseReason::Error(OpError::plain(
+                        op,
+                        "the socket file changed while it was checked; try again",
+                    )));
+                }
                 std::fs::remove_file(path).map_err(|e| {
                     CloseReason::Error(OpError::io(format!("unlink {}", path.display()), &e))
                 })?;
@@ -618,7 +635,7 @@ impl Worker {
                 .control(self.top, EventKind::TlsIdentity(Box::new(id)));
         }
         self.listener = Some(sock);
-        self.owned_path = unix_path;
+        self.owned_path = unix_path.and_then(OwnedPath::record);
         Ok(())
     }
 
@@ -970,8 +987,8 @@ impl Worker {
         );
         self.snapshot(&sock, self.top);
         // A bound Unix datagram path is ours to remove at close.
-        if unix_path.is_some() {
-            self.owned_path = unix_path;
+        if let Some(p) = unix_path {
+            self.owned_path = OwnedPath::record(p);
         }
         self.dgram = Some(Dgram {
             id: self.top,
@@ -1970,7 +1987,7 @@ impl Worker {
         };
         let unix = d.sock.domain().map(|x| x == Domain::UNIX).unwrap_or(false);
         if unix {
-            return SockAddr::unix(to).map_err(|e| OpError::io(format!("sendto {to}"), &e));
+            return super::spec::unix_addr(to).map_err(|e| OpError::io(format!("sendto {to}"), &e));
         }
         let v6 = d.sock.domain().map(|x| x == Domain::IPV6).unwrap_or(false);
         let hp = HostPort::parse(to).map_err(|m| OpError::plain(format!("sendto {to}"), m))?;
@@ -2406,7 +2423,7 @@ impl Worker {
         }
         self.listener = None;
         if let Some(p) = self.owned_path.take() {
-            let _ = std::fs::remove_file(p);
+            p.remove();
         }
         if let Ok(mut v) = self.interrupts.lock() {
             v.clear();
@@ -2414,6 +2431,40 @@ impl Worker {
         self.sink
             .control(self.top, EventKind::Closed { reason, counters });
         self.sink.finish(Duration::from_secs(2));
+    }
+}
+
+/// The socket file a session bound, known by device and inode: a file put
+/// at the same path later (a user's file, another instance's socket) is
+/// not ours and is never deleted.
+struct OwnedPath {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl OwnedPath {
+    /// Right after bind: what is at `path` now is the socket we made.
+    fn record(path: PathBuf) -> Option<OwnedPath> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::symlink_metadata(&path).ok()?;
+        Some(OwnedPath {
+            dev: m.dev(),
+            ino: m.ino(),
+            path,
+        })
+    }
+
+    /// Unlinks the path only if it is still that socket.
+    fn remove(self) {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        if let Ok(m) = std::fs::symlink_metadata(&self.path)
+            && m.file_type().is_socket()
+            && m.dev() == self.dev
+            && m.ino() == self.ino
+        {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

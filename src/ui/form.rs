@@ -248,17 +248,13 @@ fn check_path(p: &mut Problems, field: &'static str, s: &str) -> Option<PathBuf>
         p.add(field, "give a socket path, e.g. /tmp/sockscope.sock");
         return None;
     }
-    if s.len() > 107 {
-        p.add(
-            field,
-            format!(
-                "the path is {} bytes; Unix socket paths hold at most 107",
-                s.len()
-            ),
-        );
+    // The preset loader's own check, so a form and a file agree.
+    let path = PathBuf::from(s);
+    if let Err(m) = crate::engine::spec::check_unix_path(&path) {
+        p.add(field, m);
         return None;
     }
-    Some(PathBuf::from(s))
+    Some(path)
 }
 
 impl OpenForm {

@@ -116,6 +116,22 @@ impl Harness {
         }
     }
 
+    /// Waits for a Unix listener and returns its path.
+    pub fn listening_path(&mut self, id: SessionId) -> String {
+        match self
+            .wait("listening", |e| {
+                e.session == id && matches!(e.kind, EventKind::Listening { .. })
+            })
+            .kind
+        {
+            EventKind::Listening {
+                local: Addr::Path(p),
+                ..
+            } => p,
+            other => panic!("not a Unix listener: {other:?}"),
+        }
+    }
+
     pub fn bound(&mut self, id: SessionId) -> Addr {
         match self
             .wait("bound", |e| {
