@@ -201,7 +201,7 @@ text_newtype!(
 );
 
 /// Seconds as a number, checked to be finite and sensible.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Secs(pub Duration);
 
 impl<'de> Deserialize<'de> for Secs {
@@ -1035,6 +1035,9 @@ pub enum TlsFile {
         /// Accept any certificate (flagged on every connection).
         #[serde(default, skip_serializing_if = "is_false")]
         accept_invalid_certs: bool,
+        /// Seconds the handshake may take (default 10).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        handshake_timeout: Option<Secs>,
     },
     /// TLS server.
     Server {
@@ -1045,7 +1048,26 @@ pub enum TlsFile {
         /// ALPN protocols accepted.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         alpn: Vec<String>,
+        /// Seconds each connection's handshake may take (default 10).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        handshake_timeout: Option<Secs>,
     },
+}
+
+fn handshake_timeout(t: Option<Secs>) -> Result<Option<Duration>, FieldError> {
+    match t {
+        None => Ok(None),
+        Some(Secs(d)) if d >= Duration::from_millis(1) && d <= Duration::from_secs(3600) => {
+            Ok(Some(d))
+        }
+        Some(Secs(d)) => Err(field_err(
+            "tls",
+            format!(
+                "handshake_timeout {} s is out of range: 0.001 to 3600 seconds",
+                d.as_secs_f64()
+            ),
+        )),
+    }
 }
 
 /// Trusted roots as written in files.
@@ -1128,6 +1150,7 @@ pub(crate) fn tls_spec(
             roots,
             ca_file,
             accept_invalid_certs,
+            handshake_timeout: hs,
         } => {
             if !matches!(kind, SessionKind::TcpClient { .. }) {
                 return Err(field_err(
@@ -1166,9 +1189,14 @@ pub(crate) fn tls_spec(
                 },
                 ca_file,
                 insecure: accept_invalid_certs,
+                handshake_timeout: handshake_timeout(hs)?,
             }))
         }
-        TlsFile::Server { cert, alpn } => {
+        TlsFile::Server {
+            cert,
+            alpn,
+            handshake_timeout: hs,
+        } => {
             if !matches!(kind, SessionKind::TcpServer { .. }) {
                 return Err(field_err(
                     "tls",
@@ -1203,7 +1231,11 @@ pub(crate) fn tls_spec(
                     Identity::Files { cert, key }
                 }
             };
-            Ok(TlsSpec::Server(TlsServerSpec { identity, alpn }))
+            Ok(TlsSpec::Server(TlsServerSpec {
+                identity,
+                alpn,
+                handshake_timeout: handshake_timeout(hs)?,
+            }))
         }
     }
 }
@@ -1220,6 +1252,7 @@ fn tls_file(t: &TlsSpec) -> TlsFile {
             },
             ca_file: c.ca_file.clone(),
             accept_invalid_certs: c.insecure,
+            handshake_timeout: c.handshake_timeout.map(Secs),
         },
         TlsSpec::Server(s) => TlsFile::Server {
             cert: match &s.identity {
@@ -1232,6 +1265,7 @@ fn tls_file(t: &TlsSpec) -> TlsFile {
                 },
             },
             alpn: s.alpn.clone(),
+            handshake_timeout: s.handshake_timeout.map(Secs),
         },
     }
 }
@@ -2197,6 +2231,29 @@ mod tests {
 
     fn parse(src: &str) -> Result<Vec<SessionSpec>, PresetError> {
         parse_str(Path::new("t.ron"), src)
+    }
+
+    #[test]
+    fn tls_handshake_timeout_is_read_checked_and_written_back() {
+        let specs = parse(
+            r#"(name: "t", kind: TcpServer(local: "127.0.0.1:0"), tls: Server(handshake_timeout: 2.5))"#,
+        )
+        .unwrap();
+        let t = specs[0].tls.as_ref().unwrap();
+        assert_eq!(t.handshake_timeout(), Duration::from_millis(2500));
+        let text = session_to_ron(&from_spec(&specs[0])).unwrap();
+        assert!(text.contains("handshake_timeout: 2.5"), "{text}");
+        let e = parse(
+            r#"(name: "t", kind: TcpClient(remote: "127.0.0.1:1"), tls: Client(handshake_timeout: 0))"#,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("0.001 to 3600"), "{e}");
+        let plain =
+            parse(r#"(name: "t", kind: TcpClient(remote: "127.0.0.1:1"), tls: Client())"#).unwrap();
+        assert_eq!(
+            plain[0].tls.as_ref().unwrap().handshake_timeout(),
+            crate::engine::tls::DEFAULT_HANDSHAKE_TIMEOUT
+        );
     }
 
     #[test]

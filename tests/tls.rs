@@ -74,6 +74,7 @@ fn tls_server(pki: &Pki, alpn: &[&str]) -> SessionSpec {
             key: pki.key.clone(),
         },
         alpn: alpn.iter().map(|s| s.to_string()).collect(),
+        handshake_timeout: None,
     }));
     spec
 }
@@ -584,4 +585,94 @@ fn a_peer_that_ends_with_a_bare_fin_is_flagged_and_close_notify_is_not() {
     let child = srv.child(1);
     assert_eq!(closed_any(&mut h, child), CloseReason::PeerClosed);
     assert!(!flagged(&h, child));
+}
+
+/// Regression (hostile input, item 4): TLS handshakes never timed out, so
+/// 50 half-finished handshakes stayed open until shutdown. Each now ends
+/// after handshake_timeout with a `timeout` event (op "tls handshake").
+#[test]
+fn half_finished_handshakes_time_out() {
+    let pki = pki();
+    let mut h = Harness::new();
+    let mut spec = tls_server(&pki, &[]);
+    if let Some(TlsSpec::Server(s)) = &mut spec.tls {
+        s.handshake_timeout = Some(Duration::from_millis(300));
+    }
+    let srv = h.open(spec);
+    let addr = h.listening(srv);
+    // 50 peers connect; half send the start of a ClientHello, none finish.
+    let peers: Vec<TcpStream> = (0..50)
+        .map(|i| {
+            let mut c = TcpStream::connect(addr).unwrap();
+            if i % 2 == 0 {
+                c.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).unwrap();
+            }
+            c
+        })
+        .collect();
+    let started = Instant::now();
+    let mut timed_out = std::collections::HashSet::new();
+    let mut closed = std::collections::HashSet::new();
+    while closed.len() < 50 {
+        let ev = h.wait("handshake timeouts", |e| {
+            e.session.is_child()
+                && matches!(
+                    e.kind,
+                    EventKind::Timeout {
+                        op: "tls handshake",
+                        ..
+                    } | EventKind::Closed { .. }
+                )
+        });
+        match ev.kind {
+            EventKind::Timeout { after, .. } => {
+                assert_eq!(after, Duration::from_millis(300));
+                timed_out.insert(ev.session);
+            }
+            EventKind::Closed {
+                reason: CloseReason::Error(e),
+                ..
+            } => {
+                assert!(e.message.contains("did not finish"), "{e}");
+                assert!(
+                    timed_out.contains(&ev.session),
+                    "closed before its timeout event"
+                );
+                closed.insert(ev.session);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    // The peers see the connections end.
+    for mut p in peers {
+        p.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 64];
+        loop {
+            match p.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+    // A client whose server never answers the ClientHello times out too.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut c = TlsClientSpec {
+        handshake_timeout: Some(Duration::from_millis(200)),
+        ..trusting(&pki.ca)
+    };
+    c.server_name = Some("localhost".into());
+    let cli = h.open(tls_client(silent.local_addr().unwrap(), c, b"x"));
+    let (_held, _) = silent.accept().unwrap();
+    h.find_any("client handshake timeout", |e| {
+        e.session == cli
+            && matches!(
+                e.kind,
+                EventKind::Timeout {
+                    op: "tls handshake",
+                    ..
+                }
+            )
+    });
+    assert!(matches!(h.closed(cli), CloseReason::Error(_)));
 }

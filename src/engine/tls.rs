@@ -46,7 +46,13 @@ pub struct TlsClientSpec {
     /// Accept any certificate (the handshake's signatures are still
     /// checked). Reported on every connection as not verified.
     pub insecure: bool,
+    /// How long the handshake may take; None: [`DEFAULT_HANDSHAKE_TIMEOUT`].
+    pub handshake_timeout: Option<std::time::Duration>,
 }
+
+/// A handshake that has not finished by then is ended (a peer that opens
+/// connections and never completes them would otherwise hold each open).
+pub const DEFAULT_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The certificate a TLS server presents.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +87,9 @@ pub struct TlsServerSpec {
     pub identity: Identity,
     /// ALPN protocols accepted, in the server's order of preference.
     pub alpn: Vec<String>,
+    /// How long each connection's handshake may take; None:
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`].
+    pub handshake_timeout: Option<std::time::Duration>,
 }
 
 /// TLS for a session: client or server side.
@@ -90,6 +99,17 @@ pub enum TlsSpec {
     Client(TlsClientSpec),
     /// On a TCP server's connections.
     Server(TlsServerSpec),
+}
+
+impl TlsSpec {
+    /// How long a handshake may take.
+    pub fn handshake_timeout(&self) -> std::time::Duration {
+        match self {
+            TlsSpec::Client(c) => c.handshake_timeout,
+            TlsSpec::Server(s) => s.handshake_timeout,
+        }
+        .unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT)
+    }
 }
 
 /// One certificate, as people read it.

@@ -142,6 +142,8 @@ struct Conn {
     /// TLS over this stream: records in and out of the socket, plaintext
     /// in the log.
     tls: Option<Box<TlsConn>>,
+    /// When an unfinished TLS handshake is given up.
+    handshake_deadline: Option<Instant>,
 }
 
 /// A datagram socket (UDP or Unix).
@@ -878,6 +880,12 @@ impl Worker {
                 delayed_bytes: 0,
                 read_held: false,
                 script: Script::new(steps),
+                handshake_deadline: tls.as_ref().and(
+                    self.spec
+                        .tls
+                        .as_ref()
+                        .map(|t| now() + t.handshake_timeout()),
+                ),
                 tls,
             },
         );
@@ -1086,6 +1094,9 @@ impl Worker {
             }
             if let Some((w, _)) = c.delayed.front() {
                 consider(*w);
+            }
+            if let Some(w) = c.handshake_deadline {
+                consider(w);
             }
             if let Some(rt) = rt
                 && !c.read_eof
@@ -2284,6 +2295,7 @@ impl Worker {
         {
             self.advance_script_dgram();
         }
+        self.handshake_timeouts(t);
         let Some(rt) = self.spec.read_timeout.filter(|_| self.spec.auto_read) else {
             return;
         };
@@ -2323,6 +2335,41 @@ impl Worker {
             );
             if close {
                 self.end = Some(timeout_reason());
+            }
+        }
+    }
+
+    /// Ends connections whose TLS handshake has not finished in time.
+    fn handshake_timeouts(&mut self, t: Instant) {
+        let limit = self
+            .spec
+            .tls
+            .as_ref()
+            .map_or(super::tls::DEFAULT_HANDSHAKE_TIMEOUT, |s| {
+                s.handshake_timeout()
+            });
+        for c in self.conns.values_mut() {
+            let Some(w) = c.handshake_deadline else {
+                continue;
+            };
+            if c.tls.as_ref().is_none_or(|s| s.is_established()) || c.closed.is_some() {
+                c.handshake_deadline = None;
+            } else if t >= w {
+                c.handshake_deadline = None;
+                self.sink.control(
+                    c.id,
+                    EventKind::Timeout {
+                        op: "tls handshake",
+                        after: limit,
+                    },
+                );
+                c.closed = Some(CloseReason::Error(
+                    OpError::plain(
+                        "tls handshake",
+                        format!("the handshake did not finish within {}", ms(limit)),
+                    )
+                    .with_hint("the peer connected but did not complete TLS; raise handshake_timeout if it is only slow"),
+                ));
             }
         }
     }

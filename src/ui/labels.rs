@@ -110,6 +110,7 @@ pub const COPY_CERT_PEM: &str = "Copy certificate PEM";
 pub const USE_TLS: &str = "Use TLS";
 pub const TLS_SERVER_NAME: &str = "Server name (SNI)";
 pub const TLS_ALPN: &str = "ALPN";
+pub const TLS_HANDSHAKE_TIMEOUT: &str = "Handshake timeout (s)";
 pub const TLS_CA_FILE: &str = "CA file";
 pub const TLS_ROOTS: &str = "Trusted roots";
 pub const TLS_INSECURE: &str = "Accept invalid certificates (INSECURE)";

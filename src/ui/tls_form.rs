@@ -32,6 +32,8 @@ pub struct TlsForm {
     pub cert: String,
     /// Server: key file.
     pub key: String,
+    /// Seconds the handshake may take (empty: the default, 10).
+    pub handshake_timeout: String,
 }
 
 impl Default for TlsForm {
@@ -47,6 +49,7 @@ impl Default for TlsForm {
             names: "localhost, 127.0.0.1, ::1".into(),
             cert: String::new(),
             key: String::new(),
+            handshake_timeout: String::new(),
         }
     }
 }
@@ -63,6 +66,14 @@ impl TlsForm {
     /// Fills the form from a session's TLS settings.
     pub fn load(t: Option<&TlsSpec>) -> TlsForm {
         let mut f = TlsForm::default();
+        let timeout = match t {
+            Some(TlsSpec::Client(c)) => c.handshake_timeout,
+            Some(TlsSpec::Server(s)) => s.handshake_timeout,
+            None => None,
+        };
+        f.handshake_timeout = timeout
+            .map(|d| d.as_secs_f64().to_string())
+            .unwrap_or_default();
         match t {
             None => {}
             Some(TlsSpec::Client(c)) => {
@@ -99,6 +110,15 @@ impl TlsForm {
         if !self.on {
             return Ok(None);
         }
+        let handshake_timeout = match self.handshake_timeout.trim() {
+            "" => None,
+            t => Some(preset::Secs(
+                t.parse::<f64>()
+                    .ok()
+                    .and_then(|v| std::time::Duration::try_from_secs_f64(v).ok())
+                    .ok_or_else(|| format!("handshake timeout '{t}' is not a number of seconds"))?,
+            )),
+        };
         let file = match kind {
             SessionKind::TcpClient { .. } => TlsFile::Client {
                 server_name: Some(self.server_name.trim().to_string()).filter(|s| !s.is_empty()),
@@ -112,6 +132,7 @@ impl TlsForm {
                     .filter(|s| !s.is_empty())
                     .map(PathBuf::from),
                 accept_invalid_certs: self.insecure,
+                handshake_timeout,
             },
             SessionKind::TcpServer { .. } => TlsFile::Server {
                 cert: if self.self_signed {
@@ -125,6 +146,7 @@ impl TlsForm {
                     }
                 },
                 alpn: list(&self.alpn),
+                handshake_timeout,
             },
             _ => return Err("TLS runs over TCP clients and servers only".into()),
         };
@@ -193,6 +215,12 @@ impl TlsForm {
                     }
                 }
                 row(ui, L::TLS_ALPN, &mut self.alpn, "optional: h2, http/1.1");
+                row(
+                    ui,
+                    L::TLS_HANDSHAKE_TIMEOUT,
+                    &mut self.handshake_timeout,
+                    "10",
+                );
             });
         if client {
             ui.checkbox(&mut self.insecure, L::TLS_INSECURE);
