@@ -623,7 +623,7 @@ fn calls_spec(calls: &[CallFile], enc: Encoding) -> Result<Vec<Call>, FieldError
                 )))
             }
         };
-        out.push(match c {
+        let call = match c {
             CallFile::Socket { var, family, ty } => Call::Socket {
                 var: var_ok(var)?,
                 family: match family {
@@ -734,7 +734,9 @@ fn calls_spec(calls: &[CallFile], enc: Encoding) -> Result<Vec<Call>, FieldError
                 sep: b"\n".to_vec(),
             },
             CallFile::Backlog { var } => Call::Backlog { var: var_ok(var)? },
-        });
+        };
+        call.check().map_err(err)?;
+        out.push(call);
     }
     Ok(out)
 }
@@ -1667,6 +1669,12 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
                     "a burst needs one real address and port to send to",
                 ));
             }
+            if timeout.is_some_and(|t| t.0 < Duration::from_millis(1)) {
+                return Err(field_err(
+                    "timeout",
+                    "a request's timeout goes from 0.001 seconds up (0 would fail every request)",
+                ));
+            }
             SessionKind::Burst(burst::BurstSpec {
                 target: target.0,
                 count,
@@ -1714,6 +1722,9 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
     push(o.multicast_if_v6.map(SockOpt::MulticastIfV6));
     push(o.write_timeout.map(|s| SockOpt::WriteTimeout(Some(s.0))));
     push(o.blocking.map(SockOpt::Blocking));
+    for opt in &options {
+        opt.check().map_err(|m| field_err("options", m))?;
+    }
     if o.blocking.is_some() && f.auto_read {
         return Err(field_err(
             "blocking",
@@ -1786,6 +1797,12 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
         limits.recv_buffer = n;
     }
     if let Some(n) = f.send_queue {
+        if !(1..=1 << 30).contains(&n) {
+            return Err(field_err(
+                "send_queue",
+                "a send queue holds 1 to 1073741824 bytes",
+            ));
+        }
         limits.send_queue = n;
     }
     if let Some(n) = f.high_water {
@@ -1822,6 +1839,14 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
     if let Some(t) = f.connect_timeout {
         // 0 means no timeout of our own: the kernel's (about two minutes).
         spec.connect_timeout = (!t.0.is_zero()).then_some(t.0);
+    }
+    if f.read_timeout
+        .is_some_and(|t| t.0 < Duration::from_millis(1))
+    {
+        return Err(field_err(
+            "read_timeout",
+            "a read timeout goes from 0.001 seconds up; leave it out for none (0 would fire on every turn)",
+        ));
     }
     spec.read_timeout = f.read_timeout.map(|t| t.0);
     spec.close_on_read_timeout = f.close_on_read_timeout;
@@ -2231,6 +2256,60 @@ mod tests {
 
     fn parse(src: &str) -> Result<Vec<SessionSpec>, PresetError> {
         parse_str(Path::new("t.ron"), src)
+    }
+
+    /// Regression (hostile input, item 10): `SetTimeout(secs: 1e20)` passed
+    /// `check` and then panicked the worker; 1e-10 silently became "no
+    /// timeout". Every number is range-checked at load, with the range in
+    /// the message.
+    #[test]
+    fn numbers_out_of_range_are_refused_at_load_with_the_range() {
+        let script = |call: &str| {
+            parse(&format!(
+                r#"(name: "s", kind: Script(calls: [Socket(var: "s", family: Inet, type: Stream), {call}]))"#
+            ))
+        };
+        for (call, says) in [
+            ("SetTimeout(var: \"s\", secs: 1e20)", "0.000001 to 31536000"),
+            (
+                "SetTimeout(var: \"s\", secs: 1e-10)",
+                "0.000001 to 31536000",
+            ),
+            ("Listen(var: \"s\", backlog: 2147483647)", "0 to 65535"),
+            ("ReadExactly(var: \"s\", n: 1000000000000)", "1 to 16777216"),
+            ("Recv(var: \"s\", n: 0)", "1 to 16777216"),
+            (
+                "SetSockOpt(var: \"s\", option: Ttl(4294967295))",
+                "1 to 255",
+            ),
+            (
+                "SetSockOpt(var: \"s\", option: RecvBuffer(4294967296))",
+                "1 to 1073741824",
+            ),
+        ] {
+            let e = script(call).unwrap_err();
+            assert!(e.message.contains(says), "{call}: {e}");
+        }
+        assert!(script("SetTimeout(var: \"s\", secs: 0.5)").is_ok());
+        assert!(script("SetTimeout(var: \"s\", secs: 0)").is_ok());
+        let opts = |o: &str| parse(&format!(r#"(name: "o", kind: SocketPair, options: ({o}))"#));
+        for (o, says) in [
+            ("linger: 0.5", "whole seconds"),
+            ("keepalive_idle: 1.5", "whole seconds"),
+            ("keepalive_count: 1000", "1 to 127"),
+            ("rcvbuf: 4294967296", "1 to 1073741824"),
+            ("write_timeout: 0", "wait forever"),
+            ("multicast_if_v6: 4294967295", "interface index"),
+        ] {
+            let e = opts(o).unwrap_err();
+            assert!(e.message.contains(says), "{o}: {e}");
+        }
+        assert!(opts("linger: 2, keepalive_count: 9").is_ok());
+        let e = parse(r#"(name: "r", kind: SocketPair, read_timeout: 0)"#).unwrap_err();
+        assert!(e.message.contains("0.001"), "{e}");
+        let e = parse(r#"(name: "q", kind: SocketPair, send_queue: 18446744073709551615)"#)
+            .unwrap_err();
+        assert!(e.message.contains("1073741824"), "{e}");
     }
 
     #[test]

@@ -558,3 +558,56 @@ fn any_session_exports_as_python_that_talks_like_it() {
         "{text}"
     );
 }
+
+/// Regression (hostile input, item 10): `SetTimeout(1e20)` panicked the
+/// worker ("cannot convert float seconds to Duration") and 1e-10 became
+/// "no timeout", so the next recv blocked forever (Python times out at
+/// once). Both are refused with the range, by the loader and by the
+/// engine's own check of a call built in code; the smallest timeout
+/// allowed is a real one.
+#[test]
+fn timeouts_out_of_range_neither_panic_nor_block_forever() {
+    let mut s = Stepper::default();
+    ok(&s.call(&Call::Socket {
+        var: "u".into(),
+        family: Family::Inet,
+        ty: SockType::Dgram,
+    }));
+    ok(&s.call(&Call::Bind {
+        var: "u".into(),
+        addr: AddrArg("127.0.0.1:0".into()),
+    }));
+    let r = s.call(&Call::SetTimeout {
+        var: "u".into(),
+        secs: Some(1e20),
+    });
+    let e = r.result.unwrap_err();
+    assert!(e.message.contains("out of range"), "{e}");
+    let r = s.call(&Call::SetTimeout {
+        var: "u".into(),
+        secs: Some(1e-10),
+    });
+    assert!(r.result.unwrap_err().message.contains("0.000001 to"));
+    // The smallest timeout there is: the recv times out at once.
+    ok(&s.call(&Call::SetTimeout {
+        var: "u".into(),
+        secs: Some(1e-6),
+    }));
+    let started = Instant::now();
+    let r = s.call(&Call::Recv {
+        var: "u".into(),
+        n: 10,
+    });
+    assert!(r.timed_out, "{:?}", r.result);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let r = s.call(&Call::Listen {
+        var: "u".into(),
+        backlog: i32::MAX,
+    });
+    assert!(r.result.unwrap_err().message.contains("0 to 65535"));
+    let r = s.call(&Call::ReadExactly {
+        var: "u".into(),
+        n: usize::MAX,
+    });
+    assert!(r.result.unwrap_err().message.contains("out of range"));
+}

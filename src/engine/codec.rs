@@ -302,6 +302,40 @@ pub enum CodecError {
 }
 
 /// Parses hex such as `de ad be ef`, `DEADBEEF`, `de:ad`, `0xde 0xad`.
+/// Text safe to print on a terminal: control characters (ESC, CR, BEL,
+/// ...), line and paragraph separators and bidi controls appear as
+/// `\u{..}` escapes, so a name cannot clear the screen, move the cursor or
+/// rewrite what was printed before it. Everything printed to a terminal
+/// that a file, a peer or a user wrote goes through here.
+pub fn for_terminal(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        let hidden = c.is_control()
+            || matches!(
+                c,
+                '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{feff}'
+                    | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+            );
+        if hidden {
+            o.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            o.push(c);
+        }
+    }
+    o
+}
+
+/// A bounded excerpt of a value for a message: at most `max` characters,
+/// shown as [`for_terminal`] would, with the full size said when cut. An
+/// error about an 8 MB string quotes its start, not all of it.
+pub fn excerpt(s: &str, max: usize) -> String {
+    let mut cut: String = s.chars().take(max).collect();
+    if cut.len() < s.len() {
+        cut.push_str(&format!("... ({} bytes in all)", s.len()));
+    }
+    for_terminal(&cut)
+}
+
 pub fn parse_hex(input: &str) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(input.len() / 2);
     let chars: Vec<char> = input.chars().collect();

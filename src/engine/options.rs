@@ -201,6 +201,54 @@ impl SockOpt {
         }
     }
 
+    /// Whether the value is one the kernel takes as meant. Every option a
+    /// file, a form or a script call sets is checked here, so none can
+    /// wrap, truncate or mean the opposite (SO_LINGER 0.5 s would be sent
+    /// as 0, an RST; a 0 timeout means "wait forever" to the kernel).
+    pub fn check(&self) -> Result<(), String> {
+        let c = self.name().c_name(false);
+        let whole = |d: Duration, lo: u64, hi: u64| {
+            if d.subsec_nanos() != 0 || d.as_secs() < lo || d.as_secs() > hi {
+                Err(format!(
+                    "{c} takes whole seconds from {lo} to {hi}; {} s is not one",
+                    d.as_secs_f64()
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let range = |n: u64, lo: u64, hi: u64, what: &str| {
+            if (lo..=hi).contains(&n) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{c} takes {what} from {lo} to {hi}; {n} is out of range"
+                ))
+            }
+        };
+        match *self {
+            SockOpt::KeepAliveIdle(d) | SockOpt::KeepAliveInterval(d) => whole(d, 1, 32_767),
+            SockOpt::KeepAliveCount(n) => range(n.into(), 1, 127, "a count"),
+            SockOpt::RecvBuffer(n) | SockOpt::SendBuffer(n) => {
+                range(n as u64, 1, 1 << 30, "a size in bytes")
+            }
+            SockOpt::Linger(Some(d)) => whole(d, 0, 65_535),
+            SockOpt::Ttl(n) => range(n.into(), 1, 255, "a TTL"),
+            SockOpt::MulticastTtl(n) => range(n.into(), 0, 255, "a TTL"),
+            SockOpt::MulticastIfV6(i) => range(i.into(), 0, i32::MAX as u64, "an interface index"),
+            SockOpt::ReadTimeout(Some(d)) | SockOpt::WriteTimeout(Some(d)) => {
+                if d < Duration::from_micros(1) || d > Duration::from_secs(31_536_000) {
+                    Err(format!(
+                        "{c} takes 0.000001 to 31536000 seconds (0 would mean wait forever; leave it out for no timeout)"
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Parses a value typed for an option: `1`/`0` (or true/false) for
     /// flags, a whole number for sizes and counts, seconds for times, an
     /// empty value or `off` for "no linger" and "no timeout".
@@ -223,7 +271,7 @@ impl SockOpt {
                 .ok_or_else(|| format!("'{v}' is not a number of seconds"))
         };
         let off = v.is_empty() || v == "off";
-        Ok(match name {
+        let opt = match name {
             OptName::ReuseAddress => SockOpt::ReuseAddress(b()?),
             OptName::ReusePort => SockOpt::ReusePort(b()?),
             OptName::KeepAlive => SockOpt::KeepAlive(b()?),
@@ -249,7 +297,9 @@ impl SockOpt {
                 Ok(a) => SockOpt::MulticastIfV4(a),
                 Err(_) => SockOpt::MulticastIfV6(n()?),
             },
-        })
+        };
+        opt.check()?;
+        Ok(opt)
     }
 
     /// The requested value in the same words `read_back` uses.

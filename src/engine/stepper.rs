@@ -336,6 +336,57 @@ impl Call {
         }
     }
 
+    /// Whether every value in the call is one the kernel takes as meant:
+    /// the one check for calls from a file, the panel and the engine
+    /// itself (which refuses a bad call rather than panic on it).
+    pub fn check(&self) -> Result<(), String> {
+        let ident = |v: &str| {
+            let ok = v
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && v.len() <= 64
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if ok {
+                Ok(())
+            } else {
+                Err(format!(
+                    "'{}' is not a variable name (letters, digits, _; at most 64)",
+                    crate::engine::codec::excerpt(v, 40)
+                ))
+            }
+        };
+        ident(self.var())?;
+        match self {
+            Call::Accept { into, .. } => ident(into),
+            Call::SetSockOpt { opt, .. } => opt.check(),
+            Call::SetTimeout { secs: Some(s), .. } => {
+                if s.is_finite() && (*s == 0.0 || (1e-6..=31_536_000.0).contains(s)) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "settimeout takes None, 0 (non-blocking) or 0.000001 to 31536000 seconds; {s} is out of range"
+                    ))
+                }
+            }
+            Call::Listen { backlog, .. } if !(0..=65_535).contains(backlog) => Err(format!(
+                "listen takes a backlog from 0 to 65535; {backlog} is out of range"
+            )),
+            Call::Recv { n, .. } | Call::RecvFrom { n, .. } | Call::ReadExactly { n, .. }
+                if !(1..=MAX_RECV).contains(n) =>
+            {
+                Err(format!(
+                    "{} takes a byte count from 1 to {MAX_RECV}; {n} is out of range",
+                    self.name()
+                ))
+            }
+            Call::ReadUntil { sep, .. } if sep.is_empty() => {
+                Err("readuntil needs a separator of at least one byte".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The call as one line of Python-like text: `srv.bind(127.0.0.1:0)`.
     pub fn text(&self) -> String {
         let args = self.args().join(", ");
@@ -346,6 +397,9 @@ impl Call {
         }
     }
 }
+
+/// The most bytes one recv, recvfrom or readexactly asks for.
+pub const MAX_RECV: usize = 16 * 1024 * 1024;
 
 /// Bytes as a Python literal: `b'GET / HTTP/1.0\r\n'`.
 pub fn py_bytes(d: &[u8]) -> String {
@@ -610,6 +664,7 @@ impl Stepper {
     }
 
     fn run(&mut self, call: &Call) -> Result<Outcome, OpError> {
+        call.check().map_err(|m| OpError::plain(call.name(), m))?;
         let op = call.text();
         let io = |e: io::Error| OpError::io(op.clone(), &e);
         match call {
@@ -646,7 +701,14 @@ impl Stepper {
                     Some(t) if *t <= 0.0 => s.set_nonblocking(true).map_err(io)?,
                     other => {
                         // The kernel's own timeouts, as a C program sets them.
-                        let d = other.map(Duration::from_secs_f64);
+                        // A value under a microsecond would be a zero
+                        // timeval, which means "no timeout": Python times
+                        // out at once, so the smallest real timeout it is.
+                        let d = other.map(|t| {
+                            Duration::try_from_secs_f64(t)
+                                .unwrap_or(Duration::MAX)
+                                .max(Duration::from_micros(1))
+                        });
                         s.set_nonblocking(false).map_err(io)?;
                         s.set_read_timeout(d).map_err(io)?;
                         s.set_write_timeout(d).map_err(io)?;
@@ -845,7 +907,7 @@ impl Stepper {
                         let limit = given.map_or(String::new(), |b| {
                             format!(
                                 " (listen({b}): Linux queues up to {} before it stops answering)",
-                                b + 1
+                                b.saturating_add(1)
                             )
                         });
                         Outcome::Text(format!(

@@ -576,11 +576,35 @@ impl OpenForm {
         if let Some(d) = opt_secs(&mut p, "Write timeout", &self.write_timeout) {
             opts.push(SockOpt::WriteTimeout(Some(d)));
         }
+        // The engine's own check of every value (the one a file gets too).
+        for o in &opts {
+            if let Err(m) = o.check() {
+                let field = match o.name() {
+                    crate::engine::options::OptName::KeepAliveIdle => "Keepalive idle",
+                    crate::engine::options::OptName::KeepAliveInterval => "Keepalive interval",
+                    crate::engine::options::OptName::KeepAliveCount => "Keepalive count",
+                    crate::engine::options::OptName::RecvBuffer => "SO_RCVBUF",
+                    crate::engine::options::OptName::SendBuffer => "SO_SNDBUF",
+                    crate::engine::options::OptName::Linger => "SO_LINGER",
+                    crate::engine::options::OptName::Ttl => "TTL",
+                    crate::engine::options::OptName::MulticastTtl => "Multicast TTL",
+                    crate::engine::options::OptName::WriteTimeout => "Write timeout",
+                    _ => "Options",
+                };
+                p.add(field, m);
+            }
+        }
         if !self.auto_read {
             opts.push(SockOpt::Blocking(self.blocking));
         }
         let connect_timeout = opt_secs(&mut p, "Connect timeout", &self.connect_timeout);
         let read_timeout = opt_secs(&mut p, "Read timeout", &self.read_timeout);
+        if read_timeout.is_some_and(|d| d < Duration::from_millis(1)) {
+            p.add(
+                "Read timeout",
+                "from 0.001 seconds up; leave it empty for none",
+            );
+        }
         let recv_buffer = opt_num::<usize>(
             &mut p,
             "Recv buffer",

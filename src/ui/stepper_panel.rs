@@ -297,7 +297,8 @@ impl StepperPanel {
                     "fileno" => Ok(Call::FileNo { var: v }),
                     _ => Ok(Call::Backlog { var: v }),
                 };
-                picked = Some(call);
+                // The engine's own check: the panel and a file agree.
+                picked = Some(call.and_then(|c| c.check().map(|()| c)));
             }
         });
         match picked {
