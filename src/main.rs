@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use sockscope::engine::codec::{excerpt, for_terminal};
 use sockscope::headless::{self, Outcome, RunOptions};
 use sockscope::preset;
 use sockscope::store::{self, Store};
@@ -114,9 +115,18 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(v))
 }
 
+/// Everything this binary prints to a terminal that a file, a peer or a
+/// user wrote goes through `for_terminal` (or `excerpt`, bounded): a name
+/// holding ESC [2J must not clear the screen.
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("sockscope: {msg}");
+    eprintln!("sockscope: {}", bounded(&msg.to_string()));
     ExitCode::from(2)
+}
+
+/// A message for stderr: escaped, and at most a few KiB (a message that
+/// quotes a huge value is cut, with its size said).
+fn bounded(msg: &str) -> String {
+    excerpt(msg, 4096)
 }
 
 fn presets(store: Result<Store, store::StoreError>, action: PresetCmd) -> ExitCode {
@@ -135,18 +145,23 @@ fn presets(store: Result<Store, store::StoreError>, action: PresetCmd) -> ExitCo
                                 let _ = writeln!(
                                     out,
                                     "saved     {:<22} {}  ({})",
-                                    p.name,
+                                    excerpt(&p.name, 100),
                                     spec.kind.label(),
-                                    p.path.display()
+                                    for_terminal(&p.path.display().to_string())
                                 );
                             }
                             Err(e) => {
-                                let _ = writeln!(out, "broken    {:<22} {e}", p.name);
+                                let _ = writeln!(
+                                    out,
+                                    "broken    {:<22} {}",
+                                    excerpt(&p.name, 100),
+                                    bounded(&e.to_string())
+                                );
                             }
                         }
                     }
                 }
-                Err(e) => eprintln!("sockscope: {e}"),
+                Err(e) => eprintln!("sockscope: {}", bounded(&e.to_string())),
             }
             ExitCode::SUCCESS
         }
@@ -179,10 +194,14 @@ fn presets(store: Result<Store, store::StoreError>, action: PresetCmd) -> ExitCo
                     if let Some(a) = saved.moved_aside {
                         eprintln!(
                             "sockscope: the old file did not parse; it was kept as {}",
-                            a.display()
+                            for_terminal(&a.display().to_string())
                         );
                     }
-                    let _ = writeln!(out, "saved {}", saved.path.display());
+                    let _ = writeln!(
+                        out,
+                        "saved {}",
+                        for_terminal(&saved.path.display().to_string())
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(e),
@@ -240,7 +259,7 @@ fn main() -> ExitCode {
                 Ok(Outcome::SessionFailed) | Ok(Outcome::Incomplete) => ExitCode::from(1),
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("sockscope: {e}");
+                    eprintln!("sockscope: {}", bounded(&e.to_string()));
                     ExitCode::from(1)
                 }
             }
@@ -249,7 +268,13 @@ fn main() -> ExitCode {
             Ok(specs) => {
                 let mut out = std::io::stdout().lock();
                 for s in specs {
-                    let _ = writeln!(out, "{}: {} ({:?})", s.name, s.kind.label(), s.kind);
+                    let _ = writeln!(
+                        out,
+                        "{}: {} ({})",
+                        excerpt(&s.name, 100),
+                        s.kind.label(),
+                        excerpt(&format!("{:?}", s.kind), 300)
+                    );
                 }
                 ExitCode::SUCCESS
             }
@@ -267,7 +292,7 @@ fn main() -> ExitCode {
                 if calls.is_empty() {
                     return fail(format!(
                         "'{}' is a {} session, which has no equivalent in the socket call table",
-                        s.name,
+                        excerpt(&s.name, 100),
                         s.kind.label()
                     ));
                 }

@@ -162,7 +162,7 @@ text_newtype!(
         let ip: IpAddr = s
             .trim()
             .parse()
-            .map_err(|_| format!("'{s}' is not an IP address"))?;
+            .map_err(|_| format!("'{}' is not an IP address", codec::excerpt(s, 60)))?;
         if ip.is_multicast() {
             Ok(ip)
         } else {
@@ -180,10 +180,10 @@ pub struct Ipv4Text(pub Ipv4Addr);
 text_newtype!(
     Ipv4Text,
     Ipv4Addr,
-    |s| s
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not an IPv4 address (e.g. 127.0.0.1)")),
+    |s| s.trim().parse().map_err(|_| format!(
+        "'{}' is not an IPv4 address (e.g. 127.0.0.1)",
+        codec::excerpt(s, 60)
+    )),
     |a| a.to_string()
 );
 
@@ -194,7 +194,8 @@ text_newtype!(
     EncodingName,
     Encoding,
     |s| Encoding::for_label(s).ok_or_else(|| format!(
-        "unknown encoding '{s}'; try one of {}",
+        "unknown encoding '{}'; try one of {}",
+        codec::excerpt(s, 40),
         codec::COMMON_ENCODINGS.join(", ")
     )),
     |e| e.name().to_string()
@@ -619,7 +620,8 @@ fn calls_spec(calls: &[CallFile], enc: Encoding) -> Result<Vec<Call>, FieldError
                 Ok(v.to_string())
             } else {
                 Err(err(format!(
-                    "'{v}' is not a variable name (letters, digits, _)"
+                    "'{}' is not a variable name (letters, digits, _)",
+                    codec::excerpt(v, 40)
                 )))
             }
         };
@@ -648,7 +650,8 @@ fn calls_spec(calls: &[CallFile], enc: Encoding) -> Result<Vec<Call>, FieldError
                     .find(|n| n.c_name(false) == option || n.c_name(true) == option)
                     .ok_or_else(|| {
                         err(format!(
-                            "unknown option '{option}' (e.g. SO_RCVBUF, TCP_NODELAY)"
+                            "unknown option '{}' (e.g. SO_RCVBUF, TCP_NODELAY)",
+                            codec::excerpt(option, 40)
                         ))
                     })?,
             },
@@ -1127,7 +1130,10 @@ fn check_alpn(alpn: &[String]) -> Result<(), FieldError> {
         if p.is_empty() || p.len() > 255 {
             return Err(field_err(
                 "tls",
-                format!("ALPN protocol '{p}' must be 1 to 255 bytes, e.g. \"http/1.1\" or \"h2\""),
+                format!(
+                    "ALPN protocol '{}' must be 1 to 255 bytes, e.g. \"http/1.1\" or \"h2\"",
+                    codec::excerpt(p, 40)
+                ),
             ));
         }
     }
@@ -1166,7 +1172,10 @@ pub(crate) fn tls_spec(
             {
                 return Err(field_err(
                     "tls",
-                    format!("server_name '{n}' is not a DNS name or IP address"),
+                    format!(
+                        "server_name '{}' is not a DNS name or IP address",
+                        codec::excerpt(n, 60)
+                    ),
                 ));
             }
             if ca_file.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
@@ -1219,7 +1228,8 @@ pub(crate) fn tls_spec(
                             return Err(field_err(
                                 "tls",
                                 format!(
-                                    "'{n}' is not a DNS name or IP address for the certificate"
+                                    "'{}' is not a DNS name or IP address for the certificate",
+                                    codec::excerpt(n, 60)
                                 ),
                             ));
                         }

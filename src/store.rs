@@ -21,13 +21,13 @@ pub const CONFIG_ENV: &str = "SOCKSCOPE_CONFIG_DIR";
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A preset with that name (or file name) exists and replacing was not asked.
-    #[error("a preset named '{0}' already exists; replace it, or pick another name")]
+    #[error("a preset named '{}' already exists; replace it, or pick another name", crate::engine::codec::excerpt(.0, 60))]
     NameTaken(String),
     /// No preset has that name.
-    #[error("no saved preset is named '{0}'")]
+    #[error("no saved preset is named '{}'", crate::engine::codec::excerpt(.0, 60))]
     NotFound(String),
     /// The name cannot become a file name.
-    #[error("'{0}' cannot be a preset name: use letters, digits, spaces, '-', '_' or '.'")]
+    #[error("'{}' cannot be a preset name: use letters, digits, spaces, '-', '_' or '.'", crate::engine::codec::excerpt(.0, 60))]
     BadName(String),
     /// The platform has no config dir and none was given.
     #[error("no config directory: set {CONFIG_ENV} or pass --config-dir")]
@@ -372,7 +372,8 @@ pub fn resolve(store: Option<&Store>, what: &str) -> Result<Vec<SessionSpec>, St
         }
     }
     Err(format!(
-        "no file, saved preset or built-in example is named '{what}'; `sockscope presets list` shows them"
+        "no file, saved preset or built-in example is named '{}'; `sockscope presets list` shows them",
+        crate::engine::codec::excerpt(what, 60)
     ))
 }
 

@@ -962,3 +962,58 @@ fn special_files_are_refused_not_read() {
         "{closed}"
     );
 }
+
+/// Regression (hostile input, item 3): `presets list` and `check` printed
+/// preset names raw, so a name holding ESC [2J cleared the terminal, and
+/// an error quoted an 8 MB value whole into stderr.
+#[test]
+fn names_and_errors_reach_the_terminal_escaped_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let presets = config.join("presets");
+    std::fs::create_dir_all(&presets).unwrap();
+    let evil = r#"(name: "evil\u{1b}[2J\u{7}\r", kind: SocketPair)"#;
+    std::fs::write(presets.join("evil.ron"), evil).unwrap();
+    let broken = r#"(name: "x\u{1b}]0;pwned\u{7}", kind: Nope)"#;
+    std::fs::write(presets.join("broken.ron"), broken).unwrap();
+    let c = config.to_str().unwrap();
+    for args in [
+        vec!["--config-dir", c, "presets", "list"],
+        vec!["--config-dir", c, "check", "evil"],
+        vec!["check", presets.join("evil.ron").to_str().unwrap()],
+        vec!["check", presets.join("broken.ron").to_str().unwrap()],
+    ] {
+        let out = run_within(&args, 10);
+        for (what, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(
+                !bytes
+                    .iter()
+                    .any(|b| *b == 0x1b || *b == 0x07 || *b == b'\r'),
+                "{args:?} printed a control character on {what}: {:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        if !args.iter().any(|a| a.ends_with("broken.ron")) {
+            assert!(text.contains("\\u{1b}"), "{args:?}: {text}");
+        }
+    }
+    // An 8 MB bad value is quoted as a bounded excerpt.
+    let huge = "a".repeat(8 * 1024 * 1024);
+    let f = write(
+        dir.path(),
+        "huge.ron",
+        &format!(r#"(name: "h", kind: TcpClient(remote: "{huge}"))"#),
+    );
+    let out = run_within(&["check", f.to_str().unwrap()], 20);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stderr.len() < 8192,
+        "{} bytes on stderr",
+        out.stderr.len()
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has no port"), "{err}");
+    assert!(err.contains("bytes in all"), "{err}");
+}

@@ -22,6 +22,8 @@ impl HostPort {
     /// Parses `host:port`, `[v6]:port` or `v4:port`.
     pub fn parse(s: &str) -> Result<HostPort, String> {
         let s = s.trim();
+        // Messages quote a bounded, escaped excerpt of what was given.
+        let q = super::codec::excerpt(s, 60);
         if let Ok(sa) = s.parse::<SocketAddr>() {
             return Ok(HostPort {
                 host: sa.ip().to_string(),
@@ -30,23 +32,26 @@ impl HostPort {
         }
         let Some((host, port)) = s.rsplit_once(':') else {
             return Err(format!(
-                "'{s}' has no port; write host:port, e.g. 127.0.0.1:7788 or [::1]:7788"
+                "'{q}' has no port; write host:port, e.g. 127.0.0.1:7788 or [::1]:7788"
             ));
         };
         if host.contains(':') && !host.starts_with('[') {
             return Err(format!(
-                "'{s}': an IPv6 address needs brackets before the port, e.g. [::1]:7788"
+                "'{q}': an IPv6 address needs brackets before the port, e.g. [::1]:7788"
             ));
         }
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
-            return Err(format!("'{s}' has no host before the port"));
+            return Err(format!("'{q}' has no host before the port"));
         }
         if !host
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '%'))
         {
-            return Err(format!("'{host}' is not a valid host name or IP address"));
+            return Err(format!(
+                "'{}' is not a valid host name or IP address",
+                super::codec::excerpt(host, 60)
+            ));
         }
         let port = parse_port(port)?;
         Ok(HostPort {
@@ -75,7 +80,8 @@ pub fn parse_port(s: &str) -> Result<u16, String> {
             "port {n} is out of range; ports go from 0 to 65535"
         )),
         Err(_) => Err(format!(
-            "port '{s}' is not a number; ports go from 0 to 65535"
+            "port '{}' is not a number; ports go from 0 to 65535",
+            super::codec::excerpt(s, 20)
         )),
     }
 }

@@ -325,8 +325,11 @@ fn client_setup(c: &TlsClientSpec, host: Option<&str>) -> Result<TlsSetup, OpErr
         }
     };
     let name = ServerName::try_from(name_text.clone()).map_err(|_| {
-        tls_err(format!("'{name_text}' is not a valid TLS server name"))
-            .with_hint("use a DNS name like example.com or an IP address")
+        tls_err(format!(
+            "'{}' is not a valid TLS server name",
+            super::codec::excerpt(&name_text, 60)
+        ))
+        .with_hint("use a DNS name like example.com or an IP address")
     })?;
     let sni = (name_text.parse::<IpAddr>().is_err()).then(|| name_text.clone());
     let builder = rustls::ClientConfig::builder_with_provider(provider())
