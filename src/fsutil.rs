@@ -86,6 +86,120 @@ pub fn read_capped(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8
 /// Writes `bytes` to `path` atomically: a temp file in the same directory,
 /// fsync, then rename over the target (and fsync the directory).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let (dir, tmp) = write_temp(path, bytes)?;
+    finish(&dir, &tmp, std::fs::rename(&tmp, path))
+}
+
+/// Like [`write_atomic`] but never replaces: if anything is at `path` the
+/// write fails with `AlreadyExists` and nothing changes. Of two writers
+/// racing for one name exactly one wins.
+pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let (dir, tmp) = write_temp(path, bytes)?;
+    finish(&dir, &tmp, rename_noreplace(&tmp, path))
+}
+
+/// Moves `from` to `to` unless something is at `to` already (then
+/// `AlreadyExists`): renameat2(RENAME_NOREPLACE), or link + unlink where
+/// the file system has no such rename.
+pub fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::other("a path holds a NUL byte"))
+    };
+    let (f, t) = (c(from)?, c(to)?);
+    // SAFETY: two valid NUL-terminated paths relative to the cwd.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EINVAL) | Some(libc::ENOSYS) => {
+            // link() never replaces either.
+            std::fs::hard_link(from, to)?;
+            std::fs::remove_file(from)
+        }
+        _ => Err(e),
+    }
+}
+
+/// A name beside `path` that nothing holds yet, for a file moved aside:
+/// `NAME.ron.corrupt-<secs>`, then `-2`, `-3`, ... Taken with
+/// [`rename_noreplace`], so two moves in one second never share one.
+pub fn move_aside(path: &Path, tag: &str) -> std::io::Result<std::path::PathBuf> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("the path names no file"))?
+        .to_string_lossy()
+        .into_owned();
+    for n in 1..1000 {
+        let aside = if n == 1 {
+            path.with_file_name(format!("{name}.{tag}"))
+        } else {
+            path.with_file_name(format!("{name}.{tag}-{n}"))
+        };
+        match rename_noreplace(path, &aside) {
+            Ok(()) => return Ok(aside),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no free name to move the file aside"))
+}
+
+/// Bytes written and synced to a temp file beside their target, waiting
+/// to be moved into place; dropped unplaced, the temp file goes. Staging
+/// first means a full disk fails before anything else changes.
+pub struct Staged {
+    dir: std::path::PathBuf,
+    tmp: Option<std::path::PathBuf>,
+}
+
+/// Stages `bytes` for `path`.
+pub fn stage(path: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
+    let (dir, tmp) = write_temp(path, bytes)?;
+    Ok(Staged {
+        dir,
+        tmp: Some(tmp),
+    })
+}
+
+impl Staged {
+    /// Moves the bytes to `path`, replacing what is there.
+    pub fn replace(mut self, path: &Path) -> std::io::Result<()> {
+        let tmp = self.tmp.take().expect("staged once");
+        finish(&self.dir, &tmp, std::fs::rename(&tmp, path))
+    }
+
+    /// Moves the bytes to `path` only if nothing is there (`AlreadyExists`).
+    pub fn create(mut self, path: &Path) -> std::io::Result<()> {
+        let tmp = self.tmp.take().expect("staged once");
+        finish(&self.dir, &tmp, rename_noreplace(&tmp, path))
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(t) = self.tmp.take() {
+            let _ = std::fs::remove_file(t);
+        }
+    }
+}
+
+/// Writes `bytes` to a new temp file beside `path` and syncs it.
+fn write_temp(
+    path: &Path,
+    bytes: &[u8],
+) -> std::io::Result<(std::path::PathBuf, std::path::PathBuf)> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::env::current_dir()?,
@@ -93,39 +207,54 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| std::io::Error::other("the path names no file"))?;
-    let mut tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    // Two writers in one process get different temp names too.
     let mut n = 0;
-    while tmp.exists() {
-        n += 1;
-        tmp = dir.join(format!(
-            ".{}.tmp-{}-{n}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-    }
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
+    loop {
+        let tmp = if n == 0 {
+            dir.join(format!(
+                ".{}.tmp-{}",
+                name.to_string_lossy(),
+                std::process::id()
+            ))
+        } else {
+            dir.join(format!(
+                ".{}.tmp-{}-{n}",
+                name.to_string_lossy(),
+                std::process::id()
+            ))
+        };
+        // create_new: never follows a link or reuses another writer's file.
+        match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
+            .open(&tmp)
+        {
+            Ok(mut f) => {
+                let r = f.write_all(bytes).and_then(|()| f.sync_all());
+                if let Err(e) = r {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
+                }
+                return Ok((dir, tmp));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) => return Err(e),
         }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
     }
-    result
+}
+
+fn finish(dir: &Path, tmp: &Path, moved: std::io::Result<()>) -> std::io::Result<()> {
+    match moved {
+        Ok(()) => {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(tmp);
+            Err(e)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -157,6 +286,29 @@ mod tests {
         assert_eq!(e.to_string(), "the file is over the 2 KiB limit for a test");
         std::fs::write(&big, b"ok").unwrap();
         assert_eq!(read_capped(&big, 2048, "a test").unwrap(), b"ok");
+    }
+
+    /// Regression (hostile input, item 6): two files moved aside within
+    /// one second got the same name and the first was overwritten.
+    #[test]
+    fn moved_aside_names_are_unique_and_never_replace() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.ron");
+        let mut asides = Vec::new();
+        for i in 0..3 {
+            std::fs::write(&p, format!("broken {i}")).unwrap();
+            asides.push(move_aside(&p, "corrupt-1").unwrap());
+        }
+        for (i, a) in asides.iter().enumerate() {
+            assert_eq!(std::fs::read_to_string(a).unwrap(), format!("broken {i}"));
+        }
+        assert!(!p.exists());
+        write_new(&p, b"one").unwrap();
+        let e = write_new(&p, b"two").unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 4, "no temp file left");
     }
 
     #[test]

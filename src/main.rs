@@ -91,12 +91,16 @@ enum PresetCmd {
         #[arg(long)]
         replace: bool,
     },
-    /// Write a saved or built-in preset to a file.
+    /// Write a saved or built-in preset to a file (never over an existing
+    /// file unless --replace, and never over one that is not a preset).
     Export {
         /// The preset's name.
         name: String,
         /// The file to write.
         file: PathBuf,
+        /// Write over an existing preset file.
+        #[arg(long)]
+        replace: bool,
     },
     /// Delete a saved preset.
     Delete {
@@ -207,7 +211,11 @@ fn presets(store: Result<Store, store::StoreError>, action: PresetCmd) -> ExitCo
                 Err(e) => fail(e),
             }
         }
-        PresetCmd::Export { name, file } => {
+        PresetCmd::Export {
+            name,
+            file,
+            replace,
+        } => {
             let specs = match store::resolve(store.as_ref().ok(), &name) {
                 Ok(s) => s,
                 Err(e) => return fail(e),
@@ -216,10 +224,7 @@ fn presets(store: Result<Store, store::StoreError>, action: PresetCmd) -> ExitCo
                 .first()
                 .map(|s| preset::session_to_ron(&preset::from_spec(s)));
             match text {
-                Some(Ok(text)) => match sockscope::fsutil::write_atomic(&file, text.as_bytes()) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => fail(format!("write {}: {e}", file.display())),
-                },
+                Some(Ok(text)) => export_preset(&file, text.as_bytes(), replace),
                 Some(Err(e)) => fail(e),
                 None => fail("nothing to export"),
             }
@@ -228,6 +233,33 @@ fn presets(store: Result<Store, store::StoreError>, action: PresetCmd) -> ExitCo
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => fail(e),
         },
+    }
+}
+
+/// Writes an exported preset: a new file, or over an existing one only
+/// when asked and only if it is a preset itself (a file that does not
+/// parse is never written over).
+fn export_preset(file: &std::path::Path, bytes: &[u8], replace: bool) -> ExitCode {
+    let shown = for_terminal(&file.display().to_string());
+    let written = if std::fs::symlink_metadata(file).is_ok() {
+        if !replace {
+            return fail(format!("{shown} exists; add --replace to write over it"));
+        }
+        if let Err(e) = preset::load_file(file) {
+            return fail(format!(
+                "{shown} exists and does not parse as a preset, so it is never written over ({e})"
+            ));
+        }
+        sockscope::fsutil::write_atomic(file, bytes)
+    } else {
+        sockscope::fsutil::write_new(file, bytes)
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            fail(format!("{shown} exists; add --replace to write over it"))
+        }
+        Err(e) => fail(format!("write {shown}: {e}")),
     }
 }
 

@@ -11,7 +11,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::engine::SessionSpec;
-use crate::fsutil::write_atomic;
 use crate::preset::{self, PresetError, SessionFile, WorkspaceFile};
 
 /// The environment variable that overrides the config dir.
@@ -188,32 +187,10 @@ impl Store {
             preset::session_to_ron(file).map_err(|e| StoreError::Serialize(e.to_string()))?;
         let dir = self.presets_dir();
         std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
-        let moved_aside = self.make_room(&path, replace, &file.name)?;
-        write_atomic(&path, text.as_bytes()).map_err(io_err("write", &path))?;
+        let moved_aside = place(&path, text.as_bytes(), replace, &file.name, |p| {
+            read_preset(p).loaded.is_ok()
+        })?;
         Ok(Saved { path, moved_aside })
-    }
-
-    /// Refuses to clobber a good file unless asked; moves a broken one aside.
-    fn make_room(
-        &self,
-        path: &Path,
-        replace: bool,
-        name: &str,
-    ) -> Result<Option<PathBuf>, StoreError> {
-        if !path.exists() {
-            return Ok(None);
-        }
-        let existing = read_preset(path);
-        if existing.loaded.is_ok() {
-            return if replace {
-                Ok(None)
-            } else {
-                Err(StoreError::NameTaken(name.to_string()))
-            };
-        }
-        let aside = path.with_extension(format!("ron.corrupt-{}", timestamp()));
-        std::fs::rename(path, &aside).map_err(io_err("move aside", path))?;
-        Ok(Some(aside))
     }
 
     /// Deletes a preset; returns its bytes so the caller can offer undo.
@@ -242,12 +219,15 @@ impl Store {
     /// Puts a deleted preset's bytes back (undo).
     pub fn restore(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, StoreError> {
         let path = self.path_of(name)?;
-        if path.exists() {
-            return Err(StoreError::NameTaken(name.to_string()));
-        }
         let dir = self.presets_dir();
         std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
-        write_atomic(&path, bytes).map_err(io_err("write", &path))?;
+        crate::fsutil::write_new(&path, bytes).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                StoreError::NameTaken(name.to_string())
+            } else {
+                io_err("write", &path)(e)
+            }
+        })?;
         Ok(path)
     }
 
@@ -311,14 +291,46 @@ impl Store {
         let text =
             preset::workspace_to_ron(ws).map_err(|e| StoreError::Serialize(e.to_string()))?;
         std::fs::create_dir_all(&self.root).map_err(io_err("create", &self.root))?;
-        let mut moved_aside = None;
-        if path.exists() && self.load_workspace().is_err() {
-            let aside = path.with_extension(format!("ron.corrupt-{}", timestamp()));
-            std::fs::rename(&path, &aside).map_err(io_err("move aside", &path))?;
-            moved_aside = Some(aside);
-        }
-        write_atomic(&path, text.as_bytes()).map_err(io_err("write", &path))?;
+        let moved_aside = place(&path, text.as_bytes(), true, "workspace", |_| {
+            self.load_workspace().is_ok()
+        })?;
         Ok(Saved { path, moved_aside })
+    }
+}
+
+/// Puts `bytes` at `path`. The bytes are staged first, so a full disk
+/// changes nothing. A file there that parses is replaced only if
+/// `replace` (else `NameTaken`); one that does not parse is moved aside
+/// under a name nothing holds, never overwritten. With nothing there the
+/// file is created without replacing, so of two savers racing for a name
+/// exactly one wins and the other is told the name is taken.
+fn place(
+    path: &Path,
+    bytes: &[u8],
+    replace: bool,
+    name: &str,
+    parses: impl Fn(&Path) -> bool,
+) -> Result<Option<PathBuf>, StoreError> {
+    let staged = crate::fsutil::stage(path, bytes).map_err(io_err("write", path))?;
+    let mut moved_aside = None;
+    if std::fs::symlink_metadata(path).is_ok() {
+        if parses(path) {
+            if !replace {
+                return Err(StoreError::NameTaken(name.to_string()));
+            }
+            staged.replace(path).map_err(io_err("write", path))?;
+            return Ok(None);
+        }
+        let tag = format!("corrupt-{}", timestamp());
+        moved_aside =
+            Some(crate::fsutil::move_aside(path, &tag).map_err(io_err("move aside", path))?);
+    }
+    match staged.create(path) {
+        Ok(()) => Ok(moved_aside),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            Err(StoreError::NameTaken(name.to_string()))
+        }
+        Err(e) => Err(io_err("write", path)(e)),
     }
 }
 

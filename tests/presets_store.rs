@@ -252,3 +252,155 @@ fn export_and_run_by_name() {
     assert!(out.status.success());
     assert!(!dir.path().join("presets/pair.ron").exists());
 }
+
+/// Regression (hostile input, item 6): `presets export` wrote over any
+/// file without asking, even a broken preset inside presets/.
+#[test]
+fn export_never_writes_over_a_file_unless_asked_and_never_over_a_non_preset() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, b"my notes").unwrap();
+    let n = notes.to_str().unwrap();
+    let out = sockscope(dir.path(), &["presets", "export", "echo-server", n]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--replace"));
+    let out = sockscope(
+        dir.path(),
+        &["presets", "export", "echo-server", n, "--replace"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not parse"));
+    assert_eq!(std::fs::read(&notes).unwrap(), b"my notes");
+    // A broken preset in presets/ is not written over either.
+    let presets = dir.path().join("presets");
+    std::fs::create_dir_all(&presets).unwrap();
+    let broken = presets.join("b.ron");
+    std::fs::write(&broken, b"(name: \"b\", kind: Nope)").unwrap();
+    let b = broken.to_str().unwrap();
+    let out = sockscope(
+        dir.path(),
+        &["presets", "export", "echo-server", b, "--replace"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read(&broken).unwrap(),
+        b"(name: \"b\", kind: Nope)"
+    );
+    // A new file, then over a preset when asked.
+    let new = dir.path().join("e.ron");
+    let e = new.to_str().unwrap();
+    assert!(
+        sockscope(dir.path(), &["presets", "export", "echo-server", e])
+            .status
+            .success()
+    );
+    assert_eq!(
+        sockscope(dir.path(), &["presets", "export", "tcp-client", e])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert!(
+        sockscope(
+            dir.path(),
+            &["presets", "export", "tcp-client", e, "--replace"]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        std::fs::read_to_string(&new)
+            .unwrap()
+            .contains("tcp-client")
+    );
+}
+
+/// Regression (hostile input, item 6): two concurrent `presets import
+/// --name same` without --replace both reported success (in 183 of 200
+/// rounds), one silently replacing the other. Creating is atomic now:
+/// exactly one wins, the other is told the name is taken.
+#[test]
+fn concurrent_imports_of_one_name_have_exactly_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.ron");
+    let b = dir.path().join("b.ron");
+    std::fs::write(&a, r#"(name: "a", kind: SocketPair)"#).unwrap();
+    std::fs::write(&b, r#"(name: "b", kind: SocketPair, responder: Echo)"#).unwrap();
+    for round in 0..40 {
+        let name = format!("same{round}");
+        let spawn = |f: &Path| {
+            Command::new(BIN)
+                .arg("--config-dir")
+                .arg(dir.path())
+                .args(["presets", "import"])
+                .arg(f)
+                .args(["--name", &name])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (pa, pb) = (spawn(&a), spawn(&b));
+        let (oa, ob) = (
+            pa.wait_with_output().unwrap(),
+            pb.wait_with_output().unwrap(),
+        );
+        let wins = [&oa, &ob].iter().filter(|o| o.status.success()).count();
+        assert_eq!(wins, 1, "round {round}: {wins} winners");
+        let loser = if oa.status.success() { &ob } else { &oa };
+        assert!(
+            String::from_utf8_lossy(&loser.stderr).contains("already exists"),
+            "{}",
+            String::from_utf8_lossy(&loser.stderr)
+        );
+    }
+}
+
+/// Regression (hostile input, item 11): on a full disk a broken file was
+/// moved aside, then the write failed and the preset vanished from the
+/// list. The new bytes are written first now, so a failed write changes
+/// nothing. (RLIMIT_FSIZE stands in for a full disk: writes past it fail.)
+#[test]
+fn a_write_that_fails_leaves_the_broken_file_where_it_was() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let presets = dir.path().join("presets");
+    std::fs::create_dir_all(&presets).unwrap();
+    let broken = presets.join("x.ron");
+    std::fs::write(&broken, b"(name: \"x\", kind: Nope)").unwrap();
+    let src = dir.path().join("new.ron");
+    std::fs::write(&src, r#"(name: "x", kind: SocketPair, responder: Echo)"#).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--config-dir")
+        .arg(dir.path())
+        .args(["presets", "import"])
+        .arg(&src);
+    // SAFETY: signal and setrlimit are async-signal-safe; only the child's
+    // limit changes, and SIGXFSZ is ignored so the write fails with EFBIG.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let lim = libc::rlimit {
+                rlim_cur: 8,
+                rlim_max: 8,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &lim);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "the write must fail");
+    assert_eq!(
+        std::fs::read(&broken).unwrap(),
+        b"(name: \"x\", kind: Nope)"
+    );
+    let names: Vec<String> = std::fs::read_dir(&presets)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["x.ron".to_string()],
+        "nothing moved, no temp left"
+    );
+}

@@ -357,8 +357,13 @@ impl LogView {
         let spawned = std::thread::Builder::new()
             .name("sockscope-export".into())
             .spawn(move || {
-                let msg = match crate::fsutil::write_atomic(&ex.path, ex.out.as_bytes()) {
+                // Never over a file that is there (it may not be ours).
+                let msg = match crate::fsutil::write_new(&ex.path, ex.out.as_bytes()) {
                     Ok(()) => format!("exported {n} rows to {}", ex.path.display()),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => format!(
+                        "{} exists; nothing was written (pick another file name)",
+                        ex.path.display()
+                    ),
                     Err(e) => format!("export to {} failed: {e}", ex.path.display()),
                 };
                 let _ = tx.try_send(msg);

@@ -178,8 +178,17 @@ fn handle(store: &Store, req: StoreRequest) -> Vec<StoreReply> {
             let r = preset::session_to_ron(&preset::from_spec(&spec))
                 .map_err(|e| e.to_string())
                 .and_then(|t| {
-                    crate::fsutil::write_atomic(&path, t.as_bytes())
-                        .map_err(|e| format!("write {}: {e}", path.display()))
+                    // Never over a file that is there: the user picks the name.
+                    crate::fsutil::write_new(&path, t.as_bytes()).map_err(|e| {
+                        if e.kind() == std::io::ErrorKind::AlreadyExists {
+                            format!(
+                                "{} exists; nothing was written (pick another name, or move it first)",
+                                path.display()
+                            )
+                        } else {
+                            format!("write {}: {e}", path.display())
+                        }
+                    })
                 });
             out.push(match r {
                 Ok(()) => {
