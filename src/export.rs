@@ -723,7 +723,15 @@ pub fn calls_for_spec(spec: &crate::engine::SessionSpec) -> Vec<Call> {
             ("conn", false)
         }
         SessionKind::Udp { local, connect, .. } => {
-            let l = local.unwrap_or_else(|| "0.0.0.0:0".parse().expect("a literal address"));
+            // As the engine binds it: loopback when it answers.
+            let l = local.unwrap_or_else(|| {
+                let any = if spec.responder.is_active() {
+                    "127.0.0.1:0"
+                } else {
+                    "0.0.0.0:0"
+                };
+                any.parse().expect("a literal address")
+            });
             calls.push(Call::Socket {
                 var: "s".into(),
                 family: fam(&l),

@@ -463,6 +463,14 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
                     outcome = Outcome::SessionFailed;
                 }
             }
+            if let EventKind::Warning { message, .. } = &ev.kind {
+                // Said where a person sees it, too, not only in the JSON.
+                eprintln!(
+                    "sockscope: session {}: {}",
+                    ev.session,
+                    codec::for_terminal(message)
+                );
+            }
             let enc = encodings
                 .get(&ev.session.session)
                 .copied()

@@ -1017,3 +1017,34 @@ fn names_and_errors_reach_the_terminal_escaped_and_bounded() {
     assert!(err.contains("has no port"), "{err}");
     assert!(err.contains("bytes in all"), "{err}");
 }
+
+/// Regression (hostile input, item 2): `sockscope run` said nothing about
+/// a server on 0.0.0.0 or [::]. Now a `warning` line and a line on stderr.
+#[test]
+fn a_listener_on_every_interface_is_said_out_loud() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "all.ron",
+        r#"(name: "all", kind: TcpServer(local: "0.0.0.0:0"), responder: Echo)"#,
+    );
+    let out = run_within(&["run", "--for", "0.3", file.to_str().unwrap()], 20);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("listens on every interface"), "{err}");
+    let v = lines(&out.stdout);
+    let w = events(&v, "1", "warning");
+    assert_eq!(w.len(), 1, "{v:#?}");
+    assert_eq!(w[0]["code"], "all_interfaces");
+    // The loopback default says nothing.
+    let file = write(
+        dir.path(),
+        "lo.ron",
+        r#"(name: "lo", kind: TcpServer(local: "127.0.0.1:0"), responder: Echo)"#,
+    );
+    let out = run_within(&["run", "--for", "0.3", file.to_str().unwrap()], 20);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -8,10 +8,10 @@ use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::time::Duration;
 
 use common::*;
-use sockscope::engine::SessionSpec;
 use sockscope::engine::options::SockOpt;
 use sockscope::engine::protocol::{Addr, CloseReason, Command, Direction, EventKind, SendMode};
 use sockscope::engine::spec::{HostPort, Responder, SessionKind, StalePolicy, Step};
+use sockscope::engine::{SessionId, SessionSpec};
 
 fn udp(local: &str) -> SessionSpec {
     SessionSpec::new(
@@ -533,4 +533,74 @@ fn a_nul_byte_in_a_unix_path_is_refused() {
         other => panic!("{other:?}"),
     }
     assert!(!cut.exists(), "a cut-short path was bound");
+}
+
+fn udp_kind(local: Option<&str>) -> SessionKind {
+    SessionKind::Udp {
+        local: local.map(|l| l.parse().unwrap()),
+        connect: None,
+        join: Vec::new(),
+    }
+}
+
+fn warnings(h: &Harness, id: SessionId) -> Vec<String> {
+    h.seen
+        .iter()
+        .filter(|e| e.session == id)
+        .filter_map(|e| match &e.kind {
+            EventKind::Warning { code, message } => {
+                assert_eq!(*code, "all_interfaces");
+                Some(message.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Regression (hostile input, item 2): `Udp()` with no local address
+/// bound 0.0.0.0 and, with a responder, answered on every interface, and
+/// nothing said so. A datagram session that answers binds loopback; one
+/// that only sends is bound as a first sendto would be; anything that
+/// listens or answers on every interface gets a `warning`.
+#[test]
+fn listeners_on_every_interface_are_never_by_accident() {
+    let mut h = Harness::new();
+    let mut answering = SessionSpec::new("echo", udp_kind(None));
+    answering.responder = Responder::Echo;
+    let a = h.open(answering);
+    match h.bound(a) {
+        Addr::Inet(sa) => assert!(sa.ip().is_loopback(), "{sa}"),
+        other => panic!("{other:?}"),
+    }
+    let sender = h.open(SessionSpec::new("sender", udp_kind(None)));
+    match h.bound(sender) {
+        Addr::Inet(sa) => assert!(sa.ip().is_unspecified(), "{sa}"),
+        other => panic!("{other:?}"),
+    }
+    let port = free_port();
+    let explicit = h.open(SessionSpec::new(
+        "all",
+        udp_kind(Some(&format!("0.0.0.0:{port}"))),
+    ));
+    h.bound(explicit);
+    let mut srv = server("0.0.0.0:0");
+    srv.responder = Responder::Echo;
+    let tcp = h.open(srv);
+    h.wait("listening", |e| {
+        e.session == tcp && matches!(e.kind, EventKind::Listening { .. })
+    });
+    h.settle(Duration::from_millis(100));
+    assert!(warnings(&h, a).is_empty());
+    assert!(warnings(&h, sender).is_empty());
+    let w = warnings(&h, explicit);
+    assert!(
+        w.len() == 1 && w[0].contains("receives on every interface"),
+        "{w:?}"
+    );
+    let w = warnings(&h, tcp);
+    assert!(
+        w.len() == 1 && w[0].contains("listens on every interface"),
+        "{w:?}"
+    );
+    assert!(w[0].contains("bind 127.0.0.1"), "{w:?}");
 }

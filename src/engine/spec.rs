@@ -167,7 +167,9 @@ pub enum SessionKind {
     },
     /// A UDP socket.
     Udp {
-        /// Bind address; None binds an ephemeral port on the unspecified address of the family.
+        /// Bind address; None binds an ephemeral port: on loopback when the
+        /// session answers (a responder), else on the unspecified address as
+        /// the kernel binds a first sendto.
         local: Option<SocketAddr>,
         /// Optional default peer (`connect`).
         connect: Option<HostPort>,

@@ -619,6 +619,7 @@ impl Worker {
         let local = local_of(&sock);
         sock.listen(backlog)
             .map_err(|e| CloseReason::Error(OpError::io(format!("listen {local}"), &e)))?;
+        let inet = sock.local_addr().ok().and_then(|a| a.as_socket());
         sock.set_nonblocking(true)
             .map_err(|e| CloseReason::Error(OpError::io("fcntl O_NONBLOCK", &e)))?;
         register(&self.poll, &sock, LISTENER, Interest::READABLE)
@@ -631,6 +632,11 @@ impl Worker {
                 backlog,
             },
         );
+        if let Some(a) = inet
+            && a.ip().is_unspecified()
+        {
+            self.warn_all_interfaces(a, "listens");
+        }
         self.snapshot(&sock, self.top);
         if let Some(id) = self.tls_identity.take() {
             self.sink
@@ -906,6 +912,7 @@ impl Worker {
             Some(hp) => Some(self.resolve(hp).map_err(CloseReason::Error)?),
             None => None,
         };
+        let named = local.is_some();
         let local = local.unwrap_or_else(|| {
             let v6 = match self.spec.family {
                 Family::V6 => true,
@@ -915,10 +922,21 @@ impl Worker {
                     .and_then(|t| t.first())
                     .is_some_and(|a| a.is_ipv6()),
             };
-            if v6 {
-                SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)
-            } else {
-                SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
+            // A socket that answers binds loopback unless told otherwise,
+            // as the form's listeners do: a responder on every interface
+            // would answer the LAN. One that only sends is bound as the
+            // kernel binds it on a first sendto (Python's way), so it can
+            // still reach a device on the LAN; so is one that must reach a
+            // non-loopback peer or join a group.
+            let loopback_only = target
+                .as_ref()
+                .is_none_or(|t| t.iter().all(|a| a.ip().is_loopback()));
+            let answers = self.spec.responder.is_active();
+            match (v6, answers && loopback_only && join.is_empty()) {
+                (true, true) => SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 0),
+                (false, true) => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+                (true, false) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
+                (false, false) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
             }
         });
         let sock = self.new_socket(Domain::for_address(local), Type::DGRAM)?;
@@ -966,7 +984,36 @@ impl Worker {
                 ),
             }
         }
-        self.add_dgram(sock, None)
+        let bound = sock.local_addr().ok().and_then(|a| a.as_socket());
+        self.add_dgram(sock, None)?;
+        // Receiving on a port the user picked, or answering, on every
+        // interface is worth saying; a sender the kernel bound is not.
+        if let Some(a) = bound
+            && a.ip().is_unspecified()
+            && ((named && a.port() != 0) || self.spec.responder.is_active())
+        {
+            let what = if self.spec.responder.is_active() {
+                "answers"
+            } else {
+                "receives"
+            };
+            self.warn_all_interfaces(a, what);
+        }
+        Ok(())
+    }
+
+    /// Says that a socket can be reached from other machines.
+    fn warn_all_interfaces(&mut self, a: SocketAddr, what: &str) {
+        let lo = if a.is_ipv6() { "::1" } else { "127.0.0.1" };
+        self.sink.control(
+            self.top,
+            EventKind::Warning {
+                code: "all_interfaces",
+                message: format!(
+                    "{a} {what} on every interface: other machines on the network can reach it; bind {lo} to keep it on this one"
+                ),
+            },
+        );
     }
 
     fn add_dgram(&mut self, sock: Socket, unix_path: Option<PathBuf>) -> Result<(), CloseReason> {

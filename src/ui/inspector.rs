@@ -336,6 +336,14 @@ fn draw(
             egui::Label::new(egui::RichText::new(format!("closed: {reason}")).color(color)).wrap(),
         );
     }
+    for w in &info.warnings {
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(format!("! {w}")).color(ui.visuals().warn_fg_color),
+            )
+            .wrap(),
+        );
+    }
     if let Some(e) = &info.last_error
         && !matches!(&info.state, State::Closed(CloseReason::Error(c)) if c == e)
     {

@@ -174,7 +174,12 @@ impl SessionList {
                             (Some(_), _) | (None, Some(_)) => " · TLS",
                             (None, None) => "",
                         };
-                        let title = format!("{} {} · {}{tls}", id, info.name, info.kind);
+                        let exposed = if info.warnings.is_empty() {
+                            ""
+                        } else {
+                            " · ! all interfaces"
+                        };
+                        let title = format!("{} {} · {}{tls}{exposed}", id, info.name, info.kind);
                         if ui.selectable_label(selected, title).clicked() {
                             actions.push(ListAction::Select(id));
                         }
