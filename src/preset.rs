@@ -1492,18 +1492,15 @@ pub fn load_file(path: &Path) -> Result<Vec<SessionSpec>, PresetError> {
 
 /// Parses preset or workspace text (the path is only for messages).
 pub fn parse_str(path: &Path, src: &str) -> Result<Vec<SessionSpec>, PresetError> {
+    // Editors on Windows start UTF-8 files with a byte order mark; it is
+    // no part of the preset (columns are counted after it).
+    let src = without_bom(src);
     let opts = ron_options();
     let is_workspace = opts
         .from_str::<Probe>(src)
         .map(|p| p.sessions.is_some())
         .unwrap_or(false);
-    let spanned = |e: ron::error::SpannedError| PresetError {
-        file: path.to_path_buf(),
-        line: e.span.start.line,
-        col: e.span.start.col,
-        field: field_before(src, e.span.start.line, e.span.start.col),
-        message: explain_ron(&e.code),
-    };
+    let spanned = |e| ron_error(path, src, e);
     let files: Vec<SessionFile> = if is_workspace {
         let w: WorkspaceFile = opts.from_str(src).map_err(spanned)?;
         check_version(path, src, w.version)?;
@@ -1564,6 +1561,28 @@ fn field_before(src: &str, line: usize, col: usize) -> Option<String> {
     (!name.is_empty() && !name.chars().next().is_some_and(|c| c.is_ascii_digit())).then_some(name)
 }
 
+/// Editors on Windows start UTF-8 files with a byte order mark; it is no
+/// part of the preset (and positions are counted after it).
+fn without_bom(src: &str) -> &str {
+    src.strip_prefix('\u{feff}').unwrap_or(src)
+}
+
+/// A RON syntax error at its position, with the field it is in.
+fn ron_error(path: &Path, src: &str, e: ron::error::SpannedError) -> PresetError {
+    PresetError {
+        file: path.to_path_buf(),
+        line: e.span.start.line,
+        col: e.span.start.col,
+        // Text after the end belongs to no field.
+        field: if matches!(e.code, ron::Error::TrailingCharacters) {
+            None
+        } else {
+            field_before(src, e.span.start.line, e.span.start.col)
+        },
+        message: explain_ron(&e.code),
+    }
+}
+
 fn explain_ron(code: &ron::Error) -> String {
     // Speak of the file's words, not our type names.
     let s = code
@@ -1580,6 +1599,7 @@ fn explain_ron(code: &ron::Error) -> String {
         ron::Error::NoSuchStructField { .. } => {
             format!("{s} (check the spelling; the README lists every field)")
         }
+        ron::Error::TrailingCharacters => "there is more text after the preset's closing parenthesis; a file holds one preset, or a workspace `(sessions: [...])`".into(),
         _ => s,
     }
 }
@@ -2119,14 +2139,9 @@ pub fn workspace_to_ron(file: &WorkspaceFile) -> Result<String, ron::Error> {
 
 /// Parses a workspace file (one session files are read as a workspace of one).
 pub fn parse_workspace(path: &Path, src: &str) -> Result<WorkspaceFile, PresetError> {
+    let src = without_bom(src);
     let opts = ron_options();
-    let spanned = |e: ron::error::SpannedError| PresetError {
-        file: path.to_path_buf(),
-        line: e.span.start.line,
-        col: e.span.start.col,
-        field: field_before(src, e.span.start.line, e.span.start.col),
-        message: explain_ron(&e.code),
-    };
+    let spanned = |e| ron_error(path, src, e);
     let w: WorkspaceFile = opts.from_str(src).map_err(spanned)?;
     check_version(path, src, w.version)?;
     for (i, f) in w.sessions.iter().enumerate() {
@@ -2138,14 +2153,9 @@ pub fn parse_workspace(path: &Path, src: &str) -> Result<WorkspaceFile, PresetEr
 
 /// Parses one session file, keeping the file form (for saving back).
 pub fn parse_session(path: &Path, src: &str) -> Result<(SessionFile, SessionSpec), PresetError> {
+    let src = without_bom(src);
     let opts = ron_options();
-    let f: SessionFile = opts.from_str(src).map_err(|e| PresetError {
-        file: path.to_path_buf(),
-        line: e.span.start.line,
-        col: e.span.start.col,
-        field: field_before(src, e.span.start.line, e.span.start.col),
-        message: explain_ron(&e.code),
-    })?;
+    let f: SessionFile = opts.from_str(src).map_err(|e| ron_error(path, src, e))?;
     check_version(path, src, f.version)?;
     let spec =
         to_spec(f.clone()).map_err(|(field, msg)| PresetError::at(path, src, None, &field, msg))?;
@@ -2320,6 +2330,17 @@ mod tests {
         let e = parse(r#"(name: "q", kind: SocketPair, send_queue: 18446744073709551615)"#)
             .unwrap_err();
         assert!(e.message.contains("1073741824"), "{e}");
+    }
+
+    /// Regression (hostile input, item 11): a leading BOM was refused
+    /// without saying why, and trailing junk was blamed on field `kind`.
+    #[test]
+    fn a_bom_is_skipped_and_trailing_text_is_named_as_such() {
+        let specs = parse("\u{feff}(name: \"b\", kind: SocketPair)").unwrap();
+        assert_eq!(specs[0].name, "b");
+        let e = parse("(name: \"t\", kind: SocketPair)\n(name: \"u\")").unwrap_err();
+        assert_eq!(e.field, None, "{e}");
+        assert!(e.message.contains("more text after"), "{e}");
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub enum StoreError {
     #[error("no saved preset is named '{}'", crate::engine::codec::excerpt(.0, 60))]
     NotFound(String),
     /// The name cannot become a file name.
-    #[error("'{}' cannot be a preset name: use letters, digits, spaces, '-', '_' or '.'", crate::engine::codec::excerpt(.0, 60))]
+    #[error("'{}' cannot be a preset name: use letters, digits, spaces, '-', '_' or '.', at most {NAME_MAX_BYTES} bytes (a CJK character takes 3)", crate::engine::codec::excerpt(.0, 60))]
     BadName(String),
     /// The platform has no config dir and none was given.
     #[error("no config directory: set {CONFIG_ENV} or pass --config-dir")]
@@ -80,6 +80,9 @@ pub struct Store {
     root: PathBuf,
 }
 
+/// The longest preset name, in bytes of UTF-8.
+pub const NAME_MAX_BYTES: usize = 200;
+
 /// Turns a preset name into a file stem: letters (any script), digits,
 /// `-`, `_`, `.`; spaces become `-`.
 pub fn file_stem(name: &str) -> Result<String, StoreError> {
@@ -88,8 +91,10 @@ pub fn file_stem(name: &str) -> Result<String, StoreError> {
         .chars()
         .map(|c| if c == ' ' { '-' } else { c })
         .collect();
+    // File names hold 255 bytes, and the temp file a save writes first
+    // adds about 30 to the stem: the limit is in bytes, not characters.
     let ok = !stem.is_empty()
-        && stem.chars().count() <= 100
+        && stem.len() <= NAME_MAX_BYTES
         && !stem.starts_with('.')
         && stem
             .chars()
@@ -169,9 +174,16 @@ impl Store {
     }
 
     /// The saved preset with this name.
+    /// A saved preset by its file name, or else by the name inside it (a
+    /// file `fname.ron` holding `name: "other-name"` is listed as
+    /// other-name, so that name finds it too).
     pub fn find(&self, name: &str) -> Option<UserPreset> {
-        let path = self.path_of(name).ok()?;
-        path.exists().then(|| read_preset(&path))
+        if let Ok(path) = self.path_of(name)
+            && path.exists()
+        {
+            return Some(read_preset(&path));
+        }
+        self.list().into_iter().find(|p| p.name == name)
     }
 
     /// Saves a session as a preset named by its `name`.
@@ -396,6 +408,37 @@ mod tests {
 
     fn spec(name: &str) -> SessionSpec {
         SessionSpec::new(name, SessionKind::SocketPair)
+    }
+
+    /// Regression (hostile input, item 11): the name limit counted
+    /// characters, so 100 CJK characters failed with "File name too long";
+    /// and a file whose `name` differs from its file name was listed by
+    /// that name but could not be found by it.
+    #[test]
+    fn names_are_limited_in_bytes_and_found_by_the_name_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::locate(Some(dir.path())).unwrap();
+        let long = "你".repeat(66);
+        assert!(long.len() <= NAME_MAX_BYTES);
+        let mut spec = crate::engine::SessionSpec::new(
+            long.clone(),
+            crate::engine::spec::SessionKind::SocketPair,
+        );
+        store.save(&spec, false).unwrap();
+        assert_eq!(store.find(&long).unwrap().name, long);
+        spec.name = "你".repeat(100);
+        let e = store.save(&spec, false).unwrap_err();
+        assert!(e.to_string().contains("at most 200 bytes"), "{e}");
+        std::fs::write(
+            dir.path().join("presets/fname.ron"),
+            r#"(name: "other-name", kind: SocketPair)"#,
+        )
+        .unwrap();
+        assert!(store.list().iter().any(|p| p.name == "other-name"));
+        let found = store.find("other-name").expect("found by the name inside");
+        assert!(found.path.ends_with("fname.ron"));
+        let specs = resolve(Some(&store), "other-name").unwrap();
+        assert_eq!(specs[0].name, "other-name");
     }
 
     #[test]
