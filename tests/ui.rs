@@ -746,3 +746,37 @@ fn a_tls_server_with_canned_template_replies_is_built_in_the_form() {
     };
     h.get_by_label(&format!("#2 for {local}"));
 }
+
+/// Hostile input, item 2: a server on every interface is flagged in the
+/// app (the session list's title and the inspector), not only in JSON.
+#[test]
+fn a_server_on_every_interface_is_flagged_in_the_list_and_the_inspector() {
+    let mut spec = SessionSpec::new(
+        "wide open",
+        SessionKind::TcpServer {
+            local: "0.0.0.0:0".parse().unwrap(),
+            backlog: 16,
+        },
+    );
+    spec.responder = Responder::Echo;
+    let mut h = harness(vec![spec]);
+    step_until(&mut h, "the warning", |a| {
+        a.model()
+            .sessions()
+            .iter()
+            .filter_map(|id| a.model().get(*id))
+            .any(|i| !i.warnings.is_empty())
+    });
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("! all interfaces").is_some(),
+        "the session list marks it"
+    );
+    // The inspector says it, and so does the status line.
+    assert!(
+        h.query_all_by_label_contains("listens on every interface")
+            .count()
+            >= 2,
+        "the inspector says it"
+    );
+}
