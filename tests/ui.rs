@@ -780,3 +780,85 @@ fn a_server_on_every_interface_is_flagged_in_the_list_and_the_inspector() {
         "the inspector says it"
     );
 }
+
+/// Workbench A1: the form opened as a TCP client with local and remote
+/// both 127.0.0.1:7788, so Open connected the socket to itself; switching
+/// server -> client kept the server's address (EADDRINUSE). A client has
+/// no local address unless given one, and a kind change resets it.
+#[test]
+fn a_client_has_no_local_address_and_a_kind_change_resets_it() {
+    let mut h = harness(Vec::new());
+    h.run_steps(3);
+    assert_eq!(h.get_by_label(L::LOCAL).value().as_deref(), Some(""));
+    assert_eq!(h.state().form().validate().0.map(|s| s.kind), {
+        Some(SessionKind::TcpClient {
+            remote: sockscope::engine::spec::HostPort::parse("127.0.0.1:7788").unwrap(),
+            local: None,
+        })
+    });
+    click(&mut h, L::KIND);
+    click(&mut h, "TCP server");
+    assert_eq!(
+        h.get_by_label(L::LOCAL).value().as_deref(),
+        Some("127.0.0.1:7788"),
+        "the server listens where the client was to connect"
+    );
+    click(&mut h, L::KIND);
+    click(&mut h, "TCP client");
+    assert_eq!(h.get_by_label(L::LOCAL).value().as_deref(), Some(""));
+}
+
+/// Workbench A2: servers had SO_REUSEADDR off, so a reopened server failed
+/// with EADDRINUSE for a minute (connections in TIME_WAIT). It is on for
+/// servers by default and shown in the form; a restart binds at once.
+#[test]
+fn a_server_takes_so_reuseaddr_and_reopens_at_once_after_its_connections() {
+    let mut h = harness(Vec::new());
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    click(&mut h, L::KIND);
+    click(&mut h, "TCP server");
+    h.run_steps(2);
+    assert_eq!(
+        h.get_by_label(L::REUSE_ADDRESS).accesskit_node().toggled(),
+        Some(egui::accesskit::Toggled::True),
+        "SO_REUSEADDR is shown on for a server"
+    );
+    replace_text(&mut h, L::LOCAL, &format!("127.0.0.1:{port}"));
+    let before = h.state().model().sessions().len();
+    click(&mut h, L::OPEN);
+    step_until(&mut h, "opened", |a| {
+        a.model().sessions().len() == before + 1
+    });
+    let srv = h.state().selected().unwrap();
+    step_until(&mut h, "listening", |a| listening_port(a, srv).is_some());
+    // A connection the server closes first leaves it in TIME_WAIT.
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    step_until(&mut h, "accepted", |a| {
+        a.model().get(srv.child(1)).is_some()
+    });
+    click(&mut h, L::CLOSE_ALL);
+    step_until(&mut h, "closed", |a| {
+        a.model().get(srv).is_some_and(|i| i.state.is_closed())
+    });
+    let mut buf = [0u8; 1];
+    let _ = c.read(&mut buf);
+    drop(c);
+    click(&mut h, L::REOPEN);
+    step_until(&mut h, "reopened", |a| {
+        a.model().sessions().len() == before + 2
+    });
+    let again = h.state().selected().unwrap();
+    step_until(&mut h, "listening again", |a| {
+        listening_port(a, again).is_some()
+            || a.model().get(again).is_some_and(|i| i.state.is_closed())
+    });
+    assert_eq!(
+        listening_port(h.state(), again).map(|a| a.port()),
+        Some(port),
+        "the reopened server listens at once: {:?}",
+        h.state().model().get(again).map(|i| &i.state)
+    );
+}

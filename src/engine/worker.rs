@@ -431,6 +431,18 @@ impl Worker {
             SessionKind::TcpServer { local, backlog } => {
                 let domain = Domain::for_address(local);
                 let sock = self.new_socket(domain, Type::STREAM)?;
+                // Servers take SO_REUSEADDR unless told otherwise, as the
+                // seed's servers and most tools do: a restarted server
+                // must not fail for a minute over connections in TIME_WAIT.
+                // (It never lets two listeners share a port.)
+                if !self
+                    .spec
+                    .options
+                    .iter()
+                    .any(|o| matches!(o, SockOpt::ReuseAddress(_)))
+                {
+                    self.spec.options.insert(0, SockOpt::ReuseAddress(true));
+                }
                 self.apply_options(&sock, self.top);
                 sock.bind(&local.into())
                     .map_err(|e| CloseReason::Error(OpError::io(format!("bind {local}"), &e)))?;

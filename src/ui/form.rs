@@ -153,7 +153,9 @@ impl Default for OpenForm {
             kind: KindChoice::TcpClient,
             name: String::new(),
             family: Family::Auto,
-            local: "127.0.0.1:7788".into(),
+            // A client has no local address unless the user gives one (the
+            // same address on both ends connected the socket to itself).
+            local: String::new(),
             remote: "127.0.0.1:7788".into(),
             path: "/tmp/sockscope.sock".into(),
             peer_path: String::new(),
@@ -291,6 +293,8 @@ impl OpenForm {
                 f.kind = KindChoice::TcpServer;
                 f.local = local.to_string();
                 f.backlog = backlog.to_string();
+                // What the engine does when the spec does not say.
+                f.reuse_address = true;
             }
             SessionKind::Udp {
                 local,
@@ -363,6 +367,32 @@ impl OpenForm {
             }
         }
         *self = f;
+    }
+
+    /// Resets the fields whose meaning changes with the kind: a server's
+    /// local address is where it listens, a client's is an optional bind
+    /// before connect; servers take SO_REUSEADDR by default.
+    fn kind_changed(&mut self, before: KindChoice) {
+        let server = |k| matches!(k, KindChoice::TcpServer | KindChoice::UnixServer);
+        match self.kind {
+            KindChoice::TcpServer if !server(before) || self.local.trim().is_empty() => {
+                // Listen where the client was about to connect.
+                self.local = HostPort::parse(&self.remote)
+                    .ok()
+                    .and_then(|h| {
+                        h.host
+                            .parse::<std::net::IpAddr>()
+                            .ok()
+                            .map(|ip| (ip, h.port))
+                    })
+                    .map(|(ip, port)| std::net::SocketAddr::new(ip, port).to_string())
+                    .unwrap_or_else(|| "127.0.0.1:7788".into());
+            }
+            KindChoice::TcpServer => {}
+            _ if server(before) => self.local.clear(),
+            _ => {}
+        }
+        self.reuse_address = server(self.kind);
     }
 
     fn is_inet(&self) -> bool {
@@ -489,6 +519,9 @@ impl OpenForm {
         let mut opts = Vec::new();
         if self.reuse_address && self.is_inet() {
             opts.push(SockOpt::ReuseAddress(true));
+        } else if self.kind == KindChoice::TcpServer {
+            // Said, since a server without the option takes it.
+            opts.push(SockOpt::ReuseAddress(false));
         }
         if let Some(b) = self.reuse_port.get() {
             opts.push(SockOpt::ReusePort(b));
@@ -700,6 +733,7 @@ impl OpenForm {
             .spacing([8.0, 4.0])
             .show(ui, |ui| {
                 let label = ui.label(L::KIND);
+                let before = self.kind;
                 egui::ComboBox::from_id_salt("kind")
                     .selected_text(self.kind.label())
                     .show_ui(ui, |ui| {
@@ -709,6 +743,9 @@ impl OpenForm {
                     })
                     .response
                     .labelled_by(label.id);
+                if self.kind != before {
+                    self.kind_changed(before);
+                }
                 ui.end_row();
                 let label = ui.label("Name");
                 ui.add(
