@@ -364,7 +364,15 @@ fn a_server_and_a_client_from_the_form_talk_and_the_badge_follows_close() {
         a.model().get(cli).is_some_and(|i| i.state.is_closed())
             && a.model().get(child).is_some_and(|i| i.state.is_closed())
     });
-    assert!(h.query_all_by_label("closed").count() >= 2);
+    // Workbench B6: our close and the peer's FIN look different.
+    assert!(
+        h.query_all_by_label("closed").count() >= 1,
+        "the client closed"
+    );
+    assert!(
+        h.query_all_by_label("peer closed").count() >= 1,
+        "the child saw FIN"
+    );
 }
 
 #[test]
@@ -861,4 +869,53 @@ fn a_server_takes_so_reuseaddr_and_reopens_at_once_after_its_connections() {
         "the reopened server listens at once: {:?}",
         h.state().model().get(again).map(|i| &i.state)
     );
+}
+
+fn tcp_client_to(addr: SocketAddr, name: &str) -> SessionSpec {
+    SessionSpec::new(
+        name,
+        SessionKind::TcpClient {
+            remote: sockscope::engine::spec::HostPort::parse(&addr.to_string()).unwrap(),
+            local: None,
+        },
+    )
+}
+
+/// Workbench B6: every ended session got the same grey "closed" badge.
+/// A peer's FIN, an RST, an error and a local close now read differently.
+#[test]
+fn closed_badges_tell_fin_rst_error_and_local_apart() {
+    let fin = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let rst = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let mut h = harness(vec![
+        tcp_client_to(fin.local_addr().unwrap(), "by fin"),
+        tcp_client_to(rst.local_addr().unwrap(), "by rst"),
+        tcp_client_to(refused, "refused"),
+    ]);
+    let (a, _) = fin.accept().unwrap();
+    drop(a);
+    let (b, _) = rst.accept().unwrap();
+    socket2::SockRef::from(&b)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(b);
+    step_until(&mut h, "all three ended", |app| {
+        app.model()
+            .sessions()
+            .iter()
+            .filter(|id| app.model().get(**id).is_some_and(|i| i.state.is_closed()))
+            .count()
+            == 3
+    });
+    h.run_steps(3);
+    for badge in ["peer closed", "peer reset", "error"] {
+        assert!(
+            h.query_all_by_label(badge).count() >= 1,
+            "no '{badge}' badge"
+        );
+    }
 }

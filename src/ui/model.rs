@@ -47,8 +47,17 @@ impl State {
             State::HalfClosed(Side::Peer) => "peer FIN",
             State::Listening => "listening",
             State::Bound => "bound",
-            State::Closed(CloseReason::Error(_) | CloseReason::Panicked(_)) => "error",
-            State::Closed(_) => "closed",
+            // How it ended, at a glance: a peer's FIN, an RST, an error
+            // and our own close look different.
+            State::Closed(CloseReason::Error(_)) => "error",
+            State::Closed(CloseReason::Panicked(_)) => "panicked",
+            State::Closed(CloseReason::PeerClosed) => "peer closed",
+            State::Closed(CloseReason::PeerReset) => "peer reset",
+            State::Closed(CloseReason::Aborted) => "aborted (RST)",
+            State::Closed(CloseReason::ParentClosed) => "server closed",
+            State::Closed(CloseReason::ScriptDone) => "done",
+            State::Closed(CloseReason::EngineStopped) => "stopped",
+            State::Closed(CloseReason::Local) => "closed",
         }
     }
     /// Whether the session has ended.
@@ -538,7 +547,7 @@ mod tests {
                 counters: Counters::default(),
             },
         ));
-        assert_eq!(m.get(child).unwrap().state.label(), "closed");
+        assert_eq!(m.get(child).unwrap().state.label(), "peer reset");
         assert_eq!(m.open_sessions(), vec![top]);
     }
 }

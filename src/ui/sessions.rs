@@ -60,6 +60,15 @@ pub fn badge_color(state: &State, visuals: &egui::Visuals) -> egui::Color32 {
         | State::Closed(crate::engine::protocol::CloseReason::Panicked(_)) => {
             visuals.error_fg_color
         }
+        // An RST, sent or received: orange.
+        State::Closed(
+            crate::engine::protocol::CloseReason::PeerReset
+            | crate::engine::protocol::CloseReason::Aborted,
+        ) => egui::Color32::from_rgb(210, 110, 30),
+        // The peer's FIN: the blue of a half-close.
+        State::Closed(crate::engine::protocol::CloseReason::PeerClosed) => {
+            egui::Color32::from_rgb(70, 110, 170)
+        }
         State::Closed(_) => visuals.weak_text_color(),
     }
 }
