@@ -919,3 +919,29 @@ fn closed_badges_tell_fin_rst_error_and_local_apart() {
         );
     }
 }
+
+/// Workbench B7: the log's session column showed numbers (`6`, `3`); it
+/// shows the session's name, a child's with its number.
+#[test]
+fn the_log_names_the_session_of_each_row() {
+    let mut spec = SessionSpec::new("kitchen pair", SessionKind::SocketPair);
+    spec.responder = Responder::Echo;
+    spec.steps = vec![sockscope::engine::spec::Step::Send {
+        data: b"hi".to_vec(),
+        to: None,
+        mode: sockscope::engine::protocol::SendMode::All,
+    }];
+    let mut h = harness(vec![spec]);
+    let id = h.state().selected().unwrap();
+    step_until(&mut h, "the echo", |a| {
+        a.model()
+            .get(id.child(1))
+            .is_some_and(|i| i.counters.bytes_in == 2)
+    });
+    h.run_steps(3);
+    assert!(
+        h.query_all_by_label("kitchen pair #1").count() >= 2,
+        "the rows of end 1 carry its name"
+    );
+    assert!(h.query_all_by_label("kitchen pair #2").count() >= 2);
+}

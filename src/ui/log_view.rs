@@ -285,9 +285,10 @@ impl LogView {
             Self::encoding_of(model, top).decode_escaped(&r.entry.data, true)
         };
         format!(
-            "{} {} {dir} {peer} {} {body}",
+            "{} {} ({}) {dir} {peer} {} {body}",
             self.time_text(r),
             r.session,
+            session_name(model, r.session),
             r.entry.data.len()
         )
     }
@@ -507,7 +508,7 @@ impl LogView {
             .auto_shrink([false, false])
             .sense(egui::Sense::click())
             .column(Column::auto().at_least(90.0))
-            .column(Column::auto().at_least(40.0))
+            .column(Column::initial(110.0).at_least(40.0).clip(true))
             .column(Column::exact(22.0))
             .column(Column::initial(130.0).at_least(60.0).clip(true))
             .column(Column::auto().at_least(44.0))
@@ -539,7 +540,12 @@ impl LogView {
                         }
                     });
                     row.col(|ui| {
-                        ui.label(r.session.to_string());
+                        // The session's name (a child's is its server's
+                        // with #n), so a row matches its session at a
+                        // glance; the id is on hover.
+                        let name = session_name(model, r.session);
+                        ui.add(egui::Label::new(name).truncate())
+                            .on_hover_text(format!("session {}", r.session));
                     });
                     row.col(|ui| {
                         let (arrow, color) = match r.entry.dir {
@@ -644,4 +650,12 @@ impl LogView {
                 }
             });
     }
+}
+
+/// A session's name as the log shows it (its id when the model has none).
+fn session_name(model: &Model, id: crate::engine::SessionId) -> String {
+    model
+        .get(id)
+        .map(|i| i.name.clone())
+        .unwrap_or_else(|| id.to_string())
 }
