@@ -945,3 +945,37 @@ fn the_log_names_the_session_of_each_row() {
     );
     assert!(h.query_all_by_label("kitchen pair #2").count() >= 2);
 }
+
+/// Workbench D14: a typed number counted only after Enter (Repeat 5 sent
+/// 10). A typed value counts as it stands when a button is pressed.
+#[test]
+fn a_typed_repeat_count_counts_without_enter() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut h = harness(vec![tcp_client_to(l.local_addr().unwrap(), "rep")]);
+    let (mut peer, _) = l.accept().unwrap();
+    let id = h.state().selected().unwrap();
+    step_until(&mut h, "connected", |a| {
+        a.model().get(id).is_some_and(|i| i.state == State::Connected)
+    });
+    replace_text(&mut h, L::PAYLOAD, "x");
+    replace_text(&mut h, L::REPEAT, "3");
+    replace_text(&mut h, "times every", "5");
+    click(&mut h, "Start");
+    step_until(&mut h, "three sends", |a| {
+        a.model().get(id).is_some_and(|i| i.counters.msgs_out >= 3)
+    });
+    h.run_steps(10);
+    std::thread::sleep(Duration::from_millis(100));
+    h.run_steps(10);
+    assert_eq!(h.state().model().get(id).unwrap().counters.msgs_out, 3);
+    peer.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16];
+    while let Ok(n) = peer.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, b"xxx");
+}
