@@ -955,7 +955,9 @@ fn a_typed_repeat_count_counts_without_enter() {
     let (mut peer, _) = l.accept().unwrap();
     let id = h.state().selected().unwrap();
     step_until(&mut h, "connected", |a| {
-        a.model().get(id).is_some_and(|i| i.state == State::Connected)
+        a.model()
+            .get(id)
+            .is_some_and(|i| i.state == State::Connected)
     });
     replace_text(&mut h, L::PAYLOAD, "x");
     replace_text(&mut h, L::REPEAT, "3");
@@ -968,7 +970,8 @@ fn a_typed_repeat_count_counts_without_enter() {
     std::thread::sleep(Duration::from_millis(100));
     h.run_steps(10);
     assert_eq!(h.state().model().get(id).unwrap().counters.msgs_out, 3);
-    peer.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    peer.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 16];
     while let Ok(n) = peer.read(&mut buf) {
@@ -978,4 +981,59 @@ fn a_typed_repeat_count_counts_without_enter() {
         got.extend_from_slice(&buf[..n]);
     }
     assert_eq!(got, b"xxx");
+}
+
+/// Workbench G24 and G25: an error row was cut off before its errno (the
+/// whole text only on hover), and after a failed connect the suggested
+/// calls were send/recv/getpeername. Rows wrap now, and suggestions follow
+/// what happened.
+#[test]
+fn a_failed_step_shows_its_whole_error_and_suggests_what_fits() {
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1024.0, 700.0))
+        .with_context_setup(install_fonts)
+        .build_ui_state(
+            |ui, app: &mut App| {
+                app.logic(ui.ctx());
+                app.ui(ui);
+            },
+            App::new(&egui::Context::default(), Vec::new(), None),
+        );
+    click(&mut h, L::NEW_STEPPER);
+    step_until(&mut h, "stepper open", |a| {
+        a.selected()
+            .and_then(|id| a.model().get(id))
+            .is_some_and(|i| i.kind == "script")
+    });
+    let id = h.state().selected().unwrap();
+    click(&mut h, "socket()");
+    step_until(&mut h, "socket", |a| {
+        a.model().get(id).unwrap().calls.len() == 1
+    });
+    replace_text(&mut h, L::STEP_ADDR, &refused.to_string());
+    click(&mut h, "connect()");
+    step_until(&mut h, "connect", |a| {
+        a.model().get(id).unwrap().calls.len() == 2
+    });
+    h.run_steps(3);
+    let row = h.get_by_label_contains("ECONNREFUSED (111)");
+    let b = row.accesskit_node().bounding_box().unwrap();
+    let line = 20.0;
+    assert!(
+        b.height() > line * 1.5,
+        "the error wraps onto more lines: {b:?}"
+    );
+    assert!(b.x1 <= 1024.0, "and stays in the window: {b:?}");
+    let next = sockscope::ui::stepper_panel::typical_next(
+        Some((&h.state().model().get(id).unwrap().calls[1].call, false)),
+        sockscope::engine::stepper::SockType::Stream,
+    );
+    assert!(
+        next.contains(&"connect") && !next.contains(&"send"),
+        "{next:?}"
+    );
 }

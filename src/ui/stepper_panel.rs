@@ -63,8 +63,28 @@ impl Default for StepperPanel {
     }
 }
 
-/// Calls that usually come next after `last` (the panel highlights them).
-pub fn typical_next(last: Option<&Call>, ty: SockType) -> &'static [&'static str] {
+/// Calls that usually come next after `last` and what it returned (the
+/// panel highlights them): after a failed call, what makes sense then
+/// (a refused connect suggests connecting again or closing, not send).
+pub fn typical_next(last: Option<(&Call, bool)>, ty: SockType) -> &'static [&'static str] {
+    let last = match last {
+        Some((call, false)) => {
+            return match call {
+                Call::Connect { .. } | Call::ConnectEx { .. } => {
+                    &["connect", "connect_ex", "close"]
+                }
+                Call::Bind { .. } => &["setsockopt", "bind", "close"],
+                Call::Socket { .. } => &["socket"],
+                Call::Close { .. } => &["socket"],
+                Call::Accept { .. } | Call::Recv { .. } | Call::RecvFrom { .. } => {
+                    &["settimeout", "setblocking", "close"]
+                }
+                _ => &["close"],
+            };
+        }
+        Some((call, true)) => Some(call),
+        None => None,
+    };
     match last {
         None => &["socket"],
         Some(Call::Socket { .. }) => &["setsockopt", "bind", "connect", "connect_ex", "sendto"],
@@ -130,7 +150,7 @@ impl StepperPanel {
             .iter()
             .rev()
             .find(|r| r.call.var() == var)
-            .map(|r| &r.call);
+            .map(|r| (&r.call, r.result.is_ok()));
         let next = typical_next(last_on_var, self.ty);
         ui.horizontal_wrapped(|ui| {
             let l = ui.label(L::STEP_VAR);
@@ -367,20 +387,31 @@ impl StepperPanel {
     }
 }
 
+/// How many of the newest calls the list draws.
+const SHOWN_CALLS: usize = 500;
+
 /// The calls of a step-mode session, one row each: the call as written,
 /// what the kernel answered, how long it took.
 pub fn calls_ui(ui: &mut egui::Ui, info: &SessionInfo) {
-    let row_h = egui::TextStyle::Monospace.resolve(ui.style()).size + 6.0;
     if info.calls.is_empty() {
         ui.weak("No calls yet: start with socket().");
         return;
     }
+    // Rows wrap, so an error is read whole (errno, text and hint), not cut
+    // before its errno; wrapped rows have no fixed height, so the newest
+    // SHOWN_CALLS are drawn (a script by hand is far shorter).
+    let first = info.calls.len().saturating_sub(SHOWN_CALLS);
     egui::ScrollArea::vertical()
         .id_salt("calls")
         .auto_shrink([false, false])
         .stick_to_bottom(true)
-        .show_rows(ui, row_h, info.calls.len(), |ui, range| {
-            for i in range {
+        .show(ui, |ui| {
+            if first > 0 {
+                ui.weak(format!(
+                    "{first} earlier calls are not shown here (the JSON Lines export has them)"
+                ));
+            }
+            for i in first..info.calls.len() {
                 let r = &info.calls[i];
                 let (text, color) = match &r.result {
                     Ok(o) => (
@@ -395,13 +426,12 @@ pub fn calls_ui(ui: &mut egui::Ui, info: &SessionInfo) {
                         )
                     }
                 };
-                ui.horizontal(|ui| {
+                ui.horizontal_top(|ui| {
                     ui.monospace(format!("{i:>3}"));
+                    ui.weak(format!("{:>9.3} ms", r.took.as_secs_f64() * 1000.0));
                     ui.add(
-                        egui::Label::new(egui::RichText::new(text).monospace().color(color))
-                            .truncate(),
+                        egui::Label::new(egui::RichText::new(text).monospace().color(color)).wrap(),
                     );
-                    ui.weak(format!("{:.3} ms", r.took.as_secs_f64() * 1000.0));
                 });
             }
         });
