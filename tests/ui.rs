@@ -1037,3 +1037,69 @@ fn a_failed_step_shows_its_whole_error_and_suggests_what_fits() {
         "{next:?}"
     );
 }
+
+/// Workbench A4: Ctrl+Q quit at once with live connections. It now says
+/// what will close and asks; with nothing open it quits.
+#[test]
+fn ctrl_q_with_live_sessions_asks_before_closing_them() {
+    let mut h = harness(vec![SessionSpec::new("kept pair", SessionKind::SocketPair)]);
+    let id = h.state().selected().unwrap();
+    step_until(&mut h, "open", |a| {
+        a.model().get(id).is_some_and(|i| !i.state.is_closed())
+    });
+    h.run_steps(3);
+    h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::Q]);
+    h.run_steps(3);
+    h.get_by_label(L::QUIT_TITLE);
+    h.get_by_label_contains("1 session(s) and 2 connection(s) are open");
+    click(&mut h, L::CANCEL_QUIT);
+    assert!(h.query_by_label(L::QUIT_TITLE).is_none(), "the dialog went");
+    assert!(!h.state().quitting());
+    assert!(!h.state().model().get(id).unwrap().state.is_closed());
+    h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::Q]);
+    h.run_steps(3);
+    click(&mut h, L::QUIT_AND_CLOSE);
+    assert!(h.state().quitting());
+    step_until(&mut h, "closed by the quit", |a| {
+        a.model().get(id).is_some_and(|i| i.state.is_closed())
+    });
+}
+
+/// Workbench A3: after a restart the last workspace was offered only
+/// inside the collapsed Presets section while the main view said "No
+/// sessions yet". It is offered in the main view.
+#[test]
+fn the_last_workspace_is_offered_in_the_main_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sockscope::store::Store::locate(Some(dir.path())).unwrap();
+    store
+        .save_workspace(&sockscope::preset::WorkspaceFile {
+            version: 1,
+            sessions: vec![sockscope::preset::from_spec(&SessionSpec::new(
+                "yesterday's pair",
+                SessionKind::SocketPair,
+            ))],
+            reopen: false,
+            layout: Default::default(),
+        })
+        .unwrap();
+    let mut h = harness_with(Vec::new(), Some(store));
+    step_until(&mut h, "the workspace offered", |_| true);
+    let start = Instant::now();
+    while h.query_by_label(L::REOPEN_LAST).is_none() {
+        assert!(start.elapsed() < DEADLINE, "no offer in the main view");
+        h.run_steps(1);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.get_by_label_contains("yesterday's pair");
+    click(&mut h, L::REOPEN_LAST);
+    step_until(&mut h, "reopened", |a| a.model().sessions().len() == 1);
+    assert_eq!(
+        h.state()
+            .model()
+            .get(h.state().model().sessions()[0])
+            .unwrap()
+            .name,
+        "yesterday's pair"
+    );
+}

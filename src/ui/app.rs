@@ -53,6 +53,10 @@ pub struct App {
     stepper: StepperPanel,
     steppers_opened: u32,
     inspector: Inspector,
+    /// Quitting with live sessions waits for a yes: these would close.
+    confirm_quit: Option<Vec<SessionId>>,
+    /// The user said yes (or nothing was open): the next close goes ahead.
+    quit_confirmed: bool,
 }
 
 /// Installs egui's fonts plus a CJK fallback, so `你好` renders as glyphs.
@@ -109,6 +113,8 @@ impl App {
             stepper: StepperPanel::default(),
             steppers_opened: 0,
             inspector: Inspector::default(),
+            confirm_quit: None,
+            quit_confirmed: false,
         };
         if let Some(store) = app.config.clone() {
             let waker_ctx = ctx.clone();
@@ -296,6 +302,86 @@ impl App {
     /// The form as filled in.
     pub fn form(&self) -> &OpenForm {
         &self.form
+    }
+
+    /// Whether the user confirmed quitting (tests look at it).
+    pub fn quitting(&self) -> bool {
+        self.quit_confirmed
+    }
+
+    /// Ctrl+Q and the window's close button: with live sessions, say what
+    /// will close and ask; with none, quit.
+    fn quit_requests(&mut self, ctx: &egui::Context) {
+        let key = ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Q));
+        let window = ctx.input(|i| i.viewport().close_requested());
+        if !(key || window) || self.quit_confirmed {
+            return;
+        }
+        let live = self.model.open_sessions();
+        if live.is_empty() {
+            self.quit_confirmed = true;
+            if key {
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+            return;
+        }
+        if window {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+        }
+        self.confirm_quit = Some(live);
+    }
+
+    fn quit_dialog(&mut self, ctx: &egui::Context) {
+        let Some(live) = &self.confirm_quit else {
+            return;
+        };
+        let mut answer = None;
+        let names: Vec<String> = live
+            .iter()
+            .filter_map(|id| self.model.get(*id))
+            .map(|i| format!("{} {} ({})", i.id, i.name, i.state.label()))
+            .collect();
+        let children: usize = live
+            .iter()
+            .filter_map(|id| self.model.get(*id))
+            .map(|i| {
+                i.children
+                    .iter()
+                    .filter(|c| self.model.get(**c).is_some_and(|c| !c.state.is_closed()))
+                    .count()
+            })
+            .sum();
+        egui::Modal::new(egui::Id::unique("quit-dialog")).show(ctx, |ui| {
+            ui.heading(L::QUIT_TITLE);
+            ui.label(format!(
+                "{} session(s) and {children} connection(s) are open and will be closed:",
+                names.len()
+            ));
+            for n in names.iter().take(12) {
+                ui.monospace(n);
+            }
+            if names.len() > 12 {
+                ui.weak(format!("... and {} more", names.len() - 12));
+            }
+            ui.horizontal(|ui| {
+                if ui.button(L::QUIT_AND_CLOSE).clicked() {
+                    answer = Some(true);
+                }
+                if ui.button(L::CANCEL_QUIT).clicked() {
+                    answer = Some(false);
+                }
+            });
+        });
+        match answer {
+            Some(true) => {
+                self.confirm_quit = None;
+                self.quit_confirmed = true;
+                self.engine.close_all();
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+            Some(false) => self.confirm_quit = None,
+            None => {}
+        }
     }
 
     /// Opens a session and selects it.
@@ -493,6 +579,7 @@ impl App {
     /// Draws one frame.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
+        self.quit_requests(&ctx);
         egui::Panel::top("status").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.strong("Sockscope");
@@ -616,13 +703,39 @@ impl App {
                 });
         }
         let mut log_actions = Vec::new();
+        let mut reopen_last = false;
         egui::CentralPanel::default().show(ui, |ui| {
+            // After a restart, the last workspace is offered where the eye
+            // is, not only inside the collapsed Presets section.
+            if self.model.sessions().is_empty() && !self.presets.last_workspace.is_empty() {
+                ui.group(|ui| {
+                    let names: Vec<&str> = self
+                        .presets
+                        .last_workspace
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect();
+                    ui.label(format!(
+                        "Last time {} session(s) were open: {}",
+                        names.len(),
+                        names.join(", ")
+                    ));
+                    if ui.button(L::REOPEN_LAST).clicked() {
+                        reopen_last = true;
+                    }
+                });
+            }
             match self.selected.and_then(|id| self.model.get(id)) {
                 Some(info) if stepping => super::stepper_panel::calls_ui(ui, info),
                 Some(info) if info.kind == "burst" => super::burst_view::ui(ui, info),
                 _ => log_actions = self.log.ui(ui, &self.store, &self.model, &self.export_tx),
             }
         });
+        if reopen_last {
+            let specs = std::mem::take(&mut self.presets.last_workspace);
+            self.start.extend(specs);
+        }
+        self.quit_dialog(&ctx);
         if let Some(FormAction::Open(spec)) = form_action {
             self.open(spec);
         }

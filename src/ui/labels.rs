@@ -117,3 +117,8 @@ pub const TLS_INSECURE: &str = "Accept invalid certificates (INSECURE)";
 pub const TLS_CERT_FILE: &str = "Certificate file";
 pub const TLS_KEY_FILE: &str = "Key file";
 pub const TLS_SELF_SIGNED: &str = "Self-signed for";
+
+pub const REOPEN_LAST: &str = "Reopen the last workspace";
+pub const QUIT_TITLE: &str = "Quit Sockscope?";
+pub const QUIT_AND_CLOSE: &str = "Quit and close them";
+pub const CANCEL_QUIT: &str = "Keep working";
