@@ -1103,3 +1103,26 @@ fn the_last_workspace_is_offered_in_the_main_view() {
         "yesterday's pair"
     );
 }
+
+/// Workbench B8: the status line kept a stale error long after other
+/// sessions were fine. Messages expire; past ones are in a list.
+#[test]
+fn status_messages_expire_and_past_ones_are_listed() {
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let mut h = harness(vec![tcp_client_to(refused, "doomed")]);
+    h.state_mut().set_status_ttl(Duration::from_millis(300));
+    step_until(&mut h, "the error", |a| {
+        a.status().is_some_and(|s| s.contains("ECONNREFUSED"))
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    h.run_steps(3);
+    assert_eq!(h.state().status(), None, "the message expired");
+    h.get_by_label_contains("Open a socket from the form");
+    h.get_by_label_contains(&format!("{} (", L::MESSAGES))
+        .click();
+    h.run_steps(3);
+    assert!(h.query_all_by_label_contains("ECONNREFUSED").count() >= 1);
+}

@@ -28,6 +28,11 @@ use crate::store::Store;
 /// Time spent draining engine events per frame before yielding.
 const EVENT_BUDGET: Duration = Duration::from_millis(10);
 
+/// How long a message stays on the status line.
+const STATUS_TTL: Duration = Duration::from_secs(12);
+/// Past messages kept for the Messages list.
+const MESSAGES_KEPT: usize = 200;
+
 /// The Sockscope window.
 pub struct App {
     engine: Engine,
@@ -38,7 +43,13 @@ pub struct App {
     log: LogView,
     composer: Composer,
     selected: Option<SessionId>,
-    status: Option<(String, bool)>,
+    /// The latest message (text, is an error, when it came); it expires.
+    status: Option<(String, bool, Instant)>,
+    /// Past messages, newest last, kept for the Messages list.
+    messages: std::collections::VecDeque<(std::time::SystemTime, String, bool)>,
+    show_messages: bool,
+    /// How long a message stays on the status line.
+    status_ttl: Duration,
     export_tx: Sender<String>,
     export_rx: Receiver<String>,
     /// Open the form section on the next frame (after Duplicate).
@@ -102,6 +113,9 @@ impl App {
             composer: Composer::default(),
             selected: None,
             status: None,
+            messages: std::collections::VecDeque::new(),
+            show_messages: false,
+            status_ttl: STATUS_TTL,
             export_tx,
             export_rx,
             show_form: false,
@@ -296,7 +310,10 @@ impl App {
 
     /// The status line text.
     pub fn status(&self) -> Option<&str> {
-        self.status.as_ref().map(|(s, _)| s.as_str())
+        self.status
+            .as_ref()
+            .filter(|(_, _, at)| at.elapsed() < self.status_ttl)
+            .map(|(s, _, _)| s.as_str())
     }
 
     /// The form as filled in.
@@ -400,12 +417,27 @@ impl App {
         self.log.scope = Scope::Session(id.session);
     }
 
+    /// Puts a message on the status line and in the Messages list.
+    fn say(&mut self, msg: String, error: bool) {
+        self.messages
+            .push_back((std::time::SystemTime::now(), msg.clone(), error));
+        while self.messages.len() > MESSAGES_KEPT {
+            self.messages.pop_front();
+        }
+        self.status = Some((msg, error, Instant::now()));
+    }
+
+    /// How long messages stay on the status line (tests shorten it).
+    pub fn set_status_ttl(&mut self, ttl: Duration) {
+        self.status_ttl = ttl;
+    }
+
     fn info(&mut self, msg: impl Into<String>) {
-        self.status = Some((msg.into(), false));
+        self.say(msg.into(), false);
     }
 
     fn error(&mut self, msg: impl Into<String>) {
-        self.status = Some((msg.into(), true));
+        self.say(msg.into(), true);
     }
 
     fn command(&mut self, cmd: Command) {
@@ -488,7 +520,7 @@ impl App {
         }
         while let Ok(msg) = self.export_rx.try_recv() {
             let failed = msg.contains("failed");
-            self.status = Some((msg, failed));
+            self.say(msg, failed);
         }
         for a in self.composer.tick(ctx) {
             self.apply_composer(a);
@@ -584,20 +616,65 @@ impl App {
             ui.horizontal(|ui| {
                 ui.strong("Sockscope");
                 ui.separator();
-                match &self.status {
-                    Some((s, true)) => {
+                // The list button first, so a long message cannot push it
+                // out of reach.
+                let label = format!("{} ({})", L::MESSAGES, self.messages.len());
+                if ui
+                    .add_enabled(!self.messages.is_empty(), egui::Button::new(label))
+                    .clicked()
+                {
+                    self.show_messages = !self.show_messages;
+                }
+                // A message expires: a stale error must not sit there long
+                // after the sessions are fine. Past ones are in the list.
+                let current = self
+                    .status
+                    .as_ref()
+                    .filter(|(_, _, at)| at.elapsed() < self.status_ttl);
+                match current {
+                    Some((s, true, _)) => {
                         let text = egui::RichText::new(s).color(ui.visuals().error_fg_color);
                         ui.add(egui::Label::new(text).truncate()).on_hover_text(s);
                     }
-                    Some((s, false)) => {
+                    Some((s, false, _)) => {
                         ui.add(egui::Label::new(s).truncate()).on_hover_text(s);
                     }
                     None => {
                         ui.weak("Open a socket from the form on the left.");
                     }
                 }
+                if let Some((_, _, at)) = &self.status {
+                    let left = self.status_ttl.saturating_sub(at.elapsed());
+                    if !left.is_zero() {
+                        ctx.request_repaint_after(left);
+                    }
+                }
             });
         });
+        if self.show_messages {
+            let mut open = true;
+            egui::Window::new(L::MESSAGES)
+                .open(&mut open)
+                .default_width(520.0)
+                .show(&ctx, |ui| {
+                    egui::ScrollArea::vertical()
+                        .max_height(320.0)
+                        .stick_to_bottom(true)
+                        .show(ui, |ui| {
+                            for (at, text, error) in &self.messages {
+                                let when = super::log_view::fmt_wall(*at);
+                                let t = format!("{when}  {text}");
+                                let t = if *error {
+                                    egui::RichText::new(t).color(ui.visuals().error_fg_color)
+                                } else {
+                                    egui::RichText::new(t)
+                                };
+                                ui.add(egui::Label::new(t).wrap());
+                            }
+                        });
+                });
+            self.show_messages = open;
+        }
         let mut list_actions = Vec::new();
         let mut preset_actions = Vec::new();
         let mut new_stepper = false;

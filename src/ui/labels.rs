@@ -122,3 +122,4 @@ pub const REOPEN_LAST: &str = "Reopen the last workspace";
 pub const QUIT_TITLE: &str = "Quit Sockscope?";
 pub const QUIT_AND_CLOSE: &str = "Quit and close them";
 pub const CANCEL_QUIT: &str = "Keep working";
+pub const MESSAGES: &str = "Messages";

@@ -120,7 +120,7 @@ impl Default for LogView {
     }
 }
 
-fn fmt_wall(t: SystemTime) -> String {
+pub(crate) fn fmt_wall(t: SystemTime) -> String {
     let secs = t
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
