@@ -1126,3 +1126,25 @@ fn status_messages_expire_and_past_ones_are_listed() {
     h.run_steps(3);
     assert!(h.query_all_by_label_contains("ECONNREFUSED").count() >= 1);
 }
+
+/// Workbench F18: switching Text to Hex only failed to parse what was
+/// typed. It converts the text to its hex bytes, and back.
+#[test]
+fn switching_text_to_hex_converts_what_is_typed() {
+    let mut h = harness(vec![SessionSpec::new("conv", SessionKind::SocketPair)]);
+    h.run_steps(3);
+    replace_text(&mut h, L::PAYLOAD, "AB 你好");
+    click(&mut h, L::MODE_HEX);
+    assert_eq!(
+        h.get_by_label(L::PAYLOAD).value().as_deref(),
+        Some("41 42 20 e4 bd a0 e5 a5 bd")
+    );
+    click(&mut h, L::MODE_TEXT);
+    assert_eq!(h.get_by_label(L::PAYLOAD).value().as_deref(), Some("AB 你好"));
+    // Bytes that are no text become escapes, never something else.
+    click(&mut h, L::MODE_HEX);
+    replace_text(&mut h, L::PAYLOAD, "ff 00 41");
+    click(&mut h, L::MODE_TEXT);
+    assert_eq!(h.get_by_label(L::PAYLOAD).value().as_deref(), Some("\\xff\\0A"));
+    assert_eq!(h.state().composer().bytes().unwrap(), vec![0xff, 0x00, 0x41]);
+}

@@ -321,6 +321,11 @@ impl App {
         &self.form
     }
 
+    /// The composer as filled in.
+    pub fn composer(&self) -> &Composer {
+        &self.composer
+    }
+
     /// Whether the user confirmed quitting (tests look at it).
     pub fn quitting(&self) -> bool {
         self.quit_confirmed

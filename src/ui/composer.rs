@@ -472,11 +472,47 @@ impl Composer {
         });
     }
 
+    /// Rewrites what is typed for the mode just chosen, so the bytes stay
+    /// the same: text `AB` becomes hex `41 42` and back. Text that does
+    /// not parse in the old mode is left as typed (its error shows).
+    fn convert_from(&mut self, from: Mode) {
+        let Some(enc) = Encoding::for_label(&self.encoding) else {
+            return;
+        };
+        let bytes = match from {
+            Mode::Text => enc.encode(&self.text),
+            Mode::Hex => codec::parse_hex(&self.text),
+            Mode::Escaped => codec::parse_escaped(&self.text, enc),
+        };
+        let Ok(bytes) = bytes else {
+            return;
+        };
+        self.text = match self.mode {
+            Mode::Hex => codec::to_hex(&bytes),
+            Mode::Escaped => enc.decode_escaped(&bytes, true),
+            Mode::Text => {
+                let shown = enc.decode_escaped(&bytes, false);
+                if enc.encode(&shown).ok().as_deref() == Some(bytes.as_slice()) {
+                    shown
+                } else {
+                    // Bytes that are not text in this encoding: say them
+                    // as escapes rather than change them.
+                    self.mode = Mode::Escaped;
+                    enc.decode_escaped(&bytes, true)
+                }
+            }
+        };
+    }
+
     fn mode_row(&mut self, ui: &mut egui::Ui) {
         {
+            let before = self.mode;
             ui.selectable_value(&mut self.mode, Mode::Text, L::MODE_TEXT);
             ui.selectable_value(&mut self.mode, Mode::Hex, L::MODE_HEX);
             ui.selectable_value(&mut self.mode, Mode::Escaped, L::MODE_ESCAPED);
+            if self.mode != before {
+                self.convert_from(before);
+            }
             let enc_label = ui.label(L::ENCODING);
             egui::ComboBox::from_id_salt("composer-encoding")
                 .selected_text(self.encoding.clone())
