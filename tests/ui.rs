@@ -1113,10 +1113,11 @@ fn status_messages_expire_and_past_ones_are_listed() {
         l.local_addr().unwrap()
     };
     let mut h = harness(vec![tcp_client_to(refused, "doomed")]);
-    h.state_mut().set_status_ttl(Duration::from_millis(300));
     step_until(&mut h, "the error", |a| {
         a.status().is_some_and(|s| s.contains("ECONNREFUSED"))
     });
+    // A short life from now on, so the test need not wait 12 s.
+    h.state_mut().set_status_ttl(Duration::from_millis(300));
     std::thread::sleep(Duration::from_millis(400));
     h.run_steps(3);
     assert_eq!(h.state().status(), None, "the message expired");
@@ -1140,11 +1141,67 @@ fn switching_text_to_hex_converts_what_is_typed() {
         Some("41 42 20 e4 bd a0 e5 a5 bd")
     );
     click(&mut h, L::MODE_TEXT);
-    assert_eq!(h.get_by_label(L::PAYLOAD).value().as_deref(), Some("AB 你好"));
+    assert_eq!(
+        h.get_by_label(L::PAYLOAD).value().as_deref(),
+        Some("AB 你好")
+    );
     // Bytes that are no text become escapes, never something else.
     click(&mut h, L::MODE_HEX);
     replace_text(&mut h, L::PAYLOAD, "ff 00 41");
     click(&mut h, L::MODE_TEXT);
-    assert_eq!(h.get_by_label(L::PAYLOAD).value().as_deref(), Some("\\xff\\0A"));
-    assert_eq!(h.state().composer().bytes().unwrap(), vec![0xff, 0x00, 0x41]);
+    assert_eq!(
+        h.get_by_label(L::PAYLOAD).value().as_deref(),
+        Some("\\xff\\0A")
+    );
+    assert_eq!(
+        h.state().composer().bytes().unwrap(),
+        vec![0xff, 0x00, 0x41]
+    );
+}
+
+/// Workbench E15: Enter sends from the composer (Shift+Enter is a new
+/// line), Enter in the form opens, and the common actions have shortcuts,
+/// listed in the app.
+#[test]
+fn enter_sends_enter_opens_and_shortcuts_are_listed() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut h = harness(Vec::new());
+    replace_text(&mut h, L::REMOTE, &l.local_addr().unwrap().to_string());
+    h.key_press(egui::Key::Enter);
+    step_until(&mut h, "opened by Enter", |a| {
+        a.model().sessions().len() == 1
+    });
+    let (mut peer, _) = l.accept().unwrap();
+    let id = h.state().selected().unwrap();
+    step_until(&mut h, "connected", |a| {
+        a.model()
+            .get(id)
+            .is_some_and(|i| i.state == State::Connected)
+    });
+    h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::E]);
+    h.run_steps(2);
+    h.get_by_label(L::PAYLOAD).type_text("one");
+    h.run_steps(1);
+    h.key_combination_modifiers(egui::Modifiers::SHIFT, &[egui::Key::Enter]);
+    h.run_steps(1);
+    h.get_by_label(L::PAYLOAD).type_text("two");
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    peer.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut got = [0u8; 7];
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"one\ntwo", "Shift+Enter is a new line, Enter sends");
+    step_until(&mut h, "sent", |a| {
+        a.model().get(id).is_some_and(|i| i.counters.msgs_out == 1)
+    });
+    // Ctrl+L clears the log; F1 lists the shortcuts.
+    step_until(&mut h, "the row", |a| a.log_rows() == 1);
+    h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::L]);
+    h.run_steps(3);
+    assert_eq!(h.state().log_rows(), 0);
+    h.key_press(egui::Key::F1);
+    h.run_steps(3);
+    h.get_by_label("Ctrl+L");
+    h.get_by_label_contains("cancel a blocking step-mode call");
 }

@@ -28,6 +28,18 @@ use crate::store::Store;
 /// Time spent draining engine events per frame before yielding.
 const EVENT_BUDGET: Duration = Duration::from_millis(10);
 
+/// The keyboard's shortcuts, as the Shortcuts window lists them.
+pub const SHORTCUTS: &[(&str, &str)] = &[
+    ("Enter", "in the payload: send (Shift+Enter: a new line)"),
+    ("Enter", "in a field of the form: open the session"),
+    ("Ctrl+E", "put the keyboard in the payload"),
+    ("Ctrl+L", "clear the log (the selected session's, or all)"),
+    ("Ctrl+P", "pause or resume following the log"),
+    ("Esc", "cancel a blocking step-mode call"),
+    ("Ctrl+Q", "quit (asks first when sessions are open)"),
+    ("F1", "this list"),
+];
+
 /// How long a message stays on the status line.
 const STATUS_TTL: Duration = Duration::from_secs(12);
 /// Past messages kept for the Messages list.
@@ -48,6 +60,7 @@ pub struct App {
     /// Past messages, newest last, kept for the Messages list.
     messages: std::collections::VecDeque<(std::time::SystemTime, String, bool)>,
     show_messages: bool,
+    show_shortcuts: bool,
     /// How long a message stays on the status line.
     status_ttl: Duration,
     export_tx: Sender<String>,
@@ -115,6 +128,7 @@ impl App {
             status: None,
             messages: std::collections::VecDeque::new(),
             show_messages: false,
+            show_shortcuts: false,
             status_ttl: STATUS_TTL,
             export_tx,
             export_rx,
@@ -324,6 +338,45 @@ impl App {
     /// The composer as filled in.
     pub fn composer(&self) -> &Composer {
         &self.composer
+    }
+
+    /// The keyboard's shortcuts (listed in SHORTCUTS and the README).
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        use egui::{Key, Modifiers};
+        let (clear, pause, focus, help) = ctx.input_mut(|i| {
+            (
+                i.consume_key(Modifiers::COMMAND, Key::L),
+                i.consume_key(Modifiers::COMMAND, Key::P),
+                i.consume_key(Modifiers::COMMAND, Key::E),
+                i.consume_key(Modifiers::NONE, Key::F1),
+            )
+        });
+        if clear {
+            let top = self.selected.map(|s| s.session);
+            self.apply_log(ctx, LogAction::Clear(top));
+            self.info("cleared the log (Ctrl+L)");
+        }
+        if pause {
+            self.log.paused = !self.log.paused;
+        }
+        if focus {
+            self.composer.focus_payload = true;
+        }
+        if help {
+            self.show_shortcuts = !self.show_shortcuts;
+        }
+        // Esc cancels a blocking step-mode call, only while one runs (it
+        // still closes menus otherwise).
+        if let Some(id) = self.selected
+            && self
+                .model
+                .get(id)
+                .is_some_and(|i| i.kind == "script" && i.pending_calls > 0)
+            && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape))
+        {
+            self.engine.cancel(id);
+            self.info("cancelled the blocking call (Esc)");
+        }
     }
 
     /// Whether the user confirmed quitting (tests look at it).
@@ -617,12 +670,20 @@ impl App {
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.quit_requests(&ctx);
+        self.shortcuts(&ctx);
+        // A singleline field gives up focus on Enter; which one had it
+        // decides whether Enter opens the form.
+        let focused_before = ctx.memory(|m| m.focused());
+        let enter = ctx.input(|i| i.key_pressed(egui::Key::Enter));
         egui::Panel::top("status").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.strong("Sockscope");
                 ui.separator();
                 // The list button first, so a long message cannot push it
                 // out of reach.
+                if ui.button(L::SHORTCUTS).clicked() {
+                    self.show_shortcuts = !self.show_shortcuts;
+                }
                 let label = format!("{} ({})", L::MESSAGES, self.messages.len());
                 if ui
                     .add_enabled(!self.messages.is_empty(), egui::Button::new(label))
@@ -656,6 +717,21 @@ impl App {
                 }
             });
         });
+        if self.show_shortcuts {
+            let mut open = true;
+            egui::Window::new(L::SHORTCUTS)
+                .open(&mut open)
+                .show(&ctx, |ui| {
+                    egui::Grid::new("shortcuts-grid").show(ui, |ui| {
+                        for (keys, what) in SHORTCUTS {
+                            ui.monospace(*keys);
+                            ui.label(*what);
+                            ui.end_row();
+                        }
+                    });
+                });
+            self.show_shortcuts = open;
+        }
         if self.show_messages {
             let mut open = true;
             egui::Window::new(L::MESSAGES)
@@ -694,13 +770,28 @@ impl App {
                 if std::mem::take(&mut self.show_form) {
                     header = header.open(Some(true));
                 }
-                header.show(ui, |ui| {
-                    egui::ScrollArea::vertical()
+                let form = header.show(ui, |ui| {
+                    let fields = egui::ScrollArea::vertical()
                         .id_salt("form-scroll")
                         .max_height(ui.available_height() * 0.6)
                         .show(ui, |ui| self.form.fields_ui(ui));
                     form_action = self.form.open_ui(ui);
+                    fields.inner_rect
                 });
+                // Enter in one of the form's fields opens, as the button.
+                // (A multiline field keeps the focus and its new line.)
+                let gave_up_focus = ctx.memory(|m| m.focused()) != focused_before;
+                if let Some(rect) = form.body_returned
+                    && enter
+                    && gave_up_focus
+                    && form_action.is_none()
+                    && focused_before
+                        .and_then(|id| ctx.read_response(id))
+                        .is_some_and(|r| rect.intersects(r.rect))
+                    && let (Some(spec), _) = self.form.validate()
+                {
+                    form_action = Some(FormAction::Open(spec));
+                }
                 let current = self
                     .selected
                     .map(|s| SessionId::top(s.session))

@@ -126,6 +126,10 @@ pub struct Composer {
     /// Name for "save as snippet".
     pub snippet_name: String,
     http: HttpForm,
+    /// Put the keyboard in the payload on the next frame (Ctrl+E).
+    pub focus_payload: bool,
+    /// Enter was pressed in the payload: send this frame.
+    send_now: bool,
 }
 
 /// The HTTP request builder's fields.
@@ -170,6 +174,8 @@ impl Default for Composer {
             last_target: None,
             snippet_name: String::new(),
             http: HttpForm::default(),
+            focus_payload: false,
+            send_now: false,
         }
     }
 }
@@ -315,19 +321,31 @@ impl Composer {
                 label
             })
             .inner;
-        ui.add(
-            egui::TextEdit::multiline(&mut self.text)
-                .id_salt(L::PAYLOAD)
-                .desired_rows(3)
-                .desired_width(f32::INFINITY)
-                .font(egui::TextStyle::Monospace)
-                .hint_text(match self.mode {
-                    Mode::Text => "text to send, e.g. 你好",
-                    Mode::Hex => "de ad be ef",
-                    Mode::Escaped => "GET / HTTP/1.0\\r\\n\\r\\n",
-                }),
-        )
-        .labelled_by(payload_label.id);
+        // Enter sends (Shift+Enter is a new line), as in chat and in the
+        // tools people come from.
+        let payload = ui
+            .add(
+                egui::TextEdit::multiline(&mut self.text)
+                    .id_salt(L::PAYLOAD)
+                    .desired_rows(3)
+                    .desired_width(f32::INFINITY)
+                    .font(egui::TextStyle::Monospace)
+                    .return_key(egui::KeyboardShortcut::new(
+                        egui::Modifiers::SHIFT,
+                        egui::Key::Enter,
+                    ))
+                    .hint_text(match self.mode {
+                        Mode::Text => "text to send, e.g. 你好",
+                        Mode::Hex => "de ad be ef",
+                        Mode::Escaped => "GET / HTTP/1.0\\r\\n\\r\\n",
+                    }),
+            )
+            .labelled_by(payload_label.id);
+        if std::mem::take(&mut self.focus_payload) {
+            payload.request_focus();
+        }
+        self.send_now = payload.has_focus()
+            && ui.input(|i| i.key_pressed(egui::Key::Enter) && !i.modifiers.shift);
         self.snippets_ui(ui, info, snippets, &mut out);
         let stream_client = !matches!(
             info.kind,
@@ -614,8 +632,9 @@ impl Composer {
         let ok = bytes.as_ref().is_ok_and(|b| !b.is_empty()) && !closed;
         let to = if is_dgram { self.destination() } else { None };
         ui.horizontal_wrapped(|ui| {
+            let send_now = std::mem::take(&mut self.send_now) && ok;
             if is_server {
-                if ui.add_enabled(ok, egui::Button::new(L::SEND_ALL)).clicked()
+                if (ui.add_enabled(ok, egui::Button::new(L::SEND_ALL)).clicked() || send_now)
                     && let Ok(data) = &bytes
                 {
                     out.push(ComposerAction::SendAll {
@@ -625,7 +644,7 @@ impl Composer {
                     self.remember();
                 }
             } else {
-                if ui.add_enabled(ok, egui::Button::new(L::SEND)).clicked()
+                if (ui.add_enabled(ok, egui::Button::new(L::SEND)).clicked() || send_now)
                     && let Ok(data) = &bytes
                 {
                     out.push(ComposerAction::Send {

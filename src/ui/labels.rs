@@ -123,3 +123,4 @@ pub const QUIT_TITLE: &str = "Quit Sockscope?";
 pub const QUIT_AND_CLOSE: &str = "Quit and close them";
 pub const CANCEL_QUIT: &str = "Keep working";
 pub const MESSAGES: &str = "Messages";
+pub const SHORTCUTS: &str = "Shortcuts";
