@@ -1205,3 +1205,33 @@ fn enter_sends_enter_opens_and_shortcuts_are_listed() {
     h.get_by_label("Ctrl+L");
     h.get_by_label_contains("cancel a blocking step-mode call");
 }
+
+/// Workbench C9: a session's display encoding was fixed when it opened,
+/// so GBK text in a UTF-8 session showed as `\xc4\xe3...`. It can be
+/// switched at any time (what is logged is decoded again), text and hex
+/// can be shown together, and the composer follows the encoding.
+#[test]
+fn a_sessions_display_encoding_switches_at_any_time() {
+    let mut spec = SessionSpec::new("mixed", SessionKind::SocketPair);
+    spec.responder = Responder::Echo;
+    spec.steps = vec![sockscope::engine::spec::Step::Send {
+        data: vec![0xc4, 0xe3, 0xba, 0xc3],
+        to: None,
+        mode: Default::default(),
+    }];
+    let mut h = harness(vec![spec]);
+    step_until(&mut h, "three rows", |a| a.log_rows() >= 3);
+    h.run_steps(3);
+    assert!(h.query_all_by_label("你好").count() == 0);
+    assert!(h.query_all_by_label("\\xc4\\xe3\\xba\\xc3").count() >= 3);
+    click(&mut h, L::SHOW_AS);
+    click(&mut h, "GBK");
+    h.run_steps(3);
+    assert!(
+        h.query_all_by_label("你好").count() >= 3,
+        "decoded again as GBK"
+    );
+    assert_eq!(h.state().composer().encoding, "GBK", "the composer follows");
+    click(&mut h, L::TEXT_AND_HEX);
+    assert!(h.query_all_by_label("你好  |  c4 e3 ba c3").count() >= 3);
+}

@@ -357,7 +357,7 @@ impl App {
             self.info("cleared the log (Ctrl+L)");
         }
         if pause {
-            self.log.paused = !self.log.paused;
+            self.log.set_paused(!self.log.paused);
         }
         if focus {
             self.composer.focus_payload = true;
@@ -663,6 +663,16 @@ impl App {
                 self.log.rebuild(&self.store, &self.model);
             }
             LogAction::Status(s) => self.info(s),
+            LogAction::SetEncoding(top, enc) => {
+                let old = self.model.set_encoding(top, enc);
+                // The composer follows the session's encoding unless the
+                // user picked another for it.
+                if old.is_some_and(|o| o.name() == self.composer.encoding) {
+                    self.composer.encoding = enc.name().to_string();
+                }
+                self.log.rebuild(&self.store, &self.model);
+                self.info(format!("session {top} is shown as {}", enc.name()));
+            }
         }
     }
 

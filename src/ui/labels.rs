@@ -124,3 +124,5 @@ pub const QUIT_AND_CLOSE: &str = "Quit and close them";
 pub const CANCEL_QUIT: &str = "Keep working";
 pub const MESSAGES: &str = "Messages";
 pub const SHORTCUTS: &str = "Shortcuts";
+pub const TEXT_AND_HEX: &str = "Text + hex";
+pub const SHOW_AS: &str = "Show as";

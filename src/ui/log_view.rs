@@ -37,6 +37,9 @@ pub enum LogAction {
     Clear(Option<u32>),
     /// Tell the user something.
     Status(String),
+    /// Show a session's payloads in another encoding from now on (what
+    /// is logged already is decoded again: the log keeps bytes).
+    SetEncoding(u32, Encoding),
 }
 
 /// Export format.
@@ -74,6 +77,8 @@ pub struct LogView {
     pub search: String,
     /// Show payloads as hex.
     pub hex: bool,
+    /// Show payloads as text and hex side by side.
+    pub both: bool,
     /// Wall clock instead of seconds since start.
     pub wall: bool,
     /// Keep the newest row in view.
@@ -105,6 +110,7 @@ impl Default for LogView {
             wall: false,
             follow: true,
             paused: false,
+            both: false,
             rows: Vec::new(),
             waiting: Vec::new(),
             applied: (Scope::All, true, true, String::new()),
@@ -136,6 +142,14 @@ impl LogView {
     /// Number of rows currently listed.
     pub fn row_count(&self) -> usize {
         self.rows.len()
+    }
+
+    /// Pauses or resumes following (rows that came meanwhile join).
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+        if !paused {
+            self.rows.append(&mut self.waiting);
+        }
     }
 
     fn encoding_of(model: &Model, top: u32) -> Encoding {
@@ -400,6 +414,32 @@ impl LogView {
             )
             .labelled_by(label.id);
             ui.checkbox(&mut self.hex, L::AS_HEX);
+            ui.add_enabled(
+                !self.hex,
+                egui::Checkbox::new(&mut self.both, L::TEXT_AND_HEX),
+            );
+            // The selected session's display encoding, changeable at any
+            // time (NetAssist's receive settings): rows are decoded again.
+            if let Scope::Session(top) = self.scope {
+                let current = Self::encoding_of(model, top);
+                let mut chosen = current.name().to_string();
+                let l = ui.label(L::SHOW_AS);
+                egui::ComboBox::from_id_salt("log-encoding")
+                    .selected_text(chosen.clone())
+                    .show_ui(ui, |ui| {
+                        for e in codec::COMMON_ENCODINGS {
+                            ui.selectable_value(&mut chosen, (*e).to_string(), *e);
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+                if chosen != current.name()
+                    && let Some(e) = Encoding::for_label(&chosen)
+                {
+                    self.needles.clear();
+                    actions.push(LogAction::SetEncoding(top, e));
+                }
+            }
             ui.checkbox(&mut self.wall, L::WALL_CLOCK);
             ui.checkbox(&mut self.follow, L::FOLLOW);
             if ui.checkbox(&mut self.paused, L::PAUSE).changed() && !self.paused {
@@ -573,6 +613,12 @@ impl LogView {
                         let shown = &r.entry.data[..r.entry.data.len().min(ROW_PREVIEW)];
                         let mut text = if self.hex {
                             codec::to_hex(shown)
+                        } else if self.both {
+                            format!(
+                                "{}  |  {}",
+                                Self::encoding_of(model, top).decode_escaped(shown, true),
+                                codec::to_hex(shown)
+                            )
                         } else {
                             Self::encoding_of(model, top).decode_escaped(shown, true)
                         };

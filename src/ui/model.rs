@@ -236,6 +236,17 @@ impl Model {
     }
 
     /// Top-level sessions that are still open.
+    /// Shows a session's payloads in `enc` from now on; returns the old one.
+    pub fn set_encoding(&mut self, top: u32, enc: Encoding) -> Option<Encoding> {
+        let info = self.infos.get_mut(&SessionId::top(top))?;
+        // Saved with the session (as a preset or in the workspace), too.
+        if let Some(spec) = info.spec.as_mut() {
+            spec.encoding = enc;
+        }
+        Some(std::mem::replace(&mut info.encoding, enc))
+    }
+
+    /// Top-level sessions that have not ended.
     pub fn open_sessions(&self) -> Vec<SessionId> {
         self.order
             .iter()
