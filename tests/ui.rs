@@ -1235,3 +1235,58 @@ fn a_sessions_display_encoding_switches_at_any_time() {
     click(&mut h, L::TEXT_AND_HEX);
     assert!(h.query_all_by_label("你好  |  c4 e3 ba c3").count() >= 3);
 }
+
+fn harness_sized(open: Vec<SessionSpec>, w: f32, h: f32) -> Harness<'static, App> {
+    Harness::builder()
+        .with_size(egui::vec2(w, h))
+        .with_context_setup(install_fonts)
+        .build_ui_state(
+            |ui, app: &mut App| {
+                app.logic(ui.ctx());
+                app.ui(ui);
+            },
+            App::new(&egui::Context::default(), open, None),
+        )
+}
+
+/// Workbench D12: at 1024x700 the log's len and data columns were off
+/// screen and unreachable. At 1024x700 and 1920x1080 the data cell and the
+/// Open button lie inside the window.
+#[test]
+fn the_data_column_and_open_fit_the_window_at_1024_and_1920() {
+    for (w, h_) in [(1024.0, 700.0), (1920.0, 1080.0)] {
+        let mut spec = SessionSpec::new(
+            "a session with a rather long name for a narrow screen",
+            SessionKind::SocketPair,
+        );
+        spec.responder = Responder::Echo;
+        spec.steps = vec![sockscope::engine::spec::Step::Send {
+            data: b"payload-in-the-data-cell".to_vec(),
+            to: None,
+            mode: Default::default(),
+        }];
+        let mut h = harness_sized(vec![spec], w, h_);
+        step_until(&mut h, "rows", |a| a.log_rows() >= 3);
+        h.run_steps(5);
+        let cell = h
+            .get_all_by_label_contains("payload-in-the-data-cell")
+            .next()
+            .expect("a data cell")
+            .accesskit_node()
+            .bounding_box()
+            .unwrap();
+        assert!(
+            cell.x0 < w as f64 - 40.0 && cell.x1 <= w as f64 + 0.5,
+            "{w}x{h_}: the data cell at {cell:?} is out of the window"
+        );
+        let open = h
+            .get_by_role_and_label(Role::Button, L::OPEN)
+            .accesskit_node()
+            .bounding_box()
+            .unwrap();
+        assert!(
+            open.x1 <= w as f64 && open.y1 <= h_ as f64,
+            "{w}x{h_}: Open at {open:?}"
+        );
+    }
+}

@@ -774,7 +774,7 @@ impl App {
         egui::Panel::left("left")
             .resizable(true)
             .default_size(300.0)
-            .max_size(480.0)
+            .max_size((ctx.content_rect().width() * 0.32).max(260.0))
             .show(ui, |ui| {
                 let mut header = egui::CollapsingHeader::new(L::NEW_SESSION).default_open(true);
                 if std::mem::take(&mut self.show_form) {
@@ -824,10 +824,12 @@ impl App {
         let mut composer_actions = Vec::new();
         let mut copied = false;
         let mut set_option = None;
+        // Side panels leave the log at least half the window.
+        let width = ctx.content_rect().width();
         egui::Panel::right("inspector")
             .resizable(true)
-            .default_size(330.0)
-            .max_size(520.0)
+            .default_size(280.0)
+            .max_size((width * 0.3).max(240.0))
             .show(ui, |ui| {
                 egui::ScrollArea::vertical()
                     .id_salt("inspector-scroll")

@@ -538,6 +538,10 @@ impl LogView {
         // Never taller than the space left: a table that overflows its
         // panel would sit on top of the composer and take its clicks.
         let avail = (ui.available_height() - detail_h - row_h).max(row_h * 2.0);
+        // First widths in proportion to the room (dragged widths stay).
+        let w = ui.available_width();
+        let session_w = (w * 0.16).clamp(50.0, 140.0);
+        let peer_w = (w * 0.18).clamp(60.0, 170.0);
         TableBuilder::new(ui)
             .id_salt("log-table")
             .striped(true)
@@ -547,10 +551,12 @@ impl LogView {
             .min_scrolled_height(0.0)
             .auto_shrink([false, false])
             .sense(egui::Sense::click())
-            .column(Column::auto().at_least(90.0))
-            .column(Column::initial(110.0).at_least(40.0).clip(true))
+            // Narrow first columns so the data gets what is left even at
+            // 1024 px; each can be dragged wider.
+            .column(Column::auto().at_least(84.0))
+            .column(Column::initial(session_w).at_least(40.0).clip(true))
             .column(Column::exact(22.0))
-            .column(Column::initial(130.0).at_least(60.0).clip(true))
+            .column(Column::initial(peer_w).at_least(50.0).clip(true))
             .column(Column::auto().at_least(44.0))
             .column(Column::remainder().clip(true))
             .header(row_h, |mut h| {
@@ -575,7 +581,10 @@ impl LogView {
                     row.col(|ui| {
                         // The time is the row's handle: a click selects it.
                         let t = egui::RichText::new(self.time_text(r)).text_style(mono.clone());
-                        if ui.selectable_label(is_selected, t).clicked() {
+                        // Never wrapped ("113.\n184486" read as two numbers).
+                        let b = egui::Button::selectable(is_selected, t)
+                            .wrap_mode(egui::TextWrapMode::Extend);
+                        if ui.add(b).clicked() {
                             clicked = Some((top, abs));
                         }
                     });

@@ -189,32 +189,47 @@ impl SessionList {
                             " · ! all interfaces"
                         };
                         let title = format!("{} {} · {}{tls}{exposed}", id, info.name, info.kind);
-                        if ui.selectable_label(selected, title).clicked() {
+                        // Cut to the panel's width (full text on hover): a
+                        // long name must not widen the panel.
+                        if ui
+                            .add(egui::Button::selectable(selected, title.clone()).truncate())
+                            .on_hover_text(title)
+                            .clicked()
+                        {
                             actions.push(ListAction::Select(id));
                         }
                     });
-                    ui.horizontal(|ui| {
-                        ui.weak(format!(
-                            "{}   in {} out {}",
-                            endpoints(info),
-                            human_bytes(info.counters.bytes_in),
-                            human_bytes(info.counters.bytes_out)
-                        ));
+                    // Buttons keep their place at the right; the
+                    // addresses take what is left, cut short if need be.
+                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                        if !id.is_child() && ui.small_button(L::DUPLICATE).clicked() {
+                            actions.push(ListAction::Duplicate(id));
+                        }
                         if !info.state.is_closed() {
                             if ui.small_button(L::CLOSE).clicked() {
                                 actions.push(ListAction::Close(id));
                             }
                         } else if !id.is_child() {
-                            if ui.small_button(L::REOPEN).clicked() {
-                                actions.push(ListAction::Reopen(id));
-                            }
                             if ui.small_button(L::FORGET).clicked() {
                                 actions.push(ListAction::Forget(id));
                             }
+                            if ui.small_button(L::REOPEN).clicked() {
+                                actions.push(ListAction::Reopen(id));
+                            }
                         }
-                        if !id.is_child() && ui.small_button(L::DUPLICATE).clicked() {
-                            actions.push(ListAction::Duplicate(id));
-                        }
+                        let text = format!(
+                            "{}   in {} out {}",
+                            endpoints(info),
+                            human_bytes(info.counters.bytes_in),
+                            human_bytes(info.counters.bytes_out)
+                        );
+                        ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                            ui.add(
+                                egui::Label::new(egui::RichText::new(text.clone()).weak())
+                                    .truncate(),
+                            )
+                            .on_hover_text(text);
+                        });
                     });
                 });
             });
