@@ -1290,3 +1290,48 @@ fn the_data_column_and_open_fit_the_window_at_1024_and_1920() {
         );
     }
 }
+
+fn select_in_list(h: &mut Harness<'_, App>, id: sockscope::engine::SessionId) {
+    h.run_steps(3);
+    let info = h.state().model().get(id).unwrap();
+    let title = format!("{id} {} · {}", info.name, info.kind);
+    h.get_by_label(&title).click();
+    h.run_steps(3);
+    assert_eq!(h.state().selected(), Some(id));
+}
+
+/// Workbench F16: text typed for one client followed the user to the
+/// server. What is typed (and its mode) belongs to its session.
+#[test]
+fn composer_text_and_mode_belong_to_the_session() {
+    let mut h = harness(vec![
+        SessionSpec::new("alpha", SessionKind::SocketPair),
+        SessionSpec::new("beta", SessionKind::SocketPair),
+    ]);
+    step_until(&mut h, "both open", |a| a.model().sessions().len() == 2);
+    let (a, b) = (
+        h.state().model().sessions()[0],
+        h.state().model().sessions()[1],
+    );
+    select_in_list(&mut h, a);
+    replace_text(&mut h, L::PAYLOAD, "for alpha");
+    select_in_list(&mut h, b);
+    assert_eq!(h.get_by_label(L::PAYLOAD).value().as_deref(), Some(""));
+    click(&mut h, L::MODE_HEX);
+    replace_text(&mut h, L::PAYLOAD, "be 7a");
+    select_in_list(&mut h, a);
+    assert_eq!(
+        h.get_by_label(L::PAYLOAD).value().as_deref(),
+        Some("for alpha")
+    );
+    assert_eq!(
+        h.state().composer().mode,
+        sockscope::ui::composer::Mode::Text
+    );
+    select_in_list(&mut h, b);
+    assert_eq!(h.get_by_label(L::PAYLOAD).value().as_deref(), Some("be 7a"));
+    assert_eq!(
+        h.state().composer().mode,
+        sockscope::ui::composer::Mode::Hex
+    );
+}

@@ -130,6 +130,19 @@ pub struct Composer {
     pub focus_payload: bool,
     /// Enter was pressed in the payload: send this frame.
     send_now: bool,
+    /// What was typed for each session the user left: its text and mode
+    /// belong to it, not to whichever session is selected next.
+    drafts: std::collections::HashMap<SessionId, Draft>,
+}
+
+/// A session's unsent input.
+#[derive(Clone)]
+struct Draft {
+    mode: Mode,
+    text: String,
+    encoding: String,
+    ending: Ending,
+    destination: String,
 }
 
 /// The HTTP request builder's fields.
@@ -176,6 +189,7 @@ impl Default for Composer {
             http: HttpForm::default(),
             focus_payload: false,
             send_now: false,
+            drafts: std::collections::HashMap::new(),
         }
     }
 }
@@ -310,9 +324,36 @@ impl Composer {
         let mut out = Vec::new();
         let id = info.id;
         if self.last_target != Some(id) {
-            // A new target starts in its own encoding.
+            // Keep what was typed for the session left, and bring back
+            // what was typed for this one (a new one starts empty, in its
+            // own encoding).
+            if let Some(old) = self.last_target {
+                self.drafts.insert(
+                    old,
+                    Draft {
+                        mode: self.mode,
+                        text: std::mem::take(&mut self.text),
+                        encoding: self.encoding.clone(),
+                        ending: self.ending,
+                        destination: std::mem::take(&mut self.destination),
+                    },
+                );
+            }
             self.last_target = Some(id);
-            self.encoding = info.encoding.name().to_string();
+            match self.drafts.remove(&id) {
+                Some(d) => {
+                    self.mode = d.mode;
+                    self.text = d.text;
+                    self.encoding = d.encoding;
+                    self.ending = d.ending;
+                    self.destination = d.destination;
+                }
+                None => {
+                    self.mode = Mode::Text;
+                    self.encoding = info.encoding.name().to_string();
+                    self.ending = Ending::None;
+                }
+            }
         }
         let payload_label = ui
             .horizontal_wrapped(|ui| {
