@@ -1335,3 +1335,29 @@ fn composer_text_and_mode_belong_to_the_session() {
         sockscope::ui::composer::Mode::Hex
     );
 }
+
+/// Workbench F22: RX/TX counters the user can reset (the engine's own
+/// stay exact; what is shown counts from the reset).
+#[test]
+fn rx_tx_counters_can_be_reset() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut h = harness(vec![tcp_client_to(l.local_addr().unwrap(), "counted")]);
+    let (mut peer, _) = l.accept().unwrap();
+    let id = h.state().selected().unwrap();
+    peer.write_all(b"0123456789").unwrap();
+    step_until(&mut h, "10 bytes in", |a| {
+        a.model().get(id).is_some_and(|i| i.counters.bytes_in == 10)
+    });
+    h.run_steps(3);
+    h.get_by_label_contains("10 B in 1 recv calls");
+    click(&mut h, L::RESET_COUNTERS);
+    h.get_by_label_contains("0 B in 0 recv calls");
+    h.get_by_label("(counted since the reset)");
+    peer.write_all(b"abc").unwrap();
+    step_until(&mut h, "3 more", |a| {
+        a.model().get(id).is_some_and(|i| i.counters.bytes_in == 13)
+    });
+    h.run_steps(3);
+    h.get_by_label_contains("3 B in 1 recv calls");
+    assert_eq!(h.state().model().get(id).unwrap().counters.bytes_in, 13);
+}

@@ -824,6 +824,7 @@ impl App {
         let mut composer_actions = Vec::new();
         let mut copied = false;
         let mut set_option = None;
+        let mut reset_counters = None;
         // Side panels leave the log at least half the window.
         let width = ctx.content_rect().width();
         egui::Panel::right("inspector")
@@ -847,6 +848,9 @@ impl App {
                                     }
                                     Some(InspectorAction::SetOption(o)) => {
                                         set_option = Some((info.id, o));
+                                    }
+                                    Some(InspectorAction::ResetCounters(id)) => {
+                                        reset_counters = Some(id);
                                     }
                                     None => {}
                                 }
@@ -932,6 +936,9 @@ impl App {
         }
         if copied {
             self.info("copied the session as a program to the clipboard");
+        }
+        if let Some(id) = reset_counters {
+            self.model.reset_counters(id);
         }
         if let Some((target, option)) = set_option {
             self.command(Command::SetOption { target, option });

@@ -21,6 +21,8 @@ pub enum InspectorAction {
     Copy(String),
     /// setsockopt on the live socket (the result is read back and logged).
     SetOption(SockOpt),
+    /// Count RX/TX from zero again (what is shown; the engine's stay exact).
+    ResetCounters(crate::engine::SessionId),
 }
 
 /// The inspector's own fields (the live setsockopt row).
@@ -48,7 +50,7 @@ impl Inspector {
         info: &SessionInfo,
         spec: Option<&crate::engine::SessionSpec>,
     ) -> Option<InspectorAction> {
-        let mut action = draw(ui, info, spec).map(InspectorAction::Copy);
+        let mut action = draw(ui, info, spec);
         if info.state.is_closed() || info.kind == "script" || info.fd.is_none() {
             return action;
         }
@@ -230,9 +232,10 @@ fn draw(
     ui: &mut egui::Ui,
     info: &SessionInfo,
     spec: Option<&crate::engine::SessionSpec>,
-) -> Option<String> {
+) -> Option<InspectorAction> {
     ui.heading(format!("{} {}", L::INSPECTOR, info.id));
     let mut copy = None;
+    let mut reset = false;
     // socketpair has no equivalent in the call table; everything else does.
     if let Some(spec) = spec.filter(|s| s.kind != crate::engine::spec::SessionKind::SocketPair) {
         ui.horizontal(|ui| {
@@ -298,7 +301,7 @@ fn draw(
                     format!("{:.3} ms", t.as_secs_f64() * 1000.0),
                 );
             }
-            let c = info.counters;
+            let c = info.shown_counters();
             kv(
                 "received",
                 format!("{} in {} recv calls", human_bytes(c.bytes_in), c.msgs_in),
@@ -325,6 +328,14 @@ fn draw(
                     ),
                 );
             }
+            ui.label("");
+            ui.horizontal(|ui| {
+                reset = ui.small_button(L::RESET_COUNTERS).clicked();
+                if info.counters_reset_at.is_some() {
+                    ui.weak("(counted since the reset)");
+                }
+            });
+            ui.end_row();
         });
     // Long texts go below the grid, where they can wrap.
     if let State::Closed(reason) = &info.state {
@@ -389,9 +400,12 @@ fn draw(
     }
     ui.separator();
     ui.strong(L::OPTIONS);
+    if reset {
+        return Some(InspectorAction::ResetCounters(info.id));
+    }
     if info.options.is_empty() {
         ui.weak("(not read yet)");
-        return copy;
+        return copy.map(InspectorAction::Copy);
     }
     egui::Grid::new("options-grid")
         .num_columns(3)
@@ -419,5 +433,8 @@ fn draw(
                 ui.end_row();
             }
         });
-    copy
+    if reset {
+        return Some(InspectorAction::ResetCounters(info.id));
+    }
+    copy.map(InspectorAction::Copy)
 }

@@ -126,3 +126,4 @@ pub const MESSAGES: &str = "Messages";
 pub const SHORTCUTS: &str = "Shortcuts";
 pub const TEXT_AND_HEX: &str = "Text + hex";
 pub const SHOW_AS: &str = "Show as";
+pub const RESET_COUNTERS: &str = "Reset RX/TX";

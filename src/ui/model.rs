@@ -120,6 +120,11 @@ pub struct SessionInfo {
     pub last_error: Option<OpError>,
     /// Warnings the engine gave (a listener on every interface, say).
     pub warnings: Vec<String>,
+    /// The counters when the user last reset them (what is shown counts
+    /// from there; the engine's own stay exact).
+    pub counters_base: Counters,
+    /// When the user reset the counters.
+    pub counters_reset_at: Option<std::time::Instant>,
     /// Children, in accept order.
     pub children: Vec<SessionId>,
     /// Unsent bytes queued, and whether writing is paused.
@@ -141,6 +146,18 @@ pub struct SessionInfo {
 }
 
 impl SessionInfo {
+    /// The counters as shown: since the user's last reset.
+    pub fn shown_counters(&self) -> Counters {
+        let (c, b) = (self.counters, self.counters_base);
+        Counters {
+            bytes_in: c.bytes_in.saturating_sub(b.bytes_in),
+            bytes_out: c.bytes_out.saturating_sub(b.bytes_out),
+            msgs_in: c.msgs_in.saturating_sub(b.msgs_in),
+            msgs_out: c.msgs_out.saturating_sub(b.msgs_out),
+            queued_out: c.queued_out,
+        }
+    }
+
     fn new(id: SessionId, name: String, kind: &'static str, encoding: Encoding) -> SessionInfo {
         SessionInfo {
             id,
@@ -169,6 +186,8 @@ impl SessionInfo {
             http: None,
             last_error: None,
             warnings: Vec::new(),
+            counters_base: Counters::default(),
+            counters_reset_at: None,
             children: Vec::new(),
             write_paused: false,
             last_source: None,
@@ -236,6 +255,14 @@ impl Model {
     }
 
     /// Top-level sessions that are still open.
+    /// Counts a session's shown RX/TX from zero again.
+    pub fn reset_counters(&mut self, id: SessionId) {
+        if let Some(info) = self.infos.get_mut(&id) {
+            info.counters_base = info.counters;
+            info.counters_reset_at = Some(std::time::Instant::now());
+        }
+    }
+
     /// Shows a session's payloads in `enc` from now on; returns the old one.
     pub fn set_encoding(&mut self, top: u32, enc: Encoding) -> Option<Encoding> {
         let info = self.infos.get_mut(&SessionId::top(top))?;

@@ -220,8 +220,8 @@ impl SessionList {
                         let text = format!(
                             "{}   in {} out {}",
                             endpoints(info),
-                            human_bytes(info.counters.bytes_in),
-                            human_bytes(info.counters.bytes_out)
+                            human_bytes(info.shown_counters().bytes_in),
+                            human_bytes(info.shown_counters().bytes_out)
                         );
                         ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
                             ui.add(
