@@ -1361,3 +1361,22 @@ fn rx_tx_counters_can_be_reset() {
     h.get_by_label_contains("3 B in 1 recv calls");
     assert_eq!(h.state().model().get(id).unwrap().counters.bytes_in, 13);
 }
+
+/// Workbench C11: `℃` rendered as a missing glyph. Common symbols render
+/// (the harness fails on a missing glyph), in the log's monospace text
+/// and in proportional text alike.
+#[test]
+fn common_symbols_render_as_glyphs() {
+    const SYMBOLS: &str = "℃ ° µ ± × ÷ → ← ↑ ↓ ✓ ✗ • … ‰ № ≤ ≥ ≠ ≈ ∞ ┌─┬─┐ │ ├─┼─┤ └─┴─┘ ═ ║ ╔ ╗ ╚ ╝ ░ ▒ ▓ █ ■ □ ▲ ▼ ◆ ○ ●";
+    let mut spec = SessionSpec::new(SYMBOLS, SessionKind::SocketPair);
+    spec.responder = Responder::Echo;
+    spec.steps = vec![sockscope::engine::spec::Step::Send {
+        data: SYMBOLS.as_bytes().to_vec(),
+        to: None,
+        mode: Default::default(),
+    }];
+    let mut h = harness(vec![spec]);
+    step_until(&mut h, "the rows", |a| a.log_rows() >= 3);
+    h.run_steps(5);
+    assert!(h.query_all_by_label_contains("℃ ° µ").count() >= 2);
+}

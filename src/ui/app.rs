@@ -83,21 +83,46 @@ pub struct App {
     quit_confirmed: bool,
 }
 
-/// Installs egui's fonts plus a CJK fallback, so `你好` renders as glyphs.
+/// Installs egui's fonts plus a CJK fallback, so `你好` renders as glyphs,
+/// and DejaVu's symbols (a subset: Latin-1 signs, punctuation, ℃ and the
+/// letterlike block, arrows, math, box drawing, blocks, shapes, dingbats),
+/// so `℃ ± → ✓ ┌─┐` render in both proportional and monospace text.
 pub fn install_fonts(ctx: &egui::Context) {
     let mut fonts = egui::FontDefinitions::default();
-    fonts.font_data.insert(
-        "droid-sans-fallback".into(),
-        Arc::new(egui::FontData::from_static(include_bytes!(
-            "../../assets/fonts/DroidSansFallback.ttf"
-        ))),
-    );
-    for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
+    for (name, bytes) in [
+        (
+            "droid-sans-fallback",
+            &include_bytes!("../../assets/fonts/DroidSansFallback.ttf")[..],
+        ),
+        (
+            "dejavu-symbols",
+            &include_bytes!("../../assets/fonts/DejaVuSans-Symbols.ttf")[..],
+        ),
+        (
+            "dejavu-mono-symbols",
+            &include_bytes!("../../assets/fonts/DejaVuSansMono-Symbols.ttf")[..],
+        ),
+    ] {
         fonts
-            .families
-            .entry(family)
-            .or_default()
-            .push("droid-sans-fallback".into());
+            .font_data
+            .insert(name.into(), Arc::new(egui::FontData::from_static(bytes)));
+    }
+    // Symbols right after each family's main font, so they look like text
+    // (not like the emoji fonts that follow); CJK last.
+    // (DejaVu Sans Mono lacks a few, such as ℃: Sans fills in for them.)
+    for (family, symbols) in [
+        (egui::FontFamily::Proportional, &["dejavu-symbols"][..]),
+        (
+            egui::FontFamily::Monospace,
+            &["dejavu-mono-symbols", "dejavu-symbols"][..],
+        ),
+    ] {
+        let list = fonts.families.entry(family).or_default();
+        let at = list.len().min(1);
+        for (i, s) in symbols.iter().enumerate() {
+            list.insert(at + i, (*s).into());
+        }
+        list.push("droid-sans-fallback".into());
     }
     ctx.set_fonts(fonts);
 }
