@@ -515,7 +515,7 @@ fn step_mode_socket_bind_listen_shows_the_getsockname_row() {
     step_until(&mut h, "bind", |a| {
         a.model().get(id).unwrap().calls.len() == 2
     });
-    replace_text(&mut h, L::STEP_NUMBER, "5");
+    replace_text(&mut h, L::STEP_BACKLOG, "5");
     click(&mut h, "listen()");
     step_until(&mut h, "listen", |a| {
         a.model().get(id).unwrap().calls.len() == 3
@@ -538,7 +538,8 @@ fn step_mode_socket_bind_listen_shows_the_getsockname_row() {
     step_until(&mut h, "recv on a listener", |a| {
         a.model().get(id).unwrap().calls.len() == 5
     });
-    h.get_by_label_contains("srv.recv(5) -> error");
+    // recv takes its own bufsize, not the backlog typed for listen.
+    h.get_by_label_contains("srv.recv(1024) -> error");
     // The script so far replays in a new session with the same results.
     click(&mut h, L::STEP_REPLAY);
     step_until(&mut h, "replayed", |a| {
@@ -1379,4 +1380,71 @@ fn common_symbols_render_as_glyphs() {
     step_until(&mut h, "the rows", |a| a.log_rows() >= 3);
     h.run_steps(5);
     assert!(h.query_all_by_label_contains("℃ ° µ").count() >= 2);
+}
+
+/// Workbench G23: one shared Number field drove listen's backlog, recv's
+/// size and setblocking's flag (setblocking with "= 0" ran
+/// setblocking(True)). Each call takes its own argument.
+#[test]
+fn each_step_call_takes_its_own_argument() {
+    let mut h = harness(Vec::new());
+    click(&mut h, L::NEW_STEPPER);
+    step_until(&mut h, "stepper open", |a| {
+        a.selected()
+            .and_then(|id| a.model().get(id))
+            .is_some_and(|i| i.kind == "script")
+    });
+    let id = h.state().selected().unwrap();
+    let calls = |h: &Harness<'_, App>| h.state().model().get(id).unwrap().calls.clone();
+    click(&mut h, "socket()");
+    step_until(&mut h, "socket", |a| {
+        a.model().get(id).unwrap().calls.len() == 1
+    });
+    replace_text(&mut h, L::STEP_BUFSIZE, "4096");
+    replace_text(&mut h, L::STEP_BACKLOG, "7");
+    click(&mut h, "False");
+    click(&mut h, "setblocking()");
+    step_until(&mut h, "setblocking", |a| {
+        a.model().get(id).unwrap().calls.len() == 2
+    });
+    assert_eq!(
+        calls(&h)[1].call,
+        sockscope::engine::stepper::Call::SetBlocking {
+            var: "s".into(),
+            flag: false
+        }
+    );
+    click(&mut h, "True");
+    click(&mut h, "setblocking()");
+    step_until(&mut h, "setblocking", |a| {
+        a.model().get(id).unwrap().calls.len() == 3
+    });
+    assert!(matches!(
+        calls(&h)[2].call,
+        sockscope::engine::stepper::Call::SetBlocking { flag: true, .. }
+    ));
+    click(&mut h, "bind()");
+    step_until(&mut h, "bind", |a| {
+        a.model().get(id).unwrap().calls.len() == 4
+    });
+    click(&mut h, "listen()");
+    step_until(&mut h, "listen", |a| {
+        a.model().get(id).unwrap().calls.len() == 5
+    });
+    assert!(matches!(
+        calls(&h)[4].call,
+        sockscope::engine::stepper::Call::Listen { backlog: 7, .. }
+    ));
+    click(&mut h, "SHUT_RDWR");
+    click(&mut h, "shutdown()");
+    step_until(&mut h, "shutdown", |a| {
+        a.model().get(id).unwrap().calls.len() == 6
+    });
+    assert!(matches!(
+        calls(&h)[5].call,
+        sockscope::engine::stepper::Call::Shutdown {
+            how: sockscope::engine::stepper::How::Both,
+            ..
+        }
+    ));
 }

@@ -34,8 +34,16 @@ pub struct StepperPanel {
     ty: SockType,
     /// Address argument.
     pub addr: String,
-    /// Number argument (n, backlog, seconds).
-    pub number: String,
+    /// listen()'s backlog.
+    pub backlog: String,
+    /// recv()/recvfrom()/readexactly()'s byte count.
+    pub bufsize: String,
+    /// settimeout()'s seconds (`None` for none).
+    pub timeout: String,
+    /// setblocking()'s flag.
+    pub blocking: bool,
+    /// shutdown()'s side.
+    pub how: How,
     /// Data argument (escapes allowed).
     pub data: String,
     opt: OptName,
@@ -53,7 +61,11 @@ impl Default for StepperPanel {
             family: Family::Inet,
             ty: SockType::Stream,
             addr: "127.0.0.1:0".into(),
-            number: "1024".into(),
+            backlog: "5".into(),
+            bufsize: "1024".into(),
+            timeout: "None".into(),
+            blocking: false,
+            how: How::Write,
             data: "hello\\r\\n".into(),
             opt: OptName::ReuseAddress,
             opt_value: "1".into(),
@@ -113,21 +125,17 @@ pub fn typical_next(last: Option<(&Call, bool)>, ty: SockType) -> &'static [&'st
 }
 
 impl StepperPanel {
-    fn number(&self) -> Result<f64, String> {
-        self.number
+    /// A whole number typed in `field` (`what` names it in the message).
+    fn whole(field: &str, what: &str) -> Result<i64, String> {
+        field
             .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite() && *v >= 0.0)
-            .ok_or_else(|| format!("'{}' is not a number", self.number.trim()))
+            .parse::<i64>()
+            .map_err(|_| format!("{what} '{}' is not a whole number", field.trim()))
     }
 
     fn count(&self) -> Result<usize, String> {
-        let n = self.number()?;
-        if !(1.0..=16.0 * 1024.0 * 1024.0).contains(&n) || n.fract() != 0.0 {
-            return Err("a byte count from 1 to 16777216".into());
-        }
-        Ok(n as usize)
+        usize::try_from(Self::whole(&self.bufsize, "bufsize")?)
+            .map_err(|_| "bufsize is a byte count from 1 to 16777216".to_string())
     }
 
     fn bytes(&self) -> Result<Vec<u8>, String> {
@@ -159,12 +167,31 @@ impl StepperPanel {
             let l = ui.label(L::STEP_INTO);
             ui.add(egui::TextEdit::singleline(&mut self.into).desired_width(70.0))
                 .labelled_by(l.id);
-            let l = ui.label(L::STEP_NUMBER);
-            ui.add(egui::TextEdit::singleline(&mut self.number).desired_width(70.0))
+        });
+        // Each call's own argument, named as Python names it.
+        ui.horizontal_wrapped(|ui| {
+            let l = ui.label(L::STEP_BACKLOG);
+            ui.add(egui::TextEdit::singleline(&mut self.backlog).desired_width(50.0))
                 .labelled_by(l.id)
-                .on_hover_text(
-                    "recv size, listen backlog, timeout seconds, shutdown 0/1/2, setblocking 0/1",
-                );
+                .on_hover_text("listen(backlog)");
+            let l = ui.label(L::STEP_BUFSIZE);
+            ui.add(egui::TextEdit::singleline(&mut self.bufsize).desired_width(70.0))
+                .labelled_by(l.id)
+                .on_hover_text("recv(bufsize), recvfrom(bufsize), readexactly(n)");
+            let l = ui.label(L::STEP_TIMEOUT);
+            ui.add(egui::TextEdit::singleline(&mut self.timeout).desired_width(50.0))
+                .labelled_by(l.id)
+                .on_hover_text("settimeout(seconds): None, 0 (non-blocking) or seconds");
+        });
+        ui.horizontal_wrapped(|ui| {
+            ui.label(L::STEP_BLOCKING);
+            ui.selectable_value(&mut self.blocking, true, "True");
+            ui.selectable_value(&mut self.blocking, false, "False");
+            ui.separator();
+            ui.label(L::STEP_HOW);
+            ui.selectable_value(&mut self.how, How::Read, "SHUT_RD");
+            ui.selectable_value(&mut self.how, How::Write, "SHUT_WR");
+            ui.selectable_value(&mut self.how, How::Both, "SHUT_RDWR");
         });
         ui.horizontal_wrapped(|ui| {
             let l = ui.label(L::STEP_ADDR);
@@ -254,28 +281,31 @@ impl StepperPanel {
                         opt: self.opt,
                     }),
                     "settimeout" => {
-                        let t = self.number.trim();
+                        let t = self.timeout.trim();
                         if t.eq_ignore_ascii_case("none") || t.is_empty() {
                             Ok(Call::SetTimeout { var: v, secs: None })
                         } else {
-                            self.number().map(|s| Call::SetTimeout {
-                                var: v,
-                                secs: Some(s),
-                            })
+                            t.parse::<f64>()
+                                .map_err(|_| format!("timeout '{t}' is not a number of seconds"))
+                                .map(|s| Call::SetTimeout {
+                                    var: v,
+                                    secs: Some(s),
+                                })
                         }
                     }
                     "gettimeout" => Ok(Call::GetTimeout { var: v }),
                     "setblocking" => Ok(Call::SetBlocking {
                         var: v,
-                        flag: !matches!(self.number.trim(), "0" | "false" | "False"),
+                        flag: self.blocking,
                     }),
                     "bind" => Ok(Call::Bind {
                         var: v,
                         addr: addr.clone(),
                     }),
-                    "listen" => self.number().map(|n| Call::Listen {
+                    "listen" => Self::whole(&self.backlog, "backlog").map(|n| Call::Listen {
                         var: v,
-                        backlog: n.min(65535.0) as i32,
+                        // Out of range stays out of range, for the check to say.
+                        backlog: i32::try_from(n).unwrap_or(i32::MAX),
                     }),
                     "accept" => Ok(Call::Accept {
                         var: v,
@@ -305,11 +335,7 @@ impl StepperPanel {
                     }),
                     "shutdown" => Ok(Call::Shutdown {
                         var: v,
-                        how: match self.number.trim() {
-                            "0" => How::Read,
-                            "2" => How::Both,
-                            _ => How::Write,
-                        },
+                        how: self.how,
                     }),
                     "close" => Ok(Call::Close { var: v }),
                     "getsockname" => Ok(Call::GetSockName { var: v }),
