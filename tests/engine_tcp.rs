@@ -261,7 +261,10 @@ fn time_wait_on_port() -> SocketAddr {
 fn eaddrinuse_without_reuseaddr_and_success_with_it() {
     let addr = time_wait_on_port();
     let mut h = Harness::new();
-    let srv = h.open(server(&addr.to_string()));
+    // Servers take SO_REUSEADDR unless told not to.
+    let mut spec = server(&addr.to_string());
+    spec.options = vec![SockOpt::ReuseAddress(false)];
+    let srv = h.open(spec);
     match h.closed(srv) {
         CloseReason::Error(e) => {
             assert_eq!(e.errno_name.as_deref(), Some("EADDRINUSE"), "{e}");
@@ -270,9 +273,8 @@ fn eaddrinuse_without_reuseaddr_and_success_with_it() {
         }
         other => panic!("expected EADDRINUSE, got {other:?}"),
     }
-    let mut spec = server(&addr.to_string());
-    spec.options = vec![SockOpt::ReuseAddress(true)];
-    let srv2 = h.open(spec);
+    // The default: a restarted server binds over TIME_WAIT at once.
+    let srv2 = h.open(server(&addr.to_string()));
     assert_eq!(h.listening(srv2), addr);
     // A live listener still excludes us, even with SO_REUSEADDR.
     let live = TcpListener::bind("127.0.0.1:0").unwrap();
