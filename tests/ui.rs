@@ -114,13 +114,26 @@ fn open_a_tcp_echo_server_by_clicking_and_watch_the_bytes() {
     let mut back = [0u8; 12];
     c.read_exact(&mut back).unwrap();
     assert_eq!(&back, "你好 hello".as_bytes());
-    step_until(&mut h, "two log rows", |a| a.log_rows() >= 2);
+    step_until(&mut h, "two log rows", |a| a.log_data_rows() >= 2);
     // Received and echoed, decoded as UTF-8 and shown as glyphs (the
     // harness panics on a missing glyph).
     assert_eq!(h.get_all_by_label("你好 hello").count(), 2);
     // The accepted connection is listed under the server.
     let child = id.child(1);
-    h.get_by_label_contains(&format!("{child} "));
+    assert!(
+        h.query_all_by_label_contains(&format!("{child} "))
+            .any(|n| n
+                .accesskit_node()
+                .label()
+                .is_some_and(|l| l.ends_with("· accepted")))
+    );
+    // Workbench B5: the log tells the whole story, not only data.
+    assert!(
+        h.query_all_by_label_contains(&format!("accepted {child} from"))
+            .count()
+            >= 1,
+        "the accept is a row of the log"
+    );
     drop(c);
     step_until(&mut h, "child closed", |a| {
         a.model().get(child).is_some_and(|i| i.state.is_closed())
@@ -202,9 +215,11 @@ fn gbk_text_from_a_socketpair_renders_and_filters() {
         mode: Default::default(),
     }];
     let mut h = harness(vec![spec]);
-    step_until(&mut h, "three rows", |a| a.log_rows() >= 3);
+    step_until(&mut h, "three rows", |a| a.log_data_rows() >= 3);
     assert!(h.get_all_by_label("你好").count() >= 3);
-    // A click on a row opens its hex dump with offsets.
+    // A click on a row opens its hex dump with offsets (lifecycle rows
+    // hidden, so the first row is data).
+    click(&mut h, L::SHOW_EVENTS);
     h.run_steps(3);
     let first_time = h.get_all_by_role(Role::Button).find(|n| {
         n.accesskit_node()
@@ -217,13 +232,13 @@ fn gbk_text_from_a_socketpair_renders_and_filters() {
     h.get_by_label_contains("00000000  c4 e3 ba c3");
     // Only what was received.
     click(&mut h, L::SHOW_OUT);
-    assert_eq!(h.state().log_rows(), 2);
+    assert_eq!(h.state().log_data_rows(), 2);
     // A search that matches nothing, then one that does.
     click(&mut h, L::SHOW_OUT);
     replace_text(&mut h, L::LOG_SEARCH, "hex:ff");
     assert_eq!(h.state().log_rows(), 0);
     replace_text(&mut h, L::LOG_SEARCH, "你");
-    assert!(h.state().log_rows() >= 3);
+    assert!(h.state().log_data_rows() >= 3);
 }
 
 #[test]
@@ -259,7 +274,7 @@ fn udp_composer_sends_to_a_destination_and_export_writes_json_lines() {
     let (n, from) = peer.recv_from(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"ping\r\n");
     peer.send_to("你好".as_bytes(), from).unwrap();
-    step_until(&mut h, "reply logged", |a| a.log_rows() >= 2);
+    step_until(&mut h, "reply logged", |a| a.log_data_rows() >= 2);
     // The reply's source is shown, as recvfrom reported it.
     assert!(
         h.query_all_by_label(&peer.local_addr().unwrap().to_string())
@@ -277,6 +292,17 @@ fn udp_composer_sends_to_a_destination_and_export_writes_json_lines() {
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Lifecycle rows are exported too, in the schema `sockscope run` uses.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["event"] == "bound" && l["local"].is_string()),
+        "{lines:#?}"
+    );
+    let lines: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "sent" || l["event"] == "received")
         .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["event"], "sent");
@@ -350,7 +376,7 @@ fn a_server_and_a_client_from_the_form_talk_and_the_badge_follows_close() {
     // The server's log shows it with its length.
     h.run_steps(3);
     h.get_by_label_contains(&format!("{child} server")).click();
-    step_until(&mut h, "server log", |a| a.log_rows() == 1);
+    step_until(&mut h, "server log", |a| a.log_data_rows() == 1);
     assert!(h.query_all_by_label("hello from the composer").count() >= 1);
     assert!(h.query_all_by_label("23").count() >= 1);
     // Close the client from the composer: both badges follow.
@@ -1197,7 +1223,7 @@ fn enter_sends_enter_opens_and_shortcuts_are_listed() {
         a.model().get(id).is_some_and(|i| i.counters.msgs_out == 1)
     });
     // Ctrl+L clears the log; F1 lists the shortcuts.
-    step_until(&mut h, "the row", |a| a.log_rows() == 1);
+    step_until(&mut h, "the row", |a| a.log_data_rows() == 1);
     h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::L]);
     h.run_steps(3);
     assert_eq!(h.state().log_rows(), 0);
@@ -1221,7 +1247,7 @@ fn a_sessions_display_encoding_switches_at_any_time() {
         mode: Default::default(),
     }];
     let mut h = harness(vec![spec]);
-    step_until(&mut h, "three rows", |a| a.log_rows() >= 3);
+    step_until(&mut h, "three rows", |a| a.log_data_rows() >= 3);
     h.run_steps(3);
     assert!(h.query_all_by_label("你好").count() == 0);
     assert!(h.query_all_by_label("\\xc4\\xe3\\xba\\xc3").count() >= 3);
@@ -1267,7 +1293,7 @@ fn the_data_column_and_open_fit_the_window_at_1024_and_1920() {
             mode: Default::default(),
         }];
         let mut h = harness_sized(vec![spec], w, h_);
-        step_until(&mut h, "rows", |a| a.log_rows() >= 3);
+        step_until(&mut h, "rows", |a| a.log_data_rows() >= 3);
         h.run_steps(5);
         let cell = h
             .get_all_by_label_contains("payload-in-the-data-cell")
@@ -1377,7 +1403,7 @@ fn common_symbols_render_as_glyphs() {
         mode: Default::default(),
     }];
     let mut h = harness(vec![spec]);
-    step_until(&mut h, "the rows", |a| a.log_rows() >= 3);
+    step_until(&mut h, "the rows", |a| a.log_data_rows() >= 3);
     h.run_steps(5);
     assert!(h.query_all_by_label_contains("℃ ° µ").count() >= 2);
 }
@@ -1447,4 +1473,59 @@ fn each_step_call_takes_its_own_argument() {
             ..
         }
     ));
+}
+
+/// Workbench B5: the log showed only data rows. Connecting, connected,
+/// closed with its reason, errors and the rest are rows too, filterable
+/// like the directions, and in the exports.
+#[test]
+fn the_log_tells_the_whole_story_with_lifecycle_rows() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut h = harness(vec![tcp_client_to(l.local_addr().unwrap(), "story")]);
+    let (mut peer, _) = l.accept().unwrap();
+    let id = h.state().selected().unwrap();
+    step_until(&mut h, "connected", |a| {
+        a.model()
+            .get(id)
+            .is_some_and(|i| i.state == State::Connected)
+    });
+    peer.write_all(b"hi").unwrap();
+    drop(peer);
+    step_until(&mut h, "closed", |a| {
+        a.model().get(id).is_some_and(|i| i.state.is_closed())
+    });
+    h.run_steps(3);
+    for row in [
+        "connecting to 127.0.0.1:",
+        "connected 127.0.0.1:",
+        "closed: peer closed",
+    ] {
+        assert!(
+            h.query_all_by_label_contains(row).count() >= 1,
+            "no '{row}' row"
+        );
+    }
+    let all = h.state().log_rows();
+    assert_eq!(h.state().log_data_rows(), 1);
+    click(&mut h, L::SHOW_EVENTS);
+    assert_eq!(h.state().log_rows(), 1, "only the data row is left");
+    click(&mut h, L::SHOW_EVENTS);
+    assert_eq!(h.state().log_rows(), all);
+    replace_text(&mut h, L::LOG_SEARCH, "peer closed");
+    assert_eq!(
+        h.state().log_rows(),
+        1,
+        "a search finds a lifecycle row by its words"
+    );
+    replace_text(&mut h, L::LOG_SEARCH, "");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("story.txt");
+    replace_text(&mut h, "Export to", path.to_str().unwrap());
+    click(&mut h, L::EXPORT_TEXT);
+    step_until(&mut h, "export written", |a| {
+        a.status().is_some_and(|s| s.starts_with("exported"))
+    });
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("** connected 127.0.0.1:"), "{text}");
+    assert!(text.contains("** closed: peer closed"), "{text}");
 }

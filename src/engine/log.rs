@@ -34,7 +34,7 @@ impl Default for LogBudget {
 }
 
 /// One stored entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Record {
     /// Global arrival order.
     pub seq: u64,
@@ -42,8 +42,11 @@ pub struct Record {
     pub session: SessionId,
     /// Since engine start.
     pub mono: Duration,
-    /// The entry.
+    /// The entry (empty for a lifecycle record).
     pub entry: LogEntry,
+    /// A lifecycle record: what happened (connected, accepted, closed,
+    /// an error, ...), so the log tells the whole story, not only data.
+    pub event: Option<Box<EventKind>>,
 }
 
 impl Record {
@@ -57,7 +60,8 @@ impl Record {
             }
             _ => 0,
         };
-        self.entry.data.capacity() + std::mem::size_of::<Record>() + peer
+        let event = if self.event.is_some() { 256 } else { 0 };
+        self.entry.data.capacity() + std::mem::size_of::<Record>() + peer + event
     }
 }
 
@@ -92,8 +96,41 @@ pub enum Ingested {
         /// Absolute index (see [`LogStore::get`]).
         abs: u64,
     },
+    /// A lifecycle event, stored as a row too and handed back.
+    Noted {
+        /// Top-level session number.
+        top: u32,
+        /// Absolute index (see [`LogStore::get`]).
+        abs: u64,
+        /// The event.
+        ev: Event,
+    },
     /// Any other event, handed back.
     Other(Event),
+}
+
+/// Whether an event is a row of the log's story (not data, not counters,
+/// not a burst's progress or a step-mode call, which have views of their
+/// own).
+pub fn is_lifecycle(kind: &EventKind) -> bool {
+    !matches!(
+        kind,
+        EventKind::Log(_)
+            | EventKind::Stats { .. }
+            | EventKind::BurstProgress { .. }
+            | EventKind::Call { .. }
+    )
+}
+
+/// The empty entry a lifecycle record carries.
+fn empty() -> LogEntry {
+    LogEntry {
+        dir: Direction::In,
+        peer: None,
+        data: Vec::new(),
+        requested: None,
+        truncated_from: None,
+    }
 }
 
 /// The store.
@@ -145,17 +182,35 @@ impl LogStore {
                 log.evicted.undelivered += entries;
                 Ingested::Other(ev)
             }
-            EventKind::Stats { counters: c, .. } | EventKind::Closed { counters: c, .. } => {
+            EventKind::Stats { counters: c, .. } => {
                 // The engine's counters are authoritative (they include
                 // entries that were not delivered).
                 self.counters.insert(ev.session, c);
                 Ingested::Other(ev)
+            }
+            ref kind if is_lifecycle(kind) => {
+                if let EventKind::Closed { counters: c, .. } = kind {
+                    self.counters.insert(ev.session, *c);
+                }
+                let top = ev.session.session;
+                let abs = self.push_record(ev.session, ev.at.mono, empty(), Some(kind.clone()));
+                Ingested::Noted { top, abs, ev }
             }
             _ => Ingested::Other(ev),
         }
     }
 
     fn push(&mut self, session: SessionId, mono: Duration, entry: LogEntry) -> u64 {
+        self.push_record(session, mono, entry, None)
+    }
+
+    fn push_record(
+        &mut self,
+        session: SessionId,
+        mono: Duration,
+        entry: LogEntry,
+        event: Option<EventKind>,
+    ) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
         let log = self.sessions.entry(session.session).or_default();
@@ -164,6 +219,7 @@ impl LogStore {
             session,
             mono,
             entry,
+            event: event.map(Box::new),
         };
         let len = record.cost();
         log.records.push_back(record);

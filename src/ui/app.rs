@@ -342,6 +342,11 @@ impl App {
         self.log.row_count()
     }
 
+    /// Rows in the log view that carry data (not lifecycle rows).
+    pub fn log_data_rows(&self) -> usize {
+        self.log.data_row_count(&self.store)
+    }
+
     /// Entries and memory held by the log store.
     pub fn log_size(&self) -> (usize, usize) {
         self.store.size()
@@ -538,9 +543,19 @@ impl App {
     fn on_event(&mut self, ev: Event) {
         self.start.observe(&ev);
         self.model.apply(&ev);
-        match self.store.ingest(ev) {
-            Ingested::Logged { top, abs } => self.log.on_logged(&self.store, &self.model, top, abs),
-            Ingested::Other(ev) => match &ev.kind {
+        let ev = match self.store.ingest(ev) {
+            Ingested::Logged { top, abs } => {
+                self.log.on_logged(&self.store, &self.model, top, abs);
+                return;
+            }
+            Ingested::Noted { top, abs, ev } => {
+                self.log.on_logged(&self.store, &self.model, top, abs);
+                ev
+            }
+            Ingested::Other(ev) => ev,
+        };
+        {
+            match &ev.kind {
                 EventKind::Error(e) | EventKind::ConnectFailed(e) => {
                     self.error(format!("session {}: {e}", ev.session));
                 }
@@ -563,7 +578,7 @@ impl App {
                     after.as_secs_f64()
                 )),
                 _ => {}
-            },
+            }
         }
     }
 

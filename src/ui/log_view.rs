@@ -14,7 +14,7 @@ use egui_extras::{Column, TableBuilder};
 
 use crate::engine::codec::{self, Encoding};
 use crate::engine::log::{LogStore, Record};
-use crate::engine::protocol::Direction;
+use crate::engine::protocol::{CloseReason, Direction, EventKind, Side};
 
 use super::labels as L;
 use super::model::Model;
@@ -73,6 +73,8 @@ pub struct LogView {
     pub show_in: bool,
     /// Show sent entries.
     pub show_out: bool,
+    /// Show lifecycle rows (connected, accepted, closed, errors, ...).
+    pub show_events: bool,
     /// Search text (`hex:` prefix searches bytes).
     pub search: String,
     /// Show payloads as hex.
@@ -87,7 +89,7 @@ pub struct LogView {
     pub paused: bool,
     rows: Vec<(u32, u64)>,
     waiting: Vec<(u32, u64)>,
-    applied: (Scope, bool, bool, String),
+    applied: (Scope, bool, bool, bool, String),
     seen_removals: u64,
     last_prune: Instant,
     selected: Option<(u32, u64)>,
@@ -105,6 +107,7 @@ impl Default for LogView {
             scope: Scope::All,
             show_in: true,
             show_out: true,
+            show_events: true,
             search: String::new(),
             hex: false,
             wall: false,
@@ -113,7 +116,7 @@ impl Default for LogView {
             both: false,
             rows: Vec::new(),
             waiting: Vec::new(),
-            applied: (Scope::All, true, true, String::new()),
+            applied: (Scope::All, true, true, true, String::new()),
             seen_removals: 0,
             last_prune: Instant::now(),
             selected: None,
@@ -150,6 +153,14 @@ impl LogView {
         if !paused {
             self.rows.append(&mut self.waiting);
         }
+    }
+
+    /// Rows that carry data (lifecycle rows left out).
+    pub fn data_row_count(&self, store: &LogStore) -> usize {
+        self.rows
+            .iter()
+            .filter(|(t, a)| store.get(*t, *a).is_some_and(|r| r.event.is_none()))
+            .count()
     }
 
     fn encoding_of(model: &Model, top: u32) -> Encoding {
@@ -192,6 +203,15 @@ impl LogView {
             && s != top
         {
             return false;
+        }
+        if let Some(ev) = &r.event {
+            // Lifecycle rows match a search by their words.
+            return self.show_events
+                && (self.search.is_empty()
+                    || (!self.search.starts_with("hex:")
+                        && describe(ev)
+                            .to_lowercase()
+                            .contains(&self.search.to_lowercase())));
         }
         let dir_ok = match r.entry.dir {
             Direction::In => self.show_in,
@@ -247,7 +267,13 @@ impl LogView {
         // Merge sessions back into arrival order.
         found.sort_unstable_by_key(|(seq, _, _)| *seq);
         self.rows = found.into_iter().map(|(_, t, a)| (t, a)).collect();
-        self.applied = (self.scope, self.show_in, self.show_out, self.search.clone());
+        self.applied = (
+            self.scope,
+            self.show_in,
+            self.show_out,
+            self.show_events,
+            self.search.clone(),
+        );
         self.seen_removals = store.removals();
     }
 
@@ -283,6 +309,15 @@ impl LogView {
     }
 
     fn row_text(&self, model: &Model, r: &Record, top: u32) -> String {
+        if let Some(ev) = &r.event {
+            return format!(
+                "{} {} ({}) ** {}",
+                self.time_text(r),
+                r.session,
+                session_name(model, r.session),
+                describe(ev)
+            );
+        }
         let dir = match r.entry.dir {
             Direction::In => "<-",
             Direction::Out => "->",
@@ -354,7 +389,12 @@ impl LogView {
                             mono: r.mono,
                             wall: self.start_wall + r.mono,
                         },
-                        kind: crate::engine::protocol::EventKind::Log(r.entry.clone()),
+                        // The same schema as `sockscope run`, lifecycle
+                        // rows included.
+                        kind: match &r.event {
+                            Some(ev) => (**ev).clone(),
+                            None => crate::engine::protocol::EventKind::Log(r.entry.clone()),
+                        },
                     };
                     let v = crate::headless::event_json(&ev, Self::encoding_of(model, top), None);
                     ex.out.push_str(&v.to_string());
@@ -405,6 +445,7 @@ impl LogView {
             }
             ui.checkbox(&mut self.show_in, L::SHOW_IN);
             ui.checkbox(&mut self.show_out, L::SHOW_OUT);
+            ui.checkbox(&mut self.show_events, L::SHOW_EVENTS);
             let label = ui.label(L::LOG_SEARCH);
             ui.add(
                 egui::TextEdit::singleline(&mut self.search)
@@ -486,7 +527,13 @@ impl LogView {
                 ui.label(format!("exporting {}/{}", ex.next, ex.rows.len()));
             }
         });
-        let want = (self.scope, self.show_in, self.show_out, self.search.clone());
+        let want = (
+            self.scope,
+            self.show_in,
+            self.show_out,
+            self.show_events,
+            self.search.clone(),
+        );
         if want != self.applied {
             self.rebuild(store, model);
         }
@@ -532,6 +579,11 @@ impl LogView {
     }
 
     fn table(&mut self, ui: &mut egui::Ui, store: &LogStore, model: &Model) {
+        let (err_color, warn_color, weak_color) = (
+            ui.visuals().error_fg_color,
+            ui.visuals().warn_fg_color,
+            ui.visuals().weak_text_color(),
+        );
         let row_h = egui::TextStyle::Monospace.resolve(ui.style()).size + 6.0;
         let detail_h = if self.selected.is_some() { 180.0 } else { 0.0 };
         let mut clicked = None;
@@ -596,6 +648,38 @@ impl LogView {
                         ui.add(egui::Label::new(name).truncate())
                             .on_hover_text(format!("session {}", r.session));
                     });
+                    if let Some(ev) = &r.event {
+                        // A lifecycle row: a mark instead of an arrow, the
+                        // story in words across peer, len and data, in
+                        // italics (errors in red, warnings in orange).
+                        let color = match **ev {
+                            EventKind::Error(_)
+                            | EventKind::ErrorRepeated { .. }
+                            | EventKind::ConnectFailed(_)
+                            | EventKind::Closed {
+                                reason: CloseReason::Error(_) | CloseReason::Panicked(_),
+                                ..
+                            } => err_color,
+                            EventKind::Warning { .. } | EventKind::Timeout { .. } => warn_color,
+                            _ => weak_color,
+                        };
+                        row.col(|ui| {
+                            ui.colored_label(color, "•");
+                        });
+                        let text = describe(ev);
+                        row.col(|_| {});
+                        row.col(|_| {});
+                        row.col(|ui| {
+                            ui.add(
+                                egui::Label::new(egui::RichText::new(text).italics().color(color))
+                                    .truncate(),
+                            );
+                        });
+                        if row.response().clicked() {
+                            clicked = Some((top, abs));
+                        }
+                        return;
+                    }
                     row.col(|ui| {
                         let (arrow, color) = match r.entry.dir {
                             Direction::In => ("<-", egui::Color32::from_rgb(60, 160, 80)),
@@ -661,6 +745,10 @@ impl LogView {
             return;
         };
         ui.separator();
+        if let Some(ev) = &r.event {
+            ui.add(egui::Label::new(format!("{}  {}", self.time_text(r), describe(ev))).wrap());
+            return;
+        }
         ui.label(format!(
             "{} bytes {} {} at {}",
             r.entry.data.len(),
@@ -713,4 +801,88 @@ fn session_name(model: &Model, id: crate::engine::SessionId) -> String {
         .get(id)
         .map(|i| i.name.clone())
         .unwrap_or_else(|| id.to_string())
+}
+
+/// A lifecycle event in words, for its log row, the text export and the
+/// search.
+pub fn describe(kind: &EventKind) -> String {
+    match kind {
+        EventKind::Opened { name, kind } => format!("opened {kind} '{name}'"),
+        EventKind::Resolving { host } => format!("resolving {host}"),
+        EventKind::Resolved { host, addrs } => {
+            let a: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+            format!("{host} resolved to {}", a.join(", "))
+        }
+        EventKind::SocketCreated {
+            fd,
+            family,
+            socktype,
+        } => format!("socket({family}, {socktype}) -> fd {fd}"),
+        EventKind::Connecting { addr } => format!("connecting to {addr}"),
+        EventKind::ConnectFailed(e) => format!("connect failed: {e}"),
+        EventKind::Connected { local, peer, fd } => {
+            format!("connected {local} -> {peer} (fd {fd})")
+        }
+        EventKind::Bound { local, fd, peer } => match peer {
+            Some(p) => format!("bound {local}, default peer {p} (fd {fd})"),
+            None => format!("bound {local} (fd {fd})"),
+        },
+        EventKind::Listening { local, fd, backlog } => {
+            format!("listening on {local} (backlog {backlog}, fd {fd})")
+        }
+        EventKind::Accepted {
+            child, peer, fd, ..
+        } => format!("accepted {child} from {peer} (fd {fd})"),
+        EventKind::Tls(t) => format!(
+            "TLS handshake: {} {}{}{}",
+            t.version,
+            t.suite,
+            t.alpn
+                .as_ref()
+                .map(|a| format!(", ALPN {a}"))
+                .unwrap_or_default(),
+            match &t.verification {
+                crate::engine::tls::Verification::NotVerified { .. } => ", NOT VERIFIED",
+                _ => "",
+            }
+        ),
+        EventKind::TlsIdentity(_) => "TLS certificate ready".into(),
+        EventKind::Options(o) => format!("{} options read back", o.len()),
+        EventKind::OptionChanged(o) => format!(
+            "setsockopt {} = {} -> {}",
+            o.name,
+            o.requested.as_deref().unwrap_or("?"),
+            match &o.actual {
+                Ok(v) => v.clone(),
+                Err(e) => format!("error: {e}"),
+            }
+        ),
+        EventKind::HalfClosed { by: Side::Local } => "half-closed: shutdown(SHUT_WR)".into(),
+        EventKind::HalfClosed { by: Side::Peer } => "half-closed by the peer (FIN)".into(),
+        EventKind::WritePaused { queued } => {
+            format!("write paused: {queued} bytes wait for the peer to read")
+        }
+        EventKind::WriteResumed { queued } => format!("write resumed ({queued} bytes queued)"),
+        EventKind::Timeout { op, after } => {
+            format!("timeout: {op} after {:.3} s", after.as_secs_f64())
+        }
+        EventKind::Multicast { group, joined } => {
+            format!("{} {group}", if *joined { "joined" } else { "left" })
+        }
+        EventKind::Error(e) => format!("error: {e}"),
+        EventKind::ErrorRepeated { error, times } => {
+            format!("error, {times} more times: {error}")
+        }
+        EventKind::Warning { message, .. } => format!("warning: {message}"),
+        EventKind::Step { what, .. } => format!("step: {what}"),
+        EventKind::BurstDone(r) => format!("burst: {} of {} ok", r.ok, r.count),
+        EventKind::Dropped { entries, bytes } => {
+            format!("{entries} entries ({bytes} bytes) not delivered: the view lagged")
+        }
+        EventKind::Closed { reason, .. } => format!("closed: {reason}"),
+        EventKind::Log(e) => format!("{} bytes", e.data.len()),
+        EventKind::Call { record, .. } => record.call.text(),
+        EventKind::BurstProgress { done } => format!("{done} requests done"),
+        EventKind::Stats { .. } => "stats".into(),
+    }
 }
