@@ -1391,6 +1391,60 @@ pub struct LayoutFile {
     pub wall_clock: bool,
     /// Log follows the tail.
     pub follow: bool,
+    /// Light, dark or the system's.
+    #[serde(skip_serializing_if = "ThemeFile::is_system")]
+    pub theme: ThemeFile,
+    /// How large text (and the widgets around it) is drawn.
+    #[serde(skip_serializing_if = "TextSizeFile::is_normal")]
+    pub text_size: TextSizeFile,
+}
+
+/// The app's theme as saved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ThemeFile {
+    /// Follow the system's light or dark setting.
+    #[default]
+    System,
+    /// Light.
+    Light,
+    /// Dark.
+    Dark,
+}
+
+impl ThemeFile {
+    fn is_system(&self) -> bool {
+        *self == ThemeFile::System
+    }
+}
+
+/// The app's text size as saved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum TextSizeFile {
+    /// 90 %.
+    Small,
+    /// 100 %.
+    #[default]
+    Normal,
+    /// 120 %.
+    Large,
+    /// 140 %.
+    Larger,
+}
+
+impl TextSizeFile {
+    fn is_normal(&self) -> bool {
+        *self == TextSizeFile::Normal
+    }
+
+    /// The zoom factor it stands for.
+    pub fn zoom(self) -> f32 {
+        match self {
+            TextSizeFile::Small => 0.9,
+            TextSizeFile::Normal => 1.0,
+            TextSizeFile::Large => 1.2,
+            TextSizeFile::Larger => 1.4,
+        }
+    }
 }
 
 fn default_version() -> u32 {

@@ -1529,3 +1529,36 @@ fn the_log_tells_the_whole_story_with_lifecycle_rows() {
     assert!(text.contains("** connected 127.0.0.1:"), "{text}");
     assert!(text.contains("** closed: peer closed"), "{text}");
 }
+
+/// Workbench H29: a light and a dark theme (following the system,
+/// switchable) and a text size, remembered with the workspace.
+#[test]
+fn theme_and_text_size_switch_and_are_remembered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sockscope::store::Store::locate(Some(dir.path())).unwrap();
+    let mut h = harness_with(Vec::new(), Some(store.clone()));
+    h.run_steps(3);
+    assert_eq!(h.state().look().0, sockscope::preset::ThemeFile::System);
+    click(&mut h, L::VIEW);
+    click(&mut h, "Light");
+    // (A choice closes the menu.)
+    if h.query_by_label("120%").is_none() {
+        click(&mut h, L::VIEW);
+    }
+    click(&mut h, "120%");
+    h.run_steps(3);
+    assert_eq!(h.ctx.theme(), egui::Theme::Light);
+    assert!((h.ctx.zoom_factor() - 1.2).abs() < 1e-6);
+    h.state_mut().save_workspace();
+    let ws = store.load_workspace().unwrap().unwrap();
+    assert_eq!(ws.layout.theme, sockscope::preset::ThemeFile::Light);
+    assert_eq!(ws.layout.text_size, sockscope::preset::TextSizeFile::Large);
+    // The next start comes back the same.
+    let mut again = harness_with(Vec::new(), Some(store));
+    step_until(&mut again, "the workspace read", |a| {
+        a.look().0 == sockscope::preset::ThemeFile::Light
+    });
+    again.run_steps(3);
+    assert_eq!(again.ctx.theme(), egui::Theme::Light);
+    assert!((again.ctx.zoom_factor() - 1.2).abs() < 1e-6);
+}

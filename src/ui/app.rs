@@ -61,6 +61,12 @@ pub struct App {
     messages: std::collections::VecDeque<(std::time::SystemTime, String, bool)>,
     show_messages: bool,
     show_shortcuts: bool,
+    /// Light, dark or the system's; saved with the workspace.
+    theme: preset::ThemeFile,
+    /// Text size; saved with the workspace.
+    text_size: preset::TextSizeFile,
+    /// What was last applied to the context (set only on a change).
+    applied_look: Option<(preset::ThemeFile, preset::TextSizeFile)>,
     /// How long a message stays on the status line.
     status_ttl: Duration,
     export_tx: Sender<String>,
@@ -154,6 +160,9 @@ impl App {
             messages: std::collections::VecDeque::new(),
             show_messages: false,
             show_shortcuts: false,
+            theme: preset::ThemeFile::System,
+            text_size: preset::TextSizeFile::Normal,
+            applied_look: None,
             status_ttl: STATUS_TTL,
             export_tx,
             export_rx,
@@ -209,6 +218,8 @@ impl App {
                 hex: self.log.hex,
                 wall_clock: self.log.wall,
                 follow: self.log.follow,
+                theme: self.theme,
+                text_size: self.text_size,
             },
         }
     }
@@ -243,6 +254,9 @@ impl App {
             }
             StoreReply::Workspace(Ok(Some(ws))) => {
                 self.presets.reopen_next_time = ws.reopen;
+                // The look is the user's, whether or not sessions reopen.
+                self.theme = ws.layout.theme;
+                self.text_size = ws.layout.text_size;
                 let specs: Vec<SessionSpec> = ws
                     .sessions
                     .into_iter()
@@ -368,6 +382,26 @@ impl App {
     /// The composer as filled in.
     pub fn composer(&self) -> &Composer {
         &self.composer
+    }
+
+    /// Theme and text size, applied when they change.
+    fn apply_look(&mut self, ctx: &egui::Context) {
+        let look = (self.theme, self.text_size);
+        if self.applied_look == Some(look) {
+            return;
+        }
+        self.applied_look = Some(look);
+        ctx.set_theme(match self.theme {
+            preset::ThemeFile::System => egui::ThemePreference::System,
+            preset::ThemeFile::Light => egui::ThemePreference::Light,
+            preset::ThemeFile::Dark => egui::ThemePreference::Dark,
+        });
+        ctx.set_zoom_factor(self.text_size.zoom());
+    }
+
+    /// The theme and text size chosen.
+    pub fn look(&self) -> (preset::ThemeFile, preset::TextSizeFile) {
+        (self.theme, self.text_size)
     }
 
     /// The keyboard's shortcuts (listed in SHORTCUTS and the README).
@@ -721,6 +755,7 @@ impl App {
         let ctx = ui.ctx().clone();
         self.quit_requests(&ctx);
         self.shortcuts(&ctx);
+        self.apply_look(&ctx);
         // A singleline field gives up focus on Enter; which one had it
         // decides whether Enter opens the form.
         let focused_before = ctx.memory(|m| m.focused());
@@ -731,6 +766,29 @@ impl App {
                 ui.separator();
                 // The list button first, so a long message cannot push it
                 // out of reach.
+                ui.menu_button(L::VIEW, |ui| {
+                    ui.label("Theme");
+                    ui.horizontal(|ui| {
+                        for (t, name) in [
+                            (preset::ThemeFile::System, "System"),
+                            (preset::ThemeFile::Light, "Light"),
+                            (preset::ThemeFile::Dark, "Dark"),
+                        ] {
+                            ui.selectable_value(&mut self.theme, t, name);
+                        }
+                    });
+                    ui.label("Text size");
+                    ui.horizontal(|ui| {
+                        for (t, name) in [
+                            (preset::TextSizeFile::Small, "90%"),
+                            (preset::TextSizeFile::Normal, "100%"),
+                            (preset::TextSizeFile::Large, "120%"),
+                            (preset::TextSizeFile::Larger, "140%"),
+                        ] {
+                            ui.selectable_value(&mut self.text_size, t, name);
+                        }
+                    });
+                });
                 if ui.button(L::SHORTCUTS).clicked() {
                     self.show_shortcuts = !self.show_shortcuts;
                 }

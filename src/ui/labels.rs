@@ -132,3 +132,4 @@ pub const TEXT_AND_HEX: &str = "Text + hex";
 pub const SHOW_AS: &str = "Show as";
 pub const RESET_COUNTERS: &str = "Reset RX/TX";
 pub const SHOW_EVENTS: &str = "Events";
+pub const VIEW: &str = "View";
