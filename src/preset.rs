@@ -1519,18 +1519,21 @@ impl PresetError {
     }
 }
 
-/// Reads a preset or workspace file into session specs.
-pub fn load_file(path: &Path) -> Result<Vec<SessionSpec>, PresetError> {
-    let bytes =
-        crate::fsutil::read_capped(path, crate::fsutil::PRESET_MAX, "a preset or workspace")
-            .map_err(|e| PresetError {
-                file: path.to_path_buf(),
-                line: 0,
-                col: 0,
-                field: None,
-                message: format!("cannot read the file: {e}"),
-            })?;
-    let src = String::from_utf8(bytes).map_err(|e| {
+/// Reads a preset or workspace file as text: through
+/// [`crate::fsutil::read_capped`] (a regular file, opened without blocking,
+/// at most 16 MiB) and as UTF-8, with the line of the first bad byte. The
+/// loader, the store's list and the workspace all read through here.
+pub fn read_text(path: &Path, what: &'static str) -> Result<String, PresetError> {
+    let bytes = crate::fsutil::read_capped(path, crate::fsutil::PRESET_MAX, what).map_err(|e| {
+        PresetError {
+            file: path.to_path_buf(),
+            line: 0,
+            col: 0,
+            field: None,
+            message: format!("cannot read the file: {e}"),
+        }
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
         let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = upto.iter().filter(|b| **b == b'\n').count() + 1;
         PresetError {
@@ -1540,8 +1543,12 @@ pub fn load_file(path: &Path) -> Result<Vec<SessionSpec>, PresetError> {
             field: None,
             message: "the file is not UTF-8 text (is it a preset file?)".into(),
         }
-    })?;
-    parse_str(path, &src)
+    })
+}
+
+/// Reads a preset or workspace file into session specs.
+pub fn load_file(path: &Path) -> Result<Vec<SessionSpec>, PresetError> {
+    parse_str(path, &read_text(path, "a preset or workspace")?)
 }
 
 /// Parses preset or workspace text (the path is only for messages).

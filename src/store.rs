@@ -270,29 +270,10 @@ impl Store {
     /// Reads the last workspace, if there is one.
     pub fn load_workspace(&self) -> Result<Option<WorkspaceFile>, PresetError> {
         let path = self.workspace_path();
-        let text = match crate::fsutil::read_capped(&path, crate::fsutil::PRESET_MAX, "a workspace")
-        {
-            Ok(b) => b,
-            Err(crate::fsutil::ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(None);
-            }
-            Err(e) => {
-                return Err(PresetError {
-                    file: path,
-                    line: 0,
-                    col: 0,
-                    field: None,
-                    message: format!("cannot read the file: {e}"),
-                });
-            }
-        };
-        let text = String::from_utf8(text).map_err(|_| PresetError {
-            file: path.clone(),
-            line: 0,
-            col: 0,
-            field: None,
-            message: "the file is not UTF-8 text".into(),
-        })?;
+        if std::fs::symlink_metadata(&path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound) {
+            return Ok(None);
+        }
+        let text = preset::read_text(&path, "a workspace")?;
         preset::parse_workspace(&path, &text).map(Some)
     }
 
@@ -351,23 +332,7 @@ fn read_preset(path: &Path) -> UserPreset {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let loaded = crate::fsutil::read_capped(path, crate::fsutil::PRESET_MAX, "a preset")
-        .map_err(|e| PresetError {
-            file: path.to_path_buf(),
-            line: 0,
-            col: 0,
-            field: None,
-            message: format!("cannot read the file: {e}"),
-        })
-        .and_then(|b| {
-            String::from_utf8(b).map_err(|_| PresetError {
-                file: path.to_path_buf(),
-                line: 0,
-                col: 0,
-                field: None,
-                message: "the file is not UTF-8 text (is it a preset file?)".into(),
-            })
-        })
+    let loaded = preset::read_text(path, "a preset")
         .and_then(|text| preset::parse_session(path, &text).map(|(_, s)| s));
     UserPreset {
         name: loaded.as_ref().map(|s| s.name.clone()).unwrap_or(stem),

@@ -26,8 +26,18 @@ fn harness_with(
     open: Vec<SessionSpec>,
     store: Option<sockscope::store::Store>,
 ) -> Harness<'static, App> {
+    harness_of(open, store, 1400.0, 900.0)
+}
+
+/// The real app at a window size, with sessions and a store.
+fn harness_of(
+    open: Vec<SessionSpec>,
+    store: Option<sockscope::store::Store>,
+    w: f32,
+    h: f32,
+) -> Harness<'static, App> {
     Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
+        .with_size(egui::vec2(w, h))
         .with_context_setup(install_fonts)
         .build_ui_state(
             |ui, app: &mut App| {
@@ -36,6 +46,19 @@ fn harness_with(
             },
             App::new(&egui::Context::default(), open, store),
         )
+}
+
+/// A TCP server spec on `local` that answers with `responder`.
+fn tcp_server_spec(name: &str, local: &str, responder: Responder) -> SessionSpec {
+    let mut spec = SessionSpec::new(
+        name,
+        SessionKind::TcpServer {
+            local: local.parse().unwrap(),
+            backlog: 16,
+        },
+    );
+    spec.responder = responder;
+    spec
 }
 
 /// Steps frames until `cond` holds (engine events arrive on other threads).
@@ -786,14 +809,7 @@ fn a_tls_server_with_canned_template_replies_is_built_in_the_form() {
 /// app (the session list's title and the inspector), not only in JSON.
 #[test]
 fn a_server_on_every_interface_is_flagged_in_the_list_and_the_inspector() {
-    let mut spec = SessionSpec::new(
-        "wide open",
-        SessionKind::TcpServer {
-            local: "0.0.0.0:0".parse().unwrap(),
-            backlog: 16,
-        },
-    );
-    spec.responder = Responder::Echo;
+    let spec = tcp_server_spec("wide open", "0.0.0.0:0", Responder::Echo);
     let mut h = harness(vec![spec]);
     step_until(&mut h, "the warning", |a| {
         a.model()
@@ -1020,16 +1036,7 @@ fn a_failed_step_shows_its_whole_error_and_suggests_what_fits() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1024.0, 700.0))
-        .with_context_setup(install_fonts)
-        .build_ui_state(
-            |ui, app: &mut App| {
-                app.logic(ui.ctx());
-                app.ui(ui);
-            },
-            App::new(&egui::Context::default(), Vec::new(), None),
-        );
+    let mut h = harness_of(Vec::new(), None, 1024.0, 700.0);
     click(&mut h, L::NEW_STEPPER);
     step_until(&mut h, "stepper open", |a| {
         a.selected()
@@ -1263,19 +1270,6 @@ fn a_sessions_display_encoding_switches_at_any_time() {
     assert!(h.query_all_by_label("你好  |  c4 e3 ba c3").count() >= 3);
 }
 
-fn harness_sized(open: Vec<SessionSpec>, w: f32, h: f32) -> Harness<'static, App> {
-    Harness::builder()
-        .with_size(egui::vec2(w, h))
-        .with_context_setup(install_fonts)
-        .build_ui_state(
-            |ui, app: &mut App| {
-                app.logic(ui.ctx());
-                app.ui(ui);
-            },
-            App::new(&egui::Context::default(), open, None),
-        )
-}
-
 /// Workbench D12: at 1024x700 the log's len and data columns were off
 /// screen and unreachable. At 1024x700 and 1920x1080 the data cell and the
 /// Open button lie inside the window.
@@ -1292,7 +1286,7 @@ fn the_data_column_and_open_fit_the_window_at_1024_and_1920() {
             to: None,
             mode: Default::default(),
         }];
-        let mut h = harness_sized(vec![spec], w, h_);
+        let mut h = harness_of(vec![spec], None, w, h_);
         step_until(&mut h, "rows", |a| a.log_data_rows() >= 3);
         h.run_steps(5);
         let cell = h
