@@ -1556,3 +1556,46 @@ fn theme_and_text_size_switch_and_are_remembered() {
     assert_eq!(again.ctx.theme(), egui::Theme::Light);
     assert!((again.ctx.zoom_factor() - 1.2).abs() < 1e-6);
 }
+
+/// Workbench G26: while a call blocked, its pending indicator was clipped
+/// behind the panel. It is shown first, in view, with the time it has
+/// waited and Cancel.
+#[test]
+fn a_blocking_step_call_shows_its_wait_in_view_and_cancels() {
+    let mut h = harness_of(Vec::new(), None, 1024.0, 700.0);
+    click(&mut h, L::NEW_STEPPER);
+    step_until(&mut h, "stepper open", |a| {
+        a.selected()
+            .and_then(|id| a.model().get(id))
+            .is_some_and(|i| i.kind == "script")
+    });
+    let id = h.state().selected().unwrap();
+    click(&mut h, "SOCK_DGRAM");
+    click(&mut h, "socket()");
+    step_until(&mut h, "socket", |a| {
+        a.model().get(id).unwrap().calls.len() == 1
+    });
+    click(&mut h, "bind()");
+    step_until(&mut h, "bind", |a| {
+        a.model().get(id).unwrap().calls.len() == 2
+    });
+    click(&mut h, "recv()");
+    step_until(&mut h, "blocking", |a| {
+        a.model().get(id).unwrap().pending_calls == 1
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    h.run_steps(3);
+    let shown = h.get_by_label_contains("a call is in progress for");
+    let b = shown.accesskit_node().bounding_box().unwrap();
+    assert!(b.y1 <= 700.0 && b.x1 <= 1024.0, "in view: {b:?}");
+    // The Cancel beside it (the panel has one too).
+    h.get_all_by_label(L::STEP_CANCEL).next().unwrap().click();
+    step_until(&mut h, "cancelled", |a| {
+        a.model().get(id).unwrap().calls.len() == 3
+    });
+    let r = &h.state().model().get(id).unwrap().calls[2];
+    assert_eq!(
+        r.result.as_ref().unwrap_err().errno_name.as_deref(),
+        Some("EINTR")
+    );
+}

@@ -1013,7 +1013,11 @@ impl App {
                 });
             }
             match self.selected.and_then(|id| self.model.get(id)) {
-                Some(info) if stepping => super::stepper_panel::calls_ui(ui, info),
+                Some(info) if stepping => {
+                    if let Some(a) = super::stepper_panel::calls_ui(ui, info) {
+                        step_actions.push(a);
+                    }
+                }
                 Some(info) if info.kind == "burst" => super::burst_view::ui(ui, info),
                 _ => log_actions = self.log.ui(ui, &self.store, &self.model, &self.export_tx),
             }

@@ -135,6 +135,8 @@ pub struct SessionInfo {
     pub calls: Vec<crate::engine::stepper::CallRecord>,
     /// Step mode: calls sent and not answered yet.
     pub pending_calls: usize,
+    /// When the oldest call still in progress was sent.
+    pub pending_since: Option<std::time::Instant>,
     /// Bursts: requests done in the run in progress, and finished runs.
     pub burst_done: u32,
     /// See `burst_done`.
@@ -193,6 +195,7 @@ impl SessionInfo {
             last_source: None,
             calls: Vec::new(),
             pending_calls: 0,
+            pending_since: None,
             burst_done: 0,
             bursts: Vec::new(),
             tls: None,
@@ -241,6 +244,7 @@ impl Model {
     pub fn call_sent(&mut self, id: SessionId) {
         if let Some(i) = self.infos.get_mut(&id) {
             i.pending_calls += 1;
+            i.pending_since.get_or_insert_with(std::time::Instant::now);
         }
     }
 
@@ -432,6 +436,9 @@ impl Model {
                     info.state = State::Connected;
                 }
                 info.pending_calls = info.pending_calls.saturating_sub(1);
+                if info.pending_calls == 0 {
+                    info.pending_since = None;
+                }
                 info.calls.push((**record).clone());
                 // Calls made by hand join the session's script, so saving
                 // it as a preset keeps them.

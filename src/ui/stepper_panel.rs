@@ -418,10 +418,29 @@ const SHOWN_CALLS: usize = 500;
 
 /// The calls of a step-mode session, one row each: the call as written,
 /// what the kernel answered, how long it took.
-pub fn calls_ui(ui: &mut egui::Ui, info: &SessionInfo) {
+pub fn calls_ui(ui: &mut egui::Ui, info: &SessionInfo) -> Option<StepAction> {
+    let mut action = None;
+    // A call in progress is said first, where it is always in view, with
+    // how long it has blocked and a way out.
+    if info.pending_calls > 0 {
+        ui.horizontal_wrapped(|ui| {
+            ui.spinner();
+            let waited = info
+                .pending_since
+                .map_or(0.0, |t| t.elapsed().as_secs_f64());
+            ui.label(format!(
+                "a call is in progress for {waited:.1} s (blocking calls wait for the kernel)"
+            ));
+            if ui.button(L::STEP_CANCEL).clicked() {
+                action = Some(StepAction::Cancel(info.id));
+            }
+        });
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(100));
+    }
     if info.calls.is_empty() {
         ui.weak("No calls yet: start with socket().");
-        return;
+        return action;
     }
     // Rows wrap, so an error is read whole (errno, text and hint), not cut
     // before its errno; wrapped rows have no fixed height, so the newest
@@ -461,10 +480,5 @@ pub fn calls_ui(ui: &mut egui::Ui, info: &SessionInfo) {
                 });
             }
         });
-    if info.pending_calls > 0 {
-        ui.horizontal(|ui| {
-            ui.spinner();
-            ui.label("a call is in progress (blocking calls wait for the kernel; Cancel interrupts them)");
-        });
-    }
+    action
 }
