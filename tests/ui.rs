@@ -1599,3 +1599,51 @@ fn a_blocking_step_call_shows_its_wait_in_view_and_cancels() {
         Some("EINTR")
     );
 }
+
+/// Workbench F17: a server's composer picks its target, all connections
+/// or one of them by name and peer, without leaving the server.
+#[test]
+fn a_servers_composer_sends_to_one_connection_or_to_all() {
+    let mut h = harness(vec![tcp_server_spec("hub", "127.0.0.1:0", Responder::None)]);
+    let srv = h.state().selected().unwrap();
+    step_until(&mut h, "listening", |a| listening_port(a, srv).is_some());
+    let addr = listening_port(h.state(), srv).unwrap();
+    let mut one = TcpStream::connect(addr).unwrap();
+    step_until(&mut h, "first", |a| a.model().get(srv.child(1)).is_some());
+    let mut two = TcpStream::connect(addr).unwrap();
+    step_until(&mut h, "second", |a| a.model().get(srv.child(2)).is_some());
+    for c in [&one, &two] {
+        c.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+    }
+    select_in_list(&mut h, srv);
+    replace_text(&mut h, L::PAYLOAD, "only two");
+    click(&mut h, L::SEND_TARGET);
+    let label = h
+        .get_all_by_label_contains(&format!("{} hub #2 (", srv.child(2)))
+        .next()
+        .unwrap()
+        .accesskit_node()
+        .label()
+        .unwrap()
+        .to_string();
+    click(&mut h, &label);
+    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    h.run_steps(3);
+    let mut buf = [0u8; 16];
+    assert_eq!(two.read(&mut buf).unwrap(), 8);
+    assert_eq!(&buf[..8], b"only two");
+    assert!(
+        one.read(&mut buf).is_err(),
+        "the first connection got nothing"
+    );
+    click(&mut h, L::SEND_TARGET);
+    click(&mut h, L::ALL_CONNECTIONS);
+    replace_text(&mut h, L::PAYLOAD, "both");
+    h.get_by_role_and_label(Role::Button, L::SEND_ALL).click();
+    h.run_steps(3);
+    for c in [&mut one, &mut two] {
+        let n = c.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"both");
+    }
+}

@@ -986,6 +986,18 @@ impl App {
                         .and_then(|i| i.spec.as_ref())
                         .map(|s| s.snippets.as_slice())
                         .unwrap_or(&[]);
+                    // A server's live connections, for the target picker.
+                    let children: Vec<(SessionId, String)> = info
+                        .children
+                        .iter()
+                        .filter_map(|c| self.model.get(*c))
+                        .filter(|c| !c.state.is_closed())
+                        .map(|c| {
+                            let peer = c.peer.as_ref().map(|p| p.to_string()).unwrap_or_default();
+                            (c.id, format!("{} {} ({peer})", c.id, c.name))
+                        })
+                        .collect();
+                    composer.children = children;
                     composer_actions = composer.ui(ui, info, snippets);
                 });
         }

@@ -130,6 +130,10 @@ pub struct Composer {
     pub focus_payload: bool,
     /// Enter was pressed in the payload: send this frame.
     send_now: bool,
+    /// A server's live connections (id, label), set by the app each frame.
+    pub children: Vec<(SessionId, String)>,
+    /// Where a server's composer sends: one connection, or None for all.
+    pub server_target: Option<SessionId>,
     /// What was typed for each session the user left: its text and mode
     /// belong to it, not to whichever session is selected next.
     drafts: std::collections::HashMap<SessionId, Draft>,
@@ -189,6 +193,8 @@ impl Default for Composer {
             http: HttpForm::default(),
             focus_payload: false,
             send_now: false,
+            children: Vec::new(),
+            server_target: None,
             drafts: std::collections::HashMap::new(),
         }
     }
@@ -675,12 +681,47 @@ impl Composer {
         ui.horizontal_wrapped(|ui| {
             let send_now = std::mem::take(&mut self.send_now) && ok;
             if is_server {
-                if (ui.add_enabled(ok, egui::Button::new(L::SEND_ALL)).clicked() || send_now)
+                // All connections, or one of them by name and peer (as
+                // NetAssist does), without leaving the server.
+                if self
+                    .server_target
+                    .is_some_and(|t| !self.children.iter().any(|(c, _)| *c == t))
+                {
+                    self.server_target = None;
+                }
+                let shown = self
+                    .server_target
+                    .and_then(|t| self.children.iter().find(|(c, _)| *c == t))
+                    .map_or(L::ALL_CONNECTIONS.to_string(), |(_, l)| l.clone());
+                let l = ui.label(L::SEND_TARGET);
+                egui::ComboBox::from_id_salt("server-target")
+                    .selected_text(shown)
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut self.server_target, None, L::ALL_CONNECTIONS);
+                        for (c, label) in &self.children {
+                            ui.selectable_value(&mut self.server_target, Some(*c), label);
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+                let (button, target) = match self.server_target {
+                    None => (L::SEND_ALL, None),
+                    Some(t) => (L::SEND, Some(t)),
+                };
+                if (ui.add_enabled(ok, egui::Button::new(button)).clicked() || send_now)
                     && let Ok(data) = &bytes
                 {
-                    out.push(ComposerAction::SendAll {
-                        server: id,
-                        data: data.clone(),
+                    out.push(match target {
+                        None => ComposerAction::SendAll {
+                            server: id,
+                            data: data.clone(),
+                        },
+                        Some(t) => ComposerAction::Send {
+                            target: t,
+                            data: data.clone(),
+                            mode: SendMode::All,
+                            to: None,
+                        },
                     });
                     self.remember();
                 }

@@ -133,3 +133,5 @@ pub const SHOW_AS: &str = "Show as";
 pub const RESET_COUNTERS: &str = "Reset RX/TX";
 pub const SHOW_EVENTS: &str = "Events";
 pub const VIEW: &str = "View";
+pub const SEND_TARGET: &str = "To";
+pub const ALL_CONNECTIONS: &str = "all connections";
