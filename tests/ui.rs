@@ -1647,3 +1647,31 @@ fn a_servers_composer_sends_to_one_connection_or_to_all() {
         assert_eq!(&buf[..n], b"both");
     }
 }
+
+/// Workbench F20: checksums appended on send and shown in the byte
+/// preview, in the chosen byte order.
+#[test]
+fn a_checksum_is_appended_and_shown_in_the_preview() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut h = harness(vec![tcp_client_to(l.local_addr().unwrap(), "modbus")]);
+    let (mut peer, _) = l.accept().unwrap();
+    let id = h.state().selected().unwrap();
+    step_until(&mut h, "connected", |a| {
+        a.model()
+            .get(id)
+            .is_some_and(|i| i.state == State::Connected)
+    });
+    click(&mut h, L::MODE_HEX);
+    replace_text(&mut h, L::PAYLOAD, "01 03 00 00 00 0a");
+    click(&mut h, L::CHECKSUM);
+    click(&mut h, "CRC-16/MODBUS");
+    click(&mut h, "little-endian");
+    h.get_by_label_contains("8 bytes: 01 03 00 00 00 0a c5 cd");
+    h.get_by_label("CRC-16/MODBUS c5 cd");
+    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    h.run_steps(3);
+    peer.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut got = [0u8; 8];
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(got, [0x01, 0x03, 0x00, 0x00, 0x00, 0x0a, 0xc5, 0xcd]);
+}

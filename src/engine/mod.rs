@@ -4,6 +4,7 @@
 //! consumers.
 
 pub mod burst;
+pub mod checksum;
 pub mod codec;
 pub mod error;
 pub mod log;

@@ -130,6 +130,10 @@ pub struct Composer {
     pub focus_payload: bool,
     /// Enter was pressed in the payload: send this frame.
     send_now: bool,
+    /// A checksum appended to what is sent (before the line end).
+    pub checksum: crate::engine::checksum::Checksum,
+    /// Its byte order.
+    pub checksum_order: crate::engine::checksum::ByteOrder,
     /// A server's live connections (id, label), set by the app each frame.
     pub children: Vec<(SessionId, String)>,
     /// Where a server's composer sends: one connection, or None for all.
@@ -195,22 +199,33 @@ impl Default for Composer {
             send_now: false,
             children: Vec::new(),
             server_target: None,
+            checksum: Default::default(),
+            checksum_order: Default::default(),
             drafts: std::collections::HashMap::new(),
         }
     }
 }
 
 impl Composer {
-    /// The exact bytes the current input stands for, or why there are none.
-    pub fn bytes(&self) -> Result<Vec<u8>, String> {
+    /// The payload as typed, before the checksum and the line end.
+    fn bytes_without_checksum(&self) -> Result<Vec<u8>, String> {
         let enc = Encoding::for_label(&self.encoding)
             .ok_or_else(|| format!("unknown encoding '{}'", self.encoding))?;
-        let mut data = match self.mode {
+        match self.mode {
             Mode::Text => enc.encode(&self.text),
             Mode::Hex => codec::parse_hex(&self.text),
             Mode::Escaped => codec::parse_escaped(&self.text, enc),
         }
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())
+    }
+
+    /// The exact bytes the current input stands for, or why there are none.
+    pub fn bytes(&self) -> Result<Vec<u8>, String> {
+        let mut data = self.bytes_without_checksum()?;
+        // The checksum covers the payload; a line end (Modbus ASCII's CR
+        // LF, say) goes after it.
+        let sum = self.checksum.of(&data, self.checksum_order);
+        data.extend_from_slice(&sum);
         if self.mode != Mode::Hex {
             match self.ending {
                 Ending::None => {}
@@ -368,6 +383,23 @@ impl Composer {
                 label
             })
             .inner;
+        ui.horizontal_wrapped(|ui| {
+            use crate::engine::checksum::{ByteOrder, Checksum};
+            let l = ui.label(L::CHECKSUM);
+            egui::ComboBox::from_id_salt("composer-checksum")
+                .selected_text(self.checksum.name())
+                .show_ui(ui, |ui| {
+                    for c in Checksum::ALL {
+                        ui.selectable_value(&mut self.checksum, c, c.name());
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            if self.checksum != Checksum::None {
+                ui.selectable_value(&mut self.checksum_order, ByteOrder::Big, "big-endian");
+                ui.selectable_value(&mut self.checksum_order, ByteOrder::Little, "little-endian");
+            }
+        });
         // Enter sends (Shift+Enter is a new line), as in chat and in the
         // tools people come from.
         let payload = ui
@@ -644,6 +676,15 @@ impl Composer {
                     codec::to_hex(shown),
                     if b.len() > 48 { " …" } else { "" }
                 ));
+                if self.checksum != crate::engine::checksum::Checksum::None {
+                    // Which bytes the checksum is, in the preview.
+                    let body = self.bytes_without_checksum().unwrap_or_default();
+                    ui.monospace(format!(
+                        "{} {}",
+                        self.checksum.name(),
+                        codec::to_hex(&self.checksum.of(&body, self.checksum_order))
+                    ));
+                }
             }
             Err(e) => {
                 ui.colored_label(

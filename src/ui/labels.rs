@@ -135,3 +135,4 @@ pub const SHOW_EVENTS: &str = "Events";
 pub const VIEW: &str = "View";
 pub const SEND_TARGET: &str = "To";
 pub const ALL_CONNECTIONS: &str = "all connections";
+pub const CHECKSUM: &str = "Checksum";
