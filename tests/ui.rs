@@ -1675,3 +1675,39 @@ fn a_checksum_is_appended_and_shown_in_the_preview() {
     peer.read_exact(&mut got).unwrap();
     assert_eq!(got, [0x01, 0x03, 0x00, 0x00, 0x00, 0x0a, 0xc5, 0xcd]);
 }
+
+/// Workbench G28: the inspector showed state "connected" and fd "-" for
+/// a step-mode session. It shows the script's sockets: fd, state,
+/// addresses.
+#[test]
+fn the_inspector_shows_a_scripts_sockets() {
+    let mut h = harness(Vec::new());
+    click(&mut h, L::NEW_STEPPER);
+    step_until(&mut h, "stepper open", |a| {
+        a.selected()
+            .and_then(|id| a.model().get(id))
+            .is_some_and(|i| i.kind == "script")
+    });
+    let id = h.state().selected().unwrap();
+    replace_text(&mut h, L::STEP_VAR, "srv");
+    for (call, n) in [
+        ("socket()", 1),
+        ("bind()", 2),
+        ("listen()", 3),
+        ("getsockname()", 4),
+    ] {
+        click(&mut h, call);
+        step_until(&mut h, call, |a| {
+            a.model().get(id).unwrap().calls.len() == n
+        });
+    }
+    h.run_steps(3);
+    h.get_by_label("1 sockets");
+    h.get_by_label("listening");
+    let fd = match &h.state().model().get(id).unwrap().calls[0].result {
+        Ok(sockscope::engine::stepper::Outcome::Int(fd)) => *fd,
+        other => panic!("{other:?}"),
+    };
+    h.get_by_label(&fd.to_string());
+    assert!(h.query_all_by_label_contains("127.0.0.1:").count() >= 2);
+}

@@ -254,6 +254,11 @@ fn draw(
             }
         });
     }
+    if info.kind == "script" {
+        // A step-mode session is no socket of its own: say its sockets.
+        script_sockets(ui, info);
+        return copy.map(InspectorAction::Copy);
+    }
     egui::Grid::new("inspector-grid")
         .num_columns(2)
         .striped(true)
@@ -437,4 +442,82 @@ fn draw(
         return Some(InspectorAction::ResetCounters(info.id));
     }
     copy.map(InspectorAction::Copy)
+}
+
+/// One socket a step-mode script made, as its calls left it.
+#[derive(Default)]
+struct ScriptSocket {
+    fd: Option<i64>,
+    local: Option<String>,
+    peer: Option<String>,
+    state: &'static str,
+}
+
+/// The sockets of a step-mode session, worked out from its calls: each
+/// variable's fd, last known local and peer address, and what it is now.
+fn script_sockets(ui: &mut egui::Ui, info: &SessionInfo) {
+    use crate::engine::stepper::{Call, Outcome};
+    let mut socks: Vec<(String, ScriptSocket)> = Vec::new();
+    let get = |socks: &mut Vec<(String, ScriptSocket)>, v: &str| -> usize {
+        match socks.iter().position(|(n, _)| n == v) {
+            Some(i) => i,
+            None => {
+                socks.push((v.to_string(), ScriptSocket::default()));
+                socks.len() - 1
+            }
+        }
+    };
+    for r in &info.calls {
+        let Ok(out) = &r.result else { continue };
+        let i = get(&mut socks, r.call.var());
+        let s = &mut socks[i].1;
+        match (&r.call, out) {
+            (Call::Socket { .. }, Outcome::Int(fd)) => {
+                *s = ScriptSocket {
+                    fd: Some(*fd),
+                    state: "open",
+                    ..Default::default()
+                };
+            }
+            (Call::Bind { .. }, _) => s.state = "bound",
+            (Call::Listen { .. }, _) => s.state = "listening",
+            (Call::Connect { .. }, _) => s.state = "connected",
+            (Call::GetSockName { .. }, Outcome::Addr(a)) => s.local = Some(a.to_string()),
+            (Call::GetPeerName { .. }, Outcome::Addr(a)) => s.peer = Some(a.to_string()),
+            (Call::Shutdown { .. }, _) => s.state = "shut down",
+            (Call::Close { .. }, _) => s.state = "closed",
+            (Call::Accept { .. }, Outcome::Accepted { var, peer, fd }) => {
+                let j = get(&mut socks, var);
+                socks[j].1 = ScriptSocket {
+                    fd: Some(i64::from(*fd)),
+                    peer: Some(peer.to_string()),
+                    state: "connected",
+                    ..Default::default()
+                };
+            }
+            _ => {}
+        }
+    }
+    ui.strong(format!("{} sockets", socks.len()));
+    if socks.is_empty() {
+        ui.weak("none yet: call socket()");
+        return;
+    }
+    egui::Grid::new("script-sockets")
+        .num_columns(5)
+        .striped(true)
+        .show(ui, |ui| {
+            for h in ["socket", "fd", "state", "local", "peer"] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for (name, s) in &socks {
+                ui.monospace(name);
+                ui.monospace(s.fd.map_or("-".into(), |f| f.to_string()));
+                ui.label(s.state);
+                ui.monospace(s.local.as_deref().unwrap_or("-"));
+                ui.monospace(s.peer.as_deref().unwrap_or("-"));
+                ui.end_row();
+            }
+        });
 }
