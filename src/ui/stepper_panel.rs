@@ -368,7 +368,7 @@ impl StepperPanel {
             {
                 out.push(StepAction::Cancel(id));
             }
-            let script: Vec<Call> = info.calls.iter().map(|r| r.call.clone()).collect();
+            let script = portable_script(&info.calls);
             if ui
                 .add_enabled(!script.is_empty(), egui::Button::new(L::STEP_REPLAY))
                 .clicked()
@@ -411,6 +411,59 @@ impl StepperPanel {
         });
         out
     }
+}
+
+/// The calls made, as a script that runs again on its own (replayed or
+/// exported): an address the kernel gave one of the script's own sockets
+/// (an ephemeral port from bind to port 0) becomes a reference to it
+/// (`@srv`), so the replay talks to its new socket, not the old one; a
+/// blocking call the user cancelled gets a 5 s timeout first, so the
+/// program ends instead of hanging.
+pub fn portable_script(records: &[crate::engine::stepper::CallRecord]) -> Vec<Call> {
+    use crate::engine::stepper::Outcome;
+    let mut known: Vec<(String, String)> = Vec::new();
+    let mut out = Vec::new();
+    for r in records {
+        let mut call = r.call.clone();
+        let refer = |a: &AddrArg, known: &[(String, String)], me: &str| {
+            known
+                .iter()
+                .find(|(addr, var)| *addr == a.0 && var != me)
+                .map(|(_, var)| AddrArg(format!("@{var}")))
+        };
+        match &mut call {
+            Call::Connect { var, addr }
+            | Call::ConnectEx { var, addr }
+            | Call::SendTo { var, addr, .. } => {
+                if let Some(a) = refer(addr, &known, var) {
+                    *addr = a;
+                }
+            }
+            _ => {}
+        }
+        if let (Call::GetSockName { var }, Ok(Outcome::Addr(a))) = (&r.call, &r.result) {
+            known.retain(|(_, v)| v != var);
+            known.push((a.to_string(), var.clone()));
+        }
+        let cancelled = r.result.as_ref().err().is_some_and(|e| e.is(libc::EINTR));
+        let blocks = matches!(
+            call,
+            Call::Recv { .. }
+                | Call::RecvFrom { .. }
+                | Call::Accept { .. }
+                | Call::ReadExactly { .. }
+                | Call::ReadUntil { .. }
+                | Call::Connect { .. }
+        );
+        if cancelled && blocks {
+            out.push(Call::SetTimeout {
+                var: call.var().to_string(),
+                secs: Some(5.0),
+            });
+        }
+        out.push(call);
+    }
+    out
 }
 
 /// How many of the newest calls the list draws.
@@ -481,4 +534,72 @@ pub fn calls_ui(ui: &mut egui::Ui, info: &SessionInfo) -> Option<StepAction> {
             }
         });
     action
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::error::OpError;
+    use crate::engine::protocol::Addr;
+    use crate::engine::stepper::{CallRecord, Outcome};
+
+    fn rec(call: Call, result: Result<Outcome, OpError>) -> CallRecord {
+        CallRecord {
+            call,
+            result,
+            timed_out: false,
+            took: std::time::Duration::ZERO,
+        }
+    }
+
+    /// Workbench G27: Copy as Python hard-coded the ephemeral port the
+    /// user typed (the program connected to the app's still-open
+    /// listener), and a cancelled blocking recv became a plain recv (the
+    /// program hung). The port becomes `@srv`; the recv gets a timeout.
+    #[test]
+    fn exported_scripts_refer_to_their_own_sockets_and_always_end() {
+        let sa: std::net::SocketAddr = "127.0.0.1:41234".parse().unwrap();
+        let records = vec![
+            rec(
+                Call::GetSockName { var: "srv".into() },
+                Ok(Outcome::Addr(Addr::Inet(sa))),
+            ),
+            rec(
+                Call::Connect {
+                    var: "cli".into(),
+                    addr: AddrArg("127.0.0.1:41234".into()),
+                },
+                Ok(Outcome::Nothing),
+            ),
+            rec(
+                Call::Recv {
+                    var: "cli".into(),
+                    n: 10,
+                },
+                Err(OpError::io(
+                    "recv",
+                    &std::io::Error::from_raw_os_error(libc::EINTR),
+                )),
+            ),
+        ];
+        let script = portable_script(&records);
+        assert_eq!(
+            script[1],
+            Call::Connect {
+                var: "cli".into(),
+                addr: AddrArg("@srv".into())
+            }
+        );
+        assert_eq!(
+            script[2],
+            Call::SetTimeout {
+                var: "cli".into(),
+                secs: Some(5.0)
+            }
+        );
+        assert!(matches!(script[3], Call::Recv { .. }));
+        let py = crate::export::python("g27", &script);
+        assert!(py.contains("names['srv']"), "{py}");
+        assert!(py.contains("settimeout(5.0)"), "{py}");
+    }
 }
