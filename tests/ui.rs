@@ -168,8 +168,9 @@ fn invalid_fields_are_marked_and_open_says_why_it_is_disabled() {
     let mut h = harness(Vec::new());
     replace_text(&mut h, L::REMOTE, "127.0.0.1:70000");
     h.run_steps(2);
-    h.get_by_label_contains("! port 70000 is out of range");
-    h.get_by_label_contains("Open is disabled");
+    // The reason beside Open (the field gets a red frame, and the
+    // reason on hover).
+    h.get_by_label_contains("Open is disabled: port 70000 is out of range");
     assert!(h.get_by_label(L::OPEN).accesskit_node().is_disabled());
     replace_text(&mut h, L::REMOTE, "localhost:8000");
     h.run_steps(2);
@@ -1710,4 +1711,38 @@ fn the_inspector_shows_a_scripts_sockets() {
     };
     h.get_by_label(&fd.to_string());
     assert!(h.query_all_by_label_contains("127.0.0.1:").count() >= 2);
+}
+
+fn rect_of(h: &Harness<'_, App>, role: Role, label: &str) -> egui::accesskit::Rect {
+    h.get_by_role_and_label(role, label)
+        .accesskit_node()
+        .bounding_box()
+        .unwrap()
+}
+
+/// Workbench D13: the Open button moved after the first session opened,
+/// so a second click on the same spot made a step-mode session; a growing
+/// validation message pushed what was below it. Open and the button under
+/// it stay put whether the form is valid or not, and after opening.
+#[test]
+fn open_and_the_buttons_below_it_do_not_move() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut h = harness_of(Vec::new(), None, 1024.0, 700.0);
+    replace_text(&mut h, L::REMOTE, &l.local_addr().unwrap().to_string());
+    h.run_steps(3);
+    let open = rect_of(&h, Role::Button, L::OPEN);
+    let stepper = rect_of(&h, Role::Button, L::NEW_STEPPER);
+    // Invalid: the reason shows, nothing moves.
+    replace_text(&mut h, L::REMOTE, "127.0.0.1:70000");
+    h.run_steps(3);
+    h.get_by_label_contains("Open is disabled");
+    assert_eq!(rect_of(&h, Role::Button, L::OPEN), open);
+    assert_eq!(rect_of(&h, Role::Button, L::NEW_STEPPER), stepper);
+    // Valid again, then opened: still in place.
+    replace_text(&mut h, L::REMOTE, &l.local_addr().unwrap().to_string());
+    click(&mut h, L::OPEN);
+    step_until(&mut h, "opened", |a| a.model().sessions().len() == 1);
+    h.run_steps(5);
+    assert_eq!(rect_of(&h, Role::Button, L::OPEN), open);
+    assert_eq!(rect_of(&h, Role::Button, L::NEW_STEPPER), stepper);
 }

@@ -723,9 +723,19 @@ impl OpenForm {
     /// Open below it, always in view however long the form grows).
     pub fn fields_ui(&mut self, ui: &mut egui::Ui) {
         let (spec, problems) = self.validate();
-        let err = |ui: &mut egui::Ui, field: &str| {
+        // A field in error gets a red frame and its reason on hover; the
+        // reason is also beside Open. No line is added under the field, so
+        // a message never pushes the widgets below it.
+        let err = |ui: &mut egui::Ui, widget: &egui::Response, field: &str| {
             if let Some(m) = problems.of(field) {
-                ui.colored_label(ui.visuals().error_fg_color, format!("! {m}"));
+                let red = ui.visuals().error_fg_color;
+                ui.painter().rect_stroke(
+                    widget.rect.expand(1.0),
+                    2.0,
+                    egui::Stroke::new(1.5, red),
+                    egui::StrokeKind::Outside,
+                );
+                widget.clone().on_hover_text(format!("! {m}"));
             }
         };
         egui::Grid::new("form-grid")
@@ -771,17 +781,18 @@ impl OpenForm {
                 if needs_local {
                     let label = ui.label(L::LOCAL);
                     ui.vertical(|ui| {
-                        ui.add(
-                            egui::TextEdit::singleline(&mut self.local)
-                                .desired_width(180.0)
-                                .hint_text(if self.kind == KindChoice::TcpServer {
-                                    "127.0.0.1:7788"
-                                } else {
-                                    "optional, e.g. 127.0.0.1:0"
-                                }),
-                        )
-                        .labelled_by(label.id);
-                        err(ui, L::LOCAL);
+                        let field = ui
+                            .add(
+                                egui::TextEdit::singleline(&mut self.local)
+                                    .desired_width(180.0)
+                                    .hint_text(if self.kind == KindChoice::TcpServer {
+                                        "127.0.0.1:7788"
+                                    } else {
+                                        "optional, e.g. 127.0.0.1:0"
+                                    }),
+                            )
+                            .labelled_by(label.id);
+                        err(ui, &field, L::LOCAL);
                         if self.binds_all_interfaces() {
                             ui.colored_label(
                                 ui.visuals().warn_fg_color,
@@ -798,26 +809,28 @@ impl OpenForm {
                         L::REMOTE
                     });
                     ui.vertical(|ui| {
-                        ui.add(
-                            egui::TextEdit::singleline(&mut self.remote)
-                                .desired_width(180.0)
-                                .id_salt(L::REMOTE),
-                        )
-                        .labelled_by(label.id);
-                        err(ui, L::REMOTE);
+                        let field = ui
+                            .add(
+                                egui::TextEdit::singleline(&mut self.remote)
+                                    .desired_width(180.0)
+                                    .id_salt(L::REMOTE),
+                            )
+                            .labelled_by(label.id);
+                        err(ui, &field, L::REMOTE);
                     });
                     ui.end_row();
                 }
                 if self.kind == KindChoice::Udp {
                     let label = ui.label("Join groups");
                     ui.vertical(|ui| {
-                        ui.add(
-                            egui::TextEdit::singleline(&mut self.join)
-                                .desired_width(180.0)
-                                .hint_text("239.1.2.3, ff02::1234"),
-                        )
-                        .labelled_by(label.id);
-                        err(ui, "Join groups");
+                        let field = ui
+                            .add(
+                                egui::TextEdit::singleline(&mut self.join)
+                                    .desired_width(180.0)
+                                    .hint_text("239.1.2.3, ff02::1234"),
+                            )
+                            .labelled_by(label.id);
+                        err(ui, &field, "Join groups");
                     });
                     ui.end_row();
                 }
@@ -827,31 +840,34 @@ impl OpenForm {
                 ) {
                     let label = ui.label(L::PATH);
                     ui.vertical(|ui| {
-                        ui.add(egui::TextEdit::singleline(&mut self.path).desired_width(180.0))
+                        let field = ui
+                            .add(egui::TextEdit::singleline(&mut self.path).desired_width(180.0))
                             .labelled_by(label.id);
-                        err(ui, L::PATH);
+                        err(ui, &field, L::PATH);
                     });
                     ui.end_row();
                 }
                 if self.kind == KindChoice::UnixDatagram {
                     let label = ui.label("Peer path");
                     ui.vertical(|ui| {
-                        ui.add(
-                            egui::TextEdit::singleline(&mut self.peer_path)
-                                .desired_width(180.0)
-                                .hint_text("optional"),
-                        )
-                        .labelled_by(label.id);
-                        err(ui, "Peer path");
+                        let field = ui
+                            .add(
+                                egui::TextEdit::singleline(&mut self.peer_path)
+                                    .desired_width(180.0)
+                                    .hint_text("optional"),
+                            )
+                            .labelled_by(label.id);
+                        err(ui, &field, "Peer path");
                     });
                     ui.end_row();
                 }
                 if matches!(self.kind, KindChoice::TcpServer | KindChoice::UnixServer) {
                     let label = ui.label("Backlog");
                     ui.vertical(|ui| {
-                        ui.add(egui::TextEdit::singleline(&mut self.backlog).desired_width(60.0))
+                        let field = ui
+                            .add(egui::TextEdit::singleline(&mut self.backlog).desired_width(60.0))
                             .labelled_by(label.id);
-                        err(ui, "Backlog");
+                        err(ui, &field, "Backlog");
                     });
                     ui.end_row();
                 }
@@ -905,16 +921,31 @@ impl OpenForm {
             .iter()
             .map(|(f, m)| format!("{f}: {m}"))
             .collect();
+        // The reason Open is disabled sits beside it on one line, cut to
+        // the width (all of it on hover), so the button and what is below
+        // it never move as the form turns valid or invalid.
         let clicked = ui
-            .add_enabled(spec.is_some(), egui::Button::new(L::OPEN))
-            .on_disabled_hover_text(all.join("\n"))
-            .clicked();
-        if spec.is_none() && !all.is_empty() {
-            ui.colored_label(
-                ui.visuals().error_fg_color,
-                format!("Open is disabled: {}", all[0]),
-            );
-        }
+            .horizontal(|ui| {
+                let clicked = ui
+                    .add_enabled(spec.is_some(), egui::Button::new(L::OPEN))
+                    .on_disabled_hover_text(all.join("\n"))
+                    .clicked();
+                if spec.is_none()
+                    && let Some((f, m)) = problems.0.first()
+                {
+                    // The reason first: the line is cut to the panel.
+                    let text = format!("Open is disabled: {m} ({f})");
+                    ui.add(
+                        egui::Label::new(
+                            egui::RichText::new(text).color(ui.visuals().error_fg_color),
+                        )
+                        .truncate(),
+                    )
+                    .on_hover_text(all.join("\n"));
+                }
+                clicked
+            })
+            .inner;
         match (clicked, spec) {
             (true, Some(spec)) => Some(FormAction::Open(spec)),
             _ => None,
