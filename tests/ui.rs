@@ -1746,3 +1746,35 @@ fn open_and_the_buttons_below_it_do_not_move() {
     assert_eq!(rect_of(&h, Role::Button, L::OPEN), open);
     assert_eq!(rect_of(&h, Role::Button, L::NEW_STEPPER), stepper);
 }
+
+/// Workbench F19 (part): Resend on any sent or received log row sends its
+/// bytes again on the same session.
+#[test]
+fn a_log_row_can_be_sent_again() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut h = harness(vec![tcp_client_to(l.local_addr().unwrap(), "again")]);
+    let (mut peer, _) = l.accept().unwrap();
+    let id = h.state().selected().unwrap();
+    peer.write_all(b"ping!").unwrap();
+    step_until(&mut h, "received", |a| {
+        a.model().get(id).is_some_and(|i| i.counters.bytes_in == 5)
+    });
+    click(&mut h, L::SHOW_EVENTS);
+    h.run_steps(3);
+    // Select the received row by its time, then Resend it.
+    let time = h
+        .get_all_by_role(Role::Button)
+        .find(|n| {
+            n.accesskit_node()
+                .label()
+                .is_some_and(|l| l.starts_with("0."))
+        })
+        .expect("a row's time");
+    time.click();
+    h.run_steps(3);
+    click(&mut h, L::RESEND);
+    peer.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut got = [0u8; 5];
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"ping!");
+}

@@ -737,6 +737,25 @@ impl App {
                 self.log.rebuild(&self.store, &self.model);
             }
             LogAction::Status(s) => self.info(s),
+            LogAction::Resend { target, data, to } => {
+                // A datagram goes back to the peer its row names; a stream
+                // has one peer.
+                let dgram = self
+                    .model
+                    .get(target)
+                    .is_some_and(|i| matches!(i.kind, "udp" | "unix-datagram"));
+                let to = to.filter(|_| dgram).map(|a| a.to_string());
+                let n = data.len();
+                self.command(Command::Send {
+                    target,
+                    data,
+                    mode: crate::engine::protocol::SendMode::All,
+                    to,
+                });
+                self.info(format!(
+                    "sent the row's {n} bytes again on session {target}"
+                ));
+            }
             LogAction::SetEncoding(top, enc) => {
                 let old = self.model.set_encoding(top, enc);
                 // The composer follows the session's encoding unless the

@@ -136,3 +136,4 @@ pub const VIEW: &str = "View";
 pub const SEND_TARGET: &str = "To";
 pub const ALL_CONNECTIONS: &str = "all connections";
 pub const CHECKSUM: &str = "Checksum";
+pub const RESEND: &str = "Resend";

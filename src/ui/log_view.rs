@@ -37,6 +37,15 @@ pub enum LogAction {
     Clear(Option<u32>),
     /// Tell the user something.
     Status(String),
+    /// Send a row's bytes again on its session (`to`: a datagram's peer).
+    Resend {
+        /// The session or child the row belongs to.
+        target: crate::engine::SessionId,
+        /// The bytes.
+        data: Vec<u8>,
+        /// The row's peer.
+        to: Option<crate::engine::protocol::Addr>,
+    },
     /// Show a session's payloads in another encoding from now on (what
     /// is logged already is decoded again: the log keeps bytes).
     SetEncoding(u32, Encoding),
@@ -574,7 +583,9 @@ impl LogView {
             }
         ));
         self.table(ui, store, model);
-        self.detail(ui, store);
+        if let Some(a) = self.detail(ui, store) {
+            actions.push(a);
+        }
         actions
     }
 
@@ -736,18 +747,26 @@ impl LogView {
         }
     }
 
-    fn detail(&mut self, ui: &mut egui::Ui, store: &LogStore) {
-        let Some((top, abs)) = self.selected else {
-            return;
-        };
+    fn detail(&mut self, ui: &mut egui::Ui, store: &LogStore) -> Option<LogAction> {
+        let (top, abs) = self.selected?;
         let Some(r) = store.get(top, abs) else {
             self.selected = None;
-            return;
+            return None;
         };
         ui.separator();
         if let Some(ev) = &r.event {
             ui.add(egui::Label::new(format!("{}  {}", self.time_text(r), describe(ev))).wrap());
-            return;
+            return None;
+        }
+        let mut action = None;
+        // Send these bytes again on the same session (a datagram to the
+        // peer the row names), as Packet Sender's resend does.
+        if ui.button(L::RESEND).clicked() {
+            action = Some(LogAction::Resend {
+                target: r.session,
+                data: r.entry.data.clone(),
+                to: r.entry.peer.clone(),
+            });
         }
         ui.label(format!(
             "{} bytes {} {} at {}",
@@ -792,6 +811,7 @@ impl LogView {
                     ui.add(egui::Label::new(text).extend());
                 }
             });
+        action
     }
 }
 
