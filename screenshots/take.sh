@@ -21,15 +21,17 @@ xdotool search --sync --pid "$app" | head -1 | xargs -r xdotool windowfocus --sy
 shot() { import -window root "screenshots/$1.png"; echo "wrote screenshots/$1.png"; }
 click() { xdotool mousemove "$1" "$2" click 1; sleep 0.5; }
 # 1. The session list (a server with two connections), the selected
-#    client's log with Chinese text, the inspector with read-back options.
+#    client's log (data and lifecycle rows) with Chinese text, the
+#    inspector with read-back options.
 shot main-window
-# 2. The log as hex, with the first row's full dump.
-click 836 43      # "Hex view"
-click 487 172     # the first row's time
+# 2. The log as hex, with a data row's full dump.
+click 750 43      # "Hex view"
+click 347 224     # the first data row's time
 shot log-hex
-# 3. The form refusing a port out of range.
-click 836 43      # back to text
-click 225 132     # "Local address"
+# 3. The form refusing a port out of range: the field framed in red, the
+#    reason beside Open.
+click 750 43      # back to text
+click 215 156     # "Remote host:port"
 xdotool key ctrl+a type "127.0.0.1:70000"
 sleep 0.5
 shot form-error
@@ -52,6 +54,22 @@ shot tls-inspector
 # 6. The form building a TLS server with canned replies.
 click 185 60      # "Kind"
 click 182 110     # "TCP server"
-click 75 225      # "Canned replies"
-click 60 400      # "Use TLS"
+click 34 271      # "Use TLS"
+click 130 225     # "Canned replies" (the responder row wraps once TLS is on)
 shot form-responder-tls
+kill $app
+kill $xvfb
+wait $xvfb 2>/dev/null || true
+sleep 1
+# 7. At 1024x700, in the light theme (read from a workspace's layout).
+Xvfb "$display" -screen 0 1024x700x24 >/dev/null 2>&1 &
+xvfb=$!
+sleep 1
+light=$(mktemp -d)
+printf '(version: 1, sessions: [(name: "x", kind: SocketPair)], layout: (theme: Light))' >"$light/workspace.ron"
+SOCKSCOPE_CONFIG_DIR=$light ./target/release/sockscope --open screenshots/demo.ron &
+app=$!
+sleep 5
+shot main-window-1024-light
+kill $app
+rm -rf "$light"
