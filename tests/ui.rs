@@ -356,6 +356,18 @@ fn duplicate_fills_the_form_and_reopen_opens_again() {
     h.get_by_label_contains("the form holds a copy");
 }
 
+/// Clicks "New step-mode session" and returns the session once it is
+/// selected.
+fn open_stepper(h: &mut Harness<'_, App>) -> sockscope::engine::SessionId {
+    click(h, L::NEW_STEPPER);
+    step_until(h, "stepper open", |a| {
+        a.selected()
+            .and_then(|id| a.model().get(id))
+            .is_some_and(|i| i.kind == "script")
+    });
+    h.state().selected().unwrap()
+}
+
 fn open_from_form(
     h: &mut Harness<'_, App>,
     kind: &str,
@@ -547,13 +559,7 @@ fn save_a_session_as_a_preset_remove_it_and_reopen_it_from_the_panel() {
 #[test]
 fn step_mode_socket_bind_listen_shows_the_getsockname_row() {
     let mut h = harness(Vec::new());
-    click(&mut h, L::NEW_STEPPER);
-    step_until(&mut h, "stepper open", |a| {
-        a.selected()
-            .and_then(|id| a.model().get(id))
-            .is_some_and(|i| i.kind == "script")
-    });
-    let id = h.state().selected().unwrap();
+    let id = open_stepper(&mut h);
     replace_text(&mut h, L::STEP_VAR, "srv");
     // Before anything, socket() is the typical next step.
     click(&mut h, "socket()");
@@ -1038,13 +1044,7 @@ fn a_failed_step_shows_its_whole_error_and_suggests_what_fits() {
         l.local_addr().unwrap()
     };
     let mut h = harness_of(Vec::new(), None, 1024.0, 700.0);
-    click(&mut h, L::NEW_STEPPER);
-    step_until(&mut h, "stepper open", |a| {
-        a.selected()
-            .and_then(|id| a.model().get(id))
-            .is_some_and(|i| i.kind == "script")
-    });
-    let id = h.state().selected().unwrap();
+    let id = open_stepper(&mut h);
     click(&mut h, "socket()");
     step_until(&mut h, "socket", |a| {
         a.model().get(id).unwrap().calls.len() == 1
@@ -1409,13 +1409,7 @@ fn common_symbols_render_as_glyphs() {
 #[test]
 fn each_step_call_takes_its_own_argument() {
     let mut h = harness(Vec::new());
-    click(&mut h, L::NEW_STEPPER);
-    step_until(&mut h, "stepper open", |a| {
-        a.selected()
-            .and_then(|id| a.model().get(id))
-            .is_some_and(|i| i.kind == "script")
-    });
-    let id = h.state().selected().unwrap();
+    let id = open_stepper(&mut h);
     let calls = |h: &Harness<'_, App>| h.state().model().get(id).unwrap().calls.clone();
     click(&mut h, "socket()");
     step_until(&mut h, "socket", |a| {
@@ -1564,13 +1558,7 @@ fn theme_and_text_size_switch_and_are_remembered() {
 #[test]
 fn a_blocking_step_call_shows_its_wait_in_view_and_cancels() {
     let mut h = harness_of(Vec::new(), None, 1024.0, 700.0);
-    click(&mut h, L::NEW_STEPPER);
-    step_until(&mut h, "stepper open", |a| {
-        a.selected()
-            .and_then(|id| a.model().get(id))
-            .is_some_and(|i| i.kind == "script")
-    });
-    let id = h.state().selected().unwrap();
+    let id = open_stepper(&mut h);
     click(&mut h, "SOCK_DGRAM");
     click(&mut h, "socket()");
     step_until(&mut h, "socket", |a| {
@@ -1683,13 +1671,7 @@ fn a_checksum_is_appended_and_shown_in_the_preview() {
 #[test]
 fn the_inspector_shows_a_scripts_sockets() {
     let mut h = harness(Vec::new());
-    click(&mut h, L::NEW_STEPPER);
-    step_until(&mut h, "stepper open", |a| {
-        a.selected()
-            .and_then(|id| a.model().get(id))
-            .is_some_and(|i| i.kind == "script")
-    });
-    let id = h.state().selected().unwrap();
+    let id = open_stepper(&mut h);
     replace_text(&mut h, L::STEP_VAR, "srv");
     for (call, n) in [
         ("socket()", 1),
