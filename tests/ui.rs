@@ -921,6 +921,27 @@ fn a_server_takes_so_reuseaddr_and_reopens_at_once_after_its_connections() {
     );
 }
 
+/// The app with one TCP client connected to a listener the test holds:
+/// the harness, the test's end of the connection, the session's id.
+fn connected_client(
+    name: &str,
+) -> (
+    Harness<'static, App>,
+    TcpStream,
+    sockscope::engine::SessionId,
+) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut h = harness(vec![tcp_client_to(l.local_addr().unwrap(), name)]);
+    let (peer, _) = l.accept().unwrap();
+    let id = h.state().selected().unwrap();
+    step_until(&mut h, "connected", |a| {
+        a.model()
+            .get(id)
+            .is_some_and(|i| i.state == State::Connected)
+    });
+    (h, peer, id)
+}
+
 fn tcp_client_to(addr: SocketAddr, name: &str) -> SessionSpec {
     SessionSpec::new(
         name,
@@ -1000,15 +1021,7 @@ fn the_log_names_the_session_of_each_row() {
 /// 10). A typed value counts as it stands when a button is pressed.
 #[test]
 fn a_typed_repeat_count_counts_without_enter() {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut h = harness(vec![tcp_client_to(l.local_addr().unwrap(), "rep")]);
-    let (mut peer, _) = l.accept().unwrap();
-    let id = h.state().selected().unwrap();
-    step_until(&mut h, "connected", |a| {
-        a.model()
-            .get(id)
-            .is_some_and(|i| i.state == State::Connected)
-    });
+    let (mut h, mut peer, id) = connected_client("rep");
     replace_text(&mut h, L::PAYLOAD, "x");
     replace_text(&mut h, L::REPEAT, "3");
     replace_text(&mut h, "times every", "5");
@@ -1469,15 +1482,7 @@ fn each_step_call_takes_its_own_argument() {
 /// like the directions, and in the exports.
 #[test]
 fn the_log_tells_the_whole_story_with_lifecycle_rows() {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut h = harness(vec![tcp_client_to(l.local_addr().unwrap(), "story")]);
-    let (mut peer, _) = l.accept().unwrap();
-    let id = h.state().selected().unwrap();
-    step_until(&mut h, "connected", |a| {
-        a.model()
-            .get(id)
-            .is_some_and(|i| i.state == State::Connected)
-    });
+    let (mut h, mut peer, id) = connected_client("story");
     peer.write_all(b"hi").unwrap();
     drop(peer);
     step_until(&mut h, "closed", |a| {
@@ -1641,15 +1646,7 @@ fn a_servers_composer_sends_to_one_connection_or_to_all() {
 /// preview, in the chosen byte order.
 #[test]
 fn a_checksum_is_appended_and_shown_in_the_preview() {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut h = harness(vec![tcp_client_to(l.local_addr().unwrap(), "modbus")]);
-    let (mut peer, _) = l.accept().unwrap();
-    let id = h.state().selected().unwrap();
-    step_until(&mut h, "connected", |a| {
-        a.model()
-            .get(id)
-            .is_some_and(|i| i.state == State::Connected)
-    });
+    let (mut h, mut peer, _) = connected_client("modbus");
     click(&mut h, L::MODE_HEX);
     replace_text(&mut h, L::PAYLOAD, "01 03 00 00 00 0a");
     click(&mut h, L::CHECKSUM);
