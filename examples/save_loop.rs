@@ -19,7 +19,7 @@ fn main() {
     spec.snippets = (0..64)
         .map(|i| Snippet {
             name: format!("s{i}"),
-            data: vec![0xab; 4_000],
+            data: vec![0xab; 4_000].into(),
         })
         .collect();
     let mut n = 0u64;

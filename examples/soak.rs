@@ -46,7 +46,7 @@ fn talker(name: &str, to: std::net::SocketAddr, tls: Option<TlsSpec>) -> Session
     c.tls = tls;
     for i in 0..20 {
         c.steps.push(Step::Send {
-            data: format!("message {i} from {name}").into_bytes(),
+            data: format!("message {i} from {name}").into_bytes().into(),
             to: None,
             mode: SendMode::All,
         });
@@ -137,7 +137,7 @@ fn main() {
         pair.responder = Responder::Echo;
         pair.steps = vec![
             Step::Send {
-                data: b"through the pair".to_vec(),
+                data: b"through the pair".to_vec().into(),
                 to: None,
                 mode: SendMode::All,
             },
@@ -173,7 +173,7 @@ fn main() {
             let mut steps = Vec::new();
             for _ in 0..200 {
                 steps.push(Step::Send {
-                    data: vec![7u8; 100],
+                    data: vec![7u8; 100].into(),
                     to: Some(a.to_string()),
                     mode: SendMode::All,
                 });

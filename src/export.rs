@@ -855,7 +855,7 @@ pub fn calls_for_spec(spec: &crate::engine::SessionSpec) -> Vec<Call> {
             });
             calls.push(Call::SendAll {
                 var: var.clone(),
-                data: r.data.clone(),
+                data: r.data.to_vec(),
             });
         }
         _ => {}
@@ -866,12 +866,12 @@ pub fn calls_for_spec(spec: &crate::engine::SessionSpec) -> Vec<Call> {
                 data, to: Some(to), ..
             } => calls.push(Call::SendTo {
                 var: var.clone(),
-                data: data.clone(),
+                data: data.to_vec(),
                 addr: A(to.clone()),
             }),
             Step::Send { data, .. } => calls.push(Call::SendAll {
                 var: var.clone(),
-                data: data.clone(),
+                data: data.to_vec(),
             }),
             Step::WaitRecv(_) if dgram => calls.push(Call::RecvFrom {
                 var: var.clone(),

@@ -22,6 +22,7 @@ use crate::engine::spec::{
 };
 use crate::engine::stepper::Call;
 use crate::engine::tls::{Identity, Roots, TlsClientSpec, TlsServerSpec, TlsSpec};
+pub use crate::engine::written::{Payload, Typed, payload_for};
 
 /// The built-in examples (file stem, text), compiled in so they are always
 /// there, read-only, whatever the working directory.
@@ -220,51 +221,6 @@ impl<'de> Deserialize<'de> for Secs {
 impl Serialize for Secs {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(self.0.as_secs_f64())
-    }
-}
-
-/// Bytes to send, as the user wrote them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub enum Payload {
-    /// Text, encoded in the session's encoding.
-    Text(String),
-    /// Hex pairs: `"de ad be ef"`.
-    Hex(String),
-    /// Text with escapes: `"GET / HTTP/1.0\\r\\n\\r\\n"`.
-    Escaped(String),
-}
-
-impl<'de> Deserialize<'de> for Payload {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        enum Raw {
-            Text(String),
-            Hex(String),
-            Escaped(String),
-        }
-        Ok(match Raw::deserialize(d)? {
-            Raw::Text(s) => Payload::Text(s),
-            Raw::Hex(s) => {
-                codec::parse_hex(&s).map_err(de::Error::custom)?;
-                Payload::Hex(s)
-            }
-            Raw::Escaped(s) => {
-                // Syntax is checked here; encodability once the encoding is known.
-                codec::parse_escaped(&s, Encoding::Utf8).map_err(de::Error::custom)?;
-                Payload::Escaped(s)
-            }
-        })
-    }
-}
-
-impl Payload {
-    /// The bytes, in the given encoding.
-    pub fn to_bytes(&self, enc: Encoding) -> Result<Vec<u8>, codec::CodecError> {
-        match self {
-            Payload::Text(s) => enc.encode(s),
-            Payload::Hex(s) => codec::parse_hex(s),
-            Payload::Escaped(s) => codec::parse_escaped(s, enc),
-        }
     }
 }
 
@@ -1840,7 +1796,7 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
     let mut steps = Vec::new();
     for (i, s) in f.steps.into_iter().enumerate() {
         let bytes = |p: &Payload| {
-            p.to_bytes(encoding)
+            Typed::parse(p.clone(), encoding)
                 .map_err(|e| field_err("steps", format!("step {i}: {e}")))
         };
         steps.push(match s {
@@ -1970,9 +1926,7 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
     spec.keep_open_after_peer_fin = f.keep_open_after_peer_fin;
     spec.limits = limits;
     for (i, sn) in f.snippets.iter().enumerate() {
-        let data = sn
-            .payload
-            .to_bytes(encoding)
+        let data = Typed::parse(sn.payload.clone(), encoding)
             .map_err(|e| field_err("snippets", format!("snippet {i} ({}): {e}", sn.name)))?;
         spec.snippets.push(Snippet {
             name: sn.name.clone(),
@@ -1980,30 +1934,6 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
         });
     }
     Ok(spec)
-}
-
-/// The shortest faithful way to write bytes: text when they decode in the
-/// encoding and encode back to the same bytes, escaped text when only a
-/// few bytes need escapes, hex otherwise.
-pub fn payload_for(data: &[u8], enc: Encoding) -> Payload {
-    let text = enc.decode_escaped(data, false);
-    if !text.contains('\\') && enc.encode(&text).is_ok_and(|b| b == data) {
-        return Payload::Text(text);
-    }
-    let escaped = enc.decode_escaped(data, true);
-    // Mostly text with a few escapes reads better than hex; mostly binary does not.
-    let mut escapes = 0;
-    let mut chars = escaped.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            escapes += 1;
-            chars.next();
-        }
-    }
-    if escapes * 4 <= data.len() && codec::parse_escaped(&escaped, enc).is_ok_and(|b| b == data) {
-        return Payload::Escaped(escaped);
-    }
-    Payload::Hex(codec::to_hex(data))
 }
 
 /// Longest reply delay a preset may ask for: replies wait in memory.
@@ -2100,9 +2030,9 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
         .iter()
         .map(|s| match s {
             Step::Send { data, to, mode } => match (to, mode) {
-                (Some(t), _) => StepFile::SendTo(t.clone(), payload_for(data, enc)),
-                (None, SendMode::Once) => StepFile::SendOnce(payload_for(data, enc)),
-                (None, SendMode::All) => StepFile::Send(payload_for(data, enc)),
+                (Some(t), _) => StepFile::SendTo(t.clone(), data.payload(enc)),
+                (None, SendMode::Once) => StepFile::SendOnce(data.payload(enc)),
+                (None, SendMode::All) => StepFile::Send(data.payload(enc)),
             },
             Step::Wait(d) => StepFile::Wait(Secs(*d)),
             Step::WaitRecv(d) => StepFile::WaitRecv(Secs(*d)),
@@ -2115,7 +2045,7 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
         Responder::Echo => ResponderFile::Echo,
         Responder::Time => ResponderFile::Time,
         Responder::Fixed(r) => ResponderFile::Fixed {
-            reply: payload_for(&r.data, enc),
+            reply: r.data.payload(enc),
             close_after: r.close,
             template: r.template,
         },
@@ -2127,14 +2057,14 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
                     matching: MatchFile::from(&r.matching),
                     request: match &r.matching {
                         Match::Regex(re) => Payload::Text(re.as_str().to_string()),
-                        _ => payload_for(&r.pattern, enc),
+                        _ => r.pattern.payload(enc),
                     },
-                    reply: payload_for(&r.reply.data, enc),
+                    reply: r.reply.data.payload(enc),
                     close: r.reply.close,
                 })
                 .collect(),
-            default: c.default.as_ref().map(|d| payload_for(&d.data, enc)),
-            delimiter: c.delimiter.as_ref().map(|d| payload_for(d, enc)),
+            default: c.default.as_ref().map(|d| d.data.payload(enc)),
+            delimiter: c.delimiter.as_ref().map(|d| d.payload(enc)),
             template: c.rules.iter().any(|r| r.reply.template)
                 || c.default.as_ref().is_some_and(|d| d.template),
         },
@@ -2174,7 +2104,7 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
             .iter()
             .map(|s| SnippetFile {
                 name: s.name.clone(),
-                payload: payload_for(&s.data, enc),
+                payload: s.data.payload(enc),
             })
             .collect(),
         tls: spec.tls.as_ref().map(tls_file),
@@ -2225,8 +2155,7 @@ pub fn parse_session(path: &Path, src: &str) -> Result<(SessionFile, SessionSpec
 
 pub(crate) fn responder_spec(r: ResponderFile, enc: Encoding) -> Result<Responder, FieldError> {
     let bytes = |p: &Payload, what: &str| {
-        p.to_bytes(enc)
-            .map_err(|e| field_err("responder", format!("{what}: {e}")))
+        Typed::parse(p.clone(), enc).map_err(|e| field_err("responder", format!("{what}: {e}")))
     };
     let reply = |p: &Payload, what: &str, close: bool, template: bool| {
         let data = bytes(p, what)?;
@@ -2425,6 +2354,39 @@ mod tests {
             plain[0].tls.as_ref().unwrap().handshake_timeout(),
             crate::engine::tls::DEFAULT_HANDSHAKE_TIMEOUT
         );
+    }
+
+    #[test]
+    fn bytes_typed_as_hex_or_escapes_are_saved_as_typed() {
+        // In GBK, AA 55 decodes to one character; a file must still say
+        // what the user wrote, in every place a file holds bytes.
+        let src = r#"(name: "t", kind: TcpServer(local: "127.0.0.1:0"), encoding: "GBK",
+            responder: Canned(rules: [(request: Escaped("\\xAA\\x55"), reply: Hex("aa 55 01"))],
+                default: Escaped("\\xAA\\x55"), delimiter: Hex("0d 0a")),
+            snippets: [(name: "frame", payload: Hex("aa 55")), (name: "hi", payload: Text("你好"))])"#;
+        let specs = parse(src).unwrap();
+        let text = session_to_ron(&from_spec(&specs[0])).unwrap();
+        for written in [
+            r#"request: Escaped("\\xAA\\x55")"#,
+            r#"reply: Hex("aa 55 01")"#,
+            r#"default: Escaped("\\xAA\\x55")"#,
+            r#"delimiter: Hex("0d 0a")"#,
+            r#"payload: Hex("aa 55")"#,
+            r#"payload: Text("你好")"#,
+        ] {
+            assert!(text.contains(written), "{written} in\n{text}");
+        }
+        assert!(!text.contains('猆'), "{text}");
+        let (_, again) = parse_session(Path::new("x.ron"), &text).unwrap();
+        assert_eq!(again, specs[0]);
+        // Steps of a client keep their spelling too.
+        let client = parse(
+            r#"(name: "c", kind: TcpClient(remote: "127.0.0.1:1"), encoding: "GBK",
+                steps: [Send(Hex("aa 55"))])"#,
+        )
+        .unwrap();
+        let text = session_to_ron(&from_spec(&client[0])).unwrap();
+        assert!(text.contains(r#"Send(Hex("aa 55"))"#), "{text}");
     }
 
     #[test]

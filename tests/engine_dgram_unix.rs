@@ -228,7 +228,7 @@ fn unix_stream_server_and_client_show_paths() {
     );
     spec.steps = vec![
         Step::Send {
-            data: b"over unix".to_vec(),
+            data: b"over unix".to_vec().into(),
             to: None,
             mode: SendMode::All,
         },
@@ -350,7 +350,7 @@ fn socketpair_ends_are_two_sessions() {
     spec.responder = Responder::Echo;
     spec.steps = vec![
         Step::Send {
-            data: b"through the pair".to_vec(),
+            data: b"through the pair".to_vec().into(),
             to: None,
             mode: SendMode::All,
         },

@@ -57,7 +57,7 @@ fn client_session_talks_to_a_real_server_and_reports_names() {
     let mut spec = client(l.local_addr().unwrap());
     spec.steps = vec![
         Step::Send {
-            data: b"ping".to_vec(),
+            data: b"ping".to_vec().into(),
             to: None,
             mode: SendMode::All,
         },
@@ -397,7 +397,7 @@ fn our_half_close_lets_the_peer_answer_after_eof() {
     let mut spec = client(l.local_addr().unwrap());
     spec.steps = vec![
         Step::Send {
-            data: b"request".to_vec(),
+            data: b"request".to_vec().into(),
             to: None,
             mode: SendMode::All,
         },

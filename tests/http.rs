@@ -30,7 +30,7 @@ fn exchange(
         },
     );
     spec.steps = vec![Step::Send {
-        data: request,
+        data: request.into(),
         to: None,
         mode: SendMode::All,
     }];
@@ -117,7 +117,7 @@ fn a_sockscope_server_with_a_canned_chunked_reply() {
     let mut h = Harness::new();
     let mut spec = server("127.0.0.1:0");
     spec.responder = Responder::Fixed(Reply {
-        data: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n7\r\nnihao, \r\n5\r\nworld\r\n0\r\n\r\n".to_vec(),
+        data: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n7\r\nnihao, \r\n5\r\nworld\r\n0\r\n\r\n".to_vec().into(),
         close: true,
         template: false,
     });

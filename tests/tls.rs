@@ -84,7 +84,7 @@ fn tls_client(to: SocketAddr, c: TlsClientSpec, payload: &[u8]) -> SessionSpec {
     spec.tls = Some(TlsSpec::Client(c));
     spec.steps = vec![
         Step::Send {
-            data: payload.to_vec(),
+            data: payload.to_vec().into(),
             to: None,
             mode: SendMode::All,
         },
@@ -332,7 +332,7 @@ fn a_megabyte_each_way_survives_the_record_layer_in_order() {
     let data: Vec<u8> = (0..1024 * 1024u32).map(|i| (i * 7 % 251) as u8).collect();
     let mut spec = tls_client(addr, trusting(&pki.ca), &data);
     spec.steps = vec![Step::Send {
-        data: data.clone(),
+        data: data.clone().into(),
         to: None,
         mode: SendMode::All,
     }];
@@ -480,7 +480,8 @@ fn https_over_a_tls_session_with_a_reply_that_closes_the_connection() {
             "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         )
-        .into_bytes(),
+        .into_bytes()
+        .into(),
         close: true,
         template: false,
     });

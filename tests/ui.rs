@@ -234,7 +234,7 @@ fn gbk_text_from_a_socketpair_renders_and_filters() {
     spec.encoding = sockscope::engine::codec::Encoding::for_label("GBK").unwrap();
     spec.responder = Responder::Echo;
     spec.steps = vec![sockscope::engine::spec::Step::Send {
-        data: vec![0xc4, 0xe3, 0xba, 0xc3],
+        data: vec![0xc4, 0xe3, 0xba, 0xc3].into(),
         to: None,
         mode: Default::default(),
     }];
@@ -530,7 +530,7 @@ fn save_a_session_as_a_preset_remove_it_and_reopen_it_from_the_panel() {
     assert_eq!(reopened.snippets[0].name, "greet");
     // GBK session: the snippet's bytes are the GBK encoding of the text.
     assert_eq!(
-        reopened.snippets[0].data,
+        reopened.snippets[0].data.bytes(),
         spec.encoding.encode("你好 snippet").unwrap()
     );
     // The kernel agrees: the options read back are the ones asked for.
@@ -658,7 +658,8 @@ fn the_http_builder_sends_a_request_and_the_inspector_reads_the_response() {
     );
     srv.responder = Responder::Fixed(sockscope::engine::respond::Reply {
         data: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nnihao, \r\n5\r\nworld\r\n0\r\n\r\n"
-            .to_vec(),
+            .to_vec()
+            .into(),
         close: true,
         template: false,
     });
@@ -751,6 +752,55 @@ fn a_burst_compares_one_at_a_time_with_all_at_once() {
     assert!(
         h.query_by_label(L::SEND).is_none(),
         "a burst has no composer"
+    );
+}
+
+#[test]
+fn bytes_typed_as_escapes_in_a_gbk_session_are_saved_as_escapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sockscope::store::Store::at(dir.path());
+    let mut h = harness_with(Vec::new(), Some(store));
+    click(&mut h, L::KIND);
+    click(&mut h, "TCP server");
+    replace_text(&mut h, L::LOCAL, "127.0.0.1:0");
+    click(&mut h, L::MORE_OPTIONS);
+    h.run_steps(3);
+    h.get_by_label(L::ENCODING).scroll_to_me();
+    click(&mut h, L::ENCODING);
+    click(&mut h, "GBK");
+    click(&mut h, L::RESPONDER_CANNED);
+    // The first rule's request: AA 55 is one character in GBK, but the
+    // user wrote two escaped bytes.
+    h.get_all_by_value("Hello")
+        .find(|n| n.accesskit_node().role() == Role::TextInput)
+        .unwrap()
+        .click();
+    h.run_steps(1);
+    h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::A]);
+    h.key_press(egui::Key::Delete);
+    h.run_steps(1);
+    h.get_all_by_value("")
+        .find(|n| n.accesskit_node().role() == Role::TextInput && n.is_focused())
+        .unwrap()
+        .type_text(r"\xAA\x55");
+    h.run_steps(2);
+    click(&mut h, L::OPEN);
+    let srv = h.state().selected().unwrap();
+    step_until(&mut h, "listening", |a| listening_port(a, srv).is_some());
+    click(&mut h, L::PRESETS);
+    replace_text(&mut h, L::PRESET_NAME, "frames");
+    click(&mut h, L::SAVE_PRESET);
+    let file = dir.path().join("presets/frames.ron");
+    step_until(&mut h, "saved", |_| file.exists());
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(r#"request: Escaped("\\xAA\\x55")"#), "{text}");
+    assert!(!text.contains('猆'), "{text}");
+    // Loaded into the form again (Duplicate), the field shows what was typed.
+    h.get_all_by_label(L::DUPLICATE).next().unwrap().click();
+    h.run_steps(3);
+    assert!(
+        h.get_all_by_value(r"\xAA\x55")
+            .any(|n| n.accesskit_node().role() == Role::TextInput)
     );
 }
 
@@ -998,7 +1048,7 @@ fn the_log_names_the_session_of_each_row() {
     let mut spec = SessionSpec::new("kitchen pair", SessionKind::SocketPair);
     spec.responder = Responder::Echo;
     spec.steps = vec![sockscope::engine::spec::Step::Send {
-        data: b"hi".to_vec(),
+        data: b"hi".to_vec().into(),
         to: None,
         mode: sockscope::engine::protocol::SendMode::All,
     }];
@@ -1263,7 +1313,7 @@ fn a_sessions_display_encoding_switches_at_any_time() {
     let mut spec = SessionSpec::new("mixed", SessionKind::SocketPair);
     spec.responder = Responder::Echo;
     spec.steps = vec![sockscope::engine::spec::Step::Send {
-        data: vec![0xc4, 0xe3, 0xba, 0xc3],
+        data: vec![0xc4, 0xe3, 0xba, 0xc3].into(),
         to: None,
         mode: Default::default(),
     }];
@@ -1296,7 +1346,7 @@ fn the_data_column_and_open_fit_the_window_at_1024_and_1920() {
         );
         spec.responder = Responder::Echo;
         spec.steps = vec![sockscope::engine::spec::Step::Send {
-            data: b"payload-in-the-data-cell".to_vec(),
+            data: b"payload-in-the-data-cell".to_vec().into(),
             to: None,
             mode: Default::default(),
         }];
@@ -1406,7 +1456,7 @@ fn common_symbols_render_as_glyphs() {
     let mut spec = SessionSpec::new(SYMBOLS, SessionKind::SocketPair);
     spec.responder = Responder::Echo;
     spec.steps = vec![sockscope::engine::spec::Step::Send {
-        data: SYMBOLS.as_bytes().to_vec(),
+        data: SYMBOLS.as_bytes().to_vec().into(),
         to: None,
         mode: Default::default(),
     }];

@@ -17,6 +17,7 @@ pub mod start;
 pub mod stepper;
 pub mod tls;
 mod worker;
+pub mod written;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

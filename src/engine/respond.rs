@@ -4,6 +4,8 @@
 //! delimiter, each complete message; every reply is sent and logged like
 //! any other send.
 
+use super::written::Typed;
+
 /// How a request is compared with a rule's pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Match {
@@ -54,7 +56,7 @@ impl Eq for BytesRegex {}
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Reply {
     /// The bytes to send.
-    pub data: Vec<u8>,
+    pub data: Typed,
     /// Close the connection once the reply is sent (the chat server's "Bye").
     pub close: bool,
     /// `data` is a template: `{counter}`, `{time}`, `{peer}` and `{len}`
@@ -140,7 +142,7 @@ pub struct Rule {
     /// How to compare.
     pub matching: Match,
     /// What to look for.
-    pub pattern: Vec<u8>,
+    pub pattern: Typed,
     /// What to answer.
     pub reply: Reply,
 }
@@ -153,7 +155,7 @@ pub struct Canned {
     /// The answer when no rule matches (None: stay silent).
     pub default: Option<Reply>,
     /// Messages end with this (e.g. `\n`); None: each received chunk is one message.
-    pub delimiter: Option<Vec<u8>>,
+    pub delimiter: Option<Typed>,
 }
 
 /// Automatic replies of a session.
@@ -209,7 +211,7 @@ impl Framer {
             return r.clone();
         }
         Reply {
-            data: render(&r.data, self.replies, &self.peer, msg_len),
+            data: render(&r.data, self.replies, &self.peer, msg_len).into(),
             close: r.close,
             template: false,
         }
@@ -229,7 +231,7 @@ impl Responder {
             Responder::Echo => {
                 framer.replies += 1;
                 vec![Reply {
-                    data: chunk.to_vec(),
+                    data: chunk.into(),
                     ..Reply::default()
                 }]
             }
@@ -237,7 +239,7 @@ impl Responder {
             Responder::Time => {
                 framer.replies += 1;
                 vec![Reply {
-                    data: local_time_text().into_bytes(),
+                    data: local_time_text().into_bytes().into(),
                     ..Reply::default()
                 }]
             }
@@ -270,7 +272,7 @@ impl Canned {
     fn answer(&self, msg: &[u8], framer: &mut Framer) -> Option<Reply> {
         for r in &self.rules {
             let hit = match &r.matching {
-                Match::Exact => msg == r.pattern.as_slice(),
+                Match::Exact => msg == r.pattern.bytes(),
                 Match::Prefix => msg.starts_with(&r.pattern),
                 Match::Contains => memchr::memmem::find(msg, &r.pattern).is_some(),
                 Match::Regex(re) => {
@@ -280,7 +282,10 @@ impl Canned {
                         let filled = framer.emit(&r.reply, msg.len());
                         let mut data = Vec::new();
                         caps.expand(&filled.data, &mut data);
-                        return Some(Reply { data, ..filled });
+                        return Some(Reply {
+                            data: data.into(),
+                            ..filled
+                        });
                     }
                     false
                 }
@@ -325,7 +330,7 @@ mod tests {
 
     fn reply(s: &str, close: bool) -> Reply {
         Reply {
-            data: s.as_bytes().to_vec(),
+            data: s.as_bytes().to_vec().into(),
             close,
             template: false,
         }
@@ -336,22 +341,22 @@ mod tests {
             rules: vec![
                 Rule {
                     matching: Match::Exact,
-                    pattern: b"Hello".to_vec(),
+                    pattern: b"Hello".to_vec().into(),
                     reply: reply("nihao", false),
                 },
                 Rule {
                     matching: Match::Prefix,
-                    pattern: b"How".to_vec(),
+                    pattern: b"How".to_vec().into(),
                     reply: reply("Fine, thank you.", false),
                 },
                 Rule {
                     matching: Match::Exact,
-                    pattern: b"Bye".to_vec(),
+                    pattern: b"Bye".to_vec().into(),
                     reply: reply("Bye", true),
                 },
             ],
             default: Some(reply("Sorry", false)),
-            delimiter: delimiter.map(|d| d.as_bytes().to_vec()),
+            delimiter: delimiter.map(|d| d.as_bytes().into()),
         })
     }
 
@@ -388,7 +393,7 @@ mod tests {
         let r = Responder::Canned(Canned {
             rules: vec![Rule {
                 matching: Match::Regex(BytesRegex::new(r"^(?P<verb>[A-Z]+) (\S+)").unwrap()),
-                pattern: Vec::new(),
+                pattern: Vec::new().into(),
                 reply: reply("${verb} of $2 ok, $$1 stays", false),
             }],
             default: None,
@@ -409,21 +414,21 @@ mod tests {
         let t = b"#{counter} to {peer}: {len} bytes {{ok}}".to_vec();
         assert_eq!(check_template(&t), Ok(()));
         let r = Responder::Fixed(Reply {
-            data: t,
+            data: t.into(),
             close: false,
             template: true,
         });
         let mut f = Framer::for_peer("127.0.0.1:5000".into());
         assert_eq!(
-            r.respond(&mut f, b"abc")[0].data,
+            r.respond(&mut f, b"abc")[0].data.bytes(),
             b"#1 to 127.0.0.1:5000: 3 bytes {ok}"
         );
         assert_eq!(
-            r.respond(&mut f, b"hello")[0].data,
+            r.respond(&mut f, b"hello")[0].data.bytes(),
             b"#2 to 127.0.0.1:5000: 5 bytes {ok}"
         );
         let t = Responder::Fixed(Reply {
-            data: b"now {time}".to_vec(),
+            data: b"now {time}".to_vec().into(),
             close: false,
             template: true,
         });
@@ -431,7 +436,7 @@ mod tests {
         assert_eq!(out.len(), 4 + 19, "{}", String::from_utf8_lossy(&out));
         // Without the flag braces are plain bytes.
         let plain = Responder::Fixed(reply("{counter}", false));
-        assert_eq!(plain.respond(&mut f, b"x")[0].data, b"{counter}");
+        assert_eq!(plain.respond(&mut f, b"x")[0].data.bytes(), b"{counter}");
         assert!(
             check_template(b"{nope}")
                 .unwrap_err()
@@ -454,9 +459,9 @@ mod tests {
         let r = Responder::Canned(Canned {
             rules: vec![Rule {
                 matching: Match::Regex(BytesRegex::new(r"^GET (\S+)").unwrap()),
-                pattern: Vec::new(),
+                pattern: Vec::new().into(),
                 reply: Reply {
-                    data: b"{counter}:$1".to_vec(),
+                    data: b"{counter}:$1".to_vec().into(),
                     close: false,
                     template: true,
                 },
@@ -466,7 +471,10 @@ mod tests {
         });
         let mut f = Framer::for_peer("p".into());
         // A capture that looks like a template stays as the peer sent it.
-        assert_eq!(r.respond(&mut f, b"GET {peer}")[0].data, b"1:{peer}");
+        assert_eq!(
+            r.respond(&mut f, b"GET {peer}")[0].data.bytes(),
+            b"1:{peer}"
+        );
     }
 
     #[test]

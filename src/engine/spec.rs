@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::codec::Encoding;
 use super::options::SockOpt;
+use super::written::Typed;
 
 /// A host name or IP literal with a port, resolved when the session opens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -251,7 +252,7 @@ pub enum Step {
     /// Send bytes (datagrams: to `to`, or the connected peer).
     Send {
         /// The bytes, already encoded.
-        data: Vec<u8>,
+        data: Typed,
         /// Datagram destination.
         to: Option<String>,
         /// send vs sendall.
@@ -273,7 +274,7 @@ pub struct Snippet {
     /// Its name.
     pub name: String,
     /// The bytes.
-    pub data: Vec<u8>,
+    pub data: Typed,
 }
 
 /// Log and queue limits for one session.

@@ -1628,7 +1628,7 @@ impl Worker {
     fn send_reply(&mut self, child: u32, r: Reply) {
         // A reply is never refused for a full queue: reading stops instead
         // (see `read_conn`), so the queue stays near its high-water mark.
-        self.send_conn_as(child, r.data, SendMode::All, true);
+        self.send_conn_as(child, r.data.into_bytes(), SendMode::All, true);
         if r.close
             && let Some(c) = self.conns.get_mut(&child)
             && c.closed.is_none()
@@ -2028,7 +2028,7 @@ impl Worker {
             }
             _ => {
                 for (r, to) in replies {
-                    self.send_dgram_to(r.data, Some(to));
+                    self.send_dgram_to(r.data.into_bytes(), Some(to));
                 }
             }
         }
@@ -2204,7 +2204,7 @@ impl Worker {
                     }
                 },
                 Step::Send { data, mode, .. } => {
-                    self.send_conn(child, data, mode);
+                    self.send_conn(child, data.into_bytes(), mode);
                 }
                 Step::ShutdownWrite => {
                     if let Some(c) = self.conns.get_mut(&child) {
@@ -2288,7 +2288,7 @@ impl Worker {
                         }
                     }
                 },
-                Step::Send { data, to, .. } => self.send_dgram(data, to.as_deref()),
+                Step::Send { data, to, .. } => self.send_dgram(data.into_bytes(), to.as_deref()),
                 Step::ShutdownWrite => {
                     if let Err(e) = d.sock.shutdown(Shutdown::Write) {
                         self.sink
@@ -2336,7 +2336,7 @@ impl Worker {
             && d.delayed.front().is_some_and(|(w, _, _)| t >= *w)
             && let Some((_, r, to)) = d.delayed.pop_front()
         {
-            self.send_dgram_to(r.data, Some(to));
+            self.send_dgram_to(r.data.into_bytes(), Some(to));
         }
         let children: Vec<u32> = self
             .conns

@@ -12,6 +12,7 @@ use crate::engine::SessionId;
 use crate::engine::codec::{self, COMMON_ENCODINGS, Encoding};
 use crate::engine::protocol::SendMode;
 use crate::engine::spec::Snippet;
+use crate::engine::written::{Payload, Typed};
 
 use super::labels as L;
 use super::model::SessionInfo;
@@ -234,6 +235,28 @@ impl Composer {
             }
         }
         Ok(data)
+    }
+
+    /// The bytes with how they were typed, for saving as a snippet: hex
+    /// stays hex and escapes stay escapes when the file is written.
+    pub fn typed(&self) -> Result<Typed, String> {
+        let data = self.bytes()?;
+        let enc = Encoding::for_label(&self.encoding).unwrap_or_default();
+        let as_typed = match self.mode {
+            Mode::Text => Payload::Text(self.text.clone()),
+            Mode::Hex => Payload::Hex(self.text.clone()),
+            Mode::Escaped => Payload::Escaped(self.text.clone()),
+        };
+        // A checksum or line end adds bytes to what was typed; hex then
+        // writes them all as hex, and text falls back to the shortest form.
+        let written = if as_typed.to_bytes(enc).is_ok_and(|b| b == data) {
+            as_typed
+        } else if self.mode == Mode::Hex {
+            Payload::Hex(codec::to_hex(&data))
+        } else {
+            return Ok(Typed::from(data));
+        };
+        Typed::parse(written, enc).map_err(|e| e.to_string())
     }
 
     fn remember(&mut self) {
@@ -533,10 +556,10 @@ impl Composer {
                     .labelled_by(l.id);
                 if let Some(s) = pick.and_then(|i| snippets.get(i)) {
                     let enc = Encoding::for_label(&self.encoding).unwrap_or(info.encoding);
-                    (self.mode, self.text) = match crate::preset::payload_for(&s.data, enc) {
-                        crate::preset::Payload::Text(t) => (Mode::Text, t),
-                        crate::preset::Payload::Escaped(t) => (Mode::Escaped, t),
-                        crate::preset::Payload::Hex(t) => (Mode::Hex, t),
+                    (self.mode, self.text) = match s.data.payload(enc) {
+                        Payload::Text(t) => (Mode::Text, t),
+                        Payload::Escaped(t) => (Mode::Escaped, t),
+                        Payload::Hex(t) => (Mode::Hex, t),
                     };
                     self.ending = Ending::None;
                 }
@@ -548,7 +571,7 @@ impl Composer {
                     .desired_width(90.0),
             )
             .labelled_by(l.id);
-            let bytes = self.bytes();
+            let bytes = self.typed();
             let ok =
                 !self.snippet_name.trim().is_empty() && bytes.as_ref().is_ok_and(|b| !b.is_empty());
             if ui
@@ -893,6 +916,35 @@ impl Composer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snippet_keeps_the_mode_it_was_typed_in() {
+        let gbk = Encoding::for_label("GBK").unwrap();
+        let mut c = Composer {
+            text: "aa 55".into(),
+            mode: Mode::Hex,
+            encoding: "GBK".into(),
+            ..Composer::default()
+        };
+        assert_eq!(
+            c.typed().unwrap().payload(gbk),
+            Payload::Hex("aa 55".into())
+        );
+        c.mode = Mode::Escaped;
+        c.text = "\\xAA\\x55".into();
+        assert_eq!(
+            c.typed().unwrap().payload(gbk),
+            Payload::Escaped("\\xAA\\x55".into())
+        );
+        // A line end adds bytes nobody typed: hex writes all of them.
+        c.mode = Mode::Hex;
+        c.text = "aa 55".into();
+        c.ending = Ending::CrLf;
+        assert_eq!(c.typed().unwrap().bytes(), [0xaa, 0x55]);
+        c.mode = Mode::Text;
+        c.text = "hi".into();
+        assert_eq!(c.typed().unwrap().bytes(), b"hi\r\n");
+    }
 
     #[test]
     fn bytes_in_every_mode() {

@@ -1203,7 +1203,7 @@ mod tests {
             Responder::Fixed(r) => {
                 assert!(r.template);
                 // GBK bytes for 你好, then the template text and a newline.
-                assert_eq!(r.data, b"\xc4\xe3\xba\xc3 #{counter}\n");
+                assert_eq!(r.data.bytes(), b"\xc4\xe3\xba\xc3 #{counter}\n");
             }
             other => panic!("{other:?}"),
         }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::engine::codec::Encoding;
 use crate::engine::respond::{Match, Responder, TEMPLATE_FIELDS};
+use crate::engine::written::Typed;
 use crate::preset::{self, MatchFile, Payload, ResponderFile, RuleFile};
 
 use super::labels as L;
@@ -98,7 +99,7 @@ fn escaped(s: &str) -> Payload {
 impl ResponderForm {
     /// Fills the form from a session's responder (Duplicate, presets).
     pub fn load(r: &Responder, delay: Option<Duration>, enc: Encoding) -> ResponderForm {
-        let text = |b: &[u8]| enc.decode_escaped(b, true);
+        let text = |b: &Typed| b.escaped_text(enc);
         let mut f = ResponderForm {
             delay: delay
                 .map(|d| d.as_secs_f64().to_string())
@@ -135,7 +136,7 @@ impl ResponderForm {
                     .as_ref()
                     .map(|d| text(&d.data))
                     .unwrap_or_default();
-                f.delimiter = c.delimiter.as_ref().map(|d| text(d)).unwrap_or_default();
+                f.delimiter = c.delimiter.as_ref().map(text).unwrap_or_default();
                 f.template = c.rules.iter().any(|r| r.reply.template)
                     || c.default.as_ref().is_some_and(|d| d.template);
             }
