@@ -17,10 +17,7 @@ fn main() {
     let mut spec = SessionSpec::new("crash", SessionKind::SocketPair);
     // About 770 KiB as hex: large enough that some kills land mid-write.
     spec.snippets = (0..64)
-        .map(|i| Snippet {
-            name: format!("s{i}"),
-            data: vec![0xab; 4_000].into(),
-        })
+        .map(|i| Snippet::new(format!("s{i}"), vec![0xab; 4_000]))
         .collect();
     let mut n = 0u64;
     loop {

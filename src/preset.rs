@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::engine::checksum::{ByteOrder, Checksum, Trailer};
 use crate::engine::codec::{self, Encoding};
 use crate::engine::options::{OptName, SockOpt};
 use crate::engine::protocol::SendMode;
@@ -895,6 +896,9 @@ pub enum ResponderFile {
         /// The reply is a template: `{counter}`, `{time}`, `{peer}`, `{len}`.
         #[serde(default, skip_serializing_if = "is_false")]
         template: bool,
+        /// A checksum appended to the reply.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        checksum: Option<ChecksumFile>,
     },
     /// The local time, `YYYY-MM-DD HH:MM:SS`.
     Time,
@@ -911,7 +915,97 @@ pub enum ResponderFile {
         /// Every reply (and the default) is a template.
         #[serde(default, skip_serializing_if = "is_false")]
         template: bool,
+        /// A checksum appended to every reply (and the default).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        checksum: Option<ChecksumFile>,
     },
+}
+
+/// `checksum: (kind: Crc16Modbus, order: Little)`: appended to what is
+/// sent, over the bytes sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksumFile {
+    /// Which one.
+    pub kind: ChecksumKindFile,
+    /// Byte order (default Big; Modbus RTU sends its CRC Little).
+    #[serde(default, skip_serializing_if = "ByteOrderFile::is_big")]
+    pub order: ByteOrderFile,
+}
+
+/// The checksums a file may name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChecksumKindFile {
+    /// Sum of the bytes mod 256.
+    Sum8,
+    /// XOR of the bytes.
+    Xor8,
+    /// Modbus ASCII's LRC.
+    Lrc,
+    /// CRC-16/MODBUS.
+    Crc16Modbus,
+    /// CRC-16/CCITT-FALSE.
+    Crc16CcittFalse,
+    /// CRC-32 (ISO-HDLC).
+    Crc32,
+}
+
+/// A checksum's byte order as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ByteOrderFile {
+    /// Most significant byte first.
+    #[default]
+    Big,
+    /// Least significant byte first.
+    Little,
+}
+
+impl ByteOrderFile {
+    fn is_big(&self) -> bool {
+        *self == ByteOrderFile::Big
+    }
+}
+
+impl ChecksumFile {
+    /// The engine's trailer.
+    pub fn trailer(self) -> Trailer {
+        use ChecksumKindFile as K;
+        Trailer {
+            checksum: match self.kind {
+                K::Sum8 => Checksum::Sum8,
+                K::Xor8 => Checksum::Xor8,
+                K::Lrc => Checksum::Lrc,
+                K::Crc16Modbus => Checksum::Crc16Modbus,
+                K::Crc16CcittFalse => Checksum::Crc16CcittFalse,
+                K::Crc32 => Checksum::Crc32,
+            },
+            order: match self.order {
+                ByteOrderFile::Big => ByteOrder::Big,
+                ByteOrderFile::Little => ByteOrder::Little,
+            },
+        }
+    }
+
+    /// As written, or None for no checksum.
+    pub fn of(t: Trailer) -> Option<ChecksumFile> {
+        use ChecksumKindFile as K;
+        let kind = match t.checksum {
+            Checksum::None => return None,
+            Checksum::Sum8 => K::Sum8,
+            Checksum::Xor8 => K::Xor8,
+            Checksum::Lrc => K::Lrc,
+            Checksum::Crc16Modbus => K::Crc16Modbus,
+            Checksum::Crc16CcittFalse => K::Crc16CcittFalse,
+            Checksum::Crc32 => K::Crc32,
+        };
+        Some(ChecksumFile {
+            kind,
+            order: match t.order {
+                ByteOrder::Big => ByteOrderFile::Big,
+                ByteOrder::Little => ByteOrderFile::Little,
+            },
+        })
+    }
 }
 
 impl ResponderFile {
@@ -1324,7 +1418,9 @@ pub struct SessionFile {
     pub tls: Option<TlsFile>,
 }
 
-/// A named payload: `(name: "greeting", payload: Text("你好"))`.
+/// A named payload: `(name: "greeting", payload: Text("你好"))`, with an
+/// optional checksum and a period for the quick-send panel
+/// (`period: 1.0` sends it every second once started).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SnippetFile {
@@ -1332,10 +1428,16 @@ pub struct SnippetFile {
     pub name: String,
     /// The bytes.
     pub payload: Payload,
+    /// A checksum appended when it is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<ChecksumFile>,
+    /// Seconds between sends when sent periodically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<Secs>,
 }
 
 /// What the app shows, saved with a workspace.
-#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LayoutFile {
     /// Index of the selected session.
@@ -1353,6 +1455,13 @@ pub struct LayoutFile {
     /// How large text (and the widgets around it) is drawn.
     #[serde(skip_serializing_if = "TextSizeFile::is_normal")]
     pub text_size: TextSizeFile,
+    /// Width of the sessions panel on the left, in points, as the user
+    /// dragged it (the app keeps it within what the window allows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_panel: Option<f32>,
+    /// Width of the inspector on the right, in points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub right_panel: Option<f32>,
 }
 
 /// The app's theme as saved.
@@ -1928,9 +2037,24 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
     for (i, sn) in f.snippets.iter().enumerate() {
         let data = Typed::parse(sn.payload.clone(), encoding)
             .map_err(|e| field_err("snippets", format!("snippet {i} ({}): {e}", sn.name)))?;
+        if let Some(p) = sn.period
+            && !(MIN_PERIOD..=MAX_PERIOD).contains(&p.0)
+        {
+            return Err(field_err(
+                "snippets",
+                format!(
+                    "snippet {i} ({}): a period is from {} s to {} s",
+                    sn.name,
+                    MIN_PERIOD.as_secs_f64(),
+                    MAX_PERIOD.as_secs()
+                ),
+            ));
+        }
         spec.snippets.push(Snippet {
             name: sn.name.clone(),
             data,
+            checksum: sn.checksum.map(ChecksumFile::trailer).unwrap_or_default(),
+            period: sn.period.map(|p| p.0),
         });
     }
     Ok(spec)
@@ -1938,6 +2062,12 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
 
 /// Longest reply delay a preset may ask for: replies wait in memory.
 pub(crate) const MAX_REPLY_DELAY: Duration = Duration::from_secs(60);
+
+/// Shortest period a snippet may be sent at: the UI sends it, and a
+/// faster flood belongs to a burst.
+pub const MIN_PERIOD: Duration = Duration::from_millis(10);
+/// Longest period (a day).
+pub const MAX_PERIOD: Duration = Duration::from_secs(86_400);
 
 fn opt_secs_file(d: Option<Duration>) -> Option<Secs> {
     d.map(Secs)
@@ -2048,6 +2178,7 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
             reply: r.data.payload(enc),
             close_after: r.close,
             template: r.template,
+            checksum: ChecksumFile::of(r.checksum),
         },
         Responder::Canned(c) => ResponderFile::Canned {
             rules: c
@@ -2065,6 +2196,14 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
                 .collect(),
             default: c.default.as_ref().map(|d| d.data.payload(enc)),
             delimiter: c.delimiter.as_ref().map(|d| d.payload(enc)),
+            // One checksum covers every reply of a table (the form and
+            // the file both set it once).
+            checksum: c
+                .rules
+                .iter()
+                .map(|r| &r.reply)
+                .chain(c.default.as_ref())
+                .find_map(|r| ChecksumFile::of(r.checksum)),
             template: c.rules.iter().any(|r| r.reply.template)
                 || c.default.as_ref().is_some_and(|d| d.template),
         },
@@ -2105,6 +2244,8 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
             .map(|s| SnippetFile {
                 name: s.name.clone(),
                 payload: s.data.payload(enc),
+                checksum: ChecksumFile::of(s.checksum),
+                period: s.period.map(Secs),
             })
             .collect(),
         tls: spec.tls.as_ref().map(tls_file),
@@ -2157,7 +2298,7 @@ pub(crate) fn responder_spec(r: ResponderFile, enc: Encoding) -> Result<Responde
     let bytes = |p: &Payload, what: &str| {
         Typed::parse(p.clone(), enc).map_err(|e| field_err("responder", format!("{what}: {e}")))
     };
-    let reply = |p: &Payload, what: &str, close: bool, template: bool| {
+    let reply = |p: &Payload, what: &str, close: bool, template: bool, checksum: Trailer| {
         let data = bytes(p, what)?;
         if template {
             crate::engine::respond::check_template(&data)
@@ -2167,6 +2308,7 @@ pub(crate) fn responder_spec(r: ResponderFile, enc: Encoding) -> Result<Responde
             data,
             close,
             template,
+            checksum,
         })
     };
     Ok(match r {
@@ -2177,13 +2319,22 @@ pub(crate) fn responder_spec(r: ResponderFile, enc: Encoding) -> Result<Responde
             reply: r,
             close_after,
             template,
-        } => Responder::Fixed(reply(&r, "reply", close_after, template)?),
+            checksum,
+        } => Responder::Fixed(reply(
+            &r,
+            "reply",
+            close_after,
+            template,
+            checksum.map(ChecksumFile::trailer).unwrap_or_default(),
+        )?),
         ResponderFile::Canned {
             rules,
             default,
             delimiter,
             template,
+            checksum,
         } => {
+            let checksum = checksum.map(ChecksumFile::trailer).unwrap_or_default();
             let mut out = Vec::new();
             for (i, r) in rules.iter().enumerate() {
                 let pattern = bytes(&r.request, &format!("rule {i} request"))?;
@@ -2220,13 +2371,19 @@ pub(crate) fn responder_spec(r: ResponderFile, enc: Encoding) -> Result<Responde
                 out.push(Rule {
                     matching,
                     pattern,
-                    reply: reply(&r.reply, &format!("rule {i} reply"), r.close, template)?,
+                    reply: reply(
+                        &r.reply,
+                        &format!("rule {i} reply"),
+                        r.close,
+                        template,
+                        checksum,
+                    )?,
                 });
             }
             Responder::Canned(Canned {
                 rules: out,
                 default: default
-                    .map(|d| reply(&d, "default", false, template))
+                    .map(|d| reply(&d, "default", false, template, checksum))
                     .transpose()?,
                 delimiter: delimiter.map(|d| bytes(&d, "delimiter")).transpose()?,
             })
@@ -2387,6 +2544,42 @@ mod tests {
         .unwrap();
         let text = session_to_ron(&from_spec(&client[0])).unwrap();
         assert!(text.contains(r#"Send(Hex("aa 55"))"#), "{text}");
+    }
+
+    #[test]
+    fn checksums_and_periods_round_trip_and_periods_are_checked() {
+        let src = r#"(name: "t", kind: TcpServer(local: "127.0.0.1:0"),
+            responder: Canned(rules: [(request: Text("a"), reply: Text("b"))], default: Text("c"),
+                checksum: (kind: Crc16Modbus, order: Little)),
+            snippets: [(name: "s", payload: Hex("01"), checksum: (kind: Lrc), period: 0.5)])"#;
+        let spec = &parse(src).unwrap()[0];
+        let Responder::Canned(c) = &spec.responder else {
+            panic!()
+        };
+        assert_eq!(
+            c.rules[0].reply.checksum.checksum,
+            crate::engine::checksum::Checksum::Crc16Modbus
+        );
+        assert_eq!(
+            c.default.as_ref().unwrap().checksum,
+            c.rules[0].reply.checksum
+        );
+        assert_eq!(spec.snippets[0].period, Some(Duration::from_millis(500)));
+        assert_eq!(spec.snippets[0].wire_bytes(), vec![0x01, 0xff]);
+        let text = session_to_ron(&from_spec(spec)).unwrap();
+        let (_, again) = parse_session(Path::new("x.ron"), &text).unwrap();
+        assert_eq!(&again, spec, "{text}");
+        for bad in ["0.001", "100000"] {
+            let e = parse(&format!(
+                r#"(name: "t", kind: TcpClient(remote: "127.0.0.1:1"),
+                    snippets: [(name: "s", payload: Hex("01"), period: {bad})])"#
+            ))
+            .unwrap_err();
+            assert!(
+                e.message.contains("a period is from 0.01 s to 86400 s"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -120,6 +120,7 @@ fn a_sockscope_server_with_a_canned_chunked_reply() {
         data: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n7\r\nnihao, \r\n5\r\nworld\r\n0\r\n\r\n".to_vec().into(),
         close: true,
         template: false,
+        checksum: Default::default(),
     });
     let srv = h.open(spec);
     let addr = h.listening(srv);

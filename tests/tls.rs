@@ -484,6 +484,7 @@ fn https_over_a_tls_session_with_a_reply_that_closes_the_connection() {
         .into(),
         close: true,
         template: false,
+        checksum: Default::default(),
     });
     let srv = h.open(spec);
     let addr = h.listening(srv);

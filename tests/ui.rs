@@ -105,6 +105,13 @@ fn replace_text(h: &mut Harness<'_, App>, label: &str, text: &str) {
     );
 }
 
+/// Sets the form to a TCP server on an ephemeral loopback port.
+fn server_in_form(h: &mut Harness<'_, App>) {
+    click(h, L::KIND);
+    click(h, "TCP server");
+    replace_text(h, L::LOCAL, "127.0.0.1:0");
+}
+
 fn listening_port(app: &App, id: sockscope::engine::SessionId) -> Option<SocketAddr> {
     let info = app.model().get(id)?;
     match (&info.state, &info.local) {
@@ -117,9 +124,7 @@ fn listening_port(app: &App, id: sockscope::engine::SessionId) -> Option<SocketA
 fn open_a_tcp_echo_server_by_clicking_and_watch_the_bytes() {
     let mut h = harness(Vec::new());
     // Pick the kind from the menu.
-    click(&mut h, L::KIND);
-    click(&mut h, "TCP server");
-    replace_text(&mut h, L::LOCAL, "127.0.0.1:0");
+    server_in_form(&mut h);
     click(&mut h, L::RESPONDER_ECHO);
     click(&mut h, L::REUSE_ADDRESS);
     click(&mut h, L::OPEN);
@@ -662,6 +667,7 @@ fn the_http_builder_sends_a_request_and_the_inspector_reads_the_response() {
             .into(),
         close: true,
         template: false,
+        checksum: Default::default(),
     });
     let mut h = harness(vec![srv]);
     let id = h.state().selected().unwrap();
@@ -760,9 +766,7 @@ fn bytes_typed_as_escapes_in_a_gbk_session_are_saved_as_escapes() {
     let dir = tempfile::tempdir().unwrap();
     let store = sockscope::store::Store::at(dir.path());
     let mut h = harness_with(Vec::new(), Some(store));
-    click(&mut h, L::KIND);
-    click(&mut h, "TCP server");
-    replace_text(&mut h, L::LOCAL, "127.0.0.1:0");
+    server_in_form(&mut h);
     click(&mut h, L::MORE_OPTIONS);
     h.run_steps(3);
     h.get_by_label(L::ENCODING).scroll_to_me();
@@ -807,9 +811,7 @@ fn bytes_typed_as_escapes_in_a_gbk_session_are_saved_as_escapes() {
 #[test]
 fn a_tls_server_with_canned_template_replies_is_built_in_the_form() {
     let mut h = harness(Vec::new());
-    click(&mut h, L::KIND);
-    click(&mut h, "TCP server");
-    replace_text(&mut h, L::LOCAL, "127.0.0.1:0");
+    server_in_form(&mut h);
     click(&mut h, L::RESPONDER_CANNED);
     // The table starts with the seed's first chat rule: Hello -> nihao.
     replace_text(&mut h, L::DEFAULT_REPLY, "#{counter} for {peer}");
@@ -1806,4 +1808,350 @@ fn a_log_row_can_be_sent_again() {
     let mut got = [0u8; 5];
     peer.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"ping!");
+}
+
+/// Workbench F19 and F20: the preset's snippets are one-click buttons,
+/// each with a period, renamable, saved with the preset; a snippet's
+/// checksum is computed at each send.
+#[test]
+fn quick_send_buttons_send_snippets_on_a_period_and_are_kept_with_the_preset() {
+    use sockscope::engine::checksum::{ByteOrder, Checksum, Trailer};
+    use sockscope::engine::spec::Snippet;
+    let dir = tempfile::tempdir().unwrap();
+    let store = sockscope::store::Store::at(dir.path());
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut spec = tcp_client_to(l.local_addr().unwrap(), "poller");
+    let read_regs = sockscope::preset::Typed::parse(
+        sockscope::preset::Payload::Hex("01 03 00 00 00 0a".into()),
+        spec.encoding,
+    )
+    .unwrap();
+    spec.snippets = vec![
+        Snippet {
+            checksum: Trailer {
+                checksum: Checksum::Crc16Modbus,
+                order: ByteOrder::Little,
+            },
+            ..Snippet::new("read", read_regs)
+        },
+        Snippet::new("hello", b"hello".to_vec()),
+    ];
+    let mut h = harness_with(vec![spec], Some(store));
+    let (mut peer, _) = l.accept().unwrap();
+    let id = h.state().selected().unwrap();
+    step_until(&mut h, "connected", |a| {
+        a.model()
+            .get(id)
+            .is_some_and(|i| i.state == State::Connected)
+    });
+    h.get_by_label(L::QUICK_SEND);
+    // One click, one frame with its CRC (Modbus: C5 CD, low byte first).
+    click(&mut h, "read");
+    let mut got = [0u8; 8];
+    peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(got, [0x01, 0x03, 0x00, 0x00, 0x00, 0x0a, 0xc5, 0xcd]);
+    // Without a period it cannot run on its own.
+    assert!(
+        h.get_all_by_label(L::START_PERIODIC)
+            .next()
+            .unwrap()
+            .accesskit_node()
+            .is_disabled()
+    );
+    // A period typed for "hello" and Start: it is sent again and again,
+    // while the user looks at nothing else.
+    let every = h.get_all_by_label(L::EVERY).nth(1).unwrap();
+    every.click();
+    h.run_steps(1);
+    h.get_all_by_label(L::EVERY)
+        .nth(1)
+        .unwrap()
+        .type_text("0.05");
+    h.run_steps(2);
+    h.get_all_by_label(L::START_PERIODIC)
+        .nth(1)
+        .unwrap()
+        .click();
+    step_until(&mut h, "sent five times", |a| {
+        a.model()
+            .get(id)
+            .is_some_and(|i| i.counters.bytes_out >= 8 + 5 * 5)
+    });
+    h.get_by_label_contains(L::STOP_PERIODIC).click();
+    // Sends already on their way are counted once the engine reports
+    // them; after that the count stands still.
+    let settle = |h: &mut Harness<'_, App>| {
+        let until = Instant::now() + Duration::from_millis(300);
+        while Instant::now() < until {
+            h.step();
+        }
+    };
+    settle(&mut h);
+    let after_stop = h.state().model().get(id).unwrap().counters.bytes_out;
+    assert_eq!((after_stop - 8) % 5, 0, "whole snippets only");
+    settle(&mut h);
+    assert_eq!(
+        h.state().model().get(id).unwrap().counters.bytes_out,
+        after_stop,
+        "nothing is sent after Stop"
+    );
+    // The peer got exactly those bytes: "hello" repeated.
+    let mut rest = vec![0u8; (after_stop - 8) as usize];
+    peer.read_exact(&mut rest).unwrap();
+    assert!(rest.chunks(5).all(|c| c == b"hello"));
+    // Renamed from its menu.
+    h.get_all_by_label("…").nth(1).unwrap().click();
+    h.run_steps(2);
+    // The new-name field starts with the old name.
+    h.get_all_by_value("hello")
+        .find(|n| n.accesskit_node().role() == Role::TextInput)
+        .unwrap()
+        .click();
+    h.run_steps(1);
+    h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::A]);
+    h.get_all_by_value("hello")
+        .find(|n| n.accesskit_node().role() == Role::TextInput)
+        .unwrap()
+        .type_text("greeting");
+    h.run_steps(2);
+    click(&mut h, L::RENAME_SNIPPET);
+    let snippets = h
+        .state()
+        .model()
+        .get(id)
+        .unwrap()
+        .spec
+        .clone()
+        .unwrap()
+        .snippets;
+    assert_eq!(snippets[1].name, "greeting");
+    assert_eq!(snippets[1].period, Some(Duration::from_millis(50)));
+    // And saved with the preset: period and checksum in the file.
+    click(&mut h, L::PRESETS);
+    replace_text(&mut h, L::PRESET_NAME, "poller");
+    click(&mut h, L::SAVE_PRESET);
+    let file = dir.path().join("presets/poller.ron");
+    step_until(&mut h, "saved", |_| file.exists());
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(r#"name: "greeting""#), "{text}");
+    assert!(text.contains("period: 0.05"), "{text}");
+    assert!(text.contains("kind: Crc16Modbus"), "{text}");
+    assert!(text.contains("order: Little"), "{text}");
+    assert!(
+        text.contains(r#"payload: Hex("01 03 00 00 00 0a")"#),
+        "{text}"
+    );
+}
+
+/// Workbench F20: a responder's replies carry the checksum picked in the
+/// form, computed over each reply as sent.
+#[test]
+fn a_responders_replies_carry_the_checksum_picked_in_the_form() {
+    let mut h = harness(Vec::new());
+    server_in_form(&mut h);
+    click(&mut h, L::RESPONDER_FIXED);
+    replace_text(&mut h, L::REPLY, r"\x01\x03\x02\x00\x2a");
+    click(&mut h, L::REPLY_CHECKSUM);
+    click(&mut h, "CRC-16/MODBUS");
+    click(&mut h, "little-endian");
+    click(&mut h, L::OPEN);
+    let srv = h.state().selected().unwrap();
+    step_until(&mut h, "listening", |a| listening_port(a, srv).is_some());
+    let mut c = TcpStream::connect(listening_port(h.state(), srv).unwrap()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"poll").unwrap();
+    let mut got = [0u8; 7];
+    let start = Instant::now();
+    let mut n = 0;
+    while n < got.len() && start.elapsed() < DEADLINE {
+        h.step();
+        c.set_nonblocking(true).unwrap();
+        if let Ok(k) = c.read(&mut got[n..]) {
+            n += k;
+        }
+    }
+    let mut expect = vec![0x01, 0x03, 0x02, 0x00, 0x2a];
+    expect.extend(
+        sockscope::engine::checksum::Checksum::Crc16Modbus
+            .of(&expect, sockscope::engine::checksum::ByteOrder::Little),
+    );
+    assert_eq!(got.to_vec(), expect);
+}
+
+/// Workbench F21: what a session receives is captured to a file as it
+/// arrives, rotating at a size limit and keeping the newest files; a file
+/// that is there already is never written over.
+#[test]
+fn received_bytes_are_captured_to_rotating_files_and_nothing_is_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut h, mut peer, id) = connected_client("captured");
+    // Someone else's file: the capture refuses it and leaves it alone.
+    let taken = dir.path().join("taken.bin");
+    std::fs::write(&taken, b"not ours").unwrap();
+    click(&mut h, L::CAPTURE);
+    replace_text(&mut h, L::CAPTURE_TO, taken.to_str().unwrap());
+    h.get_by_label_contains(L::START_CAPTURE).click();
+    step_until(&mut h, "refused", |a| {
+        a.status().is_some_and(|s| s.contains("exists"))
+    });
+    assert_eq!(std::fs::read(&taken).unwrap(), b"not ours");
+    // Raw bytes, 4 KiB a file, the newest two kept.
+    let cap = dir.path().join("cap.bin");
+    replace_text(&mut h, L::CAPTURE_TO, cap.to_str().unwrap());
+    replace_text(&mut h, L::CAPTURE_LIMIT, "0.004");
+    replace_text(&mut h, L::CAPTURE_KEEP, "2");
+    h.get_by_label_contains(L::START_CAPTURE).click();
+    h.run_steps(3);
+    h.get_by_label_contains("● capturing raw bytes received");
+    let data: Vec<u8> = (0..10_240u32).map(|i| (i % 251) as u8).collect();
+    for chunk in data.chunks(1024) {
+        peer.write_all(chunk).unwrap();
+        step_until(&mut h, "chunk received", |a| {
+            a.model().get(id).unwrap().counters.bytes_in as usize
+                >= (chunk.as_ptr() as usize - data.as_ptr() as usize) + chunk.len()
+        });
+    }
+    let start = Instant::now();
+    while h.query_by_label_contains("10240 bytes written").is_none() {
+        assert!(start.elapsed() < DEADLINE, "the capture never wrote it all");
+        h.step();
+    }
+    click(&mut h, L::STOP_CAPTURE);
+    // Rotated at 0.004 MiB (4194 bytes), the newest two files kept: the
+    // ones left are the last two parts, each within the limit, and
+    // together they are the tail of what was received.
+    let parts: Vec<(u64, Vec<u8>)> = (0..20)
+        .filter_map(|n| {
+            std::fs::read(sockscope::ui::capture::part_name(&cap, n))
+                .ok()
+                .map(|b| (n, b))
+        })
+        .collect();
+    assert_eq!(
+        parts.len(),
+        2,
+        "{:?}",
+        parts.iter().map(|p| p.0).collect::<Vec<_>>()
+    );
+    assert!(parts[0].0 >= 1, "the first file was rotated away");
+    assert_eq!(parts[1].0, parts[0].0 + 1);
+    assert!(parts.iter().all(|(_, b)| b.len() <= 4194 && !b.is_empty()));
+    let kept: Vec<u8> = parts.iter().flat_map(|(_, b)| b.clone()).collect();
+    assert_eq!(kept, data[data.len() - kept.len()..]);
+}
+
+/// Workbench F21: a JSON Lines capture has the schema of `sockscope run`,
+/// lifecycle rows included.
+#[test]
+fn a_json_lines_capture_has_the_run_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut h, mut peer, id) = connected_client("json");
+    click(&mut h, L::CAPTURE);
+    let cap = dir.path().join("cap.jsonl");
+    replace_text(&mut h, L::CAPTURE_TO, cap.to_str().unwrap());
+    click(&mut h, L::CAPTURE_FORMAT);
+    click(&mut h, "JSON Lines");
+    h.get_by_label_contains(L::START_CAPTURE).click();
+    h.run_steps(3);
+    peer.write_all(b"hello").unwrap();
+    step_until(&mut h, "received", |a| {
+        a.model().get(id).unwrap().counters.bytes_in == 5
+    });
+    drop(peer);
+    step_until(&mut h, "closed", |a| {
+        a.model().get(id).unwrap().state.is_closed()
+    });
+    step_until(&mut h, "written", |_| {
+        std::fs::read_to_string(&cap).is_ok_and(|t| t.contains("\"closed\""))
+    });
+    click(&mut h, L::STOP_CAPTURE);
+    let text = std::fs::read_to_string(&cap).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert!(names.contains(&"received"), "{text}");
+    assert!(names.contains(&"closed"), "{text}");
+    let rx = events.iter().find(|e| e["event"] == "received").unwrap();
+    assert_eq!(rx["len"], 5, "{rx}");
+    assert_eq!(rx["session"], id.to_string());
+}
+
+/// Workbench D12: side panels are resized by dragging their edge, and the
+/// widths come back with the workspace.
+#[test]
+fn side_panels_are_dragged_wider_and_their_widths_are_remembered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sockscope::store::Store::locate(Some(dir.path())).unwrap();
+    let mut h = harness_of(Vec::new(), Some(store.clone()), 1280.0, 800.0);
+    h.run_steps(3);
+    let before = h.state().workspace().layout.left_panel.unwrap();
+    // Drag the left panel's right edge 80 points to the right (it may
+    // take a third of the window: 409 points here).
+    let x = before + 1.0;
+    let y = 400.0;
+    h.event(egui::Event::PointerMoved(egui::pos2(x, y)));
+    h.run_steps(2);
+    h.event(egui::Event::PointerButton {
+        pos: egui::pos2(x, y),
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.run_steps(1);
+    for dx in [20.0, 40.0, 60.0, 80.0] {
+        h.event(egui::Event::PointerMoved(egui::pos2(x + dx, y)));
+        h.run_steps(1);
+    }
+    h.event(egui::Event::PointerButton {
+        pos: egui::pos2(x + 80.0, y),
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.run_steps(3);
+    let dragged = h.state().workspace().layout.left_panel.unwrap();
+    // (egui starts a drag a few points after the press.)
+    assert!(
+        dragged > before + 60.0 && dragged <= before + 84.0,
+        "dragged from {before} to {dragged}"
+    );
+    h.state_mut().save_workspace();
+    let ws = store.load_workspace().unwrap().unwrap();
+    assert_eq!(ws.layout.left_panel, Some(dragged.round()));
+    // The next start draws the panel that wide.
+    let mut again = harness_of(Vec::new(), Some(store), 1280.0, 800.0);
+    step_until(&mut again, "restored", |a| {
+        a.workspace()
+            .layout
+            .left_panel
+            .is_some_and(|w| (w - dragged).abs() <= 2.0)
+    });
+    // And the user can still drag it after that (the width was set for
+    // one frame, not fixed).
+    again.run_steps(5);
+    let w = again.state().workspace().layout.left_panel.unwrap();
+    assert!((w - dragged).abs() <= 2.0, "{w} vs {dragged}");
+}
+
+/// Workbench D12/D13: the "binds every interface" warning added a line
+/// under the Local field, pushing the fields below it under the cursor.
+/// The line is always there and says who can reach the address.
+#[test]
+fn the_reach_note_under_local_never_moves_the_fields_below() {
+    let mut h = harness_of(Vec::new(), None, 1024.0, 700.0);
+    replace_text(&mut h, L::LOCAL, "127.0.0.1:0");
+    h.get_by_label_contains("only this machine can reach it");
+    let at = |h: &Harness<'_, App>| rect_of(h, Role::TextInput, L::REMOTE);
+    let before = at(&h);
+    replace_text(&mut h, L::LOCAL, "0.0.0.0:0");
+    h.get_by_label_contains("binds every interface");
+    assert_eq!(at(&h), before);
+    replace_text(&mut h, L::LOCAL, "");
+    h.get_by_label_contains("the kernel picks");
+    assert_eq!(at(&h), before);
+    replace_text(&mut h, L::LOCAL, "not an address");
+    assert_eq!(at(&h), before);
 }

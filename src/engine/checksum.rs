@@ -34,6 +34,31 @@ pub enum ByteOrder {
     Little,
 }
 
+/// A checksum and its byte order, as a snippet or a responder's replies
+/// carry it: computed over the bytes when they are sent, so a template or a
+/// regex capture is covered too.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trailer {
+    /// Which checksum (None: nothing appended).
+    pub checksum: Checksum,
+    /// Its byte order.
+    pub order: ByteOrder,
+}
+
+impl Trailer {
+    /// Nothing is appended.
+    pub fn is_none(&self) -> bool {
+        self.checksum == Checksum::None
+    }
+
+    /// `data` with the checksum appended.
+    pub fn applied(&self, data: &[u8]) -> Vec<u8> {
+        let mut out = data.to_vec();
+        out.extend_from_slice(&self.checksum.of(data, self.order));
+        out
+    }
+}
+
 impl Checksum {
     /// Every checksum, for pickers.
     pub const ALL: [Checksum; 7] = [

@@ -4,6 +4,7 @@
 //! delimiter, each complete message; every reply is sent and logged like
 //! any other send.
 
+use super::checksum::Trailer;
 use super::written::Typed;
 
 /// How a request is compared with a rule's pattern.
@@ -62,6 +63,9 @@ pub struct Reply {
     /// `data` is a template: `{counter}`, `{time}`, `{peer}` and `{len}`
     /// are filled in when the reply is sent (`{{` and `}}` for braces).
     pub template: bool,
+    /// A checksum appended to the reply as sent (after the template and
+    /// any capture groups are filled in).
+    pub checksum: Trailer,
 }
 
 /// The fields a reply template may use.
@@ -212,8 +216,8 @@ impl Framer {
         }
         Reply {
             data: render(&r.data, self.replies, &self.peer, msg_len).into(),
-            close: r.close,
             template: false,
+            ..r.clone()
         }
     }
 }
@@ -224,8 +228,19 @@ impl Responder {
         !matches!(self, Responder::None)
     }
 
-    /// The replies to one received chunk.
+    /// The replies to one received chunk, checksums appended.
     pub fn respond(&self, framer: &mut Framer, chunk: &[u8]) -> Vec<Reply> {
+        let mut out = self.replies(framer, chunk);
+        for r in &mut out {
+            if !r.checksum.is_none() {
+                r.data = r.checksum.applied(&r.data).into();
+                r.checksum = Trailer::default();
+            }
+        }
+        out
+    }
+
+    fn replies(&self, framer: &mut Framer, chunk: &[u8]) -> Vec<Reply> {
         match self {
             Responder::None => Vec::new(),
             Responder::Echo => {
@@ -333,6 +348,7 @@ mod tests {
             data: s.as_bytes().to_vec().into(),
             close,
             template: false,
+            checksum: Default::default(),
         }
     }
 
@@ -417,6 +433,7 @@ mod tests {
             data: t.into(),
             close: false,
             template: true,
+            checksum: Default::default(),
         });
         let mut f = Framer::for_peer("127.0.0.1:5000".into());
         assert_eq!(
@@ -431,6 +448,7 @@ mod tests {
             data: b"now {time}".to_vec().into(),
             close: false,
             template: true,
+            checksum: Default::default(),
         });
         let out = t.respond(&mut f, b"x").remove(0).data;
         assert_eq!(out.len(), 4 + 19, "{}", String::from_utf8_lossy(&out));
@@ -464,6 +482,7 @@ mod tests {
                     data: b"{counter}:$1".to_vec().into(),
                     close: false,
                     template: true,
+                    checksum: Default::default(),
                 },
             }],
             default: None,
@@ -483,5 +502,39 @@ mod tests {
         assert_eq!(t.len(), 19, "{t}");
         assert_eq!(&t[4..5], "-");
         assert_eq!(&t[10..11], " ");
+    }
+
+    #[test]
+    fn a_checksum_covers_the_reply_as_filled_in() {
+        use crate::engine::checksum::{ByteOrder, Checksum, Trailer};
+        let sum = Trailer {
+            checksum: Checksum::Sum8,
+            order: ByteOrder::Big,
+        };
+        let t = Responder::Fixed(Reply {
+            data: b"#{counter}".to_vec().into(),
+            close: false,
+            template: true,
+            checksum: sum,
+        });
+        let mut f = Framer::for_peer("p".into());
+        let out = t.respond(&mut f, b"x").remove(0).data;
+        assert_eq!(out.bytes(), [b'#', b'1', b'#'.wrapping_add(b'1')]);
+        // A regex reply: the checksum is over the capture as sent.
+        let r = Responder::Canned(Canned {
+            rules: vec![Rule {
+                matching: Match::Regex(BytesRegex::new("^GET (.*)").unwrap()),
+                pattern: Typed::default(),
+                reply: Reply {
+                    data: b"$1".to_vec().into(),
+                    checksum: sum,
+                    ..Reply::default()
+                },
+            }],
+            default: None,
+            delimiter: None,
+        });
+        let out = r.respond(&mut f, b"GET ab").remove(0).data;
+        assert_eq!(out.bytes(), [b'a', b'b', b'a'.wrapping_add(b'b')]);
     }
 }

@@ -275,6 +275,28 @@ pub struct Snippet {
     pub name: String,
     /// The bytes.
     pub data: Typed,
+    /// A checksum appended when it is sent.
+    pub checksum: super::checksum::Trailer,
+    /// Send it again every so often, once started from the quick-send
+    /// panel.
+    pub period: Option<Duration>,
+}
+
+impl Snippet {
+    /// A snippet of these bytes, no checksum, no period.
+    pub fn new(name: impl Into<String>, data: impl Into<Typed>) -> Snippet {
+        Snippet {
+            name: name.into(),
+            data: data.into(),
+            checksum: Default::default(),
+            period: None,
+        }
+    }
+
+    /// The bytes a send of it puts on the wire.
+    pub fn wire_bytes(&self) -> Vec<u8> {
+        self.checksum.applied(&self.data)
+    }
 }
 
 /// Log and queue limits for one session.

@@ -40,6 +40,12 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("F1", "this list"),
 ];
 
+/// The side panels' first widths, before the user drags them.
+const LEFT_WIDTH: f32 = 300.0;
+const RIGHT_WIDTH: f32 = 280.0;
+/// Narrowest a side panel is restored to.
+const MIN_PANEL: f32 = 160.0;
+
 /// How long a message stays on the status line.
 const STATUS_TTL: Duration = Duration::from_secs(12);
 /// Past messages kept for the Messages list.
@@ -54,6 +60,8 @@ pub struct App {
     list: SessionList,
     log: LogView,
     composer: Composer,
+    /// A capture to a file in progress.
+    capture: Option<super::capture::Capture>,
     selected: Option<SessionId>,
     /// The latest message (text, is an error, when it came); it expires.
     status: Option<(String, bool, Instant)>,
@@ -65,6 +73,11 @@ pub struct App {
     theme: preset::ThemeFile,
     /// Text size; saved with the workspace.
     text_size: preset::TextSizeFile,
+    /// The side panels' widths as last drawn (left, right), saved with the
+    /// workspace.
+    panel_widths: [f32; 2],
+    /// Widths from a workspace, applied on the next frame.
+    pending_panels: Option<[Option<f32>; 2]>,
     /// What was last applied to the context (set only on a change).
     applied_look: Option<(preset::ThemeFile, preset::TextSizeFile)>,
     /// How long a message stays on the status line.
@@ -155,6 +168,7 @@ impl App {
             list: SessionList::default(),
             log,
             composer: Composer::default(),
+            capture: None,
             selected: None,
             status: None,
             messages: std::collections::VecDeque::new(),
@@ -162,6 +176,8 @@ impl App {
             show_shortcuts: false,
             theme: preset::ThemeFile::System,
             text_size: preset::TextSizeFile::Normal,
+            panel_widths: [LEFT_WIDTH, RIGHT_WIDTH],
+            pending_panels: None,
             applied_look: None,
             status_ttl: STATUS_TTL,
             export_tx,
@@ -220,6 +236,8 @@ impl App {
                 follow: self.log.follow,
                 theme: self.theme,
                 text_size: self.text_size,
+                left_panel: Some(self.panel_widths[0].round()),
+                right_panel: Some(self.panel_widths[1].round()),
             },
         }
     }
@@ -257,6 +275,7 @@ impl App {
                 // The look is the user's, whether or not sessions reopen.
                 self.theme = ws.layout.theme;
                 self.text_size = ws.layout.text_size;
+                self.pending_panels = Some([ws.layout.left_panel, ws.layout.right_panel]);
                 let specs: Vec<SessionSpec> = ws
                     .sessions
                     .into_iter()
@@ -577,6 +596,14 @@ impl App {
     fn on_event(&mut self, ev: Event) {
         self.start.observe(&ev);
         self.model.apply(&ev);
+        if let Some(c) = &mut self.capture {
+            let top = SessionId::top(ev.session.session);
+            let enc = self.model.get(top).map(|i| i.encoding).unwrap_or_default();
+            let model = &self.model;
+            c.offer(&ev, enc, || {
+                super::log_view::session_name(model, ev.session)
+            });
+        }
         let ev = match self.store.ingest(ev) {
             Ingested::Logged { top, abs } => {
                 self.log.on_logged(&self.store, &self.model, top, abs);
@@ -650,11 +677,19 @@ impl App {
                 self.select(id);
             }
         }
+        // A capture that failed (a name taken, a full disk) says so once
+        // and stops.
+        if let Some(e) = self.capture.as_ref().and_then(|c| c.status().error) {
+            self.capture = None;
+            self.error(format!("capture stopped: {e}"));
+        }
         while let Ok(msg) = self.export_rx.try_recv() {
             let failed = msg.contains("failed");
             self.say(msg, failed);
         }
-        for a in self.composer.tick(ctx) {
+        let model = &self.model;
+        let live = |id| model.get(id).is_some_and(|i| !i.state.is_closed());
+        for a in self.composer.tick(ctx, live) {
             self.apply_composer(a);
         }
     }
@@ -688,6 +723,11 @@ impl App {
                     self.error(
                         "this session was not opened from a spec, so it cannot keep snippets",
                     );
+                }
+            }
+            ComposerAction::EditSnippet { session, edit } => {
+                if let Err(e) = self.model.edit_snippet(session, &edit) {
+                    self.error(e);
                 }
             }
             ComposerAction::Status(s) => self.info(s),
@@ -755,6 +795,38 @@ impl App {
                 self.info(format!(
                     "sent the row's {n} bytes again on session {target}"
                 ));
+            }
+            LogAction::Capture(super::capture::CaptureAction::Start(spec)) => {
+                match super::capture::Capture::start(spec) {
+                    Ok(c) => {
+                        let what = match c.spec().session {
+                            Some(s) => format!("session {s}"),
+                            None => "every session".into(),
+                        };
+                        self.info(format!(
+                            "capturing {} of {what} to {}",
+                            c.spec().format.name(),
+                            c.spec().path.display()
+                        ));
+                        self.capture = Some(c);
+                    }
+                    Err(e) => self.error(e),
+                }
+            }
+            LogAction::Capture(super::capture::CaptureAction::Stop) => {
+                if let Some(c) = self.capture.take() {
+                    let st = c.status();
+                    self.info(format!(
+                        "capture stopped: {} bytes in {} files{}",
+                        st.written,
+                        st.files,
+                        if st.dropped > 0 {
+                            format!(", {} bytes dropped", st.dropped)
+                        } else {
+                            String::new()
+                        }
+                    ));
+                }
             }
             LogAction::SetEncoding(top, enc) => {
                 let old = self.model.set_encoding(top, enc);
@@ -888,96 +960,114 @@ impl App {
         let mut new_stepper = false;
         let mut step_actions = Vec::new();
         let mut form_action = None;
-        egui::Panel::left("left")
+        // Side panels leave the log at least half the window; a width from
+        // the workspace is taken for one frame, then the user drags it.
+        let width = ctx.content_rect().width();
+        let pending = self.pending_panels.take();
+        let saved = |i: usize, max: f32| {
+            pending
+                .and_then(|p| p[i])
+                .filter(|w| w.is_finite())
+                .map(|w| w.clamp(MIN_PANEL, max))
+        };
+        let left_max = (width * 0.32).max(260.0);
+        let mut left = egui::Panel::left("left")
             .resizable(true)
-            .default_size(300.0)
-            .max_size((ctx.content_rect().width() * 0.32).max(260.0))
-            .show(ui, |ui| {
-                let mut header = egui::CollapsingHeader::new(L::NEW_SESSION).default_open(true);
-                if std::mem::take(&mut self.show_form) {
-                    header = header.open(Some(true));
-                }
-                let form = header.show(ui, |ui| {
-                    let fields = egui::ScrollArea::vertical()
-                        .id_salt("form-scroll")
-                        .max_height(ui.available_height() * 0.6)
-                        .show(ui, |ui| self.form.fields_ui(ui));
-                    form_action = self.form.open_ui(ui);
-                    fields.inner_rect
-                });
-                // Enter in one of the form's fields opens, as the button.
-                // (A multiline field keeps the focus and its new line.)
-                let gave_up_focus = ctx.memory(|m| m.focused()) != focused_before;
-                if let Some(rect) = form.body_returned
-                    && enter
-                    && gave_up_focus
-                    && form_action.is_none()
-                    && focused_before
-                        .and_then(|id| ctx.read_response(id))
-                        .is_some_and(|r| rect.intersects(r.rect))
-                    && let (Some(spec), _) = self.form.validate()
-                {
-                    form_action = Some(FormAction::Open(spec));
-                }
-                let current = self
-                    .selected
-                    .map(|s| SessionId::top(s.session))
-                    .and_then(|id| self.model.get(id))
-                    .and_then(|i| i.spec.as_ref());
-                if ui.button(L::NEW_STEPPER).clicked() {
-                    new_stepper = true;
-                }
-                egui::CollapsingHeader::new(L::PRESETS)
-                    .default_open(false)
-                    .show(ui, |ui| {
-                        egui::ScrollArea::vertical()
-                            .id_salt("presets-scroll")
-                            .max_height(ui.available_height() * 0.5)
-                            .show(ui, |ui| preset_actions = self.presets.ui(ui, current));
-                    });
-                ui.separator();
-                list_actions = self.list.ui(ui, &self.model, self.selected);
+            .default_size(LEFT_WIDTH)
+            .max_size(left_max);
+        if let Some(w) = saved(0, left_max) {
+            left = left.exact_size(w);
+        }
+        let left = left.show(ui, |ui| {
+            let mut header = egui::CollapsingHeader::new(L::NEW_SESSION).default_open(true);
+            if std::mem::take(&mut self.show_form) {
+                header = header.open(Some(true));
+            }
+            let form = header.show(ui, |ui| {
+                let fields = egui::ScrollArea::vertical()
+                    .id_salt("form-scroll")
+                    .max_height(ui.available_height() * 0.6)
+                    .show(ui, |ui| self.form.fields_ui(ui));
+                form_action = self.form.open_ui(ui);
+                fields.inner_rect
             });
+            // Enter in one of the form's fields opens, as the button.
+            // (A multiline field keeps the focus and its new line.)
+            let gave_up_focus = ctx.memory(|m| m.focused()) != focused_before;
+            if let Some(rect) = form.body_returned
+                && enter
+                && gave_up_focus
+                && form_action.is_none()
+                && focused_before
+                    .and_then(|id| ctx.read_response(id))
+                    .is_some_and(|r| rect.intersects(r.rect))
+                && let (Some(spec), _) = self.form.validate()
+            {
+                form_action = Some(FormAction::Open(spec));
+            }
+            let current = self
+                .selected
+                .map(|s| SessionId::top(s.session))
+                .and_then(|id| self.model.get(id))
+                .and_then(|i| i.spec.as_ref());
+            if ui.button(L::NEW_STEPPER).clicked() {
+                new_stepper = true;
+            }
+            egui::CollapsingHeader::new(L::PRESETS)
+                .default_open(false)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical()
+                        .id_salt("presets-scroll")
+                        .max_height(ui.available_height() * 0.5)
+                        .show(ui, |ui| preset_actions = self.presets.ui(ui, current));
+                });
+            ui.separator();
+            list_actions = self.list.ui(ui, &self.model, self.selected);
+        });
+        self.panel_widths[0] = left.response.rect.width();
         let mut composer_actions = Vec::new();
         let mut copied = false;
         let mut set_option = None;
         let mut reset_counters = None;
-        // Side panels leave the log at least half the window.
-        let width = ctx.content_rect().width();
-        egui::Panel::right("inspector")
+        let right_max = (width * 0.3).max(240.0);
+        let mut right = egui::Panel::right("inspector")
             .resizable(true)
-            .default_size(280.0)
-            .max_size((width * 0.3).max(240.0))
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical()
-                    .id_salt("inspector-scroll")
-                    .show(ui, |ui| {
-                        match self.selected.and_then(|id| self.model.get(id)) {
-                            Some(info) => {
-                                let spec = self
-                                    .model
-                                    .get(SessionId::top(info.id.session))
-                                    .and_then(|i| i.spec.as_ref());
-                                match self.inspector.ui(ui, info, spec) {
-                                    Some(InspectorAction::Copy(code)) => {
-                                        ui.ctx().copy_text(code);
-                                        copied = true;
-                                    }
-                                    Some(InspectorAction::SetOption(o)) => {
-                                        set_option = Some((info.id, o));
-                                    }
-                                    Some(InspectorAction::ResetCounters(id)) => {
-                                        reset_counters = Some(id);
-                                    }
-                                    None => {}
+            .default_size(RIGHT_WIDTH)
+            .max_size(right_max);
+        if let Some(w) = saved(1, right_max) {
+            right = right.exact_size(w);
+        }
+        let right = right.show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("inspector-scroll")
+                .show(ui, |ui| {
+                    match self.selected.and_then(|id| self.model.get(id)) {
+                        Some(info) => {
+                            let spec = self
+                                .model
+                                .get(SessionId::top(info.id.session))
+                                .and_then(|i| i.spec.as_ref());
+                            match self.inspector.ui(ui, info, spec) {
+                                Some(InspectorAction::Copy(code)) => {
+                                    ui.ctx().copy_text(code);
+                                    copied = true;
                                 }
-                            }
-                            None => {
-                                ui.weak("Select a session to inspect it.");
+                                Some(InspectorAction::SetOption(o)) => {
+                                    set_option = Some((info.id, o));
+                                }
+                                Some(InspectorAction::ResetCounters(id)) => {
+                                    reset_counters = Some(id);
+                                }
+                                None => {}
                             }
                         }
-                    });
-            });
+                        None => {
+                            ui.weak("Select a session to inspect it.");
+                        }
+                    }
+                });
+        });
+        self.panel_widths[1] = right.response.rect.width();
         let stepping = self
             .selected
             .and_then(|id| self.model.get(id))
@@ -1050,7 +1140,12 @@ impl App {
                     }
                 }
                 Some(info) if info.kind == "burst" => super::burst_view::ui(ui, info),
-                _ => log_actions = self.log.ui(ui, &self.store, &self.model, &self.export_tx),
+                _ => {
+                    let capture = self.capture.as_ref().map(|c| (c.spec(), c.status()));
+                    log_actions =
+                        self.log
+                            .ui(ui, &self.store, &self.model, &self.export_tx, capture)
+                }
             }
         });
         if reopen_last {

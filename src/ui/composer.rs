@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 
 use crate::engine::SessionId;
+use crate::engine::checksum::Trailer;
 use crate::engine::codec::{self, COMMON_ENCODINGS, Encoding};
 use crate::engine::protocol::SendMode;
 use crate::engine::spec::Snippet;
@@ -73,6 +74,13 @@ pub enum ComposerAction {
         /// The snippet.
         snippet: Snippet,
     },
+    /// Rename, remove or re-time one of the session's snippets.
+    EditSnippet {
+        /// The top-level session.
+        session: SessionId,
+        /// What changes.
+        edit: SnippetEdit,
+    },
     /// Tell the user something.
     Status(String),
 }
@@ -88,6 +96,97 @@ struct Repeat {
     left: u32,
     every: Duration,
     next: Instant,
+}
+
+/// Where a send goes.
+#[derive(Clone, Debug, PartialEq)]
+enum Route {
+    /// One session or connection (a datagram to `to`, or its peer).
+    One {
+        target: SessionId,
+        to: Option<String>,
+    },
+    /// Every connection of a server.
+    AllOf(SessionId),
+}
+
+impl Route {
+    fn action(&self, data: Vec<u8>) -> ComposerAction {
+        match self {
+            Route::One { target, to } => ComposerAction::Send {
+                target: *target,
+                data,
+                mode: SendMode::All,
+                to: to.clone(),
+            },
+            Route::AllOf(server) => ComposerAction::SendAll {
+                server: *server,
+                data,
+            },
+        }
+    }
+
+    fn session(&self) -> SessionId {
+        match self {
+            Route::One { target, .. } => *target,
+            Route::AllOf(s) => *s,
+        }
+    }
+}
+
+/// A snippet being sent every so often from the quick-send panel.
+struct Periodic {
+    /// The session whose snippet it is.
+    top: SessionId,
+    name: String,
+    route: Route,
+    data: Vec<u8>,
+    every: Duration,
+    next: Instant,
+    sent: u64,
+}
+
+/// A change to a session's snippets from the quick-send panel.
+#[derive(Debug, PartialEq)]
+pub enum SnippetEdit {
+    /// A new name.
+    Rename {
+        /// The old name.
+        from: String,
+        /// The new one.
+        to: String,
+    },
+    /// Forget it.
+    Remove {
+        /// Its name.
+        name: String,
+    },
+    /// Its period (None: no period).
+    Period {
+        /// Its name.
+        name: String,
+        /// The period.
+        period: Option<Duration>,
+    },
+}
+
+/// A period as typed: empty for none, else seconds in the allowed range.
+fn parse_period(text: &str) -> Result<Option<Duration>, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let (min, max) = (crate::preset::MIN_PERIOD, crate::preset::MAX_PERIOD);
+    match t.parse::<f64>() {
+        Ok(v) if v.is_finite() && (min.as_secs_f64()..=max.as_secs_f64()).contains(&v) => {
+            Ok(Some(Duration::from_secs_f64(v)))
+        }
+        _ => Err(format!(
+            "'{t}' is not a period; give seconds from {} to {}",
+            min.as_secs_f64(),
+            max.as_secs()
+        )),
+    }
 }
 
 struct FileSend {
@@ -142,6 +241,13 @@ pub struct Composer {
     /// What was typed for each session the user left: its text and mode
     /// belong to it, not to whichever session is selected next.
     drafts: std::collections::HashMap<SessionId, Draft>,
+    /// Snippets being sent every so often; they go on while other
+    /// sessions are looked at.
+    periodic: Vec<Periodic>,
+    /// Quick-send period fields as typed, by session and snippet name.
+    period_text: std::collections::HashMap<(SessionId, String), String>,
+    /// Quick-send rename fields as typed.
+    rename_text: std::collections::HashMap<(SessionId, String), String>,
 }
 
 /// A session's unsent input.
@@ -203,6 +309,9 @@ impl Default for Composer {
             checksum: Default::default(),
             checksum_order: Default::default(),
             drafts: std::collections::HashMap::new(),
+            periodic: Vec::new(),
+            period_text: std::collections::HashMap::new(),
+            rename_text: std::collections::HashMap::new(),
         }
     }
 }
@@ -237,26 +346,40 @@ impl Composer {
         Ok(data)
     }
 
-    /// The bytes with how they were typed, for saving as a snippet: hex
-    /// stays hex and escapes stay escapes when the file is written.
-    pub fn typed(&self) -> Result<Typed, String> {
-        let data = self.bytes()?;
-        let enc = Encoding::for_label(&self.encoding).unwrap_or_default();
+    /// What a snippet saved now keeps: the bytes as typed (hex stays
+    /// hex), and the checksum, which is computed again at each send.
+    pub fn snippet_parts(&self) -> Result<(Typed, Trailer), String> {
+        let enc = Encoding::for_label(&self.encoding)
+            .ok_or_else(|| format!("unknown encoding '{}'", self.encoding))?;
         let as_typed = match self.mode {
             Mode::Text => Payload::Text(self.text.clone()),
             Mode::Hex => Payload::Hex(self.text.clone()),
             Mode::Escaped => Payload::Escaped(self.text.clone()),
         };
-        // A checksum or line end adds bytes to what was typed; hex then
-        // writes them all as hex, and text falls back to the shortest form.
-        let written = if as_typed.to_bytes(enc).is_ok_and(|b| b == data) {
-            as_typed
-        } else if self.mode == Mode::Hex {
-            Payload::Hex(codec::to_hex(&data))
-        } else {
-            return Ok(Typed::from(data));
+        let trailer = Trailer {
+            checksum: self.checksum,
+            order: self.checksum_order,
         };
-        Typed::parse(written, enc).map_err(|e| e.to_string())
+        let ending = self.mode != Mode::Hex && self.ending != Ending::None;
+        if !trailer.is_none() {
+            if ending {
+                return Err(
+                    "a snippet's checksum goes at its very end: clear the line end or the checksum"
+                        .into(),
+                );
+            }
+            let typed = Typed::parse(as_typed, enc).map_err(|e| e.to_string())?;
+            return Ok((typed, trailer));
+        }
+        let data = self.bytes()?;
+        // A line end adds bytes to what was typed: escaped text keeps
+        // them readable, other modes fall back to the shortest form.
+        let typed = if as_typed.to_bytes(enc).is_ok_and(|b| b == data) {
+            Typed::parse(as_typed, enc).map_err(|e| e.to_string())?
+        } else {
+            Typed::from(data)
+        };
+        Ok((typed, Trailer::default()))
     }
 
     fn remember(&mut self) {
@@ -271,9 +394,30 @@ impl Composer {
         (!d.is_empty()).then(|| d.to_string())
     }
 
-    /// Work that happens over time: repeats and a file being read.
-    pub fn tick(&mut self, ctx: &egui::Context) -> Vec<ComposerAction> {
+    /// Work that happens over time: repeats, periodic snippets and a file
+    /// being read. `live` says whether a session can still be sent to;
+    /// repeats and periodic sends to a closed one stop.
+    pub fn tick(
+        &mut self,
+        ctx: &egui::Context,
+        live: impl Fn(SessionId) -> bool,
+    ) -> Vec<ComposerAction> {
         let mut out = Vec::new();
+        let now = Instant::now();
+        self.periodic.retain(|p| live(p.route.session()));
+        for p in &mut self.periodic {
+            if now >= p.next {
+                out.push(p.route.action(p.data.clone()));
+                p.sent += 1;
+                // On a slow frame the next send keeps its rhythm instead
+                // of sending a backlog in one burst.
+                p.next = (p.next + p.every).max(now);
+            }
+            ctx.request_repaint_after(p.next.saturating_duration_since(now));
+        }
+        if self.repeat.as_ref().is_some_and(|r| !live(r.target)) {
+            self.repeat = None;
+        }
         if let Some(r) = &mut self.repeat {
             let now = Instant::now();
             if now >= r.next {
@@ -406,23 +550,13 @@ impl Composer {
                 label
             })
             .inner;
-        ui.horizontal_wrapped(|ui| {
-            use crate::engine::checksum::{ByteOrder, Checksum};
-            let l = ui.label(L::CHECKSUM);
-            egui::ComboBox::from_id_salt("composer-checksum")
-                .selected_text(self.checksum.name())
-                .show_ui(ui, |ui| {
-                    for c in Checksum::ALL {
-                        ui.selectable_value(&mut self.checksum, c, c.name());
-                    }
-                })
-                .response
-                .labelled_by(l.id);
-            if self.checksum != Checksum::None {
-                ui.selectable_value(&mut self.checksum_order, ByteOrder::Big, "big-endian");
-                ui.selectable_value(&mut self.checksum_order, ByteOrder::Little, "little-endian");
-            }
-        });
+        super::checksum_picker::show(
+            ui,
+            "composer-checksum",
+            L::CHECKSUM,
+            &mut self.checksum,
+            &mut self.checksum_order,
+        );
         // Enter sends (Shift+Enter is a new line), as in chat and in the
         // tools people come from.
         let payload = ui
@@ -539,31 +673,10 @@ impl Composer {
         snippets: &[Snippet],
         out: &mut Vec<ComposerAction>,
     ) {
+        if !snippets.is_empty() {
+            self.quick_send_ui(ui, info, snippets, out);
+        }
         ui.horizontal_wrapped(|ui| {
-            if !snippets.is_empty() {
-                let l = ui.label(L::SNIPPETS);
-                let mut pick = None;
-                egui::ComboBox::from_id_salt("composer-snippets")
-                    .selected_text(format!("{} saved", snippets.len()))
-                    .show_ui(ui, |ui| {
-                        for (i, s) in snippets.iter().enumerate() {
-                            if ui.selectable_label(false, &s.name).clicked() {
-                                pick = Some(i);
-                            }
-                        }
-                    })
-                    .response
-                    .labelled_by(l.id);
-                if let Some(s) = pick.and_then(|i| snippets.get(i)) {
-                    let enc = Encoding::for_label(&self.encoding).unwrap_or(info.encoding);
-                    (self.mode, self.text) = match s.data.payload(enc) {
-                        Payload::Text(t) => (Mode::Text, t),
-                        Payload::Escaped(t) => (Mode::Escaped, t),
-                        Payload::Hex(t) => (Mode::Hex, t),
-                    };
-                    self.ending = Ending::None;
-                }
-            }
             let l = ui.label(L::SNIPPET_NAME);
             ui.add(
                 egui::TextEdit::singleline(&mut self.snippet_name)
@@ -571,25 +684,235 @@ impl Composer {
                     .desired_width(90.0),
             )
             .labelled_by(l.id);
-            let bytes = self.typed();
-            let ok =
-                !self.snippet_name.trim().is_empty() && bytes.as_ref().is_ok_and(|b| !b.is_empty());
+            let parts = self.snippet_parts();
+            let ok = !self.snippet_name.trim().is_empty()
+                && parts.as_ref().is_ok_and(|(b, _)| !b.is_empty());
+            let why = match &parts {
+                Err(e) => e.clone(),
+                Ok(_) => "give it a name and a payload".to_string(),
+            };
             if ui
                 .add_enabled(ok, egui::Button::new(L::SAVE_SNIPPET))
-                .on_disabled_hover_text("a name and a payload that parses")
+                .on_disabled_hover_text(why)
                 .clicked()
-                && let Ok(data) = bytes
+                && let Ok((data, checksum)) = parts
             {
                 out.push(ComposerAction::SaveSnippet {
                     session: SessionId::top(info.id.session),
                     snippet: Snippet {
-                        name: self.snippet_name.trim().to_string(),
-                        data,
+                        checksum,
+                        ..Snippet::new(self.snippet_name.trim(), data)
                     },
                 });
                 self.snippet_name.clear();
             }
         });
+    }
+
+    /// The session's snippets as one-click buttons (NetAssist's and
+    /// Packet Sender's quick send), each with a period it can be sent at.
+    fn quick_send_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        info: &SessionInfo,
+        snippets: &[Snippet],
+        out: &mut Vec<ComposerAction>,
+    ) {
+        let top = SessionId::top(info.id.session);
+        let closed = info.state.is_closed();
+        let route = self.route(info);
+        let enc = Encoding::for_label(&self.encoding).unwrap_or(info.encoding);
+        ui.label(L::QUICK_SEND);
+        egui::Grid::new("quick-send")
+            .num_columns(5)
+            .spacing([6.0, 4.0])
+            .show(ui, |ui| {
+                for s in snippets {
+                    let wire = s.wire_bytes();
+                    let preview = format!(
+                        "{} bytes: {}{}",
+                        wire.len(),
+                        codec::to_hex(&wire[..wire.len().min(48)]),
+                        if wire.len() > 48 { " …" } else { "" }
+                    );
+                    let name = egui::RichText::new(&s.name);
+                    if ui
+                        .add_enabled(!closed, egui::Button::new(name).truncate())
+                        .on_hover_text(&preview)
+                        .on_disabled_hover_text("the session is closed")
+                        .clicked()
+                    {
+                        out.push(route.action(wire.clone()));
+                    }
+                    let key = (top, s.name.clone());
+                    let every = ui.label(L::EVERY);
+                    let text = self.period_text.entry(key.clone()).or_insert_with(|| {
+                        s.period.map(|p| p.as_secs_f64().to_string()).unwrap_or_default()
+                    });
+                    let parsed = parse_period(text);
+                    let mut field = egui::TextEdit::singleline(text)
+                        .desired_width(44.0)
+                        .hint_text("s");
+                    if parsed.is_err() {
+                        field = field.text_color(ui.visuals().error_fg_color);
+                    }
+                    let r = ui.add(field).labelled_by(every.id);
+                    let r = match &parsed {
+                        Err(e) => r.on_hover_text(e.as_str()),
+                        Ok(_) => r,
+                    };
+                    // A typed period counts when the field is left, not
+                    // only on Enter.
+                    if r.lost_focus()
+                        && let Ok(p) = parsed
+                        && p != s.period
+                    {
+                        out.push(ComposerAction::EditSnippet {
+                            session: top,
+                            edit: SnippetEdit::Period {
+                                name: s.name.clone(),
+                                period: p,
+                            },
+                        });
+                    }
+                    let running = self
+                        .periodic
+                        .iter()
+                        .position(|p| p.top == top && p.name == s.name);
+                    match running {
+                        Some(i) => {
+                            let sent = self.periodic[i].sent;
+                            if ui
+                                .button(format!("{} ({sent} sent)", L::STOP_PERIODIC))
+                                .clicked()
+                            {
+                                self.periodic.remove(i);
+                            }
+                        }
+                        None => {
+                            let period = parsed.as_ref().ok().copied().flatten();
+                            if ui
+                                .add_enabled(
+                                    !closed && period.is_some(),
+                                    egui::Button::new(L::START_PERIODIC),
+                                )
+                                .on_disabled_hover_text(
+                                    "give a period in seconds (0.01 to 86400) to send it every so often",
+                                )
+                                .clicked()
+                                && let Some(every) = period
+                            {
+                                if Some(every) != s.period {
+                                    out.push(ComposerAction::EditSnippet {
+                                        session: top,
+                                        edit: SnippetEdit::Period {
+                                            name: s.name.clone(),
+                                            period: Some(every),
+                                        },
+                                    });
+                                }
+                                self.periodic.push(Periodic {
+                                    top,
+                                    name: s.name.clone(),
+                                    route: route.clone(),
+                                    data: wire.clone(),
+                                    every,
+                                    next: Instant::now(),
+                                    sent: 0,
+                                });
+                            }
+                        }
+                    }
+                    // A text field inside: only a click outside closes it.
+                    let config = egui::containers::menu::MenuConfig::new()
+                        .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside);
+                    egui::containers::menu::MenuButton::new("…")
+                        .config(config)
+                        .ui(ui, |ui| {
+                        if ui.button(L::LOAD_SNIPPET).clicked() {
+                            (self.mode, self.text) = match s.data.payload(enc) {
+                                Payload::Text(t) => (Mode::Text, t),
+                                Payload::Escaped(t) => (Mode::Escaped, t),
+                                Payload::Hex(t) => (Mode::Hex, t),
+                            };
+                            self.ending = Ending::None;
+                            self.checksum = s.checksum.checksum;
+                            self.checksum_order = s.checksum.order;
+                            ui.close();
+                        }
+                        ui.separator();
+                        let new = self.rename_text.entry(key.clone()).or_insert_with(|| s.name.clone());
+                        let l = ui.label(L::RENAME_TO);
+                        ui.add(egui::TextEdit::singleline(new).desired_width(140.0))
+                            .labelled_by(l.id);
+                        let to = new.trim().to_string();
+                        let taken = snippets.iter().any(|o| o.name == to && o.name != s.name);
+                        if ui
+                            .add_enabled(
+                                !to.is_empty() && to != s.name && !taken,
+                                egui::Button::new(L::RENAME_SNIPPET),
+                            )
+                            .on_disabled_hover_text(if taken {
+                                "another snippet has that name"
+                            } else {
+                                "type a new name"
+                            })
+                            .clicked()
+                        {
+                            self.rename_text.remove(&key);
+                            if let Some(t) = self.period_text.remove(&key) {
+                                self.period_text.insert((top, to.clone()), t);
+                            }
+                            for p in &mut self.periodic {
+                                if p.top == top && p.name == s.name {
+                                    p.name = to.clone();
+                                }
+                            }
+                            out.push(ComposerAction::EditSnippet {
+                                session: top,
+                                edit: SnippetEdit::Rename {
+                                    from: s.name.clone(),
+                                    to,
+                                },
+                            });
+                            ui.close();
+                        }
+                        ui.separator();
+                        if ui.button(L::REMOVE_SNIPPET).clicked() {
+                            self.periodic.retain(|p| !(p.top == top && p.name == s.name));
+                            self.period_text.remove(&key);
+                            self.rename_text.remove(&key);
+                            out.push(ComposerAction::EditSnippet {
+                                session: top,
+                                edit: SnippetEdit::Remove {
+                                    name: s.name.clone(),
+                                },
+                            });
+                            ui.close();
+                        }
+                    });
+                    ui.end_row();
+                }
+            });
+    }
+
+    /// Where a send from the composer goes now: the selected session or
+    /// child, a datagram's destination, or a server's chosen connection
+    /// (all of them by default).
+    fn route(&self, info: &SessionInfo) -> Route {
+        let is_server = !info.id.is_child() && matches!(info.kind, "tcp-server" | "unix-server");
+        let is_dgram = matches!(info.kind, "udp" | "unix-datagram");
+        match (is_server, self.server_target) {
+            (true, None) => Route::AllOf(info.id),
+            (true, Some(t)) => Route::One {
+                target: t,
+                to: None,
+            },
+            (false, _) => Route::One {
+                target: info.id,
+                to: if is_dgram { self.destination() } else { None },
+            },
+        }
     }
 
     /// Rewrites what is typed for the mode just chosen, so the bytes stay
@@ -919,6 +1242,7 @@ mod tests {
 
     #[test]
     fn a_snippet_keeps_the_mode_it_was_typed_in() {
+        use crate::engine::checksum::{ByteOrder, Checksum};
         let gbk = Encoding::for_label("GBK").unwrap();
         let mut c = Composer {
             text: "aa 55".into(),
@@ -926,24 +1250,29 @@ mod tests {
             encoding: "GBK".into(),
             ..Composer::default()
         };
-        assert_eq!(
-            c.typed().unwrap().payload(gbk),
-            Payload::Hex("aa 55".into())
-        );
+        let (typed, sum) = c.snippet_parts().unwrap();
+        assert_eq!(typed.payload(gbk), Payload::Hex("aa 55".into()));
+        assert!(sum.is_none());
         c.mode = Mode::Escaped;
         c.text = "\\xAA\\x55".into();
         assert_eq!(
-            c.typed().unwrap().payload(gbk),
+            c.snippet_parts().unwrap().0.payload(gbk),
             Payload::Escaped("\\xAA\\x55".into())
         );
-        // A line end adds bytes nobody typed: hex writes all of them.
-        c.mode = Mode::Hex;
-        c.text = "aa 55".into();
+        // The checksum is kept apart from the bytes, to be computed at
+        // each send; with a line end it has no single place to go.
+        c.checksum = Checksum::Crc16Modbus;
+        c.checksum_order = ByteOrder::Little;
+        let (typed, sum) = c.snippet_parts().unwrap();
+        assert_eq!(typed.bytes(), [0xaa, 0x55]);
+        assert_eq!(sum.checksum, Checksum::Crc16Modbus);
+        assert_eq!(sum.order, ByteOrder::Little);
         c.ending = Ending::CrLf;
-        assert_eq!(c.typed().unwrap().bytes(), [0xaa, 0x55]);
+        assert!(c.snippet_parts().unwrap_err().contains("line end"));
+        c.checksum = Checksum::None;
         c.mode = Mode::Text;
         c.text = "hi".into();
-        assert_eq!(c.typed().unwrap().bytes(), b"hi\r\n");
+        assert_eq!(c.snippet_parts().unwrap().0.bytes(), b"hi\r\n");
     }
 
     #[test]

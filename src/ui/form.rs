@@ -713,6 +713,22 @@ impl OpenForm {
         spec::parse_bind_addr(&self.local).is_ok_and(|a| a.ip().is_unspecified())
     }
 
+    /// Who can reach what the local address binds, as the line under the
+    /// field says it (and whether it is a warning).
+    fn reach_note(&self) -> (&'static str, bool) {
+        if self.local.trim().is_empty() {
+            return ("the kernel picks the address and port", false);
+        }
+        match spec::parse_bind_addr(&self.local) {
+            Ok(a) if a.ip().is_unspecified() => {
+                ("! binds every interface: other machines can reach it", true)
+            }
+            Ok(a) if a.ip().is_loopback() => ("loopback: only this machine can reach it", false),
+            Ok(_) => ("one interface: machines on its network can reach it", false),
+            Err(_) => (" ", false),
+        }
+    }
+
     /// Draws the form; returns an action when Open was clicked.
     pub fn ui(&mut self, ui: &mut egui::Ui) -> Option<FormAction> {
         self.fields_ui(ui);
@@ -793,12 +809,16 @@ impl OpenForm {
                             )
                             .labelled_by(label.id);
                         err(ui, &field, L::LOCAL);
-                        if self.binds_all_interfaces() {
-                            ui.colored_label(
-                                ui.visuals().warn_fg_color,
-                                "! binds every interface: other machines can reach it",
-                            );
-                        }
+                        // Always one line under the field, whatever it
+                        // says, so typing an address never moves the
+                        // fields below it.
+                        let (text, warn) = self.reach_note();
+                        let text = if warn {
+                            egui::RichText::new(text).color(ui.visuals().warn_fg_color)
+                        } else {
+                            egui::RichText::new(text).weak()
+                        };
+                        ui.add(egui::Label::new(text).truncate());
                     });
                     ui.end_row();
                 }

@@ -49,6 +49,8 @@ pub enum LogAction {
     /// Show a session's payloads in another encoding from now on (what
     /// is logged already is decoded again: the log keeps bytes).
     SetEncoding(u32, Encoding),
+    /// Start or stop capturing to a file.
+    Capture(super::capture::CaptureAction),
 }
 
 /// Export format.
@@ -106,6 +108,7 @@ pub struct LogView {
     search_error: Option<String>,
     export: Option<Export>,
     export_path: String,
+    capture_form: super::capture::CaptureForm,
     /// Engine start in wall-clock time.
     pub start_wall: SystemTime,
 }
@@ -133,6 +136,7 @@ impl Default for LogView {
             search_error: None,
             export: None,
             export_path: "sockscope-log.txt".into(),
+            capture_form: Default::default(),
             start_wall: SystemTime::now(),
         }
     }
@@ -444,6 +448,7 @@ impl LogView {
         store: &LogStore,
         model: &Model,
         export_done: &crossbeam_channel::Sender<String>,
+        capture: Option<(&super::capture::CaptureSpec, super::capture::CaptureStatus)>,
     ) -> Vec<LogAction> {
         let mut actions = Vec::new();
         self.prune(store);
@@ -536,6 +541,15 @@ impl LogView {
                 ui.label(format!("exporting {}/{}", ex.next, ex.rows.len()));
             }
         });
+        let scope = match self.scope {
+            Scope::Session(top) => {
+                Some((top, session_name(model, crate::engine::SessionId::top(top))))
+            }
+            Scope::All => None,
+        };
+        if let Some(a) = self.capture_form.ui(ui, capture, scope) {
+            actions.push(LogAction::Capture(a));
+        }
         let want = (
             self.scope,
             self.show_in,
@@ -816,7 +830,7 @@ impl LogView {
 }
 
 /// A session's name as the log shows it (its id when the model has none).
-fn session_name(model: &Model, id: crate::engine::SessionId) -> String {
+pub(crate) fn session_name(model: &Model, id: crate::engine::SessionId) -> String {
     model
         .get(id)
         .map(|i| i.name.clone())

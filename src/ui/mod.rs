@@ -3,6 +3,8 @@
 
 pub mod app;
 pub mod burst_view;
+pub mod capture;
+pub mod checksum_picker;
 pub mod composer;
 pub mod form;
 pub mod inspector;

@@ -240,6 +240,37 @@ impl Model {
         true
     }
 
+    /// Renames, removes or re-times a snippet of a top-level session.
+    pub fn edit_snippet(
+        &mut self,
+        top: SessionId,
+        edit: &super::composer::SnippetEdit,
+    ) -> Result<(), String> {
+        use super::composer::SnippetEdit;
+        let Some(spec) = self.infos.get_mut(&top).and_then(|i| i.spec.as_mut()) else {
+            return Err("this session was not opened from a spec, so it has no snippets".into());
+        };
+        let find = |name: &str| spec.snippets.iter().position(|s| s.name == name);
+        match edit {
+            SnippetEdit::Rename { from, to } => {
+                if find(to).is_some() {
+                    return Err(format!("a snippet named '{to}' exists"));
+                }
+                let i = find(from).ok_or_else(|| format!("no snippet named '{from}'"))?;
+                spec.snippets[i].name = to.clone();
+            }
+            SnippetEdit::Remove { name } => {
+                let i = find(name).ok_or_else(|| format!("no snippet named '{name}'"))?;
+                spec.snippets.remove(i);
+            }
+            SnippetEdit::Period { name, period } => {
+                let i = find(name).ok_or_else(|| format!("no snippet named '{name}'"))?;
+                spec.snippets[i].period = *period;
+            }
+        }
+        Ok(())
+    }
+
     /// Notes a step-mode call sent and not answered yet.
     pub fn call_sent(&mut self, id: SessionId) {
         if let Some(i) = self.infos.get_mut(&id) {

@@ -5,10 +5,11 @@
 
 use std::time::Duration;
 
+use crate::engine::checksum::{ByteOrder, Checksum, Trailer};
 use crate::engine::codec::Encoding;
 use crate::engine::respond::{Match, Responder, TEMPLATE_FIELDS};
 use crate::engine::written::Typed;
-use crate::preset::{self, MatchFile, Payload, ResponderFile, RuleFile};
+use crate::preset::{self, ChecksumFile, MatchFile, Payload, ResponderFile, RuleFile};
 
 use super::labels as L;
 
@@ -70,6 +71,10 @@ pub struct ResponderForm {
     pub template: bool,
     /// Seconds to hold each reply.
     pub delay: String,
+    /// A checksum appended to every reply.
+    pub checksum: Checksum,
+    /// Its byte order.
+    pub checksum_order: ByteOrder,
 }
 
 impl Default for ResponderForm {
@@ -88,6 +93,8 @@ impl Default for ResponderForm {
             delimiter: String::new(),
             template: false,
             delay: String::new(),
+            checksum: Checksum::None,
+            checksum_order: ByteOrder::Big,
         }
     }
 }
@@ -112,6 +119,7 @@ impl ResponderForm {
             Responder::Time => f.kind = ReplyKind::Time,
             Responder::Fixed(r) => {
                 f.kind = ReplyKind::Fixed;
+                (f.checksum, f.checksum_order) = (r.checksum.checksum, r.checksum.order);
                 f.fixed = text(&r.data);
                 f.close_after = r.close;
                 f.template = r.template;
@@ -137,6 +145,15 @@ impl ResponderForm {
                     .map(|d| text(&d.data))
                     .unwrap_or_default();
                 f.delimiter = c.delimiter.as_ref().map(text).unwrap_or_default();
+                if let Some(t) = c
+                    .rules
+                    .iter()
+                    .map(|r| r.reply.checksum)
+                    .chain(c.default.as_ref().map(|d| d.checksum))
+                    .find(|t| !t.is_none())
+                {
+                    (f.checksum, f.checksum_order) = (t.checksum, t.order);
+                }
                 f.template = c.rules.iter().any(|r| r.reply.template)
                     || c.default.as_ref().is_some_and(|d| d.template);
             }
@@ -146,6 +163,10 @@ impl ResponderForm {
 
     /// The responder and reply delay, or what is wrong.
     pub fn validate(&self, enc: Encoding) -> Result<(Responder, Option<Duration>), String> {
+        let checksum = ChecksumFile::of(Trailer {
+            checksum: self.checksum,
+            order: self.checksum_order,
+        });
         let file = match self.kind {
             ReplyKind::None => ResponderFile::None,
             ReplyKind::Echo => ResponderFile::Echo,
@@ -154,6 +175,7 @@ impl ResponderForm {
                 reply: escaped(&self.fixed),
                 close_after: self.close_after,
                 template: self.template,
+                checksum,
             },
             ReplyKind::Canned => {
                 if self.rules.is_empty() && self.default.is_empty() {
@@ -177,6 +199,7 @@ impl ResponderForm {
                     default: (!self.default.is_empty()).then(|| escaped(&self.default)),
                     delimiter: (!self.delimiter.is_empty()).then(|| escaped(&self.delimiter)),
                     template: self.template,
+                    checksum,
                 }
             }
         };
@@ -227,11 +250,13 @@ impl ResponderForm {
                     ui.checkbox(&mut self.close_after, "close after reply");
                 });
                 self.template_row(ui);
+                self.checksum_row(ui);
                 self.delay_row(ui);
             }
             ReplyKind::Canned => {
                 self.rules_ui(ui);
                 self.template_row(ui);
+                self.checksum_row(ui);
                 self.delay_row(ui);
             }
         }
@@ -326,6 +351,16 @@ impl ResponderForm {
                 "fills {{{}}} in replies; write {{{{ and }}}} for braces",
                 TEMPLATE_FIELDS.join("}, {")
             ));
+    }
+
+    fn checksum_row(&mut self, ui: &mut egui::Ui) {
+        super::checksum_picker::show(
+            ui,
+            "responder-checksum",
+            L::REPLY_CHECKSUM,
+            &mut self.checksum,
+            &mut self.checksum_order,
+        );
     }
 
     fn delay_row(&mut self, ui: &mut egui::Ui) {
