@@ -1626,9 +1626,34 @@ impl Worker {
     }
 
     fn send_reply(&mut self, child: u32, r: Reply) {
-        // A reply is never refused for a full queue: reading stops instead
-        // (see `read_conn`), so the queue stays near its high-water mark.
-        self.send_conn_as(child, r.data.into_bytes(), SendMode::All, true);
+        self.queue_reply(child, r);
+        self.flush_conn(child);
+    }
+
+    /// Queues a reply without writing yet. The replies of one read turn
+    /// are all queued before the one flush: flushing after each let the
+    /// first one empty the queue and fire a close waiting for the peer's
+    /// FIN, and the rest of the turn's replies were lost.
+    fn queue_reply(&mut self, child: u32, r: Reply) {
+        let Some(c) = self.conns.get_mut(&child) else {
+            return;
+        };
+        if c.closed.is_some() {
+            return;
+        }
+        if c.write_shut || c.shutdown_pending || !self.spec.auto_read {
+            // send_conn_as says why a shut side cannot send, and a manual
+            // session writes at once, in its socket's own mode.
+            self.send_conn_as(child, r.data.into_bytes(), SendMode::All, true);
+        } else if !r.data.is_empty() {
+            // A reply is never refused for a full queue: reading stops
+            // instead (see `read_conn`), so the queue stays near its
+            // high-water mark.
+            let data = r.data.into_bytes();
+            c.queued += data.len();
+            c.counters.queued_out = c.queued as u64;
+            c.out.push_back(data);
+        }
         if r.close
             && let Some(c) = self.conns.get_mut(&child)
             && c.closed.is_none()
@@ -1786,11 +1811,17 @@ impl Worker {
             }
             _ => {
                 for r in replies {
-                    self.send_reply(child, r);
+                    // "Close after this reply": nothing after it goes out.
+                    let close = r.close;
+                    self.queue_reply(child, r);
+                    if close {
+                        break;
+                    }
                 }
             }
         }
-        // A close waiting for the flush may now be due (peer FIN, nothing queued).
+        // One flush for the turn's replies; a close waiting for the flush
+        // may then be due (peer FIN, nothing queued).
         self.flush_conn(child);
         if more && let Some(c) = self.conns.get_mut(&child) {
             if c.queued + c.delayed_bytes >= high_water || c.delayed.len() >= MAX_DELAYED {
