@@ -7,69 +7,107 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release
 display=:$((90 + RANDOM % 100))
-Xvfb "$display" -screen 0 1280x800x24 >/dev/null 2>&1 &
-xvfb=$!
 app=
-trap 'kill $app $xvfb 2>/dev/null || true' EXIT
-sleep 1
+xvfb=
 export DISPLAY=$display
-./target/release/sockscope --open screenshots/demo.ron &
-app=$!
-sleep 4
-# No window manager under Xvfb: give the window the keyboard explicitly.
-xdotool search --sync --pid "$app" | head -1 | xargs -r xdotool windowfocus --sync
+# Starts the app with the given arguments, sized to the screen (there is
+# no window manager under Xvfb), with the keyboard.
+start() {
+    ./target/release/sockscope "$@" &
+    app=$!
+    sleep 4
+    local win
+    win=$(xdotool search --sync --pid "$app" | head -1)
+    xdotool windowsize "$win" "$W" "$H"
+    xdotool windowmove "$win" 0 0
+    sleep 1.5
+    xdotool windowfocus --sync "$win"
+}
+stop() { kill "$app"; wait "$app" 2>/dev/null || true; }
 shot() { import -window root "screenshots/$1.png"; echo "wrote screenshots/$1.png"; }
-click() { xdotool mousemove "$1" "$2" click 1; sleep 0.5; }
+click() { xdotool mousemove "$1" "$2" click 1; sleep 0.7; }
+screen() {
+    if [ -n "$xvfb" ]; then kill "$xvfb"; wait "$xvfb" 2>/dev/null || true; sleep 1; fi
+    W=$1 H=$2
+    Xvfb "$display" -screen 0 "${W}x${H}x24" >/dev/null 2>&1 &
+    xvfb=$!
+    sleep 1
+}
+# A config directory of our own, with a workspace that sets the theme;
+# removed at the end (it is ours, made by mktemp).
+conf=$(mktemp -d)
+trap 'kill $app $xvfb 2>/dev/null || true; rm -rf "$conf"' EXIT
+theme() {
+    printf '(version: 1, sessions: [], layout: (theme: %s))' "$1" >"$conf/workspace.ron"
+}
+export SOCKSCOPE_CONFIG_DIR=$conf
+
+screen 1280 800
+theme Dark
 # 1. The session list (a server with two connections), the selected
-#    client's log (data and lifecycle rows) with Chinese text, the
-#    inspector with read-back options.
+#    client's log (data and lifecycle rows) with Chinese text, quick-send
+#    buttons, the inspector with read-back options.
+start --open screenshots/demo.ron
 shot main-window
 # 2. The log as hex, with a data row's full dump.
 click 750 43      # "Hex view"
-click 347 224     # the first data row's time
+click 347 206     # a received row's time
 shot log-hex
 # 3. The form refusing a port out of range: the field framed in red, the
 #    reason beside Open.
 click 750 43      # back to text
-click 215 156     # "Remote host:port"
+click 215 174     # "Remote host:port"
 xdotool key ctrl+a type "127.0.0.1:70000"
 sleep 0.5
 shot form-error
-kill $app
-# 4. Step mode: the api-tour script, every call and the kernel's answer.
-./target/release/sockscope --open api-tour &
-app=$!
-sleep 3
-xdotool search --sync --pid "$app" | head -1 | xargs -r xdotool windowfocus --sync
+stop
+# 4. Quick send running every second, and a capture of every session to
+#    a file, shown on the log's header.
+start --open screenshots/demo.ron
+click 543 655     # "modbus read": Start sending
+click 375 89      # "Export and capture"
+capture=$(mktemp -u /tmp/sockscope-capture.XXXXXX.bin)
+click 500 152     # the capture file's name
+xdotool key ctrl+a type "$capture"
+click 405 199     # "Start capture (tcp-client)"
+sleep 2.5
+shot quick-send-capture
+stop
+rm -f "$capture"*
+# 5. Step mode: the api-tour script, every call and the kernel's answer.
+start --open api-tour
 shot step-mode
-kill $app
-# 5. TLS: a client that accepts a self-signed server, flagged in red in the
+stop
+# 6. TLS: a client that accepts a self-signed server, flagged in red in the
 #    inspector with what verification would have said; the server answers
 #    from canned template replies.
-./target/release/sockscope --open screenshots/tls.ron &
-app=$!
-sleep 4
-xdotool search --sync --pid "$app" | head -1 | xargs -r xdotool windowfocus --sync
+start --open screenshots/tls.ron
 shot tls-inspector
-# 6. The form building a TLS server with canned replies.
+# 7. The form building a TLS server with canned replies.
 click 185 60      # "Kind"
 click 182 110     # "TCP server"
-click 34 271      # "Use TLS"
+click 34 289      # "Use TLS"
 click 130 225     # "Canned replies" (the responder row wraps once TLS is on)
 shot form-responder-tls
-kill $app
-kill $xvfb
-wait $xvfb 2>/dev/null || true
-sleep 1
-# 7. At 1024x700, in the light theme (read from a workspace's layout).
-Xvfb "$display" -screen 0 1024x700x24 >/dev/null 2>&1 &
-xvfb=$!
-sleep 1
-light=$(mktemp -d)
-printf '(version: 1, sessions: [(name: "x", kind: SocketPair)], layout: (theme: Light))' >"$light/workspace.ron"
-SOCKSCOPE_CONFIG_DIR=$light ./target/release/sockscope --open screenshots/demo.ron &
-app=$!
-sleep 5
+stop
+# 8. The light theme at 1280x800.
+theme Light
+start --open screenshots/demo.ron
+shot main-window-1280-light
+stop
+# 9. 1024x700, light and dark.
+screen 1024 700
+start --open screenshots/demo.ron
 shot main-window-1024-light
-kill $app
-rm -rf "$light"
+stop
+theme Dark
+start --open screenshots/demo.ron
+shot main-window-1024-dark
+stop
+# 10. 1920x1080 with the presets open: they take the height the sessions
+#     do not need.
+screen 1920 1080
+start --open screenshots/demo.ron
+click 35 334      # "Presets"
+shot main-window-1920
+stop

@@ -183,7 +183,7 @@ fn invalid_fields_are_marked_and_open_says_why_it_is_disabled() {
     assert!(!h.get_by_label(L::OPEN).accesskit_node().is_disabled());
     // Binding every interface is allowed but flagged.
     replace_text(&mut h, L::LOCAL, "0.0.0.0:0");
-    h.get_by_label_contains("binds every interface");
+    h.get_by_label_contains("! every interface");
 }
 
 #[test]
@@ -312,6 +312,7 @@ fn udp_composer_sends_to_a_destination_and_export_writes_json_lines() {
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log.jsonl");
+    click(&mut h, L::EXPORT_AND_CAPTURE);
     replace_text(&mut h, "Export to", path.to_str().unwrap());
     click(&mut h, L::EXPORT_JSONL);
     step_until(&mut h, "export written", |a| {
@@ -1566,6 +1567,7 @@ fn the_log_tells_the_whole_story_with_lifecycle_rows() {
     replace_text(&mut h, L::LOG_SEARCH, "");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("story.txt");
+    click(&mut h, L::EXPORT_AND_CAPTURE);
     replace_text(&mut h, "Export to", path.to_str().unwrap());
     click(&mut h, L::EXPORT_TEXT);
     step_until(&mut h, "export written", |a| {
@@ -1869,6 +1871,13 @@ fn quick_send_buttons_send_snippets_on_a_period_and_are_kept_with_the_preset() {
         .unwrap()
         .type_text("0.05");
     h.run_steps(2);
+    let start_at = h
+        .get_all_by_label(L::START_PERIODIC)
+        .nth(1)
+        .unwrap()
+        .accesskit_node()
+        .bounding_box()
+        .unwrap();
     h.get_all_by_label(L::START_PERIODIC)
         .nth(1)
         .unwrap()
@@ -1878,7 +1887,10 @@ fn quick_send_buttons_send_snippets_on_a_period_and_are_kept_with_the_preset() {
             .get(id)
             .is_some_and(|i| i.counters.bytes_out >= 8 + 5 * 5)
     });
-    h.get_by_label_contains(L::STOP_PERIODIC).click();
+    // Stop took Start's place, the same size: nothing moved under the
+    // cursor.
+    assert_eq!(rect_of(&h, Role::Button, L::STOP_PERIODIC), start_at);
+    h.get_by_label(L::STOP_PERIODIC).click();
     // Sends already on their way are counted once the engine reports
     // them; after that the count stands still.
     let settle = |h: &mut Harness<'_, App>| {
@@ -1989,7 +2001,7 @@ fn received_bytes_are_captured_to_rotating_files_and_nothing_is_overwritten() {
     // Someone else's file: the capture refuses it and leaves it alone.
     let taken = dir.path().join("taken.bin");
     std::fs::write(&taken, b"not ours").unwrap();
-    click(&mut h, L::CAPTURE);
+    click(&mut h, L::EXPORT_AND_CAPTURE);
     replace_text(&mut h, L::CAPTURE_TO, taken.to_str().unwrap());
     h.get_by_label_contains(L::START_CAPTURE).click();
     step_until(&mut h, "refused", |a| {
@@ -2047,7 +2059,7 @@ fn received_bytes_are_captured_to_rotating_files_and_nothing_is_overwritten() {
 fn a_json_lines_capture_has_the_run_schema() {
     let dir = tempfile::tempdir().unwrap();
     let (mut h, mut peer, id) = connected_client("json");
-    click(&mut h, L::CAPTURE);
+    click(&mut h, L::EXPORT_AND_CAPTURE);
     let cap = dir.path().join("cap.jsonl");
     replace_text(&mut h, L::CAPTURE_TO, cap.to_str().unwrap());
     click(&mut h, L::CAPTURE_FORMAT);
@@ -2143,15 +2155,59 @@ fn side_panels_are_dragged_wider_and_their_widths_are_remembered() {
 fn the_reach_note_under_local_never_moves_the_fields_below() {
     let mut h = harness_of(Vec::new(), None, 1024.0, 700.0);
     replace_text(&mut h, L::LOCAL, "127.0.0.1:0");
-    h.get_by_label_contains("only this machine can reach it");
+    h.get_by_label_contains("loopback only");
     let at = |h: &Harness<'_, App>| rect_of(h, Role::TextInput, L::REMOTE);
     let before = at(&h);
     replace_text(&mut h, L::LOCAL, "0.0.0.0:0");
-    h.get_by_label_contains("binds every interface");
+    h.get_by_label_contains("! every interface");
     assert_eq!(at(&h), before);
     replace_text(&mut h, L::LOCAL, "");
-    h.get_by_label_contains("the kernel picks");
+    h.get_by_label_contains("kernel picks it");
     assert_eq!(at(&h), before);
     replace_text(&mut h, L::LOCAL, "not an address");
     assert_eq!(at(&h), before);
+}
+
+/// Workbench D12: at 1920x1080 the Presets list was cut mid-item with
+/// empty space below the sessions. The presets now take the height the
+/// sessions do not need: the session list reaches the window's bottom
+/// while the presets still scroll.
+#[test]
+fn at_1920_the_presets_take_the_height_the_sessions_leave() {
+    let specs = vec![SessionSpec::new("pair", SessionKind::SocketPair)];
+    let mut h = harness_of(specs, None, 1920.0, 1080.0);
+    step_until(&mut h, "open", |a| a.model().sessions().len() == 1);
+    click(&mut h, L::PRESETS);
+    h.run_steps(5);
+    // Rows: the pair and its second end.
+    let last = h
+        .get_all_by_label(L::CLOSE)
+        .map(|n| n.accesskit_node().bounding_box().unwrap())
+        .fold(0.0f64, |m, r| m.max(r.y1));
+    let presets_bottom = h
+        .get_all_by_role(Role::Button)
+        .filter(|n| n.accesskit_node().label().is_some_and(|l| l == "api-tour"))
+        .map(|n| n.accesskit_node().bounding_box().unwrap().y1)
+        .next()
+        .expect("the built-in examples are listed");
+    assert!(presets_bottom < last);
+    // Before, a fixed half of the height went to the presets (cut
+    // mid-item) and about 200 points stayed empty under the two rows of
+    // sessions. Now the presets are cut only when the sessions need the
+    // rest of the height.
+    let sessions_top = rect_of(&h, Role::Label, L::SESSIONS).y0;
+    let cut = ["udp-time-server", "udp-time-client", "unix-echo"]
+        .iter()
+        .any(|name| {
+            h.query_all_by_label(name).next().is_none_or(|n| {
+                n.accesskit_node()
+                    .bounding_box()
+                    .is_none_or(|r| r.y1 > sessions_top)
+            })
+        });
+    let empty = 1080.0 - last;
+    assert!(
+        !(cut && empty > 60.0),
+        "the presets are cut while {empty} points stay empty under the sessions"
+    );
 }

@@ -1016,9 +1016,14 @@ impl App {
             egui::CollapsingHeader::new(L::PRESETS)
                 .default_open(false)
                 .show(ui, |ui| {
+                    // The presets take what the sessions below do not
+                    // need (they keep at least half), so neither is cut
+                    // with empty space under it.
+                    let avail = ui.available_height();
+                    let list = self.list.need().min(avail * 0.5);
                     egui::ScrollArea::vertical()
                         .id_salt("presets-scroll")
-                        .max_height(ui.available_height() * 0.5)
+                        .max_height((avail - list - 24.0).max(avail * 0.3))
                         .show(ui, |ui| preset_actions = self.presets.ui(ui, current));
                 });
             ui.separator();
@@ -1086,8 +1091,11 @@ impl App {
             .filter(|i| i.kind != "burst")
         {
             let composer = &mut self.composer;
+            // The composer takes at most about half the height, and
+            // scrolls past that, so the log keeps rows at 1024x700.
+            let max = (ctx.content_rect().height() * 0.48).max(200.0);
             egui::Panel::bottom("composer")
-                .resizable(true)
+                .resizable(false)
                 .show(ui, |ui| {
                     let snippets = self
                         .model
@@ -1107,7 +1115,15 @@ impl App {
                         })
                         .collect();
                     composer.children = children;
-                    composer_actions = composer.ui(ui, info, snippets);
+                    egui::ScrollArea::vertical()
+                        .id_salt("composer-scroll")
+                        .max_height(max)
+                        // The panel grows to the content (up to `max`)
+                        // instead of staying at its first, tiny height.
+                        .min_scrolled_height(max)
+                        .show(ui, |ui| {
+                            composer_actions = composer.ui(ui, info, snippets);
+                        });
                 });
         }
         let mut log_actions = Vec::new();

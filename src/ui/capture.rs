@@ -514,90 +514,81 @@ impl CaptureForm {
     ) -> Option<CaptureAction> {
         use super::labels as L;
         let mut action = None;
-        let title = if running.is_some() {
-            format!("● {}", L::CAPTURE)
-        } else {
-            L::CAPTURE.to_string()
-        };
-        egui::CollapsingHeader::new(title)
-            .id_salt("capture")
-            .default_open(false)
-            .show(ui, |ui| {
-                if let Some((spec, st)) = &running {
-                    ui.horizontal_wrapped(|ui| {
-                        ui.colored_label(
-                            ui.visuals().warn_fg_color,
-                            format!(
-                                "● capturing {} to {}",
-                                spec.format.name(),
-                                st.current.as_deref().unwrap_or(&spec.path).display()
-                            ),
-                        );
-                        if ui.button(L::STOP_CAPTURE).clicked() {
-                            action = Some(CaptureAction::Stop);
-                        }
-                    });
-                    let mut line = format!(
-                        "{} bytes written in {} file{}",
-                        st.written,
-                        st.files,
-                        if st.files == 1 { "" } else { "s" }
-                    );
-                    if st.dropped > 0 {
-                        line.push_str(&format!(
-                            "; {} bytes dropped: the disk fell behind",
-                            st.dropped
-                        ));
-                    }
-                    ui.label(line);
-                    return;
+        ui.strong(L::CAPTURE);
+        if let Some((spec, st)) = &running {
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    format!(
+                        "● capturing {} to {}",
+                        spec.format.name(),
+                        st.current.as_deref().unwrap_or(&spec.path).display()
+                    ),
+                );
+                if ui.button(L::STOP_CAPTURE).clicked() {
+                    action = Some(CaptureAction::Stop);
                 }
-                ui.horizontal_wrapped(|ui| {
-                    let l = ui.label(L::CAPTURE_TO);
-                    ui.add(egui::TextEdit::singleline(&mut self.path).desired_width(200.0))
-                        .labelled_by(l.id);
-                    let l = ui.label(L::CAPTURE_FORMAT);
-                    egui::ComboBox::from_id_salt("capture-format")
-                        .selected_text(self.format.name())
-                        .show_ui(ui, |ui| {
-                            for f in CaptureFormat::ALL {
-                                ui.selectable_value(&mut self.format, f, f.name());
-                            }
-                        })
-                        .response
-                        .labelled_by(l.id);
-                });
-                ui.horizontal_wrapped(|ui| {
-                    let l = ui.label(L::CAPTURE_LIMIT);
-                    ui.add(egui::TextEdit::singleline(&mut self.limit_mib).desired_width(50.0))
-                        .labelled_by(l.id);
-                    ui.label("MiB per file,");
-                    let l = ui.label(L::CAPTURE_KEEP);
-                    ui.add(egui::TextEdit::singleline(&mut self.keep).desired_width(40.0))
-                        .labelled_by(l.id);
-                    ui.label("files");
-                });
-                let spec = self.spec(session.as_ref().map(|(s, _)| *s));
-                ui.horizontal_wrapped(|ui| {
-                    let what = match &session {
-                        Some((_, name)) => format!("{} ({name})", L::START_CAPTURE),
-                        None => format!("{} (all sessions)", L::START_CAPTURE),
-                    };
-                    let b = ui.add_enabled(spec.is_ok(), egui::Button::new(what));
-                    let b = match &spec {
-                        Err(e) => b.on_disabled_hover_text(e.as_str()),
-                        Ok(_) => b,
-                    };
-                    if b.clicked()
-                        && let Ok(s) = spec.clone()
-                    {
-                        action = Some(CaptureAction::Start(s));
-                    }
-                    if let Err(e) = &spec {
-                        ui.colored_label(ui.visuals().error_fg_color, format!("! {e}"));
-                    }
-                });
             });
+            let mut line = format!(
+                "{} bytes written in {} file{}",
+                st.written,
+                st.files,
+                if st.files == 1 { "" } else { "s" }
+            );
+            if st.dropped > 0 {
+                line.push_str(&format!(
+                    "; {} bytes dropped: the disk fell behind",
+                    st.dropped
+                ));
+            }
+            ui.label(line);
+            return action;
+        }
+        ui.horizontal_wrapped(|ui| {
+            let l = ui.label(L::CAPTURE_TO);
+            ui.add(egui::TextEdit::singleline(&mut self.path).desired_width(200.0))
+                .labelled_by(l.id);
+            let l = ui.label(L::CAPTURE_FORMAT);
+            egui::ComboBox::from_id_salt("capture-format")
+                .selected_text(self.format.name())
+                .show_ui(ui, |ui| {
+                    for f in CaptureFormat::ALL {
+                        ui.selectable_value(&mut self.format, f, f.name());
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+        });
+        ui.horizontal_wrapped(|ui| {
+            let l = ui.label(L::CAPTURE_LIMIT);
+            ui.add(egui::TextEdit::singleline(&mut self.limit_mib).desired_width(50.0))
+                .labelled_by(l.id);
+            ui.label("MiB per file,");
+            let l = ui.label(L::CAPTURE_KEEP);
+            ui.add(egui::TextEdit::singleline(&mut self.keep).desired_width(40.0))
+                .labelled_by(l.id);
+            ui.label("files");
+        });
+        let spec = self.spec(session.as_ref().map(|(s, _)| *s));
+        ui.horizontal_wrapped(|ui| {
+            let what = match &session {
+                Some((_, name)) => format!("{} ({name})", L::START_CAPTURE),
+                None => format!("{} (all sessions)", L::START_CAPTURE),
+            };
+            let b = ui.add_enabled(spec.is_ok(), egui::Button::new(what));
+            let b = match &spec {
+                Err(e) => b.on_disabled_hover_text(e.as_str()),
+                Ok(_) => b,
+            };
+            if b.clicked()
+                && let Ok(s) = spec.clone()
+            {
+                action = Some(CaptureAction::Start(s));
+            }
+            if let Err(e) = &spec {
+                ui.colored_label(ui.visuals().error_fg_color, format!("! {e}"));
+            }
+        });
         action
     }
 }

@@ -545,6 +545,9 @@ impl Composer {
         }
         let payload_label = ui
             .horizontal_wrapped(|ui| {
+                // A label moves to the next line whole ("Line end" split
+                // in two at 1024 px).
+                ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
                 let label = ui.label(L::PAYLOAD);
                 self.mode_row(ui);
                 label
@@ -723,8 +726,27 @@ impl Composer {
         let route = self.route(info);
         let enc = Encoding::for_label(&self.encoding).unwrap_or(info.encoding);
         ui.label(L::QUICK_SEND);
+        // Start and Stop the same width: the one replaces the other under
+        // the cursor.
+        let toggle = egui::vec2(
+            ui.fonts_mut(|f| {
+                [L::START_PERIODIC, L::STOP_PERIODIC]
+                    .iter()
+                    .map(|t| {
+                        f.layout_no_wrap(
+                            t.to_string(),
+                            egui::TextStyle::Button.resolve(ui.style()),
+                            egui::Color32::WHITE,
+                        )
+                        .size()
+                        .x
+                    })
+                    .fold(0.0, f32::max)
+            }) + 2.0 * ui.spacing().button_padding.x,
+            0.0,
+        );
         egui::Grid::new("quick-send")
-            .num_columns(5)
+            .num_columns(6)
             .spacing([6.0, 4.0])
             .show(ui, |ui| {
                 for s in snippets {
@@ -735,10 +757,15 @@ impl Composer {
                         codec::to_hex(&wire[..wire.len().min(48)]),
                         if wire.len() > 48 { " …" } else { "" }
                     );
-                    let name = egui::RichText::new(&s.name);
+                    // A long name is cut on the button, whole on hover.
+                    let shown: String = if s.name.chars().count() > 24 {
+                        s.name.chars().take(23).chain(['…']).collect()
+                    } else {
+                        s.name.clone()
+                    };
                     if ui
-                        .add_enabled(!closed, egui::Button::new(name).truncate())
-                        .on_hover_text(&preview)
+                        .add_enabled(!closed, egui::Button::new(shown))
+                        .on_hover_text(format!("{}\n{preview}", s.name))
                         .on_disabled_hover_text("the session is closed")
                         .clicked()
                     {
@@ -781,9 +808,8 @@ impl Composer {
                         .position(|p| p.top == top && p.name == s.name);
                     match running {
                         Some(i) => {
-                            let sent = self.periodic[i].sent;
                             if ui
-                                .button(format!("{} ({sent} sent)", L::STOP_PERIODIC))
+                                .add(egui::Button::new(L::STOP_PERIODIC).min_size(toggle))
                                 .clicked()
                             {
                                 self.periodic.remove(i);
@@ -794,7 +820,7 @@ impl Composer {
                             if ui
                                 .add_enabled(
                                     !closed && period.is_some(),
-                                    egui::Button::new(L::START_PERIODIC),
+                                    egui::Button::new(L::START_PERIODIC).min_size(toggle),
                                 )
                                 .on_disabled_hover_text(
                                     "give a period in seconds (0.01 to 86400) to send it every so often",
@@ -891,6 +917,11 @@ impl Composer {
                             ui.close();
                         }
                     });
+                    // The count goes last, so its growing moves nothing.
+                    match self.periodic.iter().find(|p| p.top == top && p.name == s.name) {
+                        Some(p) => ui.weak(format!("{} sent", p.sent)),
+                        None => ui.label(""),
+                    };
                     ui.end_row();
                 }
             });

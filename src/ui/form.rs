@@ -715,17 +715,31 @@ impl OpenForm {
 
     /// Who can reach what the local address binds, as the line under the
     /// field says it (and whether it is a warning).
-    fn reach_note(&self) -> (&'static str, bool) {
+    fn reach_note(&self) -> (&'static str, &'static str, bool) {
         if self.local.trim().is_empty() {
-            return ("the kernel picks the address and port", false);
+            return (
+                "kernel picks it",
+                "no bind(): the kernel picks the address and a free port",
+                false,
+            );
         }
         match spec::parse_bind_addr(&self.local) {
-            Ok(a) if a.ip().is_unspecified() => {
-                ("! binds every interface: other machines can reach it", true)
-            }
-            Ok(a) if a.ip().is_loopback() => ("loopback: only this machine can reach it", false),
-            Ok(_) => ("one interface: machines on its network can reach it", false),
-            Err(_) => (" ", false),
+            Ok(a) if a.ip().is_unspecified() => (
+                "! every interface",
+                "binds every interface: other machines can reach it",
+                true,
+            ),
+            Ok(a) if a.ip().is_loopback() => (
+                "loopback only",
+                "loopback: only this machine can reach it",
+                false,
+            ),
+            Ok(_) => (
+                "one interface",
+                "one interface: machines on its network can reach it",
+                false,
+            ),
+            Err(_) => (" ", "", false),
         }
     }
 
@@ -812,13 +826,16 @@ impl OpenForm {
                         // Always one line under the field, whatever it
                         // says, so typing an address never moves the
                         // fields below it.
-                        let (text, warn) = self.reach_note();
+                        let (text, why, warn) = self.reach_note();
                         let text = if warn {
                             egui::RichText::new(text).color(ui.visuals().warn_fg_color)
                         } else {
                             egui::RichText::new(text).weak()
                         };
-                        ui.add(egui::Label::new(text).truncate());
+                        let note = ui.add(egui::Label::new(text).truncate());
+                        if !why.is_empty() {
+                            note.on_hover_text(why);
+                        }
                     });
                     ui.end_row();
                 }

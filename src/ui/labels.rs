@@ -146,6 +146,7 @@ pub const CHECKSUM: &str = "Checksum";
 pub const REPLY_CHECKSUM: &str = "Reply checksum";
 pub const RESEND: &str = "Resend";
 pub const CAPTURE: &str = "Capture to file";
+pub const EXPORT_AND_CAPTURE: &str = "Export and capture";
 pub const CAPTURE_TO: &str = "Capture file";
 pub const CAPTURE_FORMAT: &str = "Capture format";
 pub const CAPTURE_LIMIT: &str = "Rotate at";

@@ -519,37 +519,49 @@ impl LogView {
                 actions.push(LogAction::Status(format!("copied {} rows", text.len())));
             }
         });
-        ui.horizontal_wrapped(|ui| {
-            let l = ui.label("Export to");
-            ui.add(egui::TextEdit::singleline(&mut self.export_path).desired_width(220.0))
-                .labelled_by(l.id);
-            let busy = self.export.is_some();
-            if ui
-                .add_enabled(!busy, egui::Button::new(L::EXPORT_TEXT))
-                .clicked()
-            {
-                self.start_export(ExportFormat::Text);
-            }
-            if ui
-                .add_enabled(!busy, egui::Button::new(L::EXPORT_JSONL))
-                .clicked()
-            {
-                self.start_export(ExportFormat::JsonLines);
-            }
-            if let Some(ex) = &self.export {
-                ui.spinner();
-                ui.label(format!("exporting {}/{}", ex.next, ex.rows.len()));
-            }
-        });
-        let scope = match self.scope {
-            Scope::Session(top) => {
-                Some((top, session_name(model, crate::engine::SessionId::top(top))))
-            }
-            Scope::All => None,
+        // Export and capture share one header, closed by default: at
+        // 1024x700 the log needs the rows. A running capture shows on it.
+        let title = if capture.is_some() {
+            format!("● {}", L::EXPORT_AND_CAPTURE)
+        } else {
+            L::EXPORT_AND_CAPTURE.to_string()
         };
-        if let Some(a) = self.capture_form.ui(ui, capture, scope) {
-            actions.push(LogAction::Capture(a));
-        }
+        egui::CollapsingHeader::new(title)
+            .id_salt("export-and-capture")
+            .default_open(false)
+            .show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    let l = ui.label("Export to");
+                    ui.add(egui::TextEdit::singleline(&mut self.export_path).desired_width(220.0))
+                        .labelled_by(l.id);
+                    let busy = self.export.is_some();
+                    if ui
+                        .add_enabled(!busy, egui::Button::new(L::EXPORT_TEXT))
+                        .clicked()
+                    {
+                        self.start_export(ExportFormat::Text);
+                    }
+                    if ui
+                        .add_enabled(!busy, egui::Button::new(L::EXPORT_JSONL))
+                        .clicked()
+                    {
+                        self.start_export(ExportFormat::JsonLines);
+                    }
+                    if let Some(ex) = &self.export {
+                        ui.spinner();
+                        ui.label(format!("exporting {}/{}", ex.next, ex.rows.len()));
+                    }
+                });
+                let scope = match self.scope {
+                    Scope::Session(top) => {
+                        Some((top, session_name(model, crate::engine::SessionId::top(top))))
+                    }
+                    Scope::All => None,
+                };
+                if let Some(a) = self.capture_form.ui(ui, capture, scope) {
+                    actions.push(LogAction::Capture(a));
+                }
+            });
         let want = (
             self.scope,
             self.show_in,

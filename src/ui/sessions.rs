@@ -30,6 +30,9 @@ pub enum ListAction {
 #[derive(Default)]
 pub struct SessionList {
     collapsed: HashSet<SessionId>,
+    /// Height its rows took last frame, so the Presets list above can
+    /// take the rest instead of a fixed share.
+    need: f32,
 }
 
 /// A short human size: 1.2 KiB, 3.4 MiB.
@@ -96,6 +99,11 @@ fn endpoints(info: &SessionInfo) -> String {
 }
 
 impl SessionList {
+    /// The height the list's rows asked for last frame.
+    pub fn need(&self) -> f32 {
+        self.need
+    }
+
     /// Draws the list; `selected` is highlighted.
     pub fn ui(
         &mut self,
@@ -104,6 +112,7 @@ impl SessionList {
         selected: Option<SessionId>,
     ) -> Vec<ListAction> {
         let mut actions = Vec::new();
+        let top = ui.cursor().top();
         ui.horizontal(|ui| {
             ui.heading(L::SESSIONS);
             if ui
@@ -127,12 +136,15 @@ impl SessionList {
                 rows.extend(info.children.iter().copied());
             }
         }
+        // Two lines (name and badges, then addresses and buttons).
+        let row_h = ui.spacing().interact_size.y * 2.0 + ui.spacing().item_spacing.y;
         if rows.is_empty() {
             ui.weak("No sessions yet: fill in the form and press Open.");
+            self.need = ui.cursor().top() - top;
             return actions;
         }
-        let row_h = ui.spacing().interact_size.y * 2.6;
-        egui::ScrollArea::vertical()
+        let header = ui.cursor().top() - top;
+        let out = egui::ScrollArea::vertical()
             .id_salt("session-list")
             .auto_shrink([false, false])
             .show_rows(ui, row_h, rows.len(), |ui, range| {
@@ -141,6 +153,8 @@ impl SessionList {
                     self.row(ui, info, selected == Some(id), row_h, &mut actions);
                 }
             });
+        // What it really took: heading and rows as laid out.
+        self.need = header + out.content_size.y;
         actions
     }
 
@@ -155,6 +169,9 @@ impl SessionList {
         let id = info.id;
         let indent = if id.is_child() { 18.0 } else { 0.0 };
         ui.allocate_ui(egui::vec2(ui.available_width(), row_h), |ui| {
+            // Every row exactly row_h tall: show_rows counts on it to
+            // know which rows are in view and how tall the list is.
+            ui.set_min_height(row_h);
             ui.horizontal(|ui| {
                 ui.add_space(indent);
                 ui.vertical(|ui| {
