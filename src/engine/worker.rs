@@ -393,8 +393,16 @@ impl Worker {
                 );
             }
         }
-        if let Some(t) = self.spec.read_timeout {
-            let _ = r.set_read_timeout(Some(t));
+        if let Some(t) = self.spec.read_timeout
+            && let Err(e) = r.set_read_timeout(Some(t))
+        {
+            self.sink.control(
+                id,
+                EventKind::Error(OpError::io(
+                    format!("setsockopt SO_RCVTIMEO={:.3}s", t.as_secs_f64()),
+                    &e,
+                )),
+            );
         }
     }
 
@@ -842,7 +850,9 @@ impl Worker {
         } else {
             // Manual reads: the socket keeps the blocking mode the user asked.
             let blocking = self.requested_blocking();
-            let _ = sock.set_nonblocking(!blocking);
+            if let Err(e) = sock.set_nonblocking(!blocking) {
+                self.sink.control(id, blocking_error(blocking, &e));
+            }
             if let Ok(clone) = sock.try_clone()
                 && let Ok(mut v) = self.interrupts.lock()
             {
@@ -1036,7 +1046,10 @@ impl Worker {
                 .map_err(|e| CloseReason::Error(OpError::io("epoll_ctl", &e)))?;
         } else {
             let blocking = self.requested_blocking();
-            let _ = sock.set_nonblocking(!blocking);
+            if let Err(e) = sock.set_nonblocking(!blocking) {
+                self.sink
+                    .control(self.top, blocking_error(blocking, &e));
+            }
             if let Ok(clone) = sock.try_clone()
                 && let Ok(mut v) = self.interrupts.lock()
             {
@@ -1233,10 +1246,24 @@ impl Worker {
             },
             Command::Abort { .. } => match self.conns.get_mut(&target.child) {
                 Some(c) => {
-                    let _ = c.sock.set_linger(Some(Duration::ZERO));
                     c.out.clear();
                     c.queued = 0;
-                    c.closed = Some(CloseReason::Aborted);
+                    // RST only comes from SO_LINGER 0: if it cannot be set,
+                    // the close is a plain FIN and must say so.
+                    c.closed = Some(match c.sock.set_linger(Some(Duration::ZERO)) {
+                        Ok(()) => CloseReason::Aborted,
+                        Err(e) => {
+                            self.sink.control(
+                                c.id,
+                                EventKind::Error(
+                                    OpError::io("setsockopt SO_LINGER=0", &e).with_hint(
+                                        "without it no RST can be sent; the connection was closed with FIN",
+                                    ),
+                                ),
+                            );
+                            CloseReason::Local
+                        }
+                    });
                 }
                 None => self.no_such(target, "abort"),
             },
@@ -2624,6 +2651,14 @@ fn describe_step(steps: &[Step], index: usize) -> String {
         Some(Step::Close) => "close".into(),
         None => String::new(),
     }
+}
+
+/// The error event for a blocking mode that could not be set.
+fn blocking_error(blocking: bool, e: &io::Error) -> EventKind {
+    EventKind::Error(
+        OpError::io(format!("setblocking({})", if blocking { "True" } else { "False" }), e)
+            .with_hint("the socket stays in its previous mode; calls may block or say EAGAIN unlike asked"),
+    )
 }
 
 /// The peer's end of data (FIN, or TLS close_notify) on a stream.
