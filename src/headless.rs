@@ -14,7 +14,7 @@ use crate::engine::SessionId;
 use crate::engine::codec::{self, Encoding};
 use crate::engine::error::OpError;
 use crate::engine::options::OptionReport;
-use crate::engine::protocol::{Addr, CloseReason, Counters, Event, EventKind, Side};
+use crate::engine::protocol::{Addr, CloseReason, Command, Counters, Event, EventKind, Side};
 use crate::engine::start::StartQueue;
 use crate::engine::tls::{CertInfo, Verification};
 use crate::engine::{Engine, EngineConfig, SessionSpec};
@@ -28,6 +28,8 @@ pub struct RunOptions {
     pub stats: bool,
     /// Show at most this many payload bytes per line in `data`/`hex`.
     pub data_limit: Option<usize>,
+    /// Ask every TCP session for TCP_INFO this often (`tcp_info` lines).
+    pub tcp_info: Option<Duration>,
 }
 
 /// How a run ended.
@@ -194,6 +196,40 @@ pub fn event_json(ev: &Event, enc: Encoding, data_limit: Option<usize>) -> Value
         EventKind::Options(list) => {
             let v: Vec<Value> = list.iter().map(option_json).collect();
             m.insert("options".into(), Value::Array(v));
+        }
+        EventKind::TcpInfo(i) => {
+            m.insert("state".into(), json!(i.state));
+            for (k, v) in [
+                ("rtt_us", u64::from(i.rtt_us)),
+                ("rttvar_us", u64::from(i.rttvar_us)),
+                ("cwnd", u64::from(i.cwnd)),
+                ("ssthresh", u64::from(i.ssthresh)),
+                ("retrans", u64::from(i.retrans)),
+                ("total_retrans", u64::from(i.total_retrans)),
+                ("lost", u64::from(i.lost)),
+                ("unacked", u64::from(i.unacked)),
+                ("sacked", u64::from(i.sacked)),
+                ("pmtu", u64::from(i.pmtu)),
+                ("snd_mss", u64::from(i.snd_mss)),
+                ("rcv_space", u64::from(i.rcv_space)),
+            ] {
+                m.insert(k.into(), json!(v));
+            }
+            // Fields an older kernel does not fill are left out.
+            for (k, v) in [
+                ("bytes_acked", i.bytes_acked),
+                ("bytes_received", i.bytes_received),
+                ("notsent_bytes", i.notsent_bytes.map(u64::from)),
+                ("min_rtt_us", i.min_rtt_us.map(u64::from)),
+                ("delivery_rate", i.delivery_rate),
+                ("busy_us", i.busy_us),
+                ("rwnd_limited_us", i.rwnd_limited_us),
+                ("sndbuf_limited_us", i.sndbuf_limited_us),
+            ] {
+                if let Some(v) = v {
+                    m.insert(k.into(), json!(v));
+                }
+            }
         }
         EventKind::OptionChanged(r) => {
             if let Value::Object(o) = option_json(r) {
@@ -404,9 +440,24 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
     let mut told_engine_to_stop = false;
     let mut last_event = Instant::now();
     let mut outcome = Outcome::Clean;
+    // TCP sessions, asked for TCP_INFO every `opts.tcp_info`.
+    let mut tcp: HashSet<u32> = HashSet::new();
+    let mut next_tcp_info = started;
     while !open.is_empty() || !queue.is_empty() || !live.is_empty() {
         if closing_since.is_none() {
             open_next(&mut engine, &mut queue, &mut open, &mut encodings)?;
+        }
+        if let Some(every) = opts.tcp_info
+            && closing_since.is_none()
+            && Instant::now() >= next_tcp_info
+        {
+            next_tcp_info = Instant::now() + every;
+            for s in tcp.iter().filter(|s| open.contains(s)) {
+                // A session that ended meanwhile just does not answer.
+                let _ = engine.send(Command::TcpInfo {
+                    target: SessionId::top(*s),
+                });
+            }
         }
         let must_stop =
             stop.load(Ordering::Relaxed) || opts.duration.is_some_and(|d| started.elapsed() >= d);
@@ -445,6 +496,11 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
         }
         for ev in batch {
             queue.observe(&ev);
+            if let EventKind::Opened { kind, .. } = &ev.kind
+                && matches!(*kind, "tcp-client" | "tcp-server")
+            {
+                tcp.insert(ev.session.session);
+            }
             if let EventKind::Closed { .. } = &ev.kind {
                 live.remove(&ev.session);
             } else {

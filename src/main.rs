@@ -48,6 +48,10 @@ enum Cmd {
         /// Show at most this many payload bytes in `data`/`hex` (`len` stays exact).
         #[arg(long, value_name = "BYTES")]
         data_limit: Option<usize>,
+        /// Print a `tcp_info` line (getsockopt TCP_INFO: rtt, cwnd,
+        /// retransmits, ...) per TCP connection every SECS seconds (0.05 or more).
+        #[arg(long = "tcp-info", value_name = "SECS", value_parser = parse_tcp_info_period)]
+        tcp_info: Option<Duration>,
     },
     /// Check a preset or workspace and print what it would open.
     Check {
@@ -107,6 +111,16 @@ enum PresetCmd {
         /// The preset's name.
         name: String,
     },
+}
+
+fn parse_tcp_info_period(s: &str) -> Result<Duration, String> {
+    let d = parse_secs(s)?;
+    if d < Duration::from_millis(50) {
+        return Err(format!(
+            "'{s}' is too often; read TCP_INFO every 0.05 s or more"
+        ));
+    }
+    Ok(d)
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
@@ -274,6 +288,7 @@ fn main() -> ExitCode {
             duration,
             stats,
             data_limit,
+            tcp_info,
         }) => {
             let specs = match store::resolve(store.as_ref().ok(), &file) {
                 Ok(s) => s,
@@ -283,6 +298,7 @@ fn main() -> ExitCode {
                 duration,
                 stats,
                 data_limit,
+                tcp_info,
             };
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());

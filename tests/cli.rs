@@ -1048,3 +1048,58 @@ fn a_listener_on_every_interface_is_said_out_loud() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Engine v2, item 8: `--tcp-info SECS` prints what the kernel thinks of
+/// each TCP connection every SECS seconds.
+#[test]
+fn tcp_info_lines_show_the_kernels_view_of_each_connection() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let file = write(
+        dir.path(),
+        "c.ron",
+        &format!(
+            r#"(name: "c", kind: TcpClient(remote: "{}"), steps: [Send(Text("hello")), WaitRecv(5.0)])"#,
+            l.local_addr().unwrap()
+        ),
+    );
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut got = [0u8; 5];
+        s.read_exact(&mut got).unwrap();
+        s.write_all(b"world!").unwrap();
+        // Keep the connection up while TCP_INFO is read.
+        std::thread::sleep(Duration::from_millis(1200));
+    });
+    let out = run(&[
+        "run",
+        file.to_str().unwrap(),
+        "--tcp-info",
+        "0.2",
+        "--for",
+        "1.0",
+    ]);
+    peer.join().unwrap();
+    let v = lines(&out.stdout);
+    let infos = events(&v, "1", "tcp_info");
+    assert!(infos.len() >= 3, "{} tcp_info lines", infos.len());
+    let last = infos.last().unwrap();
+    assert_eq!(last["state"], "ESTABLISHED", "{last}");
+    for f in ["rtt_us", "rttvar_us", "cwnd", "pmtu", "ssthresh"] {
+        assert!(last[f].as_u64().is_some_and(|n| n > 0), "{f}: {last}");
+    }
+    for f in ["retrans", "total_retrans", "unacked"] {
+        assert!(last[f].is_u64(), "{f}: {last}");
+    }
+    // The kernel's byte counts agree with what was sent and received.
+    assert_eq!(last["bytes_received"], 6, "{last}");
+    assert!(
+        last["bytes_acked"].as_u64().is_some_and(|n| n >= 5),
+        "{last}"
+    );
+    // Too often is refused with a reason.
+    let bad = run(&["run", file.to_str().unwrap(), "--tcp-info", "0.001"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("too often"));
+}

@@ -768,3 +768,46 @@ fn stats_carry_exact_counters_and_rates_that_fall_to_zero() {
     });
     assert!(matches!(ev.kind, EventKind::Stats { rate_out, .. } if rate_out == 0.0));
 }
+
+/// Engine v2, item 8: TCP_INFO of every connection of a server, asked by
+/// the server's id; a UDP session says it has none.
+#[test]
+fn tcp_info_answers_once_per_connection_of_a_server() {
+    let mut h = Harness::new();
+    let srv = h.open(server("127.0.0.1:0"));
+    let addr = h.listening(srv);
+    let mut a = connect(addr);
+    let _b = connect(addr);
+    let (c1, _) = h.accepted(srv);
+    let (c2, _) = h.accepted(srv);
+    a.write_all(b"12345").unwrap();
+    h.received(c1);
+    h.send(Command::TcpInfo { target: srv });
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let ev = h.wait("tcp_info", |e| matches!(e.kind, EventKind::TcpInfo(_)));
+        let EventKind::TcpInfo(i) = &ev.kind else {
+            unreachable!()
+        };
+        assert_eq!(i.state, "ESTABLISHED");
+        if ev.session == c1 {
+            assert_eq!(i.bytes_received, Some(5));
+        }
+        seen.push(ev.session);
+    }
+    seen.sort_by_key(|s| s.child);
+    assert_eq!(seen, vec![c1, c2]);
+    let u = h.open(sockscope::engine::SessionSpec::new(
+        "u",
+        SessionKind::Udp {
+            local: Some("127.0.0.1:0".parse().unwrap()),
+            connect: None,
+            join: Vec::new(),
+        },
+    ));
+    h.bound(u);
+    h.send(Command::TcpInfo { target: u });
+    h.wait("refused", |e| {
+        e.session == u && matches!(&e.kind, EventKind::Error(o) if o.op == "getsockopt TCP_INFO")
+    });
+}

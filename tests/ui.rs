@@ -2211,3 +2211,23 @@ fn at_1920_the_presets_take_the_height_the_sessions_leave() {
         "the presets are cut while {empty} points stay empty under the sessions"
     );
 }
+
+/// Engine v2, item 8: the inspector shows the selected TCP connection's
+/// TCP_INFO, read a few times a second, with rtt and cwnd over time.
+#[test]
+fn the_inspector_shows_tcp_info_live_for_a_tcp_connection() {
+    let (mut h, mut peer, id) = connected_client("kernel view");
+    peer.write_all(b"hi").unwrap();
+    step_until(&mut h, "several readings", |a| {
+        a.model().get(id).is_some_and(|i| i.tcp_history.len() >= 3)
+    });
+    h.run_steps(2);
+    h.get_by_label(L::TCP_INFO);
+    h.get_by_label("ESTABLISHED");
+    let (_, info) = h.state().model().get(id).unwrap().tcp_info.clone().unwrap();
+    assert_eq!(info.bytes_received, Some(2));
+    assert!(info.rtt_us > 0 && info.cwnd > 0);
+    // Readings are spread over time (the plot's x axis), not one burst.
+    let hist = &h.state().model().get(id).unwrap().tcp_history;
+    assert!(hist.back().unwrap().0 - hist.front().unwrap().0 >= 0.4);
+}

@@ -117,6 +117,7 @@ pub fn is_lifecycle(kind: &EventKind) -> bool {
         kind,
         EventKind::Log(_)
             | EventKind::Stats { .. }
+            | EventKind::TcpInfo(_)
             | EventKind::BurstProgress { .. }
             | EventKind::Call { .. }
     )

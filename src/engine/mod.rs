@@ -15,6 +15,7 @@ mod sink;
 pub mod spec;
 pub mod start;
 pub mod stepper;
+pub mod tcp_info;
 pub mod tls;
 mod worker;
 pub mod written;

@@ -326,6 +326,9 @@ pub enum EventKind {
     Options(Vec<OptionReport>),
     /// One option changed on a live socket, with its read-back value.
     OptionChanged(OptionReport),
+    /// `getsockopt(TCP_INFO)` of one TCP connection, as asked with
+    /// [`Command::TcpInfo`].
+    TcpInfo(Box<super::tcp_info::TcpInfo>),
     /// One send or recv.
     Log(LogEntry),
     /// One direction of a stream ended.
@@ -441,6 +444,7 @@ impl EventKind {
             EventKind::TlsIdentity(_) => "tls_identity",
             EventKind::Options(_) => "options",
             EventKind::OptionChanged(_) => "option_changed",
+            EventKind::TcpInfo(_) => "tcp_info",
             EventKind::Log(e) => match e.dir {
                 Direction::In => "received",
                 Direction::Out => "sent",
@@ -540,6 +544,13 @@ pub enum Command {
         /// The call.
         call: super::stepper::Call,
     },
+    /// Read TCP_INFO: of one connection (a child, or a client), or of
+    /// every connection of a server (its own id). Answered with one
+    /// `tcp_info` event per connection.
+    TcpInfo {
+        /// Session or child.
+        target: SessionId,
+    },
     /// For sessions with `auto_read: false`: one real `recv(max)` that
     /// honours the socket's blocking mode and read timeout.
     Recv {
@@ -561,6 +572,7 @@ impl Command {
             | Command::SetOption { target, .. }
             | Command::Multicast { target, .. }
             | Command::Recv { target, .. }
+            | Command::TcpInfo { target }
             | Command::Step { target, .. } => *target,
             #[cfg(feature = "fault-injection")]
             Command::InjectPanic { target } => *target,

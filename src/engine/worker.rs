@@ -1047,8 +1047,7 @@ impl Worker {
         } else {
             let blocking = self.requested_blocking();
             if let Err(e) = sock.set_nonblocking(!blocking) {
-                self.sink
-                    .control(self.top, blocking_error(blocking, &e));
+                self.sink.control(self.top, blocking_error(blocking, &e));
             }
             if let Ok(clone) = sock.try_clone()
                 && let Ok(mut v) = self.interrupts.lock()
@@ -1317,6 +1316,7 @@ impl Worker {
             Command::SetOption { option, .. } => self.set_option(target, option),
             Command::Multicast { group, join, .. } => self.multicast(group, join),
             Command::Recv { max, .. } => self.manual_recv(target, max),
+            Command::TcpInfo { .. } => self.tcp_info(target),
             #[cfg(feature = "fault-injection")]
             Command::InjectPanic { .. } => panic!("injected fault"),
             Command::Step { .. } => self.sink.control(
@@ -1326,6 +1326,45 @@ impl Worker {
                     "calls one by one go to step-mode sessions; open one from the Step mode panel",
                 )),
             ),
+        }
+    }
+
+    /// One `tcp_info` event per connection asked for: the one named, or
+    /// every connection of a server asked by its own id.
+    fn tcp_info(&mut self, target: SessionId) {
+        if !matches!(
+            self.spec.kind,
+            SessionKind::TcpClient { .. } | SessionKind::TcpServer { .. }
+        ) {
+            self.sink.control(
+                target,
+                EventKind::Error(OpError::plain(
+                    "getsockopt TCP_INFO",
+                    "TCP_INFO is read from TCP connections; this session has none",
+                )),
+            );
+            return;
+        }
+        let ids: Vec<u32> = if self.conns.contains_key(&target.child) {
+            vec![target.child]
+        } else if target == self.top {
+            self.conns.keys().copied().collect()
+        } else {
+            self.no_such(target, "getsockopt TCP_INFO");
+            return;
+        };
+        for child in ids {
+            let Some(c) = self.conns.get(&child) else {
+                continue;
+            };
+            if c.closed.is_some() {
+                continue;
+            }
+            let kind = match super::tcp_info::read(c.sock.as_raw_fd()) {
+                Ok(info) => EventKind::TcpInfo(Box::new(info)),
+                Err(e) => EventKind::Error(OpError::io("getsockopt TCP_INFO", &e)),
+            };
+            self.sink.control(c.id, kind);
         }
     }
 
@@ -2656,8 +2695,13 @@ fn describe_step(steps: &[Step], index: usize) -> String {
 /// The error event for a blocking mode that could not be set.
 fn blocking_error(blocking: bool, e: &io::Error) -> EventKind {
     EventKind::Error(
-        OpError::io(format!("setblocking({})", if blocking { "True" } else { "False" }), e)
-            .with_hint("the socket stays in its previous mode; calls may block or say EAGAIN unlike asked"),
+        OpError::io(
+            format!("setblocking({})", if blocking { "True" } else { "False" }),
+            e,
+        )
+        .with_hint(
+            "the socket stays in its previous mode; calls may block or say EAGAIN unlike asked",
+        ),
     )
 }
 

@@ -40,6 +40,9 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("F1", "this list"),
 ];
 
+/// How often the selected TCP connection's TCP_INFO is read.
+const TCP_INFO_EVERY: Duration = Duration::from_millis(250);
+
 /// The side panels' first widths, before the user drags them.
 const LEFT_WIDTH: f32 = 300.0;
 const RIGHT_WIDTH: f32 = 280.0;
@@ -78,6 +81,8 @@ pub struct App {
     panel_widths: [f32; 2],
     /// Widths from a workspace, applied on the next frame.
     pending_panels: Option<[Option<f32>; 2]>,
+    /// When TCP_INFO was last asked for.
+    tcp_info_at: Instant,
     /// What was last applied to the context (set only on a change).
     applied_look: Option<(preset::ThemeFile, preset::TextSizeFile)>,
     /// How long a message stays on the status line.
@@ -178,6 +183,7 @@ impl App {
             text_size: preset::TextSizeFile::Normal,
             panel_widths: [LEFT_WIDTH, RIGHT_WIDTH],
             pending_panels: None,
+            tcp_info_at: Instant::now(),
             applied_look: None,
             status_ttl: STATUS_TTL,
             export_tx,
@@ -558,6 +564,30 @@ impl App {
         self.log.scope = Scope::Session(id.session);
     }
 
+    /// Asks for the selected TCP connection's TCP_INFO a few times a
+    /// second while the inspector shows it.
+    fn poll_tcp_info(&mut self, ctx: &egui::Context) {
+        let Some(id) = self.selected else { return };
+        let Some(info) = self.model.get(id) else {
+            return;
+        };
+        let top_kind = self.model.get(SessionId::top(id.session)).map(|i| i.kind);
+        let tcp = match (id.is_child(), top_kind) {
+            (false, Some(k)) => k == "tcp-client",
+            (true, Some(k)) => k == "tcp-server",
+            _ => false,
+        };
+        if !tcp || info.state.is_closed() || info.peer.is_none() {
+            return;
+        }
+        let now = Instant::now();
+        if now.duration_since(self.tcp_info_at) >= TCP_INFO_EVERY {
+            self.tcp_info_at = now;
+            self.command(Command::TcpInfo { target: id });
+        }
+        ctx.request_repaint_after(TCP_INFO_EVERY);
+    }
+
     /// Puts a message on the status line and in the Messages list.
     fn say(&mut self, msg: String, error: bool) {
         self.messages
@@ -687,6 +717,7 @@ impl App {
             let failed = msg.contains("failed");
             self.say(msg, failed);
         }
+        self.poll_tcp_info(ctx);
         let model = &self.model;
         let live = |id| model.get(id).is_some_and(|i| !i.state.is_closed());
         for a in self.composer.tick(ctx, live) {

@@ -178,6 +178,11 @@ impl Capture {
         if self.spec.session.is_some_and(|s| s != ev.session.session) {
             return;
         }
+        // TCP_INFO is read because the inspector looks, not because the
+        // session did anything.
+        if matches!(ev.kind, EventKind::TcpInfo(_)) {
+            return;
+        }
         let cost = match (&ev.kind, self.spec.format) {
             (EventKind::Log(e), CaptureFormat::Raw) if e.dir == Direction::In => e.data.len(),
             (_, CaptureFormat::Raw) => return,

@@ -146,6 +146,75 @@ fn kv_row(ui: &mut egui::Ui, k: &str, v: String) {
     ui.end_row();
 }
 
+/// What the kernel thinks of the connection (TCP_INFO), read a few times
+/// a second while it is selected, with rtt and cwnd over time.
+fn tcp_info_ui(ui: &mut egui::Ui, info: &SessionInfo, t: &crate::engine::tcp_info::TcpInfo) {
+    ui.separator();
+    ui.strong(L::TCP_INFO);
+    let ms = |us: u32| format!("{:.3} ms", f64::from(us) / 1000.0);
+    let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    let dur = |v: Option<u64>| v.map_or("-".to_string(), |us| format!("{:.3} s", us as f64 / 1e6));
+    egui::Grid::new(("tcp-info", info.id.session, info.id.child))
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            for (k, v) in [
+                ("state", t.state.to_string()),
+                ("rtt", format!("{} ± {}", ms(t.rtt_us), ms(t.rttvar_us))),
+                ("min rtt", t.min_rtt_us.map_or("-".into(), ms)),
+                ("cwnd", format!("{} segments", t.cwnd)),
+                (
+                    "ssthresh",
+                    if t.ssthresh >= 0x7fff_ffff {
+                        "not set (slow start)".into()
+                    } else {
+                        t.ssthresh.to_string()
+                    },
+                ),
+                (
+                    "retransmits",
+                    format!("{} now, {} in all", t.retrans, t.total_retrans),
+                ),
+                ("lost", t.lost.to_string()),
+                ("unacked", t.unacked.to_string()),
+                ("sacked", t.sacked.to_string()),
+                ("pmtu / mss", format!("{} / {}", t.pmtu, t.snd_mss)),
+                ("rcv_space", t.rcv_space.to_string()),
+                ("bytes acked", opt(t.bytes_acked)),
+                ("bytes received", opt(t.bytes_received)),
+                ("not sent yet", opt(t.notsent_bytes.map(u64::from))),
+                (
+                    "delivery rate",
+                    t.delivery_rate.map_or("-".into(), |r| rate(r as f64)),
+                ),
+                ("busy", dur(t.busy_us)),
+                ("rwnd limited", dur(t.rwnd_limited_us)),
+                ("sndbuf limited", dur(t.sndbuf_limited_us)),
+            ] {
+                ui.label(k);
+                ui.monospace(v);
+                ui.end_row();
+            }
+        });
+    if info.tcp_history.len() >= 2 {
+        for (name, unit, pick) in [("rtt", "rtt ms", 0usize), ("cwnd", "cwnd", 1usize)] {
+            let pts: Vec<[f64; 2]> = info
+                .tcp_history
+                .iter()
+                .map(|(t, rtt, cwnd)| [*t, if pick == 0 { *rtt } else { *cwnd }])
+                .collect();
+            egui_plot::Plot::new((name, info.id.session, info.id.child))
+                .height(70.0)
+                .include_y(0.0)
+                .allow_drag(false)
+                .allow_zoom(false)
+                .allow_scroll(false)
+                .y_axis_label(unit)
+                .show(ui, |p| p.line(egui_plot::Line::new(name, pts)));
+        }
+    }
+}
+
 fn tls_ui(ui: &mut egui::Ui, t: &crate::engine::tls::TlsInfo) {
     use crate::engine::tls::Verification;
     ui.separator();
@@ -385,6 +454,9 @@ fn draw(
                 p.line(egui_plot::Line::new("in", ins));
                 p.line(egui_plot::Line::new("out", outs));
             });
+    }
+    if let Some((_, t)) = &info.tcp_info {
+        tcp_info_ui(ui, info, t);
     }
     if let Some(t) = &info.tls {
         tls_ui(ui, t);

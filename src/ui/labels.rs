@@ -153,3 +153,4 @@ pub const CAPTURE_LIMIT: &str = "Rotate at";
 pub const CAPTURE_KEEP: &str = "keep";
 pub const START_CAPTURE: &str = "Start capture";
 pub const STOP_CAPTURE: &str = "Stop capture";
+pub const TCP_INFO: &str = "TCP_INFO (the kernel's view)";

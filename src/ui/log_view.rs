@@ -894,6 +894,13 @@ pub fn describe(kind: &EventKind) -> String {
         ),
         EventKind::TlsIdentity(_) => "TLS certificate ready".into(),
         EventKind::Options(o) => format!("{} options read back", o.len()),
+        EventKind::TcpInfo(i) => format!(
+            "TCP_INFO {} rtt {:.3} ms cwnd {} retrans {}",
+            i.state,
+            f64::from(i.rtt_us) / 1000.0,
+            i.cwnd,
+            i.total_retrans
+        ),
         EventKind::OptionChanged(o) => format!(
             "setsockopt {} = {} -> {}",
             o.name,

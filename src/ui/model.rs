@@ -66,6 +66,10 @@ impl State {
     }
 }
 
+/// TCP_INFO readings kept per connection for the plot (a minute at four
+/// a second).
+const TCP_HISTORY: usize = 240;
+
 /// Everything shown about one session or child.
 #[derive(Clone, Debug)]
 pub struct SessionInfo {
@@ -95,6 +99,12 @@ pub struct SessionInfo {
     pub resolved: Vec<std::net::SocketAddr>,
     /// Options as read back (latest value per name).
     pub options: Vec<OptionReport>,
+    /// The last TCP_INFO read, and when (seconds since the engine
+    /// started).
+    pub tcp_info: Option<(f64, crate::engine::tcp_info::TcpInfo)>,
+    /// (seconds, rtt in ms, cwnd) of recent TCP_INFO reads, oldest first,
+    /// for the inspector's plot.
+    pub tcp_history: std::collections::VecDeque<(f64, f64, f64)>,
     /// Exact counters.
     pub counters: Counters,
     /// Latest rates, bytes/s.
@@ -175,6 +185,8 @@ impl SessionInfo {
             peer: None,
             resolved: Vec::new(),
             options: Vec::new(),
+            tcp_info: None,
+            tcp_history: std::collections::VecDeque::new(),
             counters: Counters::default(),
             rate_in: 0.0,
             rate_out: 0.0,
@@ -417,6 +429,17 @@ impl Model {
             EventKind::Tls(t) => info.tls = Some(t.clone()),
             EventKind::TlsIdentity(t) => info.tls_identity = Some(t.clone()),
             EventKind::Options(list) => info.options = list.clone(),
+            EventKind::TcpInfo(i) => {
+                info.tcp_history.push_back((
+                    t.as_secs_f64(),
+                    f64::from(i.rtt_us) / 1000.0,
+                    f64::from(i.cwnd),
+                ));
+                while info.tcp_history.len() > TCP_HISTORY {
+                    info.tcp_history.pop_front();
+                }
+                info.tcp_info = Some((t.as_secs_f64(), (**i).clone()));
+            }
             EventKind::OptionChanged(r) => {
                 match info.options.iter_mut().find(|o| o.name == r.name) {
                     Some(o) => *o = r.clone(),
