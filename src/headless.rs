@@ -14,7 +14,7 @@ use crate::engine::SessionId;
 use crate::engine::codec::{self, Encoding};
 use crate::engine::error::OpError;
 use crate::engine::options::OptionReport;
-use crate::engine::protocol::{Addr, CloseReason, Command, Counters, Event, EventKind, Side};
+use crate::engine::protocol::{Addr, CloseReason, Command, Counters, Event, EventKind, Kind, Side};
 use crate::engine::start::StartQueue;
 use crate::engine::tls::{CertInfo, Verification};
 use crate::engine::{Engine, EngineConfig, SessionSpec};
@@ -108,7 +108,7 @@ pub fn event_json(ev: &Event, enc: Encoding, data_limit: Option<usize>) -> Value
     match &ev.kind {
         EventKind::Opened { name, kind } => {
             m.insert("name".into(), json!(name));
-            m.insert("kind".into(), json!(kind));
+            m.insert("kind".into(), json!(kind.label()));
         }
         EventKind::Resolving { host } => {
             m.insert("host".into(), json!(host));
@@ -497,7 +497,7 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
         for ev in batch {
             queue.observe(&ev);
             if let EventKind::Opened { kind, .. } = &ev.kind
-                && matches!(*kind, "tcp-client" | "tcp-server")
+                && matches!(kind, Kind::TcpClient | Kind::TcpServer)
             {
                 tcp.insert(ev.session.session);
             }

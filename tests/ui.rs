@@ -369,7 +369,7 @@ fn open_stepper(h: &mut Harness<'_, App>) -> sockscope::engine::SessionId {
     step_until(h, "stepper open", |a| {
         a.selected()
             .and_then(|id| a.model().get(id))
-            .is_some_and(|i| i.kind == "script")
+            .is_some_and(|i| i.kind == sockscope::engine::protocol::Kind::Script)
     });
     h.state().selected().unwrap()
 }

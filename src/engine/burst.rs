@@ -197,7 +197,7 @@ pub(crate) fn run_session(
         top,
         EventKind::Opened {
             name: spec.name.clone(),
-            kind: spec.kind.label(),
+            kind: spec.kind.kind(),
         },
     );
     sink.flush();

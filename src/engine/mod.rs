@@ -142,7 +142,7 @@ impl Engine {
         let id = SessionId::top(self.next_id);
         self.next_id += 1;
         let name = spec.name.clone();
-        let kind = spec.kind.label();
+        let kind = spec.kind.kind();
         if let Err((op, e)) = self.start(id, spec) {
             for kind in [
                 EventKind::Opened { name, kind },

@@ -249,8 +249,8 @@ pub enum EventKind {
     Opened {
         /// The user's name for it.
         name: String,
-        /// Kind label (`tcp-client`, `tcp-server`, ...).
-        kind: &'static str,
+        /// What it is.
+        kind: Kind,
     },
     /// A host name is being resolved.
     Resolving {
@@ -424,6 +424,70 @@ pub enum EventKind {
         /// Final counters.
         counters: Counters,
     },
+}
+
+/// What a session or a child is. Matched by the compiler wherever the UI
+/// or the runner treats kinds apart; `label` is the stable name the JSON
+/// Lines `opened` event and the UI show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A TCP client.
+    TcpClient,
+    /// A TCP server (its children are [`Kind::Accepted`]).
+    TcpServer,
+    /// A UDP socket.
+    Udp,
+    /// A Unix stream client.
+    UnixClient,
+    /// A Unix stream server.
+    UnixServer,
+    /// A Unix datagram socket.
+    UnixDatagram,
+    /// A socketpair (its ends are [`Kind::PairEnd`]).
+    SocketPair,
+    /// Step mode: one socket call per command.
+    Script,
+    /// A burst of requests.
+    Burst,
+    /// A connection a server accepted.
+    Accepted,
+    /// One end of a socketpair.
+    PairEnd,
+}
+
+impl Kind {
+    /// The stable name (`tcp-client`, `tcp-server`, ...).
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::TcpClient => "tcp-client",
+            Kind::TcpServer => "tcp-server",
+            Kind::Udp => "udp",
+            Kind::UnixClient => "unix-client",
+            Kind::UnixServer => "unix-server",
+            Kind::UnixDatagram => "unix-datagram",
+            Kind::SocketPair => "socketpair",
+            Kind::Script => "script",
+            Kind::Burst => "burst",
+            Kind::Accepted => "accepted",
+            Kind::PairEnd => "socketpair end",
+        }
+    }
+
+    /// A listening socket with children.
+    pub fn is_server(self) -> bool {
+        matches!(self, Kind::TcpServer | Kind::UnixServer)
+    }
+
+    /// A datagram socket.
+    pub fn is_datagram(self) -> bool {
+        matches!(self, Kind::Udp | Kind::UnixDatagram)
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
 }
 
 impl EventKind {

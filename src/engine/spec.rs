@@ -216,16 +216,22 @@ pub enum SessionKind {
 impl SessionKind {
     /// A short stable label.
     pub fn label(&self) -> &'static str {
+        self.kind().label()
+    }
+
+    /// What it is, as events carry it.
+    pub fn kind(&self) -> super::protocol::Kind {
+        use super::protocol::Kind;
         match self {
-            SessionKind::TcpClient { .. } => "tcp-client",
-            SessionKind::TcpServer { .. } => "tcp-server",
-            SessionKind::Udp { .. } => "udp",
-            SessionKind::UnixClient { .. } => "unix-client",
-            SessionKind::UnixServer { .. } => "unix-server",
-            SessionKind::UnixDatagram { .. } => "unix-datagram",
-            SessionKind::SocketPair => "socketpair",
-            SessionKind::Script { .. } => "script",
-            SessionKind::Burst(_) => "burst",
+            SessionKind::TcpClient { .. } => Kind::TcpClient,
+            SessionKind::TcpServer { .. } => Kind::TcpServer,
+            SessionKind::Udp { .. } => Kind::Udp,
+            SessionKind::UnixClient { .. } => Kind::UnixClient,
+            SessionKind::UnixServer { .. } => Kind::UnixServer,
+            SessionKind::UnixDatagram { .. } => Kind::UnixDatagram,
+            SessionKind::SocketPair => Kind::SocketPair,
+            SessionKind::Script { .. } => Kind::Script,
+            SessionKind::Burst(_) => Kind::Burst,
         }
     }
     /// Whether the session's own socket is a listener.

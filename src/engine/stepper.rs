@@ -979,7 +979,7 @@ pub(crate) fn run_session(
         top,
         EventKind::Opened {
             name: spec.name.clone(),
-            kind: spec.kind.label(),
+            kind: spec.kind.kind(),
         },
     );
     let SessionKind::Script { calls, keep_open } = spec.kind else {

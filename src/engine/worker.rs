@@ -226,7 +226,7 @@ pub(crate) fn run(
         top,
         EventKind::Opened {
             name: spec.name.clone(),
-            kind: spec.kind.label(),
+            kind: spec.kind.kind(),
         },
     );
     let buf_len = spec.limits.recv_buffer.max(1);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::engine::log::{Ingested, LogBudget, LogStore};
-use crate::engine::protocol::{CloseReason, Command, Event, EventKind};
+use crate::engine::protocol::{CloseReason, Command, Event, EventKind, Kind};
 use crate::engine::start::StartQueue;
 use crate::engine::{Engine, EngineConfig, SessionId, SessionSpec};
 
@@ -460,7 +460,7 @@ impl App {
             && self
                 .model
                 .get(id)
-                .is_some_and(|i| i.kind == "script" && i.pending_calls > 0)
+                .is_some_and(|i| i.kind == Kind::Script && i.pending_calls > 0)
             && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape))
         {
             self.engine.cancel(id);
@@ -573,8 +573,8 @@ impl App {
         };
         let top_kind = self.model.get(SessionId::top(id.session)).map(|i| i.kind);
         let tcp = match (id.is_child(), top_kind) {
-            (false, Some(k)) => k == "tcp-client",
-            (true, Some(k)) => k == "tcp-server",
+            (false, Some(k)) => k == Kind::TcpClient,
+            (true, Some(k)) => k == Kind::TcpServer,
             _ => false,
         };
         if !tcp || info.state.is_closed() || info.peer.is_none() {
@@ -811,10 +811,7 @@ impl App {
             LogAction::Resend { target, data, to } => {
                 // A datagram goes back to the peer its row names; a stream
                 // has one peer.
-                let dgram = self
-                    .model
-                    .get(target)
-                    .is_some_and(|i| matches!(i.kind, "udp" | "unix-datagram"));
+                let dgram = self.model.get(target).is_some_and(|i| i.kind.is_datagram());
                 let to = to.filter(|_| dgram).map(|a| a.to_string());
                 let n = data.len();
                 self.command(Command::Send {
@@ -1107,7 +1104,7 @@ impl App {
         let stepping = self
             .selected
             .and_then(|id| self.model.get(id))
-            .is_some_and(|i| i.kind == "script");
+            .is_some_and(|i| i.kind == Kind::Script);
         if stepping && let Some(info) = self.selected.and_then(|id| self.model.get(id)) {
             let stepper = &mut self.stepper;
             egui::Panel::bottom("stepper")
@@ -1119,7 +1116,7 @@ impl App {
         } else if let Some(info) = self
             .selected
             .and_then(|id| self.model.get(id))
-            .filter(|i| i.kind != "burst")
+            .filter(|i| i.kind != Kind::Burst)
         {
             let composer = &mut self.composer;
             // The composer takes at most about half the height, and
@@ -1186,7 +1183,7 @@ impl App {
                         step_actions.push(a);
                     }
                 }
-                Some(info) if info.kind == "burst" => super::burst_view::ui(ui, info),
+                Some(info) if info.kind == Kind::Burst => super::burst_view::ui(ui, info),
                 _ => {
                     let capture = self.capture.as_ref().map(|c| (c.spec(), c.status()));
                     log_actions =

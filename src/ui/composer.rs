@@ -11,7 +11,7 @@ use crossbeam_channel::Receiver;
 use crate::engine::SessionId;
 use crate::engine::checksum::Trailer;
 use crate::engine::codec::{self, COMMON_ENCODINGS, Encoding};
-use crate::engine::protocol::SendMode;
+use crate::engine::protocol::{Kind, SendMode};
 use crate::engine::spec::Snippet;
 use crate::engine::written::{Payload, Typed};
 
@@ -588,7 +588,7 @@ impl Composer {
         self.snippets_ui(ui, info, snippets, &mut out);
         let stream_client = !matches!(
             info.kind,
-            "udp" | "unix-datagram" | "tcp-server" | "unix-server" | "script"
+            Kind::Udp | Kind::UnixDatagram | Kind::TcpServer | Kind::UnixServer | Kind::Script
         ) || info.id.is_child();
         if stream_client {
             self.http_ui(ui, info);
@@ -931,8 +931,8 @@ impl Composer {
     /// child, a datagram's destination, or a server's chosen connection
     /// (all of them by default).
     fn route(&self, info: &SessionInfo) -> Route {
-        let is_server = !info.id.is_child() && matches!(info.kind, "tcp-server" | "unix-server");
-        let is_dgram = matches!(info.kind, "udp" | "unix-datagram");
+        let is_server = !info.id.is_child() && info.kind.is_server();
+        let is_dgram = info.kind.is_datagram();
         match (is_server, self.server_target) {
             (true, None) => Route::AllOf(info.id),
             (true, Some(t)) => Route::One {
@@ -1041,8 +1041,8 @@ impl Composer {
     fn rest_ui(&mut self, ui: &mut egui::Ui, info: &SessionInfo, out: &mut Vec<ComposerAction>) {
         let id = info.id;
         let closed = info.state.is_closed();
-        let is_server = !id.is_child() && matches!(info.kind, "tcp-server" | "unix-server");
-        let is_dgram = matches!(info.kind, "udp" | "unix-datagram");
+        let is_server = !id.is_child() && info.kind.is_server();
+        let is_dgram = info.kind.is_datagram();
         let bytes = self.bytes();
         match &bytes {
             Ok(b) => {

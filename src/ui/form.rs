@@ -958,31 +958,43 @@ impl OpenForm {
             .iter()
             .map(|(f, m)| format!("{f}: {m}"))
             .collect();
-        // The reason Open is disabled sits beside it on one line, cut to
-        // the width (all of it on hover), so the button and what is below
-        // it never move as the form turns valid or invalid.
         let clicked = ui
-            .horizontal(|ui| {
-                let clicked = ui
-                    .add_enabled(spec.is_some(), egui::Button::new(L::OPEN))
-                    .on_disabled_hover_text(all.join("\n"))
-                    .clicked();
-                if spec.is_none()
-                    && let Some((f, m)) = problems.0.first()
-                {
-                    // The reason first: the line is cut to the panel.
-                    let text = format!("Open is disabled: {m} ({f})");
-                    ui.add(
-                        egui::Label::new(
-                            egui::RichText::new(text).color(ui.visuals().error_fg_color),
-                        )
-                        .truncate(),
-                    )
-                    .on_hover_text(all.join("\n"));
-                }
-                clicked
-            })
-            .inner;
+            .add_enabled(spec.is_some(), egui::Button::new(L::OPEN))
+            .on_disabled_hover_text(all.join("\n"))
+            .clicked();
+        // Under Open, a space of two lines that is always there: the reason
+        // Open is disabled, or a hint when it is not. Nothing moves as the
+        // form turns valid or invalid, and the reason is not cut to one
+        // line (it wraps; past two lines the rest is on hover).
+        let (text, color) = match problems.0.first() {
+            Some((f, m)) if spec.is_none() => (
+                format!("Open is disabled: {m} ({f})"),
+                ui.visuals().error_fg_color,
+            ),
+            _ => (
+                "Enter in a field opens it too.".to_string(),
+                ui.visuals().weak_text_color(),
+            ),
+        };
+        let font = egui::TextStyle::Body.resolve(ui.style());
+        let rows = 2.0;
+        let height = ui.fonts_mut(|f| f.row_height(&font)) * rows;
+        let width = ui.available_width();
+        let mut job = egui::text::LayoutJob::simple(text, font, color, width);
+        job.wrap.max_rows = rows as usize;
+        job.wrap.overflow_character = Some('…');
+        // Exactly this much room, whatever the text turns out to be.
+        let (rect, _) = ui.allocate_exact_size(egui::vec2(width, height), egui::Sense::hover());
+        let r = ui
+            .new_child(
+                egui::UiBuilder::new()
+                    .max_rect(rect)
+                    .layout(egui::Layout::top_down(egui::Align::Min)),
+            )
+            .add(egui::Label::new(job));
+        if spec.is_none() {
+            r.on_hover_text(all.join("\n"));
+        }
         match (clicked, spec) {
             (true, Some(spec)) => Some(FormAction::Open(spec)),
             _ => None,

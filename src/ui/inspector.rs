@@ -4,7 +4,7 @@
 //! rates and a throughput plot.
 
 use crate::engine::options::{OptName, SockOpt};
-use crate::engine::protocol::CloseReason;
+use crate::engine::protocol::{CloseReason, Kind};
 
 use super::labels as L;
 use super::model::{SessionInfo, State};
@@ -51,7 +51,7 @@ impl Inspector {
         spec: Option<&crate::engine::SessionSpec>,
     ) -> Option<InspectorAction> {
         let mut action = draw(ui, info, spec);
-        if info.state.is_closed() || info.kind == "script" || info.fd.is_none() {
+        if info.state.is_closed() || info.kind == Kind::Script || info.fd.is_none() {
             return action;
         }
         ui.horizontal_wrapped(|ui| {
@@ -323,7 +323,7 @@ fn draw(
             }
         });
     }
-    if info.kind == "script" {
+    if info.kind == Kind::Script {
         // A step-mode session is no socket of its own: say its sockets.
         script_sockets(ui, info);
         return copy.map(InspectorAction::Copy);

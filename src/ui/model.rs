@@ -7,7 +7,9 @@ use std::time::Duration;
 use crate::engine::codec::Encoding;
 use crate::engine::error::OpError;
 use crate::engine::options::OptionReport;
-use crate::engine::protocol::{Addr, CloseReason, Counters, Event, EventKind, SessionId, Side};
+use crate::engine::protocol::{
+    Addr, CloseReason, Counters, Event, EventKind, Kind, SessionId, Side,
+};
 use crate::engine::spec::SessionSpec;
 
 /// Rate samples kept per session for the throughput plot (at 4 per second:
@@ -78,7 +80,7 @@ pub struct SessionInfo {
     /// The user's name (children: the parent's name).
     pub name: String,
     /// Kind label (`tcp-server`, ... ; children: `accepted`, `socketpair end`).
-    pub kind: &'static str,
+    pub kind: Kind,
     /// The spec it was opened from (top-level sessions only).
     pub spec: Option<SessionSpec>,
     /// Encoding for showing payloads.
@@ -170,7 +172,7 @@ impl SessionInfo {
         }
     }
 
-    fn new(id: SessionId, name: String, kind: &'static str, encoding: Encoding) -> SessionInfo {
+    fn new(id: SessionId, name: String, kind: Kind, encoding: Encoding) -> SessionInfo {
         SessionInfo {
             id,
             name,
@@ -226,7 +228,7 @@ pub struct Model {
 impl Model {
     /// Records a session the app just opened, before any event about it.
     pub fn opened(&mut self, id: SessionId, spec: SessionSpec) {
-        let mut info = SessionInfo::new(id, spec.name.clone(), spec.kind.label(), spec.encoding);
+        let mut info = SessionInfo::new(id, spec.name.clone(), spec.kind.kind(), spec.encoding);
         info.spec = Some(spec);
         self.infos.insert(id, info);
         self.order.push(id);
@@ -336,13 +338,13 @@ impl Model {
                 Some(p) => (
                     format!("{} #{}", p.name, id.child),
                     p.encoding,
-                    if p.kind == "socketpair" {
-                        "socketpair end"
+                    if p.kind == Kind::SocketPair {
+                        Kind::PairEnd
                     } else {
-                        "accepted"
+                        Kind::Accepted
                     },
                 ),
-                None => (id.to_string(), Encoding::Utf8, "accepted"),
+                None => (id.to_string(), Encoding::Utf8, Kind::Accepted),
             };
             self.infos.insert(id, SessionInfo::new(id, name, kind, enc));
             if let Some(p) = self.infos.get_mut(&SessionId::top(id.session))
@@ -359,10 +361,11 @@ impl Model {
         let id = ev.session;
         let t = ev.at.mono;
         if !self.infos.contains_key(&id) && !id.is_child() {
-            // A session opened elsewhere (tests, runner): learn it from its events.
+            // A session opened elsewhere (tests, runner): learn it from its
+            // `opened`, which the engine always sends first.
             let (name, kind) = match &ev.kind {
                 EventKind::Opened { name, kind } => (name.clone(), *kind),
-                _ => (id.to_string(), "session"),
+                _ => return,
             };
             self.infos
                 .insert(id, SessionInfo::new(id, name, kind, Encoding::Utf8));
@@ -448,7 +451,7 @@ impl Model {
             }
             EventKind::Log(entry) => {
                 use crate::engine::protocol::Direction;
-                let datagram = matches!(info.kind, "udp" | "unix-datagram");
+                let datagram = info.kind.is_datagram();
                 if datagram && entry.dir == Direction::In {
                     info.last_source = entry.peer.clone();
                 }
@@ -599,6 +602,13 @@ mod tests {
                 }),
             )
         };
+        m.apply(&ev(
+            id,
+            EventKind::Opened {
+                name: "c".into(),
+                kind: Kind::TcpClient,
+            },
+        ));
         m.apply(&log(Direction::Out, b"GET / HTTP/1.0\r\n\r\n"));
         assert!(m.get(id).unwrap().http.is_some());
         m.apply(&log(Direction::In, b"GET / HTTP/1.0\r\n\r\n"));
