@@ -463,6 +463,10 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
             stop.load(Ordering::Relaxed) || opts.duration.is_some_and(|d| started.elapsed() >= d);
         if must_stop && closing_since.is_none() {
             closing_since = Some(Instant::now());
+            // The silence that ends the wait counts from the stop: sessions
+            // idle for longer than the limit before it still get to print
+            // their `closed` (1,000 idle socketpairs printed none).
+            last_event = Instant::now();
             // Sessions not yet opened never will be.
             queue = StartQueue::new(Vec::new());
             engine.close_all();

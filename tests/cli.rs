@@ -1103,3 +1103,27 @@ fn tcp_info_lines_show_the_kernels_view_of_each_connection() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("too often"));
 }
+
+/// Sessions idle for longer than the runner's silence limit (10 s) before
+/// a stop printed no `closed` at all: the wait for them counted the
+/// silence from their last event, not from the stop.
+#[test]
+fn sessions_idle_past_the_silence_limit_still_print_closed_after_a_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "w.ron",
+        r#"(version: 1, sessions: [(name: "a", kind: SocketPair), (name: "b", kind: Udp(local: "127.0.0.1:0"))])"#,
+    );
+    let out = run(&["run", file.to_str().unwrap(), "--for", "10.5"]);
+    let v = lines(&out.stdout);
+    for id in ["1", "1.1", "1.2", "2"] {
+        assert_eq!(
+            events(&v, id, "closed").len(),
+            1,
+            "{id}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(out.status.code(), Some(0));
+}
