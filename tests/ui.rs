@@ -1893,21 +1893,29 @@ fn quick_send_buttons_send_snippets_on_a_period_and_are_kept_with_the_preset() {
     h.get_by_label(L::STOP_PERIODIC).click();
     // Sends already on their way are counted once the engine reports
     // them; after that the count stands still.
-    let settle = |h: &mut Harness<'_, App>| {
-        let until = Instant::now() + Duration::from_millis(300);
-        while Instant::now() < until {
-            h.step();
+    h.run_steps(2);
+    // Nothing is scheduled any more...
+    assert_eq!(h.state().composer().periodic_sends(), 0);
+    // ...and once the sends already on their way are counted (the count
+    // holds still for a second), nothing more goes out.
+    let out = |h: &Harness<'_, App>| h.state().model().get(id).unwrap().counters.bytes_out;
+    let mut after_stop = out(&h);
+    let mut still = Instant::now();
+    let start = Instant::now();
+    while still.elapsed() < Duration::from_secs(1) {
+        assert!(start.elapsed() < DEADLINE, "the count never settled");
+        h.step();
+        if out(&h) != after_stop {
+            after_stop = out(&h);
+            still = Instant::now();
         }
-    };
-    settle(&mut h);
-    let after_stop = h.state().model().get(id).unwrap().counters.bytes_out;
+    }
     assert_eq!((after_stop - 8) % 5, 0, "whole snippets only");
-    settle(&mut h);
-    assert_eq!(
-        h.state().model().get(id).unwrap().counters.bytes_out,
-        after_stop,
-        "nothing is sent after Stop"
-    );
+    let until = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < until {
+        h.step();
+    }
+    assert_eq!(out(&h), after_stop, "nothing is sent after Stop");
     // The peer got exactly those bytes: "hello" repeated.
     let mut rest = vec![0u8; (after_stop - 8) as usize];
     peer.read_exact(&mut rest).unwrap();

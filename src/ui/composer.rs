@@ -346,6 +346,11 @@ impl Composer {
         Ok(data)
     }
 
+    /// How many snippets are being sent periodically now.
+    pub fn periodic_sends(&self) -> usize {
+        self.periodic.len()
+    }
+
     /// What a snippet saved now keeps: the bytes as typed (hex stays
     /// hex), and the checksum, which is computed again at each send.
     pub fn snippet_parts(&self) -> Result<(Typed, Trailer), String> {

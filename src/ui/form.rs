@@ -213,6 +213,42 @@ impl Problems {
     }
 }
 
+/// The form field a preset field's error belongs to (an option's error
+/// names its C name).
+fn form_field(field: &str, msg: &str) -> &'static str {
+    match field {
+        "backlog" => "Backlog",
+        "recv_buffer" => "Recv buffer",
+        "read_timeout" => "Read timeout",
+        "connect_timeout" => "Connect timeout",
+        "ttl" => "TTL",
+        "name" => "Name",
+        "encoding" => L::ENCODING,
+        "local" => L::LOCAL,
+        "remote" | "connect" => L::REMOTE,
+        "path" => L::PATH,
+        "responder" | "reply_delay" => L::RESPONDER,
+        "tls" => L::TLS,
+        "options" => [
+            ("TCP_KEEPIDLE", "Keepalive idle"),
+            ("TCP_KEEPINTVL", "Keepalive interval"),
+            ("TCP_KEEPCNT", "Keepalive count"),
+            ("SO_RCVBUF", "SO_RCVBUF"),
+            ("SO_SNDBUF", "SO_SNDBUF"),
+            ("SO_LINGER", "SO_LINGER"),
+            ("IP_MULTICAST_TTL", "Multicast TTL"),
+            ("IPV6_MULTICAST_HOPS", "Multicast TTL"),
+            ("IP_TTL", "TTL"),
+            ("IPV6_UNICAST_HOPS", "TTL"),
+            ("SO_SNDTIMEO", "Write timeout"),
+        ]
+        .iter()
+        .find(|(c, _)| msg.starts_with(c))
+        .map_or("Options", |(_, f)| f),
+        _ => "Options",
+    }
+}
+
 fn opt_num<T: std::str::FromStr>(
     p: &mut Problems,
     field: &'static str,
@@ -407,8 +443,9 @@ impl OpenForm {
         let mut p = Problems::default();
         let mut backlog_v = 128;
         if matches!(self.kind, KindChoice::TcpServer | KindChoice::UnixServer) {
+            // Its range is the preset's to check (below), as for a file.
             match self.backlog.trim().parse::<i32>() {
-                Ok(b) if (0..=65535).contains(&b) => backlog_v = b,
+                Ok(b) => backlog_v = b,
                 _ => p.add(
                     "Backlog",
                     "backlog is a number from 0 to 65535 (the seed uses 128)",
@@ -537,8 +574,8 @@ impl OpenForm {
             &mut p,
             "Keepalive count",
             &self.keepalive_count,
-            |n| (1..=127).contains(n),
-            "a count from 1 to 127",
+            |_| true,
+            "a whole number",
         ) {
             opts.push(SockOpt::KeepAliveCount(n));
         }
@@ -548,12 +585,11 @@ impl OpenForm {
         if self.nodelay && is_tcp {
             opts.push(SockOpt::NoDelay(true));
         }
-        let bufsize = |n: &usize| (1..=1 << 30).contains(n);
         if let Some(n) = opt_num::<usize>(
             &mut p,
             "SO_RCVBUF",
             &self.rcvbuf,
-            bufsize,
+            |_| true,
             "a size in bytes",
         ) {
             opts.push(SockOpt::RecvBuffer(n));
@@ -562,7 +598,7 @@ impl OpenForm {
             &mut p,
             "SO_SNDBUF",
             &self.sndbuf,
-            bufsize,
+            |_| true,
             "a size in bytes",
         ) {
             opts.push(SockOpt::SendBuffer(n));
@@ -573,13 +609,7 @@ impl OpenForm {
         if let Some(b) = self.broadcast.get() {
             opts.push(SockOpt::Broadcast(b));
         }
-        if let Some(n) = opt_num::<u32>(
-            &mut p,
-            "TTL",
-            &self.ttl,
-            |n| (1..=255).contains(n),
-            "a TTL from 1 to 255",
-        ) {
+        if let Some(n) = opt_num::<u32>(&mut p, "TTL", &self.ttl, |_| true, "a whole number") {
             opts.push(SockOpt::Ttl(n));
         }
         if let Some(b) = self.only_v6.get() {
@@ -589,8 +619,8 @@ impl OpenForm {
             &mut p,
             "Multicast TTL",
             &self.multicast_ttl,
-            |n| *n <= 255,
-            "a TTL from 0 to 255",
+            |_| true,
+            "a whole number",
         ) {
             opts.push(SockOpt::MulticastTtl(n));
         }
@@ -609,41 +639,17 @@ impl OpenForm {
         if let Some(d) = opt_secs(&mut p, "Write timeout", &self.write_timeout) {
             opts.push(SockOpt::WriteTimeout(Some(d)));
         }
-        // The engine's own check of every value (the one a file gets too).
-        for o in &opts {
-            if let Err(m) = o.check() {
-                let field = match o.name() {
-                    crate::engine::options::OptName::KeepAliveIdle => "Keepalive idle",
-                    crate::engine::options::OptName::KeepAliveInterval => "Keepalive interval",
-                    crate::engine::options::OptName::KeepAliveCount => "Keepalive count",
-                    crate::engine::options::OptName::RecvBuffer => "SO_RCVBUF",
-                    crate::engine::options::OptName::SendBuffer => "SO_SNDBUF",
-                    crate::engine::options::OptName::Linger => "SO_LINGER",
-                    crate::engine::options::OptName::Ttl => "TTL",
-                    crate::engine::options::OptName::MulticastTtl => "Multicast TTL",
-                    crate::engine::options::OptName::WriteTimeout => "Write timeout",
-                    _ => "Options",
-                };
-                p.add(field, m);
-            }
-        }
         if !self.auto_read {
             opts.push(SockOpt::Blocking(self.blocking));
         }
         let connect_timeout = opt_secs(&mut p, "Connect timeout", &self.connect_timeout);
         let read_timeout = opt_secs(&mut p, "Read timeout", &self.read_timeout);
-        if read_timeout.is_some_and(|d| d < Duration::from_millis(1)) {
-            p.add(
-                "Read timeout",
-                "from 0.001 seconds up; leave it empty for none",
-            );
-        }
         let recv_buffer = opt_num::<usize>(
             &mut p,
             "Recv buffer",
             &self.recv_buffer,
-            |n| (1..=16 << 20).contains(n),
-            "bytes per recv from 1 to 16777216",
+            |_| true,
+            "a whole number of bytes",
         );
         let encoding = Encoding::for_label(&self.encoding);
         if encoding.is_none() {
@@ -704,6 +710,13 @@ impl OpenForm {
         spec.keep_open_after_peer_fin = self.keep_open;
         if let Some(n) = recv_buffer {
             spec.limits.recv_buffer = n;
+        }
+        // One validation path: what the form built is checked by the very
+        // code that checks a preset file (written as one, then read back),
+        // so a form and a file can never disagree on what is valid.
+        if let Err((field, msg)) = crate::preset::to_spec(crate::preset::from_spec(&spec)) {
+            p.add(form_field(&field, &msg), msg);
+            return (None, p);
         }
         (Some(spec), p)
     }
@@ -1217,6 +1230,63 @@ mod tests {
         assert!(spec.is_none());
         assert!(p.of(L::LOCAL).unwrap().contains("out of range"));
         assert!(p.of("SO_RCVBUF").unwrap().contains("not a size"));
+    }
+
+    /// Engine v2, item 5: the form re-implemented the preset's checks and
+    /// the two drifted (keepalive_count 1..=127 in the form only). Now a
+    /// form and a file get the same verdict and the same words.
+    #[test]
+    fn a_form_and_a_file_agree_on_what_is_valid() {
+        // `kind` goes inside TcpServer(...), `rest` after it.
+        let file_says = |kind: &str, rest: &str| {
+            crate::preset::parse_str(
+                std::path::Path::new("t.ron"),
+                &format!(r#"(name: "s", kind: TcpServer(local: "127.0.0.1:0"{kind}){rest})"#),
+            )
+            .unwrap_err()
+            .message
+        };
+        let form = |f: OpenForm| {
+            let (spec, p) = OpenForm {
+                kind: KindChoice::TcpServer,
+                local: "127.0.0.1:0".into(),
+                ..f
+            }
+            .validate();
+            assert!(spec.is_none(), "{p:?}");
+            p
+        };
+        let p = form(OpenForm {
+            keepalive_count: "200".into(),
+            ..OpenForm::default()
+        });
+        let m = p.of("Keepalive count").expect("the field is named");
+        let f = file_says("", ", options: (keepalive_count: 200)");
+        assert!(f.contains(m), "form: {m}; file: {f}");
+        let p = form(OpenForm {
+            backlog: "70000".into(),
+            ..OpenForm::default()
+        });
+        let m = p.of("Backlog").expect("the field is named");
+        let f = file_says(", backlog: 70000", "");
+        assert!(f.contains(m), "form: {m}; file: {f}");
+        let p = form(OpenForm {
+            recv_buffer: "0".into(),
+            ..OpenForm::default()
+        });
+        let m = p.of("Recv buffer").expect("the field is named");
+        let f = file_says("", ", recv_buffer: 0");
+        assert!(f.contains(m), "form: {m}; file: {f}");
+        // And what a file accepts, the form accepts.
+        let (spec, p) = OpenForm {
+            kind: KindChoice::TcpServer,
+            local: "127.0.0.1:0".into(),
+            keepalive_count: "127".into(),
+            backlog: "65535".into(),
+            ..OpenForm::default()
+        }
+        .validate();
+        assert!(spec.is_some(), "{p:?}");
     }
 
     #[test]
