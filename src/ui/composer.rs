@@ -755,12 +755,21 @@ impl Composer {
             .spacing([6.0, 4.0])
             .show(ui, |ui| {
                 for s in snippets {
-                    let wire = s.wire_bytes();
+                    // The preview is made from the first bytes only: a
+                    // snippet may be megabytes, and this runs every frame.
+                    // The bytes to send are made when it is sent.
+                    let sum_len = s.checksum.checksum.of(&[], s.checksum.order).len();
+                    let len = s.data.len() + sum_len;
+                    let head = &s.data[..s.data.len().min(48)];
                     let preview = format!(
-                        "{} bytes: {}{}",
-                        wire.len(),
-                        codec::to_hex(&wire[..wire.len().min(48)]),
-                        if wire.len() > 48 { " …" } else { "" }
+                        "{len} bytes: {}{}{}",
+                        codec::to_hex(head),
+                        if s.data.len() > 48 { " …" } else { "" },
+                        if sum_len > 0 {
+                            format!(" + {}", s.checksum.checksum.name())
+                        } else {
+                            String::new()
+                        }
                     );
                     // A long name is cut on the button, whole on hover.
                     let shown: String = if s.name.chars().count() > 24 {
@@ -774,7 +783,7 @@ impl Composer {
                         .on_disabled_hover_text("the session is closed")
                         .clicked()
                     {
-                        out.push(route.action(wire.clone()));
+                        out.push(route.action(s.wire_bytes()));
                     }
                     let key = (top, s.name.clone());
                     let every = ui.label(L::EVERY);
@@ -846,7 +855,7 @@ impl Composer {
                                     top,
                                     name: s.name.clone(),
                                     route: route.clone(),
-                                    data: wire.clone(),
+                                    data: s.wire_bytes(),
                                     every,
                                     next: Instant::now(),
                                     sent: 0,
