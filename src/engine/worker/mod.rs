@@ -1,0 +1,684 @@
+//! One worker thread per session: a mio readiness loop that owns the
+//! session's sockets (a server's listener and all its children, a client's
+//! stream, a datagram socket, or both ends of a socketpair).
+//!
+//! A thread per connection would not hold 10,000 children on two cores, so
+//! children share their server's loop. Sockets are plain `socket2::Socket`s
+//! registered by fd, which keeps TCP and Unix on one code path.
+//!
+//! This file holds the types, the loop and the commands; the rest is split
+//! by concern: `setup` (sockets, binding, connecting), `stream` (the send
+//! queue, flushing, reading, accepting), `dgram`, `script`, `timers` and
+//! `live` (what a user asks of a live socket).
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Write};
+use std::mem::MaybeUninit;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, TryRecvError};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use socket2::{Domain, SockAddr, SockRef, Socket, Type};
+
+use super::error::OpError;
+use super::options::{self, SockOpt};
+use super::protocol::{
+    Addr, CloseReason, Command, Counters, Direction, EventKind, LogEntry, SendMode, SessionId, Side,
+};
+use super::respond::{Framer, Reply};
+use super::sink::{Shared, Sink};
+use super::spec::{Family, HostPort, Responder, SessionKind, SessionSpec, StalePolicy, Step};
+use super::tls::{TlsConn, TlsSetup};
+
+mod dgram;
+mod live;
+mod script;
+mod setup;
+mod stream;
+mod timers;
+
+const WAKE: Token = Token(usize::MAX);
+const LISTENER: Token = Token(usize::MAX - 1);
+const DGRAM: Token = Token(usize::MAX - 2);
+const CONNECTING: Token = Token(usize::MAX - 3);
+
+/// Reads per connection per readiness event before others get a turn.
+const READS_PER_TURN: usize = 16;
+/// Datagrams per turn.
+const DGRAMS_PER_TURN: usize = 1024;
+const STATS_EVERY: Duration = Duration::from_millis(250);
+/// SO_RCVBUF asked for UDP sessions that do not set one: the kernel's
+/// default (about 200 KiB) drops datagrams of a loopback burst while the
+/// loop is descheduled for a moment; a capture tool should not.
+pub(crate) const DEFAULT_UDP_RCVBUF: usize = 4 * 1024 * 1024;
+
+/// Sockets a blocked manual `recv` may be sitting in: the engine handle
+/// shuts them down to unblock the worker on close.
+pub(crate) type Interrupts = Arc<Mutex<Vec<Socket>>>;
+
+struct Script {
+    steps: Vec<Step>,
+    idx: usize,
+    wait_until: Option<Instant>,
+    rx_seen: bool,
+}
+
+impl Script {
+    fn new(steps: Vec<Step>) -> Script {
+        Script {
+            steps,
+            idx: 0,
+            wait_until: None,
+            rx_seen: false,
+        }
+    }
+}
+
+/// Turns counter snapshots into rates for `Stats` events.
+struct Meter {
+    at: Instant,
+    bytes_in: u64,
+    bytes_out: u64,
+    moving: bool,
+}
+
+impl Meter {
+    fn new() -> Meter {
+        Meter {
+            at: now(),
+            bytes_in: 0,
+            bytes_out: 0,
+            moving: false,
+        }
+    }
+
+    /// A Stats event when counters changed, or one with zero rates when
+    /// they just stopped changing.
+    fn report(&mut self, c: &Counters, dirty: bool, t: Instant) -> Option<EventKind> {
+        if !dirty && !self.moving {
+            return None;
+        }
+        let dt = t.duration_since(self.at).as_secs_f64().max(1e-3);
+        let rate_in = (c.bytes_in - self.bytes_in) as f64 / dt;
+        let rate_out = (c.bytes_out - self.bytes_out) as f64 / dt;
+        self.at = t;
+        self.bytes_in = c.bytes_in;
+        self.bytes_out = c.bytes_out;
+        self.moving = dirty;
+        Some(EventKind::Stats {
+            counters: *c,
+            rate_in,
+            rate_out,
+        })
+    }
+}
+
+/// A connected stream endpoint: the client's socket, a server's child or a
+/// socketpair end.
+struct Conn {
+    id: SessionId,
+    sock: Socket,
+    peer: Addr,
+    registered: bool,
+    /// Registered for write readiness (only while the queue is not empty).
+    watching_writes: bool,
+    out: VecDeque<Vec<u8>>,
+    out_off: usize,
+    queued: usize,
+    paused: bool,
+    read_eof: bool,
+    write_shut: bool,
+    shutdown_pending: bool,
+    close_after_flush: Option<CloseReason>,
+    closed: Option<CloseReason>,
+    counters: Counters,
+    stats_dirty: bool,
+    meter: Meter,
+    last_rx: Instant,
+    responder: Responder,
+    framer: Framer,
+    /// Replies held for the session's reply delay, oldest first.
+    delayed: VecDeque<(Instant, Reply)>,
+    /// Their bytes: they count against the send queue, like queued ones.
+    delayed_bytes: usize,
+    /// Reading stopped because the responder's replies wait for the peer
+    /// to read (the send queue is past its high-water mark): the peer's
+    /// window closes and it blocks, as a TCP peer's would.
+    read_held: bool,
+    script: Script,
+    /// TLS over this stream: records in and out of the socket, plaintext
+    /// in the log.
+    tls: Option<Box<TlsConn>>,
+    /// When an unfinished TLS handshake is given up.
+    handshake_deadline: Option<Instant>,
+}
+
+/// A datagram socket (UDP or Unix).
+struct Dgram {
+    id: SessionId,
+    sock: Socket,
+    connected: Option<Addr>,
+    counters: Counters,
+    stats_dirty: bool,
+    meter: Meter,
+    last_rx: Instant,
+    script: Script,
+    closed: Option<CloseReason>,
+    /// Replies held for the reply delay, with the datagram's source.
+    delayed: VecDeque<(Instant, Reply, SockAddr)>,
+    delayed_dropped: bool,
+    /// The responder's state: reply count and the current source.
+    framer: Framer,
+}
+
+pub(crate) struct Worker {
+    top: SessionId,
+    spec: SessionSpec,
+    poll: Poll,
+    cmds: Receiver<Command>,
+    sink: Sink,
+    listener: Option<Socket>,
+    /// A Unix path this session bound: unlinked when the session ends,
+    /// if the file there is still the socket it bound.
+    owned_path: Option<OwnedPath>,
+    conns: HashMap<u32, Conn>,
+    dgram: Option<Dgram>,
+    next_child: u32,
+    ready_again: VecDeque<u32>,
+    accept_retry_at: Option<Instant>,
+    last_emfile_report: Option<Instant>,
+    rx: RecvBuf,
+    end: Option<CloseReason>,
+    interrupts: Interrupts,
+    last_stats: Instant,
+    /// Counters of the session's own stream, kept for its Closed event.
+    end_counters: Counters,
+    /// The session's TLS configuration, when it speaks TLS.
+    tls: Option<TlsSetup>,
+    /// A TLS server's certificate, reported once it listens.
+    tls_identity: Option<crate::engine::tls::TlsIdentityInfo>,
+}
+
+/// Replies one connection may hold for the reply delay; a peer sending
+/// faster than that cannot grow our memory without bound.
+const MAX_DELAYED: usize = 10_000;
+
+fn delayed_overflow(delay: Duration) -> OpError {
+    OpError::plain(
+        "reply",
+        format!("more than {MAX_DELAYED} replies waiting out the {} reply delay; the newest are dropped", ms(delay)),
+    )
+    .with_hint("the peer sends faster than the delay lets replies go; shorten reply_delay")
+}
+
+fn now() -> Instant {
+    Instant::now()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
+/// Runs a session to its end. Called on the session's own named thread.
+pub(crate) fn run(
+    top: SessionId,
+    spec: SessionSpec,
+    shared: Arc<Shared>,
+    cmds: Receiver<Command>,
+    poll: Poll,
+    interrupts: Interrupts,
+) {
+    let mut sink = Sink::new(shared);
+    sink.control(
+        top,
+        EventKind::Opened {
+            name: spec.name.clone(),
+            kind: spec.kind.kind(),
+        },
+    );
+    let buf_len = spec.limits.recv_buffer.max(1);
+    let mut w = Worker {
+        top,
+        spec,
+        poll,
+        cmds,
+        sink,
+        listener: None,
+        owned_path: None,
+        conns: HashMap::new(),
+        dgram: None,
+        next_child: 1,
+        ready_again: VecDeque::new(),
+        accept_retry_at: None,
+        last_emfile_report: None,
+        rx: RecvBuf::new(buf_len),
+        end: None,
+        interrupts,
+        last_stats: now(),
+        end_counters: Counters::default(),
+        tls: None,
+        tls_identity: None,
+    };
+    match w.setup() {
+        Ok(()) => w.event_loop(),
+        Err(reason) => w.end = Some(reason),
+    }
+    w.shutdown_all();
+}
+
+fn errno_of(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(0)
+}
+
+fn family_name(d: Domain) -> &'static str {
+    if d == Domain::IPV4 {
+        "AF_INET"
+    } else if d == Domain::IPV6 {
+        "AF_INET6"
+    } else {
+        "AF_UNIX"
+    }
+}
+
+fn register(poll: &Poll, sock: &Socket, token: Token, interest: Interest) -> io::Result<()> {
+    poll.registry()
+        .register(&mut SourceFd(&sock.as_raw_fd()), token, interest)
+}
+
+fn local_of(sock: &Socket) -> Addr {
+    sock.local_addr()
+        .map(|a| Addr::from_sockaddr(&a))
+        .unwrap_or(Addr::Unnamed)
+}
+
+fn peer_of(sock: &Socket) -> Option<Addr> {
+    sock.peer_addr().ok().map(|a| Addr::from_sockaddr(&a))
+}
+
+/// The loop's receive buffer. A read that fills most of it (bulk streams)
+/// is handed to the log without a copy and a fresh buffer takes its place;
+/// a small read is copied out, so a 10-byte message does not pin a 64 KiB
+/// allocation in the log.
+struct RecvBuf {
+    buf: Vec<u8>,
+    cap: usize,
+}
+
+impl RecvBuf {
+    fn new(cap: usize) -> RecvBuf {
+        RecvBuf {
+            buf: Vec::with_capacity(cap),
+            cap,
+        }
+    }
+
+    fn spare(&mut self) -> &mut [MaybeUninit<u8>] {
+        self.buf.clear();
+        self.buf.reserve(self.cap);
+        &mut self.buf.spare_capacity_mut()[..self.cap]
+    }
+
+    /// The first `n` bytes of the last read (`n` <= cap).
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        let n = n.min(self.cap);
+        // SAFETY: the recv call that returned `n` initialised the first `n`
+        // bytes of the spare capacity handed out by `spare`.
+        unsafe { self.buf.set_len(n) };
+        if n >= self.cap / 2 {
+            std::mem::replace(&mut self.buf, Vec::with_capacity(self.cap))
+        } else {
+            self.buf.clone()
+        }
+    }
+}
+
+fn uninit_as_bytes(buf: &[MaybeUninit<u8>], n: usize) -> Vec<u8> {
+    // SAFETY: the kernel initialised the first `n` bytes of `buf` in the
+    // recv call that returned `n` (and n <= buf.len() is checked by callers).
+    unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) }.to_vec()
+}
+
+enum After {
+    Nothing,
+    Close(CloseReason),
+}
+
+impl Worker {
+    fn event_loop(&mut self) {
+        let mut events = Events::with_capacity(1024);
+        while self.end.is_none() {
+            let timeout = self.next_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                self.end = Some(CloseReason::Error(OpError::io("epoll_wait", &e)));
+                break;
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    WAKE => self.drain_commands(),
+                    LISTENER => self.accept_all(),
+                    DGRAM => self.recv_dgrams(),
+                    Token(t) => {
+                        let child = t as u32;
+                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                            // A FIN or an error must be read to the end;
+                            // plain data may stop at a short read.
+                            let drain = ev.is_read_closed() || ev.is_error();
+                            self.read_conn(child, !drain);
+                        }
+                        if ev.is_writable() || ev.is_error() {
+                            self.flush_conn(child);
+                        }
+                    }
+                }
+            }
+            // Connections that still had data when their turn ended.
+            for _ in 0..self.ready_again.len() {
+                if let Some(child) = self.ready_again.pop_front() {
+                    self.read_conn(child, false);
+                }
+            }
+            if self.accept_retry_at.is_some_and(|t| now() >= t) {
+                self.accept_retry_at = None;
+                self.accept_all();
+            }
+            self.timers();
+            self.reap_conns();
+            self.stats();
+            self.sink.flush();
+            self.sink.wake();
+            if self.sink.consumer_gone() && self.end.is_none() {
+                self.end = Some(CloseReason::EngineStopped);
+            }
+        }
+    }
+
+    fn drain_commands(&mut self) {
+        loop {
+            match self.cmds.try_recv() {
+                Ok(cmd) => self.command(cmd),
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => {
+                    self.end = Some(CloseReason::EngineStopped);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn no_such(&mut self, target: SessionId, what: &str) {
+        self.sink.control(
+            self.top,
+            EventKind::Error(OpError::plain(
+                what.to_string(),
+                format!("session {target} is not open (already closed, or never existed)"),
+            )),
+        );
+    }
+
+    fn command(&mut self, cmd: Command) {
+        let target = cmd.target();
+        // Commands for the session itself land on its own socket: the
+        // stream of a client (child 0), the datagram socket, the listener.
+        match cmd {
+            Command::Close { target } if target == self.top && !self.conns.contains_key(&0) => {
+                self.end = Some(CloseReason::Local);
+            }
+            Command::Abort { target } if target == self.top && !self.conns.contains_key(&0) => {
+                self.end = Some(CloseReason::Local);
+            }
+            Command::Close { .. } => match self.conns.get_mut(&target.child) {
+                Some(c) => {
+                    if c.queued == 0 {
+                        c.closed = Some(CloseReason::Local);
+                    } else {
+                        c.close_after_flush = Some(CloseReason::Local);
+                    }
+                }
+                None => self.no_such(target, "close"),
+            },
+            Command::Abort { .. } => match self.conns.get_mut(&target.child) {
+                Some(c) => {
+                    c.out.clear();
+                    c.queued = 0;
+                    // RST only comes from SO_LINGER 0: if it cannot be set,
+                    // the close is a plain FIN and must say so.
+                    c.closed = Some(match c.sock.set_linger(Some(Duration::ZERO)) {
+                        Ok(()) => CloseReason::Aborted,
+                        Err(e) => {
+                            self.sink.control(
+                                c.id,
+                                EventKind::Error(
+                                    OpError::io("setsockopt SO_LINGER=0", &e).with_hint(
+                                        "without it no RST can be sent; the connection was closed with FIN",
+                                    ),
+                                ),
+                            );
+                            CloseReason::Local
+                        }
+                    });
+                }
+                None => self.no_such(target, "abort"),
+            },
+            Command::ShutdownWrite { .. } => match self.conns.get_mut(&target.child) {
+                Some(c) => {
+                    c.shutdown_pending = true;
+                    self.flush_conn(target.child);
+                }
+                None => self.no_such(target, "shutdown"),
+            },
+            Command::Send { data, mode, to, .. } => {
+                if self.dgram.is_some() && target == self.top {
+                    self.send_dgram(data, to.as_deref());
+                } else if self.conns.contains_key(&target.child) {
+                    if to.is_some() {
+                        self.sink.control(
+                            target,
+                            EventKind::Error(OpError::plain(
+                                "send",
+                                "a stream is connected to one peer; a destination applies to datagram sessions only",
+                            )),
+                        );
+                        return;
+                    }
+                    self.send_conn(target.child, data, mode);
+                } else if self.listener.is_some() && target == self.top {
+                    self.sink.control(
+                        target,
+                        EventKind::Error(OpError::plain(
+                            "send",
+                            "a listening socket cannot send; pick one of its connections, or send to all",
+                        )),
+                    );
+                } else {
+                    self.no_such(target, "send");
+                }
+            }
+            Command::SendToChildren { data, .. } => {
+                let mut children: Vec<u32> = self.conns.keys().copied().collect();
+                children.sort_unstable();
+                if children.is_empty() {
+                    self.sink.control(
+                        self.top,
+                        EventKind::Error(OpError::plain("send to all", "no open connections")),
+                    );
+                }
+                for c in children {
+                    self.send_conn(c, data.clone(), SendMode::All);
+                }
+            }
+            Command::SetOption { option, .. } => self.set_option(target, option),
+            Command::Multicast { group, join, .. } => self.multicast(group, join),
+            Command::Recv { max, .. } => self.manual_recv(target, max),
+            Command::TcpInfo { .. } => self.tcp_info(target),
+            #[cfg(feature = "fault-injection")]
+            Command::InjectPanic { .. } => panic!("injected fault"),
+            Command::Step { .. } => self.sink.control(
+                target,
+                EventKind::Error(OpError::plain(
+                    "step",
+                    "calls one by one go to step-mode sessions; open one from the Step mode panel",
+                )),
+            ),
+        }
+    }
+
+    fn stats(&mut self) {
+        if self.last_stats.elapsed() < STATS_EVERY {
+            return;
+        }
+        let t = now();
+        self.last_stats = t;
+        for c in self.conns.values_mut() {
+            if let Some(kind) = c.meter.report(&c.counters, c.stats_dirty, t) {
+                c.stats_dirty = false;
+                self.sink.latest(c.id, kind);
+            }
+        }
+        if let Some(d) = &mut self.dgram
+            && let Some(kind) = d.meter.report(&d.counters, d.stats_dirty, t)
+        {
+            d.stats_dirty = false;
+            self.sink.latest(d.id, kind);
+        }
+    }
+
+    /// Removes connections marked closed and reports them. A client's own
+    /// connection (child 0) ends the session; a socketpair ends when both
+    /// ends have.
+    fn reap_conns(&mut self) {
+        let done: Vec<u32> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.closed.is_some())
+            .map(|(k, _)| *k)
+            .collect();
+        for child in done {
+            let Some(c) = self.conns.remove(&child) else {
+                continue;
+            };
+            let reason = c.closed.clone().unwrap_or(CloseReason::Local);
+            self.close_conn(c, reason.clone());
+            let pair_done =
+                matches!(self.spec.kind, SessionKind::SocketPair) && self.conns.is_empty();
+            if child == 0 || pair_done {
+                self.end = Some(reason);
+            }
+        }
+    }
+
+    fn close_conn(&mut self, mut c: Conn, reason: CloseReason) {
+        if let Some(t) = c.tls.as_mut()
+            && t.is_established()
+            && !matches!(
+                reason,
+                CloseReason::Aborted | CloseReason::PeerReset | CloseReason::Error(_)
+            )
+        {
+            // Best effort: a TLS peer learns the end was deliberate, not a truncation.
+            t.close_notify();
+            let _ = t.write_to(&c.sock);
+        }
+        if c.registered {
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&c.sock.as_raw_fd()));
+        }
+        let id = c.id;
+        let counters = c.counters;
+        drop(c);
+        if id.child == 0 {
+            // The session's own Closed is sent by shutdown_all with this reason.
+            self.end_counters = counters;
+            return;
+        }
+        self.sink
+            .control(id, EventKind::Closed { reason, counters });
+    }
+
+    /// Ends the session: children first, then the session itself.
+    fn shutdown_all(&mut self) {
+        let reason = self.end.clone().unwrap_or(CloseReason::EngineStopped);
+        let child_reason = match reason {
+            CloseReason::EngineStopped => CloseReason::EngineStopped,
+            _ if self.listener.is_some() => CloseReason::ParentClosed,
+            _ => reason.clone(),
+        };
+        let mut rest: Vec<u32> = self.conns.keys().copied().collect();
+        rest.sort_unstable();
+        for child in rest {
+            if let Some(c) = self.conns.remove(&child) {
+                let r = c.closed.clone().unwrap_or_else(|| child_reason.clone());
+                self.close_conn(c, r);
+            }
+        }
+        let mut counters = self.end_counters;
+        if let Some(d) = self.dgram.take() {
+            counters = d.counters;
+        }
+        self.listener = None;
+        if let Some(p) = self.owned_path.take() {
+            p.remove();
+        }
+        if let Ok(mut v) = self.interrupts.lock() {
+            v.clear();
+        }
+        self.sink
+            .control(self.top, EventKind::Closed { reason, counters });
+        self.sink.finish(Duration::from_secs(2));
+    }
+}
+
+/// The socket file a session bound, known by device and inode: a file put
+/// at the same path later (a user's file, another instance's socket) is
+/// not ours and is never deleted.
+struct OwnedPath {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl OwnedPath {
+    /// Right after bind: what is at `path` now is the socket we made.
+    fn record(path: PathBuf) -> Option<OwnedPath> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::symlink_metadata(&path).ok()?;
+        Some(OwnedPath {
+            dev: m.dev(),
+            ino: m.ino(),
+            path,
+        })
+    }
+
+    /// Unlinks the path only if it is still that socket.
+    fn remove(self) {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        if let Ok(m) = std::fs::symlink_metadata(&self.path)
+            && m.file_type().is_socket()
+            && m.dev() == self.dev
+            && m.ino() == self.ino
+        {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The error event for a blocking mode that could not be set.
+fn blocking_error(blocking: bool, e: &io::Error) -> EventKind {
+    EventKind::Error(
+        OpError::io(
+            format!("setblocking({})", if blocking { "True" } else { "False" }),
+            e,
+        )
+        .with_hint(
+            "the socket stays in its previous mode; calls may block or say EAGAIN unlike asked",
+        ),
+    )
+}

@@ -1,0 +1,709 @@
+//! Streams: sending and the send queue, flushing, replies, reading,
+//! manual recv and accepting connections.
+
+use super::*;
+
+impl Worker {
+    pub(super) fn send_conn(&mut self, child: u32, data: Vec<u8>, mode: SendMode) {
+        self.send_conn_as(child, data, mode, false)
+    }
+
+    /// `reply`: the responder's bytes, queued whatever the queue holds.
+    pub(super) fn send_conn_as(&mut self, child: u32, data: Vec<u8>, mode: SendMode, reply: bool) {
+        let limits = self.spec.limits;
+        let auto = self.spec.auto_read;
+        let Some(c) = self.conns.get_mut(&child) else {
+            return;
+        };
+        if c.write_shut || c.shutdown_pending {
+            self.sink.control(
+                c.id,
+                EventKind::Error(OpError::io(
+                    "send",
+                    &io::Error::from_raw_os_error(libc::EPIPE),
+                )
+                .with_hint("this side was shut down for writing (shutdown SHUT_WR); nothing more can be sent")),
+            );
+            return;
+        }
+        if data.is_empty() {
+            return;
+        }
+        // Over TLS every write goes through the record layer's queue.
+        let mode = if c.tls.is_some() { SendMode::All } else { mode };
+        if !auto {
+            // Manual sessions: the call happens now, in the socket's own mode.
+            let after = direct_send(&mut self.sink, c, &data, mode);
+            self.apply_after(child, after);
+            return;
+        }
+        match mode {
+            SendMode::Once => {
+                if c.queued > 0 {
+                    self.sink.control(
+                        c.id,
+                        EventKind::Error(OpError::plain(
+                            "send",
+                            format!(
+                                "{} bytes from an earlier sendall are still queued; a single send now would jump ahead of them (use sendall)",
+                                c.queued
+                            ),
+                        )),
+                    );
+                    return;
+                }
+                let after = direct_send(&mut self.sink, c, &data, SendMode::Once);
+                self.apply_after(child, after);
+            }
+            SendMode::All => {
+                if !reply && c.queued + data.len() > limits.send_queue {
+                    self.sink.control(
+                        c.id,
+                        EventKind::Error(OpError::plain(
+                            "sendall",
+                            format!(
+                                "send queue full: {} bytes wait for the peer to read (limit {}); these {} bytes were not queued",
+                                c.queued,
+                                limits.send_queue,
+                                data.len()
+                            ),
+                        )
+                        .with_hint("the peer is not reading; wait for write_resumed, or raise the send queue limit")),
+                    );
+                    return;
+                }
+                c.queued += data.len();
+                c.counters.queued_out = c.queued as u64;
+                c.out.push_back(data);
+                self.flush_conn(child);
+            }
+        }
+    }
+
+    pub(super) fn apply_after(&mut self, child: u32, after: After) {
+        if let After::Close(r) = after
+            && let Some(c) = self.conns.get_mut(&child)
+            && c.closed.is_none()
+        {
+            c.closed = Some(r);
+        }
+    }
+
+    /// Writes queued data as far as the kernel takes it, then handles the
+    /// water marks, a pending shutdown and a close waiting for the flush.
+    pub(super) fn flush_conn(&mut self, child: u32) {
+        let limits = self.spec.limits;
+        let Some(c) = self.conns.get_mut(&child) else {
+            return;
+        };
+        if c.closed.is_some() {
+            return;
+        }
+        let mut after = After::Nothing;
+        if let Some(t) = c.tls.as_mut() {
+            // Plaintext waits in our queue until the handshake is done, so
+            // "sent" means encrypted and handed to the kernel.
+            loop {
+                let mut moved = 0;
+                while t.is_established()
+                    && let Some(front) = c.out.front()
+                {
+                    let chunk = &front[c.out_off..];
+                    let n = t.write_plain(chunk);
+                    if n == 0 {
+                        break;
+                    }
+                    moved += n;
+                    c.counters.bytes_out += n as u64;
+                    c.counters.msgs_out += 1;
+                    c.stats_dirty = true;
+                    c.queued -= n;
+                    let entry = LogEntry {
+                        dir: Direction::Out,
+                        peer: Some(c.peer.clone()),
+                        data: chunk[..n].to_vec(),
+                        requested: None,
+                        truncated_from: None,
+                    };
+                    c.out_off += n;
+                    if c.out_off == front.len() {
+                        c.out.pop_front();
+                        c.out_off = 0;
+                    }
+                    self.sink.log(c.id, entry);
+                }
+                if c.queued == 0 && c.shutdown_pending && !c.write_shut {
+                    t.close_notify();
+                }
+                match t.write_to(&c.sock) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        after = After::Close(write_error_reason(&e));
+                        break;
+                    }
+                }
+                if moved == 0 {
+                    break;
+                }
+            }
+        }
+        let tls_pending = c.tls.as_ref().is_some_and(|t| t.wants_write());
+        let plain_ready = c.tls.as_ref().is_none_or(|t| t.is_established());
+        while c.tls.is_none()
+            && let Some(front) = c.out.front()
+        {
+            let chunk = &front[c.out_off..];
+            match (&c.sock).write(chunk) {
+                Ok(n) => {
+                    let requested = (n < chunk.len()).then_some(chunk.len());
+                    let entry = LogEntry {
+                        dir: Direction::Out,
+                        peer: Some(c.peer.clone()),
+                        data: chunk[..n].to_vec(),
+                        requested,
+                        truncated_from: None,
+                    };
+                    c.counters.bytes_out += n as u64;
+                    c.counters.msgs_out += 1;
+                    c.stats_dirty = true;
+                    c.queued -= n;
+                    c.out_off += n;
+                    if c.out_off == front.len() {
+                        c.out.pop_front();
+                        c.out_off = 0;
+                    }
+                    self.sink.log(c.id, entry);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    after = After::Close(write_error_reason(&e));
+                    break;
+                }
+            }
+        }
+        c.counters.queued_out = c.queued as u64;
+        let want = tls_pending || (c.queued > 0 && plain_ready);
+        if c.registered && want != c.watching_writes {
+            let interest = if want {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if self
+                .poll
+                .registry()
+                .reregister(
+                    &mut SourceFd(&c.sock.as_raw_fd()),
+                    Token(child as usize),
+                    interest,
+                )
+                .is_ok()
+            {
+                c.watching_writes = want;
+            }
+        }
+        if !c.paused && c.queued >= limits.high_water {
+            c.paused = true;
+            self.sink
+                .control(c.id, EventKind::WritePaused { queued: c.queued });
+        } else if c.paused && c.queued <= limits.low_water {
+            c.paused = false;
+            self.sink
+                .control(c.id, EventKind::WriteResumed { queued: c.queued });
+        }
+        if c.read_held
+            && c.queued + c.delayed_bytes <= limits.low_water
+            && c.delayed.len() < MAX_DELAYED / 2
+        {
+            c.read_held = false;
+            self.ready_again.push_back(child);
+        }
+        if c.queued == 0 && c.shutdown_pending && !c.write_shut && !tls_pending {
+            c.shutdown_pending = false;
+            match c.sock.shutdown(Shutdown::Write) {
+                Ok(()) => {
+                    c.write_shut = true;
+                    self.sink
+                        .control(c.id, EventKind::HalfClosed { by: Side::Local });
+                    if c.read_eof {
+                        after = After::Close(CloseReason::Local);
+                    }
+                }
+                Err(e) => self
+                    .sink
+                    .control(c.id, EventKind::Error(OpError::io("shutdown SHUT_WR", &e))),
+            }
+        }
+        // A held reply still counts as unsent: the peer's FIN must not
+        // close the connection before the delayed answer goes out.
+        if c.queued == 0
+            && c.delayed.is_empty()
+            && !tls_pending
+            && let Some(r) = c.close_after_flush.take()
+        {
+            after = After::Close(r);
+        }
+        self.apply_after(child, after);
+    }
+
+    pub(super) fn send_reply(&mut self, child: u32, r: Reply) {
+        self.queue_reply(child, r);
+        self.flush_conn(child);
+    }
+
+    /// Queues a reply without writing yet. The replies of one read turn
+    /// are all queued before the one flush: flushing after each let the
+    /// first one empty the queue and fire a close waiting for the peer's
+    /// FIN, and the rest of the turn's replies were lost.
+    pub(super) fn queue_reply(&mut self, child: u32, r: Reply) {
+        let Some(c) = self.conns.get_mut(&child) else {
+            return;
+        };
+        if c.closed.is_some() {
+            return;
+        }
+        if c.write_shut || c.shutdown_pending || !self.spec.auto_read {
+            // send_conn_as says why a shut side cannot send, and a manual
+            // session writes at once, in its socket's own mode.
+            self.send_conn_as(child, r.data.into_bytes(), SendMode::All, true);
+        } else if !r.data.is_empty() {
+            // A reply is never refused for a full queue: reading stops
+            // instead (see `read_conn`), so the queue stays near its
+            // high-water mark.
+            let data = r.data.into_bytes();
+            c.queued += data.len();
+            c.counters.queued_out = c.queued as u64;
+            c.out.push_back(data);
+        }
+        if r.close
+            && let Some(c) = self.conns.get_mut(&child)
+            && c.closed.is_none()
+        {
+            // The reply goes out first, then FIN.
+            c.close_after_flush = Some(CloseReason::Local);
+        }
+    }
+
+    /// Reads what a readable connection has. `short_read_ends`: a recv
+    /// that returns less than the buffer emptied the socket, and epoll
+    /// (edge-triggered) reports anything that arrives after it as a new
+    /// event, so the recv that would only say EAGAIN is skipped: one
+    /// syscall less per message, a third of an echo round trip's.
+    pub(super) fn read_conn(&mut self, child: u32, short_read_ends: bool) {
+        let keep_open = self.spec.keep_open_after_peer_fin;
+        let Some(c) = self.conns.get_mut(&child) else {
+            return;
+        };
+        if c.closed.is_some() || c.read_eof || !c.registered || c.read_held {
+            return;
+        }
+        let mut replies: Vec<Reply> = Vec::new();
+        let mut reply_bytes = 0;
+        let mut more = false;
+        let high_water = self.spec.limits.high_water;
+        let mut after = After::Nothing;
+        let mut reads = 0;
+        let cap = self.rx.cap;
+        loop {
+            if reads == READS_PER_TURN {
+                self.ready_again.push_back(child);
+                break;
+            }
+            reads += 1;
+            match c.sock.recv(self.rx.spare()) {
+                Ok(0) => {
+                    if c.tls.as_ref().is_some_and(|t| !t.is_established()) {
+                        after = After::Close(CloseReason::Error(
+                            OpError::plain(
+                                "tls handshake",
+                                "the peer closed the connection during the TLS handshake",
+                            )
+                            .with_hint(
+                                "the peer may not speak TLS, or refused us without an alert",
+                            ),
+                        ));
+                        break;
+                    }
+                    if c.tls.is_some() {
+                        // close_notify would have ended the stream before
+                        // this read; a bare FIN could be a cut.
+                        self.sink.control(
+                            c.id,
+                            EventKind::Error(
+                                OpError::plain(
+                                    "tls",
+                                    "the peer closed the connection without TLS close_notify: what arrived may be cut short",
+                                )
+                                .with_hint("many servers skip close_notify after a body with a known length; a truncation attack looks the same"),
+                            ),
+                        );
+                    }
+                    after = peer_eof(&mut self.sink, c, keep_open);
+                    break;
+                }
+                Ok(n) => {
+                    let emptied = short_read_ends && n < cap;
+                    let mut data = self.rx.take(n);
+                    let mut peer_closed = false;
+                    if let Some(t) = c.tls.as_mut() {
+                        match t.feed(&data) {
+                            Ok(fed) => {
+                                if let Some(info) = fed.established {
+                                    self.sink.control(c.id, EventKind::Tls(Box::new(info)));
+                                }
+                                peer_closed = fed.closed;
+                                data = fed.plain;
+                            }
+                            Err(e) => {
+                                // rustls queued an alert; it goes out before the close.
+                                let _ = t.write_to(&c.sock);
+                                after = After::Close(CloseReason::Error(e));
+                                break;
+                            }
+                        }
+                        if data.is_empty() {
+                            if peer_closed {
+                                after = peer_eof(&mut self.sink, c, keep_open);
+                                break;
+                            }
+                            if emptied {
+                                break;
+                            }
+                            continue;
+                        }
+                    }
+                    let n = data.len();
+                    c.counters.bytes_in += n as u64;
+                    c.counters.msgs_in += 1;
+                    c.stats_dirty = true;
+                    c.last_rx = now();
+                    c.script.rx_seen = true;
+                    if c.responder.is_active() {
+                        for r in c.responder.respond(&mut c.framer, &data) {
+                            reply_bytes += r.data.len();
+                            replies.push(r);
+                        }
+                    }
+                    self.sink.log(
+                        c.id,
+                        LogEntry {
+                            dir: Direction::In,
+                            peer: Some(c.peer.clone()),
+                            data,
+                            requested: None,
+                            truncated_from: None,
+                        },
+                    );
+                    if peer_closed {
+                        // close_notify: the TLS stream's end of data.
+                        after = peer_eof(&mut self.sink, c, keep_open);
+                        break;
+                    }
+                    if emptied {
+                        break;
+                    }
+                    if c.queued + c.delayed_bytes + reply_bytes >= high_water
+                        || c.delayed.len() + replies.len() >= MAX_DELAYED
+                    {
+                        // Hand the replies over before reading more; what
+                        // the queue holds then decides whether to go on.
+                        more = true;
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    after = After::Close(read_error_reason(&e));
+                    break;
+                }
+            }
+        }
+        self.apply_after(child, after);
+        match self.spec.reply_delay {
+            Some(d) if !replies.is_empty() => {
+                if let Some(c) = self.conns.get_mut(&child) {
+                    let due = now() + d;
+                    for r in replies {
+                        c.delayed_bytes += r.data.len();
+                        c.delayed.push_back((due, r));
+                    }
+                }
+            }
+            _ => {
+                for r in replies {
+                    // "Close after this reply": nothing after it goes out.
+                    let close = r.close;
+                    self.queue_reply(child, r);
+                    if close {
+                        break;
+                    }
+                }
+            }
+        }
+        // One flush for the turn's replies; a close waiting for the flush
+        // may then be due (peer FIN, nothing queued).
+        self.flush_conn(child);
+        if more && let Some(c) = self.conns.get_mut(&child) {
+            if c.queued + c.delayed_bytes >= high_water || c.delayed.len() >= MAX_DELAYED {
+                // `flush_conn` or `timers` resume reading once it drains.
+                c.read_held = true;
+            } else {
+                self.ready_again.push_back(child);
+            }
+        }
+        self.advance_script_conn(child);
+    }
+
+    /// One real recv for manual sessions, honouring blocking mode and
+    /// SO_RCVTIMEO.
+    pub(super) fn manual_recv(&mut self, target: SessionId, max: usize) {
+        if self.spec.auto_read {
+            self.sink.control(
+                target,
+                EventKind::Error(OpError::plain(
+                    "recv",
+                    "this session reads automatically; open it with auto_read off to call recv yourself",
+                )),
+            );
+            return;
+        }
+        let max = max.clamp(1, 16 * 1024 * 1024);
+        let mut buf = vec![MaybeUninit::<u8>::uninit(); max];
+        let started = now();
+        if let Some(c) = self.conns.get_mut(&target.child) {
+            let op = format!("recv({max})");
+            let after = match c.sock.recv(&mut buf) {
+                Ok(0) => {
+                    c.read_eof = true;
+                    self.sink
+                        .control(c.id, EventKind::HalfClosed { by: Side::Peer });
+                    After::Nothing
+                }
+                Ok(n) => {
+                    let data = uninit_as_bytes(&buf, n);
+                    c.counters.bytes_in += n as u64;
+                    c.counters.msgs_in += 1;
+                    c.stats_dirty = true;
+                    c.script.rx_seen = true;
+                    self.sink.log(
+                        c.id,
+                        LogEntry {
+                            dir: Direction::In,
+                            peer: Some(c.peer.clone()),
+                            data,
+                            requested: None,
+                            truncated_from: None,
+                        },
+                    );
+                    After::Nothing
+                }
+                Err(e) => {
+                    report_manual_error(&mut self.sink, c.id, &c.sock, &op, &e, started);
+                    if matches!(errno_of(&e), libc::ECONNRESET) {
+                        After::Close(CloseReason::PeerReset)
+                    } else {
+                        After::Nothing
+                    }
+                }
+            };
+            self.apply_after(target.child, after);
+            return;
+        }
+        if target == self.top
+            && let Some(d) = &mut self.dgram
+        {
+            let op = format!("recvfrom({max})");
+            match d.sock.recv_from_with_flags(&mut buf, libc::MSG_TRUNC) {
+                Ok((n, from)) => {
+                    let kept = n.min(max);
+                    let data = uninit_as_bytes(&buf, kept);
+                    d.counters.bytes_in += kept as u64;
+                    d.counters.msgs_in += 1;
+                    d.stats_dirty = true;
+                    d.script.rx_seen = true;
+                    self.sink.log(
+                        d.id,
+                        LogEntry {
+                            dir: Direction::In,
+                            peer: Some(Addr::from_sockaddr(&from)),
+                            data,
+                            requested: None,
+                            truncated_from: (n > max).then_some(n),
+                        },
+                    );
+                }
+                Err(e) => report_manual_error(&mut self.sink, d.id, &d.sock, &op, &e, started),
+            }
+            return;
+        }
+        self.no_such(target, "recv");
+    }
+
+    // ---- servers -------------------------------------------------------
+
+    pub(super) fn accept_all(&mut self) {
+        loop {
+            let Some(l) = &self.listener else { return };
+            match l.accept() {
+                Ok((sock, _)) => {
+                    let child = self.next_child;
+                    self.next_child += 1;
+                    let id = self.top.child(child);
+                    let local = local_of(&sock);
+                    let peer = peer_of(&sock).unwrap_or(Addr::Unnamed);
+                    self.sink.control(
+                        self.top,
+                        EventKind::Accepted {
+                            child: id,
+                            local,
+                            peer,
+                            fd: sock.as_raw_fd(),
+                        },
+                    );
+                    if let Err(r) = self.add_stream(sock, id, false) {
+                        self.sink.control(
+                            id,
+                            EventKind::Closed {
+                                reason: r,
+                                counters: Counters::default(),
+                            },
+                        );
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let n = errno_of(&e);
+                    if matches!(
+                        n,
+                        libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM
+                    ) {
+                        // The connection stays queued in the kernel; with
+                        // edge-triggered readiness nothing would wake us
+                        // again for it, so retry on a timer.
+                        self.accept_retry_at = Some(now() + Duration::from_millis(100));
+                        let quiet = self
+                            .last_emfile_report
+                            .is_some_and(|t| t.elapsed() < Duration::from_secs(1));
+                        if !quiet {
+                            self.last_emfile_report = Some(now());
+                            self.sink
+                                .control(self.top, EventKind::Error(OpError::io("accept", &e)));
+                        }
+                        return;
+                    }
+                    self.sink
+                        .control(self.top, EventKind::Error(OpError::io("accept", &e)));
+                    if n != libc::ECONNABORTED {
+                        self.accept_retry_at = Some(now() + Duration::from_millis(100));
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- datagrams -----------------------------------------------------
+}
+
+/// The peer's end of data (FIN, or TLS close_notify) on a stream.
+pub(super) fn peer_eof(sink: &mut Sink, c: &mut Conn, keep_open: bool) -> After {
+    c.read_eof = true;
+    sink.control(c.id, EventKind::HalfClosed { by: Side::Peer });
+    if c.write_shut {
+        After::Close(CloseReason::PeerClosed)
+    } else {
+        if !keep_open {
+            c.close_after_flush = Some(CloseReason::PeerClosed);
+        }
+        After::Nothing
+    }
+}
+
+pub(super) fn read_error_reason(e: &io::Error) -> CloseReason {
+    match errno_of(e) {
+        libc::ECONNRESET => CloseReason::PeerReset,
+        _ => CloseReason::Error(OpError::io("recv", e)),
+    }
+}
+
+pub(super) fn write_error_reason(e: &io::Error) -> CloseReason {
+    match errno_of(e) {
+        libc::ECONNRESET => CloseReason::PeerReset,
+        _ => CloseReason::Error(OpError::io("send", e)),
+    }
+}
+
+/// A send done right now in the socket's own mode (manual sessions, and
+/// `send` on automatic ones).
+pub(super) fn direct_send(sink: &mut Sink, c: &mut Conn, data: &[u8], mode: SendMode) -> After {
+    let mut off = 0;
+    while off < data.len() {
+        let chunk = &data[off..];
+        match (&c.sock).write(chunk) {
+            Ok(n) => {
+                c.counters.bytes_out += n as u64;
+                c.counters.msgs_out += 1;
+                c.stats_dirty = true;
+                sink.log(
+                    c.id,
+                    LogEntry {
+                        dir: Direction::Out,
+                        peer: Some(c.peer.clone()),
+                        data: chunk[..n].to_vec(),
+                        requested: (n < chunk.len()).then_some(chunk.len()),
+                        truncated_from: None,
+                    },
+                );
+                off += n;
+                if mode == SendMode::Once {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let call = if mode == SendMode::Once {
+                    "send"
+                } else {
+                    "sendall"
+                };
+                sink.control(
+                    c.id,
+                    EventKind::Error(OpError::io(
+                        format!("{call} ({} of {} bytes written)", off, data.len()),
+                        &e,
+                    )),
+                );
+                return After::Nothing;
+            }
+            Err(e) => return After::Close(write_error_reason(&e)),
+        }
+    }
+    After::Nothing
+}
+
+pub(super) fn report_manual_error(
+    sink: &mut Sink,
+    id: SessionId,
+    sock: &Socket,
+    op: &str,
+    e: &io::Error,
+    started: Instant,
+) {
+    let blocking = sock.nonblocking().map(|nb| !nb).unwrap_or(true);
+    if e.kind() == io::ErrorKind::WouldBlock && blocking {
+        // A blocking socket only says EAGAIN when SO_RCVTIMEO expired.
+        sink.control(
+            id,
+            EventKind::Timeout {
+                op: "recv",
+                after: started.elapsed(),
+            },
+        );
+        return;
+    }
+    sink.control(id, EventKind::Error(OpError::io(op, e)));
+}

@@ -1,0 +1,180 @@
+//! Time in the loop: when the next timer is due, and what is due then
+//! (script waits, read timeouts, held replies, TLS handshake deadlines).
+
+use super::*;
+
+impl Worker {
+    pub(super) fn next_timeout(&self) -> Option<Duration> {
+        if !self.ready_again.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let t = now();
+        let mut next: Option<Instant> = self.accept_retry_at;
+        let mut consider = |i: Instant| {
+            next = Some(next.map_or(i, |n| n.min(i)));
+        };
+        let rt = if self.spec.auto_read {
+            self.spec.read_timeout
+        } else {
+            None
+        };
+        for c in self.conns.values() {
+            if let Some(w) = c.script.wait_until {
+                consider(w);
+            }
+            if let Some((w, _)) = c.delayed.front() {
+                consider(*w);
+            }
+            if let Some(w) = c.handshake_deadline {
+                consider(w);
+            }
+            if let Some(rt) = rt
+                && !c.read_eof
+                && !c.read_held
+            {
+                consider(c.last_rx + rt);
+            }
+            if c.stats_dirty || c.meter.moving {
+                consider(self.last_stats + STATS_EVERY);
+            }
+        }
+        if let Some(d) = &self.dgram {
+            if let Some(w) = d.script.wait_until {
+                consider(w);
+            }
+            if let Some((w, _, _)) = d.delayed.front() {
+                consider(*w);
+            }
+            if let Some(rt) = rt {
+                consider(d.last_rx + rt);
+            }
+            if d.stats_dirty || d.meter.moving {
+                consider(self.last_stats + STATS_EVERY);
+            }
+        }
+        if self.sink.has_pending() {
+            consider(t + Duration::from_millis(10));
+        }
+        next.map(|n| n.saturating_duration_since(t))
+    }
+
+    pub(super) fn timers(&mut self) {
+        let t = now();
+        let due: Vec<u32> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.delayed.front().is_some_and(|(w, _)| t >= *w))
+            .map(|(k, _)| *k)
+            .collect();
+        for child in due {
+            while let Some(c) = self.conns.get_mut(&child)
+                && c.closed.is_none()
+                && c.delayed.front().is_some_and(|(w, _)| t >= *w)
+                && let Some((_, r)) = c.delayed.pop_front()
+            {
+                c.delayed_bytes -= r.data.len();
+                self.send_reply(child, r);
+            }
+            self.flush_conn(child);
+        }
+        while let Some(d) = &mut self.dgram
+            && d.delayed.front().is_some_and(|(w, _, _)| t >= *w)
+            && let Some((_, r, to)) = d.delayed.pop_front()
+        {
+            self.send_dgram_to(r.data.into_bytes(), Some(to));
+        }
+        let children: Vec<u32> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.script.wait_until.is_some_and(|w| t >= w))
+            .map(|(k, _)| *k)
+            .collect();
+        for c in children {
+            self.advance_script_conn(c);
+        }
+        if self
+            .dgram
+            .as_ref()
+            .is_some_and(|d| d.script.wait_until.is_some_and(|w| t >= w))
+        {
+            self.advance_script_dgram();
+        }
+        self.handshake_timeouts(t);
+        let Some(rt) = self.spec.read_timeout.filter(|_| self.spec.auto_read) else {
+            return;
+        };
+        let close = self.spec.close_on_read_timeout;
+        let timeout_reason = || {
+            CloseReason::Error(
+                OpError::plain("recv", format!("nothing received for {}", ms(rt))).with_hint(
+                    "the read timeout expired; raise it or turn close_on_read_timeout off",
+                ),
+            )
+        };
+        for c in self.conns.values_mut() {
+            if c.closed.is_none() && !c.read_eof && !c.read_held && t >= c.last_rx + rt {
+                c.last_rx = t;
+                self.sink.control(
+                    c.id,
+                    EventKind::Timeout {
+                        op: "recv",
+                        after: rt,
+                    },
+                );
+                if close {
+                    c.closed = Some(timeout_reason());
+                }
+            }
+        }
+        if let Some(d) = &mut self.dgram
+            && t >= d.last_rx + rt
+        {
+            d.last_rx = t;
+            self.sink.control(
+                d.id,
+                EventKind::Timeout {
+                    op: "recv",
+                    after: rt,
+                },
+            );
+            if close {
+                self.end = Some(timeout_reason());
+            }
+        }
+    }
+
+    /// Ends connections whose TLS handshake has not finished in time.
+    pub(super) fn handshake_timeouts(&mut self, t: Instant) {
+        let limit = self
+            .spec
+            .tls
+            .as_ref()
+            .map_or(crate::engine::tls::DEFAULT_HANDSHAKE_TIMEOUT, |s| {
+                s.handshake_timeout()
+            });
+        for c in self.conns.values_mut() {
+            let Some(w) = c.handshake_deadline else {
+                continue;
+            };
+            if c.tls.as_ref().is_none_or(|s| s.is_established()) || c.closed.is_some() {
+                c.handshake_deadline = None;
+            } else if t >= w {
+                c.handshake_deadline = None;
+                self.sink.control(
+                    c.id,
+                    EventKind::Timeout {
+                        op: "tls handshake",
+                        after: limit,
+                    },
+                );
+                c.closed = Some(CloseReason::Error(
+                    OpError::plain(
+                        "tls handshake",
+                        format!("the handshake did not finish within {}", ms(limit)),
+                    )
+                    .with_hint("the peer connected but did not complete TLS; raise handshake_timeout if it is only slow"),
+                ));
+            }
+        }
+    }
+}
