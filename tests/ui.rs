@@ -2239,3 +2239,24 @@ fn the_inspector_shows_tcp_info_live_for_a_tcp_connection() {
     let hist = &h.state().model().get(id).unwrap().tcp_history;
     assert!(hist.back().unwrap().0 - hist.front().unwrap().0 >= 0.4);
 }
+
+/// Workbench F21: quitting with a capture running lost its last bytes
+/// (they waited in the writer's buffer when the process ended). Quitting
+/// now waits for the writer to flush.
+#[test]
+fn quitting_with_a_capture_running_keeps_its_last_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut h, mut peer, id) = connected_client("quitter");
+    click(&mut h, L::EXPORT_AND_CAPTURE);
+    let cap = dir.path().join("last.bin");
+    replace_text(&mut h, L::CAPTURE_TO, cap.to_str().unwrap());
+    h.get_by_label_contains(L::START_CAPTURE).click();
+    h.run_steps(3);
+    peer.write_all(b"the last words").unwrap();
+    step_until(&mut h, "received", |a| {
+        a.model().get(id).unwrap().counters.bytes_in == 14
+    });
+    // Quit at once: the bytes are still in the writer's buffer.
+    eframe::App::on_exit(h.state_mut(), None);
+    assert_eq!(std::fs::read(&cap).unwrap(), b"the last words");
+}

@@ -1261,5 +1261,10 @@ impl eframe::App for App {
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
         // Closing the window: a small synchronous write is fine here.
         self.save_workspace();
+        // The end of a running capture goes to its file before the
+        // process ends (within a few seconds, even on a slow disk).
+        if let Some(c) = self.capture.take() {
+            c.finish(Duration::from_secs(3));
+        }
     }
 }

@@ -126,6 +126,8 @@ pub struct Capture {
     tx: Option<Sender<(Msg, usize)>>,
     stats: Arc<Stats>,
     gap: u64,
+    /// Closed (or sent to) when the writer has flushed and ended.
+    done: Receiver<()>,
 }
 
 impl Capture {
@@ -145,6 +147,7 @@ impl Capture {
             return Err(format!("keep from 1 to {MAX_KEEP} files"));
         }
         let (tx, rx) = crossbeam_channel::bounded(QUEUE_MESSAGES);
+        let (done_tx, done) = crossbeam_channel::bounded(1);
         let stats = Arc::new(Stats::default());
         let writer = Writer {
             spec: spec.clone(),
@@ -156,14 +159,28 @@ impl Capture {
         };
         std::thread::Builder::new()
             .name("sockscope-capture".into())
-            .spawn(move || writer.run(rx))
+            .spawn(move || {
+                // Says "done" however the writer ends (an error included).
+                let _done = Done(done_tx);
+                writer.run(rx)
+            })
             .map_err(|e| format!("cannot start the capture: {e}"))?;
         Ok(Capture {
             spec,
             tx: Some(tx),
             stats,
             gap: 0,
+            done,
         })
+    }
+
+    /// Stops taking events and waits, at most `wait`, for the writer to
+    /// write and flush what it was given (the app does this as it quits,
+    /// so the end of a capture is not lost with the process).
+    pub fn finish(mut self, wait: Duration) -> CaptureStatus {
+        self.tx = None;
+        let _ = self.done.recv_timeout(wait);
+        self.status()
     }
 
     /// What it captures.
@@ -232,6 +249,15 @@ impl Capture {
             current: self.stats.current.lock().ok().and_then(|c| c.clone()),
             error: self.stats.error.lock().ok().and_then(|e| e.clone()),
         }
+    }
+}
+
+/// Tells the capture the writer ended when dropped.
+struct Done(Sender<()>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        let _ = self.0.try_send(());
     }
 }
 
