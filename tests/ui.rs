@@ -1428,10 +1428,7 @@ fn composer_text_and_mode_belong_to_the_session() {
 /// stay exact; what is shown counts from the reset).
 #[test]
 fn rx_tx_counters_can_be_reset() {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut h = harness(vec![tcp_client_to(l.local_addr().unwrap(), "counted")]);
-    let (mut peer, _) = l.accept().unwrap();
-    let id = h.state().selected().unwrap();
+    let (mut h, mut peer, id) = connected_client("counted");
     peer.write_all(b"0123456789").unwrap();
     step_until(&mut h, "10 bytes in", |a| {
         a.model().get(id).is_some_and(|i| i.counters.bytes_in == 10)
@@ -1784,10 +1781,7 @@ fn open_and_the_buttons_below_it_do_not_move() {
 /// bytes again on the same session.
 #[test]
 fn a_log_row_can_be_sent_again() {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut h = harness(vec![tcp_client_to(l.local_addr().unwrap(), "again")]);
-    let (mut peer, _) = l.accept().unwrap();
-    let id = h.state().selected().unwrap();
+    let (mut h, mut peer, id) = connected_client("again");
     peer.write_all(b"ping!").unwrap();
     step_until(&mut h, "received", |a| {
         a.model().get(id).is_some_and(|i| i.counters.bytes_in == 5)
