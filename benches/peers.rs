@@ -206,7 +206,10 @@ fn main() {
         },
     );
     spec.responder = Responder::Echo;
-    spec.options = vec![sockscope::engine::options::SockOpt::NoDelay(true)];
+    spec.options = vec![sockscope::engine::options::SockOpt::flag(
+        sockscope::engine::options::OptName::NoDelay,
+        true,
+    )];
     engine.open(spec).unwrap();
     let mut addr = None;
     while addr.is_none() {

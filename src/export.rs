@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::engine::options::{OptName, SockOpt};
+use crate::engine::options::{OptName, OptValue, Python, SockOpt, Ty};
 use crate::engine::stepper::{AddrArg, Call, Family, How, SockType, py_bytes};
 
 // ---------------------------------------------------------------------------
@@ -230,51 +230,69 @@ fn host_port(a: &str) -> Option<(String, u16)> {
     (!host.is_empty() && !host.contains(':')).then(|| (host.to_string(), port))
 }
 
-fn py_level_name(opt: OptName) -> (&'static str, &'static str) {
-    match opt {
-        OptName::NoDelay
-        | OptName::KeepAliveIdle
-        | OptName::KeepAliveInterval
-        | OptName::KeepAliveCount => ("socket.IPPROTO_TCP", ""),
-        OptName::Ttl | OptName::MulticastTtl | OptName::MulticastLoop | OptName::MulticastIf => {
-            ("socket.IPPROTO_IP", "")
+/// The value as Python passes it to setsockopt.
+fn py_value(v: OptValue) -> String {
+    let pack = |d: std::time::Duration| format!("{}, {}", d.as_secs(), d.subsec_micros());
+    match v {
+        OptValue::Flag(b) => (b as u8).to_string(),
+        OptValue::Int(n) => n.to_string(),
+        OptValue::Secs(d) => d.as_secs().to_string(),
+        OptValue::MaybeSecs(d) => {
+            let d = d.unwrap_or_default();
+            format!("struct.pack('ll', {})", pack(d))
         }
-        OptName::OnlyV6 => ("socket.IPPROTO_IPV6", ""),
-        _ => ("socket.SOL_SOCKET", ""),
+        OptValue::Ipv4(a) => format!("socket.inet_aton({})", py_str(&a.to_string())),
+        OptValue::Name(n) => py_bytes(n.as_bytes()),
     }
 }
 
 fn py_setsockopt(var: &str, opt: &SockOpt) -> String {
     let var = py_ident(var);
-    let name = opt.name();
-    let (level, _) = py_level_name(name);
-    let c = name.c_name(false);
-    let value = match *opt {
-        SockOpt::ReuseAddress(b)
-        | SockOpt::ReusePort(b)
-        | SockOpt::KeepAlive(b)
-        | SockOpt::NoDelay(b)
-        | SockOpt::Broadcast(b)
-        | SockOpt::OnlyV6(b)
-        | SockOpt::MulticastLoop(b) => (b as u8).to_string(),
-        SockOpt::KeepAliveIdle(d) | SockOpt::KeepAliveInterval(d) => d.as_secs().to_string(),
-        SockOpt::KeepAliveCount(n) | SockOpt::Ttl(n) | SockOpt::MulticastTtl(n) => n.to_string(),
-        SockOpt::RecvBuffer(n) | SockOpt::SendBuffer(n) => n.to_string(),
-        SockOpt::Linger(l) => match l {
+    let def = opt.def();
+    let value = match (def.ty, opt.value()) {
+        // SO_LINGER takes struct linger (two ints), not a timeval.
+        (Ty::Linger, OptValue::MaybeSecs(l)) => match l {
             None => "struct.pack('ii', 0, 0)".into(),
             Some(d) => format!("struct.pack('ii', 1, {})", d.as_secs()),
         },
-        SockOpt::ReadTimeout(t) | SockOpt::WriteTimeout(t) => {
-            let t = t.unwrap_or_default();
-            format!("struct.pack('ll', {}, {})", t.as_secs(), t.subsec_micros())
-        }
-        SockOpt::MulticastIfV4(a) => format!("socket.inet_aton({})", py_str(&a.to_string())),
-        SockOpt::MulticastIfV6(i) => i.to_string(),
-        SockOpt::Blocking(b) => {
-            return format!("{var}.setblocking({})", if b { "True" } else { "False" });
-        }
+        (_, v) => py_value(v),
     };
-    format!("{var}.setsockopt({level}, socket.{c}, {value})")
+    match def.python {
+        Python::Blocking => format!(
+            "{var}.setblocking({})",
+            if opt.value() == OptValue::Flag(true) {
+                "True"
+            } else {
+                "False"
+            }
+        ),
+        Python::SockOpt => format!(
+            "{var}.setsockopt({}, socket.{}, {value})",
+            def.level.python(),
+            def.c
+        ),
+    }
+}
+
+/// Python's getsockopt for an option, decoding struct values as the kernel
+/// writes them.
+fn py_getsockopt(var: &str, name: OptName) -> String {
+    let def = name.def();
+    let (level, c) = (def.level.python(), def.c);
+    match (def.python, def.ty) {
+        (Python::Blocking, _) => format!("{var}.getblocking()"),
+        (_, Ty::Linger) => format!("struct.unpack('ii', {var}.getsockopt({level}, socket.{c}, 8))"),
+        (_, Ty::Timeout) => {
+            format!("struct.unpack('ll', {var}.getsockopt({level}, socket.{c}, 16))")
+        }
+        (_, Ty::Ipv4) => {
+            format!("socket.inet_ntoa({var}.getsockopt({level}, socket.{c}, 4))")
+        }
+        (_, Ty::IfName) => {
+            format!("{var}.getsockopt({level}, socket.{c}, 16).rstrip(b'\\0').decode()")
+        }
+        _ => format!("{var}.getsockopt({level}, socket.{c})"),
+    }
 }
 
 /// The script as a Python program that performs the same calls.
@@ -308,11 +326,7 @@ pub fn python(name: &str, calls: &[Call]) -> String {
             }
             Call::SetSockOpt { opt, .. } => format!("{}\n    ok('{label}')", py_setsockopt(v, opt)),
             Call::GetSockOpt { opt, .. } => {
-                let (level, _) = py_level_name(*opt);
-                format!(
-                    "ok('{label}', {v}.getsockopt({level}, socket.{}))",
-                    opt.c_name(false)
-                )
+                format!("ok('{label}', {})", py_getsockopt(v, *opt))
             }
             Call::SetTimeout { secs, .. } => format!(
                 "{v}.settimeout({})\n    ok('{label}')",
@@ -419,66 +433,19 @@ pub fn rs_bytes(d: &[u8]) -> String {
 fn rs_setter(opt: &SockOpt) -> String {
     let secs =
         |d: std::time::Duration| format!("Duration::new({}, {})", d.as_secs(), d.subsec_nanos());
-    let opt_secs = |d: Option<std::time::Duration>| {
-        d.map_or("None".to_string(), |d| format!("Some({})", secs(d)))
-    };
-    match *opt {
-        SockOpt::ReuseAddress(b) => format!("set_reuse_address({b})"),
-        SockOpt::ReusePort(b) => format!("set_reuse_port({b})"),
-        SockOpt::KeepAlive(b) => format!("set_keepalive({b})"),
-        SockOpt::KeepAliveIdle(d) => format!(
-            "set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time({}))",
-            secs(d)
-        ),
-        SockOpt::KeepAliveInterval(d) => format!(
-            "set_tcp_keepalive(&socket2::TcpKeepalive::new().with_interval({}))",
-            secs(d)
-        ),
-        SockOpt::KeepAliveCount(n) => {
-            format!("set_tcp_keepalive(&socket2::TcpKeepalive::new().with_retries({n}))")
-        }
-        SockOpt::NoDelay(b) => format!("set_tcp_nodelay({b})"),
-        SockOpt::RecvBuffer(n) => format!("set_recv_buffer_size({n})"),
-        SockOpt::SendBuffer(n) => format!("set_send_buffer_size({n})"),
-        SockOpt::Linger(l) => format!("set_linger({})", opt_secs(l)),
-        SockOpt::Broadcast(b) => format!("set_broadcast({b})"),
-        SockOpt::Ttl(n) => format!("set_ttl_v4({n})"),
-        SockOpt::OnlyV6(b) => format!("set_only_v6({b})"),
-        SockOpt::MulticastTtl(n) => format!("set_multicast_ttl_v4({n})"),
-        SockOpt::MulticastLoop(b) => format!("set_multicast_loop_v4({b})"),
-        SockOpt::MulticastIfV4(a) => format!(
-            "set_multicast_if_v4(&std::net::Ipv4Addr::new({}))",
+    let value = match opt.value() {
+        OptValue::Flag(b) => b.to_string(),
+        OptValue::Int(n) => n.to_string(),
+        OptValue::Secs(d) => secs(d),
+        OptValue::MaybeSecs(d) => d.map_or("None".to_string(), |d| format!("Some({})", secs(d))),
+        OptValue::Ipv4(a) => format!(
+            "&std::net::Ipv4Addr::new({})",
             a.octets().map(|o| o.to_string()).join(", ")
         ),
-        SockOpt::MulticastIfV6(i) => format!("set_multicast_if_v6({i})"),
-        SockOpt::ReadTimeout(d) => format!("set_read_timeout({})", opt_secs(d)),
-        SockOpt::WriteTimeout(d) => format!("set_write_timeout({})", opt_secs(d)),
-        SockOpt::Blocking(b) => format!("set_nonblocking({})", !b),
-    }
-}
-
-fn rs_getter(opt: OptName) -> &'static str {
-    match opt {
-        OptName::ReuseAddress => "reuse_address",
-        OptName::ReusePort => "reuse_port",
-        OptName::KeepAlive => "keepalive",
-        OptName::KeepAliveIdle => "tcp_keepalive_time",
-        OptName::KeepAliveInterval => "tcp_keepalive_interval",
-        OptName::KeepAliveCount => "tcp_keepalive_retries",
-        OptName::NoDelay => "tcp_nodelay",
-        OptName::RecvBuffer => "recv_buffer_size",
-        OptName::SendBuffer => "send_buffer_size",
-        OptName::Linger => "linger",
-        OptName::Broadcast => "broadcast",
-        OptName::Ttl => "ttl_v4",
-        OptName::OnlyV6 => "only_v6",
-        OptName::MulticastTtl => "multicast_ttl_v4",
-        OptName::MulticastLoop => "multicast_loop_v4",
-        OptName::MulticastIf => "multicast_if_v4",
-        OptName::ReadTimeout => "read_timeout",
-        OptName::WriteTimeout => "write_timeout",
-        OptName::Blocking => "nonblocking",
-    }
+        OptValue::Name(n) if n.as_bytes().is_empty() => "None".into(),
+        OptValue::Name(n) => format!("Some({}.as_slice())", rs_bytes(n.as_bytes())),
+    };
+    opt.def().rust_set.replace("{}", &value)
 }
 
 /// The script as a Rust program using socket2 (a `main.rs` for a crate that
@@ -513,7 +480,7 @@ pub fn rust(name: &str, calls: &[Call]) -> String {
                 format!("report(\"{label}\", {s}.{});", rs_setter(opt))
             }
             Call::GetSockOpt { opt, .. } => {
-                format!("report(\"{label}\", {s}.{}());", rs_getter(*opt))
+                format!("report(\"{label}\", {s}.{});", opt.def().rust_get)
             }
             Call::SetTimeout { secs, .. } => match secs {
                 Some(t) if *t <= 0.0 => format!("report(\"{label}\", {s}.set_nonblocking(true));"),

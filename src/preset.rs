@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::engine::checksum::{ByteOrder, Checksum, Trailer};
 use crate::engine::codec::{self, Encoding};
-use crate::engine::options::{OptName, SockOpt};
+use crate::engine::options::{OptName, OptValue};
 use crate::engine::protocol::SendMode;
 use crate::engine::respond::{BytesRegex, Canned, Match, Reply, Rule};
 use crate::engine::spec::{
@@ -24,6 +24,9 @@ use crate::engine::spec::{
 use crate::engine::stepper::Call;
 use crate::engine::tls::{Identity, Roots, TlsClientSpec, TlsServerSpec, TlsSpec};
 pub use crate::engine::written::{Payload, Typed, payload_for};
+
+mod options_file;
+pub use options_file::{OptValueFile, OptionsFile};
 
 /// The built-in examples (file stem, text), compiled in so they are always
 /// there, read-only, whatever the working directory.
@@ -329,94 +332,6 @@ pub enum WaitFile {
     Eof,
 }
 
-/// An option and its value in a script: `ReuseAddress(true)`, `RecvBuffer(65536)`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum OptValueFile {
-    /// SO_REUSEADDR
-    ReuseAddress(bool),
-    /// SO_REUSEPORT
-    ReusePort(bool),
-    /// SO_KEEPALIVE
-    KeepAlive(bool),
-    /// TCP_KEEPIDLE, seconds
-    KeepAliveIdle(Secs),
-    /// TCP_KEEPINTVL, seconds
-    KeepAliveInterval(Secs),
-    /// TCP_KEEPCNT
-    KeepAliveCount(u32),
-    /// TCP_NODELAY
-    NoDelay(bool),
-    /// SO_RCVBUF
-    RecvBuffer(usize),
-    /// SO_SNDBUF
-    SendBuffer(usize),
-    /// SO_LINGER seconds, None: off
-    Linger(Option<Secs>),
-    /// SO_BROADCAST
-    Broadcast(bool),
-    /// IP_TTL / IPV6_UNICAST_HOPS
-    Ttl(u32),
-    /// IPV6_V6ONLY
-    OnlyV6(bool),
-    /// IP_MULTICAST_TTL
-    MulticastTtl(u32),
-    /// IP_MULTICAST_LOOP
-    MulticastLoop(bool),
-    /// SO_RCVTIMEO seconds
-    ReadTimeout(Option<Secs>),
-    /// SO_SNDTIMEO seconds
-    WriteTimeout(Option<Secs>),
-}
-
-impl OptValueFile {
-    fn to_opt(&self) -> SockOpt {
-        match self {
-            OptValueFile::ReuseAddress(b) => SockOpt::ReuseAddress(*b),
-            OptValueFile::ReusePort(b) => SockOpt::ReusePort(*b),
-            OptValueFile::KeepAlive(b) => SockOpt::KeepAlive(*b),
-            OptValueFile::KeepAliveIdle(s) => SockOpt::KeepAliveIdle(s.0),
-            OptValueFile::KeepAliveInterval(s) => SockOpt::KeepAliveInterval(s.0),
-            OptValueFile::KeepAliveCount(n) => SockOpt::KeepAliveCount(*n),
-            OptValueFile::NoDelay(b) => SockOpt::NoDelay(*b),
-            OptValueFile::RecvBuffer(n) => SockOpt::RecvBuffer(*n),
-            OptValueFile::SendBuffer(n) => SockOpt::SendBuffer(*n),
-            OptValueFile::Linger(l) => SockOpt::Linger(l.map(|s| s.0)),
-            OptValueFile::Broadcast(b) => SockOpt::Broadcast(*b),
-            OptValueFile::Ttl(n) => SockOpt::Ttl(*n),
-            OptValueFile::OnlyV6(b) => SockOpt::OnlyV6(*b),
-            OptValueFile::MulticastTtl(n) => SockOpt::MulticastTtl(*n),
-            OptValueFile::MulticastLoop(b) => SockOpt::MulticastLoop(*b),
-            OptValueFile::ReadTimeout(t) => SockOpt::ReadTimeout(t.map(|s| s.0)),
-            OptValueFile::WriteTimeout(t) => SockOpt::WriteTimeout(t.map(|s| s.0)),
-        }
-    }
-
-    fn from_opt(o: &SockOpt) -> Option<OptValueFile> {
-        Some(match *o {
-            SockOpt::ReuseAddress(b) => OptValueFile::ReuseAddress(b),
-            SockOpt::ReusePort(b) => OptValueFile::ReusePort(b),
-            SockOpt::KeepAlive(b) => OptValueFile::KeepAlive(b),
-            SockOpt::KeepAliveIdle(d) => OptValueFile::KeepAliveIdle(Secs(d)),
-            SockOpt::KeepAliveInterval(d) => OptValueFile::KeepAliveInterval(Secs(d)),
-            SockOpt::KeepAliveCount(n) => OptValueFile::KeepAliveCount(n),
-            SockOpt::NoDelay(b) => OptValueFile::NoDelay(b),
-            SockOpt::RecvBuffer(n) => OptValueFile::RecvBuffer(n),
-            SockOpt::SendBuffer(n) => OptValueFile::SendBuffer(n),
-            SockOpt::Linger(l) => OptValueFile::Linger(l.map(Secs)),
-            SockOpt::Broadcast(b) => OptValueFile::Broadcast(b),
-            SockOpt::Ttl(n) => OptValueFile::Ttl(n),
-            SockOpt::OnlyV6(b) => OptValueFile::OnlyV6(b),
-            SockOpt::MulticastTtl(n) => OptValueFile::MulticastTtl(n),
-            SockOpt::MulticastLoop(b) => OptValueFile::MulticastLoop(b),
-            SockOpt::ReadTimeout(t) => OptValueFile::ReadTimeout(t.map(Secs)),
-            SockOpt::WriteTimeout(t) => OptValueFile::WriteTimeout(t.map(Secs)),
-            SockOpt::MulticastIfV4(_) | SockOpt::MulticastIfV6(_) | SockOpt::Blocking(_) => {
-                return None;
-            }
-        })
-    }
-}
-
 /// `socket()` family in files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FamilyArg {
@@ -597,20 +512,16 @@ fn calls_spec(calls: &[CallFile], enc: Encoding) -> Result<Vec<Call>, FieldError
             },
             CallFile::SetSockOpt { var, option } => Call::SetSockOpt {
                 var: var_ok(var)?,
-                opt: option.to_opt(),
+                opt: option.0,
             },
             CallFile::GetSockOpt { var, option } => Call::GetSockOpt {
                 var: var_ok(var)?,
-                opt: OptName::ALL
-                    .iter()
-                    .copied()
-                    .find(|n| n.c_name(false) == option || n.c_name(true) == option)
-                    .ok_or_else(|| {
-                        err(format!(
-                            "unknown option '{}' (e.g. SO_RCVBUF, TCP_NODELAY)",
-                            codec::excerpt(option, 40)
-                        ))
-                    })?,
+                opt: OptName::from_c_name(option).ok_or_else(|| {
+                    err(format!(
+                        "unknown option '{}' (e.g. SO_RCVBUF, TCP_NODELAY)",
+                        codec::excerpt(option, 40)
+                    ))
+                })?,
             },
             CallFile::SetTimeout { var, secs } => {
                 if secs.is_some_and(|s| !s.is_finite() || s < 0.0) {
@@ -706,10 +617,10 @@ pub fn calls_file(calls: &[Call], enc: Encoding) -> Vec<CallFile> {
     use crate::engine::stepper::{Family as F, How, SockType};
     calls
         .iter()
-        .filter_map(|c| {
+        .map(|c| {
             let var = c.var().to_string();
             let p = |d: &[u8]| payload_for(d, enc);
-            Some(match c {
+            match c {
                 Call::Socket { family, ty, .. } => CallFile::Socket {
                     var,
                     family: match family {
@@ -724,7 +635,7 @@ pub fn calls_file(calls: &[Call], enc: Encoding) -> Vec<CallFile> {
                 },
                 Call::SetSockOpt { opt, .. } => CallFile::SetSockOpt {
                     var,
-                    option: OptValueFile::from_opt(opt)?,
+                    option: OptValueFile(*opt),
                 },
                 Call::GetSockOpt { opt, .. } => CallFile::GetSockOpt {
                     var,
@@ -777,7 +688,7 @@ pub fn calls_file(calls: &[Call], enc: Encoding) -> Vec<CallFile> {
                 Call::ReadExactly { n, .. } => CallFile::ReadExactly { var, n: *n },
                 Call::ReadUntil { sep, .. } => CallFile::ReadUntil { var, sep: p(sep) },
                 Call::Backlog { .. } => CallFile::Backlog { var },
-            })
+            }
         })
         .collect()
 }
@@ -794,69 +705,6 @@ pub enum StaleFile {
     Fail,
     /// Remove a socket file nobody listens on.
     RemoveIfStale,
-}
-
-/// Socket options as written in files; all optional.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OptionsFile {
-    /// SO_REUSEADDR
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reuse_address: Option<bool>,
-    /// SO_REUSEPORT
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reuse_port: Option<bool>,
-    /// SO_KEEPALIVE
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub keepalive: Option<bool>,
-    /// TCP_KEEPIDLE, seconds
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub keepalive_idle: Option<Secs>,
-    /// TCP_KEEPINTVL, seconds
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub keepalive_interval: Option<Secs>,
-    /// TCP_KEEPCNT
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub keepalive_count: Option<u32>,
-    /// TCP_NODELAY
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nodelay: Option<bool>,
-    /// SO_RCVBUF, bytes
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rcvbuf: Option<usize>,
-    /// SO_SNDBUF, bytes
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sndbuf: Option<usize>,
-    /// SO_LINGER, seconds (0 = RST on close)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub linger: Option<Secs>,
-    /// SO_BROADCAST
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub broadcast: Option<bool>,
-    /// IP_TTL / IPV6_UNICAST_HOPS
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ttl: Option<u32>,
-    /// IPV6_V6ONLY
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub only_v6: Option<bool>,
-    /// IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub multicast_ttl: Option<u32>,
-    /// IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub multicast_loop: Option<bool>,
-    /// IP_MULTICAST_IF: local IPv4 address multicast leaves from and groups are joined on
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub multicast_if: Option<Ipv4Text>,
-    /// IPV6_MULTICAST_IF: interface index for IPv6 multicast
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub multicast_if_v6: Option<u32>,
-    /// SO_SNDTIMEO, seconds
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub write_timeout: Option<Secs>,
-    /// setblocking (only with auto_read: false)
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub blocking: Option<bool>,
 }
 
 /// One script step as written in files.
@@ -1022,7 +870,7 @@ impl FamilyFile {
 
 impl OptionsFile {
     fn is_empty(&self) -> bool {
-        *self == OptionsFile::default()
+        self.0.is_empty()
     }
 }
 
@@ -1849,51 +1697,16 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
         }
     };
     let encoding = f.encoding.map(|e| e.0).unwrap_or_default();
-    let mut options = Vec::new();
-    let o = &f.options;
-    let mut push = |v: Option<SockOpt>| {
-        if let Some(v) = v {
-            options.push(v);
-        }
-    };
-    push(o.reuse_address.map(SockOpt::ReuseAddress));
-    push(o.reuse_port.map(SockOpt::ReusePort));
-    push(o.keepalive_idle.map(|s| SockOpt::KeepAliveIdle(s.0)));
-    push(
-        o.keepalive_interval
-            .map(|s| SockOpt::KeepAliveInterval(s.0)),
-    );
-    push(o.keepalive_count.map(SockOpt::KeepAliveCount));
-    push(o.keepalive.map(SockOpt::KeepAlive));
-    push(o.nodelay.map(SockOpt::NoDelay));
-    push(o.rcvbuf.map(SockOpt::RecvBuffer));
-    push(o.sndbuf.map(SockOpt::SendBuffer));
-    push(o.linger.map(|s| SockOpt::Linger(Some(s.0))));
-    push(o.broadcast.map(SockOpt::Broadcast));
-    push(o.ttl.map(SockOpt::Ttl));
-    push(o.only_v6.map(SockOpt::OnlyV6));
-    push(o.multicast_ttl.map(SockOpt::MulticastTtl));
-    push(o.multicast_loop.map(SockOpt::MulticastLoop));
-    push(o.multicast_if.map(|a| SockOpt::MulticastIfV4(a.0)));
-    push(o.multicast_if_v6.map(SockOpt::MulticastIfV6));
-    push(o.write_timeout.map(|s| SockOpt::WriteTimeout(Some(s.0))));
-    push(o.blocking.map(SockOpt::Blocking));
+    let options = f.options.0.clone();
     for opt in &options {
-        opt.check().map_err(|m| field_err("options", m))?;
+        // The key the option has in files, so the error points at it.
+        let key = opt.def().key.unwrap_or("options");
+        opt.check().map_err(|m| field_err(key, m))?;
     }
-    if o.blocking.is_some() && f.auto_read {
+    if f.options.get(OptName::Blocking).is_some() && f.auto_read {
         return Err(field_err(
             "blocking",
             "blocking applies to manual reads; add `auto_read: false` (sessions that read automatically are always non-blocking)",
-        ));
-    }
-    if o.ttl.is_some_and(|t| t == 0 || t > 255) {
-        return Err(field_err("ttl", "a TTL goes from 1 to 255"));
-    }
-    if o.multicast_ttl.is_some_and(|t| t > 255) {
-        return Err(field_err(
-            "multicast_ttl",
-            "a multicast TTL goes from 0 to 255",
         ));
     }
     if kind.is_server() && !f.steps.is_empty() {
@@ -2131,28 +1944,10 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
     };
     let mut o = OptionsFile::default();
     for opt in &spec.options {
-        match *opt {
-            SockOpt::ReuseAddress(b) => o.reuse_address = Some(b),
-            SockOpt::ReusePort(b) => o.reuse_port = Some(b),
-            SockOpt::KeepAlive(b) => o.keepalive = Some(b),
-            SockOpt::KeepAliveIdle(d) => o.keepalive_idle = Some(Secs(d)),
-            SockOpt::KeepAliveInterval(d) => o.keepalive_interval = Some(Secs(d)),
-            SockOpt::KeepAliveCount(n) => o.keepalive_count = Some(n),
-            SockOpt::NoDelay(b) => o.nodelay = Some(b),
-            SockOpt::RecvBuffer(n) => o.rcvbuf = Some(n),
-            SockOpt::SendBuffer(n) => o.sndbuf = Some(n),
-            SockOpt::Linger(l) => o.linger = l.map(Secs),
-            SockOpt::Broadcast(b) => o.broadcast = Some(b),
-            SockOpt::Ttl(n) => o.ttl = Some(n),
-            SockOpt::OnlyV6(b) => o.only_v6 = Some(b),
-            SockOpt::MulticastTtl(n) => o.multicast_ttl = Some(n),
-            SockOpt::MulticastLoop(b) => o.multicast_loop = Some(b),
-            SockOpt::MulticastIfV4(a) => o.multicast_if = Some(Ipv4Text(a)),
-            SockOpt::MulticastIfV6(i) => o.multicast_if_v6 = Some(i),
-            // The session-level read_timeout carries SO_RCVTIMEO.
-            SockOpt::ReadTimeout(_) => {}
-            SockOpt::WriteTimeout(d) => o.write_timeout = d.map(Secs),
-            SockOpt::Blocking(b) => o.blocking = Some(b),
+        // Options without a key (SO_RCVTIMEO: the session-level
+        // read_timeout carries it) are not written twice.
+        if opt.def().key.is_some() && opt.value() != OptValue::MaybeSecs(None) {
+            o.set(*opt);
         }
     }
     let steps = spec
@@ -2591,7 +2386,13 @@ mod tests {
         .unwrap();
         assert_eq!(specs.len(), 1);
         assert_eq!(specs[0].responder, Responder::Echo);
-        assert_eq!(specs[0].options, vec![SockOpt::ReuseAddress(true)]);
+        assert_eq!(
+            specs[0].options,
+            vec![crate::engine::options::SockOpt::flag(
+                OptName::ReuseAddress,
+                true
+            )]
+        );
     }
 
     #[test]
@@ -2600,6 +2401,79 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.line, 3, "{e}");
         assert!(e.message.contains("out of range"), "{e}");
+    }
+
+    /// Engine v2, item 4: options come from the option table, so the new
+    /// ones load by key and by script variant, keep their meaning through a
+    /// save, and old spellings (`Linger(Some(0))`) still load.
+    #[test]
+    fn options_from_the_table_load_save_and_load_again() {
+        use crate::engine::options::{OptValue, SockOpt};
+        use crate::engine::stepper::Call;
+        let src = r#"(name: "o", kind: TcpClient(remote: "127.0.0.1:1"),
+            options: (priority: 2, tos: 16, user_timeout: 900, maxseg: 1400,
+                      quickack: false, bind_device: "lo", linger: 0, nodelay: true),
+        )"#;
+        let spec = parse(src).unwrap().remove(0);
+        let get = |n: OptName| {
+            spec.options
+                .iter()
+                .find(|o| o.name() == n)
+                .map(|o| o.value())
+        };
+        assert_eq!(get(OptName::Tos), Some(OptValue::Int(16)));
+        assert_eq!(get(OptName::QuickAck), Some(OptValue::Flag(false)));
+        assert_eq!(
+            get(OptName::Linger),
+            Some(OptValue::MaybeSecs(Some(Duration::ZERO)))
+        );
+        let text = session_to_ron(&from_spec(&spec)).unwrap();
+        assert!(text.contains("bind_device: \"lo\""), "{text}");
+        assert!(text.contains("user_timeout: 900"), "{text}");
+        let again = parse(&text).unwrap().remove(0);
+        assert_eq!(again.options, spec.options);
+        let script = r#"(name: "s", kind: Script(calls: [
+            Socket(var: "s", family: Inet, type: Stream),
+            SetSockOpt(var: "s", option: Linger(Some(0))),
+            SetSockOpt(var: "s", option: Linger(None)),
+            SetSockOpt(var: "s", option: Tos(184)),
+            SetSockOpt(var: "s", option: BindDevice("lo")),
+            SetSockOpt(var: "s", option: KeepAliveIdle(30)),
+            GetSockOpt(var: "s", option: "IPV6_TCLASS"),
+        ]))"#;
+        let spec = parse(script).unwrap().remove(0);
+        let SessionKind::Script { calls, .. } = &spec.kind else {
+            panic!()
+        };
+        let opts: Vec<SockOpt> = calls
+            .iter()
+            .filter_map(|c| match c {
+                Call::SetSockOpt { opt, .. } => Some(*opt),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(opts[0].value(), OptValue::MaybeSecs(Some(Duration::ZERO)));
+        assert_eq!(opts[1].value(), OptValue::MaybeSecs(None));
+        assert_eq!(opts[2], SockOpt::int(OptName::Tos, 184));
+        assert_eq!(opts[3].value_text(), "lo");
+        assert!(matches!(
+            calls[6],
+            Call::GetSockOpt {
+                opt: OptName::Tos,
+                ..
+            }
+        ));
+        let again = parse(&session_to_ron(&from_spec(&spec)).unwrap())
+            .unwrap()
+            .remove(0);
+        assert_eq!(again.kind, spec.kind);
+        let e = parse(
+            r#"(name: "s", kind: Script(calls: [Socket(var: "s", family: Inet, type: Stream),
+               SetSockOpt(var: "s", option: NoSuchThing(1))]))"#,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("NoSuchThing"), "{e}");
+        assert!(e.message.contains("BindDevice"), "lists what is known: {e}");
     }
 
     #[test]

@@ -1127,3 +1127,56 @@ fn sessions_idle_past_the_silence_limit_still_print_closed_after_a_stop() {
     }
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// Engine v2, item 4: a preset sets the table's new options by their keys
+/// and `sockscope run` reads each back under its C name.
+#[test]
+fn new_option_keys_in_a_preset_are_read_back_in_the_options_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "opts.ron",
+        r#"(name: "o", kind: TcpServer(local: "127.0.0.1:0"),
+            options: (priority: 3, tos: 184, user_timeout: 2500, maxseg: 1200,
+                      quickack: true, bind_device: "lo"))"#,
+    );
+    let out = run_within(&["run", "--for", "0.3", file.to_str().unwrap()], 20);
+    let v = lines(&out.stdout);
+    let o = events(&v, "1", "options");
+    assert_eq!(o.len(), 1, "{v:#?}");
+    let actual = |c: &str| {
+        o[0]["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == c)
+            .unwrap_or_else(|| panic!("{c} missing: {:#?}", o[0]))
+            .clone()
+    };
+    assert_eq!(actual("SO_PRIORITY")["actual"], "3");
+    assert_eq!(actual("SO_PRIORITY")["requested"], "3");
+    assert_eq!(actual("IP_TOS")["actual"], "184");
+    assert_eq!(actual("TCP_USER_TIMEOUT")["actual"], "2500");
+    assert_eq!(actual("TCP_MAXSEG")["actual"], "1200");
+    assert_eq!(actual("SO_BINDTODEVICE")["actual"], "lo");
+    assert_eq!(actual("TCP_QUICKACK")["requested"], "true");
+    // A value out of range is refused with the file's position and key.
+    let (code, err) = {
+        let bad = write(
+            dir.path(),
+            "bad.ron",
+            "(\n name: \"o\",\n kind: SocketPair,\n options: (tos: 300),\n)",
+        );
+        let out = run_within(&["run", bad.to_str().unwrap()], 20);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("bad.ron:4:") && err.contains("`tos`"), "{err}");
+    assert!(
+        err.contains("IP_TOS takes a TOS byte from 0 to 255"),
+        "{err}"
+    );
+}

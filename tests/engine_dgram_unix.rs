@@ -8,7 +8,7 @@ use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::time::Duration;
 
 use common::*;
-use sockscope::engine::options::SockOpt;
+use sockscope::engine::options::{OptName, OptValue, SockOpt};
 use sockscope::engine::protocol::{Addr, CloseReason, Command, Direction, EventKind, SendMode};
 use sockscope::engine::spec::{HostPort, Responder, SessionKind, StalePolicy, Step};
 use sockscope::engine::{SessionId, SessionSpec};
@@ -165,10 +165,10 @@ fn broadcast_and_multicast_options_read_back() {
     let mut h = Harness::new();
     let mut spec = udp("127.0.0.1:0");
     spec.options = vec![
-        SockOpt::Broadcast(true),
-        SockOpt::MulticastTtl(4),
-        SockOpt::MulticastLoop(false),
-        SockOpt::Ttl(17),
+        SockOpt::flag(OptName::Broadcast, true),
+        SockOpt::int(OptName::MulticastTtl, 4),
+        SockOpt::flag(OptName::MulticastLoop, false),
+        SockOpt::int(OptName::Ttl, 17),
     ];
     let id = h.open(spec);
     let ev = h.wait("options", |e| {
@@ -400,11 +400,11 @@ fn unix_client_to_missing_path_says_so() {
 fn multicast_join_receive_leave_on_loopback_only() {
     use std::net::Ipv4Addr;
     let group: std::net::IpAddr = "239.255.77.1".parse().unwrap();
-    let lo = SockOpt::MulticastIfV4(Ipv4Addr::LOCALHOST);
+    let lo = SockOpt::new(OptName::MulticastIfV4, OptValue::Ipv4(Ipv4Addr::LOCALHOST));
     let mut h = Harness::new();
     // Bound to the group address itself: nothing else reaches this socket.
     let mut rx = udp("239.255.77.1:0");
-    rx.options = vec![lo, SockOpt::ReuseAddress(true)];
+    rx.options = vec![lo, SockOpt::flag(OptName::ReuseAddress, true)];
     if let SessionKind::Udp { join, .. } = &mut rx.kind {
         join.push(group);
     }
@@ -422,7 +422,11 @@ fn multicast_join_receive_leave_on_loopback_only() {
     };
     // TTL 0 keeps every datagram on this host; loop delivers it locally.
     let mut tx = udp("127.0.0.1:0");
-    tx.options = vec![lo, SockOpt::MulticastTtl(0), SockOpt::MulticastLoop(true)];
+    tx.options = vec![
+        lo,
+        SockOpt::int(OptName::MulticastTtl, 0),
+        SockOpt::flag(OptName::MulticastLoop, true),
+    ];
     let t = h.open(tx);
     h.bound(t);
     let dest = format!("{group}:{}", raddr.port());

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use socket2::{Domain, Socket, Type};
 use sockscope::engine::log::{LogBudget, LogStore};
-use sockscope::engine::options::SockOpt;
+use sockscope::engine::options::{OptName, SockOpt};
 use sockscope::engine::protocol::{
     Addr, CloseReason, Command, Direction, EventKind, SendMode, Side,
 };
@@ -172,7 +172,10 @@ fn server_children_are_addressed_one_by_one_and_all_together() {
 fn rcvbuf_is_reported_as_the_kernel_set_it() {
     let mut h = Harness::new();
     let mut spec = server("127.0.0.1:0");
-    spec.options = vec![SockOpt::RecvBuffer(65536), SockOpt::NoDelay(true)];
+    spec.options = vec![
+        SockOpt::int(OptName::RecvBuffer, 65536),
+        SockOpt::flag(OptName::NoDelay, true),
+    ];
     let srv = h.open(spec);
     let ev = h.wait("options", |e| {
         e.session == srv && matches!(e.kind, EventKind::Options(_))
@@ -193,7 +196,7 @@ fn rcvbuf_is_reported_as_the_kernel_set_it() {
     // Live change on the listener, logged with its read-back value.
     h.send(Command::SetOption {
         target: srv,
-        option: SockOpt::RecvBuffer(8192),
+        option: SockOpt::int(OptName::RecvBuffer, 8192),
     });
     let ev = h.wait("option changed", |e| {
         e.session == srv && matches!(e.kind, EventKind::OptionChanged(_))
@@ -263,7 +266,7 @@ fn eaddrinuse_without_reuseaddr_and_success_with_it() {
     let mut h = Harness::new();
     // Servers take SO_REUSEADDR unless told not to.
     let mut spec = server(&addr.to_string());
-    spec.options = vec![SockOpt::ReuseAddress(false)];
+    spec.options = vec![SockOpt::flag(OptName::ReuseAddress, false)];
     let srv = h.open(spec);
     match h.closed(srv) {
         CloseReason::Error(e) => {
@@ -279,7 +282,7 @@ fn eaddrinuse_without_reuseaddr_and_success_with_it() {
     // A live listener still excludes us, even with SO_REUSEADDR.
     let live = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut spec = server(&live.local_addr().unwrap().to_string());
-    spec.options = vec![SockOpt::ReuseAddress(true)];
+    spec.options = vec![SockOpt::flag(OptName::ReuseAddress, true)];
     let srv3 = h.open(spec);
     assert!(matches!(h.closed(srv3), CloseReason::Error(e) if e.is(libc::EADDRINUSE)));
 }
@@ -340,7 +343,7 @@ fn manual_recv_blocking_times_out_and_non_blocking_says_eagain() {
     // Non-blocking: EAGAIN at once.
     let mut spec = client(l.local_addr().unwrap());
     spec.auto_read = false;
-    spec.options = vec![SockOpt::Blocking(false)];
+    spec.options = vec![SockOpt::flag(OptName::Blocking, false)];
     let nb = h.open(spec);
     let _peer2 = l.accept().unwrap();
     h.connected(nb);
@@ -363,7 +366,7 @@ fn manual_recv_blocking_times_out_and_non_blocking_says_eagain() {
     h.connected(auto);
     h.send(Command::SetOption {
         target: auto,
-        option: SockOpt::Blocking(true),
+        option: SockOpt::flag(OptName::Blocking, true),
     });
     h.wait("setblocking refused", |e| {
         e.session == auto && matches!(&e.kind, EventKind::Error(er) if er.op == "setblocking")
@@ -452,7 +455,7 @@ fn linger_zero_close_sends_rst_and_abort_does_too() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut h = Harness::new();
     let mut spec = client(l.local_addr().unwrap());
-    spec.options = vec![SockOpt::Linger(Some(Duration::ZERO))];
+    spec.options = vec![SockOpt::secs(OptName::Linger, Duration::ZERO)];
     let id = h.open(spec);
     let (mut s, _) = l.accept().unwrap();
     s.set_read_timeout(Some(DEADLINE)).unwrap();
@@ -571,7 +574,7 @@ fn a_single_send_shows_a_partial_write() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut h = Harness::new();
     let mut spec = client(l.local_addr().unwrap());
-    spec.options = vec![SockOpt::SendBuffer(4096)];
+    spec.options = vec![SockOpt::int(OptName::SendBuffer, 4096)];
     let id = h.open(spec);
     let (_s, _) = l.accept().unwrap();
     h.connected(id);
@@ -692,7 +695,7 @@ fn slow_consumer_makes_the_engine_count_not_block() {
 fn dual_stack_listener_shows_ipv4_mapped_peers() {
     let mut h = Harness::new();
     let mut spec = server("[::]:0");
-    spec.options = vec![SockOpt::OnlyV6(false)];
+    spec.options = vec![SockOpt::flag(OptName::OnlyV6, false)];
     let srv = h.open(spec);
     let addr = h.listening(srv);
     let _c = connect(format!("127.0.0.1:{}", addr.port()).parse().unwrap());
@@ -703,7 +706,7 @@ fn dual_stack_listener_shows_ipv4_mapped_peers() {
     assert_eq!(p.ip().to_ipv4_mapped(), Some(std::net::Ipv4Addr::LOCALHOST));
     // With IPV6_V6ONLY the IPv4 client is refused.
     let mut spec = server("[::]:0");
-    spec.options = vec![SockOpt::OnlyV6(true)];
+    spec.options = vec![SockOpt::flag(OptName::OnlyV6, true)];
     let srv = h.open(spec);
     let addr = h.listening(srv);
     let r = TcpStream::connect(format!("127.0.0.1:{}", addr.port()));
@@ -810,4 +813,82 @@ fn tcp_info_answers_once_per_connection_of_a_server() {
     h.wait("refused", |e| {
         e.session == u && matches!(&e.kind, EventKind::Error(o) if o.op == "getsockopt TCP_INFO")
     });
+}
+
+/// Engine v2, item 4: the options added as one table entry each are set
+/// before connect, read back in the `options` event under their C names,
+/// and a live change answers with its read-back value.
+#[test]
+fn the_tables_new_options_are_set_and_read_back_under_their_c_names() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut h = Harness::new();
+    let mut spec = client(l.local_addr().unwrap());
+    // IP_TOS sets the priority from the TOS byte (0x10 makes it 6), so
+    // the priority goes after it, as files and the form order them.
+    spec.options = [
+        (OptName::Tos, "0x10"),
+        (OptName::Priority, "5"),
+        (OptName::UserTimeout, "1500"),
+        (OptName::MaxSeg, "1000"),
+        (OptName::BindDevice, "lo"),
+    ]
+    .iter()
+    .map(|(n, v)| SockOpt::parse(*n, v).unwrap())
+    .collect();
+    let id = h.open(spec);
+    let (_peer, _) = l.accept().unwrap();
+    let ev = h.wait("options", |e| {
+        e.session == id && matches!(e.kind, EventKind::Options(_))
+    });
+    let EventKind::Options(opts) = ev.kind else {
+        unreachable!()
+    };
+    let actual = |c: &str| {
+        let o = opts.iter().find(|o| o.name == c).unwrap_or_else(|| {
+            panic!("{c} is not reported: {opts:?}");
+        });
+        o.actual.clone().unwrap()
+    };
+    assert_eq!(actual("SO_PRIORITY"), "5");
+    assert_eq!(actual("IP_TOS"), "16");
+    assert_eq!(actual("TCP_USER_TIMEOUT"), "1500");
+    assert_eq!(actual("SO_BINDTODEVICE"), "lo");
+    // Once connected the kernel reports the segment size in use: ours
+    // (loopback's MTU allows far more) less the TCP options each segment
+    // carries (12 bytes of timestamps where they are on).
+    let mss: u32 = actual("TCP_MAXSEG").parse().unwrap();
+    assert!((960..=1000).contains(&mss), "TCP_MAXSEG {mss}");
+    // TCP_QUICKACK is read too, whatever the kernel's mode is now.
+    assert!(["true", "false"].contains(&actual("TCP_QUICKACK").as_str()));
+    h.send(Command::SetOption {
+        target: id,
+        option: SockOpt::parse(OptName::Tos, "0xb8").unwrap(),
+    });
+    let ev = h.wait("option changed", |e| {
+        e.session == id && matches!(e.kind, EventKind::OptionChanged(_))
+    });
+    let EventKind::OptionChanged(r) = ev.kind else {
+        unreachable!()
+    };
+    assert_eq!((r.name, r.actual.as_deref()), ("IP_TOS", Ok("184")));
+    // A device that does not exist is refused with the errno and a hint,
+    // and the session goes on.
+    h.send(Command::SetOption {
+        target: id,
+        option: SockOpt::parse(OptName::BindDevice, "nosuchdev0").unwrap(),
+    });
+    let ev = h.wait("error", |e| {
+        e.session == id && matches!(e.kind, EventKind::Error(_))
+    });
+    let EventKind::Error(e) = ev.kind else {
+        unreachable!()
+    };
+    let text = e.to_string();
+    assert!(
+        text.starts_with("setsockopt SO_BINDTODEVICE=nosuchdev0: ENODEV"),
+        "{text}"
+    );
+    assert!(text.contains("ip link"), "{text}");
+    h.send(Command::Close { target: id });
+    assert_eq!(h.closed(id), CloseReason::Local);
 }

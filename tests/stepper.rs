@@ -611,3 +611,81 @@ fn timeouts_out_of_range_neither_panic_nor_block_forever() {
     });
     assert!(r.result.unwrap_err().message.contains("out of range"));
 }
+
+/// Engine v2, item 4: every option is exported from its table entry, so
+/// the Python program sets and reads each one as the stepper does, with
+/// the same values (structs such as linger and timeval unpacked).
+#[test]
+fn exported_python_sets_and_reads_every_option_as_the_stepper_does() {
+    use sockscope::engine::options::{OptName, SockOpt};
+    let py = python3().expect("python3 is needed for this test");
+    let mut calls = vec![tcp("s")];
+    for (name, value) in [
+        (OptName::ReuseAddress, "1"),
+        (OptName::KeepAliveIdle, "30"),
+        (OptName::KeepAliveCount, "4"),
+        (OptName::NoDelay, "1"),
+        (OptName::UserTimeout, "1500"),
+        (OptName::MaxSeg, "1000"),
+        (OptName::SendBuffer, "32768"),
+        (OptName::Linger, "3"),
+        (OptName::Priority, "5"),
+        (OptName::BindDevice, "lo"),
+        (OptName::Ttl, "17"),
+        (OptName::Tos, "0x10"),
+        (OptName::WriteTimeout, "1.5"),
+    ] {
+        calls.push(Call::SetSockOpt {
+            var: "s".into(),
+            opt: SockOpt::parse(name, value).unwrap(),
+        });
+        calls.push(Call::GetSockOpt {
+            var: "s".into(),
+            opt: name,
+        });
+    }
+    let mut ours = Vec::new();
+    let mut st = Stepper::default();
+    for c in &calls {
+        let r = st.call(c);
+        if let Call::GetSockOpt { opt, .. } = c {
+            let Outcome::Text(t) = ok(&r) else {
+                panic!("{:?}", r.result)
+            };
+            ours.push((opt.c_name(false), t.clone()));
+        } else {
+            ok(&r);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("opts.py");
+    std::fs::write(&file, sockscope::export::python("opts", &calls)).unwrap();
+    let run = Command::new(py).arg(&file).output().unwrap();
+    let text = String::from_utf8(run.stdout).unwrap();
+    let theirs: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("getsockopt ok "))
+        .collect();
+    assert_eq!(theirs.len(), ours.len(), "{text}");
+    for ((c, ours), theirs) in ours.iter().zip(theirs) {
+        // Python's value in our words: ints as they are, a linger or a
+        // timeval as seconds, a device name without quotes.
+        let theirs_as_ours = match *c {
+            "SO_LINGER" => {
+                let secs = theirs.trim_matches(|c| c == '(' || c == ')');
+                format!("{}s", secs.split(", ").nth(1).unwrap())
+            }
+            "SO_SNDTIMEO" => {
+                let t = theirs.trim_matches(|c| c == '(' || c == ')');
+                let (s, us) = t.split_once(", ").unwrap();
+                let secs = s.parse::<f64>().unwrap() + us.parse::<f64>().unwrap() / 1e6;
+                format!("{secs}s")
+            }
+            "SO_BINDTODEVICE" => theirs.trim_matches('\'').to_string(),
+            "TCP_KEEPIDLE" => format!("{theirs}s"),
+            "SO_REUSEADDR" | "TCP_NODELAY" => (theirs != "0").to_string(),
+            _ => theirs.to_string(),
+        };
+        assert_eq!(&theirs_as_ours, ours, "{c}: python says {theirs}");
+    }
+}

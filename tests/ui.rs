@@ -484,9 +484,18 @@ fn save_a_session_as_a_preset_remove_it_and_reopen_it_from_the_panel() {
         },
     );
     spec.options = vec![
-        sockscope::engine::options::SockOpt::ReuseAddress(true),
-        sockscope::engine::options::SockOpt::RecvBuffer(65536),
-        sockscope::engine::options::SockOpt::NoDelay(true),
+        sockscope::engine::options::SockOpt::flag(
+            sockscope::engine::options::OptName::ReuseAddress,
+            true,
+        ),
+        sockscope::engine::options::SockOpt::int(
+            sockscope::engine::options::OptName::RecvBuffer,
+            65536,
+        ),
+        sockscope::engine::options::SockOpt::flag(
+            sockscope::engine::options::OptName::NoDelay,
+            true,
+        ),
     ];
     spec.responder = Responder::Echo;
     spec.encoding = sockscope::engine::codec::Encoding::for_label("GBK").unwrap();
@@ -773,6 +782,8 @@ fn bytes_typed_as_escapes_in_a_gbk_session_are_saved_as_escapes() {
     h.get_by_label(L::ENCODING).scroll_to_me();
     click(&mut h, L::ENCODING);
     click(&mut h, "GBK");
+    // The option list above the encoding is long; the responder is back up.
+    h.get_by_label(L::RESPONDER_CANNED).scroll_to_me();
     click(&mut h, L::RESPONDER_CANNED);
     // The first rule's request: AA 55 is one character in GBK, but the
     // user wrote two escaped bytes.
@@ -2253,4 +2264,71 @@ fn quitting_with_a_capture_running_keeps_its_last_bytes() {
     // Quit at once: the bytes are still in the writer's buffer.
     eframe::App::on_exit(h.state_mut(), None);
     assert_eq!(std::fs::read(&cap).unwrap(), b"the last words");
+}
+
+/// Engine v2, item 4: the form's option fields come from the option
+/// table, so the new options are offered, checked as a file checks them,
+/// and read back once the socket is open; the live picker lists them too.
+#[test]
+fn the_forms_option_fields_come_from_the_table_and_are_read_back() {
+    let mut h = harness(Vec::new());
+    server_in_form(&mut h);
+    click(&mut h, L::MORE_OPTIONS);
+    h.run_steps(3);
+    let tos = "TOS / traffic class";
+    h.get_by_label(tos).scroll_to_me();
+    replace_text(&mut h, tos, "300");
+    // Said under the field and as the reason Open is disabled.
+    assert_eq!(
+        h.get_all_by_label_contains("IP_TOS takes a TOS byte from 0 to 255")
+            .count(),
+        2
+    );
+    replace_text(&mut h, tos, "0xb8");
+    for (label, value) in [("Bind to device", "lo"), ("User timeout", "2500")] {
+        h.get_by_label(label).scroll_to_me();
+        replace_text(&mut h, label, value);
+    }
+    let before = h.state().model().sessions().len();
+    h.get_by_label(L::OPEN).scroll_to_me();
+    click(&mut h, L::OPEN);
+    step_until(&mut h, "opened", |a| {
+        a.model().sessions().len() == before + 1
+    });
+    let id = h.state().selected().unwrap();
+    let actual = |a: &App, c: &str| {
+        a.model()
+            .get(id)
+            .and_then(|i| i.options.iter().find(|o| o.name == c).cloned())
+            .and_then(|o| o.actual.ok())
+    };
+    step_until(&mut h, "options read back", |a| {
+        actual(a, "IP_TOS").is_some()
+    });
+    assert_eq!(actual(h.state(), "IP_TOS").as_deref(), Some("184"));
+    assert_eq!(actual(h.state(), "SO_BINDTODEVICE").as_deref(), Some("lo"));
+    assert_eq!(
+        actual(h.state(), "TCP_USER_TIMEOUT").as_deref(),
+        Some("2500")
+    );
+    // The inspector's live picker offers the same list.
+    click(&mut h, L::LIVE_OPTION);
+    h.run_steps(2);
+    // The list's own row of that name is a label; the picker's is a button.
+    fn item<'a>(h: &'a Harness<'_, App>) -> egui_kittest::Node<'a> {
+        h.get_all_by_label("TCP_USER_TIMEOUT")
+            .find(|n| n.accesskit_node().role() != Role::Label)
+            .expect("the picker offers TCP_USER_TIMEOUT")
+    }
+    item(&h).click();
+    h.run_steps(2);
+    assert_eq!(
+        h.get_by_label(L::LIVE_OPTION).value().as_deref(),
+        Some("TCP_USER_TIMEOUT")
+    );
+    replace_text(&mut h, "=", "4000");
+    click(&mut h, L::SET_OPTION);
+    step_until(&mut h, "changed live", |a| {
+        actual(a, "TCP_USER_TIMEOUT").as_deref() == Some("4000")
+    });
 }

@@ -1,12 +1,14 @@
 //! The "new session" form: every option the engine supports, checked as the
 //! user types, with the reason shown beside the field and on the Open button.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::engine::codec::{COMMON_ENCODINGS, Encoding};
-use crate::engine::options::SockOpt;
+use std::collections::BTreeMap;
+
+use crate::engine::options::{OPTIONS, OptName, OptValue, SockOpt, SocketShape, Widget};
 use crate::engine::spec::{
     self, Family, HostPort, Responder, SessionKind, SessionSpec, StalePolicy,
 };
@@ -71,18 +73,20 @@ pub enum Tri {
 }
 
 impl Tri {
-    fn get(self) -> Option<bool> {
-        match self {
-            Tri::Default => None,
-            Tri::On => Some(true),
-            Tri::Off => Some(false),
+    /// The choice a flag option's text stands for.
+    fn of_text(s: &str) -> Tri {
+        match s.trim() {
+            "on" | "1" | "true" => Tri::On,
+            "off" | "0" | "false" => Tri::Off,
+            _ => Tri::Default,
         }
     }
-    fn from(b: Option<bool>) -> Tri {
-        match b {
-            None => Tri::Default,
-            Some(true) => Tri::On,
-            Some(false) => Tri::Off,
+    /// The text the form keeps for the choice.
+    fn text(self) -> &'static str {
+        match self {
+            Tri::Default => "",
+            Tri::On => "on",
+            Tri::Off => "off",
         }
     }
 }
@@ -107,23 +111,9 @@ pub struct OpenForm {
     pub backlog: String,
     pub remove_stale: bool,
     pub join: String,
-    pub reuse_address: bool,
-    pub nodelay: bool,
-    pub keepalive: bool,
-    pub reuse_port: Tri,
-    pub keepalive_idle: String,
-    pub keepalive_interval: String,
-    pub keepalive_count: String,
-    pub rcvbuf: String,
-    pub sndbuf: String,
-    pub linger: String,
-    pub broadcast: Tri,
-    pub ttl: String,
-    pub only_v6: Tri,
-    pub multicast_ttl: String,
-    pub multicast_loop: Tri,
-    pub multicast_if: String,
-    pub write_timeout: String,
+    /// Socket options as typed, by option: text for numbers and times,
+    /// `on`/`off` for flags, empty or absent for the kernel's default.
+    pub options: BTreeMap<OptName, String>,
     pub connect_timeout: String,
     pub read_timeout: String,
     pub close_on_read_timeout: bool,
@@ -162,23 +152,7 @@ impl Default for OpenForm {
             backlog: "128".into(),
             remove_stale: false,
             join: String::new(),
-            reuse_address: false,
-            nodelay: false,
-            keepalive: false,
-            reuse_port: Tri::Default,
-            keepalive_idle: String::new(),
-            keepalive_interval: String::new(),
-            keepalive_count: String::new(),
-            rcvbuf: String::new(),
-            sndbuf: String::new(),
-            linger: String::new(),
-            broadcast: Tri::Default,
-            ttl: String::new(),
-            only_v6: Tri::Default,
-            multicast_ttl: String::new(),
-            multicast_loop: Tri::Default,
-            multicast_if: String::new(),
-            write_timeout: String::new(),
+            options: BTreeMap::new(),
             connect_timeout: "10".into(),
             read_timeout: String::new(),
             close_on_read_timeout: false,
@@ -215,13 +189,12 @@ impl Problems {
 
 /// The form field a preset field's error belongs to (an option's error
 /// names its C name).
-fn form_field(field: &str, msg: &str) -> &'static str {
+fn form_field(field: &str) -> &'static str {
     match field {
         "backlog" => "Backlog",
         "recv_buffer" => "Recv buffer",
         "read_timeout" => "Read timeout",
         "connect_timeout" => "Connect timeout",
-        "ttl" => "TTL",
         "name" => "Name",
         "encoding" => L::ENCODING,
         "local" => L::LOCAL,
@@ -229,23 +202,8 @@ fn form_field(field: &str, msg: &str) -> &'static str {
         "path" => L::PATH,
         "responder" | "reply_delay" => L::RESPONDER,
         "tls" => L::TLS,
-        "options" => [
-            ("TCP_KEEPIDLE", "Keepalive idle"),
-            ("TCP_KEEPINTVL", "Keepalive interval"),
-            ("TCP_KEEPCNT", "Keepalive count"),
-            ("SO_RCVBUF", "SO_RCVBUF"),
-            ("SO_SNDBUF", "SO_SNDBUF"),
-            ("SO_LINGER", "SO_LINGER"),
-            ("IP_MULTICAST_TTL", "Multicast TTL"),
-            ("IPV6_MULTICAST_HOPS", "Multicast TTL"),
-            ("IP_TTL", "TTL"),
-            ("IPV6_UNICAST_HOPS", "TTL"),
-            ("SO_SNDTIMEO", "Write timeout"),
-        ]
-        .iter()
-        .find(|(c, _)| msg.starts_with(c))
-        .map_or("Options", |(_, f)| f),
-        _ => "Options",
+        // An option's error names its key; the option's own label shows it.
+        key => OptName::from_key(key).map_or("Options", |n| n.def().label),
     }
 }
 
@@ -330,7 +288,7 @@ impl OpenForm {
                 f.local = local.to_string();
                 f.backlog = backlog.to_string();
                 // What the engine does when the spec does not say.
-                f.reuse_address = true;
+                f.options.insert(OptName::ReuseAddress, "on".into());
             }
             SessionKind::Udp {
                 local,
@@ -376,30 +334,13 @@ impl OpenForm {
             SessionKind::Script { .. } | SessionKind::Burst(_) => {}
         }
         for o in &spec.options {
-            match *o {
-                SockOpt::ReuseAddress(b) => f.reuse_address = b,
-                SockOpt::NoDelay(b) => f.nodelay = b,
-                SockOpt::KeepAlive(b) => f.keepalive = b,
-                SockOpt::ReusePort(b) => f.reuse_port = Tri::from(Some(b)),
-                SockOpt::KeepAliveIdle(d) => f.keepalive_idle = d.as_secs_f64().to_string(),
-                SockOpt::KeepAliveInterval(d) => f.keepalive_interval = d.as_secs_f64().to_string(),
-                SockOpt::KeepAliveCount(n) => f.keepalive_count = n.to_string(),
-                SockOpt::RecvBuffer(n) => f.rcvbuf = n.to_string(),
-                SockOpt::SendBuffer(n) => f.sndbuf = n.to_string(),
-                SockOpt::Linger(l) => {
-                    f.linger = l.map(|d| d.as_secs_f64().to_string()).unwrap_or_default()
+            match o.name() {
+                OptName::Blocking => f.blocking = o.value() == OptValue::Flag(true),
+                // The session's read timeout field carries it.
+                OptName::ReadTimeout => {}
+                n => {
+                    f.options.insert(n, o.input_text());
                 }
-                SockOpt::Broadcast(b) => f.broadcast = Tri::from(Some(b)),
-                SockOpt::Ttl(n) => f.ttl = n.to_string(),
-                SockOpt::OnlyV6(b) => f.only_v6 = Tri::from(Some(b)),
-                SockOpt::MulticastTtl(n) => f.multicast_ttl = n.to_string(),
-                SockOpt::MulticastLoop(b) => f.multicast_loop = Tri::from(Some(b)),
-                SockOpt::MulticastIfV4(a) => f.multicast_if = a.to_string(),
-                SockOpt::MulticastIfV6(_) | SockOpt::ReadTimeout(_) => {}
-                SockOpt::WriteTimeout(d) => {
-                    f.write_timeout = d.map(|d| d.as_secs_f64().to_string()).unwrap_or_default()
-                }
-                SockOpt::Blocking(b) => f.blocking = b,
             }
         }
         *self = f;
@@ -428,7 +369,32 @@ impl OpenForm {
             _ if server(before) => self.local.clear(),
             _ => {}
         }
-        self.reuse_address = server(self.kind);
+        let reuse = if server(self.kind) { "on" } else { "" };
+        self.options.insert(OptName::ReuseAddress, reuse.into());
+    }
+
+    /// Whether the form offers an option for its kind and family (both
+    /// families' options while the family is left to the addresses).
+    fn offers(&self, name: OptName) -> bool {
+        let inet = self.is_inet();
+        let stream = !matches!(self.kind, KindChoice::Udp | KindChoice::UnixDatagram);
+        let families: &[bool] = match self.family {
+            Family::V4 => &[false],
+            Family::V6 => &[true],
+            Family::Auto => &[false, true],
+        };
+        families.iter().any(|&v6| {
+            name.applies(SocketShape {
+                inet,
+                v6: v6 && inet,
+                stream,
+            })
+        })
+    }
+
+    /// What the form holds for an option, trimmed.
+    fn option_text(&self, name: OptName) -> &str {
+        self.options.get(&name).map_or("", |s| s.trim())
     }
 
     fn is_inet(&self) -> bool {
@@ -554,93 +520,27 @@ impl OpenForm {
             KindChoice::SocketPair => Some(SessionKind::SocketPair),
         };
         let mut opts = Vec::new();
-        if self.reuse_address && self.is_inet() {
-            opts.push(SockOpt::ReuseAddress(true));
-        } else if self.kind == KindChoice::TcpServer {
+        for def in OPTIONS.iter() {
+            let text = self.option_text(def.name);
+            // Blocking and SO_RCVTIMEO have fields of their own.
+            if text.is_empty()
+                || matches!(def.name, OptName::Blocking | OptName::ReadTimeout)
+                || !self.offers(def.name)
+            {
+                continue;
+            }
+            match SockOpt::parse(def.name, text) {
+                Ok(o) => opts.push(o),
+                Err(m) => p.add(def.label, m),
+            }
+        }
+        if self.kind == KindChoice::TcpServer && self.option_text(OptName::ReuseAddress).is_empty()
+        {
             // Said, since a server without the option takes it.
-            opts.push(SockOpt::ReuseAddress(false));
-        }
-        if let Some(b) = self.reuse_port.get() {
-            opts.push(SockOpt::ReusePort(b));
-        }
-        let is_tcp = matches!(self.kind, KindChoice::TcpClient | KindChoice::TcpServer);
-        if let Some(d) = opt_secs(&mut p, "Keepalive idle", &self.keepalive_idle) {
-            opts.push(SockOpt::KeepAliveIdle(d));
-        }
-        if let Some(d) = opt_secs(&mut p, "Keepalive interval", &self.keepalive_interval) {
-            opts.push(SockOpt::KeepAliveInterval(d));
-        }
-        if let Some(n) = opt_num::<u32>(
-            &mut p,
-            "Keepalive count",
-            &self.keepalive_count,
-            |_| true,
-            "a whole number",
-        ) {
-            opts.push(SockOpt::KeepAliveCount(n));
-        }
-        if self.keepalive && is_tcp {
-            opts.push(SockOpt::KeepAlive(true));
-        }
-        if self.nodelay && is_tcp {
-            opts.push(SockOpt::NoDelay(true));
-        }
-        if let Some(n) = opt_num::<usize>(
-            &mut p,
-            "SO_RCVBUF",
-            &self.rcvbuf,
-            |_| true,
-            "a size in bytes",
-        ) {
-            opts.push(SockOpt::RecvBuffer(n));
-        }
-        if let Some(n) = opt_num::<usize>(
-            &mut p,
-            "SO_SNDBUF",
-            &self.sndbuf,
-            |_| true,
-            "a size in bytes",
-        ) {
-            opts.push(SockOpt::SendBuffer(n));
-        }
-        if let Some(d) = opt_secs(&mut p, "SO_LINGER", &self.linger) {
-            opts.push(SockOpt::Linger(Some(d)));
-        }
-        if let Some(b) = self.broadcast.get() {
-            opts.push(SockOpt::Broadcast(b));
-        }
-        if let Some(n) = opt_num::<u32>(&mut p, "TTL", &self.ttl, |_| true, "a whole number") {
-            opts.push(SockOpt::Ttl(n));
-        }
-        if let Some(b) = self.only_v6.get() {
-            opts.push(SockOpt::OnlyV6(b));
-        }
-        if let Some(n) = opt_num::<u32>(
-            &mut p,
-            "Multicast TTL",
-            &self.multicast_ttl,
-            |_| true,
-            "a whole number",
-        ) {
-            opts.push(SockOpt::MulticastTtl(n));
-        }
-        if let Some(b) = self.multicast_loop.get() {
-            opts.push(SockOpt::MulticastLoop(b));
-        }
-        if let Some(a) = opt_num::<Ipv4Addr>(
-            &mut p,
-            "Multicast interface",
-            &self.multicast_if,
-            |_| true,
-            "an IPv4 address (e.g. 127.0.0.1)",
-        ) {
-            opts.push(SockOpt::MulticastIfV4(a));
-        }
-        if let Some(d) = opt_secs(&mut p, "Write timeout", &self.write_timeout) {
-            opts.push(SockOpt::WriteTimeout(Some(d)));
+            opts.push(SockOpt::flag(OptName::ReuseAddress, false));
         }
         if !self.auto_read {
-            opts.push(SockOpt::Blocking(self.blocking));
+            opts.push(SockOpt::flag(OptName::Blocking, self.blocking));
         }
         let connect_timeout = opt_secs(&mut p, "Connect timeout", &self.connect_timeout);
         let read_timeout = opt_secs(&mut p, "Read timeout", &self.read_timeout);
@@ -715,7 +615,7 @@ impl OpenForm {
         // code that checks a preset file (written as one, then read back),
         // so a form and a file can never disagree on what is valid.
         if let Err((field, msg)) = crate::preset::to_spec(crate::preset::from_spec(&spec)) {
-            p.add(form_field(&field, &msg), msg);
+            p.add(form_field(&field), msg);
             return (None, p);
         }
         (Some(spec), p)
@@ -931,12 +831,15 @@ impl OpenForm {
                 }
             });
         ui.horizontal_wrapped(|ui| {
-            if self.is_inet() {
-                ui.checkbox(&mut self.reuse_address, L::REUSE_ADDRESS);
-            }
-            if matches!(self.kind, KindChoice::TcpClient | KindChoice::TcpServer) {
-                ui.checkbox(&mut self.nodelay, L::NODELAY);
-                ui.checkbox(&mut self.keepalive, L::KEEPALIVE);
+            for def in OPTIONS.iter() {
+                if def.widget != Widget::Check || !self.offers(def.name) {
+                    continue;
+                }
+                let mut on = Tri::of_text(self.option_text(def.name)) == Tri::On;
+                if ui.checkbox(&mut on, def.label).changed() {
+                    let t = if on { Tri::On } else { Tri::Default };
+                    self.options.insert(def.name, t.text().into());
+                }
             }
         });
         if self.takes_responder() {
@@ -1015,8 +918,8 @@ impl OpenForm {
     }
 
     fn more_options(&mut self, ui: &mut egui::Ui, problems: &Problems) {
-        let tri = |ui: &mut egui::Ui, v: &mut Tri, label: &str| {
-            ui.label(label);
+        let tri = |ui: &mut egui::Ui, v: &mut Tri, label: &str, help: &str| {
+            ui.label(label).on_hover_text(help);
             ui.horizontal(|ui| {
                 ui.selectable_value(v, Tri::Default, "default");
                 ui.selectable_value(v, Tri::On, "on");
@@ -1024,103 +927,77 @@ impl OpenForm {
             });
             ui.end_row();
         };
-        let text = |ui: &mut egui::Ui, v: &mut String, label: &'static str, hint: &str| {
-            let l = ui.label(label);
-            ui.vertical(|ui| {
-                ui.add(
-                    egui::TextEdit::singleline(v)
-                        .hint_text(hint)
-                        .desired_width(120.0)
-                        .id_salt(label),
-                )
-                .labelled_by(l.id);
-                if let Some(m) = problems.of(label) {
-                    ui.colored_label(ui.visuals().error_fg_color, format!("! {m}"));
-                }
-            });
-            ui.end_row();
-        };
+        let text =
+            |ui: &mut egui::Ui, v: &mut String, label: &'static str, hint: &str, help: &str| {
+                let l = ui.label(label).on_hover_text(help);
+                ui.vertical(|ui| {
+                    ui.add(
+                        egui::TextEdit::singleline(v)
+                            .hint_text(hint)
+                            .desired_width(120.0)
+                            .id_salt(label),
+                    )
+                    .labelled_by(l.id);
+                    if let Some(m) = problems.of(label) {
+                        ui.colored_label(ui.visuals().error_fg_color, format!("! {m}"));
+                    }
+                });
+                ui.end_row();
+            };
         egui::Grid::new("more-options")
             .num_columns(2)
             .show(ui, |ui| {
-                let inet = self.is_inet();
                 let tcp = matches!(self.kind, KindChoice::TcpClient | KindChoice::TcpServer);
-                let udp = self.kind == KindChoice::Udp;
-                if inet {
-                    tri(ui, &mut self.reuse_port, "SO_REUSEPORT");
-                    text(ui, &mut self.ttl, "TTL", "IP_TTL, default 64");
-                    tri(ui, &mut self.only_v6, "IPV6_V6ONLY");
+                for def in OPTIONS.iter() {
+                    if !self.offers(def.name) {
+                        continue;
+                    }
+                    let help = format!("{}: {}", def.c, def.help);
+                    match def.widget {
+                        Widget::Tri => {
+                            let v = self.options.entry(def.name).or_default();
+                            let mut t = Tri::of_text(v);
+                            tri(ui, &mut t, def.label, &help);
+                            if t != Tri::of_text(v) {
+                                *v = t.text().into();
+                            }
+                        }
+                        Widget::Text(hint) => text(
+                            ui,
+                            self.options.entry(def.name).or_default(),
+                            def.label,
+                            hint,
+                            &help,
+                        ),
+                        Widget::Check | Widget::None => {}
+                    }
                 }
                 if tcp {
                     text(
                         ui,
-                        &mut self.keepalive_idle,
-                        "Keepalive idle",
-                        "s (TCP_KEEPIDLE)",
-                    );
-                    text(
-                        ui,
-                        &mut self.keepalive_interval,
-                        "Keepalive interval",
-                        "s (TCP_KEEPINTVL)",
-                    );
-                    text(
-                        ui,
-                        &mut self.keepalive_count,
-                        "Keepalive count",
-                        "TCP_KEEPCNT",
-                    );
-                    text(ui, &mut self.connect_timeout, "Connect timeout", "s");
-                }
-                if !self.kind_is_listener()
-                    && self.kind != KindChoice::Udp
-                    && self.kind != KindChoice::UnixDatagram
-                {
-                    text(ui, &mut self.linger, "SO_LINGER", "s; 0 = RST on close");
-                } else if self.kind_is_listener() {
-                    text(ui, &mut self.linger, "SO_LINGER", "s; children inherit it");
-                }
-                if udp {
-                    tri(ui, &mut self.broadcast, "SO_BROADCAST");
-                    text(
-                        ui,
-                        &mut self.multicast_ttl,
-                        "Multicast TTL",
-                        "0 keeps it on this host",
-                    );
-                    tri(ui, &mut self.multicast_loop, "Multicast loop");
-                    text(
-                        ui,
-                        &mut self.multicast_if,
-                        "Multicast interface",
-                        "e.g. 127.0.0.1",
+                        &mut self.connect_timeout,
+                        "Connect timeout",
+                        "seconds",
+                        "seconds per address tried; 0 leaves it to the kernel",
                     );
                 }
-                text(ui, &mut self.rcvbuf, "SO_RCVBUF", "bytes");
-                text(ui, &mut self.sndbuf, "SO_SNDBUF", "bytes");
-                text(
-                    ui,
-                    &mut self.write_timeout,
-                    "Write timeout",
-                    "s (SO_SNDTIMEO)",
-                );
                 text(
                     ui,
                     &mut self.read_timeout,
                     "Read timeout",
-                    "s of silence (SO_RCVTIMEO)",
+                    "seconds",
+                    "SO_RCVTIMEO: report a timeout after this much silence",
                 );
                 ui.label("");
-                ui.checkbox(
-                    &mut self.close_on_read_timeout,
-                    "close when the read timeout fires",
-                );
+                ui.checkbox(&mut self.close_on_read_timeout, "close on timeout")
+                    .on_hover_text("close the session when the read timeout fires");
                 ui.end_row();
                 text(
                     ui,
                     &mut self.recv_buffer,
                     "Recv buffer",
-                    "bytes per recv (seed: 1024)",
+                    "bytes",
+                    "bytes asked for by each recv call (the seed uses 1024)",
                 );
                 let label = ui.label(L::ENCODING);
                 ui.vertical(|ui| {
@@ -1140,21 +1017,20 @@ impl OpenForm {
                 ui.end_row();
                 ui.label("Reading");
                 ui.vertical(|ui| {
-                    ui.checkbox(
-                        &mut self.auto_read,
-                        "read automatically (event loop, non-blocking)",
-                    );
+                    ui.checkbox(&mut self.auto_read, "read automatically")
+                        .on_hover_text(
+                            "an event loop reads a non-blocking socket; off: read only on request, with real recv calls",
+                        );
                     if !self.auto_read {
-                        ui.checkbox(&mut self.blocking, "blocking socket (setblocking(True))");
+                        ui.checkbox(&mut self.blocking, "blocking socket")
+                            .on_hover_text("setblocking(True): a recv waits for data");
                     }
                 });
                 ui.end_row();
                 if self.kind != KindChoice::Udp && self.kind != KindChoice::UnixDatagram {
                     ui.label("Peer FIN");
-                    ui.checkbox(
-                        &mut self.keep_open,
-                        "keep open after the peer's FIN (half-open)",
-                    );
+                    ui.checkbox(&mut self.keep_open, "stay half-open")
+                        .on_hover_text("keep the session open after the peer's FIN, so we can still send");
                     ui.end_row();
                 }
             });
@@ -1181,10 +1057,6 @@ impl OpenForm {
 
     fn takes_tls(&self) -> bool {
         matches!(self.kind, KindChoice::TcpClient | KindChoice::TcpServer)
-    }
-
-    fn kind_is_listener(&self) -> bool {
-        matches!(self.kind, KindChoice::TcpServer | KindChoice::UnixServer)
     }
 }
 
@@ -1223,13 +1095,13 @@ mod tests {
         let f = OpenForm {
             kind: KindChoice::TcpServer,
             local: "127.0.0.1:70000".into(),
-            rcvbuf: "lots".into(),
+            options: [(OptName::RecvBuffer, "lots".to_string())].into(),
             ..OpenForm::default()
         };
         let (spec, p) = f.validate();
         assert!(spec.is_none());
         assert!(p.of(L::LOCAL).unwrap().contains("out of range"));
-        assert!(p.of("SO_RCVBUF").unwrap().contains("not a size"));
+        assert!(p.of("SO_RCVBUF").unwrap().contains("not a whole number"));
     }
 
     /// Engine v2, item 5: the form re-implemented the preset's checks and
@@ -1256,13 +1128,25 @@ mod tests {
             assert!(spec.is_none(), "{p:?}");
             p
         };
-        let p = form(OpenForm {
-            keepalive_count: "200".into(),
-            ..OpenForm::default()
-        });
-        let m = p.of("Keepalive count").expect("the field is named");
-        let f = file_says("", ", options: (keepalive_count: 200)");
-        assert!(f.contains(m), "form: {m}; file: {f}");
+        for (name, key, value, label) in [
+            (
+                OptName::KeepAliveCount,
+                "keepalive_count",
+                "200",
+                "Keepalive count",
+            ),
+            (OptName::Tos, "tos", "256", "TOS / traffic class"),
+            (OptName::MaxSeg, "maxseg", "20", "TCP_MAXSEG"),
+            (OptName::Linger, "linger", "0.5", "SO_LINGER"),
+        ] {
+            let p = form(OpenForm {
+                options: [(name, value.to_string())].into(),
+                ..OpenForm::default()
+            });
+            let m = p.of(label).expect("the field is named");
+            let f = file_says("", &format!(", options: ({key}: {value})"));
+            assert!(f.contains(m), "form: {m}; file: {f}");
+        }
         let p = form(OpenForm {
             backlog: "70000".into(),
             ..OpenForm::default()
@@ -1281,7 +1165,12 @@ mod tests {
         let (spec, p) = OpenForm {
             kind: KindChoice::TcpServer,
             local: "127.0.0.1:0".into(),
-            keepalive_count: "127".into(),
+            options: [
+                (OptName::KeepAliveCount, "127".to_string()),
+                (OptName::Tos, "0xb8".to_string()),
+                (OptName::BindDevice, "lo".to_string()),
+            ]
+            .into(),
             backlog: "65535".into(),
             ..OpenForm::default()
         }
@@ -1296,7 +1185,12 @@ mod tests {
             local: "127.0.0.1:9999".into(),
             remote: String::new(),
             join: "239.1.2.3".into(),
-            rcvbuf: "65536".into(),
+            options: [
+                (OptName::RecvBuffer, "65536".to_string()),
+                (OptName::Tos, "16".to_string()),
+                (OptName::MulticastLoop, "off".to_string()),
+            ]
+            .into(),
             encoding: "GBK".into(),
             responder: ResponderForm {
                 kind: super::super::responder_form::ReplyKind::Fixed,

@@ -51,9 +51,26 @@ impl Inspector {
         spec: Option<&crate::engine::SessionSpec>,
     ) -> Option<InspectorAction> {
         let mut action = draw(ui, info, spec);
-        if info.state.is_closed() || info.kind == Kind::Script || info.fd.is_none() {
+        if info.kind == Kind::Script {
             return action;
         }
+        ui.separator();
+        ui.strong(L::OPTIONS);
+        // The live row goes above the list, which is long (every option
+        // that applies): a change is made where it can be seen.
+        if !(info.state.is_closed() || info.fd.is_none()) {
+            self.live_row(ui, info, &mut action);
+        }
+        options_grid(ui, info);
+        action
+    }
+
+    fn live_row(
+        &mut self,
+        ui: &mut egui::Ui,
+        info: &SessionInfo,
+        action: &mut Option<InspectorAction>,
+    ) {
         ui.horizontal_wrapped(|ui| {
             let v6 = info.family == Some("AF_INET6");
             super::option_picker(
@@ -68,7 +85,7 @@ impl Inspector {
                 match SockOpt::parse(self.opt, &self.value) {
                     Ok(o) => {
                         self.error = None;
-                        action = Some(InspectorAction::SetOption(o));
+                        *action = Some(InspectorAction::SetOption(o));
                     }
                     Err(e) => self.error = Some(e),
                 }
@@ -80,7 +97,6 @@ impl Inspector {
                 format!("! {e} (nothing was set)"),
             );
         }
-        action
     }
 }
 
@@ -475,14 +491,17 @@ fn draw(
     if let Some(p) = &info.http {
         http_ui(ui, info, p);
     }
-    ui.separator();
-    ui.strong(L::OPTIONS);
     if reset {
         return Some(InspectorAction::ResetCounters(info.id));
     }
+    copy.map(InspectorAction::Copy)
+}
+
+/// The options as the kernel reports them, beside what was asked.
+fn options_grid(ui: &mut egui::Ui, info: &SessionInfo) {
     if info.options.is_empty() {
         ui.weak("(not read yet)");
-        return copy.map(InspectorAction::Copy);
+        return;
     }
     egui::Grid::new("options-grid")
         .num_columns(3)
@@ -510,10 +529,6 @@ fn draw(
                 ui.end_row();
             }
         });
-    if reset {
-        return Some(InspectorAction::ResetCounters(info.id));
-    }
-    copy.map(InspectorAction::Copy)
 }
 
 /// One socket a step-mode script made, as its calls left it.

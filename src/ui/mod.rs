@@ -77,13 +77,18 @@ fn option_picker(
     egui::ComboBox::from_id_salt(id)
         .selected_text(opt.c_name(v6))
         .show_ui(ui, |ui| {
-            for o in OptName::ALL {
-                ui.selectable_value(opt, o, o.c_name(false));
+            for o in OptName::all() {
+                ui.selectable_value(opt, o, o.c_name(v6))
+                    .on_hover_text(o.def().help);
             }
         })
         .response
         .labelled_by(l.id);
     let lv = ui.label("=");
-    ui.add(egui::TextEdit::singleline(value).desired_width(60.0))
-        .labelled_by(lv.id);
+    ui.add(
+        egui::TextEdit::singleline(value)
+            .hint_text(opt.def().ty.hint())
+            .desired_width(60.0),
+    )
+    .labelled_by(lv.id);
 }

@@ -64,7 +64,7 @@ impl Worker {
             return;
         };
         let r = SockRef::from(sock);
-        if matches!(opt, SockOpt::Blocking(_)) && self.spec.auto_read {
+        if opt.name() == OptName::Blocking && self.spec.auto_read {
             self.sink.control(
                 target,
                 EventKind::Error(OpError::plain(
@@ -78,13 +78,9 @@ impl Worker {
         let report = options::report(&r, opt.name(), Some(&opt));
         match result {
             Ok(()) => self.sink.control(target, EventKind::OptionChanged(report)),
-            Err(e) => self.sink.control(
-                target,
-                EventKind::Error(OpError::io(
-                    format!("setsockopt {}={}", report.name, opt.value_text()),
-                    &e,
-                )),
-            ),
+            Err(e) => self
+                .sink
+                .control(target, EventKind::Error(options::refused(&opt, &r, &e))),
         }
     }
 

@@ -26,7 +26,7 @@ use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
 use super::error::OpError;
-use super::options::{self, SockOpt};
+use super::options::{self, OptName, OptValue, SockOpt};
 use super::protocol::{
     Addr, CloseReason, Command, Counters, Direction, EventKind, LogEntry, SendMode, SessionId, Side,
 };

@@ -55,14 +55,8 @@ impl Worker {
                 continue;
             }
             if let Err(e) = options::apply(&r, opt) {
-                let name = opt.name().c_name(shape.is_some_and(|s| s.v6));
-                self.sink.control(
-                    id,
-                    EventKind::Error(OpError::io(
-                        format!("setsockopt {name}={}", opt.value_text()),
-                        &e,
-                    )),
-                );
+                self.sink
+                    .control(id, EventKind::Error(options::refused(&opt, &r, &e)));
             }
         }
         if let Some(t) = self.spec.read_timeout
@@ -81,7 +75,7 @@ impl Worker {
     pub(super) fn snapshot(&mut self, sock: &Socket, id: SessionId) {
         let mut requested = self.spec.options.clone();
         if let Some(t) = self.spec.read_timeout {
-            requested.push(SockOpt::ReadTimeout(Some(t)));
+            requested.push(SockOpt::maybe_secs(OptName::ReadTimeout, Some(t)));
         }
         let snap = options::snapshot(&SockRef::from(sock), &requested);
         self.sink.control(id, EventKind::Options(snap));
@@ -119,9 +113,11 @@ impl Worker {
                     .spec
                     .options
                     .iter()
-                    .any(|o| matches!(o, SockOpt::ReuseAddress(_)))
+                    .any(|o| o.name() == OptName::ReuseAddress)
                 {
-                    self.spec.options.insert(0, SockOpt::ReuseAddress(true));
+                    self.spec
+                        .options
+                        .insert(0, SockOpt::flag(OptName::ReuseAddress, true));
                 }
                 self.apply_options(&sock, self.top);
                 sock.bind(&local.into())
@@ -221,10 +217,8 @@ impl Worker {
             .options
             .iter()
             .rev()
-            .find_map(|o| match o {
-                SockOpt::Blocking(b) => Some(*b),
-                _ => None,
-            })
+            .find(|o| o.name() == OptName::Blocking)
+            .map(|o| o.value() == OptValue::Flag(true))
             .unwrap_or(true)
     }
 
@@ -234,9 +228,9 @@ impl Worker {
         let mut v4 = Ipv4Addr::UNSPECIFIED;
         let mut v6 = 0;
         for o in &self.spec.options {
-            match o {
-                SockOpt::MulticastIfV4(a) => v4 = *a,
-                SockOpt::MulticastIfV6(i) => v6 = *i,
+            match (o.name(), o.value()) {
+                (OptName::MulticastIfV4, OptValue::Ipv4(a)) => v4 = a,
+                (OptName::MulticastIfV6, OptValue::Int(i)) => v6 = i as u32,
                 _ => {}
             }
         }
@@ -647,11 +641,12 @@ impl Worker {
             .spec
             .options
             .iter()
-            .any(|o| matches!(o, SockOpt::RecvBuffer(_)))
+            .any(|o| o.name() == OptName::RecvBuffer)
         {
-            self.spec
-                .options
-                .insert(0, SockOpt::RecvBuffer(DEFAULT_UDP_RCVBUF));
+            self.spec.options.insert(
+                0,
+                SockOpt::int(OptName::RecvBuffer, DEFAULT_UDP_RCVBUF as u64),
+            );
         }
         self.apply_options(&sock, self.top);
         sock.bind(&local.into())
