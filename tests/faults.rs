@@ -403,3 +403,87 @@ fn a_peer_that_never_reads_is_slowed_down_not_buffered() {
     assert!(text.contains("\"write_paused\""), "no write_paused event");
     assert!(!text.contains("send queue full"), "a reply was refused");
 }
+
+/// Engine v2, item 1: one lifecycle wrapper sends `Opened` first and
+/// exactly one `Closed` last for every kind (socket kinds, step mode, a
+/// burst), whether it ends by itself, by a close or by a panic.
+#[test]
+fn every_kind_opens_once_and_closes_exactly_once() {
+    use sockscope::engine::burst::{BurstSpec, WaitFor};
+    use sockscope::engine::stepper::{Call, Family, SockType};
+    let mut h = Harness::new();
+    let mut echo = server("127.0.0.1:0");
+    echo.responder = Responder::Echo;
+    let srv = h.open(echo.clone());
+    let addr = h.listening(srv);
+    let cli = h.open(client(addr));
+    h.connected(cli);
+    let udp = h.open(SessionSpec::new(
+        "udp",
+        SessionKind::Udp {
+            local: Some("127.0.0.1:0".parse().unwrap()),
+            connect: None,
+            join: Vec::new(),
+        },
+    ));
+    h.bound(udp);
+    let pair = h.open(SessionSpec::new("pair", SessionKind::SocketPair));
+    let script = h.open(SessionSpec::new(
+        "script",
+        SessionKind::Script {
+            calls: vec![Call::Socket {
+                var: "s".into(),
+                family: Family::Inet,
+                ty: SockType::Stream,
+            }],
+            keep_open: false,
+        },
+    ));
+    let burst = h.open(SessionSpec::new(
+        "burst",
+        SessionKind::Burst(BurstSpec {
+            target: addr,
+            count: 5,
+            concurrency: 2,
+            payload: b"hi".to_vec(),
+            wait: WaitFor::Reply,
+            timeout: Duration::from_secs(5),
+            udp: false,
+            compare: false,
+        }),
+    ));
+    let doomed = h.open(echo);
+    h.listening(doomed);
+    h.send(EngineCommand::InjectPanic { target: doomed });
+    for id in [udp, pair] {
+        h.send(EngineCommand::Close { target: id });
+    }
+    let closed = |h: &mut Harness, id| {
+        h.find_any("closed", |e| {
+            e.session == id && matches!(e.kind, EventKind::Closed { .. })
+        })
+    };
+    for id in [script, burst, udp, pair, doomed] {
+        closed(&mut h, id);
+    }
+    h.send(EngineCommand::Close { target: cli });
+    closed(&mut h, cli);
+    h.send(EngineCommand::Close { target: srv });
+    closed(&mut h, srv);
+    h.settle(Duration::from_millis(300));
+    for id in [srv, cli, udp, pair, script, burst, doomed] {
+        let names = h.names_of(id);
+        assert_eq!(names.first(), Some(&"opened"), "{id}: {names:?}");
+        assert_eq!(names.last(), Some(&"closed"), "{id}: {names:?}");
+        assert_eq!(
+            names.iter().filter(|n| **n == "opened").count(),
+            1,
+            "{id}: {names:?}"
+        );
+        assert_eq!(
+            names.iter().filter(|n| **n == "closed").count(),
+            1,
+            "{id}: {names:?}"
+        );
+    }
+}

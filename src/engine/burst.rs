@@ -183,89 +183,86 @@ pub fn run(
     }
 }
 
-/// Runs a burst session on its own thread: the sequential run first when
-/// comparing, then the concurrent one, each reported as an event.
-pub(crate) fn run_session(
-    top: super::SessionId,
+/// A burst session: the sequential run first when comparing, then the
+/// concurrent one, each reported as an event.
+pub(crate) struct BurstSession {
     spec: super::SessionSpec,
-    shared: Arc<super::sink::Shared>,
-    cmds: crossbeam_channel::Receiver<super::Command>,
-) {
-    use super::protocol::{CloseReason, Counters, EventKind};
-    let mut sink = super::sink::Sink::new(shared.clone());
-    sink.control(
-        top,
-        EventKind::Opened {
-            name: spec.name.clone(),
-            kind: spec.kind.kind(),
-        },
-    );
-    sink.flush();
-    sink.wake();
-    let super::spec::SessionKind::Burst(burst) = spec.kind else {
-        return;
-    };
-    // A close command (or the engine going away) stops the burst.
-    let stop = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let stop = stop.clone();
-        std::thread::Builder::new()
-            .name(format!("sockscope-burst-stop-{}", top.session))
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match cmds.recv_timeout(Duration::from_millis(100)) {
-                        Ok(super::Command::Close { .. }) | Ok(super::Command::Abort { .. }) => {
-                            stop.store(true, Ordering::Relaxed)
-                        }
-                        Ok(_) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                            stop.store(true, Ordering::Relaxed)
+}
+
+impl BurstSession {
+    pub(crate) fn new(spec: super::SessionSpec) -> BurstSession {
+        BurstSession { spec }
+    }
+}
+
+impl super::session::Run for BurstSession {
+    fn run(self: Box<Self>, cx: &mut super::session::Context) -> super::session::End {
+        use super::protocol::{CloseReason, EventKind};
+        use super::session::End;
+        let top = cx.top;
+        let shared = cx.sink.shared();
+        let super::spec::SessionKind::Burst(burst) = self.spec.kind else {
+            return End::uncounted(CloseReason::Error(super::error::OpError::plain(
+                "burst",
+                "not a burst session",
+            )));
+        };
+        // A close command (or the engine going away) stops the burst.
+        let stop = Arc::new(AtomicBool::new(false));
+        let watcher = {
+            let stop = stop.clone();
+            let cmds = cx.cmds.clone();
+            std::thread::Builder::new()
+                .name(format!("sockscope-burst-stop-{}", top.session))
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        match cmds.recv_timeout(Duration::from_millis(100)) {
+                            Ok(super::Command::Close { .. }) | Ok(super::Command::Abort { .. }) => {
+                                stop.store(true, Ordering::Relaxed)
+                            }
+                            Ok(_) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                                stop.store(true, Ordering::Relaxed)
+                            }
                         }
                     }
-                }
-            })
-            .ok()
-    };
-    let mut runs = Vec::new();
-    if burst.compare && burst.concurrency > 1 {
-        runs.push(1);
-    }
-    runs.push(burst.concurrency);
-    for c in runs {
-        let progress_shared = shared.clone();
-        let progress = move |done: u32| {
-            let _ = progress_shared.events.try_send(super::Event {
-                session: top,
-                at: progress_shared.stamp(),
-                kind: EventKind::BurstProgress { done },
-            });
-            if let Some(w) = &progress_shared.wake {
-                w();
-            }
+                })
+                .ok()
         };
-        let report = run(&burst, c, &stop, &progress);
-        sink.control(top, EventKind::BurstDone(Box::new(report)));
-        sink.flush();
-        sink.wake();
-        if stop.load(Ordering::Relaxed) {
-            break;
+        let mut runs = Vec::new();
+        if burst.compare && burst.concurrency > 1 {
+            runs.push(1);
         }
+        runs.push(burst.concurrency);
+        for c in runs {
+            let progress_shared = shared.clone();
+            let progress = move |done: u32| {
+                let _ = progress_shared.events.try_send(super::Event {
+                    session: top,
+                    at: progress_shared.stamp(),
+                    kind: EventKind::BurstProgress { done },
+                });
+                if let Some(w) = &progress_shared.wake {
+                    w();
+                }
+            };
+            let report = run(&burst, c, &stop, &progress);
+            cx.sink.control(top, EventKind::BurstDone(Box::new(report)));
+            cx.sink.flush();
+            cx.sink.wake();
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        let reason = if stop.load(Ordering::Relaxed) {
+            CloseReason::Local
+        } else {
+            CloseReason::ScriptDone
+        };
+        stop.store(true, Ordering::Relaxed);
+        if let Some(w) = watcher {
+            let _ = w.join();
+        }
+        End::uncounted(reason)
     }
-    let reason = if stop.load(Ordering::Relaxed) {
-        CloseReason::Local
-    } else {
-        CloseReason::ScriptDone
-    };
-    stop.store(true, Ordering::Relaxed);
-    if let Some(w) = watcher {
-        let _ = w.join();
-    }
-    sink.control(
-        top,
-        EventKind::Closed {
-            reason,
-            counters: Counters::default(),
-        },
-    );
-    sink.finish(Duration::from_secs(2));
 }

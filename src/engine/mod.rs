@@ -11,6 +11,7 @@ pub mod log;
 pub mod options;
 pub mod protocol;
 pub mod respond;
+mod session;
 mod sink;
 pub mod spec;
 pub mod start;
@@ -31,7 +32,6 @@ pub use protocol::{Command, Event, EventKind, SessionId};
 pub use sink::WakeFn;
 pub use spec::SessionSpec;
 
-use protocol::{CloseReason, Counters};
 use sink::Shared;
 
 /// Engine-wide settings.
@@ -144,16 +144,7 @@ impl Engine {
         let name = spec.name.clone();
         let kind = spec.kind.kind();
         if let Err((op, e)) = self.start(id, spec) {
-            for kind in [
-                EventKind::Opened { name, kind },
-                EventKind::Closed {
-                    reason: CloseReason::Error(
-                        error::OpError::io(op, &e)
-                            .with_hint("the process is out of descriptors or threads; close some sessions or raise `ulimit -n`"),
-                    ),
-                    counters: Counters::default(),
-                },
-            ] {
+            for kind in session::not_started(name, kind, op, &e) {
                 self.events.inject(Event {
                     session: id,
                     at: self.shared.stamp(),
@@ -180,46 +171,15 @@ impl Engine {
         let (tx, rx) = crossbeam_channel::bounded(self.config.command_capacity.max(1));
         let interrupts: worker::Interrupts = Arc::new(Mutex::new(Vec::new()));
         let shared = self.shared.clone();
-        let ints = interrupts.clone();
         let canceller = stepper::Canceller::default();
-        let cancel = canceller.clone();
+        let resources = session::Resources {
+            poll,
+            interrupts: interrupts.clone(),
+            canceller: canceller.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name(format!("sockscope-session-{}", id.session))
-            .spawn(move || {
-                let panic_shared = shared.clone();
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    if matches!(spec.kind, spec::SessionKind::Script { .. }) {
-                        drop(poll);
-                        stepper::run_session(id, spec, shared, rx, cancel)
-                    } else if matches!(spec.kind, spec::SessionKind::Burst(_)) {
-                        drop(poll);
-                        burst::run_session(id, spec, shared, rx)
-                    } else {
-                        worker::run(id, spec, shared, rx, poll, ints)
-                    }
-                }));
-                if let Err(p) = r {
-                    let msg = p
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| p.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "unknown panic".into());
-                    let _ = panic_shared.events.send_timeout(
-                        Event {
-                            session: id,
-                            at: panic_shared.stamp(),
-                            kind: EventKind::Closed {
-                                reason: CloseReason::Panicked(msg),
-                                counters: Counters::default(),
-                            },
-                        },
-                        std::time::Duration::from_secs(1),
-                    );
-                    if let Some(w) = &panic_shared.wake {
-                        w();
-                    }
-                }
-            })
+            .spawn(move || session::run(id, spec, resources, shared, rx))
             .map_err(|e| ("start a session thread", e))?;
         self.sessions.insert(
             id.session,

@@ -157,6 +157,12 @@ pub(crate) struct Sink {
 }
 
 impl Sink {
+    /// The engine-wide state this sink sends into (for a helper thread of
+    /// the session's that reports on its own).
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
     pub fn new(shared: Arc<Shared>) -> Sink {
         Sink {
             shared,

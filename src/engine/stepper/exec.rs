@@ -458,76 +458,80 @@ pub fn run_script(calls: &[Call], mut each: impl FnMut(&CallRecord)) -> Vec<Call
         .collect()
 }
 
-/// Runs a step-mode session on its own thread: the script's calls, then
-/// (when kept open) each `Command::Step` as it comes.
-pub(crate) fn run_session(
-    top: crate::engine::SessionId,
+/// A step-mode session: the script's calls, then (when kept open) each
+/// `Command::Step` as it comes; one real, blocking syscall per call, on
+/// the session's own thread (blocking is the point).
+pub(crate) struct StepSession {
     spec: crate::engine::SessionSpec,
-    shared: Arc<crate::engine::sink::Shared>,
-    cmds: crossbeam_channel::Receiver<crate::engine::Command>,
     canceller: Canceller,
-) {
-    use crate::engine::protocol::{CloseReason, Command, Counters, EventKind};
-    use crate::engine::spec::SessionKind;
-    let mut sink = crate::engine::sink::Sink::new(shared);
-    sink.control(
-        top,
-        EventKind::Opened {
-            name: spec.name.clone(),
-            kind: spec.kind.kind(),
-        },
-    );
-    let SessionKind::Script { calls, keep_open } = spec.kind else {
-        return;
-    };
-    let mut st = Stepper::new(canceller);
-    let mut index = 0usize;
-    let mut step = |st: &mut Stepper, sink: &mut crate::engine::sink::Sink, call: &Call| {
-        let record = st.call(call);
-        sink.control(
-            top,
-            EventKind::Call {
-                index,
-                record: Box::new(record),
-            },
-        );
-        sink.flush();
-        sink.wake();
-        index += 1;
-    };
-    for c in &calls {
-        step(&mut st, &mut sink, c);
+}
+
+impl StepSession {
+    pub(crate) fn new(spec: crate::engine::SessionSpec, canceller: Canceller) -> StepSession {
+        StepSession { spec, canceller }
     }
-    let reason = if !keep_open {
-        CloseReason::ScriptDone
-    } else {
-        loop {
-            match cmds.recv() {
-                Ok(Command::Step { call, .. }) => step(&mut st, &mut sink, &call),
-                Ok(Command::Close { .. }) | Ok(Command::Abort { .. }) => break CloseReason::Local,
-                Ok(other) => {
-                    sink.control(
-                        top,
-                        EventKind::Error(OpError::plain(
-                            "command",
-                            format!("a step-mode session takes calls, not {other:?}"),
-                        )),
-                    );
-                    sink.flush();
-                    sink.wake();
-                }
-                Err(_) => break CloseReason::EngineStopped,
-            }
+}
+
+impl crate::engine::session::Run for StepSession {
+    fn run(
+        self: Box<Self>,
+        cx: &mut crate::engine::session::Context,
+    ) -> crate::engine::session::End {
+        use crate::engine::protocol::{CloseReason, Command, EventKind};
+        use crate::engine::session::End;
+        use crate::engine::spec::SessionKind;
+        let top = cx.top;
+        let sink = &mut cx.sink;
+        let SessionKind::Script { calls, keep_open } = self.spec.kind else {
+            return End::uncounted(CloseReason::Error(OpError::plain(
+                "step mode",
+                "not a script session",
+            )));
+        };
+        let mut st = Stepper::new(self.canceller);
+        let mut index = 0usize;
+        let mut step = |st: &mut Stepper, sink: &mut crate::engine::sink::Sink, call: &Call| {
+            let record = st.call(call);
+            sink.control(
+                top,
+                EventKind::Call {
+                    index,
+                    record: Box::new(record),
+                },
+            );
+            sink.flush();
+            sink.wake();
+            index += 1;
+        };
+        for c in &calls {
+            step(&mut st, sink, c);
         }
-    };
-    // Every socket the script left open is closed with the session.
-    drop(st);
-    sink.control(
-        top,
-        EventKind::Closed {
-            reason,
-            counters: Counters::default(),
-        },
-    );
-    sink.finish(Duration::from_secs(2));
+        let reason = if !keep_open {
+            CloseReason::ScriptDone
+        } else {
+            loop {
+                match cx.cmds.recv() {
+                    Ok(Command::Step { call, .. }) => step(&mut st, sink, &call),
+                    Ok(Command::Close { .. }) | Ok(Command::Abort { .. }) => {
+                        break CloseReason::Local;
+                    }
+                    Ok(other) => {
+                        sink.control(
+                            top,
+                            EventKind::Error(OpError::plain(
+                                "command",
+                                format!("a step-mode session takes calls, not {other:?}"),
+                            )),
+                        );
+                        sink.flush();
+                        sink.wake();
+                    }
+                    Err(_) => break CloseReason::EngineStopped,
+                }
+            }
+        };
+        // Every socket the script left open is closed with the session.
+        drop(st);
+        End::uncounted(reason)
+    }
 }

@@ -21,7 +21,7 @@ use super::protocol::Addr;
 
 mod exec;
 
-pub(crate) use exec::run_session;
+pub(crate) use exec::StepSession;
 pub use exec::{Canceller, Stepper, backlog_of, run_script};
 
 /// The address family of `socket()`.

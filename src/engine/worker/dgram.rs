@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Worker {
+impl Worker<'_> {
     pub(super) fn recv_dgrams(&mut self) {
         let cap = self.rx.cap;
         let responder = &self.spec.responder;

@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Worker {
+impl Worker<'_> {
     /// One `tcp_info` event per connection asked for: the one named, or
     /// every connection of a server asked by its own id.
     pub(super) fn tcp_info(&mut self, target: SessionId) {

@@ -31,7 +31,8 @@ use super::protocol::{
     Addr, CloseReason, Command, Counters, Direction, EventKind, LogEntry, SendMode, SessionId, Side,
 };
 use super::respond::{Framer, Reply};
-use super::sink::{Shared, Sink};
+use super::session::{Context, End, Run};
+use super::sink::Sink;
 use super::spec::{Family, HostPort, Responder, SessionKind, SessionSpec, StalePolicy, Step};
 use super::tls::{TlsConn, TlsSetup};
 
@@ -176,12 +177,14 @@ struct Dgram {
     framer: Framer,
 }
 
-pub(crate) struct Worker {
+pub(crate) struct Worker<'s> {
     top: SessionId,
     spec: SessionSpec,
     poll: Poll,
     cmds: Receiver<Command>,
-    sink: Sink,
+    /// The lifecycle wrapper's sink (engine/session.rs), borrowed so a
+    /// panic here leaves it whole.
+    sink: &'s mut Sink,
     listener: Option<Socket>,
     /// A Unix path this session bound: unlinked when the session ends,
     /// if the file there is still the socket it bound.
@@ -224,51 +227,60 @@ fn ms(d: Duration) -> String {
     format!("{}s", d.as_secs_f64())
 }
 
-/// Runs a session to its end. Called on the session's own named thread.
-pub(crate) fn run(
-    top: SessionId,
+/// The socket kinds (TCP, UDP, Unix stream and datagram, socketpair):
+/// one mio readiness loop over the session's sockets.
+pub(crate) struct SocketSession {
     spec: SessionSpec,
-    shared: Arc<Shared>,
-    cmds: Receiver<Command>,
     poll: Poll,
     interrupts: Interrupts,
-) {
-    let mut sink = Sink::new(shared);
-    sink.control(
-        top,
-        EventKind::Opened {
-            name: spec.name.clone(),
-            kind: spec.kind.kind(),
-        },
-    );
-    let buf_len = spec.limits.recv_buffer.max(1);
-    let mut w = Worker {
-        top,
-        spec,
-        poll,
-        cmds,
-        sink,
-        listener: None,
-        owned_path: None,
-        conns: HashMap::new(),
-        dgram: None,
-        next_child: 1,
-        ready_again: VecDeque::new(),
-        accept_retry_at: None,
-        last_emfile_report: None,
-        rx: RecvBuf::new(buf_len),
-        end: None,
-        interrupts,
-        last_stats: now(),
-        end_counters: Counters::default(),
-        tls: None,
-        tls_identity: None,
-    };
-    match w.setup() {
-        Ok(()) => w.event_loop(),
-        Err(reason) => w.end = Some(reason),
+}
+
+impl SocketSession {
+    pub(crate) fn new(spec: SessionSpec, poll: Poll, interrupts: Interrupts) -> SocketSession {
+        SocketSession {
+            spec,
+            poll,
+            interrupts,
+        }
     }
-    w.shutdown_all();
+}
+
+impl Run for SocketSession {
+    fn run(self: Box<Self>, cx: &mut Context) -> End {
+        let SocketSession {
+            spec,
+            poll,
+            interrupts,
+        } = *self;
+        let buf_len = spec.limits.recv_buffer.max(1);
+        let mut w = Worker {
+            top: cx.top,
+            spec,
+            poll,
+            cmds: cx.cmds.clone(),
+            sink: &mut cx.sink,
+            listener: None,
+            owned_path: None,
+            conns: HashMap::new(),
+            dgram: None,
+            next_child: 1,
+            ready_again: VecDeque::new(),
+            accept_retry_at: None,
+            last_emfile_report: None,
+            rx: RecvBuf::new(buf_len),
+            end: None,
+            interrupts,
+            last_stats: now(),
+            end_counters: Counters::default(),
+            tls: None,
+            tls_identity: None,
+        };
+        match w.setup() {
+            Ok(()) => w.event_loop(),
+            Err(reason) => w.end = Some(reason),
+        }
+        w.shutdown_all()
+    }
 }
 
 fn errno_of(e: &io::Error) -> i32 {
@@ -348,7 +360,7 @@ enum After {
     Close(CloseReason),
 }
 
-impl Worker {
+impl Worker<'_> {
     fn event_loop(&mut self) {
         let mut events = Events::with_capacity(1024);
         while self.end.is_none() {
@@ -603,8 +615,9 @@ impl Worker {
             .control(id, EventKind::Closed { reason, counters });
     }
 
-    /// Ends the session: children first, then the session itself.
-    fn shutdown_all(&mut self) {
+    /// Ends the session: children first, then says how the session itself
+    /// ended (the wrapper sends its `Closed`).
+    fn shutdown_all(&mut self) -> End {
         let reason = self.end.clone().unwrap_or(CloseReason::EngineStopped);
         let child_reason = match reason {
             CloseReason::EngineStopped => CloseReason::EngineStopped,
@@ -630,9 +643,7 @@ impl Worker {
         if let Ok(mut v) = self.interrupts.lock() {
             v.clear();
         }
-        self.sink
-            .control(self.top, EventKind::Closed { reason, counters });
-        self.sink.finish(Duration::from_secs(2));
+        End { reason, counters }
     }
 }
 

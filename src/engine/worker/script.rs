@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Worker {
+impl Worker<'_> {
     pub(super) fn advance_script_conn(&mut self, child: u32) {
         loop {
             let Some(c) = self.conns.get_mut(&child) else {

@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Worker {
+impl Worker<'_> {
     pub(super) fn stop_requested_during_setup(&mut self) -> bool {
         loop {
             match self.cmds.try_recv() {

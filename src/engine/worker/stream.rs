@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Worker {
+impl Worker<'_> {
     pub(super) fn send_conn(&mut self, child: u32, data: Vec<u8>, mode: SendMode) {
         self.send_conn_as(child, data, mode, false)
     }
@@ -33,7 +33,7 @@ impl Worker {
         let mode = if c.tls.is_some() { SendMode::All } else { mode };
         if !auto {
             // Manual sessions: the call happens now, in the socket's own mode.
-            let after = direct_send(&mut self.sink, c, &data, mode);
+            let after = direct_send(self.sink, c, &data, mode);
             self.apply_after(child, after);
             return;
         }
@@ -52,7 +52,7 @@ impl Worker {
                     );
                     return;
                 }
-                let after = direct_send(&mut self.sink, c, &data, SendMode::Once);
+                let after = direct_send(self.sink, c, &data, SendMode::Once);
                 self.apply_after(child, after);
             }
             SendMode::All => {
@@ -340,7 +340,7 @@ impl Worker {
                             ),
                         );
                     }
-                    after = peer_eof(&mut self.sink, c, keep_open);
+                    after = peer_eof(self.sink, c, keep_open);
                     break;
                 }
                 Ok(n) => {
@@ -365,7 +365,7 @@ impl Worker {
                         }
                         if data.is_empty() {
                             if peer_closed {
-                                after = peer_eof(&mut self.sink, c, keep_open);
+                                after = peer_eof(self.sink, c, keep_open);
                                 break;
                             }
                             if emptied {
@@ -398,7 +398,7 @@ impl Worker {
                     );
                     if peer_closed {
                         // close_notify: the TLS stream's end of data.
-                        after = peer_eof(&mut self.sink, c, keep_open);
+                        after = peer_eof(self.sink, c, keep_open);
                         break;
                     }
                     if emptied {
@@ -501,7 +501,7 @@ impl Worker {
                     After::Nothing
                 }
                 Err(e) => {
-                    report_manual_error(&mut self.sink, c.id, &c.sock, &op, &e, started);
+                    report_manual_error(self.sink, c.id, &c.sock, &op, &e, started);
                     if matches!(errno_of(&e), libc::ECONNRESET) {
                         After::Close(CloseReason::PeerReset)
                     } else {
@@ -535,7 +535,7 @@ impl Worker {
                         },
                     );
                 }
-                Err(e) => report_manual_error(&mut self.sink, d.id, &d.sock, &op, &e, started),
+                Err(e) => report_manual_error(self.sink, d.id, &d.sock, &op, &e, started),
             }
             return;
         }

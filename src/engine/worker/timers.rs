@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Worker {
+impl Worker<'_> {
     pub(super) fn next_timeout(&self) -> Option<Duration> {
         if !self.ready_again.is_empty() {
             return Some(Duration::ZERO);
