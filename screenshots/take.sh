@@ -2,7 +2,8 @@
 # Regenerates the README's screenshots: runs the real app in a real window
 # under Xvfb with screenshots/demo.ron open, clicks through a few views with
 # xdotool, and captures the screen after each.
-# Needs: xvfb, xdotool, imagemagick (apt-get install xvfb xdotool imagemagick).
+# Needs: xvfb, xdotool, imagemagick and socat (apt-get install xvfb xdotool
+# imagemagick socat).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release
@@ -111,3 +112,16 @@ start --open screenshots/demo.ron
 click 35 334      # "Presets"
 shot main-window-1920
 stop
+# 11. A serial port on a pseudo-terminal pair from socat: the echo, the
+#     modem lines a pty does not have, the settings read back (the pty
+#     keeps 8N1). Needs socat (apt-get install socat).
+screen 1024 700
+socat pty,raw,echo=0,link=/tmp/sockscope-tty pty,raw,echo=0,link=/tmp/sockscope-tty-peer &
+socat_pid=$!
+sleep 1
+start --open serial-echo
+printf 'AT+GMR\r\n' >/tmp/sockscope-tty-peer
+sleep 1.5
+shot serial
+stop
+kill "$socat_pid"

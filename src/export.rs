@@ -804,7 +804,9 @@ pub fn calls_for_spec(spec: &crate::engine::SessionSpec) -> Vec<Call> {
             return calls;
         }
         // socket.socketpair() has no one-call equivalent in the table.
-        SessionKind::SocketPair => return Vec::new(),
+        // No socket calls make these: a socketpair has no table entry,
+        // and a serial port is termios, not sockets.
+        SessionKind::SocketPair | SessionKind::Serial(_) => return Vec::new(),
     };
     let var = var.to_string();
     // A server's responder answers the first message.

@@ -131,6 +131,20 @@ pub fn event_json(ev: &Event, enc: Encoding, data_limit: Option<usize>) -> Value
             m.insert("addr".into(), addr(a));
         }
         EventKind::ConnectFailed(e) | EventKind::Error(e) => error_fields(&mut m, e),
+        EventKind::Modem(Ok(l)) => {
+            for (k, v) in [
+                ("dtr", l.dtr),
+                ("rts", l.rts),
+                ("cts", l.cts),
+                ("dsr", l.dsr),
+                ("ri", l.ri),
+                ("cd", l.cd),
+            ] {
+                m.insert(k.into(), json!(v));
+            }
+        }
+        EventKind::Modem(Err(e)) => error_fields(&mut m, e),
+        EventKind::BreakSent => {}
         EventKind::ErrorRepeated { error, times } => {
             error_fields(&mut m, error);
             m.insert("repeated".into(), json!(times));

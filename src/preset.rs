@@ -54,6 +54,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../assets/presets/echo-server.ron"),
     ),
     ("http-get", include_str!("../assets/presets/http-get.ron")),
+    (
+        "serial-echo",
+        include_str!("../assets/presets/serial-echo.ron"),
+    ),
     ("http-head", include_str!("../assets/presets/http-head.ron")),
     (
         "socketpair",
@@ -316,6 +320,63 @@ pub enum KindFile {
         #[serde(default, skip_serializing_if = "is_false")]
         compare: bool,
     },
+    /// `Serial(path: "/dev/ttyUSB0", baud: 115200, data_bits: 8, parity:
+    /// None, stop_bits: 1, flow: None)`
+    Serial {
+        /// The device, or a link to one.
+        path: PathBuf,
+        /// Bits per second (default 115200).
+        #[serde(default = "default_baud")]
+        baud: u32,
+        /// 5 to 8 (default 8).
+        #[serde(default = "default_data_bits")]
+        data_bits: u8,
+        /// `None`, `Odd` or `Even`.
+        #[serde(default)]
+        parity: ParityFile,
+        /// 1 or 2 (default 1).
+        #[serde(default = "default_stop_bits")]
+        stop_bits: u8,
+        /// `None`, `Hardware` (RTS/CTS) or `Software` (XON/XOFF).
+        #[serde(default)]
+        flow: FlowFile,
+    },
+}
+
+fn default_baud() -> u32 {
+    115_200
+}
+
+fn default_data_bits() -> u8 {
+    8
+}
+
+fn default_stop_bits() -> u8 {
+    1
+}
+
+/// A serial port's parity, in files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ParityFile {
+    /// No parity bit.
+    #[default]
+    None,
+    /// Odd.
+    Odd,
+    /// Even.
+    Even,
+}
+
+/// A serial port's flow control, in files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum FlowFile {
+    /// None.
+    #[default]
+    None,
+    /// RTS/CTS.
+    Hardware,
+    /// XON/XOFF.
+    Software,
 }
 
 fn one() -> u32 {
@@ -1640,6 +1701,46 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
             connect: connect.map(check_path).transpose()?,
         },
         KindFile::SocketPair => SessionKind::SocketPair,
+        KindFile::Serial {
+            path,
+            baud,
+            data_bits,
+            parity,
+            stop_bits,
+            flow,
+        } => {
+            use crate::engine::serial::{Flow, Parity, SerialSpec};
+            let s = SerialSpec {
+                path,
+                baud,
+                data_bits,
+                parity: match parity {
+                    ParityFile::None => Parity::None,
+                    ParityFile::Odd => Parity::Odd,
+                    ParityFile::Even => Parity::Even,
+                },
+                stop_bits,
+                flow: match flow {
+                    FlowFile::None => Flow::None,
+                    FlowFile::Hardware => Flow::Hardware,
+                    FlowFile::Software => Flow::Software,
+                },
+            };
+            s.check().map_err(|(field, m)| field_err(field, m))?;
+            if !f.auto_read {
+                return Err(field_err(
+                    "auto_read",
+                    "a serial session reads automatically; leave auto_read out",
+                ));
+            }
+            if f.tls.is_some() {
+                return Err(field_err(
+                    "tls",
+                    "TLS runs over TCP, not over a serial port",
+                ));
+            }
+            SessionKind::Serial(s)
+        }
         KindFile::Script { calls } => SessionKind::Script {
             calls: calls_spec(&calls, f.encoding.map(|e| e.0).unwrap_or_default())?,
             keep_open: false,
@@ -1925,6 +2026,25 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
             connect: connect.clone(),
         },
         SessionKind::SocketPair => KindFile::SocketPair,
+        SessionKind::Serial(s) => {
+            use crate::engine::serial::{Flow, Parity};
+            KindFile::Serial {
+                path: s.path.clone(),
+                baud: s.baud,
+                data_bits: s.data_bits,
+                parity: match s.parity {
+                    Parity::None => ParityFile::None,
+                    Parity::Odd => ParityFile::Odd,
+                    Parity::Even => ParityFile::Even,
+                },
+                stop_bits: s.stop_bits,
+                flow: match s.flow {
+                    Flow::None => FlowFile::None,
+                    Flow::Hardware => FlowFile::Hardware,
+                    Flow::Software => FlowFile::Software,
+                },
+            }
+        }
         SessionKind::Script { calls, .. } => KindFile::Script {
             calls: calls_file(calls, enc),
         },

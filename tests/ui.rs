@@ -2332,3 +2332,74 @@ fn the_forms_option_fields_come_from_the_table_and_are_read_back() {
         actual(a, "TCP_USER_TIMEOUT").as_deref() == Some("4000")
     });
 }
+
+/// Engine v2, item 9: a serial port from the form, on a pseudo-terminal:
+/// the echo answers, the settings are read back, the inspector says the
+/// device has no modem lines and sends a break.
+#[test]
+fn a_serial_port_from_the_form_echoes_and_sends_a_break() {
+    use std::io::{Read, Write};
+    use std::os::fd::{AsFd, AsRawFd};
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let path = std::fs::read_link(format!("/proc/self/fd/{}", pty.slave.as_raw_fd())).unwrap();
+    let mut t = nix::sys::termios::tcgetattr(pty.master.as_fd()).unwrap();
+    nix::sys::termios::cfmakeraw(&mut t);
+    nix::sys::termios::tcsetattr(pty.master.as_fd(), nix::sys::termios::SetArg::TCSANOW, &t)
+        .unwrap();
+    let mut far = std::fs::File::from(pty.master);
+    let mut h = harness(Vec::new());
+    click(&mut h, L::KIND);
+    click(&mut h, "serial port");
+    replace_text(&mut h, L::SERIAL_PORT, &path.display().to_string());
+    click(&mut h, L::BAUD);
+    click(&mut h, "9600");
+    click(&mut h, L::RESPONDER_ECHO);
+    let before = h.state().model().sessions().len();
+    click(&mut h, L::OPEN);
+    step_until(&mut h, "opened", |a| {
+        a.model().sessions().len() == before + 1
+    });
+    let id = h.state().selected().unwrap();
+    step_until(&mut h, "modem read", |a| {
+        a.model().get(id).is_some_and(|i| i.modem.is_some())
+    });
+    // In the inspector and as the modem event's log row.
+    assert_eq!(h.get_all_by_label_contains("no modem lines").count(), 2);
+    h.get_by_label(L::SERIAL_SETTINGS);
+    let baud = |a: &App| {
+        a.model()
+            .get(id)
+            .and_then(|i| i.options.iter().find(|o| o.name == "baud").cloned())
+    };
+    assert_eq!(baud(h.state()).unwrap().actual.as_deref(), Ok("9600"));
+    far.write_all(b"ping").unwrap();
+    let mut got = [0u8; 4];
+    let start = Instant::now();
+    let mut n = 0;
+    // SAFETY: sets O_NONBLOCK on the test's own descriptor.
+    unsafe {
+        let fd = far.as_raw_fd();
+        libc::fcntl(
+            fd,
+            libc::F_SETFL,
+            libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
+        );
+    }
+    while n < 4 && start.elapsed() < DEADLINE {
+        h.step();
+        if let Ok(k) = far.read(&mut got[n..]) {
+            n += k;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(&got, b"ping", "the echo came back");
+    h.get_by_label(L::SEND_BREAK).scroll_to_me();
+    click(&mut h, L::SEND_BREAK);
+    // The log says the break went out (BreakSent is a lifecycle row).
+    let start = Instant::now();
+    while h.get_all_by_label_contains("break sent").count() == 0 {
+        assert!(start.elapsed() < DEADLINE, "no 'break sent' row");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

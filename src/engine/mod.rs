@@ -11,6 +11,7 @@ pub mod log;
 pub mod options;
 pub mod protocol;
 pub mod respond;
+pub mod serial;
 mod session;
 mod sink;
 pub mod spec;

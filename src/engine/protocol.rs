@@ -171,6 +171,9 @@ pub enum CloseReason {
     EngineStopped,
     /// The worker thread panicked; the message is the panic's.
     Panicked(String),
+    /// A serial port hung up: the device went away, or the far end of a
+    /// pseudo-terminal closed.
+    HangUp,
 }
 
 impl CloseReason {
@@ -186,6 +189,7 @@ impl CloseReason {
             CloseReason::ScriptDone => "script_done",
             CloseReason::EngineStopped => "engine_stopped",
             CloseReason::Panicked(_) => "panicked",
+            CloseReason::HangUp => "hangup",
         }
     }
 }
@@ -202,6 +206,7 @@ impl fmt::Display for CloseReason {
             CloseReason::ScriptDone => f.write_str("script finished"),
             CloseReason::EngineStopped => f.write_str("engine stopped"),
             CloseReason::Panicked(m) => write!(f, "worker panicked: {m}"),
+            CloseReason::HangUp => f.write_str("the port hung up (device gone or far end closed)"),
         }
     }
 }
@@ -353,6 +358,11 @@ pub enum EventKind {
         /// How long we waited.
         after: Duration,
     },
+    /// A serial port's modem lines (or why they cannot be read), at
+    /// setup and on `ReadModem` / `SetLines`.
+    Modem(Result<super::serial::ModemLines, OpError>),
+    /// A serial port sent a break.
+    BreakSent,
     /// A multicast group was joined or left.
     Multicast {
         /// The group.
@@ -449,6 +459,8 @@ pub enum Kind {
     Script,
     /// A burst of requests.
     Burst,
+    /// A serial port.
+    Serial,
     /// A connection a server accepted.
     Accepted,
     /// One end of a socketpair.
@@ -468,6 +480,7 @@ impl Kind {
             Kind::SocketPair => "socketpair",
             Kind::Script => "script",
             Kind::Burst => "burst",
+            Kind::Serial => "serial",
             Kind::Accepted => "accepted",
             Kind::PairEnd => "socketpair end",
         }
@@ -518,6 +531,8 @@ impl EventKind {
             EventKind::WriteResumed { .. } => "write_resumed",
             EventKind::Timeout { .. } => "timeout",
             EventKind::Multicast { .. } => "multicast",
+            EventKind::Modem(_) => "modem",
+            EventKind::BreakSent => "break_sent",
             EventKind::Error(_) | EventKind::ErrorRepeated { .. } => "error",
             EventKind::Warning { .. } => "warning",
             EventKind::Step { .. } => "step",
@@ -586,6 +601,26 @@ pub enum Command {
         /// The option and value.
         option: SockOpt,
     },
+    /// Serial ports: raise or drop DTR and RTS (`None` leaves one as it
+    /// is). Answered with a `modem` event.
+    SetLines {
+        /// The serial session.
+        target: SessionId,
+        /// Data terminal ready.
+        dtr: Option<bool>,
+        /// Request to send.
+        rts: Option<bool>,
+    },
+    /// Serial ports: send a break.
+    Break {
+        /// The serial session.
+        target: SessionId,
+    },
+    /// Serial ports: read the modem lines. Answered with a `modem` event.
+    ReadModem {
+        /// The serial session.
+        target: SessionId,
+    },
     /// Join (true) or leave (false) a multicast group on a UDP session.
     Multicast {
         /// The UDP session.
@@ -637,6 +672,9 @@ impl Command {
             | Command::Multicast { target, .. }
             | Command::Recv { target, .. }
             | Command::TcpInfo { target }
+            | Command::SetLines { target, .. }
+            | Command::Break { target }
+            | Command::ReadModem { target }
             | Command::Step { target, .. } => *target,
             #[cfg(feature = "fault-injection")]
             Command::InjectPanic { target } => *target,

@@ -202,6 +202,8 @@ pub enum SessionKind {
     SocketPair,
     /// A timed burst of connections or datagrams to one target (see `burst`).
     Burst(super::burst::BurstSpec),
+    /// A serial port (a terminal device), read and written as a stream.
+    Serial(super::serial::SerialSpec),
     /// Step mode: the socket API call by call (see `stepper`). The calls
     /// run in order when the session opens; more come as `Command::Step`.
     Script {
@@ -232,6 +234,7 @@ impl SessionKind {
             SessionKind::SocketPair => Kind::SocketPair,
             SessionKind::Script { .. } => Kind::Script,
             SessionKind::Burst(_) => Kind::Burst,
+            SessionKind::Serial(_) => Kind::Serial,
         }
     }
     /// Whether the session's own socket is a listener.

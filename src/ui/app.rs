@@ -564,8 +564,9 @@ impl App {
         self.log.scope = Scope::Session(id.session);
     }
 
-    /// Asks for the selected TCP connection's TCP_INFO a few times a
-    /// second while the inspector shows it.
+    /// Asks for the selected TCP connection's TCP_INFO (or a serial
+    /// port's modem lines) a few times a second while the inspector shows
+    /// it.
     fn poll_tcp_info(&mut self, ctx: &egui::Context) {
         let Some(id) = self.selected else { return };
         let Some(info) = self.model.get(id) else {
@@ -577,13 +578,20 @@ impl App {
             (true, Some(k)) => k == Kind::TcpServer,
             _ => false,
         };
-        if !tcp || info.state.is_closed() || info.peer.is_none() {
+        // A serial port's modem lines are polled the same way, unless the
+        // device said it has none.
+        let serial = top_kind == Some(Kind::Serial) && !matches!(info.modem, Some(Err(_)));
+        if !(tcp || serial) || info.state.is_closed() || info.peer.is_none() {
             return;
         }
         let now = Instant::now();
         if now.duration_since(self.tcp_info_at) >= TCP_INFO_EVERY {
             self.tcp_info_at = now;
-            self.command(Command::TcpInfo { target: id });
+            self.command(if serial {
+                Command::ReadModem { target: id }
+            } else {
+                Command::TcpInfo { target: id }
+            });
         }
         ctx.request_repaint_after(TCP_INFO_EVERY);
     }
@@ -1061,6 +1069,7 @@ impl App {
         let mut composer_actions = Vec::new();
         let mut copied = false;
         let mut set_option = None;
+        let mut serial_cmd = None;
         let mut reset_counters = None;
         let right_max = (width * 0.3).max(240.0);
         let mut right = egui::Panel::right("inspector")
@@ -1090,6 +1099,16 @@ impl App {
                                 }
                                 Some(InspectorAction::ResetCounters(id)) => {
                                     reset_counters = Some(id);
+                                }
+                                Some(InspectorAction::SetLines { dtr, rts }) => {
+                                    serial_cmd = Some(Command::SetLines {
+                                        target: info.id,
+                                        dtr,
+                                        rts,
+                                    });
+                                }
+                                Some(InspectorAction::Break) => {
+                                    serial_cmd = Some(Command::Break { target: info.id });
                                 }
                                 None => {}
                             }
@@ -1214,6 +1233,9 @@ impl App {
         }
         if let Some((target, option)) = set_option {
             self.command(Command::SetOption { target, option });
+        }
+        if let Some(c) = serial_cmd {
+            self.command(c);
         }
         for a in step_actions {
             self.apply_step(&ctx, a);

@@ -1177,7 +1177,8 @@ impl Composer {
                     ui.checkbox(&mut self.single_send, "single send() call");
                 }
             }
-            if !is_server && !is_dgram {
+            // A serial port has no half-close and no RST.
+            if !is_server && !is_dgram && info.kind != Kind::Serial {
                 if ui
                     .add_enabled(!closed, egui::Button::new(L::SHUTDOWN))
                     .clicked()

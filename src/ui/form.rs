@@ -34,10 +34,12 @@ pub enum KindChoice {
     UnixDatagram,
     /// socketpair
     SocketPair,
+    /// serial port
+    Serial,
 }
 
 impl KindChoice {
-    const ALL: [KindChoice; 7] = [
+    const ALL: [KindChoice; 8] = [
         KindChoice::TcpClient,
         KindChoice::TcpServer,
         KindChoice::Udp,
@@ -45,6 +47,7 @@ impl KindChoice {
         KindChoice::UnixServer,
         KindChoice::UnixDatagram,
         KindChoice::SocketPair,
+        KindChoice::Serial,
     ];
     /// Menu text.
     pub fn label(self) -> &'static str {
@@ -56,6 +59,7 @@ impl KindChoice {
             KindChoice::UnixServer => "Unix stream server",
             KindChoice::UnixDatagram => "Unix datagram",
             KindChoice::SocketPair => "socketpair",
+            KindChoice::Serial => "serial port",
         }
     }
 }
@@ -126,6 +130,8 @@ pub struct OpenForm {
     pub responder: ResponderForm,
     /// TLS (TCP client and server).
     pub tls: TlsForm,
+    /// The serial port's rows.
+    pub serial: super::serial_form::SerialForm,
     /// A script kept from a duplicated session.
     pub kept_steps: Vec<crate::engine::spec::Step>,
     /// This frame's validation, shared by the fields and the Open button.
@@ -163,6 +169,7 @@ impl Default for OpenForm {
             keep_open: false,
             responder: ResponderForm::default(),
             tls: TlsForm::default(),
+            serial: Default::default(),
             kept_steps: Vec::new(),
             checked: None,
             responder_cache: Default::default(),
@@ -330,6 +337,10 @@ impl OpenForm {
                     .unwrap_or_default();
             }
             SessionKind::SocketPair => f.kind = KindChoice::SocketPair,
+            SessionKind::Serial(s) => {
+                f.kind = KindChoice::Serial;
+                f.serial = super::serial_form::SerialForm::load(s);
+            }
             // Step mode has its own panel; the form keeps its defaults.
             SessionKind::Script { .. } | SessionKind::Burst(_) => {}
         }
@@ -376,6 +387,10 @@ impl OpenForm {
     /// Whether the form offers an option for its kind and family (both
     /// families' options while the family is left to the addresses).
     fn offers(&self, name: OptName) -> bool {
+        // A serial port is no socket: termios, not setsockopt.
+        if self.kind == KindChoice::Serial {
+            return false;
+        }
         let inet = self.is_inet();
         let stream = !matches!(self.kind, KindChoice::Udp | KindChoice::UnixDatagram);
         let families: &[bool] = match self.family {
@@ -518,6 +533,7 @@ impl OpenForm {
                 Some(SessionKind::UnixDatagram { local, connect })
             }
             KindChoice::SocketPair => Some(SessionKind::SocketPair),
+            KindChoice::Serial => Some(SessionKind::Serial(self.serial.spec())),
         };
         let mut opts = Vec::new();
         for def in OPTIONS.iter() {
@@ -539,7 +555,9 @@ impl OpenForm {
             // Said, since a server without the option takes it.
             opts.push(SockOpt::flag(OptName::ReuseAddress, false));
         }
-        if !self.auto_read {
+        // A serial port always reads automatically.
+        let auto_read = self.auto_read || self.kind == KindChoice::Serial;
+        if !auto_read {
             opts.push(SockOpt::flag(OptName::Blocking, self.blocking));
         }
         let connect_timeout = opt_secs(&mut p, "Connect timeout", &self.connect_timeout);
@@ -600,7 +618,7 @@ impl OpenForm {
         spec.connect_timeout = connect_timeout;
         spec.read_timeout = read_timeout;
         spec.close_on_read_timeout = self.close_on_read_timeout;
-        spec.auto_read = self.auto_read;
+        spec.auto_read = auto_read;
         spec.encoding = encoding.unwrap_or_default();
         let (responder, reply_delay) = responder.unwrap_or_default();
         spec.responder = responder;
@@ -615,7 +633,11 @@ impl OpenForm {
         // code that checks a preset file (written as one, then read back),
         // so a form and a file can never disagree on what is valid.
         if let Err((field, msg)) = crate::preset::to_spec(crate::preset::from_spec(&spec)) {
-            p.add(form_field(&field), msg);
+            let label = match self.kind {
+                KindChoice::Serial => super::serial_form::SerialForm::label_of(&field),
+                _ => None,
+            };
+            p.add(label.unwrap_or_else(|| form_field(&field)), msg);
             return (None, p);
         }
         (Some(spec), p)
@@ -796,6 +818,14 @@ impl OpenForm {
                         err(ui, &field, L::PATH);
                     });
                     ui.end_row();
+                }
+                if self.kind == KindChoice::Serial {
+                    let p = &problems;
+                    self.serial.ui(ui, &|ui, label| {
+                        if let Some(m) = p.of(label) {
+                            ui.colored_label(ui.visuals().error_fg_color, format!("! {m}"));
+                        }
+                    });
                 }
                 if self.kind == KindChoice::UnixDatagram {
                     let label = ui.label("Peer path");
@@ -1015,19 +1045,24 @@ impl OpenForm {
                     }
                 });
                 ui.end_row();
-                ui.label("Reading");
-                ui.vertical(|ui| {
-                    ui.checkbox(&mut self.auto_read, "read automatically")
-                        .on_hover_text(
-                            "an event loop reads a non-blocking socket; off: read only on request, with real recv calls",
-                        );
-                    if !self.auto_read {
-                        ui.checkbox(&mut self.blocking, "blocking socket")
-                            .on_hover_text("setblocking(True): a recv waits for data");
-                    }
-                });
-                ui.end_row();
-                if self.kind != KindChoice::Udp && self.kind != KindChoice::UnixDatagram {
+                if self.kind != KindChoice::Serial {
+                    ui.label("Reading");
+                    ui.vertical(|ui| {
+                        ui.checkbox(&mut self.auto_read, "read automatically")
+                            .on_hover_text(
+                                "an event loop reads a non-blocking socket; off: read only on request, with real recv calls",
+                            );
+                        if !self.auto_read {
+                            ui.checkbox(&mut self.blocking, "blocking socket")
+                                .on_hover_text("setblocking(True): a recv waits for data");
+                        }
+                    });
+                    ui.end_row();
+                }
+                if !matches!(
+                    self.kind,
+                    KindChoice::Udp | KindChoice::UnixDatagram | KindChoice::Serial
+                ) {
                     ui.label("Peer FIN");
                     ui.checkbox(&mut self.keep_open, "stay half-open")
                         .on_hover_text("keep the session open after the peer's FIN, so we can still send");
@@ -1072,6 +1107,7 @@ fn default_name(kind: &SessionKind) -> String {
         SessionKind::UnixServer { path, .. } => format!("unix server {}", path.display()),
         SessionKind::UnixDatagram { .. } => "unix datagram".into(),
         SessionKind::SocketPair => "socketpair".into(),
+        SessionKind::Serial(s) => format!("serial {} {}", s.path.display(), s.framing()),
         SessionKind::Script { .. } => "script".into(),
         SessionKind::Burst(b) => format!("burst to {}", b.target),
     }

@@ -23,6 +23,15 @@ pub enum InspectorAction {
     SetOption(SockOpt),
     /// Count RX/TX from zero again (what is shown; the engine's stay exact).
     ResetCounters(crate::engine::SessionId),
+    /// Serial ports: raise or drop DTR / RTS.
+    SetLines {
+        /// Data terminal ready.
+        dtr: Option<bool>,
+        /// Request to send.
+        rts: Option<bool>,
+    },
+    /// Serial ports: send a break.
+    Break,
 }
 
 /// The inspector's own fields (the live setsockopt row).
@@ -52,6 +61,17 @@ impl Inspector {
     ) -> Option<InspectorAction> {
         let mut action = draw(ui, info, spec);
         if info.kind == Kind::Script {
+            return action;
+        }
+        if info.kind == Kind::Serial {
+            // A terminal: modem lines and a break, its settings as
+            // tcgetattr reads them back; no socket options.
+            if let Some(a) = modem_ui(ui, info) {
+                action = Some(a);
+            }
+            ui.separator();
+            ui.strong(L::SERIAL_SETTINGS);
+            options_grid(ui, info);
             return action;
         }
         ui.separator();
@@ -322,7 +342,13 @@ fn draw(
     let mut copy = None;
     let mut reset = false;
     // socketpair has no equivalent in the call table; everything else does.
-    if let Some(spec) = spec.filter(|s| s.kind != crate::engine::spec::SessionKind::SocketPair) {
+    if let Some(spec) = spec.filter(|s| {
+        !matches!(
+            s.kind,
+            crate::engine::spec::SessionKind::SocketPair
+                | crate::engine::spec::SessionKind::Serial(_)
+        )
+    }) {
         ui.horizontal(|ui| {
             // The program is built only when asked for, not every frame.
             if ui.button(L::COPY_SESSION_PYTHON).clicked() {
@@ -356,26 +382,31 @@ fn draw(
                 "fd (fileno)",
                 info.fd.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
             );
-            kv("family", info.family.unwrap_or("-").to_string());
-            kv("type", info.socktype.unwrap_or("-").to_string());
+            let serial = info.kind == Kind::Serial;
+            if !serial {
+                kv("family", info.family.unwrap_or("-").to_string());
+                kv("type", info.socktype.unwrap_or("-").to_string());
+            }
+            if !serial {
+                kv(
+                    "protocol",
+                    match (info.family, info.socktype) {
+                        (Some("AF_UNIX"), _) => "0 (AF_UNIX)".into(),
+                        (Some(_), Some("SOCK_STREAM")) => "IPPROTO_TCP".into(),
+                        (Some(_), Some("SOCK_DGRAM")) => "IPPROTO_UDP".into(),
+                        _ => "-".into(),
+                    },
+                );
+            }
             kv(
-                "protocol",
-                match (info.family, info.socktype) {
-                    (Some("AF_UNIX"), _) => "0 (AF_UNIX)".into(),
-                    (Some(_), Some("SOCK_STREAM")) => "IPPROTO_TCP".into(),
-                    (Some(_), Some("SOCK_DGRAM")) => "IPPROTO_UDP".into(),
-                    _ => "-".into(),
-                },
-            );
-            kv(
-                "sockname",
+                if serial { "port" } else { "sockname" },
                 info.local
                     .as_ref()
                     .map(|a| a.to_string())
                     .unwrap_or_else(|| "-".into()),
             );
             kv(
-                "peername",
+                if serial { "device" } else { "peername" },
                 info.peer
                     .as_ref()
                     .map(|a| a.to_string())
@@ -495,6 +526,70 @@ fn draw(
         return Some(InspectorAction::ResetCounters(info.id));
     }
     copy.map(InspectorAction::Copy)
+}
+
+/// A serial port's modem lines, live, with DTR and RTS to toggle and a
+/// break to send.
+fn modem_ui(ui: &mut egui::Ui, info: &SessionInfo) -> Option<InspectorAction> {
+    ui.separator();
+    ui.strong(L::MODEM_LINES);
+    let live = !info.state.is_closed();
+    let mut action = None;
+    match &info.modem {
+        None => {
+            ui.weak("(not read yet)");
+        }
+        Some(Err(e)) => {
+            ui.colored_label(ui.visuals().warn_fg_color, e);
+        }
+        Some(Ok(l)) => {
+            ui.horizontal_wrapped(|ui| {
+                for (name, on, theirs) in [
+                    (L::DTR, l.dtr, false),
+                    (L::RTS, l.rts, false),
+                    ("CTS", l.cts, true),
+                    ("DSR", l.dsr, true),
+                    ("RI", l.ri, true),
+                    ("CD", l.cd, true),
+                ] {
+                    let text = format!("{name} {}", if on { "on" } else { "off" });
+                    if theirs {
+                        let color = if on {
+                            ui.visuals().strong_text_color()
+                        } else {
+                            ui.visuals().weak_text_color()
+                        };
+                        ui.colored_label(color, text)
+                            .on_hover_text("set by the device; read with TIOCMGET");
+                    } else if ui
+                        .add_enabled(live, egui::Button::new(text).selected(on))
+                        .on_hover_text("ours: click to toggle (TIOCMBIS / TIOCMBIC)")
+                        .clicked()
+                    {
+                        action = Some(if name == L::DTR {
+                            InspectorAction::SetLines {
+                                dtr: Some(!on),
+                                rts: None,
+                            }
+                        } else {
+                            InspectorAction::SetLines {
+                                dtr: None,
+                                rts: Some(!on),
+                            }
+                        });
+                    }
+                }
+            });
+        }
+    }
+    if ui
+        .add_enabled(live, egui::Button::new(L::SEND_BREAK))
+        .on_hover_text("hold the line low for 0.25 to 0.5 s (tcsendbreak)")
+        .clicked()
+    {
+        action = Some(InspectorAction::Break);
+    }
+    action
 }
 
 /// The options as the kernel reports them, beside what was asked.

@@ -849,6 +849,10 @@ pub(crate) fn session_name(model: &Model, id: crate::engine::SessionId) -> Strin
         .unwrap_or_else(|| id.to_string())
 }
 
+fn on(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
 /// A lifecycle event in words, for its log row, the text export and the
 /// search.
 pub fn describe(kind: &EventKind) -> String {
@@ -922,6 +926,17 @@ pub fn describe(kind: &EventKind) -> String {
         EventKind::Multicast { group, joined } => {
             format!("{} {group}", if *joined { "joined" } else { "left" })
         }
+        EventKind::Modem(Ok(l)) => format!(
+            "modem lines: DTR {} RTS {} CTS {} DSR {} RI {} CD {}",
+            on(l.dtr),
+            on(l.rts),
+            on(l.cts),
+            on(l.dsr),
+            on(l.ri),
+            on(l.cd)
+        ),
+        EventKind::Modem(Err(e)) => format!("modem lines: {e}"),
+        EventKind::BreakSent => "break sent".into(),
         EventKind::Error(e) => format!("error: {e}"),
         EventKind::ErrorRepeated { error, times } => {
             format!("error, {times} more times: {error}")

@@ -60,6 +60,7 @@ impl State {
             State::Closed(CloseReason::ScriptDone) => "done",
             State::Closed(CloseReason::EngineStopped) => "stopped",
             State::Closed(CloseReason::Local) => "closed",
+            State::Closed(CloseReason::HangUp) => "hung up",
         }
     }
     /// Whether the session has ended.
@@ -107,6 +108,8 @@ pub struct SessionInfo {
     /// (seconds, rtt in ms, cwnd) of recent TCP_INFO reads, oldest first,
     /// for the inspector's plot.
     pub tcp_history: std::collections::VecDeque<(f64, f64, f64)>,
+    /// A serial port's modem lines as last read, or why they cannot be.
+    pub modem: Option<Result<crate::engine::serial::ModemLines, String>>,
     /// Exact counters.
     pub counters: Counters,
     /// Latest rates, bytes/s.
@@ -189,6 +192,7 @@ impl SessionInfo {
             options: Vec::new(),
             tcp_info: None,
             tcp_history: std::collections::VecDeque::new(),
+            modem: None,
             counters: Counters::default(),
             rate_in: 0.0,
             rate_out: 0.0,
@@ -374,6 +378,7 @@ impl Model {
         let info = self.child_entry(id);
         match &ev.kind {
             EventKind::Opened { .. } => info.opened_at = Some(t),
+            EventKind::Modem(m) => info.modem = Some(m.clone().map_err(|e| e.to_string())),
             EventKind::Resolving { .. } => info.state = State::Resolving,
             EventKind::Resolved { addrs, .. } => info.resolved = addrs.clone(),
             EventKind::SocketCreated {
@@ -405,7 +410,8 @@ impl Model {
                 info.peer = Some(peer.clone());
                 info.fd = Some(*fd);
                 info.connect_time = info.connecting_at.map(|c| t.saturating_sub(c));
-                if info.family.is_none() {
+                // A serial port has no socket family or type.
+                if info.family.is_none() && info.kind != Kind::Serial {
                     info.family = Some(match local {
                         Addr::Inet(a) if a.is_ipv6() => "AF_INET6",
                         Addr::Inet(_) => "AF_INET",
@@ -518,6 +524,7 @@ impl Model {
             }
             EventKind::Timeout { .. }
             | EventKind::Multicast { .. }
+            | EventKind::BreakSent
             | EventKind::Step { .. }
             | EventKind::Dropped { .. } => {}
         }

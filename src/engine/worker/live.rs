@@ -35,7 +35,7 @@ impl Worker<'_> {
             if c.closed.is_some() {
                 continue;
             }
-            let kind = match crate::engine::tcp_info::read(c.sock.as_raw_fd()) {
+            let kind = match crate::engine::tcp_info::read(c.io.fd()) {
                 Ok(info) => EventKind::TcpInfo(Box::new(info)),
                 Err(e) => EventKind::Error(OpError::io("getsockopt TCP_INFO", &e)),
             };
@@ -45,7 +45,7 @@ impl Worker<'_> {
 
     pub(super) fn socket_of(&self, target: SessionId) -> Option<&Socket> {
         if let Some(c) = self.conns.get(&target.child) {
-            return Some(&c.sock);
+            return c.io.socket();
         }
         if target == self.top {
             if let Some(d) = &self.dgram {
@@ -56,6 +56,26 @@ impl Worker<'_> {
             }
         }
         None
+    }
+
+    /// Runs a serial-port call and reports what it says: the modem lines,
+    /// a break sent, or why the call failed. Other sessions have no port.
+    pub(super) fn serial(
+        &mut self,
+        target: SessionId,
+        call: impl FnOnce(&crate::engine::serial::Tty) -> EventKind,
+    ) {
+        let kind = match self.conns.get(&target.child).map(|c| &c.io) {
+            Some(Io::Tty(t)) => call(t),
+            _ => EventKind::Error(OpError::plain(
+                "modem lines",
+                "DTR, RTS, break and the modem lines belong to serial sessions",
+            )),
+        };
+        match kind {
+            EventKind::Modem(_) => self.sink.latest(target, kind),
+            _ => self.sink.control(target, kind),
+        }
     }
 
     pub(super) fn set_option(&mut self, target: SessionId, opt: SockOpt) {

@@ -119,11 +119,53 @@ impl Meter {
     }
 }
 
-/// A connected stream endpoint: the client's socket, a server's child or a
-/// socketpair end.
+/// What a stream endpoint reads and writes: a socket, or a serial port
+/// (a terminal: read and write, but no socket calls).
+enum Io {
+    Socket(Socket),
+    Tty(crate::engine::serial::Tty),
+}
+
+impl Io {
+    fn fd(&self) -> std::os::fd::RawFd {
+        match self {
+            Io::Socket(s) => s.as_raw_fd(),
+            Io::Tty(t) => t.fd(),
+        }
+    }
+
+    /// The socket, for the calls only sockets have.
+    fn socket(&self) -> Option<&Socket> {
+        match self {
+            Io::Socket(s) => Some(s),
+            Io::Tty(_) => None,
+        }
+    }
+
+    fn recv(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+        match self {
+            Io::Socket(s) => s.recv(buf),
+            Io::Tty(t) => t.read_uninit(buf),
+        }
+    }
+
+    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Io::Socket(s) => (&*s).write(buf),
+            Io::Tty(t) => t.write(buf),
+        }
+    }
+
+    fn is_tty(&self) -> bool {
+        matches!(self, Io::Tty(_))
+    }
+}
+
+/// A connected stream endpoint: the client's socket, a server's child, a
+/// socketpair end or a serial port.
 struct Conn {
     id: SessionId,
-    sock: Socket,
+    io: Io,
     peer: Addr,
     registered: bool,
     /// Registered for write readiness (only while the queue is not empty).
@@ -461,7 +503,14 @@ impl Worker<'_> {
                     c.queued = 0;
                     // RST only comes from SO_LINGER 0: if it cannot be set,
                     // the close is a plain FIN and must say so.
-                    c.closed = Some(match c.sock.set_linger(Some(Duration::ZERO)) {
+                    let linger = match c.io.socket() {
+                        Some(s) => s.set_linger(Some(Duration::ZERO)),
+                        None => Err(io::Error::new(
+                            io::ErrorKind::Unsupported,
+                            "a serial port has no RST",
+                        )),
+                    };
+                    c.closed = Some(match linger {
                         Ok(()) => CloseReason::Aborted,
                         Err(e) => {
                             self.sink.control(
@@ -529,6 +578,14 @@ impl Worker<'_> {
             Command::Multicast { group, join, .. } => self.multicast(group, join),
             Command::Recv { max, .. } => self.manual_recv(target, max),
             Command::TcpInfo { .. } => self.tcp_info(target),
+            Command::SetLines { dtr, rts, .. } => self.serial(target, |t| {
+                EventKind::Modem(t.set_lines(dtr, rts).and_then(|()| t.modem()))
+            }),
+            Command::Break { .. } => self.serial(target, |t| match t.send_break() {
+                Ok(()) => EventKind::BreakSent,
+                Err(e) => EventKind::Error(e),
+            }),
+            Command::ReadModem { .. } => self.serial(target, |t| EventKind::Modem(t.modem())),
             #[cfg(feature = "fault-injection")]
             Command::InjectPanic { .. } => panic!("injected fault"),
             Command::Step { .. } => self.sink.control(
@@ -595,13 +652,12 @@ impl Worker<'_> {
         {
             // Best effort: a TLS peer learns the end was deliberate, not a truncation.
             t.close_notify();
-            let _ = t.write_to(&c.sock);
+            if let Some(s) = c.io.socket() {
+                let _ = t.write_to(s);
+            }
         }
         if c.registered {
-            let _ = self
-                .poll
-                .registry()
-                .deregister(&mut SourceFd(&c.sock.as_raw_fd()));
+            let _ = self.poll.registry().deregister(&mut SourceFd(&c.io.fd()));
         }
         let id = c.id;
         let counters = c.counters;

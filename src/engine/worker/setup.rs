@@ -183,6 +183,11 @@ impl Worker<'_> {
                 }
                 self.add_dgram(sock, local)
             }
+            SessionKind::Serial(serial) => {
+                self.setup_serial(&serial)?;
+                self.advance_script_conn(0);
+                Ok(())
+            }
             SessionKind::Script { .. } | SessionKind::Burst(_) => Err(CloseReason::Error(
                 OpError::plain("open", "step-mode sessions run on their own thread"),
             )),
@@ -543,6 +548,58 @@ impl Worker<'_> {
             },
         );
         self.snapshot(&sock, id);
+        self.adopt(Io::Socket(sock), id, peer, script, auto)
+    }
+
+    /// Serial ports: open and set up the terminal, report the settings as
+    /// tcgetattr reads them back and the modem lines, then read and write
+    /// it as a stream.
+    pub(super) fn setup_serial(
+        &mut self,
+        spec: &crate::engine::serial::SerialSpec,
+    ) -> Result<(), CloseReason> {
+        if self.tls.is_some() {
+            return Err(CloseReason::Error(OpError::plain(
+                "tls setup",
+                "TLS runs over TCP, not over a serial port",
+            )));
+        }
+        if !self.spec.auto_read {
+            return Err(CloseReason::Error(OpError::plain(
+                "serial",
+                "a serial session reads automatically (auto_read: true)",
+            )));
+        }
+        let tty = crate::engine::serial::Tty::open(spec).map_err(CloseReason::Error)?;
+        self.poll
+            .registry()
+            .register(&mut SourceFd(&tty.fd()), Token(0), Interest::READABLE)
+            .map_err(|e| CloseReason::Error(OpError::io("epoll_ctl", &e)))?;
+        let local = Addr::Path(spec.path.display().to_string());
+        let peer = Addr::Path(tty.device.display().to_string());
+        self.sink.control(
+            self.top,
+            EventKind::Connected {
+                local,
+                peer: peer.clone(),
+                fd: tty.fd(),
+            },
+        );
+        self.sink
+            .control(self.top, EventKind::Options(tty.settings(spec)));
+        self.sink.control(self.top, EventKind::Modem(tty.modem()));
+        self.adopt(Io::Tty(tty), self.top, peer, true, true)
+    }
+
+    /// Takes over a stream endpoint, set up and reported, as `id`.
+    fn adopt(
+        &mut self,
+        io: Io,
+        id: SessionId,
+        peer: Addr,
+        script: bool,
+        auto: bool,
+    ) -> Result<(), CloseReason> {
         let tls = match &self.tls {
             Some(setup) => Some(Box::new(setup.start().map_err(CloseReason::Error)?)),
             None => None,
@@ -560,7 +617,7 @@ impl Worker<'_> {
             id.child,
             Conn {
                 id,
-                sock,
+                io,
                 peer,
                 registered: auto,
                 watching_writes: false,

@@ -135,7 +135,7 @@ impl Worker<'_> {
                 if c.queued == 0 && c.shutdown_pending && !c.write_shut {
                     t.close_notify();
                 }
-                match t.write_to(&c.sock) {
+                match c.io.socket().map_or(Ok(()), |s| t.write_to(s)) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => {
@@ -154,7 +154,7 @@ impl Worker<'_> {
             && let Some(front) = c.out.front()
         {
             let chunk = &front[c.out_off..];
-            match (&c.sock).write(chunk) {
+            match c.io.write(chunk) {
                 Ok(n) => {
                     let requested = (n < chunk.len()).then_some(chunk.len());
                     let entry = LogEntry {
@@ -194,11 +194,7 @@ impl Worker<'_> {
             if self
                 .poll
                 .registry()
-                .reregister(
-                    &mut SourceFd(&c.sock.as_raw_fd()),
-                    Token(child as usize),
-                    interest,
-                )
+                .reregister(&mut SourceFd(&c.io.fd()), Token(child as usize), interest)
                 .is_ok()
             {
                 c.watching_writes = want;
@@ -222,7 +218,14 @@ impl Worker<'_> {
         }
         if c.queued == 0 && c.shutdown_pending && !c.write_shut && !tls_pending {
             c.shutdown_pending = false;
-            match c.sock.shutdown(Shutdown::Write) {
+            let shut = match c.io.socket() {
+                Some(s) => s.shutdown(Shutdown::Write),
+                None => Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "a serial port has no half-close; close it instead",
+                )),
+            };
+            match shut {
                 Ok(()) => {
                     c.write_shut = true;
                     self.sink
@@ -312,7 +315,17 @@ impl Worker<'_> {
                 break;
             }
             reads += 1;
-            match c.sock.recv(self.rx.spare()) {
+            match c.io.recv(self.rx.spare()) {
+                // A terminal has no FIN: no data and end of file means the
+                // far end hung up (a pseudo-terminal's master closed).
+                Ok(0) if c.io.is_tty() => {
+                    after = After::Close(CloseReason::HangUp);
+                    break;
+                }
+                Err(e) if c.io.is_tty() && e.raw_os_error() == Some(libc::EIO) => {
+                    after = After::Close(CloseReason::HangUp);
+                    break;
+                }
                 Ok(0) => {
                     if c.tls.as_ref().is_some_and(|t| !t.is_established()) {
                         after = After::Close(CloseReason::Error(
@@ -358,7 +371,9 @@ impl Worker<'_> {
                             }
                             Err(e) => {
                                 // rustls queued an alert; it goes out before the close.
-                                let _ = t.write_to(&c.sock);
+                                if let Some(s) = c.io.socket() {
+                                    let _ = t.write_to(s);
+                                }
                                 after = After::Close(CloseReason::Error(e));
                                 break;
                             }
@@ -475,7 +490,7 @@ impl Worker<'_> {
         let started = now();
         if let Some(c) = self.conns.get_mut(&target.child) {
             let op = format!("recv({max})");
-            let after = match c.sock.recv(&mut buf) {
+            let after = match c.io.recv(&mut buf) {
                 Ok(0) => {
                     c.read_eof = true;
                     self.sink
@@ -501,7 +516,7 @@ impl Worker<'_> {
                     After::Nothing
                 }
                 Err(e) => {
-                    report_manual_error(self.sink, c.id, &c.sock, &op, &e, started);
+                    report_manual_error(self.sink, c.id, c.io.socket(), &op, &e, started);
                     if matches!(errno_of(&e), libc::ECONNRESET) {
                         After::Close(CloseReason::PeerReset)
                     } else {
@@ -535,7 +550,7 @@ impl Worker<'_> {
                         },
                     );
                 }
-                Err(e) => report_manual_error(self.sink, d.id, &d.sock, &op, &e, started),
+                Err(e) => report_manual_error(self.sink, d.id, Some(&d.sock), &op, &e, started),
             }
             return;
         }
@@ -643,7 +658,7 @@ pub(super) fn direct_send(sink: &mut Sink, c: &mut Conn, data: &[u8], mode: Send
     let mut off = 0;
     while off < data.len() {
         let chunk = &data[off..];
-        match (&c.sock).write(chunk) {
+        match c.io.write(chunk) {
             Ok(n) => {
                 c.counters.bytes_out += n as u64;
                 c.counters.msgs_out += 1;
@@ -688,12 +703,12 @@ pub(super) fn direct_send(sink: &mut Sink, c: &mut Conn, data: &[u8], mode: Send
 pub(super) fn report_manual_error(
     sink: &mut Sink,
     id: SessionId,
-    sock: &Socket,
+    sock: Option<&Socket>,
     op: &str,
     e: &io::Error,
     started: Instant,
 ) {
-    let blocking = sock.nonblocking().map(|nb| !nb).unwrap_or(true);
+    let blocking = sock.and_then(|s| s.nonblocking().ok()).is_none_or(|nb| !nb);
     if e.kind() == io::ErrorKind::WouldBlock && blocking {
         // A blocking socket only says EAGAIN when SO_RCVTIMEO expired.
         sink.control(
