@@ -88,7 +88,7 @@ shot tls-inspector
 click 185 60      # "Kind"
 click 182 110     # "TCP server"
 click 34 289      # "Use TLS"
-click 130 225     # "Canned replies" (the responder row wraps once TLS is on)
+click 130 243     # "Canned replies" (the second line of the responder row)
 shot form-responder-tls
 stop
 # 8. The light theme at 1280x800.

@@ -17,6 +17,7 @@ mod sink;
 pub mod spec;
 pub mod start;
 pub mod stepper;
+mod stream;
 pub mod tcp_info;
 pub mod tls;
 mod worker;

@@ -32,7 +32,7 @@ impl Worker<'_> {
             let Some(c) = self.conns.get(&child) else {
                 continue;
             };
-            if c.closed.is_some() {
+            if c.st.is_closing() {
                 continue;
             }
             let kind = match crate::engine::tcp_info::read(c.io.fd()) {
@@ -56,26 +56,6 @@ impl Worker<'_> {
             }
         }
         None
-    }
-
-    /// Runs a serial-port call and reports what it says: the modem lines,
-    /// a break sent, or why the call failed. Other sessions have no port.
-    pub(super) fn serial(
-        &mut self,
-        target: SessionId,
-        call: impl FnOnce(&crate::engine::serial::Tty) -> EventKind,
-    ) {
-        let kind = match self.conns.get(&target.child).map(|c| &c.io) {
-            Some(Io::Tty(t)) => call(t),
-            _ => EventKind::Error(OpError::plain(
-                "modem lines",
-                "DTR, RTS, break and the modem lines belong to serial sessions",
-            )),
-        };
-        match kind {
-            EventKind::Modem(_) => self.sink.latest(target, kind),
-            _ => self.sink.control(target, kind),
-        }
     }
 
     pub(super) fn set_option(&mut self, target: SessionId, opt: SockOpt) {

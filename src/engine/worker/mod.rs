@@ -34,6 +34,7 @@ use super::respond::{Framer, Reply};
 use super::session::{Context, End, Run};
 use super::sink::Sink;
 use super::spec::{Family, HostPort, Responder, SessionKind, SessionSpec, StalePolicy, Step};
+use super::stream::{Crossing, ReadSide, StreamState, WriteSide};
 use super::tls::{TlsConn, TlsSetup};
 
 mod dgram;
@@ -42,6 +43,7 @@ mod script;
 mod setup;
 mod stream;
 mod timers;
+mod tty;
 
 const WAKE: Token = Token(usize::MAX);
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -161,24 +163,27 @@ impl Io {
     }
 }
 
+/// How a stream's descriptor is registered with the poller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Registration {
+    /// Not at all: a manual session reads on request.
+    Manual,
+    /// For reads.
+    Read,
+    /// For reads and writes (only while the queue holds bytes).
+    ReadWrite,
+}
+
 /// A connected stream endpoint: the client's socket, a server's child, a
 /// socketpair end or a serial port.
 struct Conn {
     id: SessionId,
     io: Io,
     peer: Addr,
-    registered: bool,
-    /// Registered for write readiness (only while the queue is not empty).
-    watching_writes: bool,
-    out: VecDeque<Vec<u8>>,
-    out_off: usize,
-    queued: usize,
-    paused: bool,
-    read_eof: bool,
-    write_shut: bool,
-    shutdown_pending: bool,
-    close_after_flush: Option<CloseReason>,
-    closed: Option<CloseReason>,
+    /// How its fd is registered with the poller.
+    reg: Registration,
+    /// The queue, each direction and how it is ending (no I/O in there).
+    st: StreamState,
     counters: Counters,
     stats_dirty: bool,
     meter: Meter,
@@ -189,10 +194,6 @@ struct Conn {
     delayed: VecDeque<(Instant, Reply)>,
     /// Their bytes: they count against the send queue, like queued ones.
     delayed_bytes: usize,
-    /// Reading stopped because the responder's replies wait for the peer
-    /// to read (the send queue is past its high-water mark): the peer's
-    /// window closes and it blocks, as a TCP peer's would.
-    read_held: bool,
     script: Script,
     /// TLS over this stream: records in and out of the socket, plaintext
     /// in the log.
@@ -488,19 +489,12 @@ impl Worker<'_> {
                 self.end = Some(CloseReason::Local);
             }
             Command::Close { .. } => match self.conns.get_mut(&target.child) {
-                Some(c) => {
-                    if c.queued == 0 {
-                        c.closed = Some(CloseReason::Local);
-                    } else {
-                        c.close_after_flush = Some(CloseReason::Local);
-                    }
-                }
+                Some(c) => c.st.close_once_sent(CloseReason::Local),
                 None => self.no_such(target, "close"),
             },
             Command::Abort { .. } => match self.conns.get_mut(&target.child) {
                 Some(c) => {
-                    c.out.clear();
-                    c.queued = 0;
+                    c.st.queue.clear();
                     // RST only comes from SO_LINGER 0: if it cannot be set,
                     // the close is a plain FIN and must say so.
                     let linger = match c.io.socket() {
@@ -510,7 +504,7 @@ impl Worker<'_> {
                             "a serial port has no RST",
                         )),
                     };
-                    c.closed = Some(match linger {
+                    c.st.close(match linger {
                         Ok(()) => CloseReason::Aborted,
                         Err(e) => {
                             self.sink.control(
@@ -529,7 +523,7 @@ impl Worker<'_> {
             },
             Command::ShutdownWrite { .. } => match self.conns.get_mut(&target.child) {
                 Some(c) => {
-                    c.shutdown_pending = true;
+                    c.st.shutdown_write();
                     self.flush_conn(target.child);
                 }
                 None => self.no_such(target, "shutdown"),
@@ -625,14 +619,14 @@ impl Worker<'_> {
         let done: Vec<u32> = self
             .conns
             .iter()
-            .filter(|(_, c)| c.closed.is_some())
+            .filter(|(_, c)| c.st.is_closing())
             .map(|(k, _)| *k)
             .collect();
         for child in done {
             let Some(c) = self.conns.remove(&child) else {
                 continue;
             };
-            let reason = c.closed.clone().unwrap_or(CloseReason::Local);
+            let reason = c.st.reason().cloned().unwrap_or(CloseReason::Local);
             self.close_conn(c, reason.clone());
             let pair_done =
                 matches!(self.spec.kind, SessionKind::SocketPair) && self.conns.is_empty();
@@ -656,7 +650,7 @@ impl Worker<'_> {
                 let _ = t.write_to(s);
             }
         }
-        if c.registered {
+        if c.reg != Registration::Manual {
             let _ = self.poll.registry().deregister(&mut SourceFd(&c.io.fd()));
         }
         let id = c.id;
@@ -684,7 +678,10 @@ impl Worker<'_> {
         rest.sort_unstable();
         for child in rest {
             if let Some(c) = self.conns.remove(&child) {
-                let r = c.closed.clone().unwrap_or_else(|| child_reason.clone());
+                let r =
+                    c.st.reason()
+                        .cloned()
+                        .unwrap_or_else(|| child_reason.clone());
                 self.close_conn(c, r);
             }
         }

@@ -9,7 +9,7 @@ impl Worker<'_> {
             let Some(c) = self.conns.get_mut(&child) else {
                 return;
             };
-            if c.closed.is_some() {
+            if c.st.is_closing() {
                 return;
             }
             let Some(step) = c.script.steps.get(c.script.idx).cloned() else {
@@ -30,7 +30,7 @@ impl Worker<'_> {
                     None => {
                         c.script.rx_seen = false;
                         c.script.wait_until = Some(now() + d);
-                        if !c.registered {
+                        if c.reg == Registration::Manual {
                             // Manual sessions: waiting means one real recv.
                             let max = self.spec.limits.recv_buffer;
                             self.manual_recv(id, max);
@@ -44,10 +44,10 @@ impl Worker<'_> {
                     }
                     Some(t) => {
                         if !c.script.rx_seen {
-                            if now() < t && !c.read_eof {
+                            if now() < t && c.st.read != ReadSide::Eof {
                                 return;
                             }
-                            if !c.read_eof {
+                            if c.st.read != ReadSide::Eof {
                                 self.sink.control(
                                     id,
                                     EventKind::Timeout {
@@ -67,17 +67,13 @@ impl Worker<'_> {
                 }
                 Step::ShutdownWrite => {
                     if let Some(c) = self.conns.get_mut(&child) {
-                        c.shutdown_pending = true;
+                        c.st.shutdown_write();
                     }
                     self.flush_conn(child);
                 }
                 Step::Close => {
                     if let Some(c) = self.conns.get_mut(&child) {
-                        if c.queued == 0 {
-                            c.closed = Some(CloseReason::ScriptDone);
-                        } else {
-                            c.close_after_flush = Some(CloseReason::ScriptDone);
-                        }
+                        c.st.close_once_sent(CloseReason::ScriptDone);
                     }
                 }
             }

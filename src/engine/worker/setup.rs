@@ -551,48 +551,8 @@ impl Worker<'_> {
         self.adopt(Io::Socket(sock), id, peer, script, auto)
     }
 
-    /// Serial ports: open and set up the terminal, report the settings as
-    /// tcgetattr reads them back and the modem lines, then read and write
-    /// it as a stream.
-    pub(super) fn setup_serial(
-        &mut self,
-        spec: &crate::engine::serial::SerialSpec,
-    ) -> Result<(), CloseReason> {
-        if self.tls.is_some() {
-            return Err(CloseReason::Error(OpError::plain(
-                "tls setup",
-                "TLS runs over TCP, not over a serial port",
-            )));
-        }
-        if !self.spec.auto_read {
-            return Err(CloseReason::Error(OpError::plain(
-                "serial",
-                "a serial session reads automatically (auto_read: true)",
-            )));
-        }
-        let tty = crate::engine::serial::Tty::open(spec).map_err(CloseReason::Error)?;
-        self.poll
-            .registry()
-            .register(&mut SourceFd(&tty.fd()), Token(0), Interest::READABLE)
-            .map_err(|e| CloseReason::Error(OpError::io("epoll_ctl", &e)))?;
-        let local = Addr::Path(spec.path.display().to_string());
-        let peer = Addr::Path(tty.device.display().to_string());
-        self.sink.control(
-            self.top,
-            EventKind::Connected {
-                local,
-                peer: peer.clone(),
-                fd: tty.fd(),
-            },
-        );
-        self.sink
-            .control(self.top, EventKind::Options(tty.settings(spec)));
-        self.sink.control(self.top, EventKind::Modem(tty.modem()));
-        self.adopt(Io::Tty(tty), self.top, peer, true, true)
-    }
-
     /// Takes over a stream endpoint, set up and reported, as `id`.
-    fn adopt(
+    pub(super) fn adopt(
         &mut self,
         io: Io,
         id: SessionId,
@@ -619,17 +579,12 @@ impl Worker<'_> {
                 id,
                 io,
                 peer,
-                registered: auto,
-                watching_writes: false,
-                out: VecDeque::new(),
-                out_off: 0,
-                queued: 0,
-                paused: false,
-                read_eof: false,
-                write_shut: false,
-                shutdown_pending: false,
-                close_after_flush: None,
-                closed: None,
+                reg: if auto {
+                    Registration::Read
+                } else {
+                    Registration::Manual
+                },
+                st: StreamState::default(),
                 counters: Counters::default(),
                 stats_dirty: false,
                 meter: Meter::new(),
@@ -638,7 +593,6 @@ impl Worker<'_> {
                 framer: Framer::for_peer(peer_text),
                 delayed: VecDeque::new(),
                 delayed_bytes: 0,
-                read_held: false,
                 script: Script::new(steps),
                 handshake_deadline: tls.as_ref().and(
                     self.spec

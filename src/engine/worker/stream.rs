@@ -15,7 +15,7 @@ impl Worker<'_> {
         let Some(c) = self.conns.get_mut(&child) else {
             return;
         };
-        if c.write_shut || c.shutdown_pending {
+        if !c.st.can_send() {
             self.sink.control(
                 c.id,
                 EventKind::Error(OpError::io(
@@ -39,14 +39,14 @@ impl Worker<'_> {
         }
         match mode {
             SendMode::Once => {
-                if c.queued > 0 {
+                if !c.st.queue.is_empty() {
                     self.sink.control(
                         c.id,
                         EventKind::Error(OpError::plain(
                             "send",
                             format!(
                                 "{} bytes from an earlier sendall are still queued; a single send now would jump ahead of them (use sendall)",
-                                c.queued
+                                c.st.queue.len()
                             ),
                         )),
                     );
@@ -56,14 +56,14 @@ impl Worker<'_> {
                 self.apply_after(child, after);
             }
             SendMode::All => {
-                if !reply && c.queued + data.len() > limits.send_queue {
+                if !reply && c.st.queue.len() + data.len() > limits.send_queue {
                     self.sink.control(
                         c.id,
                         EventKind::Error(OpError::plain(
                             "sendall",
                             format!(
                                 "send queue full: {} bytes wait for the peer to read (limit {}); these {} bytes were not queued",
-                                c.queued,
+                                c.st.queue.len(),
                                 limits.send_queue,
                                 data.len()
                             ),
@@ -72,9 +72,8 @@ impl Worker<'_> {
                     );
                     return;
                 }
-                c.queued += data.len();
-                c.counters.queued_out = c.queued as u64;
-                c.out.push_back(data);
+                c.st.queue.push(data);
+                c.counters.queued_out = c.st.queue.len() as u64;
                 self.flush_conn(child);
             }
         }
@@ -83,9 +82,8 @@ impl Worker<'_> {
     pub(super) fn apply_after(&mut self, child: u32, after: After) {
         if let After::Close(r) = after
             && let Some(c) = self.conns.get_mut(&child)
-            && c.closed.is_none()
         {
-            c.closed = Some(r);
+            c.st.close(r);
         }
     }
 
@@ -96,7 +94,7 @@ impl Worker<'_> {
         let Some(c) = self.conns.get_mut(&child) else {
             return;
         };
-        if c.closed.is_some() {
+        if c.st.is_closing() {
             return;
         }
         let mut after = After::Nothing;
@@ -106,33 +104,28 @@ impl Worker<'_> {
             loop {
                 let mut moved = 0;
                 while t.is_established()
-                    && let Some(front) = c.out.front()
+                    && let Some(chunk) = c.st.queue.front()
                 {
-                    let chunk = &front[c.out_off..];
                     let n = t.write_plain(chunk);
                     if n == 0 {
                         break;
                     }
+                    let data = chunk[..n].to_vec();
+                    c.st.queue.advance(n);
                     moved += n;
                     c.counters.bytes_out += n as u64;
                     c.counters.msgs_out += 1;
                     c.stats_dirty = true;
-                    c.queued -= n;
                     let entry = LogEntry {
                         dir: Direction::Out,
                         peer: Some(c.peer.clone()),
-                        data: chunk[..n].to_vec(),
+                        data,
                         requested: None,
                         truncated_from: None,
                     };
-                    c.out_off += n;
-                    if c.out_off == front.len() {
-                        c.out.pop_front();
-                        c.out_off = 0;
-                    }
                     self.sink.log(c.id, entry);
                 }
-                if c.queued == 0 && c.shutdown_pending && !c.write_shut {
+                if c.st.shutdown_due() {
                     t.close_notify();
                 }
                 match c.io.socket().map_or(Ok(()), |s| t.write_to(s)) {
@@ -151,9 +144,8 @@ impl Worker<'_> {
         let tls_pending = c.tls.as_ref().is_some_and(|t| t.wants_write());
         let plain_ready = c.tls.as_ref().is_none_or(|t| t.is_established());
         while c.tls.is_none()
-            && let Some(front) = c.out.front()
+            && let Some(chunk) = c.st.queue.front()
         {
-            let chunk = &front[c.out_off..];
             match c.io.write(chunk) {
                 Ok(n) => {
                     let requested = (n < chunk.len()).then_some(chunk.len());
@@ -164,15 +156,10 @@ impl Worker<'_> {
                         requested,
                         truncated_from: None,
                     };
+                    c.st.queue.advance(n);
                     c.counters.bytes_out += n as u64;
                     c.counters.msgs_out += 1;
                     c.stats_dirty = true;
-                    c.queued -= n;
-                    c.out_off += n;
-                    if c.out_off == front.len() {
-                        c.out.pop_front();
-                        c.out_off = 0;
-                    }
                     self.sink.log(c.id, entry);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -183,9 +170,15 @@ impl Worker<'_> {
                 }
             }
         }
-        c.counters.queued_out = c.queued as u64;
-        let want = tls_pending || (c.queued > 0 && plain_ready);
-        if c.registered && want != c.watching_writes {
+        let queued = c.st.queue.len();
+        c.counters.queued_out = queued as u64;
+        let want = tls_pending || (queued > 0 && plain_ready);
+        let now_reg = if want {
+            Registration::ReadWrite
+        } else {
+            Registration::Read
+        };
+        if c.reg != Registration::Manual && c.reg != now_reg {
             let interest = if want {
                 Interest::READABLE | Interest::WRITABLE
             } else {
@@ -197,27 +190,21 @@ impl Worker<'_> {
                 .reregister(&mut SourceFd(&c.io.fd()), Token(child as usize), interest)
                 .is_ok()
             {
-                c.watching_writes = want;
+                c.reg = now_reg;
             }
         }
-        if !c.paused && c.queued >= limits.high_water {
-            c.paused = true;
-            self.sink
-                .control(c.id, EventKind::WritePaused { queued: c.queued });
-        } else if c.paused && c.queued <= limits.low_water {
-            c.paused = false;
-            self.sink
-                .control(c.id, EventKind::WriteResumed { queued: c.queued });
+        match c.st.water_marks(limits.high_water, limits.low_water) {
+            Some(Crossing::Paused) => self.sink.control(c.id, EventKind::WritePaused { queued }),
+            Some(Crossing::Resumed) => self.sink.control(c.id, EventKind::WriteResumed { queued }),
+            None => {}
         }
-        if c.read_held
-            && c.queued + c.delayed_bytes <= limits.low_water
+        if queued + c.delayed_bytes <= limits.low_water
             && c.delayed.len() < MAX_DELAYED / 2
+            && c.st.release_reads()
         {
-            c.read_held = false;
             self.ready_again.push_back(child);
         }
-        if c.queued == 0 && c.shutdown_pending && !c.write_shut && !tls_pending {
-            c.shutdown_pending = false;
+        if c.st.shutdown_due() && !tls_pending {
             let shut = match c.io.socket() {
                 Some(s) => s.shutdown(Shutdown::Write),
                 None => Err(io::Error::new(
@@ -227,24 +214,26 @@ impl Worker<'_> {
             };
             match shut {
                 Ok(()) => {
-                    c.write_shut = true;
+                    c.st.write = WriteSide::Shut;
                     self.sink
                         .control(c.id, EventKind::HalfClosed { by: Side::Local });
-                    if c.read_eof {
+                    if c.st.read == ReadSide::Eof {
                         after = After::Close(CloseReason::Local);
                     }
                 }
-                Err(e) => self
-                    .sink
-                    .control(c.id, EventKind::Error(OpError::io("shutdown SHUT_WR", &e))),
+                Err(e) => {
+                    // Not shut: sending goes on.
+                    c.st.write = WriteSide::Open;
+                    self.sink
+                        .control(c.id, EventKind::Error(OpError::io("shutdown SHUT_WR", &e)))
+                }
             }
         }
         // A held reply still counts as unsent: the peer's FIN must not
         // close the connection before the delayed answer goes out.
-        if c.queued == 0
-            && c.delayed.is_empty()
+        if c.delayed.is_empty()
             && !tls_pending
-            && let Some(r) = c.close_after_flush.take()
+            && let Some(r) = c.st.flushed()
         {
             after = After::Close(r);
         }
@@ -264,10 +253,10 @@ impl Worker<'_> {
         let Some(c) = self.conns.get_mut(&child) else {
             return;
         };
-        if c.closed.is_some() {
+        if c.st.is_closing() {
             return;
         }
-        if c.write_shut || c.shutdown_pending || !self.spec.auto_read {
+        if !c.st.can_send() || !self.spec.auto_read {
             // send_conn_as says why a shut side cannot send, and a manual
             // session writes at once, in its socket's own mode.
             self.send_conn_as(child, r.data.into_bytes(), SendMode::All, true);
@@ -275,17 +264,14 @@ impl Worker<'_> {
             // A reply is never refused for a full queue: reading stops
             // instead (see `read_conn`), so the queue stays near its
             // high-water mark.
-            let data = r.data.into_bytes();
-            c.queued += data.len();
-            c.counters.queued_out = c.queued as u64;
-            c.out.push_back(data);
+            c.st.queue.push(r.data.into_bytes());
+            c.counters.queued_out = c.st.queue.len() as u64;
         }
         if r.close
             && let Some(c) = self.conns.get_mut(&child)
-            && c.closed.is_none()
         {
             // The reply goes out first, then FIN.
-            c.close_after_flush = Some(CloseReason::Local);
+            c.st.close_after_flush(CloseReason::Local);
         }
     }
 
@@ -299,7 +285,7 @@ impl Worker<'_> {
         let Some(c) = self.conns.get_mut(&child) else {
             return;
         };
-        if c.closed.is_some() || c.read_eof || !c.registered || c.read_held {
+        if !c.st.reading() || c.reg == Registration::Manual {
             return;
         }
         let mut replies: Vec<Reply> = Vec::new();
@@ -419,7 +405,7 @@ impl Worker<'_> {
                     if emptied {
                         break;
                     }
-                    if c.queued + c.delayed_bytes + reply_bytes >= high_water
+                    if c.st.queue.len() + c.delayed_bytes + reply_bytes >= high_water
                         || c.delayed.len() + replies.len() >= MAX_DELAYED
                     {
                         // Hand the replies over before reading more; what
@@ -462,9 +448,9 @@ impl Worker<'_> {
         // may then be due (peer FIN, nothing queued).
         self.flush_conn(child);
         if more && let Some(c) = self.conns.get_mut(&child) {
-            if c.queued + c.delayed_bytes >= high_water || c.delayed.len() >= MAX_DELAYED {
+            if c.st.queue.len() + c.delayed_bytes >= high_water || c.delayed.len() >= MAX_DELAYED {
                 // `flush_conn` or `timers` resume reading once it drains.
-                c.read_held = true;
+                c.st.hold_reads();
             } else {
                 self.ready_again.push_back(child);
             }
@@ -492,7 +478,7 @@ impl Worker<'_> {
             let op = format!("recv({max})");
             let after = match c.io.recv(&mut buf) {
                 Ok(0) => {
-                    c.read_eof = true;
+                    c.st.peer_eof();
                     self.sink
                         .control(c.id, EventKind::HalfClosed { by: Side::Peer });
                     After::Nothing
@@ -626,13 +612,13 @@ impl Worker<'_> {
 
 /// The peer's end of data (FIN, or TLS close_notify) on a stream.
 pub(super) fn peer_eof(sink: &mut Sink, c: &mut Conn, keep_open: bool) -> After {
-    c.read_eof = true;
+    c.st.peer_eof();
     sink.control(c.id, EventKind::HalfClosed { by: Side::Peer });
-    if c.write_shut {
+    if c.st.write == WriteSide::Shut {
         After::Close(CloseReason::PeerClosed)
     } else {
         if !keep_open {
-            c.close_after_flush = Some(CloseReason::PeerClosed);
+            c.st.close_after_flush(CloseReason::PeerClosed);
         }
         After::Nothing
     }

@@ -28,9 +28,9 @@ impl Worker<'_> {
             if let Some(w) = c.handshake_deadline {
                 consider(w);
             }
+            // Silence counts only while we read.
             if let Some(rt) = rt
-                && !c.read_eof
-                && !c.read_held
+                && c.st.read == ReadSide::Open
             {
                 consider(c.last_rx + rt);
             }
@@ -68,7 +68,7 @@ impl Worker<'_> {
             .collect();
         for child in due {
             while let Some(c) = self.conns.get_mut(&child)
-                && c.closed.is_none()
+                && !c.st.is_closing()
                 && c.delayed.front().is_some_and(|(w, _)| t >= *w)
                 && let Some((_, r)) = c.delayed.pop_front()
             {
@@ -112,7 +112,7 @@ impl Worker<'_> {
             )
         };
         for c in self.conns.values_mut() {
-            if c.closed.is_none() && !c.read_eof && !c.read_held && t >= c.last_rx + rt {
+            if c.st.reading() && t >= c.last_rx + rt {
                 c.last_rx = t;
                 self.sink.control(
                     c.id,
@@ -122,7 +122,7 @@ impl Worker<'_> {
                     },
                 );
                 if close {
-                    c.closed = Some(timeout_reason());
+                    c.st.close(timeout_reason());
                 }
             }
         }
@@ -156,7 +156,7 @@ impl Worker<'_> {
             let Some(w) = c.handshake_deadline else {
                 continue;
             };
-            if c.tls.as_ref().is_none_or(|s| s.is_established()) || c.closed.is_some() {
+            if c.tls.as_ref().is_none_or(|s| s.is_established()) || c.st.is_closing() {
                 c.handshake_deadline = None;
             } else if t >= w {
                 c.handshake_deadline = None;
@@ -167,7 +167,7 @@ impl Worker<'_> {
                         after: limit,
                     },
                 );
-                c.closed = Some(CloseReason::Error(
+                c.st.close(CloseReason::Error(
                     OpError::plain(
                         "tls handshake",
                         format!("the handshake did not finish within {}", ms(limit)),
