@@ -478,12 +478,12 @@ fn ports_in(class: &Path) -> Vec<PortInfo> {
     let Ok(dir) = std::fs::read_dir(class) else {
         return Vec::new();
     };
-    // sysfs values are tiny; a cap keeps a strange file from costing much.
+    // sysfs attributes are regular files of at most a page (and say so in
+    // st_size); read with the one capped, non-blocking reader, and keep
+    // control characters out of what the form shows.
     let small = |p: PathBuf| -> Option<String> {
-        use std::io::Read;
-        let f = File::open(p).ok()?;
-        let mut s = String::new();
-        f.take(256).read_to_string(&mut s).ok()?;
+        let bytes = crate::fsutil::read_capped(&p, 4096, "a sysfs attribute").ok()?;
+        let s = String::from_utf8_lossy(&bytes);
         let s = s.trim();
         (!s.is_empty()).then(|| s.chars().filter(|c| !c.is_control()).collect())
     };
