@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub data_limit: Option<usize>,
     /// Ask every TCP session for TCP_INFO this often (`tcp_info` lines).
     pub tcp_info: Option<Duration>,
+    /// Read every serial port's modem lines this often (`modem` lines).
+    pub modem: Option<Duration>,
 }
 
 /// How a run ended.
@@ -457,6 +459,9 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
     // TCP sessions, asked for TCP_INFO every `opts.tcp_info`.
     let mut tcp: HashSet<u32> = HashSet::new();
     let mut next_tcp_info = started;
+    // Serial sessions, asked for their modem lines every `opts.modem`.
+    let mut serial: HashSet<u32> = HashSet::new();
+    let mut next_modem = started;
     while !open.is_empty() || !queue.is_empty() || !live.is_empty() {
         if closing_since.is_none() {
             open_next(&mut engine, &mut queue, &mut open, &mut encodings)?;
@@ -469,6 +474,17 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
             for s in tcp.iter().filter(|s| open.contains(s)) {
                 // A session that ended meanwhile just does not answer.
                 let _ = engine.send(Command::TcpInfo {
+                    target: SessionId::top(*s),
+                });
+            }
+        }
+        if let Some(every) = opts.modem
+            && closing_since.is_none()
+            && Instant::now() >= next_modem
+        {
+            next_modem = Instant::now() + every;
+            for s in serial.iter().filter(|s| open.contains(s)) {
+                let _ = engine.send(Command::ReadModem {
                     target: SessionId::top(*s),
                 });
             }
@@ -518,6 +534,17 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
                 && matches!(kind, Kind::TcpClient | Kind::TcpServer)
             {
                 tcp.insert(ev.session.session);
+            }
+            if let EventKind::Opened {
+                kind: Kind::Serial, ..
+            } = &ev.kind
+            {
+                serial.insert(ev.session.session);
+            }
+            // A device without modem lines (a pty) says so once; asking
+            // again would print the same error every period.
+            if let EventKind::Modem(Err(_)) = &ev.kind {
+                serial.remove(&ev.session.session);
             }
             if let EventKind::Closed { .. } = &ev.kind {
                 live.remove(&ev.session);

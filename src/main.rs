@@ -52,6 +52,10 @@ enum Cmd {
         /// retransmits, ...) per TCP connection every SECS seconds (0.05 or more).
         #[arg(long = "tcp-info", value_name = "SECS", value_parser = parse_tcp_info_period)]
         tcp_info: Option<Duration>,
+        /// Print a `modem` line (DTR, RTS, CTS, DSR, RI, CD) per serial port
+        /// every SECS seconds (0.05 or more).
+        #[arg(long = "modem", value_name = "SECS", value_parser = parse_modem_period)]
+        modem: Option<Duration>,
     },
     /// Check a preset or workspace and print what it would open.
     Check {
@@ -114,10 +118,18 @@ enum PresetCmd {
 }
 
 fn parse_tcp_info_period(s: &str) -> Result<Duration, String> {
+    poll_period(s, "TCP_INFO")
+}
+
+fn parse_modem_period(s: &str) -> Result<Duration, String> {
+    poll_period(s, "the modem lines")
+}
+
+fn poll_period(s: &str, what: &str) -> Result<Duration, String> {
     let d = parse_secs(s)?;
     if d < Duration::from_millis(50) {
         return Err(format!(
-            "'{s}' is too often; read TCP_INFO every 0.05 s or more"
+            "'{s}' is too often; read {what} every 0.05 s or more"
         ));
     }
     Ok(d)
@@ -289,6 +301,7 @@ fn main() -> ExitCode {
             stats,
             data_limit,
             tcp_info,
+            modem,
         }) => {
             let specs = match store::resolve(store.as_ref().ok(), &file) {
                 Ok(s) => s,
@@ -299,6 +312,7 @@ fn main() -> ExitCode {
                 stats,
                 data_limit,
                 tcp_info,
+                modem,
             };
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());

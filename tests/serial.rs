@@ -254,6 +254,7 @@ fn sockscope_run_echoes_on_a_socat_pty_and_reports_the_hang_up() {
     let mut run = KillOnDrop(
         Proc::new(env!("CARGO_BIN_EXE_sockscope"))
             .arg("run")
+            .args(["--modem", "0.1"])
             .arg(&preset)
             .stdout(Stdio::piped())
             .spawn()
@@ -299,6 +300,14 @@ fn sockscope_run_echoes_on_a_socat_pty_and_reports_the_hang_up() {
         .unwrap();
     far.write_all(b"hello\r\n").unwrap();
     assert_eq!(read_n(&mut far, 7), b"hello\r\n");
+    // `--modem` polls the lines, but a pty has none and says so once (a
+    // poll may already be on its way): not every 0.1 s for the whole run.
+    std::thread::sleep(Duration::from_millis(600));
+    while let Ok(v) = rx.try_recv() {
+        seen.push(v);
+    }
+    let modems = seen.iter().filter(|v| v["event"] == "modem").count();
+    assert!((1..=2).contains(&modems), "{modems} modem lines: {seen:#?}");
     drop(far);
     // socat is this test's own child.
     socat.0.kill().unwrap();
