@@ -182,6 +182,23 @@ fn a_pty_has_no_modem_lines_and_says_so_and_a_break_is_sent() {
     h.wait("break", |e| {
         e.session == id && matches!(e.kind, EventKind::BreakSent)
     });
+    // Socket calls are refused in words, and the session goes on.
+    h.send(Command::SetOption {
+        target: id,
+        option: sockscope::engine::options::SockOpt::flag(
+            sockscope::engine::options::OptName::NoDelay,
+            true,
+        ),
+    });
+    h.wait("setsockopt refused", |e| {
+        e.session == id
+            && matches!(&e.kind, EventKind::Error(e) if e.to_string().contains("no socket options"))
+    });
+    h.send(Command::ShutdownWrite { target: id });
+    h.wait("shutdown refused", |e| {
+        e.session == id
+            && matches!(&e.kind, EventKind::Error(e) if e.to_string().contains("no half-close"))
+    });
     h.send(Command::Close { target: id });
     h.closed(id);
 }

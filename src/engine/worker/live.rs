@@ -59,6 +59,16 @@ impl Worker<'_> {
     }
 
     pub(super) fn set_option(&mut self, target: SessionId, opt: SockOpt) {
+        if self.conns.get(&target.child).is_some_and(|c| c.io.is_tty()) {
+            self.sink.control(
+                target,
+                EventKind::Error(OpError::plain(
+                    "setsockopt",
+                    "a serial port has no socket options; its settings are the port's (baud, framing, flow)",
+                )),
+            );
+            return;
+        }
         let Some(sock) = self.socket_of(target) else {
             self.no_such(target, "setsockopt");
             return;
