@@ -34,6 +34,38 @@ pub struct RunOptions {
     pub modem: Option<Duration>,
 }
 
+/// Sessions asked for a reading every period (`--tcp-info`, `--modem`).
+struct Poller {
+    every: Option<Duration>,
+    next: Instant,
+    ids: HashSet<u32>,
+    ask: fn(SessionId) -> Command,
+}
+
+impl Poller {
+    fn new(every: Option<Duration>, ask: fn(SessionId) -> Command) -> Poller {
+        Poller {
+            every,
+            next: Instant::now(),
+            ids: HashSet::new(),
+            ask,
+        }
+    }
+
+    /// Asks every open session once the period is up.
+    fn tick(&mut self, engine: &mut Engine, open: &HashSet<u32>) {
+        let Some(every) = self.every else { return };
+        if Instant::now() < self.next {
+            return;
+        }
+        self.next = Instant::now() + every;
+        for s in self.ids.iter().filter(|s| open.contains(s)) {
+            // A session that ended meanwhile just does not answer.
+            let _ = engine.send((self.ask)(SessionId::top(*s)));
+        }
+    }
+}
+
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -456,38 +488,16 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
     let mut told_engine_to_stop = false;
     let mut last_event = Instant::now();
     let mut outcome = Outcome::Clean;
-    // TCP sessions, asked for TCP_INFO every `opts.tcp_info`.
-    let mut tcp: HashSet<u32> = HashSet::new();
-    let mut next_tcp_info = started;
-    // Serial sessions, asked for their modem lines every `opts.modem`.
-    let mut serial: HashSet<u32> = HashSet::new();
-    let mut next_modem = started;
+    // TCP sessions asked for TCP_INFO, serial ports for their modem lines.
+    let mut tcp = Poller::new(opts.tcp_info, |target| Command::TcpInfo { target });
+    let mut serial = Poller::new(opts.modem, |target| Command::ReadModem { target });
     while !open.is_empty() || !queue.is_empty() || !live.is_empty() {
         if closing_since.is_none() {
             open_next(&mut engine, &mut queue, &mut open, &mut encodings)?;
         }
-        if let Some(every) = opts.tcp_info
-            && closing_since.is_none()
-            && Instant::now() >= next_tcp_info
-        {
-            next_tcp_info = Instant::now() + every;
-            for s in tcp.iter().filter(|s| open.contains(s)) {
-                // A session that ended meanwhile just does not answer.
-                let _ = engine.send(Command::TcpInfo {
-                    target: SessionId::top(*s),
-                });
-            }
-        }
-        if let Some(every) = opts.modem
-            && closing_since.is_none()
-            && Instant::now() >= next_modem
-        {
-            next_modem = Instant::now() + every;
-            for s in serial.iter().filter(|s| open.contains(s)) {
-                let _ = engine.send(Command::ReadModem {
-                    target: SessionId::top(*s),
-                });
-            }
+        if closing_since.is_none() {
+            tcp.tick(&mut engine, &open);
+            serial.tick(&mut engine, &open);
         }
         let must_stop =
             stop.load(Ordering::Relaxed) || opts.duration.is_some_and(|d| started.elapsed() >= d);
@@ -533,18 +543,18 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
             if let EventKind::Opened { kind, .. } = &ev.kind
                 && matches!(kind, Kind::TcpClient | Kind::TcpServer)
             {
-                tcp.insert(ev.session.session);
+                tcp.ids.insert(ev.session.session);
             }
             if let EventKind::Opened {
                 kind: Kind::Serial, ..
             } = &ev.kind
             {
-                serial.insert(ev.session.session);
+                serial.ids.insert(ev.session.session);
             }
             // A device without modem lines (a pty) says so once; asking
             // again would print the same error every period.
             if let EventKind::Modem(Err(_)) = &ev.kind {
-                serial.remove(&ev.session.session);
+                serial.ids.remove(&ev.session.session);
             }
             if let EventKind::Closed { .. } = &ev.kind {
                 live.remove(&ev.session);
