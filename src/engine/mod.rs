@@ -20,6 +20,7 @@ pub mod stepper;
 mod stream;
 pub mod tcp_info;
 pub mod tls;
+mod transport;
 mod worker;
 pub mod written;
 

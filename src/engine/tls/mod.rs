@@ -16,6 +16,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use super::error::OpError;
+use super::protocol::EventKind;
+use super::transport::{AtEof, Fed, Transport};
 
 mod certs;
 
@@ -524,17 +526,6 @@ fn handshake_error(e: &rustls::Error, handshaking: bool) -> OpError {
     }
 }
 
-/// What one batch of received record bytes gave.
-#[derive(Default)]
-pub(crate) struct Fed {
-    /// Decrypted application data.
-    pub plain: Vec<u8>,
-    /// The handshake just finished.
-    pub established: Option<TlsInfo>,
-    /// The peer sent close_notify: no more data will come.
-    pub closed: bool,
-}
-
 /// One connection's TLS state.
 pub(crate) struct TlsConn {
     conn: rustls::Connection,
@@ -545,10 +536,8 @@ pub(crate) struct TlsConn {
     insecure: Option<Arc<Mutex<Option<String>>>>,
 }
 
-impl TlsConn {
-    /// Feeds bytes read from the socket. On error the connection must be
-    /// closed after `write_to` sends the alert rustls queued.
-    pub(crate) fn feed(&mut self, mut data: &[u8]) -> Result<Fed, OpError> {
+impl Transport for TlsConn {
+    fn feed(&mut self, mut data: &[u8]) -> Result<Fed, OpError> {
         let mut fed = Fed::default();
         while !data.is_empty() {
             match self.conn.read_tls(&mut data) {
@@ -578,30 +567,26 @@ impl TlsConn {
         }
         if !self.established && !self.conn.is_handshaking() {
             self.established = true;
-            fed.established = Some(self.info());
+            fed.event = Some(EventKind::Tls(Box::new(self.info())));
         }
         Ok(fed)
     }
 
-    /// Whether the handshake has finished.
-    pub(crate) fn is_established(&self) -> bool {
+    fn ready(&self) -> bool {
         self.established
     }
 
-    /// Takes as much plaintext as the TLS buffer allows (0 when it is full).
-    pub(crate) fn write_plain(&mut self, data: &[u8]) -> usize {
+    fn take(&mut self, data: &[u8]) -> usize {
         self.conn.writer().write(data).unwrap_or(0)
     }
 
-    /// Whether records wait to be written to the socket.
-    pub(crate) fn wants_write(&self) -> bool {
+    fn wants_write(&self) -> bool {
         self.conn.wants_write()
     }
 
-    /// Writes pending records to the socket until it would block.
-    pub(crate) fn write_to(&mut self, mut sock: &socket2::Socket) -> io::Result<()> {
+    fn write_to(&mut self, out: &mut dyn io::Write) -> io::Result<()> {
         while self.conn.wants_write() {
-            match self.conn.write_tls(&mut sock) {
+            match self.conn.write_tls(out) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -610,14 +595,37 @@ impl TlsConn {
         Ok(())
     }
 
-    /// Queues close_notify once.
-    pub(crate) fn close_notify(&mut self) {
+    fn close(&mut self) {
         if !self.close_notify_sent {
             self.close_notify_sent = true;
             self.conn.send_close_notify();
         }
     }
 
+    fn at_eof(&self) -> AtEof {
+        if !self.established {
+            AtEof::Fails(
+                OpError::plain(
+                    "tls handshake",
+                    "the peer closed the connection during the TLS handshake",
+                )
+                .with_hint("the peer may not speak TLS, or refused us without an alert"),
+            )
+        } else {
+            // close_notify would have ended the stream before this FIN; a
+            // bare FIN could be a cut.
+            AtEof::Cut(
+                OpError::plain(
+                    "tls",
+                    "the peer closed the connection without TLS close_notify: what arrived may be cut short",
+                )
+                .with_hint("many servers skip close_notify after a body with a known length; a truncation attack looks the same"),
+            )
+        }
+    }
+}
+
+impl TlsConn {
     fn info(&self) -> TlsInfo {
         let c = &self.conn;
         let version = match c.protocol_version() {
@@ -675,6 +683,50 @@ impl TlsConn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Engine v2, item 3: TLS is a transport with no I/O of its own. Two
+    /// of them shake hands and talk through byte buffers, no socket.
+    #[test]
+    fn tls_as_a_transport_talks_through_buffers_alone() {
+        let (server, _) =
+            TlsSetup::build(&TlsSpec::Server(TlsServerSpec::default()), None).unwrap();
+        let client_spec = TlsClientSpec {
+            insecure: true,
+            alpn: vec!["http/1.1".into()],
+            ..Default::default()
+        };
+        let (client, _) =
+            TlsSetup::build(&TlsSpec::Client(client_spec), Some("localhost")).unwrap();
+        let mut c: Box<dyn Transport> = Box::new(client.start().unwrap());
+        let mut s: Box<dyn Transport> = Box::new(server.start().unwrap());
+        // What one side writes, the other is fed, until both are ready.
+        let pump = |from: &mut Box<dyn Transport>, to: &mut Box<dyn Transport>| {
+            let mut wire = Vec::new();
+            from.write_to(&mut wire).unwrap();
+            to.feed(&wire).unwrap()
+        };
+        let mut events = Vec::new();
+        for _ in 0..4 {
+            events.extend(pump(&mut c, &mut s).event);
+            events.extend(pump(&mut s, &mut c).event);
+        }
+        assert!(c.ready() && s.ready());
+        assert_eq!(events.len(), 2, "each side reports its handshake once");
+        assert!(events.iter().all(|e| matches!(e, EventKind::Tls(_))));
+        // Application bytes wait until taken, then arrive as plaintext.
+        assert_eq!(c.take("你好 tls".as_bytes()), "你好 tls".len());
+        let fed = pump(&mut c, &mut s);
+        assert_eq!(fed.plain, "你好 tls".as_bytes());
+        // An orderly end is seen inside the layer; a bare FIN after the
+        // handshake may have cut the data.
+        s.close();
+        assert!(pump(&mut s, &mut c).closed);
+        assert!(matches!(c.at_eof(), AtEof::Cut(_)));
+        // Before the handshake, a FIN fails the session.
+        let fresh: Box<dyn Transport> = Box::new(client.start().unwrap());
+        assert!(!fresh.ready());
+        assert!(matches!(fresh.at_eof(), AtEof::Fails(_)));
+    }
 
     #[test]
     fn pem_round_trips_through_the_pem_reader() {

@@ -35,7 +35,8 @@ use super::session::{Context, End, Run};
 use super::sink::Sink;
 use super::spec::{Family, HostPort, Responder, SessionKind, SessionSpec, StalePolicy, Step};
 use super::stream::{Crossing, ReadSide, StreamState, WriteSide};
-use super::tls::{TlsConn, TlsSetup};
+use super::tls::TlsSetup;
+use super::transport::{AtEof, Transport};
 
 mod dgram;
 mod live;
@@ -197,7 +198,7 @@ struct Conn {
     script: Script,
     /// TLS over this stream: records in and out of the socket, plaintext
     /// in the log.
-    tls: Option<Box<TlsConn>>,
+    layer: Option<Box<dyn Transport>>,
     /// When an unfinished TLS handshake is given up.
     handshake_deadline: Option<Instant>,
 }
@@ -637,17 +638,17 @@ impl Worker<'_> {
     }
 
     fn close_conn(&mut self, mut c: Conn, reason: CloseReason) {
-        if let Some(t) = c.tls.as_mut()
-            && t.is_established()
+        if let Some(t) = c.layer.as_mut()
+            && t.ready()
             && !matches!(
                 reason,
                 CloseReason::Aborted | CloseReason::PeerReset | CloseReason::Error(_)
             )
         {
             // Best effort: a TLS peer learns the end was deliberate, not a truncation.
-            t.close_notify();
-            if let Some(s) = c.io.socket() {
-                let _ = t.write_to(s);
+            t.close();
+            if let Some(mut s) = c.io.socket() {
+                let _ = t.write_to(&mut s);
             }
         }
         if c.reg != Registration::Manual {

@@ -561,7 +561,9 @@ impl Worker<'_> {
         auto: bool,
     ) -> Result<(), CloseReason> {
         let tls = match &self.tls {
-            Some(setup) => Some(Box::new(setup.start().map_err(CloseReason::Error)?)),
+            Some(setup) => {
+                Some(Box::new(setup.start().map_err(CloseReason::Error)?) as Box<dyn Transport>)
+            }
             None => None,
         };
         let client_tls = tls.is_some() && !self.spec.kind.is_server();
@@ -600,7 +602,7 @@ impl Worker<'_> {
                         .as_ref()
                         .map(|t| now() + t.handshake_timeout()),
                 ),
-                tls,
+                layer: tls,
             },
         );
         if client_tls {

@@ -30,7 +30,11 @@ impl Worker<'_> {
             return;
         }
         // Over TLS every write goes through the record layer's queue.
-        let mode = if c.tls.is_some() { SendMode::All } else { mode };
+        let mode = if c.layer.is_some() {
+            SendMode::All
+        } else {
+            mode
+        };
         if !auto {
             // Manual sessions: the call happens now, in the socket's own mode.
             let after = direct_send(self.sink, c, &data, mode);
@@ -98,15 +102,15 @@ impl Worker<'_> {
             return;
         }
         let mut after = After::Nothing;
-        if let Some(t) = c.tls.as_mut() {
+        if let Some(t) = c.layer.as_mut() {
             // Plaintext waits in our queue until the handshake is done, so
             // "sent" means encrypted and handed to the kernel.
             loop {
                 let mut moved = 0;
-                while t.is_established()
+                while t.ready()
                     && let Some(chunk) = c.st.queue.front()
                 {
-                    let n = t.write_plain(chunk);
+                    let n = t.take(chunk);
                     if n == 0 {
                         break;
                     }
@@ -126,9 +130,9 @@ impl Worker<'_> {
                     self.sink.log(c.id, entry);
                 }
                 if c.st.shutdown_due() {
-                    t.close_notify();
+                    t.close();
                 }
-                match c.io.socket().map_or(Ok(()), |s| t.write_to(s)) {
+                match c.io.socket().map_or(Ok(()), |mut s| t.write_to(&mut s)) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => {
@@ -141,9 +145,9 @@ impl Worker<'_> {
                 }
             }
         }
-        let tls_pending = c.tls.as_ref().is_some_and(|t| t.wants_write());
-        let plain_ready = c.tls.as_ref().is_none_or(|t| t.is_established());
-        while c.tls.is_none()
+        let tls_pending = c.layer.as_ref().is_some_and(|t| t.wants_write());
+        let plain_ready = c.layer.as_ref().is_none_or(|t| t.ready());
+        while c.layer.is_none()
             && let Some(chunk) = c.st.queue.front()
         {
             match c.io.write(chunk) {
@@ -313,31 +317,16 @@ impl Worker<'_> {
                     break;
                 }
                 Ok(0) => {
-                    if c.tls.as_ref().is_some_and(|t| !t.is_established()) {
-                        after = After::Close(CloseReason::Error(
-                            OpError::plain(
-                                "tls handshake",
-                                "the peer closed the connection during the TLS handshake",
-                            )
-                            .with_hint(
-                                "the peer may not speak TLS, or refused us without an alert",
-                            ),
-                        ));
-                        break;
-                    }
-                    if c.tls.is_some() {
-                        // close_notify would have ended the stream before
-                        // this read; a bare FIN could be a cut.
-                        self.sink.control(
-                            c.id,
-                            EventKind::Error(
-                                OpError::plain(
-                                    "tls",
-                                    "the peer closed the connection without TLS close_notify: what arrived may be cut short",
-                                )
-                                .with_hint("many servers skip close_notify after a body with a known length; a truncation attack looks the same"),
-                            ),
-                        );
+                    // The layer says what a FIN means to it (a TLS
+                    // handshake cut short fails; a bare FIN after one may
+                    // have cut the data).
+                    match c.layer.as_ref().map(|t| t.at_eof()) {
+                        Some(AtEof::Fails(e)) => {
+                            after = After::Close(CloseReason::Error(e));
+                            break;
+                        }
+                        Some(AtEof::Cut(e)) => self.sink.control(c.id, EventKind::Error(e)),
+                        None => {}
                     }
                     after = peer_eof(self.sink, c, keep_open);
                     break;
@@ -346,19 +335,19 @@ impl Worker<'_> {
                     let emptied = short_read_ends && n < cap;
                     let mut data = self.rx.take(n);
                     let mut peer_closed = false;
-                    if let Some(t) = c.tls.as_mut() {
+                    if let Some(t) = c.layer.as_mut() {
                         match t.feed(&data) {
                             Ok(fed) => {
-                                if let Some(info) = fed.established {
-                                    self.sink.control(c.id, EventKind::Tls(Box::new(info)));
+                                if let Some(ev) = fed.event {
+                                    self.sink.control(c.id, ev);
                                 }
                                 peer_closed = fed.closed;
                                 data = fed.plain;
                             }
                             Err(e) => {
-                                // rustls queued an alert; it goes out before the close.
-                                if let Some(s) = c.io.socket() {
-                                    let _ = t.write_to(s);
+                                // The layer queued an alert; it goes out before the close.
+                                if let Some(mut s) = c.io.socket() {
+                                    let _ = t.write_to(&mut s);
                                 }
                                 after = After::Close(CloseReason::Error(e));
                                 break;

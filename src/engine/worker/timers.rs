@@ -156,7 +156,7 @@ impl Worker<'_> {
             let Some(w) = c.handshake_deadline else {
                 continue;
             };
-            if c.tls.as_ref().is_none_or(|s| s.is_established()) || c.st.is_closing() {
+            if c.layer.as_ref().is_none_or(|s| s.ready()) || c.st.is_closing() {
                 c.handshake_deadline = None;
             } else if t >= w {
                 c.handshake_deadline = None;
