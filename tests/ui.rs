@@ -2276,7 +2276,9 @@ fn the_forms_option_fields_come_from_the_table_and_are_read_back() {
     click(&mut h, L::MORE_OPTIONS);
     h.run_steps(3);
     let tos = "TOS / traffic class";
+    // scroll_to_me animates; each click below waits for it to settle.
     h.get_by_label(tos).scroll_to_me();
+    h.run_steps(30);
     replace_text(&mut h, tos, "300");
     // Said under the field and as the reason Open is disabled.
     assert_eq!(
@@ -2287,10 +2289,12 @@ fn the_forms_option_fields_come_from_the_table_and_are_read_back() {
     replace_text(&mut h, tos, "0xb8");
     for (label, value) in [("Bind to device", "lo"), ("User timeout", "2500")] {
         h.get_by_label(label).scroll_to_me();
+        h.run_steps(30);
         replace_text(&mut h, label, value);
     }
     let before = h.state().model().sessions().len();
     h.get_by_label(L::OPEN).scroll_to_me();
+    h.run_steps(30);
     click(&mut h, L::OPEN);
     step_until(&mut h, "opened", |a| {
         a.model().sessions().len() == before + 1
@@ -2402,7 +2406,9 @@ fn a_serial_port_from_the_form_echoes_and_sends_a_break() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(&got, b"ping", "the echo came back");
+    // scroll_to_me animates; the click lands once the scroll has settled.
     h.get_by_label(L::SEND_BREAK).scroll_to_me();
+    h.run_steps(30);
     click(&mut h, L::SEND_BREAK);
     // The log says the break went out (BreakSent is a lifecycle row).
     let start = Instant::now();
