@@ -24,11 +24,7 @@ impl Worker<'_> {
                 Ok((n, from)) => {
                     let kept = n.min(cap);
                     let data = self.rx.take(kept);
-                    d.counters.bytes_in += kept as u64;
-                    d.counters.msgs_in += 1;
-                    d.stats_dirty = true;
                     d.last_rx = now();
-                    d.script.rx_seen = true;
                     if responder.is_active() {
                         // Each datagram is one message: no framing across them.
                         d.framer
@@ -37,16 +33,8 @@ impl Worker<'_> {
                             replies.push((r, from.clone()));
                         }
                     }
-                    self.sink.log(
-                        d.id,
-                        LogEntry {
-                            dir: Direction::In,
-                            peer: Some(Addr::from_sockaddr(&from)),
-                            data,
-                            requested: None,
-                            truncated_from: (n > cap).then_some(n),
-                        },
-                    );
+                    let src = Addr::from_sockaddr(&from);
+                    d.received(self.sink, data, src, (n > cap).then_some(n));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -169,22 +157,10 @@ impl Worker<'_> {
         let target = peer.as_ref().map(|p| p.to_string()).unwrap_or_default();
         match res {
             Ok(n) => {
-                d.counters.bytes_out += n as u64;
-                d.counters.msgs_out += 1;
-                d.stats_dirty = true;
                 let requested = (n < data.len()).then_some(data.len());
                 let mut data = data;
                 data.truncate(n);
-                self.sink.log(
-                    d.id,
-                    LogEntry {
-                        dir: Direction::Out,
-                        peer,
-                        data,
-                        requested,
-                        truncated_from: None,
-                    },
-                );
+                d.sent(self.sink, data, peer, requested);
             }
             Err(e) => self.sink.control(
                 d.id,

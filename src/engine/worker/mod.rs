@@ -203,6 +203,44 @@ struct Conn {
     handshake_deadline: Option<Instant>,
 }
 
+impl Conn {
+    /// Bytes the kernel took: counted and logged (`requested`: a send
+    /// that wrote fewer bytes than it offered).
+    fn sent(&mut self, sink: &mut Sink, data: Vec<u8>, requested: Option<usize>) {
+        self.counters.bytes_out += data.len() as u64;
+        self.counters.msgs_out += 1;
+        self.stats_dirty = true;
+        sink.log(
+            self.id,
+            LogEntry {
+                dir: Direction::Out,
+                peer: Some(self.peer.clone()),
+                data,
+                requested,
+                truncated_from: None,
+            },
+        );
+    }
+
+    /// Bytes the application received: counted, seen by the script, logged.
+    fn received(&mut self, sink: &mut Sink, data: Vec<u8>) {
+        self.counters.bytes_in += data.len() as u64;
+        self.counters.msgs_in += 1;
+        self.stats_dirty = true;
+        self.script.rx_seen = true;
+        sink.log(
+            self.id,
+            LogEntry {
+                dir: Direction::In,
+                peer: Some(self.peer.clone()),
+                data,
+                requested: None,
+                truncated_from: None,
+            },
+        );
+    }
+}
+
 /// A datagram socket (UDP or Unix).
 struct Dgram {
     id: SessionId,
@@ -219,6 +257,50 @@ struct Dgram {
     delayed_dropped: bool,
     /// The responder's state: reply count and the current source.
     framer: Framer,
+}
+
+impl Dgram {
+    /// A datagram the kernel took: counted and logged.
+    fn sent(&mut self, sink: &mut Sink, data: Vec<u8>, to: Option<Addr>, requested: Option<usize>) {
+        self.counters.bytes_out += data.len() as u64;
+        self.counters.msgs_out += 1;
+        self.stats_dirty = true;
+        sink.log(
+            self.id,
+            LogEntry {
+                dir: Direction::Out,
+                peer: to,
+                data,
+                requested,
+                truncated_from: None,
+            },
+        );
+    }
+
+    /// A datagram received (`truncated_from`: its size when larger than
+    /// what was kept): counted, seen by the script, logged.
+    fn received(
+        &mut self,
+        sink: &mut Sink,
+        data: Vec<u8>,
+        from: Addr,
+        truncated_from: Option<usize>,
+    ) {
+        self.counters.bytes_in += data.len() as u64;
+        self.counters.msgs_in += 1;
+        self.stats_dirty = true;
+        self.script.rx_seen = true;
+        sink.log(
+            self.id,
+            LogEntry {
+                dir: Direction::In,
+                peer: Some(from),
+                data,
+                requested: None,
+                truncated_from,
+            },
+        );
+    }
 }
 
 pub(crate) struct Worker<'s> {

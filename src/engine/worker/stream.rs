@@ -102,7 +102,9 @@ impl Worker<'_> {
             return;
         }
         let mut after = After::Nothing;
-        if let Some(t) = c.layer.as_mut() {
+        // The layer is taken out while it works, so the stream's own
+        // bookkeeping (`Conn::sent`) can run beside it; it goes back after.
+        if let Some(mut t) = c.layer.take() {
             // Plaintext waits in our queue until the handshake is done, so
             // "sent" means encrypted and handed to the kernel.
             loop {
@@ -117,17 +119,7 @@ impl Worker<'_> {
                     let data = chunk[..n].to_vec();
                     c.st.queue.advance(n);
                     moved += n;
-                    c.counters.bytes_out += n as u64;
-                    c.counters.msgs_out += 1;
-                    c.stats_dirty = true;
-                    let entry = LogEntry {
-                        dir: Direction::Out,
-                        peer: Some(c.peer.clone()),
-                        data,
-                        requested: None,
-                        truncated_from: None,
-                    };
-                    self.sink.log(c.id, entry);
+                    c.sent(self.sink, data, None);
                 }
                 if c.st.shutdown_due() {
                     t.close();
@@ -144,6 +136,7 @@ impl Worker<'_> {
                     break;
                 }
             }
+            c.layer = Some(t);
         }
         let tls_pending = c.layer.as_ref().is_some_and(|t| t.wants_write());
         let plain_ready = c.layer.as_ref().is_none_or(|t| t.ready());
@@ -153,18 +146,9 @@ impl Worker<'_> {
             match c.io.write(chunk) {
                 Ok(n) => {
                     let requested = (n < chunk.len()).then_some(chunk.len());
-                    let entry = LogEntry {
-                        dir: Direction::Out,
-                        peer: Some(c.peer.clone()),
-                        data: chunk[..n].to_vec(),
-                        requested,
-                        truncated_from: None,
-                    };
+                    let data = chunk[..n].to_vec();
                     c.st.queue.advance(n);
-                    c.counters.bytes_out += n as u64;
-                    c.counters.msgs_out += 1;
-                    c.stats_dirty = true;
-                    self.sink.log(c.id, entry);
+                    c.sent(self.sink, data, requested);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -364,28 +348,14 @@ impl Worker<'_> {
                             continue;
                         }
                     }
-                    let n = data.len();
-                    c.counters.bytes_in += n as u64;
-                    c.counters.msgs_in += 1;
-                    c.stats_dirty = true;
                     c.last_rx = now();
-                    c.script.rx_seen = true;
                     if c.responder.is_active() {
                         for r in c.responder.respond(&mut c.framer, &data) {
                             reply_bytes += r.data.len();
                             replies.push(r);
                         }
                     }
-                    self.sink.log(
-                        c.id,
-                        LogEntry {
-                            dir: Direction::In,
-                            peer: Some(c.peer.clone()),
-                            data,
-                            requested: None,
-                            truncated_from: None,
-                        },
-                    );
+                    c.received(self.sink, data);
                     if peer_closed {
                         // close_notify: the TLS stream's end of data.
                         after = peer_eof(self.sink, c, keep_open);
@@ -473,21 +443,7 @@ impl Worker<'_> {
                     After::Nothing
                 }
                 Ok(n) => {
-                    let data = uninit_as_bytes(&buf, n);
-                    c.counters.bytes_in += n as u64;
-                    c.counters.msgs_in += 1;
-                    c.stats_dirty = true;
-                    c.script.rx_seen = true;
-                    self.sink.log(
-                        c.id,
-                        LogEntry {
-                            dir: Direction::In,
-                            peer: Some(c.peer.clone()),
-                            data,
-                            requested: None,
-                            truncated_from: None,
-                        },
-                    );
+                    c.received(self.sink, uninit_as_bytes(&buf, n));
                     After::Nothing
                 }
                 Err(e) => {
@@ -510,20 +466,8 @@ impl Worker<'_> {
                 Ok((n, from)) => {
                     let kept = n.min(max);
                     let data = uninit_as_bytes(&buf, kept);
-                    d.counters.bytes_in += kept as u64;
-                    d.counters.msgs_in += 1;
-                    d.stats_dirty = true;
-                    d.script.rx_seen = true;
-                    self.sink.log(
-                        d.id,
-                        LogEntry {
-                            dir: Direction::In,
-                            peer: Some(Addr::from_sockaddr(&from)),
-                            data,
-                            requested: None,
-                            truncated_from: (n > max).then_some(n),
-                        },
-                    );
+                    let src = Addr::from_sockaddr(&from);
+                    d.received(self.sink, data, src, (n > max).then_some(n));
                 }
                 Err(e) => report_manual_error(self.sink, d.id, Some(&d.sock), &op, &e, started),
             }
@@ -635,18 +579,10 @@ pub(super) fn direct_send(sink: &mut Sink, c: &mut Conn, data: &[u8], mode: Send
         let chunk = &data[off..];
         match c.io.write(chunk) {
             Ok(n) => {
-                c.counters.bytes_out += n as u64;
-                c.counters.msgs_out += 1;
-                c.stats_dirty = true;
-                sink.log(
-                    c.id,
-                    LogEntry {
-                        dir: Direction::Out,
-                        peer: Some(c.peer.clone()),
-                        data: chunk[..n].to_vec(),
-                        requested: (n < chunk.len()).then_some(chunk.len()),
-                        truncated_from: None,
-                    },
+                c.sent(
+                    sink,
+                    chunk[..n].to_vec(),
+                    (n < chunk.len()).then_some(chunk.len()),
                 );
                 off += n;
                 if mode == SendMode::Once {
