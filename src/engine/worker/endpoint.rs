@@ -1,0 +1,220 @@
+//! A worker's endpoints: what a stream reads and writes through (a
+//! socket or a serial port), a connected stream and a datagram socket, and
+//! the one place their traffic is counted and logged.
+
+use super::*;
+
+/// What a stream endpoint reads and writes: a socket, or a serial port
+/// (a terminal: read and write, but no socket calls).
+pub(super) enum Io {
+    Socket(Socket),
+    Tty(crate::engine::serial::Tty),
+}
+
+impl Io {
+    pub(super) fn fd(&self) -> std::os::fd::RawFd {
+        match self {
+            Io::Socket(s) => s.as_raw_fd(),
+            Io::Tty(t) => t.fd(),
+        }
+    }
+
+    /// The socket, for the calls only sockets have.
+    pub(super) fn socket(&self) -> Option<&Socket> {
+        match self {
+            Io::Socket(s) => Some(s),
+            Io::Tty(_) => None,
+        }
+    }
+
+    pub(super) fn recv(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+        match self {
+            Io::Socket(s) => s.recv(buf),
+            Io::Tty(t) => t.read_uninit(buf),
+        }
+    }
+
+    pub(super) fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Io::Socket(s) => (&*s).write(buf),
+            Io::Tty(t) => t.write(buf),
+        }
+    }
+
+    pub(super) fn is_tty(&self) -> bool {
+        matches!(self, Io::Tty(_))
+    }
+}
+
+/// How a stream's descriptor is registered with the poller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Registration {
+    /// Not at all: a manual session reads on request.
+    Manual,
+    /// For reads.
+    Read,
+    /// For reads and writes (only while the queue holds bytes).
+    ReadWrite,
+}
+
+/// A connected stream endpoint: the client's socket, a server's child, a
+/// socketpair end or a serial port.
+pub(super) struct Conn {
+    pub(super) id: SessionId,
+    pub(super) io: Io,
+    pub(super) peer: Addr,
+    /// How its fd is registered with the poller.
+    pub(super) reg: Registration,
+    /// The queue, each direction and how it is ending (no I/O in there).
+    pub(super) st: StreamState,
+    pub(super) counters: Counters,
+    pub(super) stats_dirty: bool,
+    pub(super) meter: Meter,
+    pub(super) last_rx: Instant,
+    pub(super) responder: Responder,
+    pub(super) framer: Framer,
+    /// Replies held for the session's reply delay, oldest first.
+    pub(super) delayed: VecDeque<(Instant, Reply)>,
+    /// Their bytes: they count against the send queue, like queued ones.
+    pub(super) delayed_bytes: usize,
+    pub(super) script: Script,
+    /// TLS over this stream: records in and out of the socket, plaintext
+    /// in the log.
+    pub(super) layer: Option<Box<dyn Transport>>,
+    /// When an unfinished TLS handshake is given up.
+    pub(super) handshake_deadline: Option<Instant>,
+}
+
+/// Counts one send or receive in its direction and logs it: the one
+/// place a stream's or a datagram socket's traffic is tallied.
+fn tally(
+    sink: &mut Sink,
+    id: SessionId,
+    counters: &mut Counters,
+    stats_dirty: &mut bool,
+    entry: LogEntry,
+) {
+    let n = entry.data.len() as u64;
+    match entry.dir {
+        Direction::In => {
+            counters.bytes_in += n;
+            counters.msgs_in += 1;
+        }
+        Direction::Out => {
+            counters.bytes_out += n;
+            counters.msgs_out += 1;
+        }
+    }
+    *stats_dirty = true;
+    sink.log(id, entry);
+}
+
+impl Conn {
+    /// Bytes the kernel took: counted and logged (`requested`: a send
+    /// that wrote fewer bytes than it offered).
+    pub(super) fn sent(&mut self, sink: &mut Sink, data: Vec<u8>, requested: Option<usize>) {
+        let entry = LogEntry {
+            dir: Direction::Out,
+            peer: Some(self.peer.clone()),
+            data,
+            requested,
+            truncated_from: None,
+        };
+        tally(
+            sink,
+            self.id,
+            &mut self.counters,
+            &mut self.stats_dirty,
+            entry,
+        );
+    }
+
+    /// Bytes the application received: counted, seen by the script, logged.
+    pub(super) fn received(&mut self, sink: &mut Sink, data: Vec<u8>) {
+        self.script.rx_seen = true;
+        let entry = LogEntry {
+            dir: Direction::In,
+            peer: Some(self.peer.clone()),
+            data,
+            requested: None,
+            truncated_from: None,
+        };
+        tally(
+            sink,
+            self.id,
+            &mut self.counters,
+            &mut self.stats_dirty,
+            entry,
+        );
+    }
+}
+
+/// A datagram socket (UDP or Unix).
+pub(super) struct Dgram {
+    pub(super) id: SessionId,
+    pub(super) sock: Socket,
+    pub(super) connected: Option<Addr>,
+    pub(super) counters: Counters,
+    pub(super) stats_dirty: bool,
+    pub(super) meter: Meter,
+    pub(super) last_rx: Instant,
+    pub(super) script: Script,
+    pub(super) closed: Option<CloseReason>,
+    /// Replies held for the reply delay, with the datagram's source.
+    pub(super) delayed: VecDeque<(Instant, Reply, SockAddr)>,
+    pub(super) delayed_dropped: bool,
+    /// The responder's state: reply count and the current source.
+    pub(super) framer: Framer,
+}
+
+impl Dgram {
+    /// A datagram the kernel took: counted and logged.
+    pub(super) fn sent(
+        &mut self,
+        sink: &mut Sink,
+        data: Vec<u8>,
+        to: Option<Addr>,
+        requested: Option<usize>,
+    ) {
+        let entry = LogEntry {
+            dir: Direction::Out,
+            peer: to,
+            data,
+            requested,
+            truncated_from: None,
+        };
+        tally(
+            sink,
+            self.id,
+            &mut self.counters,
+            &mut self.stats_dirty,
+            entry,
+        );
+    }
+
+    /// A datagram received (`truncated_from`: its size when larger than
+    /// what was kept): counted, seen by the script, logged.
+    pub(super) fn received(
+        &mut self,
+        sink: &mut Sink,
+        data: Vec<u8>,
+        from: Addr,
+        truncated_from: Option<usize>,
+    ) {
+        self.script.rx_seen = true;
+        let entry = LogEntry {
+            dir: Direction::In,
+            peer: Some(from),
+            data,
+            requested: None,
+            truncated_from,
+        };
+        tally(
+            sink,
+            self.id,
+            &mut self.counters,
+            &mut self.stats_dirty,
+            entry,
+        );
+    }
+}
