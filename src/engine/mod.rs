@@ -1,7 +1,8 @@
-//! The socket engine: sessions on named worker threads, driven by
-//! [`Command`]s and reporting [`Event`]s over one bounded channel. Nothing
-//! here knows about egui; the UI and the headless runner are both just
-//! consumers.
+//! The socket engine: sessions driven by [`Command`]s and reporting
+//! [`Event`]s over one bounded channel. Event-driven sessions share a few
+//! reactor threads (engine/reactor.rs); step mode and bursts, which make
+//! blocking calls on purpose, keep a named thread each. Nothing here knows
+//! about egui; the UI and the headless runner are both just consumers.
 
 pub mod burst;
 pub mod checksum;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod log;
 pub mod options;
 pub mod protocol;
+mod reactor;
 pub mod respond;
 pub mod serial;
 mod session;
@@ -25,6 +27,7 @@ mod worker;
 pub mod written;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime};
@@ -55,7 +58,11 @@ impl Default for EngineConfig {
         EngineConfig {
             event_capacity: 65_536,
             event_bytes: 64 * 1024 * 1024,
-            command_capacity: 1024,
+            // A bounded channel allocates all its slots up front (about
+            // 90 bytes each): 1,024 of them cost 90 KiB a session, 900 MiB
+            // for a workspace of 10,000. Commands come at a user's or a
+            // script's pace, and a full queue says `Busy`.
+            command_capacity: 64,
         }
     }
 }
@@ -76,13 +83,20 @@ pub enum EngineError {
 
 struct Handle {
     tx: Sender<Command>,
-    waker: Arc<mio::Waker>,
+    bell: Arc<reactor::Doorbell>,
+    /// Its `Closed` has been delivered.
+    done: Arc<AtomicBool>,
+    /// The thread it was set up on (and ran on, if it keeps one).
     thread: Option<JoinHandle<()>>,
     interrupts: worker::Interrupts,
     canceller: stepper::Canceller,
 }
 
 impl Handle {
+    fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
     fn interrupt(&self) {
         self.canceller.cancel();
         if let Ok(v) = self.interrupts.lock() {
@@ -100,6 +114,8 @@ pub struct Engine {
     sessions: HashMap<u32, Handle>,
     next_id: u32,
     config: EngineConfig,
+    /// The reactor threads, started with the first session.
+    pool: Option<reactor::Pool>,
 }
 
 impl Engine {
@@ -121,6 +137,7 @@ impl Engine {
             sessions: HashMap::new(),
             next_id: 1,
             config,
+            pool: None,
         }
     }
 
@@ -166,11 +183,23 @@ impl Engine {
         id: SessionId,
         spec: SessionSpec,
     ) -> Result<(), (&'static str, std::io::Error)> {
+        if self.pool.is_none() {
+            // About one reactor per core: more only share the same cores.
+            let n = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
+            self.pool =
+                Some(reactor::Pool::start(n).map_err(|e| ("start the reactor threads", e))?);
+        }
+        let handoff = match &self.pool {
+            Some(p) => p.handoff(),
+            None => unreachable!("started above"),
+        };
+        // The session's own poll and waker serve while it is set up; both
+        // are closed when it moves to a reactor.
         let poll = mio::Poll::new().map_err(|e| ("epoll_create", e))?;
-        let waker = Arc::new(
-            mio::Waker::new(poll.registry(), mio::Token(usize::MAX))
-                .map_err(|e| ("eventfd (session waker)", e))?,
-        );
+        let waker = mio::Waker::new(poll.registry(), mio::Token(u32::MAX as usize))
+            .map_err(|e| ("eventfd (session waker)", e))?;
+        let bell = Arc::new(reactor::Doorbell::own(waker));
+        let done = Arc::new(AtomicBool::new(false));
         let (tx, rx) = crossbeam_channel::bounded(self.config.command_capacity.max(1));
         let interrupts: worker::Interrupts = Arc::new(Mutex::new(Vec::new()));
         let shared = self.shared.clone();
@@ -179,16 +208,20 @@ impl Engine {
             poll,
             interrupts: interrupts.clone(),
             canceller: canceller.clone(),
+            bell: bell.clone(),
+            handoff,
         };
+        let d = done.clone();
         let thread = std::thread::Builder::new()
             .name(format!("sockscope-session-{}", id.session))
-            .spawn(move || session::run(id, spec, resources, shared, rx))
+            .spawn(move || session::run(id, spec, resources, shared, rx, d))
             .map_err(|e| ("start a session thread", e))?;
         self.sessions.insert(
             id.session,
             Handle {
                 tx,
-                waker,
+                bell,
+                done,
                 thread: Some(thread),
                 interrupts,
                 canceller,
@@ -203,7 +236,7 @@ impl Engine {
         let Some(h) = self.sessions.get(&target.session) else {
             return Err(EngineError::NoSuchSession(target));
         };
-        if h.thread.as_ref().is_some_and(|t| t.is_finished()) {
+        if h.is_done() {
             self.reap();
             return Err(EngineError::NoSuchSession(target));
         }
@@ -213,7 +246,7 @@ impl Engine {
         }
         match h.tx.try_send(cmd) {
             Ok(()) => {
-                let _ = h.waker.wake();
+                h.bell.ring();
                 Ok(())
             }
             Err(TrySendError::Full(_)) => Err(EngineError::Busy(target)),
@@ -238,24 +271,24 @@ impl Engine {
         }
     }
 
-    /// Ids of sessions whose thread is still running.
+    /// Ids of sessions that have not ended yet.
     pub fn running(&self) -> Vec<SessionId> {
         let mut v: Vec<SessionId> = self
             .sessions
             .iter()
-            .filter(|(_, h)| h.thread.as_ref().is_some_and(|t| !t.is_finished()))
+            .filter(|(_, h)| !h.is_done())
             .map(|(k, _)| SessionId::top(*k))
             .collect();
         v.sort();
         v
     }
 
-    /// Joins threads of sessions that have ended.
+    /// Forgets sessions that have ended, joining their threads.
     pub fn reap(&mut self) {
         let done: Vec<u32> = self
             .sessions
             .iter()
-            .filter(|(_, h)| h.thread.as_ref().is_none_or(|t| t.is_finished()))
+            .filter(|(_, h)| h.is_done())
             .map(|(k, _)| *k)
             .collect();
         for k in done {
@@ -273,12 +306,12 @@ impl Engine {
     /// "stop"); each still reports its `Closed` (`engine_stopped`). The
     /// consumer keeps draining events until they arrive.
     pub fn stop_all(&mut self) {
-        // The waker makes each worker notice at once.
+        // The doorbell makes each session notice at once.
         for h in self.sessions.values_mut() {
             let (dead_tx, _) = crossbeam_channel::bounded(1);
             h.tx = dead_tx;
             h.interrupt();
-            let _ = h.waker.wake();
+            h.bell.ring();
         }
     }
 }
@@ -289,13 +322,16 @@ impl Drop for Engine {
         // Workers may wait briefly for room to deliver their last events.
         while self.events.try_recv().is_ok() {}
         for h in self.sessions.values_mut() {
+            while !h.is_done() {
+                while self.events.try_recv().is_ok() {}
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
             if let Some(t) = h.thread.take() {
-                while !t.is_finished() {
-                    while self.events.try_recv().is_ok() {}
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
                 let _ = t.join();
             }
+        }
+        if let Some(mut p) = self.pool.take() {
+            p.shut_down();
         }
     }
 }

@@ -1,16 +1,24 @@
 //! One lifecycle for every kind of session. The wrapper here sends
 //! `Opened`, runs the kind, catches a panic, sends exactly one `Closed`
 //! and finishes the sink, so no kind can forget its `Closed` or send two.
-//! A kind is one type implementing [`Run`], picked once by [`pick`] from
-//! the spec; adding a kind is its own file plus one line there.
+//! A kind is one type, picked once by [`pick`] from the spec; adding a
+//! kind is its own file plus one line there.
+//!
+//! Two shapes of kind: one that runs on its own thread from start to end
+//! ([`Run`]: step mode's real blocking calls, a timed burst), and one
+//! driven by readiness ([`React`]: the socket and serial kinds), which is
+//! set up on its own thread and then handed to a shared reactor
+//! (engine/reactor.rs), where the same `Closed` is sent by [`close`].
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
 use super::protocol::{CloseReason, Command, Counters, EventKind, SessionId};
+use super::reactor::{Doorbell, Handoff, Reg};
 use super::sink::{Shared, Sink};
 use super::spec::{SessionKind, SessionSpec};
 
@@ -43,35 +51,82 @@ pub(crate) struct Context {
     pub sink: Sink,
     /// Its commands; disconnected means "stop".
     pub cmds: Receiver<Command>,
+    /// Set once its `Closed` is delivered (the engine handle reaps it).
+    pub done: Arc<AtomicBool>,
 }
 
-/// One kind of session: what runs between `Opened` and `Closed`.
+/// A kind that runs on its own thread: what runs between `Opened` and
+/// `Closed`.
 pub(crate) trait Run: Send {
     /// Runs to the end and says how it ended. `Opened` has been sent; the
     /// wrapper sends `Closed`.
     fn run(self: Box<Self>, cx: &mut Context) -> End;
 }
 
+/// A kind driven by readiness: set up on its own thread, then turned by a
+/// reactor (or by itself, when it keeps its thread). It owns its
+/// [`Context`]; whoever drives it sends the `Closed` through [`close`].
+pub(crate) trait React: Send {
+    /// Its context, for the `Closed` (also after a panic in it).
+    fn cx(&mut self) -> &mut Context;
+    /// Sets up (resolving and connecting may block); `ended` says if
+    /// that failed.
+    fn start(&mut self);
+    /// It makes real blocking calls and must keep its own thread.
+    fn keeps_thread(&self) -> bool;
+    /// Runs to its end on its own thread and its own poll.
+    fn run_here(&mut self);
+    /// Moves what it watches to a reactor's poll.
+    fn attach(&mut self, reg: Reg);
+    /// A readiness event for one of its tokens.
+    fn ready(&mut self, token: u32, ev: &mio::event::Event);
+    /// Commands wait.
+    fn mail(&mut self);
+    /// The end of a turn that touched it: timers, bookkeeping, events.
+    fn after(&mut self);
+    /// When it next needs a turn with nothing ready.
+    fn deadline(&self) -> Option<Instant>;
+    /// It has ended (its `finish` is due).
+    fn ended(&self) -> bool;
+    /// Ends it for `reason` (unless it ended already).
+    fn stop(&mut self, reason: CloseReason);
+    /// Closes what it still holds and says how it ended.
+    fn finish(&mut self) -> End;
+}
+
 /// What each kind needs from the engine beyond its spec.
 pub(crate) struct Resources {
-    /// The readiness poll (event-driven kinds).
+    /// The readiness poll (event-driven kinds, while they are set up).
     pub poll: mio::Poll,
     /// Where a blocked manual recv is interrupted.
     pub interrupts: super::worker::Interrupts,
     /// Cancels a blocking step-mode call.
     pub canceller: super::stepper::Canceller,
+    /// How the engine handle rings the session.
+    pub bell: Arc<Doorbell>,
+    /// The reactors set-up sessions move to.
+    pub handoff: Handoff,
+}
+
+enum Picked {
+    Run(Box<dyn Run>, Context),
+    React(Box<dyn React>),
 }
 
 /// Picks the kind once, by the spec's kind.
-pub(crate) fn pick(spec: SessionSpec, r: Resources) -> Box<dyn Run> {
+fn pick(spec: SessionSpec, r: Resources, cx: Context) -> Picked {
     match spec.kind {
-        SessionKind::Script { .. } => Box::new(super::stepper::StepSession::new(spec, r.canceller)),
-        SessionKind::Burst(_) => Box::new(super::burst::BurstSession::new(spec)),
-        _ => Box::new(super::worker::SocketSession::new(
+        SessionKind::Script { .. } => Picked::Run(
+            Box::new(super::stepper::StepSession::new(spec, r.canceller)),
+            cx,
+        ),
+        SessionKind::Burst(_) => Picked::Run(Box::new(super::burst::BurstSession::new(spec)), cx),
+        _ => Picked::React(Box::new(super::worker::Worker::new(
             spec,
             r.poll,
             r.interrupts,
-        )),
+            cx,
+        ))),
     }
 }
 
@@ -95,19 +150,49 @@ pub(crate) fn not_started(
     ]
 }
 
+/// What a panic said, for `Closed { reason: Panicked }`.
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(&*p))
+}
+
+/// The end of every lifecycle: exactly one `Closed`, the sink finished,
+/// and the session marked done for the engine handle.
+pub(crate) fn close(cx: &mut Context, end: End) {
+    cx.sink.control(
+        cx.top,
+        EventKind::Closed {
+            reason: end.reason,
+            counters: end.counters,
+        },
+    );
+    cx.sink.finish(Duration::from_secs(2));
+    cx.done.store(true, Ordering::Release);
+}
+
 /// The lifecycle: `Opened`, the kind's run, exactly one `Closed` (a panic
 /// is reported as `Panicked` with its message), then the sink finished.
+/// An event-driven kind leaves this thread once it is set up and the rest
+/// of its lifecycle runs on a reactor.
 pub(crate) fn run(
     top: SessionId,
     spec: SessionSpec,
     r: Resources,
     shared: Arc<Shared>,
     cmds: Receiver<Command>,
+    done: Arc<AtomicBool>,
 ) {
     let mut cx = Context {
         top,
         sink: Sink::new(shared),
         cmds,
+        done,
     };
     cx.sink.control(
         top,
@@ -118,24 +203,27 @@ pub(crate) fn run(
     );
     cx.sink.flush();
     cx.sink.wake();
-    let kind = pick(spec, r);
-    let end = match catch_unwind(AssertUnwindSafe(|| kind.run(&mut cx))) {
-        Ok(end) => end,
-        Err(p) => {
-            let msg = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            End::uncounted(CloseReason::Panicked(msg))
+    let bell = r.bell.clone();
+    let handoff = r.handoff.clone();
+    match pick(spec, r, cx) {
+        Picked::Run(kind, mut cx) => {
+            let end = guarded(|| kind.run(&mut cx))
+                .unwrap_or_else(|msg| End::uncounted(CloseReason::Panicked(msg)));
+            close(&mut cx, end);
         }
-    };
-    cx.sink.control(
-        top,
-        EventKind::Closed {
-            reason: end.reason,
-            counters: end.counters,
-        },
-    );
-    cx.sink.finish(Duration::from_secs(2));
+        Picked::React(mut unit) => {
+            let mut outcome = guarded(|| unit.start());
+            if outcome.is_ok() && !unit.ended() {
+                if !unit.keeps_thread() {
+                    handoff.adopt(unit, bell);
+                    return;
+                }
+                outcome = guarded(|| unit.run_here());
+            }
+            let end = outcome
+                .and_then(|()| guarded(|| unit.finish()))
+                .unwrap_or_else(|msg| End::uncounted(CloseReason::Panicked(msg)));
+            close(unit.cx(), end);
+        }
+    }
 }

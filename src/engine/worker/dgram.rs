@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Worker<'_> {
+impl Worker {
     pub(super) fn recv_dgrams(&mut self) {
         let cap = self.rx.cap;
         let responder = &self.spec.responder;
@@ -34,7 +34,7 @@ impl Worker<'_> {
                         }
                     }
                     let src = Addr::from_sockaddr(&from);
-                    d.received(self.sink, data, src, (n > cap).then_some(n));
+                    d.received(&mut self.cx.sink, data, src, (n > cap).then_some(n));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -45,7 +45,8 @@ impl Worker<'_> {
                         Some(p) => format!("recv from {p}"),
                         None => "recvfrom".to_string(),
                     };
-                    self.sink
+                    self.cx
+                        .sink
                         .control(d.id, EventKind::Error(OpError::io(op, &e)));
                 }
             }
@@ -58,7 +59,8 @@ impl Worker<'_> {
                         d.delayed.push_back((due, r, to));
                     } else if !d.delayed_dropped {
                         d.delayed_dropped = true;
-                        self.sink
+                        self.cx
+                            .sink
                             .control(d.id, EventKind::Error(delayed_overflow(delay)));
                     }
                 }
@@ -80,11 +82,9 @@ impl Worker<'_> {
         // The datagram socket is read again after one poll round: a zero
         // timeout poll round lets commands in between.
         if let Some(d) = &self.dgram {
-            let _ = self.poll.registry().reregister(
-                &mut SourceFd(&d.sock.as_raw_fd()),
-                DGRAM,
-                Interest::READABLE,
-            );
+            let _ = self
+                .poll
+                .reregister(d.sock.as_raw_fd(), DGRAM, Interest::READABLE);
         }
     }
 
@@ -129,7 +129,7 @@ impl Worker<'_> {
             Some(t) => match self.dgram_dest(t) {
                 Ok(a) => Some(a),
                 Err(e) => {
-                    self.sink.control(self.top, EventKind::Error(e));
+                    self.cx.sink.control(self.cx.top, EventKind::Error(e));
                     return;
                 }
             },
@@ -144,7 +144,7 @@ impl Worker<'_> {
             Some(a) => (d.sock.send_to(&data, a), Some(Addr::from_sockaddr(a))),
             None if d.connected.is_some() => (d.sock.send(&data), d.connected.clone()),
             None => {
-                self.sink.control(
+                self.cx.sink.control(
                     d.id,
                     EventKind::Error(OpError::plain(
                         "sendto",
@@ -160,9 +160,9 @@ impl Worker<'_> {
                 let requested = (n < data.len()).then_some(data.len());
                 let mut data = data;
                 data.truncate(n);
-                d.sent(self.sink, data, peer, requested);
+                d.sent(&mut self.cx.sink, data, peer, requested);
             }
-            Err(e) => self.sink.control(
+            Err(e) => self.cx.sink.control(
                 d.id,
                 EventKind::Error(OpError::io(format!("sendto {target}"), &e)),
             ),

@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Worker<'_> {
+impl Worker {
     /// One `tcp_info` event per connection asked for: the one named, or
     /// every connection of a server asked by its own id.
     pub(super) fn tcp_info(&mut self, target: SessionId) {
@@ -11,7 +11,7 @@ impl Worker<'_> {
             self.spec.kind,
             SessionKind::TcpClient { .. } | SessionKind::TcpServer { .. }
         ) {
-            self.sink.control(
+            self.cx.sink.control(
                 target,
                 EventKind::Error(OpError::plain(
                     "getsockopt TCP_INFO",
@@ -22,7 +22,7 @@ impl Worker<'_> {
         }
         let ids: Vec<u32> = if self.conns.contains_key(&target.child) {
             vec![target.child]
-        } else if target == self.top {
+        } else if target == self.cx.top {
             self.conns.keys().copied().collect()
         } else {
             self.no_such(target, "getsockopt TCP_INFO");
@@ -39,7 +39,7 @@ impl Worker<'_> {
                 Ok(info) => EventKind::TcpInfo(Box::new(info)),
                 Err(e) => EventKind::Error(OpError::io("getsockopt TCP_INFO", &e)),
             };
-            self.sink.control(c.id, kind);
+            self.cx.sink.control(c.id, kind);
         }
     }
 
@@ -47,7 +47,7 @@ impl Worker<'_> {
         if let Some(c) = self.conns.get(&target.child) {
             return c.io.socket();
         }
-        if target == self.top {
+        if target == self.cx.top {
             if let Some(d) = &self.dgram {
                 return Some(&d.sock);
             }
@@ -60,7 +60,7 @@ impl Worker<'_> {
 
     pub(super) fn set_option(&mut self, target: SessionId, opt: SockOpt) {
         if self.conns.get(&target.child).is_some_and(|c| c.io.is_tty()) {
-            self.sink.control(
+            self.cx.sink.control(
                 target,
                 EventKind::Error(OpError::plain(
                     "setsockopt",
@@ -75,7 +75,7 @@ impl Worker<'_> {
         };
         let r = SockRef::from(sock);
         if opt.name() == OptName::Blocking && self.spec.auto_read {
-            self.sink.control(
+            self.cx.sink.control(
                 target,
                 EventKind::Error(OpError::plain(
                     "setblocking",
@@ -87,8 +87,12 @@ impl Worker<'_> {
         let result = options::apply(&r, opt);
         let report = options::report(&r, opt.name(), Some(&opt));
         match result {
-            Ok(()) => self.sink.control(target, EventKind::OptionChanged(report)),
+            Ok(()) => self
+                .cx
+                .sink
+                .control(target, EventKind::OptionChanged(report)),
             Err(e) => self
+                .cx
                 .sink
                 .control(target, EventKind::Error(options::refused(&opt, &r, &e))),
         }
@@ -96,8 +100,8 @@ impl Worker<'_> {
 
     pub(super) fn multicast(&mut self, group: IpAddr, join: bool) {
         let Some(d) = &self.dgram else {
-            self.sink.control(
-                self.top,
+            self.cx.sink.control(
+                self.cx.top,
                 EventKind::Error(OpError::plain(
                     "multicast",
                     "multicast groups apply to UDP sessions",
@@ -123,7 +127,7 @@ impl Worker<'_> {
                 &e,
             )),
         };
-        self.sink.control(self.top, kind);
+        self.cx.sink.control(self.cx.top, kind);
     }
 
     // ---- streams -------------------------------------------------------

@@ -20,8 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, TryRecvError};
-use mio::unix::SourceFd;
+use crossbeam_channel::TryRecvError;
 use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
@@ -30,8 +29,9 @@ use super::options::{self, OptName, OptValue, SockOpt};
 use super::protocol::{
     Addr, CloseReason, Command, Counters, Direction, EventKind, LogEntry, SendMode, SessionId, Side,
 };
+use super::reactor::Reg;
 use super::respond::{Framer, Reply};
-use super::session::{Context, End, Run};
+use super::session::{Context, End, React};
 use super::sink::Sink;
 use super::spec::{Family, HostPort, Responder, SessionKind, SessionSpec, StalePolicy, Step};
 use super::stream::{Crossing, ReadSide, StreamState, WriteSide};
@@ -48,10 +48,12 @@ mod stream;
 mod timers;
 mod tty;
 
-const WAKE: Token = Token(usize::MAX);
-const LISTENER: Token = Token(usize::MAX - 1);
-const DGRAM: Token = Token(usize::MAX - 2);
-const CONNECTING: Token = Token(usize::MAX - 3);
+// A session's own tokens are 32 bits (engine/reactor.rs puts the
+// session's slot above them): child ids count up from 0, these count down.
+const WAKE: Token = Token(u32::MAX as usize);
+const LISTENER: Token = Token(u32::MAX as usize - 1);
+const DGRAM: Token = Token(u32::MAX as usize - 2);
+const CONNECTING: Token = Token(u32::MAX as usize - 3);
 
 /// Reads per connection per readiness event before others get a turn.
 const READS_PER_TURN: usize = 16;
@@ -124,14 +126,15 @@ impl Meter {
     }
 }
 
-pub(crate) struct Worker<'s> {
-    top: SessionId,
+pub(crate) struct Worker {
+    /// Its id, events and commands. The lifecycle wrapper and the reactor
+    /// reach it through `React::cx` even after a panic here, so what was
+    /// logged is still delivered.
+    cx: Context,
     spec: SessionSpec,
-    poll: Poll,
-    cmds: Receiver<Command>,
-    /// The lifecycle wrapper's sink (engine/session.rs), borrowed so a
-    /// panic here leaves it whole.
-    sink: &'s mut Sink,
+    /// Its own poll while it is set up (and for good when it keeps its
+    /// thread), then its reactor's.
+    poll: Reg,
     listener: Option<Socket>,
     /// A Unix path this session bound: unlinked when the session ends,
     /// if the file there is still the socket it bound.
@@ -174,38 +177,21 @@ fn ms(d: Duration) -> String {
     format!("{}s", d.as_secs_f64())
 }
 
-/// The socket kinds (TCP, UDP, Unix stream and datagram, socketpair):
-/// one mio readiness loop over the session's sockets.
-pub(crate) struct SocketSession {
-    spec: SessionSpec,
-    poll: Poll,
-    interrupts: Interrupts,
-}
-
-impl SocketSession {
-    pub(crate) fn new(spec: SessionSpec, poll: Poll, interrupts: Interrupts) -> SocketSession {
-        SocketSession {
-            spec,
-            poll,
-            interrupts,
-        }
-    }
-}
-
-impl Run for SocketSession {
-    fn run(self: Box<Self>, cx: &mut Context) -> End {
-        let SocketSession {
-            spec,
-            poll,
-            interrupts,
-        } = *self;
+impl Worker {
+    /// The socket kinds (TCP, UDP, Unix stream and datagram, socketpair,
+    /// serial): one readiness loop over the session's descriptors, on its
+    /// own poll until it is set up.
+    pub(crate) fn new(
+        spec: SessionSpec,
+        poll: Poll,
+        interrupts: Interrupts,
+        cx: Context,
+    ) -> Worker {
         let buf_len = spec.limits.recv_buffer.max(1);
-        let mut w = Worker {
-            top: cx.top,
+        Worker {
+            cx,
             spec,
-            poll,
-            cmds: cx.cmds.clone(),
-            sink: &mut cx.sink,
+            poll: Reg::Own(poll),
             listener: None,
             owned_path: None,
             conns: HashMap::new(),
@@ -221,12 +207,91 @@ impl Run for SocketSession {
             end_counters: Counters::default(),
             tls: None,
             tls_identity: None,
-        };
-        match w.setup() {
-            Ok(()) => w.event_loop(),
-            Err(reason) => w.end = Some(reason),
         }
-        w.shutdown_all()
+    }
+
+    /// Registers what the session watches in a new poll (a reactor's).
+    fn attach_to(&mut self, reg: Reg) -> io::Result<()> {
+        // Dropping the old poll closes it, and what was registered there
+        // with it; registering in the new one reports what is ready now.
+        self.poll = reg;
+        if let Some(l) = &self.listener {
+            self.poll
+                .register(l.as_raw_fd(), LISTENER, Interest::READABLE)?;
+        }
+        if let Some(d) = &self.dgram {
+            self.poll
+                .register(d.sock.as_raw_fd(), DGRAM, Interest::READABLE)?;
+        }
+        for (child, c) in &self.conns {
+            let interest = match c.reg {
+                Registration::Manual => continue,
+                Registration::Read => Interest::READABLE,
+                Registration::ReadWrite => Interest::READABLE | Interest::WRITABLE,
+            };
+            self.poll
+                .register(c.io.fd(), Token(*child as usize), interest)?;
+        }
+        Ok(())
+    }
+}
+
+impl React for Worker {
+    fn cx(&mut self) -> &mut Context {
+        &mut self.cx
+    }
+
+    fn start(&mut self) {
+        if let Err(reason) = self.setup() {
+            self.end = Some(reason);
+        }
+    }
+
+    fn keeps_thread(&self) -> bool {
+        // A manual recv or send on a blocking socket is a real blocking
+        // call, as in step mode: it must not hold up other sessions.
+        !self.spec.auto_read
+    }
+
+    fn run_here(&mut self) {
+        self.event_loop();
+    }
+
+    fn attach(&mut self, reg: Reg) {
+        if let Err(e) = self.attach_to(reg) {
+            self.end = Some(CloseReason::Error(
+                OpError::io("epoll_ctl", &e)
+                    .with_hint("the system's limit of watched descriptors (fs.epoll.max_user_watches) may be reached"),
+            ));
+        }
+    }
+
+    fn ready(&mut self, token: u32, ev: &mio::event::Event) {
+        self.on_ready(Token(token as usize), ev);
+    }
+
+    fn mail(&mut self) {
+        self.drain_commands();
+    }
+
+    fn after(&mut self) {
+        self.after_turn();
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.next_timeout().map(|d| now() + d)
+    }
+
+    fn ended(&self) -> bool {
+        self.end.is_some()
+    }
+
+    fn stop(&mut self, reason: CloseReason) {
+        self.end.get_or_insert(reason);
+    }
+
+    fn finish(&mut self) -> End {
+        self.shutdown_all()
     }
 }
 
@@ -244,9 +309,8 @@ fn family_name(d: Domain) -> &'static str {
     }
 }
 
-fn register(poll: &Poll, sock: &Socket, token: Token, interest: Interest) -> io::Result<()> {
-    poll.registry()
-        .register(&mut SourceFd(&sock.as_raw_fd()), token, interest)
+fn register(poll: &Reg, sock: &Socket, token: Token, interest: Interest) -> io::Result<()> {
+    poll.register(sock.as_raw_fd(), token, interest)
 }
 
 fn local_of(sock: &Socket) -> Addr {
@@ -270,8 +334,10 @@ struct RecvBuf {
 
 impl RecvBuf {
     fn new(cap: usize) -> RecvBuf {
+        // Allocated at the first read, not before: an idle session (most
+        // of a workspace of thousands) holds no 64 KiB it never uses.
         RecvBuf {
-            buf: Vec::with_capacity(cap),
+            buf: Vec::new(),
             cap,
         }
     }
@@ -289,7 +355,7 @@ impl RecvBuf {
         // bytes of the spare capacity handed out by `spare`.
         unsafe { self.buf.set_len(n) };
         if n >= self.cap / 2 {
-            std::mem::replace(&mut self.buf, Vec::with_capacity(self.cap))
+            std::mem::take(&mut self.buf)
         } else {
             self.buf.clone()
         }
@@ -307,60 +373,75 @@ enum After {
     Close(CloseReason),
 }
 
-impl Worker<'_> {
+impl Worker {
+    /// The session's own loop, on its own poll: while it keeps its thread.
     fn event_loop(&mut self) {
         let mut events = Events::with_capacity(1024);
         while self.end.is_none() {
             let timeout = self.next_timeout();
-            if let Err(e) = self.poll.poll(&mut events, timeout)
+            let Some(poll) = self.poll.own() else {
+                return;
+            };
+            if let Err(e) = poll.poll(&mut events, timeout)
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 self.end = Some(CloseReason::Error(OpError::io("epoll_wait", &e)));
                 break;
             }
             for ev in events.iter() {
-                match ev.token() {
-                    WAKE => self.drain_commands(),
-                    LISTENER => self.accept_all(),
-                    DGRAM => self.recv_dgrams(),
-                    Token(t) => {
-                        let child = t as u32;
-                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                            // A FIN or an error must be read to the end;
-                            // plain data may stop at a short read.
-                            let drain = ev.is_read_closed() || ev.is_error();
-                            self.read_conn(child, !drain);
-                        }
-                        if ev.is_writable() || ev.is_error() {
-                            self.flush_conn(child);
-                        }
-                    }
+                self.on_ready(ev.token(), ev);
+            }
+            self.after_turn();
+        }
+    }
+
+    /// One readiness event, under the session's own token.
+    fn on_ready(&mut self, token: Token, ev: &mio::event::Event) {
+        match token {
+            WAKE => self.drain_commands(),
+            LISTENER => self.accept_all(),
+            DGRAM => self.recv_dgrams(),
+            Token(t) => {
+                let child = t as u32;
+                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    // A FIN or an error must be read to the end;
+                    // plain data may stop at a short read.
+                    let drain = ev.is_read_closed() || ev.is_error();
+                    self.read_conn(child, !drain);
+                }
+                if ev.is_writable() || ev.is_error() {
+                    self.flush_conn(child);
                 }
             }
-            // Connections that still had data when their turn ended.
-            for _ in 0..self.ready_again.len() {
-                if let Some(child) = self.ready_again.pop_front() {
-                    self.read_conn(child, false);
-                }
+        }
+    }
+
+    /// The end of every turn: what waits for another turn, timers,
+    /// reaping, stats and delivering events.
+    fn after_turn(&mut self) {
+        // Connections that still had data when their turn ended.
+        for _ in 0..self.ready_again.len() {
+            if let Some(child) = self.ready_again.pop_front() {
+                self.read_conn(child, false);
             }
-            if self.accept_retry_at.is_some_and(|t| now() >= t) {
-                self.accept_retry_at = None;
-                self.accept_all();
-            }
-            self.timers();
-            self.reap_conns();
-            self.stats();
-            self.sink.flush();
-            self.sink.wake();
-            if self.sink.consumer_gone() && self.end.is_none() {
-                self.end = Some(CloseReason::EngineStopped);
-            }
+        }
+        if self.accept_retry_at.is_some_and(|t| now() >= t) {
+            self.accept_retry_at = None;
+            self.accept_all();
+        }
+        self.timers();
+        self.reap_conns();
+        self.stats();
+        self.cx.sink.flush();
+        self.cx.sink.wake();
+        if self.cx.sink.consumer_gone() && self.end.is_none() {
+            self.end = Some(CloseReason::EngineStopped);
         }
     }
 
     fn drain_commands(&mut self) {
         loop {
-            match self.cmds.try_recv() {
+            match self.cx.cmds.try_recv() {
                 Ok(cmd) => self.command(cmd),
                 Err(TryRecvError::Empty) => return,
                 Err(TryRecvError::Disconnected) => {
@@ -372,8 +453,8 @@ impl Worker<'_> {
     }
 
     fn no_such(&mut self, target: SessionId, what: &str) {
-        self.sink.control(
-            self.top,
+        self.cx.sink.control(
+            self.cx.top,
             EventKind::Error(OpError::plain(
                 what.to_string(),
                 format!("session {target} is not open (already closed, or never existed)"),
@@ -386,10 +467,10 @@ impl Worker<'_> {
         // Commands for the session itself land on its own socket: the
         // stream of a client (child 0), the datagram socket, the listener.
         match cmd {
-            Command::Close { target } if target == self.top && !self.conns.contains_key(&0) => {
+            Command::Close { target } if target == self.cx.top && !self.conns.contains_key(&0) => {
                 self.end = Some(CloseReason::Local);
             }
-            Command::Abort { target } if target == self.top && !self.conns.contains_key(&0) => {
+            Command::Abort { target } if target == self.cx.top && !self.conns.contains_key(&0) => {
                 self.end = Some(CloseReason::Local);
             }
             Command::Close { .. } => match self.conns.get_mut(&target.child) {
@@ -411,7 +492,7 @@ impl Worker<'_> {
                     c.st.close(match linger {
                         Ok(()) => CloseReason::Aborted,
                         Err(e) => {
-                            self.sink.control(
+                            self.cx.sink.control(
                                 c.id,
                                 EventKind::Error(
                                     OpError::io("setsockopt SO_LINGER=0", &e).with_hint(
@@ -433,11 +514,11 @@ impl Worker<'_> {
                 None => self.no_such(target, "shutdown"),
             },
             Command::Send { data, mode, to, .. } => {
-                if self.dgram.is_some() && target == self.top {
+                if self.dgram.is_some() && target == self.cx.top {
                     self.send_dgram(data, to.as_deref());
                 } else if self.conns.contains_key(&target.child) {
                     if to.is_some() {
-                        self.sink.control(
+                        self.cx.sink.control(
                             target,
                             EventKind::Error(OpError::plain(
                                 "send",
@@ -447,8 +528,8 @@ impl Worker<'_> {
                         return;
                     }
                     self.send_conn(target.child, data, mode);
-                } else if self.listener.is_some() && target == self.top {
-                    self.sink.control(
+                } else if self.listener.is_some() && target == self.cx.top {
+                    self.cx.sink.control(
                         target,
                         EventKind::Error(OpError::plain(
                             "send",
@@ -463,8 +544,8 @@ impl Worker<'_> {
                 let mut children: Vec<u32> = self.conns.keys().copied().collect();
                 children.sort_unstable();
                 if children.is_empty() {
-                    self.sink.control(
-                        self.top,
+                    self.cx.sink.control(
+                        self.cx.top,
                         EventKind::Error(OpError::plain("send to all", "no open connections")),
                     );
                 }
@@ -486,7 +567,7 @@ impl Worker<'_> {
             Command::ReadModem { .. } => self.serial(target, |t| EventKind::Modem(t.modem())),
             #[cfg(feature = "fault-injection")]
             Command::InjectPanic { .. } => panic!("injected fault"),
-            Command::Step { .. } => self.sink.control(
+            Command::Step { .. } => self.cx.sink.control(
                 target,
                 EventKind::Error(OpError::plain(
                     "step",
@@ -505,14 +586,14 @@ impl Worker<'_> {
         for c in self.conns.values_mut() {
             if let Some(kind) = c.meter.report(&c.counters, c.stats_dirty, t) {
                 c.stats_dirty = false;
-                self.sink.latest(c.id, kind);
+                self.cx.sink.latest(c.id, kind);
             }
         }
         if let Some(d) = &mut self.dgram
             && let Some(kind) = d.meter.report(&d.counters, d.stats_dirty, t)
         {
             d.stats_dirty = false;
-            self.sink.latest(d.id, kind);
+            self.cx.sink.latest(d.id, kind);
         }
     }
 
@@ -555,7 +636,7 @@ impl Worker<'_> {
             }
         }
         if c.reg != Registration::Manual {
-            let _ = self.poll.registry().deregister(&mut SourceFd(&c.io.fd()));
+            let _ = self.poll.deregister(c.io.fd());
         }
         let id = c.id;
         let counters = c.counters;
@@ -565,7 +646,8 @@ impl Worker<'_> {
             self.end_counters = counters;
             return;
         }
-        self.sink
+        self.cx
+            .sink
             .control(id, EventKind::Closed { reason, counters });
     }
 

@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Worker<'_> {
+impl Worker {
     pub(super) fn advance_script_conn(&mut self, child: u32) {
         loop {
             let Some(c) = self.conns.get_mut(&child) else {
@@ -48,7 +48,7 @@ impl Worker<'_> {
                                 return;
                             }
                             if c.st.read != ReadSide::Eof {
-                                self.sink.control(
+                                self.cx.sink.control(
                                     id,
                                     EventKind::Timeout {
                                         op: "recv",
@@ -77,7 +77,7 @@ impl Worker<'_> {
                     }
                 }
             }
-            self.sink.control(
+            self.cx.sink.control(
                 id,
                 EventKind::Step {
                     index,
@@ -130,7 +130,7 @@ impl Worker<'_> {
                             if now() < u {
                                 return;
                             }
-                            self.sink.control(
+                            self.cx.sink.control(
                                 id,
                                 EventKind::Timeout {
                                     op: "recv",
@@ -146,7 +146,8 @@ impl Worker<'_> {
                 Step::Send { data, to, .. } => self.send_dgram(data.into_bytes(), to.as_deref()),
                 Step::ShutdownWrite => {
                     if let Err(e) = d.sock.shutdown(Shutdown::Write) {
-                        self.sink
+                        self.cx
+                            .sink
                             .control(id, EventKind::Error(OpError::io("shutdown SHUT_WR", &e)));
                     }
                 }
@@ -155,7 +156,7 @@ impl Worker<'_> {
                     self.end = Some(CloseReason::ScriptDone);
                 }
             }
-            self.sink.control(
+            self.cx.sink.control(
                 id,
                 EventKind::Step {
                     index,

@@ -3,16 +3,16 @@
 
 use super::*;
 
-impl Worker<'_> {
+impl Worker {
     pub(super) fn stop_requested_during_setup(&mut self) -> bool {
         loop {
-            match self.cmds.try_recv() {
+            match self.cx.cmds.try_recv() {
                 Ok(Command::Close { target }) | Ok(Command::Abort { target })
-                    if target == self.top =>
+                    if target == self.cx.top =>
                 {
                     return true;
                 }
-                Ok(other) => self.sink.control(
+                Ok(other) => self.cx.sink.control(
                     other.target(),
                     EventKind::Error(OpError::plain(
                         "command",
@@ -28,8 +28,8 @@ impl Worker<'_> {
     pub(super) fn new_socket(&mut self, domain: Domain, ty: Type) -> Result<Socket, CloseReason> {
         let sock = Socket::new(domain, ty, None)
             .map_err(|e| CloseReason::Error(OpError::io("socket", &e)))?;
-        self.sink.control(
-            self.top,
+        self.cx.sink.control(
+            self.cx.top,
             EventKind::SocketCreated {
                 fd: sock.as_raw_fd(),
                 family: family_name(domain),
@@ -55,14 +55,15 @@ impl Worker<'_> {
                 continue;
             }
             if let Err(e) = options::apply(&r, opt) {
-                self.sink
+                self.cx
+                    .sink
                     .control(id, EventKind::Error(options::refused(&opt, &r, &e)));
             }
         }
         if let Some(t) = self.spec.read_timeout
             && let Err(e) = r.set_read_timeout(Some(t))
         {
-            self.sink.control(
+            self.cx.sink.control(
                 id,
                 EventKind::Error(OpError::io(
                     format!("setsockopt SO_RCVTIMEO={:.3}s", t.as_secs_f64()),
@@ -78,7 +79,7 @@ impl Worker<'_> {
             requested.push(SockOpt::maybe_secs(OptName::ReadTimeout, Some(t)));
         }
         let snap = options::snapshot(&SockRef::from(sock), &requested);
-        self.sink.control(id, EventKind::Options(snap));
+        self.cx.sink.control(id, EventKind::Options(snap));
     }
 
     pub(super) fn setup(&mut self) -> Result<(), CloseReason> {
@@ -119,7 +120,7 @@ impl Worker<'_> {
                         .options
                         .insert(0, SockOpt::flag(OptName::ReuseAddress, true));
                 }
-                self.apply_options(&sock, self.top);
+                self.apply_options(&sock, self.cx.top);
                 sock.bind(&local.into())
                     .map_err(|e| CloseReason::Error(OpError::io(format!("bind {local}"), &e)))?;
                 self.listen(sock, backlog, None)
@@ -131,7 +132,7 @@ impl Worker<'_> {
             } => {
                 self.check_stale(&path, stale)?;
                 let sock = self.new_socket(Domain::UNIX, Type::STREAM)?;
-                self.apply_options(&sock, self.top);
+                self.apply_options(&sock, self.cx.top);
                 let addr = crate::engine::spec::unix_addr(&path).map_err(|e| {
                     CloseReason::Error(OpError::io(format!("bind {}", path.display()), &e))
                 })?;
@@ -142,10 +143,10 @@ impl Worker<'_> {
             }
             SessionKind::UnixClient { path } => {
                 let sock = self.new_socket(Domain::UNIX, Type::STREAM)?;
-                self.apply_options(&sock, self.top);
+                self.apply_options(&sock, self.cx.top);
                 let op = format!("connect {}", path.display());
-                self.sink.control(
-                    self.top,
+                self.cx.sink.control(
+                    self.cx.top,
                     EventKind::Connecting {
                         addr: Addr::Path(path.display().to_string()),
                     },
@@ -154,7 +155,7 @@ impl Worker<'_> {
                     .map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
                 sock.connect(&addr)
                     .map_err(|e| CloseReason::Error(OpError::io(&op, &e)))?;
-                self.add_stream(sock, self.top, true)?;
+                self.add_stream(sock, self.cx.top, true)?;
                 self.advance_script_conn(0);
                 Ok(())
             }
@@ -165,7 +166,7 @@ impl Worker<'_> {
             } => self.setup_udp(local, connect.as_ref(), &join),
             SessionKind::UnixDatagram { local, connect } => {
                 let sock = self.new_socket(Domain::UNIX, Type::DGRAM)?;
-                self.apply_options(&sock, self.top);
+                self.apply_options(&sock, self.cx.top);
                 if let Some(p) = &local {
                     self.check_stale(p, StalePolicy::Fail)?;
                     let op = format!("bind {}", p.display());
@@ -195,8 +196,8 @@ impl Worker<'_> {
                 let (a, b) = Socket::pair(Domain::UNIX, Type::STREAM, None)
                     .map_err(|e| CloseReason::Error(OpError::io("socketpair", &e)))?;
                 for (i, s) in [a, b].into_iter().enumerate() {
-                    let id = self.top.child(i as u32 + 1);
-                    self.sink.control(
+                    let id = self.cx.top.child(i as u32 + 1);
+                    self.cx.sink.control(
                         id,
                         EventKind::SocketCreated {
                             fd: s.as_raw_fd(),
@@ -293,8 +294,8 @@ impl Worker<'_> {
                 std::fs::remove_file(path).map_err(|e| {
                     CloseReason::Error(OpError::io(format!("unlink {}", path.display()), &e))
                 })?;
-                self.sink.control(
-                    self.top,
+                self.cx.sink.control(
+                    self.cx.top,
                     EventKind::Step {
                         index: 0,
                         what: format!("removed stale socket file {}", path.display()),
@@ -319,8 +320,8 @@ impl Worker<'_> {
             .map_err(|e| CloseReason::Error(OpError::io("fcntl O_NONBLOCK", &e)))?;
         register(&self.poll, &sock, LISTENER, Interest::READABLE)
             .map_err(|e| CloseReason::Error(OpError::io("epoll_ctl", &e)))?;
-        self.sink.control(
-            self.top,
+        self.cx.sink.control(
+            self.cx.top,
             EventKind::Listening {
                 local,
                 fd: sock.as_raw_fd(),
@@ -332,10 +333,11 @@ impl Worker<'_> {
         {
             self.warn_all_interfaces(a, "listens");
         }
-        self.snapshot(&sock, self.top);
+        self.snapshot(&sock, self.cx.top);
         if let Some(id) = self.tls_identity.take() {
-            self.sink
-                .control(self.top, EventKind::TlsIdentity(Box::new(id)));
+            self.cx
+                .sink
+                .control(self.cx.top, EventKind::TlsIdentity(Box::new(id)));
         }
         self.listener = Some(sock);
         self.owned_path = unix_path.and_then(OwnedPath::record);
@@ -345,8 +347,8 @@ impl Worker<'_> {
     pub(super) fn resolve(&mut self, hp: &HostPort) -> Result<Vec<SocketAddr>, OpError> {
         let literal = hp.host.parse::<IpAddr>().is_ok();
         if !literal {
-            self.sink.control(
-                self.top,
+            self.cx.sink.control(
+                self.cx.top,
                 EventKind::Resolving {
                     host: hp.host.clone(),
                 },
@@ -372,8 +374,8 @@ impl Worker<'_> {
             .with_hint("choose family Auto, or the other IP version"));
         }
         if !literal {
-            self.sink.control(
-                self.top,
+            self.cx.sink.control(
+                self.cx.top,
                 EventKind::Resolved {
                     host: hp.host.clone(),
                     addrs: addrs.clone(),
@@ -396,14 +398,15 @@ impl Worker<'_> {
             }
             match self.connect_one(addr, local) {
                 Ok(Some(sock)) => {
-                    self.add_stream(sock, self.top, true)?;
+                    self.add_stream(sock, self.cx.top, true)?;
                     self.advance_script_conn(0);
                     return Ok(());
                 }
                 Ok(None) => return Err(CloseReason::Local),
                 Err(e) => {
-                    self.sink
-                        .control(self.top, EventKind::ConnectFailed(e.clone()));
+                    self.cx
+                        .sink
+                        .control(self.cx.top, EventKind::ConnectFailed(e.clone()));
                     last_err = Some(e);
                 }
             }
@@ -427,15 +430,15 @@ impl Worker<'_> {
                 CloseReason::Error(e) => e,
                 other => OpError::plain("socket", other.to_string()),
             })?;
-        self.apply_options(&sock, self.top);
+        self.apply_options(&sock, self.cx.top);
         if let Some(l) = local {
             sock.bind(&l.into())
                 .map_err(|e| OpError::io(format!("bind {l}"), &e))?;
         }
         sock.set_nonblocking(true)
             .map_err(|e| OpError::io("fcntl O_NONBLOCK", &e))?;
-        self.sink.control(
-            self.top,
+        self.cx.sink.control(
+            self.cx.top,
             EventKind::Connecting {
                 addr: Addr::Inet(addr),
             },
@@ -453,8 +456,8 @@ impl Worker<'_> {
             let timeout = deadline.map(|d| d.saturating_duration_since(now()));
             if timeout == Some(Duration::ZERO) {
                 let t = self.spec.connect_timeout.unwrap_or_default();
-                self.sink.control(
-                    self.top,
+                self.cx.sink.control(
+                    self.cx.top,
                     EventKind::Timeout {
                         op: "connect",
                         after: t,
@@ -466,7 +469,11 @@ impl Worker<'_> {
                         ms(t)
                     )));
             }
-            if let Err(e) = self.poll.poll(&mut events, timeout)
+            // Setup always runs on the session's own poll.
+            let Some(poll) = self.poll.own() else {
+                break Err(OpError::plain("connect", "no poll of its own to wait on"));
+            };
+            if let Err(e) = poll.poll(&mut events, timeout)
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 break Err(OpError::io("epoll_wait", &e));
@@ -474,10 +481,7 @@ impl Worker<'_> {
             let mut writable = false;
             for ev in events.iter() {
                 if ev.token() == WAKE && self.stop_requested_during_setup() {
-                    let _ = self
-                        .poll
-                        .registry()
-                        .deregister(&mut SourceFd(&sock.as_raw_fd()));
+                    let _ = self.poll.deregister(sock.as_raw_fd());
                     return Ok(None);
                 }
                 if ev.token() == CONNECTING {
@@ -496,10 +500,7 @@ impl Worker<'_> {
                 }
             }
         };
-        let _ = self
-            .poll
-            .registry()
-            .deregister(&mut SourceFd(&sock.as_raw_fd()));
+        let _ = self.poll.deregister(sock.as_raw_fd());
         result.map(|()| Some(sock))
     }
 
@@ -531,7 +532,7 @@ impl Worker<'_> {
             // Manual reads: the socket keeps the blocking mode the user asked.
             let blocking = self.requested_blocking();
             if let Err(e) = sock.set_nonblocking(!blocking) {
-                self.sink.control(id, blocking_error(blocking, &e));
+                self.cx.sink.control(id, blocking_error(blocking, &e));
             }
             if let Ok(clone) = sock.try_clone()
                 && let Ok(mut v) = self.interrupts.lock()
@@ -539,7 +540,7 @@ impl Worker<'_> {
                 v.push(clone);
             }
         }
-        self.sink.control(
+        self.cx.sink.control(
             id,
             EventKind::Connected {
                 local,
@@ -661,7 +662,7 @@ impl Worker<'_> {
                 SockOpt::int(OptName::RecvBuffer, DEFAULT_UDP_RCVBUF as u64),
             );
         }
-        self.apply_options(&sock, self.top);
+        self.apply_options(&sock, self.cx.top);
         sock.bind(&local.into())
             .map_err(|e| CloseReason::Error(OpError::io(format!("bind {local}"), &e)))?;
         if let Some(addrs) = target {
@@ -682,15 +683,15 @@ impl Worker<'_> {
                 IpAddr::V6(g) => sock_ref.join_multicast_v6(g, if6),
             };
             match r {
-                Ok(()) => self.sink.control(
-                    self.top,
+                Ok(()) => self.cx.sink.control(
+                    self.cx.top,
                     EventKind::Multicast {
                         group: *g,
                         joined: true,
                     },
                 ),
-                Err(e) => self.sink.control(
-                    self.top,
+                Err(e) => self.cx.sink.control(
+                    self.cx.top,
                     EventKind::Error(OpError::io(format!("join multicast {g}"), &e)),
                 ),
             }
@@ -716,8 +717,8 @@ impl Worker<'_> {
     /// Says that a socket can be reached from other machines.
     pub(super) fn warn_all_interfaces(&mut self, a: SocketAddr, what: &str) {
         let lo = if a.is_ipv6() { "::1" } else { "127.0.0.1" };
-        self.sink.control(
-            self.top,
+        self.cx.sink.control(
+            self.cx.top,
             EventKind::Warning {
                 code: "all_interfaces",
                 message: format!(
@@ -740,7 +741,9 @@ impl Worker<'_> {
         } else {
             let blocking = self.requested_blocking();
             if let Err(e) = sock.set_nonblocking(!blocking) {
-                self.sink.control(self.top, blocking_error(blocking, &e));
+                self.cx
+                    .sink
+                    .control(self.cx.top, blocking_error(blocking, &e));
             }
             if let Ok(clone) = sock.try_clone()
                 && let Ok(mut v) = self.interrupts.lock()
@@ -749,21 +752,21 @@ impl Worker<'_> {
             }
         }
         let connected = peer_of(&sock);
-        self.sink.control(
-            self.top,
+        self.cx.sink.control(
+            self.cx.top,
             EventKind::Bound {
                 local: local_of(&sock),
                 fd: sock.as_raw_fd(),
                 peer: connected.clone(),
             },
         );
-        self.snapshot(&sock, self.top);
+        self.snapshot(&sock, self.cx.top);
         // A bound Unix datagram path is ours to remove at close.
         if let Some(p) = unix_path {
             self.owned_path = OwnedPath::record(p);
         }
         self.dgram = Some(Dgram {
-            id: self.top,
+            id: self.cx.top,
             sock,
             connected,
             counters: Counters::default(),

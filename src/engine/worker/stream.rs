@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Worker<'_> {
+impl Worker {
     pub(super) fn send_conn(&mut self, child: u32, data: Vec<u8>, mode: SendMode) {
         self.send_conn_as(child, data, mode, false)
     }
@@ -16,7 +16,7 @@ impl Worker<'_> {
             return;
         };
         if !c.st.can_send() {
-            self.sink.control(
+            self.cx.sink.control(
                 c.id,
                 EventKind::Error(OpError::io(
                     "send",
@@ -37,14 +37,14 @@ impl Worker<'_> {
         };
         if !auto {
             // Manual sessions: the call happens now, in the socket's own mode.
-            let after = direct_send(self.sink, c, &data, mode);
+            let after = direct_send(&mut self.cx.sink, c, &data, mode);
             self.apply_after(child, after);
             return;
         }
         match mode {
             SendMode::Once => {
                 if !c.st.queue.is_empty() {
-                    self.sink.control(
+                    self.cx.sink.control(
                         c.id,
                         EventKind::Error(OpError::plain(
                             "send",
@@ -56,12 +56,12 @@ impl Worker<'_> {
                     );
                     return;
                 }
-                let after = direct_send(self.sink, c, &data, SendMode::Once);
+                let after = direct_send(&mut self.cx.sink, c, &data, SendMode::Once);
                 self.apply_after(child, after);
             }
             SendMode::All => {
                 if !reply && c.st.queue.len() + data.len() > limits.send_queue {
-                    self.sink.control(
+                    self.cx.sink.control(
                         c.id,
                         EventKind::Error(OpError::plain(
                             "sendall",
@@ -119,7 +119,7 @@ impl Worker<'_> {
                     let data = chunk[..n].to_vec();
                     c.st.queue.advance(n);
                     moved += n;
-                    c.sent(self.sink, data, None);
+                    c.sent(&mut self.cx.sink, data, None);
                 }
                 if c.st.shutdown_due() {
                     t.close();
@@ -148,7 +148,7 @@ impl Worker<'_> {
                     let requested = (n < chunk.len()).then_some(chunk.len());
                     let data = chunk[..n].to_vec();
                     c.st.queue.advance(n);
-                    c.sent(self.sink, data, requested);
+                    c.sent(&mut self.cx.sink, data, requested);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -174,16 +174,21 @@ impl Worker<'_> {
             };
             if self
                 .poll
-                .registry()
-                .reregister(&mut SourceFd(&c.io.fd()), Token(child as usize), interest)
+                .reregister(c.io.fd(), Token(child as usize), interest)
                 .is_ok()
             {
                 c.reg = now_reg;
             }
         }
         match c.st.water_marks(limits.high_water, limits.low_water) {
-            Some(Crossing::Paused) => self.sink.control(c.id, EventKind::WritePaused { queued }),
-            Some(Crossing::Resumed) => self.sink.control(c.id, EventKind::WriteResumed { queued }),
+            Some(Crossing::Paused) => self
+                .cx
+                .sink
+                .control(c.id, EventKind::WritePaused { queued }),
+            Some(Crossing::Resumed) => self
+                .cx
+                .sink
+                .control(c.id, EventKind::WriteResumed { queued }),
             None => {}
         }
         if queued + c.delayed_bytes <= limits.low_water
@@ -203,7 +208,8 @@ impl Worker<'_> {
             match shut {
                 Ok(()) => {
                     c.st.write = WriteSide::Shut;
-                    self.sink
+                    self.cx
+                        .sink
                         .control(c.id, EventKind::HalfClosed { by: Side::Local });
                     if c.st.read == ReadSide::Eof {
                         after = After::Close(CloseReason::Local);
@@ -212,7 +218,8 @@ impl Worker<'_> {
                 Err(e) => {
                     // Not shut: sending goes on.
                     c.st.write = WriteSide::Open;
-                    self.sink
+                    self.cx
+                        .sink
                         .control(c.id, EventKind::Error(OpError::io("shutdown SHUT_WR", &e)))
                 }
             }
@@ -309,10 +316,10 @@ impl Worker<'_> {
                             after = After::Close(CloseReason::Error(e));
                             break;
                         }
-                        Some(AtEof::Cut(e)) => self.sink.control(c.id, EventKind::Error(e)),
+                        Some(AtEof::Cut(e)) => self.cx.sink.control(c.id, EventKind::Error(e)),
                         None => {}
                     }
-                    after = peer_eof(self.sink, c, keep_open);
+                    after = peer_eof(&mut self.cx.sink, c, keep_open);
                     break;
                 }
                 Ok(n) => {
@@ -323,7 +330,7 @@ impl Worker<'_> {
                         match t.feed(&data) {
                             Ok(fed) => {
                                 if let Some(ev) = fed.event {
-                                    self.sink.control(c.id, ev);
+                                    self.cx.sink.control(c.id, ev);
                                 }
                                 peer_closed = fed.closed;
                                 data = fed.plain;
@@ -339,7 +346,7 @@ impl Worker<'_> {
                         }
                         if data.is_empty() {
                             if peer_closed {
-                                after = peer_eof(self.sink, c, keep_open);
+                                after = peer_eof(&mut self.cx.sink, c, keep_open);
                                 break;
                             }
                             if emptied {
@@ -355,10 +362,10 @@ impl Worker<'_> {
                             replies.push(r);
                         }
                     }
-                    c.received(self.sink, data);
+                    c.received(&mut self.cx.sink, data);
                     if peer_closed {
                         // close_notify: the TLS stream's end of data.
-                        after = peer_eof(self.sink, c, keep_open);
+                        after = peer_eof(&mut self.cx.sink, c, keep_open);
                         break;
                     }
                     if emptied {
@@ -421,7 +428,7 @@ impl Worker<'_> {
     /// SO_RCVTIMEO.
     pub(super) fn manual_recv(&mut self, target: SessionId, max: usize) {
         if self.spec.auto_read {
-            self.sink.control(
+            self.cx.sink.control(
                 target,
                 EventKind::Error(OpError::plain(
                     "recv",
@@ -438,16 +445,17 @@ impl Worker<'_> {
             let after = match c.io.recv(&mut buf) {
                 Ok(0) => {
                     c.st.peer_eof();
-                    self.sink
+                    self.cx
+                        .sink
                         .control(c.id, EventKind::HalfClosed { by: Side::Peer });
                     After::Nothing
                 }
                 Ok(n) => {
-                    c.received(self.sink, uninit_as_bytes(&buf, n));
+                    c.received(&mut self.cx.sink, uninit_as_bytes(&buf, n));
                     After::Nothing
                 }
                 Err(e) => {
-                    report_manual_error(self.sink, c.id, c.io.socket(), &op, &e, started);
+                    report_manual_error(&mut self.cx.sink, c.id, c.io.socket(), &op, &e, started);
                     if matches!(errno_of(&e), libc::ECONNRESET) {
                         After::Close(CloseReason::PeerReset)
                     } else {
@@ -458,7 +466,7 @@ impl Worker<'_> {
             self.apply_after(target.child, after);
             return;
         }
-        if target == self.top
+        if target == self.cx.top
             && let Some(d) = &mut self.dgram
         {
             let op = format!("recvfrom({max})");
@@ -467,9 +475,11 @@ impl Worker<'_> {
                     let kept = n.min(max);
                     let data = uninit_as_bytes(&buf, kept);
                     let src = Addr::from_sockaddr(&from);
-                    d.received(self.sink, data, src, (n > max).then_some(n));
+                    d.received(&mut self.cx.sink, data, src, (n > max).then_some(n));
                 }
-                Err(e) => report_manual_error(self.sink, d.id, Some(&d.sock), &op, &e, started),
+                Err(e) => {
+                    report_manual_error(&mut self.cx.sink, d.id, Some(&d.sock), &op, &e, started)
+                }
             }
             return;
         }
@@ -485,11 +495,11 @@ impl Worker<'_> {
                 Ok((sock, _)) => {
                     let child = self.next_child;
                     self.next_child += 1;
-                    let id = self.top.child(child);
+                    let id = self.cx.top.child(child);
                     let local = local_of(&sock);
                     let peer = peer_of(&sock).unwrap_or(Addr::Unnamed);
-                    self.sink.control(
-                        self.top,
+                    self.cx.sink.control(
+                        self.cx.top,
                         EventKind::Accepted {
                             child: id,
                             local,
@@ -498,7 +508,7 @@ impl Worker<'_> {
                         },
                     );
                     if let Err(r) = self.add_stream(sock, id, false) {
-                        self.sink.control(
+                        self.cx.sink.control(
                             id,
                             EventKind::Closed {
                                 reason: r,
@@ -524,13 +534,15 @@ impl Worker<'_> {
                             .is_some_and(|t| t.elapsed() < Duration::from_secs(1));
                         if !quiet {
                             self.last_emfile_report = Some(now());
-                            self.sink
-                                .control(self.top, EventKind::Error(OpError::io("accept", &e)));
+                            self.cx
+                                .sink
+                                .control(self.cx.top, EventKind::Error(OpError::io("accept", &e)));
                         }
                         return;
                     }
-                    self.sink
-                        .control(self.top, EventKind::Error(OpError::io("accept", &e)));
+                    self.cx
+                        .sink
+                        .control(self.cx.top, EventKind::Error(OpError::io("accept", &e)));
                     if n != libc::ECONNABORTED {
                         self.accept_retry_at = Some(now() + Duration::from_millis(100));
                         return;

@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Worker<'_> {
+impl Worker {
     pub(super) fn next_timeout(&self) -> Option<Duration> {
         if !self.ready_again.is_empty() {
             return Some(Duration::ZERO);
@@ -52,7 +52,7 @@ impl Worker<'_> {
                 consider(self.last_stats + STATS_EVERY);
             }
         }
-        if self.sink.has_pending() {
+        if self.cx.sink.has_pending() {
             consider(t + Duration::from_millis(10));
         }
         next.map(|n| n.saturating_duration_since(t))
@@ -114,7 +114,7 @@ impl Worker<'_> {
         for c in self.conns.values_mut() {
             if c.st.reading() && t >= c.last_rx + rt {
                 c.last_rx = t;
-                self.sink.control(
+                self.cx.sink.control(
                     c.id,
                     EventKind::Timeout {
                         op: "recv",
@@ -130,7 +130,7 @@ impl Worker<'_> {
             && t >= d.last_rx + rt
         {
             d.last_rx = t;
-            self.sink.control(
+            self.cx.sink.control(
                 d.id,
                 EventKind::Timeout {
                     op: "recv",
@@ -160,7 +160,7 @@ impl Worker<'_> {
                 c.handshake_deadline = None;
             } else if t >= w {
                 c.handshake_deadline = None;
-                self.sink.control(
+                self.cx.sink.control(
                     c.id,
                     EventKind::Timeout {
                         op: "tls handshake",

@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl Worker<'_> {
+impl Worker {
     /// Serial ports: open and set up the terminal, report the settings as
     /// tcgetattr reads them back and the modem lines, then read and write
     /// it as a stream.
@@ -26,23 +26,25 @@ impl Worker<'_> {
         }
         let tty = crate::engine::serial::Tty::open(spec).map_err(CloseReason::Error)?;
         self.poll
-            .registry()
-            .register(&mut SourceFd(&tty.fd()), Token(0), Interest::READABLE)
+            .register(tty.fd(), Token(0), Interest::READABLE)
             .map_err(|e| CloseReason::Error(OpError::io("epoll_ctl", &e)))?;
         let local = Addr::Path(spec.path.display().to_string());
         let peer = Addr::Path(tty.device.display().to_string());
-        self.sink.control(
-            self.top,
+        self.cx.sink.control(
+            self.cx.top,
             EventKind::Connected {
                 local,
                 peer: peer.clone(),
                 fd: tty.fd(),
             },
         );
-        self.sink
-            .control(self.top, EventKind::Options(tty.settings(spec)));
-        self.sink.control(self.top, EventKind::Modem(tty.modem()));
-        self.adopt(Io::Tty(tty), self.top, peer, true, true)
+        self.cx
+            .sink
+            .control(self.cx.top, EventKind::Options(tty.settings(spec)));
+        self.cx
+            .sink
+            .control(self.cx.top, EventKind::Modem(tty.modem()));
+        self.adopt(Io::Tty(tty), self.cx.top, peer, true, true)
     }
 
     /// Runs a serial-port call and reports what it says: the modem lines,
@@ -60,8 +62,8 @@ impl Worker<'_> {
             )),
         };
         match kind {
-            EventKind::Modem(_) => self.sink.latest(target, kind),
-            _ => self.sink.control(target, kind),
+            EventKind::Modem(_) => self.cx.sink.latest(target, kind),
+            _ => self.cx.sink.control(target, kind),
         }
     }
 }
