@@ -14,6 +14,14 @@ use sockscope::engine::protocol::{Addr, EventKind};
 use sockscope::engine::spec::{Responder, SessionKind, SessionSpec};
 use sockscope::engine::{Engine, EngineConfig, Event, SessionId};
 
+/// The tests here count this process's threads: one at a time, so no
+/// other test's engine is counted.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The threads of this process now, by name.
 fn thread_names() -> Vec<String> {
     std::fs::read_dir("/proc/self/task")
@@ -42,6 +50,24 @@ struct Seen {
 }
 
 impl Seen {
+    /// A new engine with one server open, once it listens.
+    fn listening(spec: SessionSpec) -> (Seen, SessionId, SocketAddr) {
+        let mut s = Seen {
+            engine: Engine::new(EngineConfig::default(), None),
+            events: Vec::new(),
+        };
+        let srv = s.engine.open(spec).unwrap();
+        s.until("the server to listen", |evs| {
+            evs.iter()
+                .any(|e| matches!(e.kind, EventKind::Listening { .. }))
+        });
+        let addr = s.first(srv, |k| match k {
+            EventKind::Listening { local, .. } => inet(local),
+            _ => None,
+        });
+        (s, srv, addr)
+    }
+
     fn pump(&mut self) {
         if let Ok(ev) = self.engine.events().recv_timeout(Duration::from_millis(20)) {
             self.events.push(ev);
@@ -81,6 +107,7 @@ fn inet(a: &Addr) -> Option<SocketAddr> {
 
 #[test]
 fn a_thousand_sessions_share_a_few_reactor_threads_and_all_still_work() {
+    let _alone = alone();
     let mut s = Seen {
         engine: Engine::new(EngineConfig::default(), None),
         events: Vec::new(),
@@ -244,4 +271,172 @@ fn a_thousand_sessions_share_a_few_reactor_threads_and_all_still_work() {
     assert!(closed.values().all(|n| *n == 1), "no session closed twice");
     s.engine.reap();
     assert!(s.engine.running().is_empty());
+}
+
+/// CPU time (user + system, in clock ticks) of each reactor thread.
+fn reactor_cpu() -> Vec<(String, u64)> {
+    let mut v = Vec::new();
+    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("sockscope-react") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap();
+        // Fields after the name in parentheses: state is the 3rd of the
+        // line, utime and stime the 14th and 15th.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+        v.push((comm.trim().to_string(), ticks));
+    }
+    v.sort();
+    v
+}
+
+/// Item 2: one busy server uses every reactor. Its children are spread
+/// over them, so eight independent clients in lockstep keep both reactor
+/// threads of this 2-core machine busy, not just the listener's.
+#[test]
+fn one_busy_servers_children_keep_every_reactor_busy() {
+    let _alone = alone();
+    let mut spec = server("127.0.0.1:0");
+    spec.responder = Responder::Echo;
+    let (mut s, srv, addr) = Seen::listening(spec);
+    let before = reactor_cpu();
+    let stop = Instant::now() + Duration::from_millis(1500);
+    let clients: Vec<_> = (0..8)
+        .map(|i| {
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut c = TcpStream::connect(addr).unwrap();
+                c.set_nodelay(true).unwrap();
+                c.set_read_timeout(Some(DEADLINE)).unwrap();
+                let msg = [i as u8; 64];
+                let mut buf = [0u8; 64];
+                let mut rounds = 0u64;
+                while Instant::now() < stop {
+                    c.write_all(&msg).unwrap();
+                    c.read_exact(&mut buf).unwrap();
+                    assert_eq!(buf, msg);
+                    rounds += 1;
+                }
+                rounds
+            })
+        })
+        .collect();
+    while Instant::now() < stop {
+        s.pump();
+    }
+    let rounds: u64 = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    let after = reactor_cpu();
+    let used: Vec<u64> = before
+        .iter()
+        .zip(&after)
+        .map(|((_, b), (_, a))| a - b)
+        .collect();
+    eprintln!("{rounds} round trips; CPU ticks per reactor thread: {used:?}");
+    let (lo, hi) = (*used.iter().min().unwrap(), *used.iter().max().unwrap());
+    assert!(used.len() >= 2, "this test needs two reactors: {after:?}");
+    assert!(
+        lo * 4 >= hi && lo > 0,
+        "one reactor did the work of the server: {used:?}"
+    );
+    s.engine.close_all();
+    s.until("the server to close", |evs| {
+        evs.iter()
+            .any(|e| e.session == srv && matches!(e.kind, EventKind::Closed { .. }))
+    });
+}
+
+/// Children that run apart from their server still behave as its
+/// children: a command reaches each, "send to all" reaches all, and
+/// closing the server closes them first, as `parent_closed`.
+#[test]
+fn children_apart_from_their_server_still_close_before_it() {
+    use std::io::Read;
+    let _alone = alone();
+    let (mut s, srv, addr) = Seen::listening(server("127.0.0.1:0"));
+    let mut peers: Vec<TcpStream> = (0..6)
+        .map(|_| {
+            let c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(DEADLINE)).unwrap();
+            c
+        })
+        .collect();
+    s.until("six accepted", |evs| {
+        evs.iter()
+            .filter(|e| matches!(e.kind, EventKind::Accepted { .. }))
+            .count()
+            == 6
+    });
+    let children: Vec<SessionId> = s
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Accepted { child, .. } => Some(*child),
+            _ => None,
+        })
+        .collect();
+    // Children are numbered in accept order, and the kernel accepts in
+    // connect order on loopback.
+    for (i, c) in children.iter().enumerate() {
+        s.engine
+            .send(send(*c, format!("to {i}").as_bytes()))
+            .unwrap();
+    }
+    for (i, p) in peers.iter_mut().enumerate() {
+        let want = format!("to {i}");
+        let mut buf = vec![0u8; want.len()];
+        p.read_exact(&mut buf).unwrap();
+        assert_eq!(buf, want.as_bytes());
+    }
+    s.engine
+        .send(sockscope::engine::Command::SendToChildren {
+            server: srv,
+            data: b"all".to_vec(),
+        })
+        .unwrap();
+    for p in &mut peers {
+        let mut buf = [0u8; 3];
+        p.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"all");
+    }
+    s.engine
+        .send(sockscope::engine::Command::Close { target: srv })
+        .unwrap();
+    s.until("the server to close", |evs| {
+        evs.iter()
+            .any(|e| e.session == srv && matches!(e.kind, EventKind::Closed { .. }))
+    });
+    let server_closed_at = s
+        .events
+        .iter()
+        .position(|e| e.session == srv && matches!(e.kind, EventKind::Closed { .. }))
+        .unwrap();
+    for c in &children {
+        let closed: Vec<(usize, &Event)> = s
+            .events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.session == *c && matches!(e.kind, EventKind::Closed { .. }))
+            .collect();
+        assert_eq!(closed.len(), 1, "{c}: one closed");
+        let (at, ev) = closed[0];
+        assert!(at < server_closed_at, "{c} closed after its server");
+        assert!(
+            matches!(
+                &ev.kind,
+                EventKind::Closed {
+                    reason: sockscope::engine::protocol::CloseReason::ParentClosed,
+                    ..
+                }
+            ),
+            "{c}: {:?}",
+            ev.kind
+        );
+    }
+    for p in &mut peers {
+        let mut buf = [0u8; 1];
+        assert_eq!(p.read(&mut buf).unwrap(), 0, "the peer sees the FIN");
+    }
 }

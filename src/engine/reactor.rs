@@ -49,6 +49,8 @@ const EVENTS_PER_POLL: usize = 1024;
 pub(crate) enum Reg {
     /// The session's own poll; its tokens are used as they are.
     Own(Poll),
+    /// Nowhere yet: a server's child on its way to a reactor.
+    Unplaced,
     /// A reactor's poll; tokens are offset by the session's slot.
     Shared {
         /// The reactor's registry.
@@ -59,16 +61,17 @@ pub(crate) enum Reg {
 }
 
 impl Reg {
-    fn parts(&self) -> (&Registry, usize) {
+    fn parts(&self) -> io::Result<(&Registry, usize)> {
         match self {
-            Reg::Own(p) => (p.registry(), 0),
-            Reg::Shared { registry, base } => (registry, *base),
+            Reg::Own(p) => Ok((p.registry(), 0)),
+            Reg::Shared { registry, base } => Ok((registry, *base)),
+            Reg::Unplaced => Err(io::Error::other("not on a reactor yet")),
         }
     }
 
     /// Watches `fd` under the session's token `t`.
     pub fn register(&self, fd: RawFd, t: Token, interest: Interest) -> io::Result<()> {
-        let (r, base) = self.parts();
+        let (r, base) = self.parts()?;
         r.register(
             &mut SourceFd(&fd),
             Token(base | (t.0 & LOCAL_MASK)),
@@ -78,7 +81,7 @@ impl Reg {
 
     /// Changes what `fd` is watched for.
     pub fn reregister(&self, fd: RawFd, t: Token, interest: Interest) -> io::Result<()> {
-        let (r, base) = self.parts();
+        let (r, base) = self.parts()?;
         r.reregister(
             &mut SourceFd(&fd),
             Token(base | (t.0 & LOCAL_MASK)),
@@ -88,15 +91,20 @@ impl Reg {
 
     /// Stops watching `fd`.
     pub fn deregister(&self, fd: RawFd) -> io::Result<()> {
-        self.parts().0.deregister(&mut SourceFd(&fd))
+        self.parts()?.0.deregister(&mut SourceFd(&fd))
     }
 
     /// The session's own poll, if it has one.
     pub fn own(&mut self) -> Option<&mut Poll> {
         match self {
             Reg::Own(p) => Some(p),
-            Reg::Shared { .. } => None,
+            _ => None,
         }
+    }
+
+    /// It is a reactor's poll.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Reg::Shared { .. })
     }
 }
 
@@ -108,6 +116,9 @@ pub(crate) struct Doorbell {
 }
 
 enum Bell {
+    /// Not on a reactor yet: commands wait in the channel, and arriving
+    /// on a reactor looks at them.
+    Unplaced,
     /// The session's own poll's waker.
     Own(mio::Waker),
     /// A reactor's mail list.
@@ -123,12 +134,21 @@ impl Doorbell {
         }
     }
 
+    /// A doorbell for a unit on its way to a reactor.
+    pub fn unplaced() -> Doorbell {
+        Doorbell {
+            bell: Mutex::new(Bell::Unplaced),
+            queued: AtomicBool::new(false),
+        }
+    }
+
     /// Rings: the session looks at its commands soon.
     pub fn ring(&self) {
         let Ok(bell) = self.bell.lock() else {
             return;
         };
         match &*bell {
+            Bell::Unplaced => {}
             Bell::Own(w) => {
                 let _ = w.wake();
             }
@@ -191,6 +211,11 @@ pub(crate) struct Handoff {
 }
 
 impl Handoff {
+    /// There is more than one reactor to spread work over.
+    pub fn spreads(&self) -> bool {
+        self.reactors.len() > 1
+    }
+
     /// Gives a set-up session to the least loaded reactor.
     pub fn adopt(&self, unit: Box<dyn React>, bell: Arc<Doorbell>) {
         let Some(r) = self
@@ -460,12 +485,15 @@ impl Reactor {
         if e.panicked.is_none() {
             e.guard(|u| end = Some(u.finish()));
         }
+        let id = e.unit.id();
         let end = match (e.panicked.take(), end) {
             (Some(msg), _) => End::uncounted(CloseReason::Panicked(msg)),
-            (None, Some(end)) => end,
+            (None, Some(Some(end))) => end,
+            // A server's child apart from it: its own `Closed` is sent.
+            (None, Some(None)) => return session::close_part(e.unit.cx()),
             (None, None) => End::uncounted(CloseReason::EngineStopped),
         };
-        session::close(e.unit.cx(), end);
+        session::close(e.unit.cx(), id, end);
     }
 
     fn end_all(&mut self, reason: CloseReason) {

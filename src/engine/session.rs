@@ -69,6 +69,9 @@ pub(crate) trait Run: Send {
 pub(crate) trait React: Send {
     /// Its context, for the `Closed` (also after a panic in it).
     fn cx(&mut self) -> &mut Context;
+    /// Whose `Closed` its driver sends: the session's, or for a server's
+    /// child running apart from it (engine/worker/spread.rs), the child's.
+    fn id(&self) -> SessionId;
     /// Sets up (resolving and connecting may block); `ended` says if
     /// that failed.
     fn start(&mut self);
@@ -90,8 +93,9 @@ pub(crate) trait React: Send {
     fn ended(&self) -> bool;
     /// Ends it for `reason` (unless it ended already).
     fn stop(&mut self, reason: CloseReason);
-    /// Closes what it still holds and says how it ended.
-    fn finish(&mut self) -> End;
+    /// Closes what it still holds and says how it ended; None for a
+    /// server's child apart from it, which has sent its own `Closed`.
+    fn finish(&mut self) -> Option<End>;
 }
 
 /// What each kind needs from the engine beyond its spec.
@@ -126,6 +130,8 @@ fn pick(spec: SessionSpec, r: Resources, cx: Context) -> Picked {
             r.poll,
             r.interrupts,
             cx,
+            r.bell,
+            r.handoff,
         ))),
     }
 }
@@ -162,16 +168,24 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(&*p))
 }
 
-/// The end of every lifecycle: exactly one `Closed`, the sink finished,
-/// and the session marked done for the engine handle.
-pub(crate) fn close(cx: &mut Context, end: End) {
+/// The end of every lifecycle: exactly one `Closed` (the session's, or a
+/// child's that runs apart from it and panicked), the sink finished, and
+/// the session marked done for the engine handle.
+pub(crate) fn close(cx: &mut Context, id: SessionId, end: End) {
     cx.sink.control(
-        cx.top,
+        id,
         EventKind::Closed {
             reason: end.reason,
             counters: end.counters,
         },
     );
+    cx.sink.finish(Duration::from_secs(2));
+    cx.done.store(true, Ordering::Release);
+}
+
+/// The end of a server's child that ran apart from it and sent its own
+/// `Closed`: what it logged is delivered.
+pub(crate) fn close_part(cx: &mut Context) {
     cx.sink.finish(Duration::from_secs(2));
     cx.done.store(true, Ordering::Release);
 }
@@ -209,7 +223,7 @@ pub(crate) fn run(
         Picked::Run(kind, mut cx) => {
             let end = guarded(|| kind.run(&mut cx))
                 .unwrap_or_else(|msg| End::uncounted(CloseReason::Panicked(msg)));
-            close(&mut cx, end);
+            close(&mut cx, top, end);
         }
         Picked::React(mut unit) => {
             let mut outcome = guarded(|| unit.start());
@@ -220,10 +234,12 @@ pub(crate) fn run(
                 }
                 outcome = guarded(|| unit.run_here());
             }
+            // A session set up here is whole (only a reactor makes parts).
             let end = outcome
                 .and_then(|()| guarded(|| unit.finish()))
+                .map(|end| end.unwrap_or_else(|| End::uncounted(CloseReason::Local)))
                 .unwrap_or_else(|msg| End::uncounted(CloseReason::Panicked(msg)));
-            close(unit.cx(), end);
+            close(unit.cx(), top, end);
         }
     }
 }

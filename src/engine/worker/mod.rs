@@ -29,7 +29,7 @@ use super::options::{self, OptName, OptValue, SockOpt};
 use super::protocol::{
     Addr, CloseReason, Command, Counters, Direction, EventKind, LogEntry, SendMode, SessionId, Side,
 };
-use super::reactor::Reg;
+use super::reactor::{Doorbell, Handoff, Reg};
 use super::respond::{Framer, Reply};
 use super::session::{Context, End, React};
 use super::sink::Sink;
@@ -42,8 +42,10 @@ use endpoint::{Conn, Dgram, Io, Registration};
 mod dgram;
 mod endpoint;
 mod live;
+mod react;
 mod script;
 mod setup;
+mod spread;
 mod stream;
 mod timers;
 mod tty;
@@ -155,6 +157,12 @@ pub(crate) struct Worker {
     tls: Option<TlsSetup>,
     /// A TLS server's certificate, reported once it listens.
     tls_identity: Option<crate::engine::tls::TlsIdentityInfo>,
+    /// How the engine rings this session (its children ring it too).
+    bell: Arc<Doorbell>,
+    /// The reactors children may be spread over.
+    handoff: Handoff,
+    /// A whole session, or one server's child apart from it (spread.rs).
+    role: spread::Role,
 }
 
 /// Replies one connection may hold for the reply delay; a peer sending
@@ -186,12 +194,25 @@ impl Worker {
         poll: Poll,
         interrupts: Interrupts,
         cx: Context,
+        bell: Arc<Doorbell>,
+        handoff: Handoff,
+    ) -> Worker {
+        Worker::with(spec, Reg::Own(poll), interrupts, cx, bell, handoff)
+    }
+
+    fn with(
+        spec: SessionSpec,
+        poll: Reg,
+        interrupts: Interrupts,
+        cx: Context,
+        bell: Arc<Doorbell>,
+        handoff: Handoff,
     ) -> Worker {
         let buf_len = spec.limits.recv_buffer.max(1);
         Worker {
             cx,
             spec,
-            poll: Reg::Own(poll),
+            poll,
             listener: None,
             owned_path: None,
             conns: HashMap::new(),
@@ -207,91 +228,10 @@ impl Worker {
             end_counters: Counters::default(),
             tls: None,
             tls_identity: None,
+            bell,
+            handoff,
+            role: spread::Role::session(),
         }
-    }
-
-    /// Registers what the session watches in a new poll (a reactor's).
-    fn attach_to(&mut self, reg: Reg) -> io::Result<()> {
-        // Dropping the old poll closes it, and what was registered there
-        // with it; registering in the new one reports what is ready now.
-        self.poll = reg;
-        if let Some(l) = &self.listener {
-            self.poll
-                .register(l.as_raw_fd(), LISTENER, Interest::READABLE)?;
-        }
-        if let Some(d) = &self.dgram {
-            self.poll
-                .register(d.sock.as_raw_fd(), DGRAM, Interest::READABLE)?;
-        }
-        for (child, c) in &self.conns {
-            let interest = match c.reg {
-                Registration::Manual => continue,
-                Registration::Read => Interest::READABLE,
-                Registration::ReadWrite => Interest::READABLE | Interest::WRITABLE,
-            };
-            self.poll
-                .register(c.io.fd(), Token(*child as usize), interest)?;
-        }
-        Ok(())
-    }
-}
-
-impl React for Worker {
-    fn cx(&mut self) -> &mut Context {
-        &mut self.cx
-    }
-
-    fn start(&mut self) {
-        if let Err(reason) = self.setup() {
-            self.end = Some(reason);
-        }
-    }
-
-    fn keeps_thread(&self) -> bool {
-        // A manual recv or send on a blocking socket is a real blocking
-        // call, as in step mode: it must not hold up other sessions.
-        !self.spec.auto_read
-    }
-
-    fn run_here(&mut self) {
-        self.event_loop();
-    }
-
-    fn attach(&mut self, reg: Reg) {
-        if let Err(e) = self.attach_to(reg) {
-            self.end = Some(CloseReason::Error(
-                OpError::io("epoll_ctl", &e)
-                    .with_hint("the system's limit of watched descriptors (fs.epoll.max_user_watches) may be reached"),
-            ));
-        }
-    }
-
-    fn ready(&mut self, token: u32, ev: &mio::event::Event) {
-        self.on_ready(Token(token as usize), ev);
-    }
-
-    fn mail(&mut self) {
-        self.drain_commands();
-    }
-
-    fn after(&mut self) {
-        self.after_turn();
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        self.next_timeout().map(|d| now() + d)
-    }
-
-    fn ended(&self) -> bool {
-        self.end.is_some()
-    }
-
-    fn stop(&mut self, reason: CloseReason) {
-        self.end.get_or_insert(reason);
-    }
-
-    fn finish(&mut self) -> End {
-        self.shutdown_all()
     }
 }
 
@@ -323,6 +263,11 @@ fn peer_of(sock: &Socket) -> Option<Addr> {
     sock.peer_addr().ok().map(|a| Addr::from_sockaddr(&a))
 }
 
+thread_local! {
+    /// The receive buffer a thread lends to the unit whose turn it is.
+    static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// The loop's receive buffer. A read that fills most of it (bulk streams)
 /// is handed to the log without a copy and a fresh buffer takes its place;
 /// a small read is copied out, so a 10-byte message does not pin a 64 KiB
@@ -334,8 +279,9 @@ struct RecvBuf {
 
 impl RecvBuf {
     fn new(cap: usize) -> RecvBuf {
-        // Allocated at the first read, not before: an idle session (most
-        // of a workspace of thousands) holds no 64 KiB it never uses.
+        // Borrowed from the thread at the first read of a turn and given
+        // back at its end: a reactor holds one buffer for all its sessions
+        // (and a server's 10,000 children), not 64 KiB each.
         RecvBuf {
             buf: Vec::new(),
             cap,
@@ -343,9 +289,29 @@ impl RecvBuf {
     }
 
     fn spare(&mut self) -> &mut [MaybeUninit<u8>] {
+        if self.buf.capacity() < self.cap {
+            let lent = SPARE.take();
+            if lent.capacity() > self.buf.capacity() {
+                self.buf = lent;
+            }
+        }
         self.buf.clear();
         self.buf.reserve(self.cap);
         &mut self.buf.spare_capacity_mut()[..self.cap]
+    }
+
+    /// Gives the buffer back to the thread, for the next unit's turn.
+    fn give_back(&mut self) {
+        if self.buf.capacity() == 0 {
+            return;
+        }
+        let mine = std::mem::take(&mut self.buf);
+        let held = SPARE.take();
+        SPARE.set(if held.capacity() >= mine.capacity() {
+            held
+        } else {
+            mine
+        });
     }
 
     /// The first `n` bytes of the last read (`n` <= cap).
@@ -432,6 +398,7 @@ impl Worker {
         self.timers();
         self.reap_conns();
         self.stats();
+        self.rx.give_back();
         self.cx.sink.flush();
         self.cx.sink.wake();
         if self.cx.sink.consumer_gone() && self.end.is_none() {
@@ -463,6 +430,9 @@ impl Worker {
     }
 
     fn command(&mut self, cmd: Command) {
+        let Some(cmd) = self.route(cmd) else {
+            return;
+        };
         let target = cmd.target();
         // Commands for the session itself land on its own socket: the
         // stream of a client (child 0), the datagram socket, the listener.
@@ -543,7 +513,7 @@ impl Worker {
             Command::SendToChildren { data, .. } => {
                 let mut children: Vec<u32> = self.conns.keys().copied().collect();
                 children.sort_unstable();
-                if children.is_empty() {
+                if children.is_empty() && self.remote_count() == 0 {
                     self.cx.sink.control(
                         self.cx.top,
                         EventKind::Error(OpError::plain("send to all", "no open connections")),
@@ -615,7 +585,8 @@ impl Worker {
             self.close_conn(c, reason.clone());
             let pair_done =
                 matches!(self.spec.kind, SessionKind::SocketPair) && self.conns.is_empty();
-            if child == 0 || pair_done {
+            let unit_done = self.is_child_unit() && self.conns.is_empty();
+            if child == 0 || pair_done || unit_done {
                 self.end = Some(reason);
             }
         }

@@ -489,6 +489,10 @@ impl Worker {
     // ---- servers -------------------------------------------------------
 
     pub(super) fn accept_all(&mut self) {
+        // An ended server waiting for its children accepts no more.
+        if self.end.is_some() {
+            return;
+        }
         loop {
             let Some(l) = &self.listener else { return };
             match l.accept() {
@@ -507,14 +511,15 @@ impl Worker {
                             fd: sock.as_raw_fd(),
                         },
                     );
-                    if let Err(r) = self.add_stream(sock, id, false) {
-                        self.cx.sink.control(
+                    match self.add_stream(sock, id, false) {
+                        Ok(()) => self.spread(child),
+                        Err(r) => self.cx.sink.control(
                             id,
                             EventKind::Closed {
                                 reason: r,
                                 counters: Counters::default(),
                             },
-                        );
+                        ),
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
