@@ -41,6 +41,7 @@ use endpoint::{Conn, Dgram, Io, Registration};
 
 mod dgram;
 mod endpoint;
+mod kind;
 mod live;
 mod react;
 mod script;
@@ -48,7 +49,6 @@ mod setup;
 mod spread;
 mod stream;
 mod timers;
-mod tty;
 
 // A session's own tokens are 32 bits (engine/reactor.rs puts the
 // session's slot above them): child ids count up from 0, these count down.
@@ -134,6 +134,8 @@ pub(crate) struct Worker {
     /// logged is still delivered.
     cx: Context,
     spec: SessionSpec,
+    /// Its kind of socket session, decided once (kind/).
+    shape: kind::Shape,
     /// Its own poll while it is set up (and for good when it keeps its
     /// thread), then its reactor's.
     poll: Reg,
@@ -209,8 +211,12 @@ impl Worker {
         handoff: Handoff,
     ) -> Worker {
         let buf_len = spec.limits.recv_buffer.max(1);
+        // session::pick sends only socket kinds here; a kind without a
+        // shape fails its setup with a clear error (kind/mod.rs).
+        let shape = kind::Shape::of(&spec.kind).unwrap_or(kind::Shape::Client);
         Worker {
             cx,
+            shape,
             spec,
             poll,
             listener: None,
@@ -437,10 +443,10 @@ impl Worker {
         // Commands for the session itself land on its own socket: the
         // stream of a client (child 0), the datagram socket, the listener.
         match cmd {
-            Command::Close { target } if target == self.cx.top && !self.conns.contains_key(&0) => {
+            Command::Close { target } if target == self.cx.top && !self.shape.has_own_stream() => {
                 self.end = Some(CloseReason::Local);
             }
-            Command::Abort { target } if target == self.cx.top && !self.conns.contains_key(&0) => {
+            Command::Abort { target } if target == self.cx.top && !self.shape.has_own_stream() => {
                 self.end = Some(CloseReason::Local);
             }
             Command::Close { .. } => match self.conns.get_mut(&target.child) {
@@ -484,7 +490,7 @@ impl Worker {
                 None => self.no_such(target, "shutdown"),
             },
             Command::Send { data, mode, to, .. } => {
-                if self.dgram.is_some() && target == self.cx.top {
+                if self.shape == kind::Shape::Datagram && target == self.cx.top {
                     self.send_dgram(data, to.as_deref());
                 } else if self.conns.contains_key(&target.child) {
                     if to.is_some() {
@@ -498,7 +504,7 @@ impl Worker {
                         return;
                     }
                     self.send_conn(target.child, data, mode);
-                } else if self.listener.is_some() && target == self.cx.top {
+                } else if self.shape == kind::Shape::Server && target == self.cx.top {
                     self.cx.sink.control(
                         target,
                         EventKind::Error(OpError::plain(
@@ -583,8 +589,7 @@ impl Worker {
             };
             let reason = c.st.reason().cloned().unwrap_or(CloseReason::Local);
             self.close_conn(c, reason.clone());
-            let pair_done =
-                matches!(self.spec.kind, SessionKind::SocketPair) && self.conns.is_empty();
+            let pair_done = self.shape == kind::Shape::Pair && self.conns.is_empty();
             let unit_done = self.is_child_unit() && self.conns.is_empty();
             if child == 0 || pair_done || unit_done {
                 self.end = Some(reason);
@@ -628,7 +633,7 @@ impl Worker {
         let reason = self.end.clone().unwrap_or(CloseReason::EngineStopped);
         let child_reason = match reason {
             CloseReason::EngineStopped => CloseReason::EngineStopped,
-            _ if self.listener.is_some() => CloseReason::ParentClosed,
+            _ if self.shape == kind::Shape::Server => CloseReason::ParentClosed,
             _ => reason.clone(),
         };
         let mut rest: Vec<u32> = self.conns.keys().copied().collect();

@@ -8,7 +8,7 @@ impl Worker {
     /// Serial ports: open and set up the terminal, report the settings as
     /// tcgetattr reads them back and the modem lines, then read and write
     /// it as a stream.
-    pub(super) fn setup_serial(
+    pub(in crate::engine::worker) fn setup_serial(
         &mut self,
         spec: &crate::engine::serial::SerialSpec,
     ) -> Result<(), CloseReason> {
@@ -49,7 +49,7 @@ impl Worker {
 
     /// Runs a serial-port call and reports what it says: the modem lines,
     /// a break sent, or why the call failed. Other sessions have no port.
-    pub(super) fn serial(
+    pub(in crate::engine::worker) fn serial(
         &mut self,
         target: SessionId,
         call: impl FnOnce(&crate::engine::serial::Tty) -> EventKind,
