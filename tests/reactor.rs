@@ -273,7 +273,8 @@ fn a_thousand_sessions_share_a_few_reactor_threads_and_all_still_work() {
     assert!(s.engine.running().is_empty());
 }
 
-/// CPU time (user + system, in clock ticks) of each reactor thread.
+/// CPU time (user + system, in clock ticks) of each reactor thread, by
+/// thread id.
 fn reactor_cpu() -> Vec<(String, u64)> {
     let mut v = Vec::new();
     for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
@@ -287,7 +288,9 @@ fn reactor_cpu() -> Vec<(String, u64)> {
         let rest = &stat[stat.rfind(')').unwrap() + 2..];
         let f: Vec<&str> = rest.split_whitespace().collect();
         let ticks = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-        v.push((comm.trim().to_string(), ticks));
+        // Keyed by thread id: a thread just started may not carry its
+        // name yet, so a first reading can miss it.
+        v.push((t.file_name().to_string_lossy().into_owned(), ticks));
     }
     v.sort();
     v
@@ -295,7 +298,9 @@ fn reactor_cpu() -> Vec<(String, u64)> {
 
 /// Item 2: one busy server uses every reactor. Its children are spread
 /// over them, so eight independent clients in lockstep keep both reactor
-/// threads of this 2-core machine busy, not just the listener's.
+/// threads of this 2-core machine busy, not just the listener's. (Without
+/// spreading, the other reactor's share is about nothing; with it, about
+/// half. The bound is loose because a loaded machine makes shares noisy.)
 #[test]
 fn one_busy_servers_children_keep_every_reactor_busy() {
     let _alone = alone();
@@ -329,16 +334,18 @@ fn one_busy_servers_children_keep_every_reactor_busy() {
     }
     let rounds: u64 = clients.into_iter().map(|c| c.join().unwrap()).sum();
     let after = reactor_cpu();
-    let used: Vec<u64> = before
+    let used: Vec<u64> = after
         .iter()
-        .zip(&after)
-        .map(|((_, b), (_, a))| a - b)
+        .map(|(tid, a)| {
+            let b = before.iter().find(|(t, _)| t == tid).map_or(0, |(_, b)| *b);
+            a - b
+        })
         .collect();
     eprintln!("{rounds} round trips; CPU ticks per reactor thread: {used:?}");
     let (lo, hi) = (*used.iter().min().unwrap(), *used.iter().max().unwrap());
     assert!(used.len() >= 2, "this test needs two reactors: {after:?}");
     assert!(
-        lo * 4 >= hi && lo > 0,
+        lo * 10 >= hi && lo > 0,
         "one reactor did the work of the server: {used:?}"
     );
     s.engine.close_all();
@@ -438,5 +445,88 @@ fn children_apart_from_their_server_still_close_before_it() {
     for p in &mut peers {
         let mut buf = [0u8; 1];
         assert_eq!(p.read(&mut buf).unwrap(), 0, "the peer sees the FIN");
+    }
+}
+
+/// A server that panics while its children run on other units: its
+/// `closed` says so, and each child still ends with exactly one `closed`
+/// (its peer sees the FIN); a child's unit that panics ends that child
+/// alone, and the server goes on accepting.
+#[test]
+fn a_panic_in_a_server_or_in_one_child_apart_ends_what_it_should() {
+    use sockscope::engine::Command;
+    use sockscope::engine::protocol::CloseReason;
+    use std::io::{Read, Write};
+    let _alone = alone();
+    let mut spec = server("127.0.0.1:0");
+    spec.responder = Responder::Echo;
+    let (mut s, srv, addr) = Seen::listening(spec);
+    let mut peers: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(DEADLINE)).unwrap();
+            c
+        })
+        .collect();
+    s.until("four accepted", |evs| {
+        evs.iter()
+            .filter(|e| matches!(e.kind, EventKind::Accepted { .. }))
+            .count()
+            == 4
+    });
+    let children: Vec<SessionId> = s
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Accepted { child, .. } => Some(*child),
+            _ => None,
+        })
+        .collect();
+    let closed_of = |evs: &[Event], id: SessionId| -> Vec<CloseReason> {
+        evs.iter()
+            .filter(|e| e.session == id)
+            .filter_map(|e| match &e.kind {
+                EventKind::Closed { reason, .. } => Some(reason.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    // One child's unit panics: that child alone ends.
+    s.engine
+        .send(Command::InjectPanic {
+            target: children[0],
+        })
+        .unwrap();
+    s.until("the child to close", |evs| {
+        !closed_of(evs, children[0]).is_empty()
+    });
+    assert!(matches!(
+        closed_of(&s.events, children[0]).as_slice(),
+        [CloseReason::Panicked(_)]
+    ));
+    peers[1].write_all(b"still here").unwrap();
+    let mut buf = [0u8; 10];
+    peers[1].read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"still here");
+    // The server panics: it says so, and the other children end too.
+    s.engine.send(Command::InjectPanic { target: srv }).unwrap();
+    s.until("the server and every child to close", |evs| {
+        !closed_of(evs, srv).is_empty() && children.iter().all(|c| !closed_of(evs, *c).is_empty())
+    });
+    s.pump();
+    assert!(matches!(
+        closed_of(&s.events, srv).as_slice(),
+        [CloseReason::Panicked(_)]
+    ));
+    for c in &children[1..] {
+        assert_eq!(
+            closed_of(&s.events, *c),
+            vec![CloseReason::ParentClosed],
+            "{c}"
+        );
+    }
+    for p in &mut peers[1..] {
+        let mut b = [0u8; 1];
+        assert_eq!(p.read(&mut b).unwrap(), 0, "the peer sees the FIN");
     }
 }

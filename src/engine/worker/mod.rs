@@ -418,7 +418,7 @@ impl Worker {
                 Ok(cmd) => self.command(cmd),
                 Err(TryRecvError::Empty) => return,
                 Err(TryRecvError::Disconnected) => {
-                    self.end = Some(CloseReason::EngineStopped);
+                    self.end = Some(self.reason_without_commands());
                     return;
                 }
             }

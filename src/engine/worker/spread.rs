@@ -71,6 +71,26 @@ pub(super) enum Role {
     Child(Membership),
 }
 
+impl Drop for Role {
+    /// A server dropped without ending its children (it panicked) still
+    /// tells them, so none outlives it unnoticed.
+    fn drop(&mut self) {
+        if let Role::Session {
+            family: Some(f),
+            remote,
+        } = self
+            && !f.parent_ended.swap(true, Ordering::AcqRel)
+        {
+            if let Ok(mut e) = f.parent_end.lock() {
+                *e = Some(CloseReason::ParentClosed);
+            }
+            for r in remote.values() {
+                r.bell.ring();
+            }
+        }
+    }
+}
+
 impl Role {
     pub(super) fn session() -> Role {
         Role::Session {
@@ -251,16 +271,24 @@ impl Worker {
             Role::Session { family: None, .. } => {}
             Role::Child(m) => {
                 if self.end.is_none() && m.family.parent_ended.load(Ordering::Acquire) {
-                    let reason = m
-                        .family
-                        .parent_end
-                        .lock()
-                        .ok()
-                        .and_then(|e| e.clone())
-                        .unwrap_or(CloseReason::ParentClosed);
-                    self.end = Some(reason);
+                    self.end = Some(self.reason_without_commands());
                 }
             }
+        }
+    }
+
+    /// Why the unit ends when its command channel is gone: for a session,
+    /// the engine stopped it; for a child apart, its server is gone.
+    pub(super) fn reason_without_commands(&self) -> CloseReason {
+        match &self.role {
+            Role::Session { .. } => CloseReason::EngineStopped,
+            Role::Child(m) => m
+                .family
+                .parent_end
+                .lock()
+                .ok()
+                .and_then(|e| e.clone())
+                .unwrap_or(CloseReason::ParentClosed),
         }
     }
 
