@@ -3,9 +3,13 @@
 //! peer is reported and skipped). Writes BENCHMARKS.md's echo table to
 //! stdout and to target/peers.md.
 //!
-//! Each server echoes 64-byte messages on loopback; a mio load generator
-//! keeps C connections busy (one message in flight per connection) for a
-//! fixed time and records every round trip's latency.
+//! Each server echoes 64-byte messages on loopback, one message in flight
+//! per connection, for a fixed time, with every round trip's latency
+//! recorded, by two load generators: a mio loop in this process (its one
+//! thread is the whole client side, which favours single-threaded
+//! servers), and independent clients: a separate process (this bench run
+//! again with `PEERS_CLIENT` set) with one thread per connection, each in
+//! lockstep (write 64 bytes, read 64 bytes), as real clients are.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -108,7 +112,106 @@ fn load(addr: SocketAddr, conns: usize) -> Result {
             }
         }
     }
-    let secs = start.elapsed().as_secs_f64();
+    summarise(lat, start.elapsed().as_secs_f64(), errors)
+}
+
+/// The independent clients, in the process this bench starts for them:
+/// `PEERS_CLIENT=addr,conns,secs`. Prints `rps p50 p99 errors`.
+fn client_process(spec: &str) {
+    let mut parts = spec.split(',');
+    let addr: SocketAddr = parts.next().unwrap().parse().unwrap();
+    let conns: usize = parts.next().unwrap().parse().unwrap();
+    let secs: f64 = parts.next().unwrap().parse().unwrap();
+    let _ = sockscope::sys::raise_fd_limit();
+    let go = std::sync::Arc::new(std::sync::Barrier::new(conns + 1));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let threads: Vec<_> = (0..conns)
+        .map(|_| {
+            let (go, stop) = (go.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("peers-client".into())
+                .stack_size(128 * 1024)
+                .spawn(move || {
+                    use std::sync::atomic::Ordering;
+                    let mut lat: Vec<u32> = Vec::new();
+                    let conn = TcpStream::connect(addr).and_then(|s| {
+                        s.set_nodelay(true)?;
+                        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+                        Ok(s)
+                    });
+                    go.wait();
+                    let Ok(mut s) = conn else {
+                        return (lat, true);
+                    };
+                    let msg = [0x42u8; MSG];
+                    let mut buf = [0u8; MSG];
+                    while !stop.load(Ordering::Relaxed) {
+                        let t = Instant::now();
+                        if s.write_all(&msg)
+                            .and_then(|()| s.read_exact(&mut buf))
+                            .is_err()
+                        {
+                            return (lat, true);
+                        }
+                        lat.push(t.elapsed().as_micros() as u32);
+                    }
+                    (lat, false)
+                })
+                .unwrap()
+        })
+        .collect();
+    go.wait();
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for t in threads {
+        let (l, failed) = t.join().unwrap_or_default();
+        lat.extend(l);
+        errors += usize::from(failed);
+    }
+    let r = summarise(lat, elapsed, errors);
+    println!("{} {} {} {}", r.rps, r.p50_us, r.p99_us, r.errors);
+}
+
+/// Runs the independent clients against `addr` in a process of their own.
+fn load_independent(addr: SocketAddr, conns: usize) -> Result {
+    let failed = Result {
+        rps: 0.0,
+        p50_us: 0.0,
+        p99_us: 0.0,
+        errors: conns,
+    };
+    let Ok(exe) = std::env::current_exe() else {
+        return failed;
+    };
+    let out = Command::new(exe)
+        .env(
+            "PEERS_CLIENT",
+            format!("{addr},{conns},{}", RUN.as_secs_f64()),
+        )
+        .stderr(Stdio::inherit())
+        .output();
+    let Ok(out) = out else { return failed };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let f: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    match f.as_slice() {
+        [rps, p50, p99, errors] => Result {
+            rps: *rps,
+            p50_us: *p50,
+            p99_us: *p99,
+            errors: *errors as usize,
+        },
+        _ => failed,
+    }
+}
+
+fn summarise(mut lat: Vec<u32>, secs: f64, errors: usize) -> Result {
     lat.sort_unstable();
     let pct = |p: f64| {
         if lat.is_empty() {
@@ -187,16 +290,69 @@ fn spawn(cmd: &mut Command) -> Option<Child> {
     cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()
 }
 
-fn main() {
-    let _ = sockscope::sys::raise_fd_limit();
-    let mut rows: Vec<(String, Vec<Option<Result>>)> = Vec::new();
-    let levels = [1usize, 100, 1000];
-    let run_all = |addr: SocketAddr| -> Vec<Option<Result>> {
-        levels.iter().map(|&c| Some(load(addr, c))).collect()
-    };
+/// One server's cells: per concurrency level, with each load generator.
+struct Row {
+    name: String,
+    mio: Vec<Option<Result>>,
+    independent: Vec<Option<Result>>,
+}
 
-    // Sockscope: an echo server session, its events drained into a log
-    // store as the app does (logging on).
+const LEVELS: [usize; 3] = [1, 100, 1000];
+
+fn measure(name: impl Into<String>, addr: SocketAddr) -> Row {
+    Row {
+        name: name.into(),
+        mio: LEVELS.iter().map(|&c| Some(load(addr, c))).collect(),
+        independent: LEVELS
+            .iter()
+            .map(|&c| Some(load_independent(addr, c)))
+            .collect(),
+    }
+}
+
+fn missing(name: String) -> Row {
+    Row {
+        name,
+        mio: vec![None, None, None],
+        independent: vec![None, None, None],
+    }
+}
+
+/// `sockscope run` with an echo server, its JSON Lines to `out`.
+fn headless(out: Stdio) -> Option<(Child, SocketAddr)> {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("sockscope-peers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let preset = dir.join(format!("echo-{port}.ron"));
+    std::fs::write(
+        &preset,
+        format!(
+            "(version: 1, name: \"echo\", kind: TcpServer(local: \"127.0.0.1:{port}\", backlog: 4096), \
+             options: (nodelay: true), responder: Echo)"
+        ),
+    )
+    .ok()?;
+    let child = Command::new(env!("CARGO_BIN_EXE_sockscope"))
+        .arg("run")
+        .arg(&preset)
+        .stdout(out)
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().ok()?;
+    wait_listening(addr).then_some((child, addr))
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("PEERS_CLIENT") {
+        client_process(&spec);
+        return;
+    }
+    let _ = sockscope::sys::raise_fd_limit();
+    let mut rows: Vec<Row> = Vec::new();
+
+    // Sockscope through the app's path: an echo server session, its
+    // events drained into a log store as the app does (logging on).
     let mut engine = Engine::new(EngineConfig::default(), None);
     let mut spec = SessionSpec::new(
         "echo",
@@ -229,17 +385,41 @@ fn main() {
             store.ingest(ev);
         }
     });
-    rows.push((
-        "Sockscope echo session (logging on)".into(),
-        run_all(addr.unwrap()),
+    rows.push(measure(
+        "Sockscope engine + log store (the app's path)",
+        addr.unwrap(),
     ));
     drop(engine);
     let _ = drain.join();
 
-    rows.push((
-        "Rust thread per connection (floor)".into(),
-        run_all(rust_floor()),
-    ));
+    // Sockscope headless, as users run it: JSON Lines to /dev/null, and
+    // to a file.
+    let out_file =
+        std::env::temp_dir().join(format!("sockscope-peers-{}.jsonl", std::process::id()));
+    for (name, out) in [
+        (
+            "Sockscope `sockscope run`, stdout to /dev/null",
+            Stdio::null(),
+        ),
+        (
+            "Sockscope `sockscope run`, stdout to a file",
+            std::fs::File::create(&out_file)
+                .map(Stdio::from)
+                .unwrap_or_else(|_| Stdio::null()),
+        ),
+    ] {
+        match headless(out) {
+            Some((mut child, addr)) => {
+                rows.push(measure(name, addr));
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            None => rows.push(missing(format!("{name}: did not start"))),
+        }
+    }
+    let _ = std::fs::remove_file(&out_file);
+
+    rows.push(measure("Rust thread per connection (floor)", rust_floor()));
 
     let peers: Vec<(&str, PeerCommand)> = vec![
         (
@@ -295,63 +475,88 @@ fn main() {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         match spawn(&mut make(port)) {
             Some(mut child) if wait_listening(addr) => {
-                rows.push((name.to_string(), run_all(addr)));
+                rows.push(measure(name, addr));
                 let _ = child.kill();
                 let _ = child.wait();
             }
             Some(mut child) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                rows.push((
-                    format!("{name}: did not start listening"),
-                    vec![None, None, None],
-                ));
+                rows.push(missing(format!("{name}: did not start listening")));
             }
-            None => rows.push((format!("{name}: not installed"), vec![None, None, None])),
+            None => rows.push(missing(format!("{name}: not installed"))),
         }
     }
 
     let mut md = String::new();
     md.push_str(&format!(
-        "Echo of {MSG}-byte messages on loopback, one message in flight per connection, {} s per cell; round trips/s (p50 / p99 latency), errors when connections failed.\n\n",
+        "Echo of {MSG}-byte messages on loopback, one message in flight per connection, {} s per cell; round trips/s (p50 / p99 latency), errors when connections failed.\n",
         RUN.as_secs()
     ));
-    md.push_str(
-        "| server | 1 connection | 100 connections | 1,000 connections |\n|---|---|---|---|\n",
-    );
-    for (name, cells) in &rows {
-        md.push_str(&format!("| {name} |"));
-        for c in cells {
-            match c {
-                Some(r) => md.push_str(&format!(
-                    " {:.0}/s ({:.0} / {:.0} µs){} |",
-                    r.rps,
-                    r.p50_us,
-                    r.p99_us,
-                    if r.errors > 0 {
-                        format!(", {} errors", r.errors)
-                    } else {
-                        String::new()
-                    }
-                )),
-                None => md.push_str(" n/a |"),
+    let table = |md: &mut String, title: &str, pick: fn(&Row) -> &Vec<Option<Result>>| {
+        md.push_str(&format!("\n{title}\n\n"));
+        md.push_str(
+            "| server | 1 connection | 100 connections | 1,000 connections |\n|---|---|---|---|\n",
+        );
+        for row in &rows {
+            md.push_str(&format!("| {} |", row.name));
+            for c in pick(row) {
+                match c {
+                    Some(r) => md.push_str(&format!(
+                        " {:.0}/s ({:.0} / {:.0} µs){} |",
+                        r.rps,
+                        r.p50_us,
+                        r.p99_us,
+                        if r.errors > 0 {
+                            format!(", {} errors", r.errors)
+                        } else {
+                            String::new()
+                        }
+                    )),
+                    None => md.push_str(" n/a |"),
+                }
             }
+            md.push('\n');
         }
+        // Each Sockscope row against the floor and the best peer, by level.
+        let floor = rows.iter().find(|r| r.name.contains("(floor)"));
+        let peers: Vec<&Row> = rows
+            .iter()
+            .filter(|r| !r.name.starts_with("Sockscope") && !r.name.contains("(floor)"))
+            .collect();
         md.push('\n');
-    }
-    let ours = &rows[0].1;
-    let floor = &rows[1].1;
-    md.push_str("\nSockscope / floor: ");
-    let ratios: Vec<String> = levels
-        .iter()
-        .zip(ours.iter().zip(floor.iter()))
-        .map(|(c, (o, f))| match (o, f) {
-            (Some(o), Some(f)) if f.rps > 0.0 => format!("{c}: {:.0}%", o.rps / f.rps * 100.0),
-            _ => format!("{c}: n/a"),
-        })
-        .collect();
-    md.push_str(&ratios.join(", "));
-    md.push('\n');
+        for ours in rows.iter().filter(|r| r.name.starts_with("Sockscope")) {
+            let cells: Vec<String> = LEVELS
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let rps = |r: &Row| pick(r)[i].as_ref().map_or(0.0, |x| x.rps);
+                    let o = rps(ours);
+                    let f = floor.map_or(0.0, rps);
+                    let best = peers.iter().map(|p| rps(p)).fold(0.0, f64::max);
+                    let ratio = |d: f64| {
+                        if d > 0.0 {
+                            format!("{:.2}×", o / d)
+                        } else {
+                            "n/a".into()
+                        }
+                    };
+                    format!("{c}: {} floor, {} best peer", ratio(f), ratio(best))
+                })
+                .collect();
+            md.push_str(&format!("- {}: {}\n", ours.name, cells.join("; ")));
+        }
+    };
+    table(
+        &mut md,
+        "In-process mio load generator (one thread drives every connection):",
+        |r| &r.mio,
+    );
+    table(
+        &mut md,
+        "Independent clients (a separate process, one thread per connection, lockstep):",
+        |r| &r.independent,
+    );
     println!("{md}");
     write_into_benchmarks_md(&md);
 }
