@@ -68,6 +68,33 @@ impl Seen {
         (s, srv, addr)
     }
 
+    /// `n` std clients of the server at `addr`, once it has accepted them
+    /// all, with the ids of its children (in accept order).
+    fn peers(&mut self, addr: SocketAddr, n: usize) -> (Vec<TcpStream>, Vec<SessionId>) {
+        let peers: Vec<TcpStream> = (0..n)
+            .map(|_| {
+                let c = TcpStream::connect(addr).unwrap();
+                c.set_read_timeout(Some(DEADLINE)).unwrap();
+                c
+            })
+            .collect();
+        self.until("every client accepted", |evs| {
+            evs.iter()
+                .filter(|e| matches!(e.kind, EventKind::Accepted { .. }))
+                .count()
+                == n
+        });
+        let children = self
+            .events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Accepted { child, .. } => Some(*child),
+                _ => None,
+            })
+            .collect();
+        (peers, children)
+    }
+
     fn pump(&mut self) {
         if let Ok(ev) = self.engine.events().recv_timeout(Duration::from_millis(20)) {
             self.events.push(ev);
@@ -363,27 +390,7 @@ fn children_apart_from_their_server_still_close_before_it() {
     use std::io::Read;
     let _alone = alone();
     let (mut s, srv, addr) = Seen::listening(server("127.0.0.1:0"));
-    let mut peers: Vec<TcpStream> = (0..6)
-        .map(|_| {
-            let c = TcpStream::connect(addr).unwrap();
-            c.set_read_timeout(Some(DEADLINE)).unwrap();
-            c
-        })
-        .collect();
-    s.until("six accepted", |evs| {
-        evs.iter()
-            .filter(|e| matches!(e.kind, EventKind::Accepted { .. }))
-            .count()
-            == 6
-    });
-    let children: Vec<SessionId> = s
-        .events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Accepted { child, .. } => Some(*child),
-            _ => None,
-        })
-        .collect();
+    let (mut peers, children) = s.peers(addr, 6);
     // Children are numbered in accept order, and the kernel accepts in
     // connect order on loopback.
     for (i, c) in children.iter().enumerate() {
@@ -461,27 +468,7 @@ fn a_panic_in_a_server_or_in_one_child_apart_ends_what_it_should() {
     let mut spec = server("127.0.0.1:0");
     spec.responder = Responder::Echo;
     let (mut s, srv, addr) = Seen::listening(spec);
-    let mut peers: Vec<TcpStream> = (0..4)
-        .map(|_| {
-            let c = TcpStream::connect(addr).unwrap();
-            c.set_read_timeout(Some(DEADLINE)).unwrap();
-            c
-        })
-        .collect();
-    s.until("four accepted", |evs| {
-        evs.iter()
-            .filter(|e| matches!(e.kind, EventKind::Accepted { .. }))
-            .count()
-            == 4
-    });
-    let children: Vec<SessionId> = s
-        .events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Accepted { child, .. } => Some(*child),
-            _ => None,
-        })
-        .collect();
+    let (mut peers, children) = s.peers(addr, 4);
     let closed_of = |evs: &[Event], id: SessionId| -> Vec<CloseReason> {
         evs.iter()
             .filter(|e| e.session == id)
