@@ -30,6 +30,7 @@ fn entry_event(i: u64) -> Event {
             data,
             requested: None,
             truncated_from: None,
+            ws: None,
         }),
     }
 }

@@ -618,6 +618,19 @@ pub fn with_caveats(program: String, caveats: &[String], python: bool) -> String
     }
 }
 
+/// Whether a session's kind has an equivalent in the socket call table
+/// (a socketpair, a serial port and a WebSocket's framing do not).
+pub fn exportable(kind: &crate::engine::spec::SessionKind) -> bool {
+    use crate::engine::spec::SessionKind;
+    !matches!(
+        kind,
+        SessionKind::SocketPair
+            | SessionKind::Serial(_)
+            | SessionKind::WsClient { .. }
+            | SessionKind::WsServer { .. }
+    )
+}
+
 /// The calls a session's configuration stands for, so any session can be
 /// exported: socket, its options, bind/listen/accept or connect, then its
 /// script. A server answers one connection once (echo or its fixed reply).
@@ -806,7 +819,11 @@ pub fn calls_for_spec(spec: &crate::engine::SessionSpec) -> Vec<Call> {
         // socket.socketpair() has no one-call equivalent in the table.
         // No socket calls make these: a socketpair has no table entry,
         // and a serial port is termios, not sockets.
-        SessionKind::SocketPair | SessionKind::Serial(_) => return Vec::new(),
+        // Not `exportable`.
+        SessionKind::SocketPair
+        | SessionKind::Serial(_)
+        | SessionKind::WsClient { .. }
+        | SessionKind::WsServer { .. } => return Vec::new(),
     };
     let var = var.to_string();
     // A server's responder answers the first message.

@@ -304,6 +304,28 @@ pub fn event_json(ev: &Event, enc: Encoding, data_limit: Option<usize>) -> Value
             if let Some(t) = e.truncated_from {
                 m.insert("truncated_from".into(), json!(t));
             }
+            if let Some(w) = &e.ws {
+                m.insert("opcode".into(), json!(w.opcode.label()));
+                m.insert("fin".into(), json!(w.fin));
+                m.insert("masked".into(), json!(w.masked));
+                if let Some(c) = w.close_code {
+                    m.insert("close_code".into(), json!(c));
+                }
+                if w.fragments.len() > 1 {
+                    m.insert("fragments".into(), json!(w.fragments));
+                }
+                if w.invalid_utf8 {
+                    m.insert("invalid_utf8".into(), json!(true));
+                }
+            }
+        }
+        EventKind::WsHandshake(h) => {
+            m.insert("role".into(), json!(h.role));
+            m.insert("status".into(), json!(h.status));
+            m.insert("request".into(), json!(h.request));
+            m.insert("response".into(), json!(h.response));
+            m.insert("subprotocol".into(), json!(h.subprotocol));
+            m.insert("extensions".into(), json!(h.extensions));
         }
         EventKind::HalfClosed { by } => {
             m.insert(

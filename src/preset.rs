@@ -26,6 +26,7 @@ use crate::engine::tls::{Identity, Roots, TlsClientSpec, TlsServerSpec, TlsSpec}
 pub use crate::engine::written::{Payload, Typed, payload_for};
 
 mod options_file;
+mod ws_file;
 pub use options_file::{OptValueFile, OptionsFile};
 
 /// The built-in examples (file stem, text), compiled in so they are always
@@ -59,6 +60,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../assets/presets/serial-echo.ron"),
     ),
     ("http-head", include_str!("../assets/presets/http-head.ron")),
+    (
+        "ws-echo-server",
+        include_str!("../assets/presets/ws-echo-server.ron"),
+    ),
+    ("ws-client", include_str!("../assets/presets/ws-client.ron")),
     (
         "socketpair",
         include_str!("../assets/presets/socketpair.ron"),
@@ -340,6 +346,35 @@ pub enum KindFile {
         /// `None`, `Hardware` (RTS/CTS) or `Software` (XON/XOFF).
         #[serde(default)]
         flow: FlowFile,
+    },
+    /// `WsClient(url: "ws://127.0.0.1:8765/", headers: [("Authorization",
+    /// "Bearer x")], subprotocols: ["chat"])`
+    WsClient {
+        /// `ws://` or `wss://` address.
+        url: String,
+        /// Extra request headers, `(name, value)` in order.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        headers: Vec<(String, String)>,
+        /// Subprotocols offered, in order of preference.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        subprotocols: Vec<String>,
+        /// Answer pings (default true).
+        #[serde(default = "default_true", skip_serializing_if = "is_true")]
+        auto_pong: bool,
+    },
+    /// `WsServer(local: "127.0.0.1:8765", path: "/")`
+    WsServer {
+        /// Address to listen on.
+        local: BindAddr,
+        /// The path it answers (default `/`); other paths get 404.
+        #[serde(default = "ws_file::default_path")]
+        path: String,
+        /// Subprotocols it accepts.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        subprotocols: Vec<String>,
+        /// Answer pings (default true).
+        #[serde(default = "default_true", skip_serializing_if = "is_true")]
+        auto_pong: bool,
     },
 }
 
@@ -1119,10 +1154,10 @@ pub(crate) fn tls_spec(
             accept_invalid_certs,
             handshake_timeout: hs,
         } => {
-            if !matches!(kind, SessionKind::TcpClient { .. }) {
+            if !ws_file::takes_tls_client(kind) {
                 return Err(field_err(
                     "tls",
-                    "tls: Client(...) goes on a TcpClient session; a TcpServer takes tls: Server(...)",
+                    "tls: Client(...) goes on a TcpClient or wss:// WsClient session; a server takes tls: Server(...)",
                 ));
             }
             check_alpn(&alpn)?;
@@ -1167,10 +1202,13 @@ pub(crate) fn tls_spec(
             alpn,
             handshake_timeout: hs,
         } => {
-            if !matches!(kind, SessionKind::TcpServer { .. }) {
+            if !matches!(
+                kind,
+                SessionKind::TcpServer { .. } | SessionKind::WsServer { .. }
+            ) {
                 return Err(field_err(
                     "tls",
-                    "tls: Server(...) goes on a TcpServer session; a TcpClient takes tls: Client(...)",
+                    "tls: Server(...) goes on a TcpServer or WsServer session; a client takes tls: Client(...)",
                 ));
             }
             check_alpn(&alpn)?;
@@ -1448,7 +1486,7 @@ struct Probe {
     sessions: Option<de::IgnoredAny>,
 }
 
-fn ron_options() -> ron::Options {
+pub(super) fn ron_options() -> ron::Options {
     ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
 }
 
@@ -1741,6 +1779,25 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
             }
             SessionKind::Serial(s)
         }
+        KindFile::WsClient {
+            url,
+            headers,
+            subprotocols,
+            auto_pong,
+        } => ws_file::client(
+            &url,
+            headers,
+            subprotocols,
+            auto_pong,
+            f.auto_read,
+            f.tls.as_ref(),
+        )?,
+        KindFile::WsServer {
+            local,
+            path,
+            subprotocols,
+            auto_pong,
+        } => ws_file::server(local.0, path, subprotocols, auto_pong, f.auto_read)?,
         KindFile::Script { calls } => SessionKind::Script {
             calls: calls_spec(&calls, f.encoding.map(|e| e.0).unwrap_or_default())?,
             keep_open: false,
@@ -2026,6 +2083,28 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
             connect: connect.clone(),
         },
         SessionKind::SocketPair => KindFile::SocketPair,
+        SessionKind::WsClient {
+            url,
+            headers,
+            subprotocols,
+            auto_pong,
+        } => KindFile::WsClient {
+            url: url.to_string(),
+            headers: headers.clone(),
+            subprotocols: subprotocols.clone(),
+            auto_pong: *auto_pong,
+        },
+        SessionKind::WsServer {
+            local,
+            path,
+            subprotocols,
+            auto_pong,
+        } => KindFile::WsServer {
+            local: BindAddr(*local),
+            path: path.clone(),
+            subprotocols: subprotocols.clone(),
+            auto_pong: *auto_pong,
+        },
         SessionKind::Serial(s) => {
             use crate::engine::serial::{Flow, Parity};
             KindFile::Serial {

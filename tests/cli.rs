@@ -1271,3 +1271,70 @@ fn new_option_keys_in_a_preset_are_read_back_in_the_options_line() {
         "{err}"
     );
 }
+
+/// The two WebSocket examples, one against the other, as JSON Lines: the
+/// handshake, each message with its opcode, and the closing handshake
+/// with code 1000 both ways.
+#[test]
+fn the_websocket_examples_talk_and_print_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let (srv_file, port) = preset_on_free_port(dir.path(), "ws-echo-server.ron", 8765);
+    let cli_text = std::fs::read_to_string("assets/presets/ws-client.ron")
+        .unwrap()
+        .replace("127.0.0.1:8765", &format!("127.0.0.1:{port}"));
+    let cli_file = write(dir.path(), "ws-client.ron", &cli_text);
+    let (mut server, mut srv_out) = spawn_run(&srv_file);
+    srv_out.wait("listening", |v| v["event"] == "listening");
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(&cli_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = lines(&out.stdout);
+    let hs = events(&v, "1", "ws_handshake");
+    assert_eq!(hs.len(), 1, "{v:#?}");
+    assert_eq!(hs[0]["role"], "client");
+    assert_eq!(hs[0]["status"], 101);
+    assert!(
+        hs[0]["request"]
+            .as_str()
+            .unwrap()
+            .starts_with("GET / HTTP/1.1")
+    );
+    let sent = events(&v, "1", "sent");
+    let got = events(&v, "1", "received");
+    assert_eq!(sent[0]["opcode"], "text");
+    assert_eq!(sent[0]["data"], "hello ws 你好");
+    assert_eq!(
+        (&sent[0]["fin"], &sent[0]["masked"]),
+        (&Value::Bool(true), &Value::Bool(true))
+    );
+    assert_eq!(got[0]["opcode"], "text");
+    assert_eq!(got[0]["data"], "hello ws 你好");
+    assert_eq!(got[0]["masked"], false, "server frames are not masked");
+    assert_eq!(
+        (&sent[1]["opcode"], &sent[1]["close_code"]),
+        (&"close".into(), &1000.into())
+    );
+    assert_eq!(
+        (&got[1]["opcode"], &got[1]["close_code"]),
+        (&"close".into(), &1000.into())
+    );
+    assert_eq!(events(&v, "1", "closed")[0]["reason"], "script_done");
+    let child_closed = srv_out.wait("child closed", |v| {
+        v["event"] == "closed" && v["session"] == "1.1"
+    });
+    assert_eq!(child_closed["reason"], "peer_closed");
+    let echoed = srv_out.wait("echo", |v| v["event"] == "sent" && v["session"] == "1.1");
+    assert_eq!(
+        (&echoed["opcode"], &echoed["data"]),
+        (&"text".into(), &"hello ws 你好".into())
+    );
+    sigterm(&server);
+    assert_eq!(wait_exit(&mut server), 0);
+}

@@ -2369,15 +2369,12 @@ fn a_serial_port_from_the_form_echoes_and_sends_a_break() {
     });
     // In the inspector and as the modem event's log row (the log's rows
     // may take a frame or two more).
-    let start = Instant::now();
-    while h.query_all_by_label_contains("no modem lines").count() < 2 {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "the pty's missing modem lines are not said"
-        );
-        h.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_labels_containing(
+        &mut h,
+        "no modem lines",
+        2,
+        "the pty's missing modem lines are not said",
+    );
     h.get_by_label(L::SERIAL_SETTINGS);
     let baud = |a: &App| {
         a.model()
@@ -2411,10 +2408,95 @@ fn a_serial_port_from_the_form_echoes_and_sends_a_break() {
     h.run_steps(30);
     click(&mut h, L::SEND_BREAK);
     // The log says the break went out (BreakSent is a lifecycle row).
+    wait_labels_containing(&mut h, "break sent", 1, "no 'break sent' row");
+}
+
+/// Steps frames until at least `n` nodes are labelled `text` (rows and
+/// panels may take a frame or two after the event that makes them).
+fn wait_labels(h: &mut Harness<'_, App>, text: &str, n: usize, what: &str) {
     let start = Instant::now();
-    while h.query_all_by_label_contains("break sent").count() == 0 {
-        assert!(start.elapsed() < DEADLINE, "no 'break sent' row");
+    while h.query_all_by_label(text).count() < n {
+        assert!(start.elapsed() < DEADLINE, "{what}");
         h.step();
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// As [`wait_labels`], for labels that contain `text`.
+fn wait_labels_containing(h: &mut Harness<'_, App>, text: &str, n: usize, what: &str) {
+    let start = Instant::now();
+    while h.query_all_by_label_contains(text).count() < n {
+        assert!(start.elapsed() < DEADLINE, "{what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// WebSocket, issue 16: a server and a client from the form, a binary
+/// message and a ping from the composer, each row tagged with its
+/// opcode, the handshake in the inspector, and a close with a code.
+#[test]
+fn websocket_server_and_client_from_the_form_send_frames_of_each_kind() {
+    let mut h = harness(Vec::new());
+    click(&mut h, L::KIND);
+    click(&mut h, "WebSocket server");
+    assert_eq!(
+        h.state().form().kind,
+        sockscope::ui::form::KindChoice::WsServer
+    );
+    replace_text(&mut h, L::LOCAL, "127.0.0.1:0");
+    replace_text(&mut h, L::WS_PATH, "/chat");
+    click(&mut h, L::RESPONDER_ECHO);
+    let before = h.state().model().sessions().len();
+    click(&mut h, L::OPEN);
+    step_until(&mut h, "opened", |a| {
+        a.model().sessions().len() == before + 1
+    });
+    let srv = h.state().selected().unwrap();
+    step_until(&mut h, "listening", |a| listening_port(a, srv).is_some());
+    let addr = listening_port(h.state(), srv).unwrap();
+    let cli = open_from_form(
+        &mut h,
+        "WebSocket client",
+        &[(L::WS_URL, &format!("ws://{addr}/chat"))],
+    );
+    step_until(&mut h, "handshake", |a| {
+        a.model().get(cli).is_some_and(|i| i.ws_handshake.is_some())
+    });
+    // The inspector shows the handshake.
+    wait_labels(&mut h, L::WS_HANDSHAKE, 1, "no handshake in the inspector");
+    // A binary message: echoed as binary, the row tagged.
+    replace_text(&mut h, L::PAYLOAD, "hi ws");
+    click(&mut h, "binary");
+    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    step_until(&mut h, "echo", |a| {
+        a.model().get(cli).is_some_and(|i| i.counters.msgs_in == 1)
+    });
+    wait_labels_containing(
+        &mut h,
+        "[binary] hi ws",
+        2,
+        "the sent and echoed rows are not tagged",
+    );
+    // A ping: the server's automatic pong comes back.
+    click(&mut h, "ping");
+    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    wait_labels_containing(&mut h, "[pong] hi ws", 1, "no pong row");
+    // A close with a code of our own: the server answers it and both end.
+    click(&mut h, "close");
+    replace_text(&mut h, L::WS_CLOSE_CODE, "4000");
+    replace_text(&mut h, L::PAYLOAD, "done");
+    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    step_until(&mut h, "closed", |a| {
+        a.model().get(cli).is_some_and(|i| i.state.is_closed())
+            && a.model()
+                .get(srv.child(1))
+                .is_some_and(|i| i.state.is_closed())
+    });
+    wait_labels_containing(
+        &mut h,
+        "[close 4000] done",
+        2,
+        "our close and its answer are not shown",
+    );
 }

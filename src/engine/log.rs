@@ -131,6 +131,7 @@ fn empty() -> LogEntry {
         data: Vec::new(),
         requested: None,
         truncated_from: None,
+        ws: None,
     }
 }
 
@@ -373,6 +374,7 @@ mod tests {
                 data: data.to_vec(),
                 requested: None,
                 truncated_from: None,
+                ws: None,
             }),
         }
     }

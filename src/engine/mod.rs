@@ -25,6 +25,7 @@ pub mod tls;
 mod transport;
 mod worker;
 pub mod written;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

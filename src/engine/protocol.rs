@@ -139,6 +139,8 @@ pub struct LogEntry {
     /// For a datagram larger than the receive buffer (MSG_TRUNC): its real
     /// size; `data` holds only what fitted.
     pub truncated_from: Option<usize>,
+    /// On a WebSocket: what message or frame the bytes were.
+    pub ws: Option<super::ws::WsMeta>,
 }
 
 /// Who ended one direction of a stream.
@@ -325,6 +327,8 @@ pub enum EventKind {
     },
     /// A TLS handshake finished (boxed: it carries the certificate chain).
     Tls(Box<super::tls::TlsInfo>),
+    /// The WebSocket opening handshake is done (or was answered).
+    WsHandshake(Box<super::ws::WsHandshake>),
     /// A TLS server's certificate, once it listens.
     TlsIdentity(Box<super::tls::TlsIdentityInfo>),
     /// The options as read back with getsockopt after setup.
@@ -461,6 +465,10 @@ pub enum Kind {
     Burst,
     /// A serial port.
     Serial,
+    /// A WebSocket client.
+    WsClient,
+    /// A WebSocket server (its children are [`Kind::Accepted`]).
+    WsServer,
     /// A connection a server accepted.
     Accepted,
     /// One end of a socketpair.
@@ -481,6 +489,8 @@ impl Kind {
             Kind::Script => "script",
             Kind::Burst => "burst",
             Kind::Serial => "serial",
+            Kind::WsClient => "ws-client",
+            Kind::WsServer => "ws-server",
             Kind::Accepted => "accepted",
             Kind::PairEnd => "socketpair end",
         }
@@ -488,7 +498,7 @@ impl Kind {
 
     /// A listening socket with children.
     pub fn is_server(self) -> bool {
-        matches!(self, Kind::TcpServer | Kind::UnixServer)
+        matches!(self, Kind::TcpServer | Kind::UnixServer | Kind::WsServer)
     }
 
     /// A datagram socket.
@@ -518,6 +528,7 @@ impl EventKind {
             EventKind::Listening { .. } => "listening",
             EventKind::Accepted { .. } => "accepted",
             EventKind::Tls(_) => "tls",
+            EventKind::WsHandshake(_) => "ws_handshake",
             EventKind::TlsIdentity(_) => "tls_identity",
             EventKind::Options(_) => "options",
             EventKind::OptionChanged(_) => "option_changed",
@@ -571,6 +582,16 @@ pub enum Command {
         mode: SendMode,
         /// Datagram destination (`host:port` or a Unix path).
         to: Option<String>,
+    },
+    /// On a WebSocket: send a message or control frame of this kind (a
+    /// plain `Send` goes as text when it is UTF-8, else as binary).
+    Message {
+        /// Session or child.
+        target: SessionId,
+        /// Text, binary, ping, pong or close with a code.
+        kind: super::ws::Outgoing,
+        /// The payload (a close: its reason).
+        data: Vec<u8>,
     },
     /// Send the same bytes to every connected child of a server.
     SendToChildren {
@@ -665,6 +686,7 @@ impl Command {
     pub fn target(&self) -> SessionId {
         match self {
             Command::Send { target, .. }
+            | Command::Message { target, .. }
             | Command::ShutdownWrite { target }
             | Command::Close { target }
             | Command::Abort { target }

@@ -204,6 +204,30 @@ pub enum SessionKind {
     Burst(super::burst::BurstSpec),
     /// A serial port (a terminal device), read and written as a stream.
     Serial(super::serial::SerialSpec),
+    /// A WebSocket client: TCP to the URL's host (TLS under it for
+    /// `wss`), then the opening handshake; each message is a log row.
+    WsClient {
+        /// `ws://` or `wss://` address.
+        url: super::ws::WsUrl,
+        /// Extra request headers, in order.
+        headers: Vec<(String, String)>,
+        /// Subprotocols offered, in order of preference.
+        subprotocols: Vec<String>,
+        /// Answer pings (on by default; off to watch a keepalive fail).
+        auto_pong: bool,
+    },
+    /// A WebSocket server: a TCP listener whose connections shake hands
+    /// for `path`; `tls: Server(...)` makes it `wss`.
+    WsServer {
+        /// Address to bind.
+        local: SocketAddr,
+        /// The path it answers (others get 404).
+        path: String,
+        /// Subprotocols it accepts, the first the client offers wins.
+        subprotocols: Vec<String>,
+        /// Answer pings.
+        auto_pong: bool,
+    },
     /// Step mode: the socket API call by call (see `stepper`). The calls
     /// run in order when the session opens; more come as `Command::Step`.
     Script {
@@ -235,13 +259,24 @@ impl SessionKind {
             SessionKind::Script { .. } => Kind::Script,
             SessionKind::Burst(_) => Kind::Burst,
             SessionKind::Serial(_) => Kind::Serial,
+            SessionKind::WsClient { .. } => Kind::WsClient,
+            SessionKind::WsServer { .. } => Kind::WsServer,
         }
+    }
+    /// Whether the session speaks WebSocket.
+    pub fn is_websocket(&self) -> bool {
+        matches!(
+            self,
+            SessionKind::WsClient { .. } | SessionKind::WsServer { .. }
+        )
     }
     /// Whether the session's own socket is a listener.
     pub fn is_server(&self) -> bool {
         matches!(
             self,
-            SessionKind::TcpServer { .. } | SessionKind::UnixServer { .. }
+            SessionKind::TcpServer { .. }
+                | SessionKind::UnixServer { .. }
+                | SessionKind::WsServer { .. }
         )
     }
     /// Whether the session's own socket is a datagram socket.

@@ -8,12 +8,13 @@
 use std::collections::VecDeque;
 
 use super::protocol::CloseReason;
+use super::ws::Outgoing;
 
 /// Bytes accepted for sending and not yet taken by the kernel, oldest
-/// first.
+/// first, each chunk with what a message layer sends it as.
 #[derive(Debug, Default)]
 pub(crate) struct SendQueue {
-    chunks: VecDeque<Vec<u8>>,
+    chunks: VecDeque<(Vec<u8>, Outgoing)>,
     /// How much of the first chunk the kernel has taken.
     off: usize,
     /// Bytes not yet taken, over all chunks.
@@ -21,23 +22,29 @@ pub(crate) struct SendQueue {
 }
 
 impl SendQueue {
-    /// Queues bytes after what is there.
-    pub fn push(&mut self, data: Vec<u8>) {
-        if data.is_empty() {
+    /// Queues bytes after what is there, as a message of this kind. Only a chunk of plain bytes can be
+    /// empty and dropped: an empty message or ping is still sent.
+    pub fn push_as(&mut self, data: Vec<u8>, kind: Outgoing) {
+        if data.is_empty() && kind == Outgoing::Auto {
             return;
         }
         self.len += data.len();
-        self.chunks.push_back(data);
+        self.chunks.push_back((data, kind));
     }
 
     /// The unsent part of the oldest chunk: what one write offers.
     pub fn front(&self) -> Option<&[u8]> {
-        self.chunks.front().map(|c| &c[self.off..])
+        self.chunks.front().map(|c| &c.0[self.off..])
+    }
+
+    /// What the oldest chunk is to a message layer.
+    pub fn front_kind(&self) -> Outgoing {
+        self.chunks.front().map_or(Outgoing::Auto, |c| c.1)
     }
 
     /// The kernel took `n` bytes of [`front`](Self::front).
     pub fn advance(&mut self, n: usize) {
-        let Some(first) = self.chunks.front() else {
+        let Some((first, _)) = self.chunks.front() else {
             return;
         };
         let n = n.min(first.len() - self.off);
@@ -63,7 +70,8 @@ impl SendQueue {
 
     /// Whether nothing waits.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        // An empty message still waits to be sent.
+        self.chunks.is_empty()
     }
 }
 
@@ -263,9 +271,9 @@ mod tests {
     #[test]
     fn the_queue_counts_partial_writes_across_chunks() {
         let mut q = SendQueue::default();
-        q.push(b"hello".to_vec());
-        q.push(Vec::new());
-        q.push(b" world".to_vec());
+        q.push_as(b"hello".to_vec(), Outgoing::Auto);
+        q.push_as(Vec::new(), Outgoing::Auto);
+        q.push_as(b" world".to_vec(), Outgoing::Auto);
         assert_eq!(q.len(), 11);
         assert_eq!(q.front(), Some(&b"hello"[..]));
         q.advance(3);
@@ -283,9 +291,27 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_message_waits_its_turn_with_its_kind() {
+        let mut q = SendQueue::default();
+        q.push_as(b"hi".to_vec(), Outgoing::Binary);
+        q.push_as(Vec::new(), Outgoing::Ping);
+        q.push_as(Vec::new(), Outgoing::Auto);
+        assert_eq!(q.front_kind(), Outgoing::Binary);
+        q.advance(2);
+        assert!(!q.is_empty(), "the empty ping still waits");
+        assert_eq!(
+            (q.front(), q.front_kind()),
+            (Some(&b""[..]), Outgoing::Ping)
+        );
+        q.advance(0);
+        assert!(q.is_empty());
+        assert_eq!(q.front_kind(), Outgoing::Auto);
+    }
+
+    #[test]
     fn water_marks_pause_at_high_and_resume_at_low_once_each() {
         let mut s = StreamState::default();
-        s.queue.push(vec![0; 100]);
+        s.queue.push_as(vec![0; 100], Outgoing::Auto);
         assert_eq!(s.water_marks(100, 10), Some(Crossing::Paused));
         assert_eq!(s.water_marks(100, 10), None, "said once");
         s.queue.advance(50);
@@ -298,7 +324,7 @@ mod tests {
     #[test]
     fn shutdown_waits_for_the_queue_and_closes_sending() {
         let mut s = StreamState::default();
-        s.queue.push(b"bye".to_vec());
+        s.queue.push_as(b"bye".to_vec(), Outgoing::Auto);
         s.shutdown_write();
         assert!(!s.can_send());
         assert!(!s.shutdown_due(), "the queue goes out first");
@@ -312,7 +338,7 @@ mod tests {
     #[test]
     fn a_close_after_flush_waits_and_the_first_reason_stands() {
         let mut s = StreamState::default();
-        s.queue.push(b"last words".to_vec());
+        s.queue.push_as(b"last words".to_vec(), Outgoing::Auto);
         s.close_after_flush(CloseReason::PeerClosed);
         assert!(!s.is_closing());
         assert_eq!(s.flushed(), None, "bytes still wait");
@@ -335,7 +361,7 @@ mod tests {
         s.close_once_sent(CloseReason::Local);
         assert_eq!(s.reason(), Some(&CloseReason::Local));
         let mut s = StreamState::default();
-        s.queue.push(b"x".to_vec());
+        s.queue.push_as(b"x".to_vec(), Outgoing::Auto);
         s.close_once_sent(CloseReason::Local);
         assert_eq!(s.ending, Ending::AfterFlush(CloseReason::Local));
     }

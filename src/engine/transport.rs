@@ -1,5 +1,6 @@
 //! A layer between the application's bytes and the socket's, on top of a
-//! stream's state (`stream.rs`): TLS today, WebSocket next. A transport
+//! stream's state (`stream.rs`): TLS, WebSocket, or WebSocket on TLS (a
+//! `ws::Stack`). A transport
 //! does no I/O of its own: it is fed what was read, takes what the
 //! application sends, and writes what it has when the worker hands it the
 //! socket, so it is tested without one (rustls' own core works this way).
@@ -9,14 +10,22 @@ use std::io;
 
 use super::error::OpError;
 use super::protocol::EventKind;
+use super::ws::{Outgoing, WsMeta};
 
 /// What one batch of bytes read from the socket gave.
 #[derive(Default)]
 pub(crate) struct Fed {
-    /// The application data they carried.
+    /// The application data they carried, as bytes (TLS).
     pub plain: Vec<u8>,
-    /// Something to report (the TLS handshake finished: `EventKind::Tls`).
-    pub event: Option<EventKind>,
+    /// ... or as messages, each with what it was (WebSocket).
+    pub messages: Vec<(Vec<u8>, WsMeta)>,
+    /// What to report (a handshake finished: `EventKind::Tls`,
+    /// `EventKind::WsHandshake`), in order.
+    pub events: Vec<EventKind>,
+    /// The layer failed the connection after what is above (a WebSocket
+    /// protocol violation): what it queued (a close frame) goes out, then
+    /// the stream closes with this.
+    pub failed: Option<OpError>,
     /// The peer ended its side inside the layer (TLS close_notify): no
     /// more data will come.
     pub closed: bool,
@@ -43,8 +52,9 @@ pub(crate) trait Transport: Send {
     /// done); until then they wait in the send queue.
     fn ready(&self) -> bool;
 
-    /// Takes as much application data as it can buffer (0: not now).
-    fn take(&mut self, plain: &[u8]) -> usize;
+    /// Takes as much application data as it can buffer (None: not now).
+    /// `kind`: what a message layer sends it as; byte layers ignore it.
+    fn take(&mut self, plain: &[u8], kind: Outgoing) -> Option<usize>;
 
     /// Whether it holds bytes for the socket.
     fn wants_write(&self) -> bool;
@@ -57,4 +67,11 @@ pub(crate) trait Transport: Send {
 
     /// What the peer's FIN means now.
     fn at_eof(&self) -> AtEof;
+
+    /// A message layer's account of what it sent since the last call
+    /// (its own pongs and close replies too); None for byte layers, whose
+    /// sends the worker logs as the bytes it handed over.
+    fn sent(&mut self) -> Option<Vec<(Vec<u8>, WsMeta)>> {
+        None
+    }
 }

@@ -746,6 +746,9 @@ impl App {
                 mode,
                 to,
             }),
+            ComposerAction::Message { target, kind, data } => {
+                self.command(Command::Message { target, kind, data })
+            }
             ComposerAction::SendAll { server, data } => {
                 self.command(Command::SendToChildren { server, data })
             }

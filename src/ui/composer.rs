@@ -14,6 +14,7 @@ use crate::engine::codec::{self, COMMON_ENCODINGS, Encoding};
 use crate::engine::protocol::{Kind, SendMode};
 use crate::engine::spec::Snippet;
 use crate::engine::written::{Payload, Typed};
+use crate::engine::ws::Outgoing;
 
 use super::labels as L;
 use super::model::SessionInfo;
@@ -80,6 +81,15 @@ pub enum ComposerAction {
         session: SessionId,
         /// What changes.
         edit: SnippetEdit,
+    },
+    /// On a WebSocket: a message or control frame of a chosen kind.
+    Message {
+        /// Session or child.
+        target: SessionId,
+        /// Text, binary, ping, pong or close with a code.
+        kind: Outgoing,
+        /// The payload (a close: its reason).
+        data: Vec<u8>,
     },
     /// Tell the user something.
     Status(String),
@@ -238,6 +248,10 @@ pub struct Composer {
     pub children: Vec<(SessionId, String)>,
     /// Where a server's composer sends: one connection, or None for all.
     pub server_target: Option<SessionId>,
+    /// On a WebSocket: what a send goes as (a close takes `ws_code`).
+    pub ws_kind: Outgoing,
+    /// A close frame's status code, as typed.
+    pub ws_code: String,
     /// What was typed for each session the user left: its text and mode
     /// belong to it, not to whichever session is selected next.
     drafts: std::collections::HashMap<SessionId, Draft>,
@@ -306,6 +320,8 @@ impl Default for Composer {
             send_now: false,
             children: Vec::new(),
             server_target: None,
+            ws_kind: Outgoing::Auto,
+            ws_code: "1000".into(),
             checksum: Default::default(),
             checksum_order: Default::default(),
             drafts: std::collections::HashMap::new(),
@@ -963,6 +979,58 @@ impl Composer {
     /// Rewrites what is typed for the mode just chosen, so the bytes stay
     /// the same: text `AB` becomes hex `41 42` and back. Text that does
     /// not parse in the old mode is left as typed (its error shows).
+    /// A WebSocket's "send as" row: always the same widgets, so nothing
+    /// moves when the choice changes (the code field is greyed out unless
+    /// a close is chosen). Returns the kind to send, or why it cannot be.
+    fn ws_row(&mut self, ui: &mut egui::Ui) -> Result<Outgoing, String> {
+        let code = self.ws_code.trim().parse::<u16>();
+        let close = matches!(self.ws_kind, Outgoing::Close(_));
+        ui.horizontal_wrapped(|ui| {
+            ui.label(L::WS_SEND_AS);
+            for (kind, text, help) in [
+                (Outgoing::Auto, "auto", "text if the bytes are UTF-8, else binary"),
+                (Outgoing::Text, "text", "a text message (opcode 1), even if not UTF-8"),
+                (Outgoing::Binary, "binary", "a binary message (opcode 2)"),
+                (Outgoing::Ping, "ping", "a ping (opcode 9); the peer should pong"),
+                (Outgoing::Pong, "pong", "an unasked pong (opcode 10)"),
+                (Outgoing::Close(1000), "close", "a close frame (opcode 8): the payload is its reason; the session ends when the peer answers"),
+            ] {
+                let on = match (self.ws_kind, kind) {
+                    (Outgoing::Close(_), Outgoing::Close(_)) => true,
+                    (a, b) => a == b,
+                };
+                if ui.selectable_label(on, text).on_hover_text(help).clicked() {
+                    self.ws_kind = kind;
+                }
+            }
+            let l = ui.label(L::WS_CLOSE_CODE);
+            ui.add_enabled(
+                close,
+                egui::TextEdit::singleline(&mut self.ws_code)
+                    .desired_width(48.0)
+                    .id_salt(L::WS_CLOSE_CODE),
+            )
+            .labelled_by(l.id)
+            .on_hover_text("1000 normal, 1001 going away, 1008 policy, 1011 server error, 3000-4999 for applications");
+            if close && code.is_err() {
+                ui.colored_label(ui.visuals().error_fg_color, "! not a number 0-65535");
+            }
+        });
+        match self.ws_kind {
+            Outgoing::Close(_) => match code {
+                Ok(c) => {
+                    self.ws_kind = Outgoing::Close(c);
+                    Ok(Outgoing::Close(c))
+                }
+                Err(_) => Err(format!(
+                    "close code '{}' is not a number from 0 to 65535",
+                    codec::excerpt(self.ws_code.trim(), 12)
+                )),
+            },
+            k => Ok(k),
+        }
+    }
+
     fn convert_from(&mut self, from: Mode) {
         let Some(enc) = Encoding::for_label(&self.encoding) else {
             return;
@@ -1108,7 +1176,16 @@ impl Composer {
                 }
             });
         }
-        let ok = bytes.as_ref().is_ok_and(|b| !b.is_empty()) && !closed;
+        let ws = matches!(info.kind, Kind::WsClient) || info.ws_handshake.is_some();
+        let ws_kind = if ws {
+            self.ws_row(ui)
+        } else {
+            Ok(Outgoing::Auto)
+        };
+        // An empty ping, pong, close or message is still a frame.
+        let framed = ws && self.ws_kind != Outgoing::Auto;
+        let ok =
+            bytes.as_ref().is_ok_and(|b| framed || !b.is_empty()) && ws_kind.is_ok() && !closed;
         let to = if is_dgram { self.destination() } else { None };
         ui.horizontal_wrapped(|ui| {
             let send_now = std::mem::take(&mut self.send_now) && ok;
@@ -1161,19 +1238,26 @@ impl Composer {
                 if (ui.add_enabled(ok, egui::Button::new(L::SEND)).clicked() || send_now)
                     && let Ok(data) = &bytes
                 {
-                    out.push(ComposerAction::Send {
-                        target: id,
-                        data: data.clone(),
-                        mode: if self.single_send {
-                            SendMode::Once
-                        } else {
-                            SendMode::All
+                    out.push(match ws_kind {
+                        Ok(kind) if framed => ComposerAction::Message {
+                            target: id,
+                            kind,
+                            data: data.clone(),
                         },
-                        to: to.clone(),
+                        _ => ComposerAction::Send {
+                            target: id,
+                            data: data.clone(),
+                            mode: if self.single_send {
+                                SendMode::Once
+                            } else {
+                                SendMode::All
+                            },
+                            to: to.clone(),
+                        },
                     });
                     self.remember();
                 }
-                if !is_dgram {
+                if !is_dgram && !ws {
                     ui.checkbox(&mut self.single_send, "single send() call");
                 }
             }

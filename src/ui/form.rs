@@ -36,10 +36,14 @@ pub enum KindChoice {
     SocketPair,
     /// serial port
     Serial,
+    /// WebSocket client
+    WsClient,
+    /// WebSocket server
+    WsServer,
 }
 
 impl KindChoice {
-    const ALL: [KindChoice; 8] = [
+    const ALL: [KindChoice; 10] = [
         KindChoice::TcpClient,
         KindChoice::TcpServer,
         KindChoice::Udp,
@@ -48,6 +52,8 @@ impl KindChoice {
         KindChoice::UnixDatagram,
         KindChoice::SocketPair,
         KindChoice::Serial,
+        KindChoice::WsClient,
+        KindChoice::WsServer,
     ];
     /// Menu text.
     pub fn label(self) -> &'static str {
@@ -60,6 +66,8 @@ impl KindChoice {
             KindChoice::UnixDatagram => "Unix datagram",
             KindChoice::SocketPair => "socketpair",
             KindChoice::Serial => "serial port",
+            KindChoice::WsClient => "WebSocket client",
+            KindChoice::WsServer => "WebSocket server",
         }
     }
 }
@@ -132,6 +140,8 @@ pub struct OpenForm {
     pub tls: TlsForm,
     /// The serial port's rows.
     pub serial: super::serial_form::SerialForm,
+    /// The WebSocket rows.
+    pub ws: super::ws_form::WsForm,
     /// A script kept from a duplicated session.
     pub kept_steps: Vec<crate::engine::spec::Step>,
     /// This frame's validation, shared by the fields and the Open button.
@@ -170,6 +180,7 @@ impl Default for OpenForm {
             responder: ResponderForm::default(),
             tls: TlsForm::default(),
             serial: Default::default(),
+            ws: Default::default(),
             kept_steps: Vec::new(),
             checked: None,
             responder_cache: Default::default(),
@@ -337,6 +348,15 @@ impl OpenForm {
                     .unwrap_or_default();
             }
             SessionKind::SocketPair => f.kind = KindChoice::SocketPair,
+            SessionKind::WsClient { .. } => {
+                f.kind = KindChoice::WsClient;
+                f.ws = super::ws_form::WsForm::load(&spec.kind);
+            }
+            SessionKind::WsServer { local, .. } => {
+                f.kind = KindChoice::WsServer;
+                f.local = local.to_string();
+                f.ws = super::ws_form::WsForm::load(&spec.kind);
+            }
             SessionKind::Serial(s) => {
                 f.kind = KindChoice::Serial;
                 f.serial = super::serial_form::SerialForm::load(s);
@@ -361,8 +381,16 @@ impl OpenForm {
     /// local address is where it listens, a client's is an optional bind
     /// before connect; servers take SO_REUSEADDR by default.
     fn kind_changed(&mut self, before: KindChoice) {
-        let server = |k| matches!(k, KindChoice::TcpServer | KindChoice::UnixServer);
+        let server = |k| {
+            matches!(
+                k,
+                KindChoice::TcpServer | KindChoice::UnixServer | KindChoice::WsServer
+            )
+        };
         match self.kind {
+            KindChoice::WsServer if !server(before) || self.local.trim().is_empty() => {
+                self.local = "127.0.0.1:8765".into();
+            }
             KindChoice::TcpServer if !server(before) || self.local.trim().is_empty() => {
                 // Listen where the client was about to connect.
                 self.local = HostPort::parse(&self.remote)
@@ -376,7 +404,7 @@ impl OpenForm {
                     .map(|(ip, port)| std::net::SocketAddr::new(ip, port).to_string())
                     .unwrap_or_else(|| "127.0.0.1:7788".into());
             }
-            KindChoice::TcpServer => {}
+            KindChoice::TcpServer | KindChoice::WsServer => {}
             _ if server(before) => self.local.clear(),
             _ => {}
         }
@@ -415,7 +443,11 @@ impl OpenForm {
     fn is_inet(&self) -> bool {
         matches!(
             self.kind,
-            KindChoice::TcpClient | KindChoice::TcpServer | KindChoice::Udp
+            KindChoice::TcpClient
+                | KindChoice::TcpServer
+                | KindChoice::Udp
+                | KindChoice::WsClient
+                | KindChoice::WsServer
         )
     }
 
@@ -534,6 +566,14 @@ impl OpenForm {
             }
             KindChoice::SocketPair => Some(SessionKind::SocketPair),
             KindChoice::Serial => Some(SessionKind::Serial(self.serial.spec())),
+            KindChoice::WsClient => match self.ws.client() {
+                Ok(k) => Some(k),
+                Err((field, m)) => {
+                    p.add(field, m);
+                    None
+                }
+            },
+            KindChoice::WsServer => local_opt(&mut p, true).map(|local| self.ws.server(local)),
         };
         let mut opts = Vec::new();
         for def in OPTIONS.iter() {
@@ -550,7 +590,8 @@ impl OpenForm {
                 Err(m) => p.add(def.label, m),
             }
         }
-        if self.kind == KindChoice::TcpServer && self.option_text(OptName::ReuseAddress).is_empty()
+        if matches!(self.kind, KindChoice::TcpServer | KindChoice::WsServer)
+            && self.option_text(OptName::ReuseAddress).is_empty()
         {
             // Said, since a server without the option takes it.
             opts.push(SockOpt::flag(OptName::ReuseAddress, false));
@@ -635,6 +676,9 @@ impl OpenForm {
         if let Err((field, msg)) = crate::preset::to_spec(crate::preset::from_spec(&spec)) {
             let label = match self.kind {
                 KindChoice::Serial => super::serial_form::SerialForm::label_of(&field),
+                KindChoice::WsClient | KindChoice::WsServer => {
+                    super::ws_form::WsForm::label_of(&field)
+                }
                 _ => None,
             };
             p.add(label.unwrap_or_else(|| form_field(&field)), msg);
@@ -711,6 +755,9 @@ impl OpenForm {
                 let before = self.kind;
                 egui::ComboBox::from_id_salt("kind")
                     .selected_text(self.kind.label())
+                    // Every kind in view at once: the default height hid
+                    // the last ones behind a scroll bar.
+                    .height(f32::INFINITY)
                     .show_ui(ui, |ui| {
                         for k in KindChoice::ALL {
                             ui.selectable_value(&mut self.kind, k, k.label());
@@ -741,7 +788,10 @@ impl OpenForm {
                 }
                 let needs_local = matches!(
                     self.kind,
-                    KindChoice::TcpClient | KindChoice::TcpServer | KindChoice::Udp
+                    KindChoice::TcpClient
+                        | KindChoice::TcpServer
+                        | KindChoice::Udp
+                        | KindChoice::WsServer
                 );
                 if needs_local {
                     let label = ui.label(L::LOCAL);
@@ -752,6 +802,8 @@ impl OpenForm {
                                     .desired_width(180.0)
                                     .hint_text(if self.kind == KindChoice::TcpServer {
                                         "127.0.0.1:7788"
+                                    } else if self.kind == KindChoice::WsServer {
+                                        "127.0.0.1:8765"
                                     } else {
                                         "optional, e.g. 127.0.0.1:0"
                                     }),
@@ -827,6 +879,15 @@ impl OpenForm {
                         }
                     });
                 }
+                if matches!(self.kind, KindChoice::WsClient | KindChoice::WsServer) {
+                    let p = &problems;
+                    let server = self.kind == KindChoice::WsServer;
+                    self.ws.ui(ui, server, &|ui, label| {
+                        if let Some(m) = p.of(label) {
+                            ui.colored_label(ui.visuals().error_fg_color, format!("! {m}"));
+                        }
+                    });
+                }
                 if self.kind == KindChoice::UnixDatagram {
                     let label = ui.label("Peer path");
                     ui.vertical(|ui| {
@@ -876,7 +937,7 @@ impl OpenForm {
             self.responder.ui(ui, problems.of(L::RESPONDER));
         }
         if self.takes_tls() {
-            let client = self.kind == KindChoice::TcpClient;
+            let client = matches!(self.kind, KindChoice::TcpClient | KindChoice::WsClient);
             self.tls.ui(ui, client, problems.of(L::TLS));
         }
         if !self.kept_steps.is_empty() {
@@ -1087,11 +1148,20 @@ impl OpenForm {
     /// Sessions that answer what they receive: servers, datagram sockets
     /// and socketpairs (clients run scripts instead).
     fn takes_responder(&self) -> bool {
-        !matches!(self.kind, KindChoice::TcpClient | KindChoice::UnixClient)
+        !matches!(
+            self.kind,
+            KindChoice::TcpClient | KindChoice::UnixClient | KindChoice::WsClient
+        )
     }
 
+    /// TCP clients and servers, WebSocket servers (TLS makes them wss),
+    /// and clients of a wss:// address (their trust settings).
     fn takes_tls(&self) -> bool {
-        matches!(self.kind, KindChoice::TcpClient | KindChoice::TcpServer)
+        match self.kind {
+            KindChoice::TcpClient | KindChoice::TcpServer | KindChoice::WsServer => true,
+            KindChoice::WsClient => self.ws.secure(),
+            _ => false,
+        }
     }
 }
 
@@ -1110,6 +1180,8 @@ fn default_name(kind: &SessionKind) -> String {
         SessionKind::Serial(s) => format!("serial {} {}", s.path.display(), s.framing()),
         SessionKind::Script { .. } => "script".into(),
         SessionKind::Burst(b) => format!("burst to {}", b.target),
+        SessionKind::WsClient { url, .. } => format!("ws client {url}"),
+        SessionKind::WsServer { local, path, .. } => format!("ws server {local}{path}"),
     }
 }
 

@@ -342,13 +342,7 @@ fn draw(
     let mut copy = None;
     let mut reset = false;
     // socketpair has no equivalent in the call table; everything else does.
-    if let Some(spec) = spec.filter(|s| {
-        !matches!(
-            s.kind,
-            crate::engine::spec::SessionKind::SocketPair
-                | crate::engine::spec::SessionKind::Serial(_)
-        )
-    }) {
+    if let Some(spec) = spec.filter(|s| crate::export::exportable(&s.kind)) {
         ui.horizontal(|ui| {
             // The program is built only when asked for, not every frame.
             if ui.button(L::COPY_SESSION_PYTHON).clicked() {
@@ -508,6 +502,9 @@ fn draw(
     if let Some(t) = &info.tls {
         tls_ui(ui, t);
     }
+    if let Some(h) = &info.ws_handshake {
+        ws_handshake_ui(ui, info, h);
+    }
     if let Some(id) = &info.tls_identity {
         ui.separator();
         ui.strong(L::TLS_IDENTITY);
@@ -526,6 +523,33 @@ fn draw(
         return Some(InspectorAction::ResetCounters(info.id));
     }
     copy.map(InspectorAction::Copy)
+}
+
+/// The WebSocket opening handshake: the request and response heads as
+/// they went, and what was agreed.
+fn ws_handshake_ui(ui: &mut egui::Ui, info: &SessionInfo, h: &crate::engine::ws::WsHandshake) {
+    ui.separator();
+    ui.strong(L::WS_HANDSHAKE);
+    egui::Grid::new(("ws-hs", info.id.session, info.id.child))
+        .num_columns(2)
+        .show(ui, |ui| {
+            ui.label("status");
+            ui.label(h.status.to_string());
+            ui.end_row();
+            ui.label("subprotocol");
+            ui.label(h.subprotocol.as_deref().unwrap_or("(none)"));
+            ui.end_row();
+            ui.label("extensions");
+            ui.label(h.extensions.as_deref().unwrap_or("(none)"));
+            ui.end_row();
+        });
+    for (title, head) in [("request", &h.request), ("response", &h.response)] {
+        egui::CollapsingHeader::new(title)
+            .id_salt(("ws-head", title, info.id.session, info.id.child))
+            .show(ui, |ui| {
+                ui.add(egui::Label::new(egui::RichText::new(head).monospace()).wrap());
+            });
+    }
 }
 
 /// A serial port's modem lines, live, with DTR and RTS to toggle and a

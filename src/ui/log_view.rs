@@ -346,6 +346,10 @@ impl LogView {
         } else {
             Self::encoding_of(model, top).decode_escaped(&r.entry.data, true)
         };
+        let body = match &r.entry.ws {
+            Some(w) => format!("{} {body}", ws_tag(w)),
+            None => body,
+        };
         format!(
             "{} {} ({}) {dir} {peer} {} {body}",
             self.time_text(r),
@@ -755,6 +759,9 @@ impl LogView {
                         if r.entry.data.len() > ROW_PREVIEW {
                             text.push('…');
                         }
+                        if let Some(w) = &r.entry.ws {
+                            text = format!("{} {text}", ws_tag(w));
+                        }
                         ui.add(
                             egui::Label::new(egui::RichText::new(text).text_style(mono)).truncate(),
                         );
@@ -808,6 +815,9 @@ impl LogView {
                 .unwrap_or_default(),
             self.time_text(r)
         ));
+        if let Some(w) = &r.entry.ws {
+            ws_detail(ui, w, &r.entry.data);
+        }
         let data = &r.entry.data;
         let lines = data.len().div_ceil(16);
         let row_h = egui::TextStyle::Monospace.resolve(ui.style()).size + 2.0;
@@ -847,6 +857,67 @@ pub(crate) fn session_name(model: &Model, id: crate::engine::SessionId) -> Strin
         .get(id)
         .map(|i| i.name.clone())
         .unwrap_or_else(|| id.to_string())
+}
+
+/// A WebSocket row's tag: `[text]`, `[close 1000]`, `[binary ×3]` for a
+/// message of three fragments, `!utf8` for a text frame that is not.
+pub fn ws_tag(w: &crate::engine::ws::WsMeta) -> String {
+    let mut t = format!("[{}", w.opcode.label());
+    if let Some(c) = w.close_code {
+        t.push_str(&format!(" {c}"));
+    }
+    if w.fragments.len() > 1 {
+        t.push_str(&format!(" ×{}", w.fragments.len()));
+    }
+    if !w.fin {
+        t.push_str(" no FIN");
+    }
+    if w.invalid_utf8 {
+        t.push_str(" !utf8");
+    }
+    t.push(']');
+    t
+}
+
+/// A WebSocket message's frame flags and, for a fragmented one, each
+/// fragment's part of the assembled payload.
+fn ws_detail(ui: &mut egui::Ui, w: &crate::engine::ws::WsMeta, data: &[u8]) {
+    ui.label(format!(
+        "WebSocket {}{}, FIN {}, {}{}",
+        w.opcode.label(),
+        w.close_code
+            .map(|c| format!(" (code {c})"))
+            .unwrap_or_default(),
+        on(w.fin),
+        if w.masked { "masked" } else { "not masked" },
+        if w.invalid_utf8 {
+            ", NOT valid UTF-8"
+        } else {
+            ""
+        }
+    ));
+    if w.fragments.len() > 1 {
+        egui::CollapsingHeader::new(format!("{} fragments", w.fragments.len()))
+            .id_salt("ws-fragments")
+            .show(ui, |ui| {
+                let mut off = 0;
+                for (i, n) in w.fragments.iter().enumerate() {
+                    let part = data.get(off..(off + n).min(data.len())).unwrap_or_default();
+                    let shown = &part[..part.len().min(ROW_PREVIEW)];
+                    ui.monospace(format!(
+                        "{} {:>3}: {n} bytes at {off}: {}",
+                        if i == 0 {
+                            w.opcode.label()
+                        } else {
+                            "continuation"
+                        },
+                        i + 1,
+                        codec::to_hex(shown)
+                    ));
+                    off += n;
+                }
+            });
+    }
 }
 
 fn on(b: bool) -> &'static str {
@@ -897,6 +968,15 @@ pub fn describe(kind: &EventKind) -> String {
             }
         ),
         EventKind::TlsIdentity(_) => "TLS certificate ready".into(),
+        EventKind::WsHandshake(h) => format!(
+            "WebSocket handshake ({}): {}{}",
+            h.role,
+            h.status,
+            h.subprotocol
+                .as_ref()
+                .map(|p| format!(", subprotocol {p}"))
+                .unwrap_or_default()
+        ),
         EventKind::Options(o) => format!("{} options read back", o.len()),
         EventKind::TcpInfo(i) => format!(
             "TCP_INFO {} rtt {:.3} ms cwnd {} retrans {}",

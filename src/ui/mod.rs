@@ -18,6 +18,7 @@ pub mod sessions;
 pub mod stepper_panel;
 pub mod store_worker;
 pub mod tls_form;
+pub mod ws_form;
 
 pub use app::App;
 

@@ -158,6 +158,8 @@ pub struct SessionInfo {
     pub bursts: Vec<crate::engine::burst::BurstReport>,
     /// The TLS handshake's outcome, once it finished.
     pub tls: Option<Box<crate::engine::tls::TlsInfo>>,
+    /// The WebSocket opening handshake, once it finished.
+    pub ws_handshake: Option<Box<crate::engine::ws::WsHandshake>>,
     /// A TLS server's own certificate.
     pub tls_identity: Option<Box<crate::engine::tls::TlsIdentityInfo>>,
 }
@@ -217,6 +219,7 @@ impl SessionInfo {
             burst_done: 0,
             bursts: Vec::new(),
             tls: None,
+            ws_handshake: None,
             tls_identity: None,
         }
     }
@@ -436,6 +439,7 @@ impl Model {
                 self.child_entry(child);
             }
             EventKind::Tls(t) => info.tls = Some(t.clone()),
+            EventKind::WsHandshake(h) => info.ws_handshake = Some(h.clone()),
             EventKind::TlsIdentity(t) => info.tls_identity = Some(t.clone()),
             EventKind::Options(list) => info.options = list.clone(),
             EventKind::TcpInfo(i) => {
@@ -606,6 +610,7 @@ mod tests {
                     data: data.to_vec(),
                     requested: None,
                     truncated_from: None,
+                    ws: None,
                 }),
             )
         };

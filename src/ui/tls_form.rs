@@ -54,7 +54,8 @@ impl Default for TlsForm {
     }
 }
 
-fn list(s: &str) -> Vec<String> {
+/// A comma-separated list as typed: trimmed, empty items dropped.
+pub(super) fn list(s: &str) -> Vec<String> {
     s.split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
@@ -120,7 +121,7 @@ impl TlsForm {
             )),
         };
         let file = match kind {
-            SessionKind::TcpClient { .. } => TlsFile::Client {
+            SessionKind::TcpClient { .. } | SessionKind::WsClient { .. } => TlsFile::Client {
                 server_name: Some(self.server_name.trim().to_string()).filter(|s| !s.is_empty()),
                 alpn: list(&self.alpn),
                 roots: match self.roots {
@@ -134,7 +135,7 @@ impl TlsForm {
                 accept_invalid_certs: self.insecure,
                 handshake_timeout,
             },
-            SessionKind::TcpServer { .. } => TlsFile::Server {
+            SessionKind::TcpServer { .. } | SessionKind::WsServer { .. } => TlsFile::Server {
                 cert: if self.self_signed {
                     CertFile::SelfSigned {
                         names: list(&self.names),

@@ -18,6 +18,7 @@ use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureSc
 use super::error::OpError;
 use super::protocol::EventKind;
 use super::transport::{AtEof, Fed, Transport};
+use super::ws::Outgoing;
 
 mod certs;
 
@@ -567,7 +568,7 @@ impl Transport for TlsConn {
         }
         if !self.established && !self.conn.is_handshaking() {
             self.established = true;
-            fed.event = Some(EventKind::Tls(Box::new(self.info())));
+            fed.events.push(EventKind::Tls(Box::new(self.info())));
         }
         Ok(fed)
     }
@@ -576,8 +577,11 @@ impl Transport for TlsConn {
         self.established
     }
 
-    fn take(&mut self, data: &[u8]) -> usize {
-        self.conn.writer().write(data).unwrap_or(0)
+    fn take(&mut self, data: &[u8], _: Outgoing) -> Option<usize> {
+        match self.conn.writer().write(data) {
+            Ok(n) if n > 0 || data.is_empty() => Some(n),
+            _ => None,
+        }
     }
 
     fn wants_write(&self) -> bool {
@@ -707,14 +711,17 @@ mod tests {
         };
         let mut events = Vec::new();
         for _ in 0..4 {
-            events.extend(pump(&mut c, &mut s).event);
-            events.extend(pump(&mut s, &mut c).event);
+            events.extend(pump(&mut c, &mut s).events);
+            events.extend(pump(&mut s, &mut c).events);
         }
         assert!(c.ready() && s.ready());
         assert_eq!(events.len(), 2, "each side reports its handshake once");
         assert!(events.iter().all(|e| matches!(e, EventKind::Tls(_))));
         // Application bytes wait until taken, then arrive as plaintext.
-        assert_eq!(c.take("你好 tls".as_bytes()), "你好 tls".len());
+        assert_eq!(
+            c.take("你好 tls".as_bytes(), Outgoing::Auto),
+            Some("你好 tls".len())
+        );
         let fed = pump(&mut c, &mut s);
         assert_eq!(fed.plain, "你好 tls".as_bytes());
         // An orderly end is seen inside the layer; a bare FIN after the

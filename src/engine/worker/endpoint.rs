@@ -74,15 +74,18 @@ pub(super) struct Conn {
     pub(super) responder: Responder,
     pub(super) framer: Framer,
     /// Replies held for the session's reply delay, oldest first.
-    pub(super) delayed: VecDeque<(Instant, Reply)>,
+    pub(super) delayed: VecDeque<(Instant, Reply, Outgoing)>,
     /// Their bytes: they count against the send queue, like queued ones.
     pub(super) delayed_bytes: usize,
     pub(super) script: Script,
     /// TLS over this stream: records in and out of the socket, plaintext
     /// in the log.
     pub(super) layer: Option<Box<dyn Transport>>,
-    /// When an unfinished TLS handshake is given up.
+    /// When an unfinished TLS or WebSocket handshake is given up.
     pub(super) handshake_deadline: Option<Instant>,
+    /// A WebSocket close frame went out: the stream closes with this
+    /// reason once the peer's close answers it, or at this instant.
+    pub(super) ws_closing: Option<(Instant, CloseReason)>,
 }
 
 /// Counts one send or receive in its direction and logs it: the one
@@ -111,14 +114,21 @@ fn tally(
 
 impl Conn {
     /// Bytes the kernel took: counted and logged (`requested`: a send
-    /// that wrote fewer bytes than it offered).
-    pub(super) fn sent(&mut self, sink: &mut Sink, data: Vec<u8>, requested: Option<usize>) {
+    /// that wrote fewer bytes than it offered; `ws`: the message they were).
+    pub(super) fn sent(
+        &mut self,
+        sink: &mut Sink,
+        data: Vec<u8>,
+        requested: Option<usize>,
+        ws: Option<WsMeta>,
+    ) {
         let entry = LogEntry {
             dir: Direction::Out,
             peer: Some(self.peer.clone()),
             data,
             requested,
             truncated_from: None,
+            ws,
         };
         tally(
             sink,
@@ -129,8 +139,16 @@ impl Conn {
         );
     }
 
-    /// Bytes the application received: counted, seen by the script, logged.
-    pub(super) fn received(&mut self, sink: &mut Sink, data: Vec<u8>) {
+    /// What a message layer framed and sent: each frame logged.
+    pub(super) fn sent_frames(&mut self, sink: &mut Sink, frames: Vec<(Vec<u8>, WsMeta)>) {
+        for (data, meta) in frames {
+            self.sent(sink, data, None, Some(meta));
+        }
+    }
+
+    /// Bytes (or a message) the application received: counted, seen by
+    /// the script, logged.
+    pub(super) fn received(&mut self, sink: &mut Sink, data: Vec<u8>, ws: Option<WsMeta>) {
         self.script.rx_seen = true;
         let entry = LogEntry {
             dir: Direction::In,
@@ -138,6 +156,7 @@ impl Conn {
             data,
             requested: None,
             truncated_from: None,
+            ws,
         };
         tally(
             sink,
@@ -182,6 +201,7 @@ impl Dgram {
             data,
             requested,
             truncated_from: None,
+            ws: None,
         };
         tally(
             sink,
@@ -208,6 +228,7 @@ impl Dgram {
             data,
             requested: None,
             truncated_from,
+            ws: None,
         };
         tally(
             sink,

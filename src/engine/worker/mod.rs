@@ -36,7 +36,8 @@ use super::sink::Sink;
 use super::spec::{Family, HostPort, Responder, SessionKind, SessionSpec, StalePolicy, Step};
 use super::stream::{Crossing, ReadSide, StreamState, WriteSide};
 use super::tls::TlsSetup;
-use super::transport::{AtEof, Transport};
+use super::transport::{AtEof, Fed, Transport};
+use super::ws::{Opcode, Outgoing, Stack, WsLayer, WsMeta};
 use endpoint::{Conn, Dgram, Io, Registration};
 
 mod dgram;
@@ -62,6 +63,9 @@ const READS_PER_TURN: usize = 16;
 /// Datagrams per turn.
 const DGRAMS_PER_TURN: usize = 1024;
 const STATS_EVERY: Duration = Duration::from_millis(250);
+/// How long the peer has to answer our WebSocket close frame (its own
+/// close) before the connection is closed anyway.
+const WS_CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// SO_RCVBUF asked for UDP sessions that do not set one: the kernel's
 /// default (about 200 KiB) drops datagrams of a loopback burst while the
 /// loop is descheduled for a moment; a capture tool should not.
@@ -449,9 +453,9 @@ impl Worker {
             Command::Abort { target } if target == self.cx.top && !self.shape.has_own_stream() => {
                 self.end = Some(CloseReason::Local);
             }
-            Command::Close { .. } => match self.conns.get_mut(&target.child) {
-                Some(c) => c.st.close_once_sent(CloseReason::Local),
-                None => self.no_such(target, "close"),
+            Command::Close { .. } => match self.conns.contains_key(&target.child) {
+                true => self.close_stream(target.child, CloseReason::Local),
+                false => self.no_such(target, "close"),
             },
             Command::Abort { .. } => match self.conns.get_mut(&target.child) {
                 Some(c) => {
@@ -489,6 +493,21 @@ impl Worker {
                 }
                 None => self.no_such(target, "shutdown"),
             },
+            Command::Message { kind, data, .. } => {
+                if !self.spec.kind.is_websocket() {
+                    self.cx.sink.control(
+                        target,
+                        EventKind::Error(OpError::plain(
+                            format!("send {}", kind.label()),
+                            "messages and control frames are sent on WebSocket sessions only",
+                        )),
+                    );
+                } else if self.conns.contains_key(&target.child) {
+                    self.send_conn_as(target.child, data, SendMode::All, false, kind);
+                } else {
+                    self.no_such(target, "send");
+                }
+            }
             Command::Send { data, mode, to, .. } => {
                 if self.shape == kind::Shape::Datagram && target == self.cx.top {
                     self.send_dgram(data, to.as_deref());

@@ -71,11 +71,7 @@ impl Worker {
                     }
                     self.flush_conn(child);
                 }
-                Step::Close => {
-                    if let Some(c) = self.conns.get_mut(&child) {
-                        c.st.close_once_sent(CloseReason::ScriptDone);
-                    }
-                }
+                Step::Close => self.close_stream(child, CloseReason::ScriptDone),
             }
             self.cx.sink.control(
                 id,

@@ -83,6 +83,14 @@ impl Worker {
     }
 
     pub(super) fn setup(&mut self) -> Result<(), CloseReason> {
+        // wss:// needs no tls: Client(...) of its own: the defaults verify
+        // the server against the system's roots.
+        if self.spec.tls.is_none()
+            && let SessionKind::WsClient { url, .. } = &self.spec.kind
+            && url.secure
+        {
+            self.spec.tls = Some(crate::engine::tls::TlsSpec::Client(Default::default()));
+        }
         if let Some(t) = &self.spec.tls {
             // Files and the form refuse this; a spec built in code must not
             // reach direct writes that would bypass the record layer.
@@ -94,6 +102,7 @@ impl Worker {
             }
             let host = match &self.spec.kind {
                 SessionKind::TcpClient { remote, .. } => Some(remote.host.clone()),
+                SessionKind::WsClient { url, .. } => Some(url.host.host.clone()),
                 _ => None,
             };
             let (setup, identity) =
@@ -173,13 +182,9 @@ impl Worker {
         script: bool,
         auto: bool,
     ) -> Result<(), CloseReason> {
-        let tls = match &self.tls {
-            Some(setup) => {
-                Some(Box::new(setup.start().map_err(CloseReason::Error)?) as Box<dyn Transport>)
-            }
-            None => None,
-        };
-        let client_tls = tls.is_some() && !self.spec.kind.is_server();
+        let layer = self.start_layer()?;
+        // A client's layer speaks first (a ClientHello, a WebSocket request).
+        let speaks_first = layer.as_ref().is_some_and(|t| t.wants_write());
         let peer_text = peer.to_string();
         let (responder, steps) = match self.spec.kind {
             // The script drives end 1; the responder answers on end 2.
@@ -209,20 +214,57 @@ impl Worker {
                 delayed: VecDeque::new(),
                 delayed_bytes: 0,
                 script: Script::new(steps),
-                handshake_deadline: tls.as_ref().and(
-                    self.spec
-                        .tls
-                        .as_ref()
-                        .map(|t| now() + t.handshake_timeout()),
-                ),
-                layer: tls,
+                handshake_deadline: layer.as_ref().map(|_| {
+                    now()
+                        + self
+                            .spec
+                            .tls
+                            .as_ref()
+                            .map_or(crate::engine::tls::DEFAULT_HANDSHAKE_TIMEOUT, |t| {
+                                t.handshake_timeout()
+                            })
+                }),
+                layer,
+                ws_closing: None,
             },
         );
-        if client_tls {
-            // The ClientHello goes out at once.
+        if speaks_first {
             self.flush_conn(id.child);
         }
         Ok(())
+    }
+
+    /// The layers a new stream gets: TLS, WebSocket, or WebSocket on TLS.
+    fn start_layer(&self) -> Result<Option<Box<dyn Transport>>, CloseReason> {
+        let tls = match &self.tls {
+            Some(setup) => {
+                Some(Box::new(setup.start().map_err(CloseReason::Error)?) as Box<dyn Transport>)
+            }
+            None => None,
+        };
+        let ws: Option<Box<dyn Transport>> = match &self.spec.kind {
+            SessionKind::WsClient {
+                url,
+                headers,
+                subprotocols,
+                auto_pong,
+            } => Some(Box::new(
+                WsLayer::client(url, headers, subprotocols, *auto_pong)
+                    .map_err(CloseReason::Error)?,
+            )),
+            SessionKind::WsServer {
+                path,
+                subprotocols,
+                auto_pong,
+                ..
+            } => Some(Box::new(WsLayer::server(path, subprotocols, *auto_pong))),
+            _ => None,
+        };
+        Ok(match (tls, ws) {
+            (Some(t), Some(w)) => Some(Box::new(Stack::new(t, w))),
+            (t, None) => t,
+            (None, w) => w,
+        })
     }
 
     /// Says that a socket can be reached from other machines.

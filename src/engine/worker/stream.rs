@@ -5,11 +5,19 @@ use super::*;
 
 impl Worker {
     pub(super) fn send_conn(&mut self, child: u32, data: Vec<u8>, mode: SendMode) {
-        self.send_conn_as(child, data, mode, false)
+        self.send_conn_as(child, data, mode, false, Outgoing::Auto)
     }
 
-    /// `reply`: the responder's bytes, queued whatever the queue holds.
-    pub(super) fn send_conn_as(&mut self, child: u32, data: Vec<u8>, mode: SendMode, reply: bool) {
+    /// `reply`: the responder's bytes, queued whatever the queue holds;
+    /// `kind`: what a message layer sends them as.
+    pub(super) fn send_conn_as(
+        &mut self,
+        child: u32,
+        data: Vec<u8>,
+        mode: SendMode,
+        reply: bool,
+        kind: Outgoing,
+    ) {
         let limits = self.spec.limits;
         let auto = self.spec.auto_read;
         let Some(c) = self.conns.get_mut(&child) else {
@@ -26,7 +34,7 @@ impl Worker {
             );
             return;
         }
-        if data.is_empty() {
+        if data.is_empty() && kind == Outgoing::Auto {
             return;
         }
         // Over TLS every write goes through the record layer's queue.
@@ -76,10 +84,41 @@ impl Worker {
                     );
                     return;
                 }
-                c.st.queue.push(data);
+                if matches!(kind, Outgoing::Close(_)) && c.ws_closing.is_none() {
+                    c.ws_closing = Some((now() + WS_CLOSE_WAIT, CloseReason::Local));
+                }
+                c.st.queue.push_as(data, kind);
                 c.counters.queued_out = c.st.queue.len() as u64;
                 self.flush_conn(child);
             }
+        }
+    }
+
+    /// Closes a stream gracefully: once its queue is sent, and on a
+    /// WebSocket after the closing handshake (our close frame, 1000, then
+    /// the peer's), which is given [`WS_CLOSE_WAIT`]. Asked again while
+    /// it waits, it closes once the queue is sent.
+    pub(super) fn close_stream(&mut self, child: u32, reason: CloseReason) {
+        let Some(c) = self.conns.get_mut(&child) else {
+            return;
+        };
+        let handshake = self.spec.kind.is_websocket()
+            && c.layer.as_ref().is_some_and(|t| t.ready())
+            && c.ws_closing.is_none()
+            && c.st.can_send();
+        if !handshake {
+            c.st.close_once_sent(reason);
+            return;
+        }
+        self.send_conn_as(
+            child,
+            Vec::new(),
+            SendMode::All,
+            true,
+            Outgoing::Close(1000),
+        );
+        if let Some(c) = self.conns.get_mut(&child) {
+            c.ws_closing = Some((now() + WS_CLOSE_WAIT, reason));
         }
     }
 
@@ -112,14 +151,19 @@ impl Worker {
                 while t.ready()
                     && let Some(chunk) = c.st.queue.front()
                 {
-                    let n = t.take(chunk);
-                    if n == 0 {
+                    let kind = c.st.queue.front_kind();
+                    let Some(n) = t.take(chunk, kind) else {
                         break;
-                    }
+                    };
                     let data = chunk[..n].to_vec();
                     c.st.queue.advance(n);
-                    moved += n;
-                    c.sent(&mut self.cx.sink, data, None);
+                    moved += 1;
+                    // A message layer says what it framed; a byte layer's
+                    // sends are the bytes it took.
+                    match t.sent() {
+                        Some(frames) => c.sent_frames(&mut self.cx.sink, frames),
+                        None => c.sent(&mut self.cx.sink, data, None, None),
+                    }
                 }
                 if c.st.shutdown_due() {
                     t.close();
@@ -148,7 +192,7 @@ impl Worker {
                     let requested = (n < chunk.len()).then_some(chunk.len());
                     let data = chunk[..n].to_vec();
                     c.st.queue.advance(n);
-                    c.sent(&mut self.cx.sink, data, requested);
+                    c.sent(&mut self.cx.sink, data, requested, None);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -235,8 +279,8 @@ impl Worker {
         self.apply_after(child, after);
     }
 
-    pub(super) fn send_reply(&mut self, child: u32, r: Reply) {
-        self.queue_reply(child, r);
+    pub(super) fn send_reply(&mut self, child: u32, r: Reply, kind: Outgoing) {
+        self.queue_reply(child, r, kind);
         self.flush_conn(child);
     }
 
@@ -244,7 +288,9 @@ impl Worker {
     /// are all queued before the one flush: flushing after each let the
     /// first one empty the queue and fire a close waiting for the peer's
     /// FIN, and the rest of the turn's replies were lost.
-    pub(super) fn queue_reply(&mut self, child: u32, r: Reply) {
+    /// `kind`: what a message layer sends it as (a WebSocket reply goes
+    /// in the kind of the message it answers).
+    pub(super) fn queue_reply(&mut self, child: u32, r: Reply, kind: Outgoing) {
         let Some(c) = self.conns.get_mut(&child) else {
             return;
         };
@@ -254,12 +300,12 @@ impl Worker {
         if !c.st.can_send() || !self.spec.auto_read {
             // send_conn_as says why a shut side cannot send, and a manual
             // session writes at once, in its socket's own mode.
-            self.send_conn_as(child, r.data.into_bytes(), SendMode::All, true);
+            self.send_conn_as(child, r.data.into_bytes(), SendMode::All, true, kind);
         } else if !r.data.is_empty() {
             // A reply is never refused for a full queue: reading stops
             // instead (see `read_conn`), so the queue stays near its
             // high-water mark.
-            c.st.queue.push(r.data.into_bytes());
+            c.st.queue.push_as(r.data.into_bytes(), kind);
             c.counters.queued_out = c.st.queue.len() as u64;
         }
         if r.close
@@ -283,7 +329,7 @@ impl Worker {
         if !c.st.reading() || c.reg == Registration::Manual {
             return;
         }
-        let mut replies: Vec<Reply> = Vec::new();
+        let mut replies: Vec<(Reply, Outgoing)> = Vec::new();
         let mut reply_bytes = 0;
         let mut more = false;
         let high_water = self.spec.limits.high_water;
@@ -326,27 +372,62 @@ impl Worker {
                     let emptied = short_read_ends && n < cap;
                     let mut data = self.rx.take(n);
                     let mut peer_closed = false;
-                    if let Some(t) = c.layer.as_mut() {
-                        match t.feed(&data) {
-                            Ok(fed) => {
-                                if let Some(ev) = fed.event {
-                                    self.cx.sink.control(c.id, ev);
-                                }
-                                peer_closed = fed.closed;
-                                data = fed.plain;
-                            }
-                            Err(e) => {
-                                // The layer queued an alert; it goes out before the close.
-                                if let Some(mut s) = c.io.socket() {
-                                    let _ = t.write_to(&mut s);
-                                }
-                                after = After::Close(CloseReason::Error(e));
-                                break;
-                            }
+                    if let Some(mut t) = c.layer.take() {
+                        let fed = t.feed(&data);
+                        // Pongs and close replies the layer sent itself,
+                        // logged after what they answer.
+                        let own = t.sent().unwrap_or_default();
+                        let fed = fed.unwrap_or_else(|e| Fed {
+                            failed: Some(e),
+                            ..Fed::default()
+                        });
+                        for ev in fed.events {
+                            self.cx.sink.control(c.id, ev);
                         }
+                        peer_closed = fed.closed;
+                        data = fed.plain;
+                        let messages = fed.messages;
+                        if let Some(e) = fed.failed {
+                            // What the layer queued (a TLS alert, a
+                            // WebSocket close frame) goes out first, and
+                            // the frames that came with the fault are shown.
+                            if let Some(mut s) = c.io.socket() {
+                                let _ = t.write_to(&mut s);
+                            }
+                            c.layer = Some(t);
+                            for (m, meta) in messages {
+                                c.received(&mut self.cx.sink, m, Some(meta));
+                            }
+                            c.sent_frames(&mut self.cx.sink, own);
+                            after = After::Close(CloseReason::Error(e));
+                            break;
+                        }
+                        c.layer = Some(t);
+                        if !messages.is_empty() {
+                            c.last_rx = now();
+                        }
+                        for (m, meta) in messages {
+                            // Responders answer messages, in their kind;
+                            // control frames are the layer's business.
+                            let kind = match meta.opcode {
+                                Opcode::Text => Some(Outgoing::Text),
+                                Opcode::Binary | Opcode::Continuation => Some(Outgoing::Binary),
+                                _ => None,
+                            };
+                            if let Some(kind) = kind
+                                && c.responder.is_active()
+                            {
+                                for r in c.responder.respond(&mut c.framer, &m) {
+                                    reply_bytes += r.data.len();
+                                    replies.push((r, kind));
+                                }
+                            }
+                            c.received(&mut self.cx.sink, m, Some(meta));
+                        }
+                        c.sent_frames(&mut self.cx.sink, own);
                         if data.is_empty() {
                             if peer_closed {
-                                after = peer_eof(&mut self.cx.sink, c, keep_open);
+                                after = layer_end(&mut self.cx.sink, c, keep_open);
                                 break;
                             }
                             if emptied {
@@ -359,13 +440,13 @@ impl Worker {
                     if c.responder.is_active() {
                         for r in c.responder.respond(&mut c.framer, &data) {
                             reply_bytes += r.data.len();
-                            replies.push(r);
+                            replies.push((r, Outgoing::Auto));
                         }
                     }
-                    c.received(&mut self.cx.sink, data);
+                    c.received(&mut self.cx.sink, data, None);
                     if peer_closed {
                         // close_notify: the TLS stream's end of data.
-                        after = peer_eof(&mut self.cx.sink, c, keep_open);
+                        after = layer_end(&mut self.cx.sink, c, keep_open);
                         break;
                     }
                     if emptied {
@@ -393,17 +474,17 @@ impl Worker {
             Some(d) if !replies.is_empty() => {
                 if let Some(c) = self.conns.get_mut(&child) {
                     let due = now() + d;
-                    for r in replies {
+                    for (r, kind) in replies {
                         c.delayed_bytes += r.data.len();
-                        c.delayed.push_back((due, r));
+                        c.delayed.push_back((due, r, kind));
                     }
                 }
             }
             _ => {
-                for r in replies {
+                for (r, kind) in replies {
                     // "Close after this reply": nothing after it goes out.
                     let close = r.close;
-                    self.queue_reply(child, r);
+                    self.queue_reply(child, r, kind);
                     if close {
                         break;
                     }
@@ -451,7 +532,7 @@ impl Worker {
                     After::Nothing
                 }
                 Ok(n) => {
-                    c.received(&mut self.cx.sink, uninit_as_bytes(&buf, n));
+                    c.received(&mut self.cx.sink, uninit_as_bytes(&buf, n), None);
                     After::Nothing
                 }
                 Err(e) => {
@@ -505,6 +586,17 @@ pub(super) fn peer_eof(sink: &mut Sink, c: &mut Conn, keep_open: bool) -> After 
     }
 }
 
+/// The peer ended its side inside the layer (TLS close_notify, a
+/// WebSocket close frame): as a FIN, but a closing handshake we began
+/// ends with our reason.
+fn layer_end(sink: &mut Sink, c: &mut Conn, keep_open: bool) -> After {
+    let after = peer_eof(sink, c, keep_open);
+    if let Some((_, r)) = c.ws_closing.take() {
+        c.st.close_after_flush(r);
+    }
+    after
+}
+
 pub(super) fn read_error_reason(e: &io::Error) -> CloseReason {
     match errno_of(e) {
         libc::ECONNRESET => CloseReason::PeerReset,
@@ -531,6 +623,7 @@ pub(super) fn direct_send(sink: &mut Sink, c: &mut Conn, data: &[u8], mode: Send
                     sink,
                     chunk[..n].to_vec(),
                     (n < chunk.len()).then_some(chunk.len()),
+                    None,
                 );
                 off += n;
                 if mode == SendMode::Once {

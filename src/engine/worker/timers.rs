@@ -22,11 +22,14 @@ impl Worker {
             if let Some(w) = c.script.wait_until {
                 consider(w);
             }
-            if let Some((w, _)) = c.delayed.front() {
+            if let Some((w, _, _)) = c.delayed.front() {
                 consider(*w);
             }
             if let Some(w) = c.handshake_deadline {
                 consider(w);
+            }
+            if let Some((w, _)) = &c.ws_closing {
+                consider(*w);
             }
             // Silence counts only while we read.
             if let Some(rt) = rt
@@ -63,17 +66,17 @@ impl Worker {
         let due: Vec<u32> = self
             .conns
             .iter()
-            .filter(|(_, c)| c.delayed.front().is_some_and(|(w, _)| t >= *w))
+            .filter(|(_, c)| c.delayed.front().is_some_and(|(w, _, _)| t >= *w))
             .map(|(k, _)| *k)
             .collect();
         for child in due {
             while let Some(c) = self.conns.get_mut(&child)
                 && !c.st.is_closing()
-                && c.delayed.front().is_some_and(|(w, _)| t >= *w)
-                && let Some((_, r)) = c.delayed.pop_front()
+                && c.delayed.front().is_some_and(|(w, _, _)| t >= *w)
+                && let Some((_, r, kind)) = c.delayed.pop_front()
             {
                 c.delayed_bytes -= r.data.len();
-                self.send_reply(child, r);
+                self.send_reply(child, r, kind);
             }
             self.flush_conn(child);
         }
@@ -100,6 +103,7 @@ impl Worker {
             self.advance_script_dgram();
         }
         self.handshake_timeouts(t);
+        self.close_waits(t);
         let Some(rt) = self.spec.read_timeout.filter(|_| self.spec.auto_read) else {
             return;
         };
@@ -143,7 +147,31 @@ impl Worker {
         }
     }
 
-    /// Ends connections whose TLS handshake has not finished in time.
+    /// Ends WebSocket connections whose peer has not answered our close
+    /// frame in time.
+    pub(super) fn close_waits(&mut self, t: Instant) {
+        for c in self.conns.values_mut() {
+            if let Some((w, _)) = &c.ws_closing
+                && t >= *w
+                && let Some((_, r)) = c.ws_closing.take()
+            {
+                self.cx.sink.control(
+                    c.id,
+                    EventKind::Warning {
+                        code: "close_unanswered",
+                        message: format!(
+                            "the peer did not answer our close frame within {}; the connection is closed anyway",
+                            ms(WS_CLOSE_WAIT)
+                        ),
+                    },
+                );
+                c.st.close(r);
+            }
+        }
+    }
+
+    /// Ends connections whose TLS or WebSocket handshake has not finished
+    /// in time.
     pub(super) fn handshake_timeouts(&mut self, t: Instant) {
         let limit = self
             .spec
@@ -152,6 +180,17 @@ impl Worker {
             .map_or(crate::engine::tls::DEFAULT_HANDSHAKE_TIMEOUT, |s| {
                 s.handshake_timeout()
             });
+        let (op, hint) = if self.spec.kind.is_websocket() {
+            (
+                "websocket handshake",
+                "the peer connected but did not finish the WebSocket upgrade; is it a WebSocket endpoint?",
+            )
+        } else {
+            (
+                "tls handshake",
+                "the peer connected but did not complete TLS; raise handshake_timeout if it is only slow",
+            )
+        };
         for c in self.conns.values_mut() {
             let Some(w) = c.handshake_deadline else {
                 continue;
@@ -160,19 +199,15 @@ impl Worker {
                 c.handshake_deadline = None;
             } else if t >= w {
                 c.handshake_deadline = None;
-                self.cx.sink.control(
-                    c.id,
-                    EventKind::Timeout {
-                        op: "tls handshake",
-                        after: limit,
-                    },
-                );
+                self.cx
+                    .sink
+                    .control(c.id, EventKind::Timeout { op, after: limit });
                 c.st.close(CloseReason::Error(
                     OpError::plain(
-                        "tls handshake",
+                        op,
                         format!("the handshake did not finish within {}", ms(limit)),
                     )
-                    .with_hint("the peer connected but did not complete TLS; raise handshake_timeout if it is only slow"),
+                    .with_hint(hint),
                 ));
             }
         }

@@ -32,8 +32,12 @@ impl Shape {
     /// (step mode, bursts).
     pub(crate) fn of(kind: &SessionKind) -> Option<Shape> {
         Some(match kind {
-            SessionKind::TcpClient { .. } | SessionKind::UnixClient { .. } => Shape::Client,
-            SessionKind::TcpServer { .. } | SessionKind::UnixServer { .. } => Shape::Server,
+            SessionKind::TcpClient { .. }
+            | SessionKind::UnixClient { .. }
+            | SessionKind::WsClient { .. } => Shape::Client,
+            SessionKind::TcpServer { .. }
+            | SessionKind::UnixServer { .. }
+            | SessionKind::WsServer { .. } => Shape::Server,
             SessionKind::Udp { .. } | SessionKind::UnixDatagram { .. } => Shape::Datagram,
             SessionKind::SocketPair => Shape::Pair,
             SessionKind::Serial(_) => Shape::Serial,
@@ -55,6 +59,9 @@ impl Worker {
             SessionKind::TcpClient { remote, local } => self.setup_tcp_client(&remote, local),
             SessionKind::UnixClient { path } => self.setup_unix_client(&path),
             SessionKind::TcpServer { local, backlog } => self.setup_tcp_server(local, backlog),
+            // A WebSocket is TCP with layers on the stream (see `start_layer`).
+            SessionKind::WsClient { url, .. } => self.setup_tcp_client(&url.host, None),
+            SessionKind::WsServer { local, .. } => self.setup_tcp_server(local, 128),
             SessionKind::UnixServer {
                 path,
                 backlog,
