@@ -91,6 +91,20 @@ click 34 289      # "Use TLS"
 click 130 243     # "Canned replies" (the second line of the responder row)
 shot form-responder-tls
 stop
+# 7b. WebSocket over TLS: the handshake rows, text messages, a ping and
+#     the server's automatic pong, and a binary message typed as hex, each
+#     row tagged with its opcode.
+start --open screenshots/ws.ron
+click 538 719     # "ping"
+click 330 742     # "Send"
+click 430 557     # payload as "Hex"
+click 640 612     # the payload
+xdotool type --delay 40 "00 ff 10 20"
+click 484 719     # "binary"
+click 330 742     # "Send"
+sleep 1
+shot websocket
+stop
 # 8. The light theme at 1280x800.
 theme Light
 start --open screenshots/demo.ron

@@ -938,7 +938,12 @@ impl OpenForm {
         }
         if self.takes_tls() {
             let client = matches!(self.kind, KindChoice::TcpClient | KindChoice::WsClient);
-            self.tls.ui(ui, client, problems.of(L::TLS));
+            let title = match self.kind {
+                KindChoice::WsClient => L::WSS_TRUST,
+                KindChoice::WsServer => L::USE_TLS_WSS,
+                _ => L::USE_TLS,
+            };
+            self.tls.ui(ui, client, title, problems.of(L::TLS));
         }
         if !self.kept_steps.is_empty() {
             ui.horizontal_wrapped(|ui| {

@@ -175,3 +175,5 @@ pub const WS_PATH: &str = "Path";
 pub const WS_AUTO_PONG: &str = "Auto pong";
 pub const WS_SEND_AS: &str = "Send as";
 pub const WS_CLOSE_CODE: &str = "code";
+pub const WSS_TRUST: &str = "TLS settings (else: system roots)";
+pub const USE_TLS_WSS: &str = "Use TLS (wss)";

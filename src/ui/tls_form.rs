@@ -156,9 +156,11 @@ impl TlsForm {
             .map_err(|(_, m)| m)
     }
 
-    /// Draws the TLS fields for a client (`client`) or a server.
-    pub fn ui(&mut self, ui: &mut egui::Ui, client: bool, problem: Option<&str>) {
-        ui.checkbox(&mut self.on, L::USE_TLS);
+    /// Draws the TLS fields for a client (`client`) or a server, under a
+    /// checkbox titled `title` (a wss client has TLS anyway: its box
+    /// says that the settings are optional).
+    pub fn ui(&mut self, ui: &mut egui::Ui, client: bool, title: &str, problem: Option<&str>) {
+        ui.checkbox(&mut self.on, title);
         if !self.on {
             return;
         }
