@@ -31,6 +31,7 @@ fn entry_event(i: u64) -> Event {
             requested: None,
             truncated_from: None,
             ws: None,
+            framed: None,
         }),
     }
 }

@@ -318,6 +318,12 @@ pub fn event_json(ev: &Event, enc: Encoding, data_limit: Option<usize>) -> Value
                     m.insert("invalid_utf8".into(), json!(true));
                 }
             }
+            if let Some(f) = &e.framed {
+                m.insert("chunks".into(), json!(f.chunks));
+                if f.partial {
+                    m.insert("partial".into(), json!(true));
+                }
+            }
         }
         EventKind::WsHandshake(h) => {
             m.insert("role".into(), json!(h.role));

@@ -25,6 +25,7 @@ use crate::engine::stepper::Call;
 use crate::engine::tls::{Identity, Roots, TlsClientSpec, TlsServerSpec, TlsSpec};
 pub use crate::engine::written::{Payload, Typed, payload_for};
 
+mod framing_file;
 mod options_file;
 mod ws_file;
 pub use options_file::{OptValueFile, OptionsFile};
@@ -1363,6 +1364,10 @@ pub struct SessionFile {
     /// TLS over the stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFile>,
+    /// How a plain stream's received bytes are cut into messages:
+    /// `Delimiter(Escaped("\r\n"))`, `LengthPrefix(bytes: 2)`, `Fixed(16)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framing: Option<framing_file::FramingFile>,
 }
 
 /// A named payload: `(name: "greeting", payload: Text("你好"))`, with an
@@ -2002,6 +2007,9 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
     if let Some(t) = f.tls {
         spec.tls = Some(tls_spec(t, &spec.kind, spec.auto_read)?);
     }
+    if let Some(fr) = f.framing {
+        spec.framing = framing_file::to_spec(fr, &spec.kind, spec.auto_read, encoding)?;
+    }
     spec.steps = steps;
     spec.keep_open_after_peer_fin = f.keep_open_after_peer_fin;
     spec.limits = limits;
@@ -2243,6 +2251,7 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
             })
             .collect(),
         tls: spec.tls.as_ref().map(tls_file),
+        framing: framing_file::from_spec(&spec.framing, enc),
     }
 }
 

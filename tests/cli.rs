@@ -1338,3 +1338,59 @@ fn the_websocket_examples_talk_and_print_frames() {
     sigterm(&server);
     assert_eq!(wait_exit(&mut server), 0);
 }
+
+/// Framing in a file: each line is one `received` line with the recv
+/// chunks that made it, and what the FIN cut short says `partial`.
+#[test]
+fn a_framed_server_prints_a_line_per_message_with_its_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let file = write(
+        dir.path(),
+        "framed.ron",
+        &format!(
+            r#"(name: "framed", kind: TcpServer(local: "127.0.0.1:{port}"),
+                framing: LengthPrefix(bytes: 2), responder: Echo)"#
+        ),
+    );
+    let (mut child, mut out) = spawn_run(&file);
+    out.wait("listening", |v| v["event"] == "listening");
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_nodelay(true).unwrap();
+    for piece in [&b"\x00\x05hel"[..], b"lo\x00\x02hi\x00\x09cut"] {
+        c.write_all(piece).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let closed = out.wait("child closed", |v| {
+        v["event"] == "closed" && v["session"] == "1.1"
+    });
+    assert_eq!(closed["reason"], "peer_closed");
+    let v = out.seen.clone();
+    let got = events(&v, "1.1", "received");
+    let rows: Vec<(&str, usize, bool)> = got
+        .iter()
+        .map(|l| {
+            let chunks = l["chunks"].as_array().expect("chunks on a framed row");
+            let sum: u64 = chunks.iter().map(|c| c.as_u64().unwrap()).sum();
+            assert_eq!(sum, l["len"].as_u64().unwrap(), "{l}");
+            (
+                l["hex"].as_str().unwrap(),
+                chunks.len(),
+                l["partial"] == true,
+            )
+        })
+        .collect();
+    let hexes: Vec<&str> = rows.iter().map(|r| r.0).collect();
+    assert_eq!(
+        hexes,
+        ["00 05 68 65 6c 6c 6f", "00 02 68 69", "00 09 63 75 74"],
+        "{got:#?}"
+    );
+    assert_eq!(
+        rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        [false, false, true]
+    );
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child), 0);
+}

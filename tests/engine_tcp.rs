@@ -892,3 +892,61 @@ fn the_tables_new_options_are_set_and_read_back_under_their_c_names() {
     h.send(Command::Close { target: id });
     assert_eq!(h.closed(id), CloseReason::Local);
 }
+
+/// WebSocket issue, item 5: a plain stream framed as messages. What the
+/// peer writes in pieces comes out as whole lines, each with the recvs
+/// that made it; the echo answers per line; what the FIN cut short is
+/// shown as partial.
+#[test]
+fn framing_cuts_a_stream_into_messages_with_the_recvs_that_made_them() {
+    use sockscope::engine::framing::Framing;
+    let mut h = Harness::new();
+    let mut spec = server("127.0.0.1:0");
+    spec.responder = Responder::Echo;
+    spec.framing = Framing::Delimiter(b"\n".to_vec().into());
+    let srv = h.open(spec);
+    let addr = h.listening(srv);
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_nodelay(true).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    // Pauses between the pieces, so the server's recvs end between them.
+    for piece in [&b"hel"[..], b"lo\nworld\nby", b"e\ntail"] {
+        c.write_all(piece).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut echoed = Vec::new();
+    c.read_to_end(&mut echoed).unwrap();
+    assert_eq!(
+        echoed, b"hello\nworld\nbye\ntail",
+        "the echo answers each message"
+    );
+    let (child, _) = h.accepted(srv);
+    h.closed(child);
+    let rows: Vec<(Vec<u8>, Vec<usize>, bool)> = h
+        .seen
+        .iter()
+        .filter(|e| e.session == child)
+        .filter_map(|e| match &e.kind {
+            EventKind::Log(l) if l.dir == Direction::In => {
+                let f = l.framed.clone().expect("framed rows");
+                Some((l.data.clone(), f.chunks, f.partial))
+            }
+            _ => None,
+        })
+        .collect();
+    let texts: Vec<&[u8]> = rows.iter().map(|r| &r.0[..]).collect();
+    assert_eq!(texts, [&b"hello\n"[..], b"world\n", b"bye\n", b"tail"]);
+    for (data, chunks, _) in &rows {
+        assert_eq!(chunks.iter().sum::<usize>(), data.len(), "{chunks:?}");
+    }
+    assert!(
+        rows.iter().any(|r| r.1.len() > 1),
+        "a message that came in pieces says so: {rows:?}"
+    );
+    assert_eq!(
+        rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        [false, false, false, true],
+        "only the tail the FIN cut is partial"
+    );
+}

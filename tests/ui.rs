@@ -2500,3 +2500,49 @@ fn websocket_server_and_client_from_the_form_send_frames_of_each_kind() {
         "our close and its answer are not shown",
     );
 }
+
+/// WebSocket issue, item 5: framing from the form. Lines written in
+/// pieces are one row each (not a row per recv), the echo answers each.
+#[test]
+fn a_framed_tcp_server_from_the_form_logs_a_row_per_line() {
+    let mut h = harness(Vec::new());
+    server_in_form(&mut h);
+    click(&mut h, L::FRAMING);
+    click(&mut h, L::FRAMING_DELIMITER);
+    assert_eq!(
+        h.get_by_label(L::FRAMING_ENDS_WITH).value().as_deref(),
+        Some("\\n")
+    );
+    click(&mut h, L::RESPONDER_ECHO);
+    let before = h.state().model().sessions().len();
+    click(&mut h, L::OPEN);
+    step_until(&mut h, "opened", |a| {
+        a.model().sessions().len() == before + 1
+    });
+    let srv = h.state().selected().unwrap();
+    step_until(&mut h, "listening", |a| listening_port(a, srv).is_some());
+    let addr = listening_port(h.state(), srv).unwrap();
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_nodelay(true).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    for piece in [&b"hel"[..], b"lo\nwor", b"ld\n"] {
+        c.write_all(piece).unwrap();
+        h.run_steps(2);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut echo = [0u8; 12];
+    c.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"hello\nworld\n");
+    let child = srv.child(1);
+    step_until(&mut h, "two messages", |a| {
+        a.model()
+            .get(child)
+            .is_some_and(|i| i.counters.msgs_in == 2)
+    });
+    h.run_steps(3);
+    h.get_by_label_contains(&format!("{child} server")).click();
+    step_until(&mut h, "child log", |a| a.log_data_rows() >= 4);
+    // Two lines in, two echoes out: four rows, not a row per piece.
+    assert_eq!(h.state().log_data_rows(), 4);
+    wait_labels_containing(&mut h, "hello\\n", 2, "the line is one row, and its echo");
+}

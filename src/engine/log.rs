@@ -132,6 +132,7 @@ fn empty() -> LogEntry {
         requested: None,
         truncated_from: None,
         ws: None,
+        framed: None,
     }
 }
 
@@ -375,6 +376,7 @@ mod tests {
                 requested: None,
                 truncated_from: None,
                 ws: None,
+                framed: None,
             }),
         }
     }

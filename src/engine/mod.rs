@@ -8,6 +8,7 @@ pub mod burst;
 pub mod checksum;
 pub mod codec;
 pub mod error;
+pub mod framing;
 pub mod log;
 pub mod options;
 pub mod protocol;

@@ -141,6 +141,8 @@ pub struct LogEntry {
     pub truncated_from: Option<usize>,
     /// On a WebSocket: what message or frame the bytes were.
     pub ws: Option<super::ws::WsMeta>,
+    /// On a stream with message framing: the recv chunks that made it.
+    pub framed: Option<super::framing::Framed>,
 }
 
 /// Who ended one direction of a stream.

@@ -405,6 +405,9 @@ pub struct SessionSpec {
     pub snippets: Vec<Snippet>,
     /// TLS over the stream (TCP client or server only).
     pub tls: Option<super::tls::TlsSpec>,
+    /// How a plain stream's received bytes are cut into messages (log
+    /// rows and what responders answer).
+    pub framing: super::framing::Framing,
 }
 
 impl SessionSpec {
@@ -427,6 +430,7 @@ impl SessionSpec {
             limits: Limits::default(),
             snippets: Vec::new(),
             tls: None,
+            framing: Default::default(),
         }
     }
 }

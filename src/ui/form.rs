@@ -142,6 +142,8 @@ pub struct OpenForm {
     pub serial: super::serial_form::SerialForm,
     /// The WebSocket rows.
     pub ws: super::ws_form::WsForm,
+    /// How a plain stream's bytes are cut into messages.
+    pub framing: super::framing_form::FramingForm,
     /// A script kept from a duplicated session.
     pub kept_steps: Vec<crate::engine::spec::Step>,
     /// This frame's validation, shared by the fields and the Open button.
@@ -181,6 +183,7 @@ impl Default for OpenForm {
             tls: TlsForm::default(),
             serial: Default::default(),
             ws: Default::default(),
+            framing: Default::default(),
             kept_steps: Vec::new(),
             checked: None,
             responder_cache: Default::default(),
@@ -220,6 +223,7 @@ fn form_field(field: &str) -> &'static str {
         "path" => L::PATH,
         "responder" | "reply_delay" => L::RESPONDER,
         "tls" => L::TLS,
+        "framing" => L::FRAMING,
         // An option's error names its key; the option's own label shows it.
         key => OptName::from_key(key).map_or("Options", |n| n.def().label),
     }
@@ -280,6 +284,7 @@ impl OpenForm {
             encoding: spec.encoding.name().to_string(),
             responder: ResponderForm::load(&spec.responder, spec.reply_delay, spec.encoding),
             tls: TlsForm::load(spec.tls.as_ref()),
+            framing: super::framing_form::FramingForm::load(&spec.framing, spec.encoding),
             kept_steps: spec.steps.clone(),
             keep_open: spec.keep_open_after_peer_fin,
             auto_read: spec.auto_read,
@@ -665,6 +670,15 @@ impl OpenForm {
         spec.responder = responder;
         spec.reply_delay = reply_delay;
         spec.tls = tls;
+        if self.takes_framing() {
+            match self.framing.framing(spec.encoding) {
+                Ok(f) => spec.framing = f,
+                Err(m) => {
+                    p.add(L::FRAMING, m);
+                    return (None, p);
+                }
+            }
+        }
         spec.steps = self.kept_steps.clone();
         spec.keep_open_after_peer_fin = self.keep_open;
         if let Some(n) = recv_buffer {
@@ -912,6 +926,14 @@ impl OpenForm {
                     });
                     ui.end_row();
                 }
+                if self.takes_framing() {
+                    let p = &problems;
+                    self.framing.ui(ui, &|ui, label| {
+                        if let Some(m) = p.of(label) {
+                            ui.colored_label(ui.visuals().error_fg_color, format!("! {m}"));
+                        }
+                    });
+                }
                 if self.kind == KindChoice::UnixServer {
                     ui.label("Stale file");
                     ui.checkbox(
@@ -1157,6 +1179,20 @@ impl OpenForm {
             self.kind,
             KindChoice::TcpClient | KindChoice::UnixClient | KindChoice::WsClient
         )
+    }
+
+    /// Plain streams: TCP, Unix stream, socketpair and serial (datagrams
+    /// are messages already; a WebSocket has frames of its own).
+    fn takes_framing(&self) -> bool {
+        matches!(
+            self.kind,
+            KindChoice::TcpClient
+                | KindChoice::TcpServer
+                | KindChoice::UnixClient
+                | KindChoice::UnixServer
+                | KindChoice::SocketPair
+                | KindChoice::Serial
+        ) && self.auto_read
     }
 
     /// TCP clients and servers, WebSocket servers (TLS makes them wss),

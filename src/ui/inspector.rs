@@ -417,13 +417,21 @@ fn draw(
                 );
             }
             let c = info.shown_counters();
+            // A WebSocket or a framed stream counts messages, not calls.
+            let messages = info.ws_handshake.is_some()
+                || spec.is_some_and(|s| s.framing != crate::engine::framing::Framing::None);
+            let (rx, tx) = if messages {
+                ("messages", "messages")
+            } else {
+                ("recv calls", "send calls")
+            };
             kv(
                 "received",
-                format!("{} in {} recv calls", human_bytes(c.bytes_in), c.msgs_in),
+                format!("{} in {} {rx}", human_bytes(c.bytes_in), c.msgs_in),
             );
             kv(
                 "sent",
-                format!("{} in {} send calls", human_bytes(c.bytes_out), c.msgs_out),
+                format!("{} in {} {tx}", human_bytes(c.bytes_out), c.msgs_out),
             );
             kv(
                 "rates",

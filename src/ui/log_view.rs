@@ -346,8 +346,8 @@ impl LogView {
         } else {
             Self::encoding_of(model, top).decode_escaped(&r.entry.data, true)
         };
-        let body = match &r.entry.ws {
-            Some(w) => format!("{} {body}", ws_tag(w)),
+        let body = match entry_tag(&r.entry) {
+            Some(tag) => format!("{tag} {body}"),
             None => body,
         };
         format!(
@@ -759,8 +759,8 @@ impl LogView {
                         if r.entry.data.len() > ROW_PREVIEW {
                             text.push('…');
                         }
-                        if let Some(w) = &r.entry.ws {
-                            text = format!("{} {text}", ws_tag(w));
+                        if let Some(tag) = entry_tag(&r.entry) {
+                            text = format!("{tag} {text}");
                         }
                         ui.add(
                             egui::Label::new(egui::RichText::new(text).text_style(mono)).truncate(),
@@ -818,6 +818,20 @@ impl LogView {
         if let Some(w) = &r.entry.ws {
             ws_detail(ui, w, &r.entry.data);
         }
+        if let Some(f) = &r.entry.framed {
+            parts_ui(
+                ui,
+                &format!("{} recv chunks", f.chunks.len()),
+                "recv",
+                &f.chunks,
+                &r.entry.data,
+            );
+            if f.partial {
+                ui.weak(
+                    "partial: the stream ended (or the message outgrew 16 MiB) before it was whole",
+                );
+            }
+        }
         let data = &r.entry.data;
         let lines = data.len().div_ceil(16);
         let row_h = egui::TextStyle::Monospace.resolve(ui.style()).size + 2.0;
@@ -859,6 +873,21 @@ pub(crate) fn session_name(model: &Model, id: crate::engine::SessionId) -> Strin
         .unwrap_or_else(|| id.to_string())
 }
 
+/// What a row's data column starts with: a WebSocket message's opcode,
+/// or how a framed message came (`[3 recvs]`, `[partial]`).
+pub fn entry_tag(e: &crate::engine::protocol::LogEntry) -> Option<String> {
+    if let Some(w) = &e.ws {
+        return Some(ws_tag(w));
+    }
+    let f = e.framed.as_ref()?;
+    match (f.chunks.len(), f.partial) {
+        (n, true) if n > 1 => Some(format!("[partial, {n} recvs]")),
+        (_, true) => Some("[partial]".into()),
+        (n, false) if n > 1 => Some(format!("[{n} recvs]")),
+        _ => None,
+    }
+}
+
 /// A WebSocket row's tag: `[text]`, `[close 1000]`, `[binary ×3]` for a
 /// message of three fragments, `!utf8` for a text frame that is not.
 pub fn ws_tag(w: &crate::engine::ws::WsMeta) -> String {
@@ -897,27 +926,38 @@ fn ws_detail(ui: &mut egui::Ui, w: &crate::engine::ws::WsMeta, data: &[u8]) {
         }
     ));
     if w.fragments.len() > 1 {
-        egui::CollapsingHeader::new(format!("{} fragments", w.fragments.len()))
-            .id_salt("ws-fragments")
-            .show(ui, |ui| {
-                let mut off = 0;
-                for (i, n) in w.fragments.iter().enumerate() {
-                    let part = data.get(off..(off + n).min(data.len())).unwrap_or_default();
-                    let shown = &part[..part.len().min(ROW_PREVIEW)];
-                    ui.monospace(format!(
-                        "{} {:>3}: {n} bytes at {off}: {}",
-                        if i == 0 {
-                            w.opcode.label()
-                        } else {
-                            "continuation"
-                        },
-                        i + 1,
-                        codec::to_hex(shown)
-                    ));
-                    off += n;
-                }
-            });
+        parts_ui(
+            ui,
+            &format!("{} fragments", w.fragments.len()),
+            "frame",
+            &w.fragments,
+            data,
+        );
     }
+}
+
+/// The pieces a row's bytes came in (WebSocket fragments, recv chunks),
+/// one click away: each piece's size, offset and first bytes.
+fn parts_ui(ui: &mut egui::Ui, title: &str, what: &str, sizes: &[usize], data: &[u8]) {
+    if sizes.len() < 2 {
+        return;
+    }
+    egui::CollapsingHeader::new(title)
+        .id_salt(("row-parts", what))
+        .show(ui, |ui| {
+            let mut off = 0;
+            for (i, n) in sizes.iter().enumerate() {
+                let part = data.get(off..(off + n).min(data.len())).unwrap_or_default();
+                let shown = &part[..part.len().min(ROW_PREVIEW)];
+                ui.monospace(format!(
+                    "{what} {:>3}: {n} bytes at {off}: {}{}",
+                    i + 1,
+                    codec::to_hex(shown),
+                    if part.len() > ROW_PREVIEW { " …" } else { "" }
+                ));
+                off += n;
+            }
+        });
 }
 
 fn on(b: bool) -> &'static str {

@@ -7,6 +7,7 @@ pub mod capture;
 pub mod checksum_picker;
 pub mod composer;
 pub mod form;
+pub mod framing_form;
 pub mod inspector;
 pub mod labels;
 pub mod log_view;

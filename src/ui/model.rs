@@ -611,6 +611,7 @@ mod tests {
                     requested: None,
                     truncated_from: None,
                     ws: None,
+                    framed: None,
                 }),
             )
         };

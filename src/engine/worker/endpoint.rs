@@ -86,6 +86,8 @@ pub(super) struct Conn {
     /// A WebSocket close frame went out: the stream closes with this
     /// reason once the peer's close answers it, or at this instant.
     pub(super) ws_closing: Option<(Instant, CloseReason)>,
+    /// Cuts what arrives into messages, when the session frames them.
+    pub(super) deframer: Option<crate::engine::framing::Deframer>,
 }
 
 /// Counts one send or receive in its direction and logs it: the one
@@ -129,6 +131,7 @@ impl Conn {
             requested,
             truncated_from: None,
             ws,
+            framed: None,
         };
         tally(
             sink,
@@ -149,6 +152,28 @@ impl Conn {
     /// Bytes (or a message) the application received: counted, seen by
     /// the script, logged.
     pub(super) fn received(&mut self, sink: &mut Sink, data: Vec<u8>, ws: Option<WsMeta>) {
+        self.received_as(sink, data, ws, None)
+    }
+
+    /// A message cut by the session's framing: logged with its chunks.
+    pub(super) fn received_framed(&mut self, sink: &mut Sink, data: Vec<u8>, framed: Framed) {
+        self.received_as(sink, data, None, Some(framed))
+    }
+
+    /// What is left of a message when the stream ends: logged as partial.
+    pub(super) fn flush_partial(&mut self, sink: &mut Sink) {
+        if let Some((data, framed)) = self.deframer.as_mut().and_then(|d| d.finish()) {
+            self.received_framed(sink, data, framed);
+        }
+    }
+
+    fn received_as(
+        &mut self,
+        sink: &mut Sink,
+        data: Vec<u8>,
+        ws: Option<WsMeta>,
+        framed: Option<Framed>,
+    ) {
         self.script.rx_seen = true;
         let entry = LogEntry {
             dir: Direction::In,
@@ -157,6 +182,7 @@ impl Conn {
             requested: None,
             truncated_from: None,
             ws,
+            framed,
         };
         tally(
             sink,
@@ -202,6 +228,7 @@ impl Dgram {
             requested,
             truncated_from: None,
             ws: None,
+            framed: None,
         };
         tally(
             sink,
@@ -229,6 +256,7 @@ impl Dgram {
             requested: None,
             truncated_from,
             ws: None,
+            framed: None,
         };
         tally(
             sink,

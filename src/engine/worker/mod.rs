@@ -25,6 +25,7 @@ use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
 use super::error::OpError;
+use super::framing::{Deframer, Framed, Framing};
 use super::options::{self, OptName, OptValue, SockOpt};
 use super::protocol::{
     Addr, CloseReason, Command, Counters, Direction, EventKind, LogEntry, SendMode, SessionId, Side,
@@ -617,6 +618,8 @@ impl Worker {
     }
 
     fn close_conn(&mut self, mut c: Conn, reason: CloseReason) {
+        // An unfinished message is shown before the end.
+        c.flush_partial(&mut self.cx.sink);
         if let Some(t) = c.layer.as_mut()
             && t.ready()
             && !matches!(

@@ -226,6 +226,8 @@ impl Worker {
                 }),
                 layer,
                 ws_closing: None,
+                deframer: (self.spec.framing != Framing::None && !self.spec.kind.is_websocket())
+                    .then(|| Deframer::new(self.spec.framing.clone())),
             },
         );
         if speaks_first {

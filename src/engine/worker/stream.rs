@@ -346,14 +346,22 @@ impl Worker {
                 // A terminal has no FIN: no data and end of file means the
                 // far end hung up (a pseudo-terminal's master closed).
                 Ok(0) if c.io.is_tty() => {
+                    c.flush_partial(&mut self.cx.sink);
                     after = After::Close(CloseReason::HangUp);
                     break;
                 }
                 Err(e) if c.io.is_tty() && e.raw_os_error() == Some(libc::EIO) => {
+                    c.flush_partial(&mut self.cx.sink);
                     after = After::Close(CloseReason::HangUp);
                     break;
                 }
                 Ok(0) => {
+                    // A message the peer's FIN cut short is still shown,
+                    // and answered: the peer sent those bytes.
+                    if let Some((m, f)) = c.deframer.as_mut().and_then(|d| d.finish()) {
+                        answer(c, &m, Outgoing::Auto, &mut replies, &mut reply_bytes);
+                        c.received_framed(&mut self.cx.sink, m, f);
+                    }
                     // The layer says what a FIN means to it (a TLS
                     // handshake cut short fails; a bare FIN after one may
                     // have cut the data).
@@ -414,13 +422,8 @@ impl Worker {
                                 Opcode::Binary | Opcode::Continuation => Some(Outgoing::Binary),
                                 _ => None,
                             };
-                            if let Some(kind) = kind
-                                && c.responder.is_active()
-                            {
-                                for r in c.responder.respond(&mut c.framer, &m) {
-                                    reply_bytes += r.data.len();
-                                    replies.push((r, kind));
-                                }
+                            if let Some(kind) = kind {
+                                answer(c, &m, kind, &mut replies, &mut reply_bytes);
                             }
                             c.received(&mut self.cx.sink, m, Some(meta));
                         }
@@ -437,13 +440,22 @@ impl Worker {
                         }
                     }
                     c.last_rx = now();
-                    if c.responder.is_active() {
-                        for r in c.responder.respond(&mut c.framer, &data) {
-                            reply_bytes += r.data.len();
-                            replies.push((r, Outgoing::Auto));
+                    // With framing, rows and replies are per message.
+                    let msgs = match c.deframer.as_mut() {
+                        Some(d) => d
+                            .push(&data)
+                            .into_iter()
+                            .map(|(m, f)| (m, Some(f)))
+                            .collect(),
+                        None => vec![(data, None)],
+                    };
+                    for (m, framed) in msgs {
+                        answer(c, &m, Outgoing::Auto, &mut replies, &mut reply_bytes);
+                        match framed {
+                            Some(f) => c.received_framed(&mut self.cx.sink, m, f),
+                            None => c.received(&mut self.cx.sink, m, None),
                         }
                     }
-                    c.received(&mut self.cx.sink, data, None);
                     if peer_closed {
                         // close_notify: the TLS stream's end of data.
                         after = layer_end(&mut self.cx.sink, c, keep_open);
@@ -583,6 +595,23 @@ pub(super) fn peer_eof(sink: &mut Sink, c: &mut Conn, keep_open: bool) -> After 
             c.st.close_after_flush(CloseReason::PeerClosed);
         }
         After::Nothing
+    }
+}
+
+/// What the responder says to one message, held for the turn's one flush
+/// (`kind`: what a message layer sends the replies as).
+fn answer(
+    c: &mut Conn,
+    msg: &[u8],
+    kind: Outgoing,
+    replies: &mut Vec<(Reply, Outgoing)>,
+    bytes: &mut usize,
+) {
+    if c.responder.is_active() {
+        for r in c.responder.respond(&mut c.framer, msg) {
+            *bytes += r.data.len();
+            replies.push((r, kind));
+        }
     }
 }
 
