@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub tcp_info: Option<Duration>,
     /// Read every serial port's modem lines this often (`modem` lines).
     pub modem: Option<Duration>,
+    /// Also write what the sessions saw to this new pcapng file.
+    pub pcapng: Option<std::path::PathBuf>,
 }
 
 /// Sessions asked for a reading every period (`--tcp-info`, `--modem`).
@@ -492,7 +494,33 @@ const SILENCE_LIMIT: Duration = Duration::from_secs(10);
 /// `closed` line: after a stop the runner keeps printing until each has
 /// one, however slowly `out` drains. If some cannot be had (the engine
 /// stopped answering), it says which on stderr and the run fails.
+/// A new pcapng file at `path`, never one that exists.
+fn open_pcap(
+    path: &std::path::Path,
+) -> io::Result<crate::pcapng::Pcap<io::BufWriter<std::fs::File>>> {
+    let shown = codec::for_terminal(&path.display().to_string());
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| {
+            let why = if e.kind() == io::ErrorKind::AlreadyExists {
+                "it exists; nothing was written over it (pick another name)".to_string()
+            } else {
+                e.to_string()
+            };
+            io::Error::new(e.kind(), format!("pcapng file {shown}: {why}"))
+        })?;
+    crate::pcapng::Pcap::new(io::BufWriter::new(file))
+}
+
 pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> io::Result<Outcome> {
+    // The capture file first: a name that is taken stops the run before
+    // any socket opens (nothing is ever written over a file).
+    let mut pcap = match &opts.pcapng {
+        Some(path) => Some((path, open_pcap(path)?)),
+        None => None,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
@@ -617,10 +645,23 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
             let line = event_json(&ev, enc, opts.data_limit);
             serde_json::to_writer(&mut *out, &line)?;
             out.write_all(b"\n")?;
+            if let Some((path, p)) = pcap.as_mut()
+                && let Err(e) = p.event(ev.session, ev.at.wall, &ev.kind)
+            {
+                eprintln!(
+                    "sockscope: pcapng {}: {}; nothing more is written to it",
+                    codec::for_terminal(&path.display().to_string()),
+                    codec::for_terminal(&e.to_string())
+                );
+                pcap = None;
+            }
         }
         out.flush()?;
     }
     out.flush()?;
+    if let Some((_, p)) = pcap {
+        p.finish()?;
+    }
     if !live.is_empty() {
         let mut ids: Vec<String> = live.iter().map(|id| id.to_string()).collect();
         ids.sort();

@@ -7,6 +7,7 @@ pub mod export;
 pub mod fsutil;
 pub mod headless;
 pub mod http;
+pub mod pcapng;
 pub mod preset;
 pub mod store;
 pub mod sys;

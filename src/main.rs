@@ -56,6 +56,11 @@ enum Cmd {
         /// every SECS seconds (0.05 or more).
         #[arg(long = "modem", value_name = "SECS", value_parser = parse_modem_period)]
         modem: Option<Duration>,
+        /// Also write what the sessions saw as a pcapng file for Wireshark
+        /// (made-up packets with consistent TCP numbers; never over a file
+        /// that exists).
+        #[arg(long = "pcapng", value_name = "FILE")]
+        pcapng: Option<std::path::PathBuf>,
     },
     /// Check a preset or workspace and print what it would open.
     Check {
@@ -302,6 +307,7 @@ fn main() -> ExitCode {
             data_limit,
             tcp_info,
             modem,
+            pcapng,
         }) => {
             let specs = match store::resolve(store.as_ref().ok(), &file) {
                 Ok(s) => s,
@@ -313,6 +319,7 @@ fn main() -> ExitCode {
                 data_limit,
                 tcp_info,
                 modem,
+                pcapng,
             };
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());

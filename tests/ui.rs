@@ -2546,3 +2546,59 @@ fn a_framed_tcp_server_from_the_form_logs_a_row_per_line() {
     assert_eq!(h.state().log_data_rows(), 4);
     wait_labels_containing(&mut h, "hello\\n", 2, "the line is one row, and its echo");
 }
+
+/// Relay and pcapng issue, item 6: the log exported as pcapng from the
+/// app, read back by tshark: the connection's bytes both ways, in order.
+#[test]
+fn the_log_exports_as_pcapng_that_tshark_follows() {
+    let mut h = harness(vec![tcp_server_spec(
+        "echo",
+        "127.0.0.1:0",
+        Responder::Echo,
+    )]);
+    let srv = sockscope::engine::SessionId::top(1);
+    step_until(&mut h, "listening", |a| listening_port(a, srv).is_some());
+    let addr = listening_port(h.state(), srv).unwrap();
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    c.write_all("pcap 你好".as_bytes()).unwrap();
+    let mut back = [0u8; 11];
+    c.read_exact(&mut back).unwrap();
+    drop(c);
+    step_until(&mut h, "child closed", |a| {
+        a.model()
+            .get(srv.child(1))
+            .is_some_and(|i| i.state.is_closed())
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.pcapng");
+    click(&mut h, L::EXPORT_AND_CAPTURE);
+    replace_text(&mut h, "Export to", path.to_str().unwrap());
+    click(&mut h, L::EXPORT_PCAPNG);
+    step_until(&mut h, "export written", |a| {
+        a.status().is_some_and(|s| s.starts_with("exported"))
+    });
+    let out = std::process::Command::new("tshark")
+        .args([
+            "-r",
+            path.to_str().unwrap(),
+            "-q",
+            "-z",
+            "follow,tcp,ascii,0",
+        ])
+        .output()
+        .expect("tshark runs (.ci/run installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Both directions: the client's bytes and the echo (11 bytes each).
+    assert_eq!(
+        text.matches("\n11\n").count() + text.matches("\t11\n").count(),
+        2,
+        "{text}"
+    );
+    assert!(text.contains("pcap "), "{text}");
+}

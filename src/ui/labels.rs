@@ -71,6 +71,7 @@ pub const ALL_SESSIONS: &str = "All sessions";
 pub const COPY: &str = "Copy rows";
 pub const EXPORT_TEXT: &str = "Export text";
 pub const EXPORT_JSONL: &str = "Export JSON Lines";
+pub const EXPORT_PCAPNG: &str = "Export pcapng";
 
 pub const INSPECTOR: &str = "Inspector";
 pub const OPTIONS: &str = "Options (read back)";

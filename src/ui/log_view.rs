@@ -60,12 +60,17 @@ pub enum ExportFormat {
     Text,
     /// One JSON object per row, the `sockscope run` schema for `sent`/`received`.
     JsonLines,
+    /// Made-up packets for Wireshark (every row of the sessions in view,
+    /// whatever the filters: a connection needs its lifecycle rows).
+    Pcapng,
 }
 
 struct Export {
     rows: Vec<(u32, u64)>,
     next: usize,
     out: String,
+    /// The pcapng being made (`ExportFormat::Pcapng`).
+    pcap: Option<crate::pcapng::Pcap<Vec<u8>>>,
     path: PathBuf,
     format: ExportFormat,
 }
@@ -263,23 +268,8 @@ impl LogView {
         self.search_error = None;
         self.rows.clear();
         self.waiting.clear();
-        let tops = match self.scope {
-            Scope::Session(s) => vec![s],
-            Scope::All => store.tops(),
-        };
-        let mut found: Vec<(u64, u32, u64)> = Vec::new();
-        for top in tops {
-            for abs in store.span(top) {
-                if let Some(r) = store.get(top, abs)
-                    && self.matches(model, top, r)
-                {
-                    found.push((r.seq, top, abs));
-                }
-            }
-        }
-        // Merge sessions back into arrival order.
-        found.sort_unstable_by_key(|(seq, _, _)| *seq);
-        self.rows = found.into_iter().map(|(_, t, a)| (t, a)).collect();
+        let scope = self.scope;
+        self.rows = scoped_rows(scope, store, |top, r| self.matches(model, top, r));
         self.applied = (
             self.scope,
             self.show_in,
@@ -367,15 +357,28 @@ impl LogView {
         }
     }
 
-    fn start_export(&mut self, format: ExportFormat) {
+    fn start_export(&mut self, format: ExportFormat, store: &LogStore) {
         let path = PathBuf::from(self.export_path.trim());
+        let (rows, pcap) = match format {
+            ExportFormat::Pcapng => (
+                self.all_rows(store),
+                crate::pcapng::Pcap::new(Vec::new()).ok(),
+            ),
+            _ => (self.rows.clone(), None),
+        };
         self.export = Some(Export {
-            rows: self.rows.clone(),
+            rows,
             next: 0,
             out: String::new(),
+            pcap,
             path,
             format,
         });
+    }
+
+    /// Every row of the sessions in scope, in arrival order, filters aside.
+    fn all_rows(&self, store: &LogStore) -> Vec<(u32, u64)> {
+        scoped_rows(self.scope, store, |_, _| true)
     }
 
     /// Advances an export in progress; the file is written atomically on
@@ -417,6 +420,21 @@ impl LogView {
                     ex.out.push_str(&v.to_string());
                     ex.out.push('\n');
                 }
+                ExportFormat::Pcapng => {
+                    let at = self.start_wall + r.mono;
+                    let res = match (&mut ex.pcap, &r.event) {
+                        (Some(p), Some(ev)) => p.event(r.session, at, ev),
+                        (Some(p), None) => p.event(
+                            r.session,
+                            at,
+                            &crate::engine::protocol::EventKind::Log(r.entry.clone()),
+                        ),
+                        (None, _) => Ok(()),
+                    };
+                    if res.is_err() {
+                        ex.pcap = None;
+                    }
+                }
             }
         }
         ex.next = end;
@@ -426,11 +444,27 @@ impl LogView {
         }
         let tx = done.clone();
         let n = ex.rows.len();
+        let bytes = match ex.format {
+            ExportFormat::Pcapng => match ex.pcap.take().map(|p| (p.packets(), p.finish())) {
+                Some((packets, Ok(b))) if packets > 0 => b,
+                Some((_, Ok(_))) => {
+                    let _ = done.try_send(
+                        "nothing to export as pcapng: no TCP connection or datagram in view (serial ports and step mode have no packets)".into(),
+                    );
+                    return;
+                }
+                _ => {
+                    let _ = done.try_send("the pcapng export failed".into());
+                    return;
+                }
+            },
+            _ => std::mem::take(&mut ex.out).into_bytes(),
+        };
         let spawned = std::thread::Builder::new()
             .name("sockscope-export".into())
             .spawn(move || {
                 // Never over a file that is there (it may not be ours).
-                let msg = match crate::fsutil::write_new(&ex.path, ex.out.as_bytes()) {
+                let msg = match crate::fsutil::write_new(&ex.path, &bytes) {
                     Ok(()) => format!("exported {n} rows to {}", ex.path.display()),
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => format!(
                         "{} exists; nothing was written (pick another file name)",
@@ -543,13 +577,20 @@ impl LogView {
                         .add_enabled(!busy, egui::Button::new(L::EXPORT_TEXT))
                         .clicked()
                     {
-                        self.start_export(ExportFormat::Text);
+                        self.start_export(ExportFormat::Text, store);
                     }
                     if ui
                         .add_enabled(!busy, egui::Button::new(L::EXPORT_JSONL))
                         .clicked()
                     {
-                        self.start_export(ExportFormat::JsonLines);
+                        self.start_export(ExportFormat::JsonLines, store);
+                    }
+                    if ui
+                        .add_enabled(!busy, egui::Button::new(L::EXPORT_PCAPNG))
+                        .on_hover_text("made-up packets for Wireshark: handshakes, segments with consistent TCP numbers, FIN and RST, from every row of the sessions in view")
+                        .clicked()
+                    {
+                        self.start_export(ExportFormat::Pcapng, store);
                     }
                     if let Some(ex) = &self.export {
                         ui.spinner();
@@ -871,6 +912,31 @@ pub(crate) fn session_name(model: &Model, id: crate::engine::SessionId) -> Strin
         .get(id)
         .map(|i| i.name.clone())
         .unwrap_or_else(|| id.to_string())
+}
+
+/// The rows of the sessions in `scope` that `keep` keeps, merged back
+/// into arrival order.
+fn scoped_rows(
+    scope: Scope,
+    store: &LogStore,
+    mut keep: impl FnMut(u32, &crate::engine::log::Record) -> bool,
+) -> Vec<(u32, u64)> {
+    let tops = match scope {
+        Scope::Session(s) => vec![s],
+        Scope::All => store.tops(),
+    };
+    let mut found: Vec<(u64, u32, u64)> = Vec::new();
+    for top in tops {
+        for abs in store.span(top) {
+            if let Some(r) = store.get(top, abs)
+                && keep(top, r)
+            {
+                found.push((r.seq, top, abs));
+            }
+        }
+    }
+    found.sort_unstable_by_key(|(seq, _, _)| *seq);
+    found.into_iter().map(|(_, t, a)| (t, a)).collect()
 }
 
 /// What a row's data column starts with: a WebSocket message's opcode,
