@@ -619,7 +619,8 @@ pub fn with_caveats(program: String, caveats: &[String], python: bool) -> String
 }
 
 /// Whether a session's kind has an equivalent in the socket call table
-/// (a socketpair, a serial port and a WebSocket's framing do not).
+/// (a socketpair, a serial port, a WebSocket's framing and a relay's
+/// forwarding do not).
 pub fn exportable(kind: &crate::engine::spec::SessionKind) -> bool {
     use crate::engine::spec::SessionKind;
     !matches!(
@@ -628,6 +629,7 @@ pub fn exportable(kind: &crate::engine::spec::SessionKind) -> bool {
             | SessionKind::Serial(_)
             | SessionKind::WsClient { .. }
             | SessionKind::WsServer { .. }
+            | SessionKind::Relay { .. }
     )
 }
 
@@ -823,7 +825,8 @@ pub fn calls_for_spec(spec: &crate::engine::SessionSpec) -> Vec<Call> {
         SessionKind::SocketPair
         | SessionKind::Serial(_)
         | SessionKind::WsClient { .. }
-        | SessionKind::WsServer { .. } => return Vec::new(),
+        | SessionKind::WsServer { .. }
+        | SessionKind::Relay { .. } => return Vec::new(),
     };
     let var = var.to_string();
     // A server's responder answers the first message.

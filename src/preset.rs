@@ -27,6 +27,7 @@ pub use crate::engine::written::{Payload, Typed, payload_for};
 
 mod framing_file;
 mod options_file;
+mod relay_file;
 mod ws_file;
 pub use options_file::{OptValueFile, OptionsFile};
 
@@ -61,6 +62,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../assets/presets/serial-echo.ron"),
     ),
     ("http-head", include_str!("../assets/presets/http-head.ron")),
+    ("relay", include_str!("../assets/presets/relay.ron")),
     (
         "ws-echo-server",
         include_str!("../assets/presets/ws-echo-server.ron"),
@@ -376,6 +378,15 @@ pub enum KindFile {
         /// Answer pings (default true).
         #[serde(default = "default_true", skip_serializing_if = "is_true")]
         auto_pong: bool,
+    },
+    /// `Relay(listen: "127.0.0.1:9300", target: "127.0.0.1:7788")`: each
+    /// client that connects to `listen` is relayed to `target` (either may
+    /// be `unix:/path`).
+    Relay {
+        /// Where clients connect.
+        listen: String,
+        /// Where the relay connects for each client.
+        target: String,
     },
 }
 
@@ -1803,6 +1814,10 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
             subprotocols,
             auto_pong,
         } => ws_file::server(local.0, path, subprotocols, auto_pong, f.auto_read)?,
+        KindFile::Relay {
+            ref listen,
+            ref target,
+        } => relay_file::kind(listen, target, &f)?,
         KindFile::Script { calls } => SessionKind::Script {
             calls: calls_spec(&calls, f.encoding.map(|e| e.0).unwrap_or_default())?,
             keep_open: false,
@@ -2112,6 +2127,10 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
             path: path.clone(),
             subprotocols: subprotocols.clone(),
             auto_pong: *auto_pong,
+        },
+        SessionKind::Relay { listen, target } => KindFile::Relay {
+            listen: listen.to_string(),
+            target: target.to_string(),
         },
         SessionKind::Serial(s) => {
             use crate::engine::serial::{Flow, Parity};

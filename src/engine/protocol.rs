@@ -52,6 +52,53 @@ impl SessionId {
     }
 }
 
+/// Which leg of a relayed connection a relay's child is. The `k`th client
+/// a relay accepts is child `2k-1` (the leg towards that client) and its
+/// upstream connection is child `2k` (the leg towards the server).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leg {
+    /// Towards the client: what it receives went client→server.
+    Client,
+    /// Towards the server: what it receives went server→client.
+    Server,
+}
+
+impl Leg {
+    /// The leg a relay's child is.
+    pub fn of(child: u32) -> Leg {
+        if child % 2 == 1 {
+            Leg::Client
+        } else {
+            Leg::Server
+        }
+    }
+
+    /// The child on the other side of the same connection.
+    pub fn partner(child: u32) -> u32 {
+        match Leg::of(child) {
+            Leg::Client => child + 1,
+            Leg::Server => child - 1,
+        }
+    }
+
+    /// Which way bytes this leg moved in `dir` went: `client→server` or
+    /// `server→client`.
+    pub fn way(self, dir: Direction) -> &'static str {
+        match (self, dir) {
+            (Leg::Client, Direction::In) | (Leg::Server, Direction::Out) => "client→server",
+            _ => "server→client",
+        }
+    }
+
+    /// `client` or `server`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Leg::Client => "client",
+            Leg::Server => "server",
+        }
+    }
+}
+
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.child == 0 {
@@ -471,6 +518,10 @@ pub enum Kind {
     WsClient,
     /// A WebSocket server (its children are [`Kind::Accepted`]).
     WsServer,
+    /// A relay (its children are [`Kind::RelayLeg`]s, in pairs).
+    Relay,
+    /// One leg of a relayed connection, see [`Leg`].
+    RelayLeg,
     /// A connection a server accepted.
     Accepted,
     /// One end of a socketpair.
@@ -493,6 +544,8 @@ impl Kind {
             Kind::Serial => "serial",
             Kind::WsClient => "ws-client",
             Kind::WsServer => "ws-server",
+            Kind::Relay => "relay",
+            Kind::RelayLeg => "relay leg",
             Kind::Accepted => "accepted",
             Kind::PairEnd => "socketpair end",
         }
@@ -500,7 +553,10 @@ impl Kind {
 
     /// A listening socket with children.
     pub fn is_server(self) -> bool {
-        matches!(self, Kind::TcpServer | Kind::UnixServer | Kind::WsServer)
+        matches!(
+            self,
+            Kind::TcpServer | Kind::UnixServer | Kind::WsServer | Kind::Relay
+        )
     }
 
     /// A datagram socket.

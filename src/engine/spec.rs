@@ -10,6 +10,48 @@ use super::codec::Encoding;
 use super::options::SockOpt;
 use super::written::Typed;
 
+/// One end of a relay: a TCP address or a Unix stream socket path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RelayEnd {
+    /// An IP address and port (no host names: a relay connects for each
+    /// client without blocking, and a name would be resolved each time).
+    Tcp(SocketAddr),
+    /// A Unix stream socket path.
+    Unix(PathBuf),
+}
+
+impl RelayEnd {
+    /// Parses `127.0.0.1:9300`, `[::1]:9300` or `unix:/path/to.sock`.
+    pub fn parse(s: &str) -> Result<RelayEnd, String> {
+        let s = s.trim();
+        if let Some(path) = s.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err(
+                    "'unix:' needs a socket path after it, e.g. unix:/tmp/relay.sock".into(),
+                );
+            }
+            let p = PathBuf::from(path);
+            check_unix_path(&p)?;
+            return Ok(RelayEnd::Unix(p));
+        }
+        s.parse::<SocketAddr>().map(RelayEnd::Tcp).map_err(|_| {
+            format!(
+                "'{}' is not an address: write ip:port (127.0.0.1:9300, [::1]:9300) or unix:/path",
+                super::codec::excerpt(s, 60)
+            )
+        })
+    }
+}
+
+impl std::fmt::Display for RelayEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RelayEnd::Tcp(a) => write!(f, "{a}"),
+            RelayEnd::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
 /// A host name or IP literal with a port, resolved when the session opens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostPort {
@@ -228,6 +270,18 @@ pub enum SessionKind {
         /// Answer pings.
         auto_pong: bool,
     },
+    /// A relay: listens on `listen`; each client it accepts gets its own
+    /// connection to `target`, and what either side sends is forwarded to
+    /// the other. The two legs are children `2k-1` (towards the client)
+    /// and `2k` (towards the server) of the session, see [`Leg`].
+    ///
+    /// [`Leg`]: super::protocol::Leg
+    Relay {
+        /// Where clients connect.
+        listen: RelayEnd,
+        /// Where each client's upstream connection goes.
+        target: RelayEnd,
+    },
     /// Step mode: the socket API call by call (see `stepper`). The calls
     /// run in order when the session opens; more come as `Command::Step`.
     Script {
@@ -261,6 +315,7 @@ impl SessionKind {
             SessionKind::Serial(_) => Kind::Serial,
             SessionKind::WsClient { .. } => Kind::WsClient,
             SessionKind::WsServer { .. } => Kind::WsServer,
+            SessionKind::Relay { .. } => Kind::Relay,
         }
     }
     /// Whether the session speaks WebSocket.
@@ -277,6 +332,7 @@ impl SessionKind {
             SessionKind::TcpServer { .. }
                 | SessionKind::UnixServer { .. }
                 | SessionKind::WsServer { .. }
+                | SessionKind::Relay { .. }
         )
     }
     /// Whether the session's own socket is a datagram socket.

@@ -40,10 +40,12 @@ pub enum KindChoice {
     WsClient,
     /// WebSocket server
     WsServer,
+    /// relay between clients and a server
+    Relay,
 }
 
 impl KindChoice {
-    const ALL: [KindChoice; 10] = [
+    const ALL: [KindChoice; 11] = [
         KindChoice::TcpClient,
         KindChoice::TcpServer,
         KindChoice::Udp,
@@ -54,6 +56,7 @@ impl KindChoice {
         KindChoice::Serial,
         KindChoice::WsClient,
         KindChoice::WsServer,
+        KindChoice::Relay,
     ];
     /// Menu text.
     pub fn label(self) -> &'static str {
@@ -68,6 +71,7 @@ impl KindChoice {
             KindChoice::Serial => "serial port",
             KindChoice::WsClient => "WebSocket client",
             KindChoice::WsServer => "WebSocket server",
+            KindChoice::Relay => "relay (proxy)",
         }
     }
 }
@@ -224,6 +228,8 @@ fn form_field(field: &str) -> &'static str {
         "responder" | "reply_delay" => L::RESPONDER,
         "tls" => L::TLS,
         "framing" => L::FRAMING,
+        "listen" => L::RELAY_LISTEN,
+        "target" => L::RELAY_TARGET,
         // An option's error names its key; the option's own label shows it.
         key => OptName::from_key(key).map_or("Options", |n| n.def().label),
     }
@@ -362,6 +368,11 @@ impl OpenForm {
                 f.local = local.to_string();
                 f.ws = super::ws_form::WsForm::load(&spec.kind);
             }
+            SessionKind::Relay { listen, target } => {
+                f.kind = KindChoice::Relay;
+                f.local = listen.to_string();
+                f.remote = target.to_string();
+            }
             SessionKind::Serial(s) => {
                 f.kind = KindChoice::Serial;
                 f.serial = super::serial_form::SerialForm::load(s);
@@ -389,10 +400,18 @@ impl OpenForm {
         let server = |k| {
             matches!(
                 k,
-                KindChoice::TcpServer | KindChoice::UnixServer | KindChoice::WsServer
+                KindChoice::TcpServer
+                    | KindChoice::UnixServer
+                    | KindChoice::WsServer
+                    | KindChoice::Relay
             )
         };
         match self.kind {
+            // The built-in example's ports: the echo server's behind it.
+            KindChoice::Relay if before != KindChoice::Relay => {
+                self.local = "127.0.0.1:9300".into();
+                self.remote = "127.0.0.1:7788".into();
+            }
             KindChoice::WsServer if !server(before) || self.local.trim().is_empty() => {
                 self.local = "127.0.0.1:8765".into();
             }
@@ -453,6 +472,7 @@ impl OpenForm {
                 | KindChoice::Udp
                 | KindChoice::WsClient
                 | KindChoice::WsServer
+                | KindChoice::Relay
         )
     }
 
@@ -579,6 +599,20 @@ impl OpenForm {
                 }
             },
             KindChoice::WsServer => local_opt(&mut p, true).map(|local| self.ws.server(local)),
+            KindChoice::Relay => {
+                let mut end = |label: &'static str, text: &str| match spec::RelayEnd::parse(text) {
+                    Ok(e) => Some(e),
+                    Err(m) => {
+                        p.add(label, m);
+                        None
+                    }
+                };
+                let listen = end(L::RELAY_LISTEN, &self.local);
+                let target = end(L::RELAY_TARGET, &self.remote);
+                listen
+                    .zip(target)
+                    .map(|(listen, target)| SessionKind::Relay { listen, target })
+            }
         };
         let mut opts = Vec::new();
         for def in OPTIONS.iter() {
@@ -595,8 +629,10 @@ impl OpenForm {
                 Err(m) => p.add(def.label, m),
             }
         }
-        if matches!(self.kind, KindChoice::TcpServer | KindChoice::WsServer)
-            && self.option_text(OptName::ReuseAddress).is_empty()
+        if matches!(
+            self.kind,
+            KindChoice::TcpServer | KindChoice::WsServer | KindChoice::Relay
+        ) && self.option_text(OptName::ReuseAddress).is_empty()
         {
             // Said, since a server without the option takes it.
             opts.push(SockOpt::flag(OptName::ReuseAddress, false));
@@ -791,7 +827,8 @@ impl OpenForm {
                 )
                 .labelled_by(label.id);
                 ui.end_row();
-                if self.is_inet() {
+                // A relay's ends are addresses, not names: no family to pick.
+                if self.is_inet() && self.kind != KindChoice::Relay {
                     ui.label(L::FAMILY);
                     ui.horizontal(|ui| {
                         ui.selectable_value(&mut self.family, Family::Auto, "Auto");
@@ -857,6 +894,32 @@ impl OpenForm {
                         err(ui, &field, L::REMOTE);
                     });
                     ui.end_row();
+                }
+                if self.kind == KindChoice::Relay {
+                    for (name, text, hint) in [
+                        (
+                            L::RELAY_LISTEN,
+                            &mut self.local,
+                            "127.0.0.1:9300 or unix:/path",
+                        ),
+                        (
+                            L::RELAY_TARGET,
+                            &mut self.remote,
+                            "127.0.0.1:7788 or unix:/path",
+                        ),
+                    ] {
+                        let label = ui.label(name);
+                        let field = ui
+                            .add(
+                                egui::TextEdit::singleline(text)
+                                    .desired_width(180.0)
+                                    .hint_text(hint)
+                                    .id_salt(name),
+                            )
+                            .labelled_by(label.id);
+                        err(ui, &field, name);
+                        ui.end_row();
+                    }
                 }
                 if self.kind == KindChoice::Udp {
                     let label = ui.label("Join groups");
@@ -1177,7 +1240,10 @@ impl OpenForm {
     fn takes_responder(&self) -> bool {
         !matches!(
             self.kind,
-            KindChoice::TcpClient | KindChoice::UnixClient | KindChoice::WsClient
+            KindChoice::TcpClient
+                | KindChoice::UnixClient
+                | KindChoice::WsClient
+                | KindChoice::Relay
         )
     }
 
@@ -1223,6 +1289,7 @@ fn default_name(kind: &SessionKind) -> String {
         SessionKind::Burst(b) => format!("burst to {}", b.target),
         SessionKind::WsClient { url, .. } => format!("ws client {url}"),
         SessionKind::WsServer { local, path, .. } => format!("ws server {local}{path}"),
+        SessionKind::Relay { listen, target } => format!("relay {listen} → {target}"),
     }
 }
 

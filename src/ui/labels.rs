@@ -8,6 +8,10 @@ pub const FAMILY: &str = "Family";
 pub const LOCAL: &str = "Local address";
 pub const REMOTE: &str = "Remote host:port";
 pub const PATH: &str = "Socket path";
+/// A relay's listening address (ip:port or unix:/path).
+pub const RELAY_LISTEN: &str = "Listen on";
+/// Where a relay connects for each client.
+pub const RELAY_TARGET: &str = "Forward to";
 pub const SERIAL_PORT: &str = "Port";
 pub const SERIAL_PORTS: &str = "this machine's serial ports";
 pub const REFRESH_PORTS: &str = "Look again";

@@ -321,10 +321,7 @@ impl LogView {
                 describe(ev)
             );
         }
-        let dir = match r.entry.dir {
-            Direction::In => "<-",
-            Direction::Out => "->",
-        };
+        let dir = arrow(model, r.session, r.entry.dir).0;
         let peer = r
             .entry
             .peer
@@ -763,10 +760,7 @@ impl LogView {
                         return;
                     }
                     row.col(|ui| {
-                        let (arrow, color) = match r.entry.dir {
-                            Direction::In => ("<-", egui::Color32::from_rgb(60, 160, 80)),
-                            Direction::Out => ("->", egui::Color32::from_rgb(90, 140, 220)),
-                        };
+                        let (arrow, color) = arrow(model, r.session, r.entry.dir);
                         ui.colored_label(color, arrow);
                     });
                     row.col(|ui| {
@@ -1138,5 +1132,28 @@ pub fn describe(kind: &EventKind) -> String {
         EventKind::Call { record, .. } => record.call.text(),
         EventKind::BurstProgress { done } => format!("{done} requests done"),
         EventKind::Stats { .. } => "stats".into(),
+    }
+}
+
+/// How a row's direction is drawn: `<-` received, `->` sent; on a relay's
+/// legs, which way the bytes went (`C→S`, `S→C`), in one colour per way
+/// whichever leg logged them.
+fn arrow(
+    model: &Model,
+    id: crate::engine::SessionId,
+    dir: Direction,
+) -> (&'static str, egui::Color32) {
+    use crate::engine::protocol::Leg;
+    let green = egui::Color32::from_rgb(60, 160, 80);
+    let blue = egui::Color32::from_rgb(90, 140, 220);
+    let relayed = id.is_child()
+        && model
+            .get(crate::engine::SessionId::top(id.session))
+            .is_some_and(|p| p.kind == crate::engine::protocol::Kind::Relay);
+    match (relayed, dir) {
+        (true, _) if Leg::of(id.child).way(dir) == "client→server" => ("C→S", blue),
+        (true, _) => ("S→C", green),
+        (false, Direction::In) => ("<-", green),
+        (false, Direction::Out) => ("->", blue),
     }
 }

@@ -342,6 +342,17 @@ impl Model {
         if !self.infos.contains_key(&id) {
             let parent = self.infos.get(&SessionId::top(id.session));
             let (name, enc, kind) = match parent {
+                // A relay's children come in pairs: client k's two legs.
+                Some(p) if p.kind == Kind::Relay => (
+                    format!(
+                        "{} #{} {}",
+                        p.name,
+                        id.child.div_ceil(2),
+                        crate::engine::protocol::Leg::of(id.child).label()
+                    ),
+                    p.encoding,
+                    Kind::RelayLeg,
+                ),
                 Some(p) => (
                     format!("{} #{}", p.name, id.child),
                     p.encoding,

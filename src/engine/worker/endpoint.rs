@@ -88,6 +88,9 @@ pub(super) struct Conn {
     pub(super) ws_closing: Option<(Instant, CloseReason)>,
     /// Cuts what arrives into messages, when the session frames them.
     pub(super) deframer: Option<crate::engine::framing::Deframer>,
+    /// A relay's upstream leg whose non-blocking connect is under way,
+    /// given up at this instant (kind/relay.rs).
+    pub(super) connecting: Option<Instant>,
 }
 
 /// Counts one send or receive in its direction and logs it: the one

@@ -458,34 +458,9 @@ impl Worker {
                 true => self.close_stream(target.child, CloseReason::Local),
                 false => self.no_such(target, "close"),
             },
-            Command::Abort { .. } => match self.conns.get_mut(&target.child) {
-                Some(c) => {
-                    c.st.queue.clear();
-                    // RST only comes from SO_LINGER 0: if it cannot be set,
-                    // the close is a plain FIN and must say so.
-                    let linger = match c.io.socket() {
-                        Some(s) => s.set_linger(Some(Duration::ZERO)),
-                        None => Err(io::Error::new(
-                            io::ErrorKind::Unsupported,
-                            "a serial port has no RST",
-                        )),
-                    };
-                    c.st.close(match linger {
-                        Ok(()) => CloseReason::Aborted,
-                        Err(e) => {
-                            self.cx.sink.control(
-                                c.id,
-                                EventKind::Error(
-                                    OpError::io("setsockopt SO_LINGER=0", &e).with_hint(
-                                        "without it no RST can be sent; the connection was closed with FIN",
-                                    ),
-                                ),
-                            );
-                            CloseReason::Local
-                        }
-                    });
-                }
-                None => self.no_such(target, "abort"),
+            Command::Abort { .. } => match self.conns.contains_key(&target.child) {
+                true => self.abort_conn(target.child),
+                false => self.no_such(target, "abort"),
             },
             Command::ShutdownWrite { .. } => match self.conns.get_mut(&target.child) {
                 Some(c) => {
@@ -524,7 +499,7 @@ impl Worker {
                         return;
                     }
                     self.send_conn(target.child, data, mode);
-                } else if self.shape == kind::Shape::Server && target == self.cx.top {
+                } else if self.shape.listens() && target == self.cx.top {
                     self.cx.sink.control(
                         target,
                         EventKind::Error(OpError::plain(
@@ -573,6 +548,35 @@ impl Worker {
         }
     }
 
+    /// Closes a stream with RST (SO_LINGER 0), what is queued thrown away.
+    fn abort_conn(&mut self, child: u32) {
+        let Some(c) = self.conns.get_mut(&child) else {
+            return;
+        };
+        c.st.queue.clear();
+        // RST only comes from SO_LINGER 0: if it cannot be set, the close
+        // is a plain FIN and must say so.
+        let linger = match c.io.socket() {
+            Some(s) => s.set_linger(Some(Duration::ZERO)),
+            None => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a serial port has no RST",
+            )),
+        };
+        c.st.close(match linger {
+            Ok(()) => CloseReason::Aborted,
+            Err(e) => {
+                self.cx.sink.control(
+                    c.id,
+                    EventKind::Error(OpError::io("setsockopt SO_LINGER=0", &e).with_hint(
+                        "without it no RST can be sent; the connection was closed with FIN",
+                    )),
+                );
+                CloseReason::Local
+            }
+        });
+    }
+
     fn stats(&mut self) {
         if self.last_stats.elapsed() < STATS_EVERY {
             return;
@@ -597,22 +601,31 @@ impl Worker {
     /// connection (child 0) ends the session; a socketpair ends when both
     /// ends have.
     fn reap_conns(&mut self) {
-        let done: Vec<u32> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.st.is_closing())
-            .map(|(k, _)| *k)
-            .collect();
-        for child in done {
-            let Some(c) = self.conns.remove(&child) else {
-                continue;
-            };
-            let reason = c.st.reason().cloned().unwrap_or(CloseReason::Local);
-            self.close_conn(c, reason.clone());
-            let pair_done = self.shape == kind::Shape::Pair && self.conns.is_empty();
-            let unit_done = self.is_child_unit() && self.conns.is_empty();
-            if child == 0 || pair_done || unit_done {
-                self.end = Some(reason);
+        // Again until none is left: a relayed leg's end closes its partner.
+        loop {
+            let done: Vec<u32> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.st.is_closing())
+                .map(|(k, _)| *k)
+                .collect();
+            if done.is_empty() {
+                return;
+            }
+            for child in done {
+                let Some(c) = self.conns.remove(&child) else {
+                    continue;
+                };
+                let reason = c.st.reason().cloned().unwrap_or(CloseReason::Local);
+                self.close_conn(c, reason.clone());
+                if self.shape == kind::Shape::Relay {
+                    self.relay_ended(child, &reason);
+                }
+                let pair_done = self.shape == kind::Shape::Pair && self.conns.is_empty();
+                let unit_done = self.is_child_unit() && self.conns.is_empty();
+                if child == 0 || pair_done || unit_done {
+                    self.end = Some(reason);
+                }
             }
         }
     }
@@ -655,7 +668,7 @@ impl Worker {
         let reason = self.end.clone().unwrap_or(CloseReason::EngineStopped);
         let child_reason = match reason {
             CloseReason::EngineStopped => CloseReason::EngineStopped,
-            _ if self.shape == kind::Shape::Server => CloseReason::ParentClosed,
+            _ if self.shape.listens() => CloseReason::ParentClosed,
             _ => reason.clone(),
         };
         let mut rest: Vec<u32> = self.conns.keys().copied().collect();

@@ -26,10 +26,20 @@ impl Worker {
     }
 
     pub(super) fn new_socket(&mut self, domain: Domain, ty: Type) -> Result<Socket, CloseReason> {
+        self.new_socket_as(self.cx.top, domain, ty)
+    }
+
+    /// A socket, its `socket()` reported under `id` (a relay's upstream leg).
+    pub(super) fn new_socket_as(
+        &mut self,
+        id: SessionId,
+        domain: Domain,
+        ty: Type,
+    ) -> Result<Socket, CloseReason> {
         let sock = Socket::new(domain, ty, None)
             .map_err(|e| CloseReason::Error(OpError::io("socket", &e)))?;
         self.cx.sink.control(
-            self.cx.top,
+            id,
             EventKind::SocketCreated {
                 fd: sock.as_raw_fd(),
                 family: family_name(domain),
@@ -228,6 +238,7 @@ impl Worker {
                 ws_closing: None,
                 deframer: (self.spec.framing != Framing::None && !self.spec.kind.is_websocket())
                     .then(|| Deframer::new(self.spec.framing.clone())),
+                connecting: None,
             },
         );
         if speaks_first {

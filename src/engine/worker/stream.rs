@@ -137,9 +137,12 @@ impl Worker {
         let Some(c) = self.conns.get_mut(&child) else {
             return;
         };
-        if c.st.is_closing() {
+        if c.st.is_closing() || (c.connecting.is_some() && !self.connect_done(child)) {
             return;
         }
+        let Some(c) = self.conns.get_mut(&child) else {
+            return;
+        };
         let mut after = After::Nothing;
         // The layer is taken out while it works, so the stream's own
         // bookkeeping (`Conn::sent`) can run beside it; it goes back after.
@@ -277,6 +280,9 @@ impl Worker {
             after = After::Close(r);
         }
         self.apply_after(child, after);
+        if self.shape == kind::Shape::Relay {
+            self.relay_release(child);
+        }
     }
 
     pub(super) fn send_reply(&mut self, child: u32, r: Reply, kind: Outgoing) {
@@ -322,6 +328,9 @@ impl Worker {
     /// event, so the recv that would only say EAGAIN is skipped: one
     /// syscall less per message, a third of an echo round trip's.
     pub(super) fn read_conn(&mut self, child: u32, short_read_ends: bool) {
+        if self.shape == kind::Shape::Relay {
+            return self.relay_read(child);
+        }
         let keep_open = self.spec.keep_open_after_peer_fin;
         let Some(c) = self.conns.get_mut(&child) else {
             return;

@@ -28,6 +28,9 @@ impl Worker {
             if let Some(w) = c.handshake_deadline {
                 consider(w);
             }
+            if let Some(w) = c.connecting {
+                consider(w);
+            }
             if let Some((w, _)) = &c.ws_closing {
                 consider(*w);
             }
@@ -103,6 +106,7 @@ impl Worker {
             self.advance_script_dgram();
         }
         self.handshake_timeouts(t);
+        self.connect_timeouts(t);
         self.close_waits(t);
         let Some(rt) = self.spec.read_timeout.filter(|_| self.spec.auto_read) else {
             return;

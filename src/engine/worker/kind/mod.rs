@@ -9,6 +9,7 @@ use super::*;
 mod client;
 mod datagram;
 mod pair;
+mod relay;
 mod serial;
 mod server;
 
@@ -25,6 +26,9 @@ pub(crate) enum Shape {
     Pair,
     /// A serial port, child 0 (a stream with no socket calls).
     Serial,
+    /// A listener whose every accepted connection (child 2k-1) is relayed
+    /// over a connection of its own to the target (child 2k).
+    Relay,
 }
 
 impl Shape {
@@ -40,6 +44,7 @@ impl Shape {
             | SessionKind::WsServer { .. } => Shape::Server,
             SessionKind::Udp { .. } | SessionKind::UnixDatagram { .. } => Shape::Datagram,
             SessionKind::SocketPair => Shape::Pair,
+            SessionKind::Relay { .. } => Shape::Relay,
             SessionKind::Serial(_) => Shape::Serial,
             SessionKind::Script { .. } | SessionKind::Burst(_) => return None,
         })
@@ -49,6 +54,11 @@ impl Shape {
     /// that stream (after what is queued is sent).
     pub(crate) fn has_own_stream(self) -> bool {
         matches!(self, Shape::Client | Shape::Serial)
+    }
+
+    /// The session's own socket is a listener, with children.
+    pub(crate) fn listens(self) -> bool {
+        matches!(self, Shape::Server | Shape::Relay)
     }
 }
 
@@ -76,6 +86,7 @@ impl Worker {
                 self.setup_unix_datagram(local, connect)
             }
             SessionKind::SocketPair => self.setup_pair(),
+            SessionKind::Relay { listen, .. } => self.setup_relay(listen),
             SessionKind::Serial(serial) => {
                 self.setup_serial(&serial)?;
                 self.advance_script_conn(0);

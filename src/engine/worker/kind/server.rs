@@ -72,6 +72,8 @@ impl Worker {
                         },
                     );
                     match self.add_stream(sock, id, false) {
+                        // A relayed client and its upstream share a unit.
+                        Ok(()) if self.shape == Shape::Relay => self.open_upstream(child),
                         Ok(()) => self.spread(child),
                         Err(r) => self.cx.sink.control(
                             id,
