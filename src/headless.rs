@@ -181,6 +181,10 @@ pub fn event_json(ev: &Event, enc: Encoding, data_limit: Option<usize>) -> Value
         }
         EventKind::Modem(Err(e)) => error_fields(&mut m, e),
         EventKind::BreakSent => {}
+        EventKind::Rule { index, what } => {
+            m.insert("index".into(), json!(index));
+            m.insert("what".into(), json!(what));
+        }
         EventKind::ErrorRepeated { error, times } => {
             error_fields(&mut m, error);
             m.insert("repeated".into(), json!(times));

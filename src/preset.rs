@@ -387,6 +387,10 @@ pub enum KindFile {
         listen: String,
         /// Where the relay connects for each client.
         target: String,
+        /// What happens to chunks on their way, in order:
+        /// `[(to: Server, match: Contains(Text("GET")), action: Delay(0.2))]`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        rules: Vec<relay_file::RuleFile>,
     },
 }
 
@@ -1817,7 +1821,8 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
         KindFile::Relay {
             ref listen,
             ref target,
-        } => relay_file::kind(listen, target, &f)?,
+            ref rules,
+        } => relay_file::kind(listen, target, rules, &f)?,
         KindFile::Script { calls } => SessionKind::Script {
             calls: calls_spec(&calls, f.encoding.map(|e| e.0).unwrap_or_default())?,
             keep_open: false,
@@ -2067,6 +2072,34 @@ fn opt_secs_file(d: Option<Duration>) -> Option<Secs> {
     d.map(Secs)
 }
 
+/// A relay's rules from text written as in files (`[(action: Drop)]`;
+/// empty: none), checked as a file's are.
+pub fn relay_rules_from_text(
+    text: &str,
+    enc: codec::Encoding,
+) -> Result<Vec<crate::engine::rules::Rule>, String> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let files: Vec<relay_file::RuleFile> = ron_options()
+        .from_str(text)
+        .map_err(|e| format!("not a list of rules: {e}"))?;
+    relay_file::rules(&files, enc).map_err(|(_, m)| m)
+}
+
+/// A relay's rules as the text [`relay_rules_from_text`] reads.
+pub fn relay_rules_text(rules: &[crate::engine::rules::Rule], enc: codec::Encoding) -> String {
+    if rules.is_empty() {
+        return String::new();
+    }
+    let files = relay_file::rules_file(rules, enc);
+    ron::ser::to_string_pretty(
+        &files,
+        ron::ser::PrettyConfig::default().struct_names(false),
+    )
+    .unwrap_or_default()
+}
+
 /// Writes a spec the way a user would: the inverse of [`to_spec`].
 pub fn from_spec(spec: &SessionSpec) -> SessionFile {
     let enc = spec.encoding;
@@ -2128,9 +2161,14 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
             subprotocols: subprotocols.clone(),
             auto_pong: *auto_pong,
         },
-        SessionKind::Relay { listen, target } => KindFile::Relay {
+        SessionKind::Relay {
+            listen,
+            target,
+            rules,
+        } => KindFile::Relay {
             listen: listen.to_string(),
             target: target.to_string(),
+            rules: relay_file::rules_file(rules, enc),
         },
         SessionKind::Serial(s) => {
             use crate::engine::serial::{Flow, Parity};

@@ -20,6 +20,7 @@ fn relay(listen: &str, target: RelayEnd) -> SessionSpec {
         SessionKind::Relay {
             listen: RelayEnd::parse(listen).unwrap(),
             target,
+            rules: Vec::new(),
         },
     )
 }
@@ -368,4 +369,203 @@ fn unix_paths_on_either_end() {
     h.closed(r);
     assert!(!front.exists(), "the relay's own socket file is removed");
     assert!(back.exists(), "the server's is not the relay's to remove");
+}
+
+fn rules_relay(target: SocketAddr, rules: &str) -> SessionSpec {
+    let kind = SessionKind::Relay {
+        listen: RelayEnd::parse("127.0.0.1:0").unwrap(),
+        target: tcp(target),
+        rules: sockscope::preset::relay_rules_from_text(rules, Default::default()).unwrap(),
+    };
+    SessionSpec::new("relay", kind)
+}
+
+/// A relay with `rules` in front of a fresh listener: the relay's address,
+/// a client connected through it and the server's end.
+fn through(h: &mut Harness, rules: &str) -> (SessionId, TcpStream, TcpStream) {
+    let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
+    let r = h.open(rules_relay(upstream.local_addr().unwrap(), rules));
+    let addr = h.listening(r);
+    let c = connect(addr);
+    let (s, _) = upstream.accept().unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    (r, c, s)
+}
+
+fn rule_events(h: &Harness, index: usize) -> Vec<String> {
+    h.seen
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Rule { index: i, what } if *i == index => Some(what.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn rules_rewrite_towards_the_server_and_delay_the_answer() {
+    let mut h = Harness::new();
+    let (r, mut c, mut s) = through(
+        &mut h,
+        r#"[(to: Server, match: Regex("GET (\\S+)"), action: Rewrite(Text("GET /v2$1"))),
+            (to: Client, action: Delay(0.3))]"#,
+    );
+    c.write_all(b"GET /x").unwrap();
+    let mut buf = [0u8; 9];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"GET /v2/x");
+    let sent = std::time::Instant::now();
+    s.write_all(b"ok").unwrap();
+    let mut two = [0u8; 2];
+    c.read_exact(&mut two).unwrap();
+    assert_eq!(&two, b"ok");
+    assert!(
+        sent.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        sent.elapsed()
+    );
+    // The log shows the chunk as it came and as it went.
+    h.wait("forwarded", |e| {
+        e.session == r.child(2) && matches!(&e.kind, EventKind::Log(l) if l.dir == Direction::Out)
+    });
+    assert_eq!(logged(&h, r.child(1), Direction::In), b"GET /x");
+    assert_eq!(logged(&h, r.child(2), Direction::Out), b"GET /v2/x");
+    h.find_any("rule 1 acted", |e| {
+        matches!(&e.kind, EventKind::Rule { index: 1, .. })
+    });
+    assert!(
+        rule_events(&h, 0)[0].contains("rewrote 6 bytes to 9"),
+        "{:?}",
+        rule_events(&h, 0)
+    );
+}
+
+#[test]
+fn a_drop_rule_switched_off_live_lets_chunks_through() {
+    let mut h = Harness::new();
+    let (r, mut c, mut s) = through(
+        &mut h,
+        r#"[(to: Server, match: Contains(Text("secret")), action: Drop)]"#,
+    );
+    c.write_all(b"my secret").unwrap();
+    h.find_any(
+        "dropped",
+        |e| matches!(&e.kind, EventKind::Rule { index: 0, what } if what.contains("dropped 9")),
+    );
+    h.send(sockscope::engine::protocol::Command::SetRule {
+        target: r,
+        index: 0,
+        enabled: false,
+    });
+    h.find_any("switched off", |e| {
+        e.session == r
+            && matches!(&e.kind, EventKind::Rule { what, .. } if what.starts_with("switched off"))
+    });
+    c.write_all(b"my secret again").unwrap();
+    let mut buf = [0u8; 15];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(
+        &buf, b"my secret again",
+        "only the chunk sent after the switch arrives"
+    );
+    // A rule that is not there is said so.
+    h.send(sockscope::engine::protocol::Command::SetRule {
+        target: r,
+        index: 7,
+        enabled: true,
+    });
+    h.find_any(
+        "no rule 7",
+        |e| matches!(&e.kind, EventKind::Error(err) if err.to_string().contains("no rule 7")),
+    );
+}
+
+#[test]
+fn limit_closes_both_sides_and_reset_resets_both() {
+    let mut h = Harness::new();
+    let (r, mut c, mut s) = through(&mut h, r#"[(to: Server, action: Limit(5))]"#);
+    c.write_all(b"0123456789").unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"01234");
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    closed_any(&mut h, r.child(1));
+    closed_any(&mut h, r.child(2));
+
+    let mut h = Harness::new();
+    let (r, mut c, mut s) = through(
+        &mut h,
+        r#"[(to: Client, match: Equals(Text("boom")), action: Reset)]"#,
+    );
+    s.write_all(b"boom").unwrap();
+    let mut buf = [0u8; 4];
+    match c.read(&mut buf) {
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        other => panic!("{other:?}"),
+    }
+    match s.read(&mut buf) {
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(closed_any(&mut h, r.child(1)), CloseReason::Aborted);
+    assert_eq!(closed_any(&mut h, r.child(2)), CloseReason::Aborted);
+}
+
+#[test]
+fn slice_black_hole_and_slow_close() {
+    let mut h = Harness::new();
+    let (r, mut c, mut s) = through(
+        &mut h,
+        r#"[(to: Server, action: Slice(size: 2, pause: 0.02)),
+            (to: Client, match: StartsWith(Text("!")), action: BlackHole),
+            (to: Server, action: SlowClose(0.3))]"#,
+    );
+    c.write_all(b"abcde").unwrap();
+    let mut buf = [0u8; 5];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"abcde");
+    // Three writes towards the server, in order.
+    for _ in 0..3 {
+        h.wait("a slice", |e| {
+            e.session == r.child(2)
+                && matches!(&e.kind, EventKind::Log(l) if l.dir == Direction::Out)
+        });
+    }
+    let sends: Vec<usize> = h
+        .seen
+        .iter()
+        .filter(|e| e.session == r.child(2))
+        .filter_map(|e| match &e.kind {
+            EventKind::Log(l) if l.dir == Direction::Out => Some(l.data.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sends, vec![2, 2, 1]);
+    // Back to the client: through until the black hole swallows it all.
+    s.write_all(b"fine").unwrap();
+    let mut four = [0u8; 4];
+    c.read_exact(&mut four).unwrap();
+    s.write_all(b"!gone").unwrap();
+    h.find_any("swallowed", |e| {
+        matches!(&e.kind, EventKind::Rule { index: 1, .. })
+    });
+    s.write_all(b"also gone").unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    assert!(
+        matches!(c.read(&mut buf), Err(e) if e.kind() == ErrorKind::WouldBlock),
+        "nothing comes through a black hole, and the connection stays open"
+    );
+    // The client's FIN reaches the server only after the slow close.
+    let fin = std::time::Instant::now();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    assert!(
+        fin.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        fin.elapsed()
+    );
 }

@@ -14,6 +14,7 @@ pub mod options;
 pub mod protocol;
 mod reactor;
 pub mod respond;
+pub mod rules;
 pub mod serial;
 mod session;
 mod sink;

@@ -416,6 +416,13 @@ pub enum EventKind {
     Modem(Result<super::serial::ModemLines, OpError>),
     /// A serial port sent a break.
     BreakSent,
+    /// A relay's rule acted on a chunk (or was switched on or off).
+    Rule {
+        /// The rule's place in the relay's list, from 0.
+        index: usize,
+        /// What it did, in words.
+        what: String,
+    },
     /// A multicast group was joined or left.
     Multicast {
         /// The group.
@@ -611,6 +618,7 @@ impl EventKind {
             EventKind::Stats { .. } => "stats",
             EventKind::Dropped { .. } => "dropped",
             EventKind::Closed { .. } => "closed",
+            EventKind::Rule { .. } => "rule",
         }
     }
 }
@@ -690,6 +698,15 @@ pub enum Command {
         /// Request to send.
         rts: Option<bool>,
     },
+    /// Relays: switch rule `index` on or off. Answered with a `rule` event.
+    SetRule {
+        /// The relay session.
+        target: SessionId,
+        /// The rule's place in the relay's list, from 0.
+        index: usize,
+        /// On or off.
+        enabled: bool,
+    },
     /// Serial ports: send a break.
     Break {
         /// The serial session.
@@ -753,6 +770,7 @@ impl Command {
             | Command::Recv { target, .. }
             | Command::TcpInfo { target }
             | Command::SetLines { target, .. }
+            | Command::SetRule { target, .. }
             | Command::Break { target }
             | Command::ReadModem { target }
             | Command::Step { target, .. } => *target,

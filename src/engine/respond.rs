@@ -21,6 +21,55 @@ pub enum Match {
     Regex(BytesRegex),
 }
 
+impl Match {
+    /// Whether `msg` matches `pattern` (a regex carries its own).
+    pub fn hit(&self, msg: &[u8], pattern: &[u8]) -> bool {
+        match self {
+            Match::Exact => msg == pattern,
+            Match::Prefix => msg.starts_with(pattern),
+            Match::Contains => memchr::memmem::find(msg, pattern).is_some(),
+            Match::Regex(re) => re.0.is_match(msg),
+        }
+    }
+
+    /// `msg` with what matched replaced by `with`: every occurrence (a
+    /// regex's `$1`, `${name}` filled from its captures), the prefix, or
+    /// the whole message.
+    pub fn rewrite(&self, msg: &[u8], pattern: &[u8], with: &[u8]) -> Vec<u8> {
+        match self {
+            Match::Exact => with.to_vec(),
+            Match::Prefix if msg.starts_with(pattern) => [with, &msg[pattern.len()..]].concat(),
+            Match::Prefix => msg.to_vec(),
+            Match::Contains if pattern.is_empty() => msg.to_vec(),
+            Match::Contains => {
+                let mut out = Vec::with_capacity(msg.len());
+                let mut last = 0;
+                for at in memchr::memmem::find_iter(msg, pattern) {
+                    if at < last {
+                        continue;
+                    }
+                    out.extend_from_slice(&msg[last..at]);
+                    out.extend_from_slice(with);
+                    last = at + pattern.len();
+                }
+                out.extend_from_slice(&msg[last..]);
+                out
+            }
+            Match::Regex(re) => re.0.replace_all(msg, with).into_owned(),
+        }
+    }
+
+    /// `equals`, `starts with`, `contains`, `matches`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Match::Exact => "equals",
+            Match::Prefix => "starts with",
+            Match::Contains => "contains",
+            Match::Regex(_) => "matches",
+        }
+    }
+}
+
 /// A compiled regular expression, compared by its source text so a
 /// responder stays comparable and printable.
 #[derive(Clone, Debug)]
@@ -287,9 +336,6 @@ impl Canned {
     fn answer(&self, msg: &[u8], framer: &mut Framer) -> Option<Reply> {
         for r in &self.rules {
             let hit = match &r.matching {
-                Match::Exact => msg == r.pattern.bytes(),
-                Match::Prefix => msg.starts_with(&r.pattern),
-                Match::Contains => memchr::memmem::find(msg, &r.pattern).is_some(),
                 Match::Regex(re) => {
                     if let Some(caps) = re.0.captures(msg) {
                         // Template fields first, then capture groups: a
@@ -304,6 +350,7 @@ impl Canned {
                     }
                     false
                 }
+                m => m.hit(msg, &r.pattern),
             };
             if hit {
                 return Some(framer.emit(&r.reply, msg.len()));

@@ -281,6 +281,8 @@ pub enum SessionKind {
         listen: RelayEnd,
         /// Where each client's upstream connection goes.
         target: RelayEnd,
+        /// What happens to chunks on their way, in order (engine/rules.rs).
+        rules: Vec<super::rules::Rule>,
     },
     /// Step mode: the socket API call by call (see `stepper`). The calls
     /// run in order when the session opens; more come as `Command::Step`.

@@ -2,12 +2,220 @@
 //! target: "127.0.0.1:7788")` (either end may be `unix:/path`), checked
 //! here for files and the form alike.
 
-use super::{FieldError, ResponderFile, SessionFile, field_err};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{FieldError, ResponderFile, Secs, SessionFile, default_true, field_err, is_true};
+use crate::engine::codec::Encoding;
+use crate::engine::respond::{BytesRegex, Match};
+use crate::engine::rules::{Action, MAX_HOLD, MAX_RULES, Rule, Way};
 use crate::engine::spec::{RelayEnd, SessionKind};
+use crate::engine::written::{Payload, Typed};
+
+/// One rule as files write it: `(to: Server, match: Contains(Text("GET")),
+/// action: Delay(0.2, jitter: 0.05))`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    /// `Server` (what clients send), `Client` (what comes back) or `Both`.
+    #[serde(default)]
+    pub to: WayFile,
+    /// Which chunks; every chunk when left out.
+    #[serde(rename = "match", default, skip_serializing_if = "Option::is_none")]
+    pub matching: Option<MatchFile>,
+    /// What to do to them.
+    pub action: ActionFile,
+    /// Off: kept, but does nothing until switched on.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+}
+
+/// Which way a rule works, in files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum WayFile {
+    /// Towards the server.
+    Server,
+    /// Towards the client.
+    Client,
+    /// Both ways.
+    #[default]
+    Both,
+}
+
+/// Which chunks a rule takes, in files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MatchFile {
+    /// The whole chunk is this.
+    Equals(Payload),
+    /// The chunk starts with this.
+    StartsWith(Payload),
+    /// This occurs in the chunk.
+    Contains(Payload),
+    /// A regular expression over the chunk's bytes.
+    Regex(String),
+}
+
+/// What a rule does, in files.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ActionFile {
+    /// Replace what matched (with a Regex match, `$1` is its first group).
+    Rewrite(Payload),
+    /// Throw the chunk away.
+    Drop,
+    /// Hold each chunk this many seconds (plus up to `jitter` more).
+    Delay(
+        Secs,
+        #[serde(default, skip_serializing_if = "Option::is_none")] Option<Secs>,
+    ),
+    /// At most this many bytes per second.
+    Throttle(u64),
+    /// Writes of `size` bytes, `pause` seconds apart.
+    Slice {
+        /// Bytes per write.
+        size: usize,
+        /// Seconds between writes.
+        pause: Secs,
+    },
+    /// Reset both sides.
+    Reset,
+    /// Pass a FIN on this many seconds after it came.
+    SlowClose(Secs),
+    /// Close both sides after this many bytes went this way.
+    Limit(u64),
+    /// Forward nothing more this way; stay open.
+    BlackHole,
+}
+
+fn hold(key: &str, s: Secs) -> Result<Duration, FieldError> {
+    if s.0 > MAX_HOLD {
+        return Err(field_err(
+            key,
+            format!(
+                "at most {} seconds: held chunks wait in memory",
+                MAX_HOLD.as_secs()
+            ),
+        ));
+    }
+    Ok(s.0)
+}
+
+/// The rules of a file, checked.
+pub(super) fn rules(files: &[RuleFile], enc: Encoding) -> Result<Vec<Rule>, FieldError> {
+    if files.len() > MAX_RULES {
+        return Err(field_err("rules", format!("at most {MAX_RULES} rules")));
+    }
+    let mut out = Vec::new();
+    for (i, r) in files.iter().enumerate() {
+        let bytes = |p: &Payload| {
+            Typed::parse(p.clone(), enc).map_err(|e| field_err("rules", format!("rule {i}: {e}")))
+        };
+        let matching = match &r.matching {
+            None => None,
+            Some(MatchFile::Equals(p)) => Some((Match::Exact, bytes(p)?)),
+            Some(MatchFile::StartsWith(p)) => Some((Match::Prefix, bytes(p)?)),
+            Some(MatchFile::Contains(p)) => Some((Match::Contains, bytes(p)?)),
+            Some(MatchFile::Regex(src)) => Some((
+                Match::Regex(BytesRegex::new(src).map_err(|e| {
+                    field_err(
+                        "rules",
+                        format!("rule {i}: not a valid regular expression: {e}"),
+                    )
+                })?),
+                Typed::default(),
+            )),
+        };
+        let action = match &r.action {
+            ActionFile::Rewrite(p) => Action::Rewrite(bytes(p)?),
+            ActionFile::Drop => Action::Drop,
+            ActionFile::Delay(fixed, jitter) => Action::Delay {
+                fixed: hold("rules", *fixed)?,
+                jitter: hold("rules", jitter.unwrap_or(Secs(Duration::ZERO)))?,
+            },
+            ActionFile::Throttle(0) => {
+                return Err(field_err(
+                    "rules",
+                    format!(
+                        "rule {i}: a throttle lets at least 1 byte per second through (for none, use BlackHole)"
+                    ),
+                ));
+            }
+            ActionFile::Throttle(b) => Action::Throttle(*b),
+            ActionFile::Slice { size: 0, .. } => {
+                return Err(field_err(
+                    "rules",
+                    format!("rule {i}: a slice is at least 1 byte"),
+                ));
+            }
+            ActionFile::Slice { size, pause } => Action::Slice {
+                size: *size,
+                pause: hold("rules", *pause)?,
+            },
+            ActionFile::Reset => Action::Reset,
+            ActionFile::SlowClose(d) => Action::SlowClose(hold("rules", *d)?),
+            ActionFile::Limit(n) => Action::Limit(*n),
+            ActionFile::BlackHole => Action::BlackHole,
+        };
+        out.push(Rule {
+            way: match r.to {
+                WayFile::Server => Way::ToServer,
+                WayFile::Client => Way::ToClient,
+                WayFile::Both => Way::Both,
+            },
+            matching,
+            action,
+            enabled: r.enabled,
+        });
+    }
+    Ok(out)
+}
+
+/// The rules as a file writes them: the inverse of [`rules`].
+pub(super) fn rules_file(rules: &[Rule], enc: Encoding) -> Vec<RuleFile> {
+    let secs = |d: Duration| Secs(d);
+    rules
+        .iter()
+        .map(|r| RuleFile {
+            to: match r.way {
+                Way::ToServer => WayFile::Server,
+                Way::ToClient => WayFile::Client,
+                Way::Both => WayFile::Both,
+            },
+            matching: r.matching.as_ref().map(|(m, p)| match m {
+                Match::Exact => MatchFile::Equals(p.payload(enc)),
+                Match::Prefix => MatchFile::StartsWith(p.payload(enc)),
+                Match::Contains => MatchFile::Contains(p.payload(enc)),
+                Match::Regex(re) => MatchFile::Regex(re.as_str().to_string()),
+            }),
+            action: match &r.action {
+                Action::Rewrite(t) => ActionFile::Rewrite(t.payload(enc)),
+                Action::Drop => ActionFile::Drop,
+                Action::Delay { fixed, jitter } => {
+                    ActionFile::Delay(secs(*fixed), (!jitter.is_zero()).then(|| secs(*jitter)))
+                }
+                Action::Throttle(b) => ActionFile::Throttle(*b),
+                Action::Slice { size, pause } => ActionFile::Slice {
+                    size: *size,
+                    pause: secs(*pause),
+                },
+                Action::Reset => ActionFile::Reset,
+                Action::SlowClose(d) => ActionFile::SlowClose(secs(*d)),
+                Action::Limit(n) => ActionFile::Limit(*n),
+                Action::BlackHole => ActionFile::BlackHole,
+            },
+            enabled: r.enabled,
+        })
+        .collect()
+}
 
 /// The kind, and what a relay refuses: it forwards, so it has no
 /// responder, script or framing of its own, and reads for itself.
-pub(super) fn kind(listen: &str, target: &str, f: &SessionFile) -> Result<SessionKind, FieldError> {
+pub(super) fn kind(
+    listen: &str,
+    target: &str,
+    rule_files: &[RuleFile],
+    f: &SessionFile,
+) -> Result<SessionKind, FieldError> {
     let listen = RelayEnd::parse(listen).map_err(|m| field_err("listen", m))?;
     let target = RelayEnd::parse(target).map_err(|m| field_err("target", m))?;
     if let RelayEnd::Tcp(a) = &target
@@ -45,7 +253,12 @@ pub(super) fn kind(listen: &str, target: &str, f: &SessionFile) -> Result<Sessio
     if !f.auto_read {
         return refuse("auto_read", "manual reads (it reads both sides for you)");
     }
-    Ok(SessionKind::Relay { listen, target })
+    let rules = rules(rule_files, f.encoding.map(|e| e.0).unwrap_or_default())?;
+    Ok(SessionKind::Relay {
+        listen,
+        target,
+        rules,
+    })
 }
 
 #[cfg(test)]
@@ -68,6 +281,7 @@ mod tests {
             SessionKind::Relay {
                 listen: RelayEnd::Tcp("127.0.0.1:9300".parse().unwrap()),
                 target: RelayEnd::Tcp("127.0.0.1:7788".parse().unwrap()),
+                rules: Vec::new(),
             }
         );
         assert_eq!(to_spec(from_spec(&spec)).unwrap(), spec);
@@ -75,6 +289,26 @@ mod tests {
             r#"(name: "r", kind: Relay(listen: "unix:/tmp/a.sock", target: "[::1]:7788"))"#,
         ))
         .unwrap();
+        assert_eq!(to_spec(from_spec(&spec)).unwrap(), spec);
+        // Every kind of rule loads and writes back as it was.
+        let spec = to_spec(parse(
+            r#"(name: "r", kind: Relay(listen: "127.0.0.1:1", target: "127.0.0.1:2", rules: [
+                (to: Server, match: Regex("GET (\\S+)"), action: Rewrite(Text("GET /b$1"))),
+                (to: Client, match: Contains(Hex("ff 00")), action: Drop, enabled: false),
+                (action: Delay(0.2, Some(0.05))),
+                (match: StartsWith(Text("x")), action: Throttle(1000)),
+                (match: Equals(Text("y")), action: Slice(size: 1, pause: 0.01)),
+                (action: Reset, enabled: false),
+                (action: SlowClose(1.5)),
+                (to: Server, action: Limit(100)),
+                (action: BlackHole, enabled: false),
+            ]))"#,
+        ))
+        .unwrap();
+        let SessionKind::Relay { rules, .. } = &spec.kind else {
+            unreachable!()
+        };
+        assert_eq!(rules.len(), 9);
         assert_eq!(to_spec(from_spec(&spec)).unwrap(), spec);
         for (src, field) in [
             (
@@ -108,6 +342,18 @@ mod tests {
             (
                 r#"kind: Relay(listen: "127.0.0.1:1", target: "127.0.0.1:2"), steps: [Close]"#,
                 "steps",
+            ),
+            (
+                r#"kind: Relay(listen: "127.0.0.1:1", target: "127.0.0.1:2", rules: [(match: Regex("("), action: Drop)])"#,
+                "rules",
+            ),
+            (
+                r#"kind: Relay(listen: "127.0.0.1:1", target: "127.0.0.1:2", rules: [(action: Delay(9999.0))])"#,
+                "rules",
+            ),
+            (
+                r#"kind: Relay(listen: "127.0.0.1:1", target: "127.0.0.1:2", rules: [(action: Throttle(0))])"#,
+                "rules",
             ),
         ] {
             let e = to_spec(parse(&format!("(name: \"r\", {src})"))).unwrap_err();

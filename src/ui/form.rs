@@ -150,6 +150,8 @@ pub struct OpenForm {
     pub framing: super::framing_form::FramingForm,
     /// A script kept from a duplicated session.
     pub kept_steps: Vec<crate::engine::spec::Step>,
+    /// A relay's rules, written as in files (`[(action: Delay(0.2))]`).
+    pub relay_rules: String,
     /// This frame's validation, shared by the fields and the Open button.
     checked: Option<(Option<SessionSpec>, Problems)>,
     /// The last responder checked and its outcome: the form is checked
@@ -189,6 +191,7 @@ impl Default for OpenForm {
             ws: Default::default(),
             framing: Default::default(),
             kept_steps: Vec::new(),
+            relay_rules: String::new(),
             checked: None,
             responder_cache: Default::default(),
         }
@@ -229,6 +232,7 @@ fn form_field(field: &str) -> &'static str {
         "tls" => L::TLS,
         "framing" => L::FRAMING,
         "listen" => L::RELAY_LISTEN,
+        "rules" => L::RELAY_RULES,
         "target" => L::RELAY_TARGET,
         // An option's error names its key; the option's own label shows it.
         key => OptName::from_key(key).map_or("Options", |n| n.def().label),
@@ -368,10 +372,15 @@ impl OpenForm {
                 f.local = local.to_string();
                 f.ws = super::ws_form::WsForm::load(&spec.kind);
             }
-            SessionKind::Relay { listen, target } => {
+            SessionKind::Relay {
+                listen,
+                target,
+                rules,
+            } => {
                 f.kind = KindChoice::Relay;
                 f.local = listen.to_string();
                 f.remote = target.to_string();
+                f.relay_rules = crate::preset::relay_rules_text(rules, spec.encoding);
             }
             SessionKind::Serial(s) => {
                 f.kind = KindChoice::Serial;
@@ -609,9 +618,24 @@ impl OpenForm {
                 };
                 let listen = end(L::RELAY_LISTEN, &self.local);
                 let target = end(L::RELAY_TARGET, &self.remote);
-                listen
-                    .zip(target)
-                    .map(|(listen, target)| SessionKind::Relay { listen, target })
+                let rules = match crate::preset::relay_rules_from_text(
+                    &self.relay_rules,
+                    Encoding::for_label(&self.encoding).unwrap_or_default(),
+                ) {
+                    Ok(r) => Some(r),
+                    Err(m) => {
+                        p.add(L::RELAY_RULES, m);
+                        None
+                    }
+                };
+                match (listen, target, rules) {
+                    (Some(listen), Some(target), Some(rules)) => Some(SessionKind::Relay {
+                        listen,
+                        target,
+                        rules,
+                    }),
+                    _ => None,
+                }
             }
         };
         let mut opts = Vec::new();
@@ -920,6 +944,19 @@ impl OpenForm {
                         err(ui, &field, name);
                         ui.end_row();
                     }
+                    let label = ui.label(L::RELAY_RULES);
+                    let field = ui
+                        .add(
+                            egui::TextEdit::multiline(&mut self.relay_rules)
+                                .desired_width(320.0)
+                                .desired_rows(3)
+                                .code_editor()
+                                .hint_text(RULES_HINT),
+                        )
+                        .labelled_by(label.id)
+                        .on_hover_text(RULES_HELP);
+                    err(ui, &field, L::RELAY_RULES);
+                    ui.end_row();
                 }
                 if self.kind == KindChoice::Udp {
                     let label = ui.label("Join groups");
@@ -1272,6 +1309,20 @@ impl OpenForm {
     }
 }
 
+/// What the rules field shows while empty.
+const RULES_HINT: &str = "none: forward as is. e.g. [(to: Server, action: Delay(0.2))]";
+
+/// The rules field's help: the file syntax, which it is.
+const RULES_HELP: &str = "Rules, in order, as a preset file writes them:\n\
+[\n\
+  (to: Server, match: Contains(Text(\"GET\")), action: Delay(0.2, Some(0.05))),\n\
+  (to: Client, match: Regex(\"Host: (\\\\S+)\"), action: Rewrite(Text(\"Host: x\"))),\n\
+  (action: Throttle(1024), enabled: false),\n\
+]\n\
+to: Server, Client or Both. match (left out: every chunk): Equals, StartsWith, Contains, Regex.\n\
+action: Rewrite, Drop, Delay(secs, Some(jitter)), Throttle(bytes/s), Slice(size:, pause:),\n\
+Reset, SlowClose(secs), Limit(bytes), BlackHole. Switch them on and off live in the session.";
+
 fn default_name(kind: &SessionKind) -> String {
     match kind {
         SessionKind::TcpClient { remote, .. } => format!("client {remote}"),
@@ -1289,7 +1340,7 @@ fn default_name(kind: &SessionKind) -> String {
         SessionKind::Burst(b) => format!("burst to {}", b.target),
         SessionKind::WsClient { url, .. } => format!("ws client {url}"),
         SessionKind::WsServer { local, path, .. } => format!("ws server {local}{path}"),
-        SessionKind::Relay { listen, target } => format!("relay {listen} → {target}"),
+        SessionKind::Relay { listen, target, .. } => format!("relay {listen} → {target}"),
     }
 }
 

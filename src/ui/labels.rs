@@ -12,6 +12,8 @@ pub const PATH: &str = "Socket path";
 pub const RELAY_LISTEN: &str = "Listen on";
 /// Where a relay connects for each client.
 pub const RELAY_TARGET: &str = "Forward to";
+/// A relay's rules field.
+pub const RELAY_RULES: &str = "Rules";
 pub const SERIAL_PORT: &str = "Port";
 pub const SERIAL_PORTS: &str = "this machine's serial ports";
 pub const REFRESH_PORTS: &str = "Look again";

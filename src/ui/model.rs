@@ -540,6 +540,7 @@ impl Model {
             EventKind::Timeout { .. }
             | EventKind::Multicast { .. }
             | EventKind::BreakSent
+            | EventKind::Rule { .. }
             | EventKind::Step { .. }
             | EventKind::Dropped { .. } => {}
         }

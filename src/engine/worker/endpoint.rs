@@ -91,6 +91,9 @@ pub(super) struct Conn {
     /// A relay's upstream leg whose non-blocking connect is under way,
     /// given up at this instant (kind/relay.rs).
     pub(super) connecting: Option<Instant>,
+    /// A relay leg's rules' state for what it forwards to its partner
+    /// (none while the relay has no rules).
+    pub(super) flow: Option<Box<crate::engine::rules::Flow>>,
 }
 
 /// Counts one send or receive in its direction and logs it: the one

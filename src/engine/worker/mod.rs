@@ -536,6 +536,7 @@ impl Worker {
                 Err(e) => EventKind::Error(e),
             }),
             Command::ReadModem { .. } => self.serial(target, |t| EventKind::Modem(t.modem())),
+            Command::SetRule { index, enabled, .. } => self.set_rule(index, enabled),
             #[cfg(feature = "fault-injection")]
             Command::InjectPanic { .. } => panic!("injected fault"),
             Command::Step { .. } => self.cx.sink.control(

@@ -239,6 +239,7 @@ impl Worker {
                 deframer: (self.spec.framing != Framing::None && !self.spec.kind.is_websocket())
                     .then(|| Deframer::new(self.spec.framing.clone())),
                 connecting: None,
+                flow: None,
             },
         );
         if speaks_first {

@@ -31,6 +31,9 @@ impl Worker {
             if let Some(w) = c.connecting {
                 consider(w);
             }
+            if let Some(w) = c.flow.as_ref().and_then(|f| f.next_due()) {
+                consider(w);
+            }
             if let Some((w, _)) = &c.ws_closing {
                 consider(*w);
             }
@@ -107,6 +110,7 @@ impl Worker {
         }
         self.handshake_timeouts(t);
         self.connect_timeouts(t);
+        self.release_held(t);
         self.close_waits(t);
         let Some(rt) = self.spec.read_timeout.filter(|_| self.spec.auto_read) else {
             return;

@@ -197,10 +197,11 @@ impl Worker {
                 self.ready_again.push_back(child);
                 break;
             }
+            let held = self.held_for_partner(child);
             let room = self
                 .conns
                 .get(&partner)
-                .map(|p| p.st.can_send() && p.st.queue.len() < high);
+                .map(|p| p.st.can_send() && p.st.queue.len() + held < high);
             let Some(c) = self.conns.get_mut(&child) else {
                 return;
             };
@@ -227,9 +228,7 @@ impl Worker {
                         after = After::Close(CloseReason::PeerClosed);
                     }
                     // The FIN is passed on once what came before it is sent.
-                    if let Some(p) = self.conns.get_mut(&partner) {
-                        p.st.shutdown_write();
-                    }
+                    self.pass_fin(child);
                     moved = true;
                     break;
                 }
@@ -237,11 +236,10 @@ impl Worker {
                     let data = self.rx.take(n);
                     c.last_rx = now();
                     c.received(&mut self.cx.sink, data.clone(), None);
-                    if let Some(p) = self.conns.get_mut(&partner) {
-                        p.st.queue.push_as(data, Outgoing::Auto);
-                        p.counters.queued_out = p.st.queue.len() as u64;
-                    }
                     moved = true;
+                    if !self.forward(child, data) {
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -261,10 +259,11 @@ impl Worker {
     /// back under the low-water mark.
     pub(in crate::engine::worker) fn relay_release(&mut self, child: u32) {
         let low = self.spec.limits.low_water;
+        let held = self.held_for_partner(Leg::partner(child));
         let drained = self
             .conns
             .get(&child)
-            .is_some_and(|c| c.st.queue.len() <= low);
+            .is_some_and(|c| c.st.queue.len() + held <= low);
         if drained
             && let Some(p) = self.conns.get_mut(&Leg::partner(child))
             && p.st.release_reads()
@@ -329,5 +328,175 @@ impl Worker {
         );
         c.st.close_once_sent(CloseReason::Local);
         self.flush_conn(client);
+    }
+}
+
+impl Worker {
+    /// Bytes a leg holds back for its partner (delays, throttles).
+    pub(in crate::engine::worker) fn held_for_partner(&self, child: u32) -> usize {
+        self.conns
+            .get(&child)
+            .and_then(|c| c.flow.as_ref())
+            .map_or(0, |f| f.held_bytes)
+    }
+
+    /// Sends what leg `child` read on to its partner, through the rules.
+    /// False when the rules ended the connection (a reset).
+    fn forward(&mut self, child: u32, data: Vec<u8>) -> bool {
+        let partner = Leg::partner(child);
+        let t = now();
+        let rules: &[crate::engine::rules::Rule] = match &self.spec.kind {
+            SessionKind::Relay { rules, .. } => rules,
+            _ => &[],
+        };
+        let (ready, reset, close, id) = {
+            let Some(c) = self.conns.get_mut(&child) else {
+                return false;
+            };
+            if rules.is_empty() {
+                (vec![data], false, false, c.id)
+            } else {
+                let flow = c.flow.get_or_insert_with(Default::default);
+                let v = flow.apply(rules, Leg::of(child) == Leg::Client, data, t);
+                let ready = flow.hold(v.send, t);
+                flow.close_when_sent |= v.close;
+                for (index, what) in v.acted {
+                    self.cx.sink.control(c.id, EventKind::Rule { index, what });
+                }
+                (ready, v.reset, v.close, c.id)
+            }
+        };
+        if reset {
+            self.cx.sink.control(
+                id,
+                EventKind::Step {
+                    index: 0,
+                    what: "a rule resets both sides".into(),
+                },
+            );
+            self.abort_conn(child);
+            self.abort_conn(partner);
+            return false;
+        }
+        if let Some(p) = self.conns.get_mut(&partner) {
+            for d in ready {
+                p.st.queue.push_as(d, Outgoing::Auto);
+            }
+            p.counters.queued_out = p.st.queue.len() as u64;
+        }
+        if close {
+            self.close_if_sent(child);
+        }
+        true
+    }
+
+    /// A limit was reached on what `child` forwards: once nothing of it is
+    /// held, both legs close after sending what they have.
+    fn close_if_sent(&mut self, child: u32) {
+        let done = self
+            .conns
+            .get(&child)
+            .and_then(|c| c.flow.as_ref())
+            .is_some_and(|f| f.close_when_sent && f.held.is_empty());
+        if !done {
+            return;
+        }
+        for leg in [child, Leg::partner(child)] {
+            if let Some(c) = self.conns.get_mut(&leg) {
+                c.st.close_once_sent(CloseReason::Local);
+            }
+            self.flush_conn(leg);
+        }
+    }
+
+    /// Leg `child` read the peer's FIN: it is passed on at once, or after
+    /// what the rules hold back (and a slow close) has gone.
+    fn pass_fin(&mut self, child: u32) {
+        let to_server = Leg::of(child) == Leg::Client;
+        let t = now();
+        let rules: &[crate::engine::rules::Rule] = match &self.spec.kind {
+            SessionKind::Relay { rules, .. } => rules,
+            _ => &[],
+        };
+        if let Some(c) = self.conns.get_mut(&child)
+            && let Some(f) = c.flow.as_mut()
+            && let Some(at) = f.fin(rules, to_server, t)
+        {
+            f.fin_at = Some(at);
+            return;
+        }
+        if let Some(p) = self.conns.get_mut(&Leg::partner(child)) {
+            p.st.shutdown_write();
+        }
+    }
+
+    /// Sends on what the rules held back and is due now, then FINs and
+    /// closes that waited for it.
+    pub(in crate::engine::worker) fn release_held(&mut self, t: Instant) {
+        let due: Vec<u32> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                c.flow
+                    .as_ref()
+                    .and_then(|f| f.next_due())
+                    .is_some_and(|w| w <= t)
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for child in due {
+            let partner = Leg::partner(child);
+            let Some(f) = self.conns.get_mut(&child).and_then(|c| c.flow.as_mut()) else {
+                continue;
+            };
+            let ready = f.due(t);
+            let fin = f.held.is_empty() && f.fin_at.is_some_and(|w| w <= t);
+            if fin {
+                f.fin_at = None;
+            }
+            if let Some(p) = self.conns.get_mut(&partner) {
+                for d in ready {
+                    if p.st.can_send() {
+                        p.st.queue.push_as(d, Outgoing::Auto);
+                    }
+                }
+                p.counters.queued_out = p.st.queue.len() as u64;
+                if fin {
+                    p.st.shutdown_write();
+                }
+            }
+            self.flush_conn(partner);
+            self.close_if_sent(child);
+        }
+    }
+
+    /// Switches a rule on or off, live, for every connection.
+    pub(in crate::engine::worker) fn set_rule(&mut self, index: usize, enabled: bool) {
+        let top = self.cx.top;
+        let SessionKind::Relay { rules, .. } = &mut self.spec.kind else {
+            self.cx.sink.control(
+                top,
+                EventKind::Error(OpError::plain("set rule", "rules belong to relay sessions")),
+            );
+            return;
+        };
+        let Some(r) = rules.get_mut(index) else {
+            let n = rules.len();
+            self.cx.sink.control(
+                top,
+                EventKind::Error(OpError::plain(
+                    "set rule",
+                    format!("there is no rule {index}; this relay has {n} (counted from 0)"),
+                )),
+            );
+            return;
+        };
+        r.enabled = enabled;
+        let what = format!(
+            "switched {}: {}",
+            if enabled { "on" } else { "off" },
+            r.describe()
+        );
+        self.cx.sink.control(top, EventKind::Rule { index, what });
     }
 }
