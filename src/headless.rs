@@ -181,9 +181,16 @@ pub fn event_json(ev: &Event, enc: Encoding, data_limit: Option<usize>) -> Value
         }
         EventKind::Modem(Err(e)) => error_fields(&mut m, e),
         EventKind::BreakSent => {}
-        EventKind::Rule { index, what } => {
+        EventKind::Rule {
+            index,
+            what,
+            enabled,
+        } => {
             m.insert("index".into(), json!(index));
             m.insert("what".into(), json!(what));
+            if let Some(on) = enabled {
+                m.insert("enabled".into(), json!(on));
+            }
         }
         EventKind::ErrorRepeated { error, times } => {
             error_fields(&mut m, error);

@@ -64,6 +64,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("http-head", include_str!("../assets/presets/http-head.ron")),
     ("relay", include_str!("../assets/presets/relay.ron")),
     (
+        "relay-faults",
+        include_str!("../assets/presets/relay-faults.ron"),
+    ),
+    (
         "ws-echo-server",
         include_str!("../assets/presets/ws-echo-server.ron"),
     ),

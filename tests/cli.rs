@@ -1394,3 +1394,56 @@ fn a_framed_server_prints_a_line_per_message_with_its_chunks() {
     sigterm(&child);
     assert_eq!(wait_exit(&mut child), 0);
 }
+
+/// Relay issue, item 7: the built-in relays in front of the built-in echo
+/// server, each on free ports, through the real binary; the faulty one
+/// delays the answer and drops what has "secret" in it.
+#[test]
+fn the_relay_examples_forward_to_the_echo_server_with_and_without_faults() {
+    let dir = tempfile::tempdir().unwrap();
+    let (echo, echo_port) = preset_on_free_port(dir.path(), "echo-server.ron", 7788);
+    let (mut echo_run, mut echo_out) = spawn_run(&echo);
+    echo_out.wait("echo listening", |v| v["event"] == "listening");
+    for (name, port) in [("relay.ron", 9300), ("relay-faults.ron", 9301)] {
+        let free = common::free_port();
+        let text = std::fs::read_to_string(format!("assets/presets/{name}"))
+            .unwrap()
+            .replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{free}"))
+            .replace("127.0.0.1:7788", &format!("127.0.0.1:{echo_port}"));
+        let file = write(dir.path(), name, &text);
+        let (mut relay, mut out) = spawn_run(&file);
+        out.wait("relay listening", |v| v["event"] == "listening");
+        let mut c = TcpStream::connect(("127.0.0.1", free)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let asked = std::time::Instant::now();
+        c.write_all("hello 你好".as_bytes()).unwrap();
+        let mut back = [0u8; 12];
+        c.read_exact(&mut back).unwrap();
+        assert_eq!(&back, "hello 你好".as_bytes(), "{name}");
+        let faulty = name == "relay-faults.ron";
+        if faulty {
+            assert!(asked.elapsed() >= Duration::from_millis(200), "{name}");
+            c.write_all(b"a secret").unwrap();
+            out.wait("dropped", |v| v["event"] == "rule" && v["index"] == 1);
+        }
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "{name}: the secret never came back");
+        out.wait("client leg closed", |v| {
+            v["event"] == "closed" && v["session"] == "1.1"
+        });
+        out.wait("server leg closed", |v| {
+            v["event"] == "closed" && v["session"] == "1.2"
+        });
+        let v = out.seen.clone();
+        assert_eq!(events(&v, "1", "opened")[0]["kind"], "relay");
+        assert_eq!(events(&v, "1.2", "connected").len(), 1);
+        assert_eq!(events(&v, "1.1", "half_closed")[0]["by"], "peer");
+        assert_eq!(events(&v, "1.2", "half_closed")[0]["by"], "local");
+        sigterm(&relay);
+        assert_eq!(wait_exit(&mut relay), 0, "{name}");
+    }
+    sigterm(&echo_run);
+    assert_eq!(wait_exit(&mut echo_run), 0);
+}

@@ -396,7 +396,7 @@ fn rule_events(h: &Harness, index: usize) -> Vec<String> {
     h.seen
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Rule { index: i, what } if *i == index => Some(what.clone()),
+            EventKind::Rule { index: i, what, .. } if *i == index => Some(what.clone()),
             _ => None,
         })
         .collect()
@@ -450,7 +450,7 @@ fn a_drop_rule_switched_off_live_lets_chunks_through() {
     c.write_all(b"my secret").unwrap();
     h.find_any(
         "dropped",
-        |e| matches!(&e.kind, EventKind::Rule { index: 0, what } if what.contains("dropped 9")),
+        |e| matches!(&e.kind, EventKind::Rule { index: 0, what, .. } if what.contains("dropped 9")),
     );
     h.send(sockscope::engine::protocol::Command::SetRule {
         target: r,

@@ -2602,3 +2602,68 @@ fn the_log_exports_as_pcapng_that_tshark_follows() {
     );
     assert!(text.contains("pcap "), "{text}");
 }
+
+/// Relay issue: a relay built in the form with a drop rule, a real client
+/// and server on either side, both ways in the log (C→S, S→C), and the
+/// rule switched off live from the inspector.
+#[test]
+fn a_relay_from_the_form_logs_both_ways_and_switches_a_rule_off_live() {
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = upstream.local_addr().unwrap();
+    let mut h = harness(Vec::new());
+    click(&mut h, L::KIND);
+    click(&mut h, "relay (proxy)");
+    assert_eq!(
+        h.state().form().kind,
+        sockscope::ui::form::KindChoice::Relay
+    );
+    replace_text(&mut h, L::RELAY_LISTEN, "127.0.0.1:0");
+    replace_text(&mut h, L::RELAY_TARGET, &target.to_string());
+    replace_text(
+        &mut h,
+        L::RELAY_RULES,
+        r#"[(to: Server, match: Contains(Text("secret")), action: Drop)]"#,
+    );
+    let before = h.state().model().sessions().len();
+    click(&mut h, L::OPEN);
+    step_until(&mut h, "opened", |a| {
+        a.model().sessions().len() == before + 1
+    });
+    let r = h.state().selected().unwrap();
+    step_until(&mut h, "listening", |a| listening_port(a, r).is_some());
+    let addr = listening_port(h.state(), r).unwrap();
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    let (mut s, _) = upstream.accept().unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    c.write_all(b"hello").unwrap();
+    let mut buf = [0u8; 5];
+    s.read_exact(&mut buf).unwrap();
+    s.write_all(b"back!").unwrap();
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"back!");
+    c.write_all(b"my secret").unwrap();
+    step_until(&mut h, "the secret read and dropped", |a| {
+        a.model()
+            .get(r.child(1))
+            .is_some_and(|i| i.counters.msgs_in == 2)
+    });
+    // Each way twice: as read on one leg and as sent on the other.
+    wait_labels(&mut h, "C→S", 3, "hello in and out, the secret only in");
+    wait_labels(&mut h, "S→C", 2, "the answer in and out");
+    // The children are named by their leg.
+    assert!(h.query_all_by_label_contains("#1 client").count() >= 1);
+    assert!(h.query_all_by_label_contains("#1 server").count() >= 1);
+    let rule = "0. to server: drop (contains secret)";
+    click(&mut h, rule);
+    step_until(&mut h, "the rule switched off", |a| {
+        matches!(
+            a.model().get(r).and_then(|i| i.spec.as_ref()).map(|s| &s.kind),
+            Some(SessionKind::Relay { rules, .. }) if !rules[0].enabled
+        )
+    });
+    c.write_all(b"secret 2").unwrap();
+    let mut eight = [0u8; 8];
+    s.read_exact(&mut eight).unwrap();
+    assert_eq!(&eight, b"secret 2");
+}

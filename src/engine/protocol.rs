@@ -422,6 +422,8 @@ pub enum EventKind {
         index: usize,
         /// What it did, in words.
         what: String,
+        /// Set when it was switched on (true) or off (false).
+        enabled: Option<bool>,
     },
     /// A multicast group was joined or left.
     Multicast {

@@ -1113,6 +1113,13 @@ impl App {
                                 Some(InspectorAction::Break) => {
                                     serial_cmd = Some(Command::Break { target: info.id });
                                 }
+                                Some(InspectorAction::SetRule { index, enabled }) => {
+                                    serial_cmd = Some(Command::SetRule {
+                                        target: info.id,
+                                        index,
+                                        enabled,
+                                    });
+                                }
                                 None => {}
                             }
                         }

@@ -32,6 +32,13 @@ pub enum InspectorAction {
     },
     /// Serial ports: send a break.
     Break,
+    /// Relays: switch a rule on or off.
+    SetRule {
+        /// Its place in the list, from 0.
+        index: usize,
+        /// On or off.
+        enabled: bool,
+    },
 }
 
 /// The inspector's own fields (the live setsockopt row).
@@ -73,6 +80,12 @@ impl Inspector {
             ui.strong(L::SERIAL_SETTINGS);
             options_grid(ui, info);
             return action;
+        }
+        if let Some(crate::engine::spec::SessionKind::Relay { rules, .. }) = spec.map(|s| &s.kind)
+            && !info.id.is_child()
+            && let Some(a) = rules_ui(ui, rules)
+        {
+            action = Some(a);
         }
         ui.separator();
         ui.strong(L::OPTIONS);
@@ -118,6 +131,25 @@ impl Inspector {
             );
         }
     }
+}
+
+/// A relay's rules, each switched on and off live (for every connection).
+fn rules_ui(ui: &mut egui::Ui, rules: &[crate::engine::rules::Rule]) -> Option<InspectorAction> {
+    ui.separator();
+    ui.strong(L::RELAY_RULES);
+    if rules.is_empty() {
+        ui.weak(L::NO_RULES);
+        return None;
+    }
+    let mut action = None;
+    for (index, r) in rules.iter().enumerate() {
+        let mut on = r.enabled;
+        let text = format!("{index}. {}", r.describe());
+        if ui.checkbox(&mut on, text).changed() {
+            action = Some(InspectorAction::SetRule { index, enabled: on });
+        }
+    }
+    action
 }
 
 fn http_ui(ui: &mut egui::Ui, info: &SessionInfo, p: &crate::http::ResponseParser) {

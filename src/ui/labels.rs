@@ -14,6 +14,8 @@ pub const RELAY_LISTEN: &str = "Listen on";
 pub const RELAY_TARGET: &str = "Forward to";
 /// A relay's rules field.
 pub const RELAY_RULES: &str = "Rules";
+/// A relay with no rules.
+pub const NO_RULES: &str = "none: everything is forwarded as it comes";
 pub const SERIAL_PORT: &str = "Port";
 pub const SERIAL_PORTS: &str = "this machine's serial ports";
 pub const REFRESH_PORTS: &str = "Look again";

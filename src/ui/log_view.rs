@@ -1117,7 +1117,7 @@ pub fn describe(kind: &EventKind) -> String {
         ),
         EventKind::Modem(Err(e)) => format!("modem lines: {e}"),
         EventKind::BreakSent => "break sent".into(),
-        EventKind::Rule { index, what } => format!("rule {index}: {what}"),
+        EventKind::Rule { index, what, .. } => format!("rule {index}: {what}"),
         EventKind::Error(e) => format!("error: {e}"),
         EventKind::ErrorRepeated { error, times } => {
             format!("error, {times} more times: {error}")

@@ -537,10 +537,23 @@ impl Model {
                 info.burst_done = 0;
                 info.bursts.push((**r).clone());
             }
+            EventKind::Rule {
+                index,
+                enabled: Some(on),
+                ..
+            } => {
+                // The engine's word on a switched rule is what the app shows.
+                if let Some(crate::engine::spec::SessionKind::Relay { rules, .. }) =
+                    info.spec.as_mut().map(|s| &mut s.kind)
+                    && let Some(r) = rules.get_mut(*index)
+                {
+                    r.enabled = *on;
+                }
+            }
             EventKind::Timeout { .. }
             | EventKind::Multicast { .. }
             | EventKind::BreakSent
-            | EventKind::Rule { .. }
+            | EventKind::Rule { enabled: None, .. }
             | EventKind::Step { .. }
             | EventKind::Dropped { .. } => {}
         }

@@ -361,7 +361,14 @@ impl Worker {
                 let ready = flow.hold(v.send, t);
                 flow.close_when_sent |= v.close;
                 for (index, what) in v.acted {
-                    self.cx.sink.control(c.id, EventKind::Rule { index, what });
+                    self.cx.sink.control(
+                        c.id,
+                        EventKind::Rule {
+                            index,
+                            what,
+                            enabled: None,
+                        },
+                    );
                 }
                 (ready, v.reset, v.close, c.id)
             }
@@ -497,6 +504,13 @@ impl Worker {
             if enabled { "on" } else { "off" },
             r.describe()
         );
-        self.cx.sink.control(top, EventKind::Rule { index, what });
+        self.cx.sink.control(
+            top,
+            EventKind::Rule {
+                index,
+                what,
+                enabled: Some(enabled),
+            },
+        );
     }
 }
