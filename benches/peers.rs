@@ -11,6 +11,8 @@
 //! again with `PEERS_CLIENT` set) with one thread per connection, each in
 //! lockstep (write 64 bytes, read 64 bytes), as real clients are.
 
+mod common;
+use common::{free_port, wait_listening};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -226,25 +228,6 @@ fn summarise(mut lat: Vec<u32>, secs: f64, errors: usize) -> Result {
         p99_us: pct(0.99),
         errors,
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_listening(addr: SocketAddr) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if TcpStream::connect(addr).is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
 }
 
 /// The floor: one thread per connection, read and write back.

@@ -105,6 +105,14 @@ click 330 742     # "Send"
 sleep 1
 shot websocket
 stop
+# 7c. A relay with rules between a client and an echo server: both legs
+#     in one log (C→S, S→C), a rule's delay and drop, and the throttle
+#     switched on from the inspector.
+start --open screenshots/relay.ron
+click 130 562     # the relay in the session list
+click 1016 447    # rule 2, the throttle
+shot relay
+stop
 # 8. The light theme at 1280x800.
 theme Light
 start --open screenshots/demo.ron

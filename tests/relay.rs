@@ -48,20 +48,6 @@ fn logged(h: &Harness, id: SessionId, dir: Direction) -> Vec<u8> {
         .collect()
 }
 
-/// How `id` closed, whether or not its `closed` came after the cursor
-/// (the two legs of a connection close in either order).
-fn closed_any(h: &mut Harness, id: SessionId) -> CloseReason {
-    match h
-        .find_any("closed", |e| {
-            e.session == id && matches!(e.kind, EventKind::Closed { .. })
-        })
-        .kind
-    {
-        EventKind::Closed { reason, .. } => reason,
-        _ => unreachable!(),
-    }
-}
-
 fn closed_count(h: &Harness, id: SessionId) -> usize {
     h.seen
         .iter()
@@ -110,8 +96,8 @@ fn a_relay_forwards_both_ways_and_passes_each_fin_on() {
     let server_leg = r.child(2);
     let (_, peer) = h.connected(server_leg);
     assert_eq!(peer.to_string(), target.to_string());
-    closed_any(&mut h, client_leg);
-    closed_any(&mut h, server_leg);
+    h.closed_any(client_leg);
+    h.closed_any(server_leg);
     // Both legs in one log, each way twice: as read and as forwarded.
     assert_eq!(
         logged(&h, client_leg, Direction::In),
@@ -184,8 +170,8 @@ fn an_rst_from_either_side_resets_the_other() {
         } else {
             (r.child(1), r.child(2))
         };
-        assert_eq!(closed_any(&mut h, reset_leg), CloseReason::PeerReset);
-        assert_eq!(closed_any(&mut h, other_leg), CloseReason::Aborted);
+        assert_eq!(h.closed_any(reset_leg), CloseReason::PeerReset);
+        assert_eq!(h.closed_any(other_leg), CloseReason::Aborted);
     }
 }
 
@@ -210,7 +196,7 @@ fn a_target_that_refuses_closes_the_client_and_says_why() {
         unreachable!()
     };
     assert!(e.to_string().contains("target"), "{e}");
-    closed_any(&mut h, r.child(1));
+    h.closed_any(r.child(1));
     // The relay itself stays up for the next client.
     let names = h.names_of(r);
     assert!(!names.contains(&"closed"), "{names:?}");
@@ -252,8 +238,8 @@ fn clients_each_get_their_own_upstream_and_inject_reaches_either_side() {
     c.read_to_end(&mut rest).unwrap();
     s.read_to_end(&mut rest).unwrap();
     assert!(rest.is_empty());
-    closed_any(&mut h, r.child(5));
-    closed_any(&mut h, r.child(6));
+    h.closed_any(r.child(5));
+    h.closed_any(r.child(6));
     // Closing the relay closes every leg left, each once.
     h.send(sockscope::engine::protocol::Command::Close { target: r });
     h.closed(r);
@@ -363,8 +349,8 @@ fn unix_paths_on_either_end() {
     c.read_to_end(&mut got).unwrap();
     assert_eq!(got, b"over unix");
     server.join().unwrap();
-    closed_any(&mut h, r.child(1));
-    closed_any(&mut h, r.child(2));
+    h.closed_any(r.child(1));
+    h.closed_any(r.child(2));
     h.send(sockscope::engine::protocol::Command::Close { target: r });
     h.closed(r);
     assert!(!front.exists(), "the relay's own socket file is removed");
@@ -490,8 +476,8 @@ fn limit_closes_both_sides_and_reset_resets_both() {
     assert_eq!(got, b"01234");
     let mut rest = Vec::new();
     c.read_to_end(&mut rest).unwrap();
-    closed_any(&mut h, r.child(1));
-    closed_any(&mut h, r.child(2));
+    h.closed_any(r.child(1));
+    h.closed_any(r.child(2));
 
     let mut h = Harness::new();
     let (r, mut c, mut s) = through(
@@ -508,8 +494,8 @@ fn limit_closes_both_sides_and_reset_resets_both() {
         Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
         other => panic!("{other:?}"),
     }
-    assert_eq!(closed_any(&mut h, r.child(1)), CloseReason::Aborted);
-    assert_eq!(closed_any(&mut h, r.child(2)), CloseReason::Aborted);
+    assert_eq!(h.closed_any(r.child(1)), CloseReason::Aborted);
+    assert_eq!(h.closed_any(r.child(2)), CloseReason::Aborted);
 }
 
 #[test]

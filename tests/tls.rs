@@ -113,20 +113,6 @@ fn tls_info(h: &mut Harness, id: SessionId) -> TlsInfo {
     }
 }
 
-/// The Closed reason of `id`, wherever it is in the history (a server's
-/// child may close before or after its client).
-fn closed_any(h: &mut Harness, id: SessionId) -> CloseReason {
-    match h
-        .find_any("closed", |e| {
-            e.session == id && matches!(e.kind, EventKind::Closed { .. })
-        })
-        .kind
-    {
-        EventKind::Closed { reason, .. } => reason,
-        _ => unreachable!(),
-    }
-}
-
 fn error_of(reason: CloseReason) -> String {
     match reason {
         CloseReason::Error(e) => e.to_string(),
@@ -176,7 +162,7 @@ fn a_sockscope_client_verifies_a_sockscope_server_and_both_report_the_handshake(
         "the server child logs the plaintext it decrypted"
     );
     // Our close sends close_notify: the server reads it as the end of data.
-    assert_eq!(closed_any(&mut h, child), CloseReason::PeerClosed);
+    assert_eq!(h.closed_any(child), CloseReason::PeerClosed);
 }
 
 #[test]
@@ -236,7 +222,7 @@ fn a_certificate_from_an_unknown_ca_fails_in_words_on_both_sides() {
             .any(|e| matches!(&e.kind, EventKind::Log(l) if l.data == b"secret")),
         "nothing was sent in the clear or otherwise"
     );
-    let smsg = error_of(closed_any(&mut h, child));
+    let smsg = error_of(h.closed_any(child));
     assert!(smsg.contains("alert"), "{smsg}");
     assert!(smsg.contains("did not trust our certificate"), "{smsg}");
 }
@@ -466,7 +452,7 @@ fn openssl_s_client_verifies_a_sockscope_server_and_gets_its_echo() {
     wait_line(&out, "the echo", |l| l == "ping from openssl");
     assert_eq!(h.received(child).0, b"ping from openssl\n");
     drop(c);
-    closed_any(&mut h, child);
+    h.closed_any(child);
 }
 
 #[test]
@@ -506,7 +492,7 @@ fn https_over_a_tls_session_with_a_reply_that_closes_the_connection() {
     // The server closes after its reply (close_notify, then FIN).
     assert_eq!(h.closed(cli), CloseReason::PeerClosed);
     let child = srv.child(1);
-    assert_eq!(closed_any(&mut h, child), CloseReason::Local);
+    assert_eq!(h.closed_any(child), CloseReason::Local);
     assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200 OK"));
 }
 
@@ -585,7 +571,7 @@ fn a_peer_that_ends_with_a_bare_fin_is_flagged_and_close_notify_is_not() {
     let cli2 = h.open(tls_client(saddr, trusting(&pki.ca), b"x"));
     assert_eq!(h.closed(cli2), CloseReason::ScriptDone);
     let child = srv.child(1);
-    assert_eq!(closed_any(&mut h, child), CloseReason::PeerClosed);
+    assert_eq!(h.closed_any(child), CloseReason::PeerClosed);
     assert!(!flagged(&h, child));
 }
 

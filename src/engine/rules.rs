@@ -303,7 +303,8 @@ impl Flow {
                     let extra = self.random_below(jitter.as_nanos());
                     let d = *fixed + Duration::from_nanos(extra as u64);
                     at += d;
-                    v.acted.push((i, format!("held {}s", d.as_secs_f64())));
+                    v.acted
+                        .push((i, format!("held {:.1} ms", d.as_secs_f64() * 1000.0)));
                 }
                 Action::Throttle(rate) => {
                     let rate = (*rate).max(1);
@@ -313,7 +314,10 @@ impl Flow {
                     if start > at {
                         v.acted.push((
                             i,
-                            format!("throttled: held {}s", (start - at).as_secs_f64()),
+                            format!(
+                                "throttled: held {:.1} ms",
+                                (start - at).as_secs_f64() * 1000.0
+                            ),
                         ));
                     }
                     at = start;

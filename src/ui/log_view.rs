@@ -673,6 +673,13 @@ impl LogView {
         let w = ui.available_width();
         let session_w = (w * 0.16).clamp(50.0, 140.0);
         let peer_w = (w * 0.18).clamp(60.0, 170.0);
+        // A relay's rows say which way they went (`C→S`), wider than `<-`.
+        let relayed = model.sessions().iter().any(|id| {
+            model
+                .get(*id)
+                .is_some_and(|i| i.kind == crate::engine::protocol::Kind::Relay)
+        });
+        let arrow_w = if relayed { 36.0 } else { 22.0 };
         TableBuilder::new(ui)
             .id_salt("log-table")
             .striped(true)
@@ -686,7 +693,7 @@ impl LogView {
             // 1024 px; each can be dragged wider.
             .column(Column::auto().at_least(84.0))
             .column(Column::initial(session_w).at_least(40.0).clip(true))
-            .column(Column::exact(22.0))
+            .column(Column::exact(arrow_w))
             .column(Column::initial(peer_w).at_least(50.0).clip(true))
             .column(Column::auto().at_least(44.0))
             .column(Column::remainder().clip(true))

@@ -189,6 +189,21 @@ impl Harness {
         }
     }
 
+    /// How `id` closed, wherever its `closed` is in the history, the
+    /// cursor left alone (a server's child, or a relay's two legs, may
+    /// close in either order).
+    pub fn closed_any(&mut self, id: SessionId) -> CloseReason {
+        match self
+            .find_any("closed", |e| {
+                e.session == id && matches!(e.kind, EventKind::Closed { .. })
+            })
+            .kind
+        {
+            EventKind::Closed { reason, .. } => reason,
+            _ => unreachable!(),
+        }
+    }
+
     pub fn connected(&mut self, id: SessionId) -> (Addr, Addr) {
         match self
             .wait("connected", |e| {
