@@ -268,3 +268,53 @@ fn datagrams_and_unix_streams_are_captured_too() {
     );
     no_analysis_flags(&cap);
 }
+
+/// Relay issue: a relay's capture holds both legs as two TCP streams, each
+/// with the bytes of its own side, in order, and nothing flagged.
+#[test]
+fn a_relays_two_legs_are_two_streams_in_the_capture() {
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = upstream.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = upstream.accept().unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        s.write_all(b"answer: ").unwrap();
+        s.write_all(&got).unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let file = dir.path().join("relay.ron");
+    std::fs::write(
+        &file,
+        format!(r#"(name: "relay", kind: Relay(listen: "127.0.0.1:{port}", target: "{target}"))"#),
+    )
+    .unwrap();
+    let cap = dir.path().join("relay.pcapng");
+    let mut child = run_with_capture(&file, &cap);
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    let sent: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
+    c.write_all(&sent).unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut back = Vec::new();
+    c.read_to_end(&mut back).unwrap();
+    server.join().unwrap();
+    let answer = [&b"answer: "[..], &sent].concat();
+    assert!(back == answer);
+    std::thread::sleep(Duration::from_millis(200));
+    stop(&mut child.0);
+    for stream in [0, 1] {
+        let (a, b) = follow(&cap, "tcp", stream);
+        // Whichever node tshark puts first, one side sent the client's
+        // bytes and the other the answer.
+        let (to_server, to_client) = if a.len() == sent.len() {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        assert!(to_server == sent, "stream {stream}: the client's bytes");
+        assert!(to_client == answer, "stream {stream}: the answer");
+    }
+    no_analysis_flags(&cap);
+}
