@@ -358,6 +358,18 @@ pub fn event_json(ev: &Event, enc: Encoding, data_limit: Option<usize>) -> Value
         EventKind::WritePaused { queued } | EventKind::WriteResumed { queued } => {
             m.insert("queued".into(), json!(queued));
         }
+        EventKind::Intercepted { id, data, timeout } => {
+            m.insert("id".into(), json!(id));
+            m.insert("len".into(), json!(data.len()));
+            m.insert("data".into(), json!(enc.decode_escaped(data, false)));
+            m.insert("hex".into(), json!(codec::to_hex(data)));
+            m.insert("timeout".into(), json!(timeout.as_secs_f64()));
+        }
+        EventKind::Released { id, how, sent } => {
+            m.insert("id".into(), json!(id));
+            m.insert("how".into(), json!(how));
+            m.insert("sent".into(), json!(sent));
+        }
         EventKind::Timeout { op, after } => {
             m.insert("op".into(), json!(op));
             m.insert("after".into(), json!(after.as_secs_f64()));

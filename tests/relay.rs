@@ -555,3 +555,99 @@ fn slice_black_hole_and_slow_close() {
         fin.elapsed()
     );
 }
+
+#[test]
+fn intercepted_chunks_wait_for_the_user_and_what_follows_waits_behind_them() {
+    use sockscope::engine::protocol::{Command, Release};
+    let mut h = Harness::new();
+    let (r, mut c, mut s) = through(
+        &mut h,
+        r#"[(to: Server, match: Contains(Text("POST")), action: Intercept)]"#,
+    );
+    let leg = r.child(1);
+    let held = |h: &mut Harness, n: u64| match h
+        .find_any("intercepted", |e| {
+            e.session == leg && matches!(e.kind, EventKind::Intercepted { id, .. } if id == n)
+        })
+        .kind
+    {
+        EventKind::Intercepted { data, .. } => data,
+        _ => unreachable!(),
+    };
+    c.write_all(b"GET a").unwrap();
+    let mut five = [0u8; 5];
+    s.read_exact(&mut five).unwrap();
+    assert_eq!(&five, b"GET a");
+    c.write_all(b"POST b").unwrap();
+    assert_eq!(held(&mut h, 1), b"POST b");
+    // Nothing overtakes a held chunk.
+    c.write_all(b"GET c").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    assert!(matches!(s.read(&mut five), Err(e) if e.kind() == ErrorKind::WouldBlock));
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    h.send(Command::Release {
+        target: leg,
+        id: 1,
+        verdict: Release::Forward(Some(b"POST edited".to_vec())),
+    });
+    let mut got = vec![0u8; 16];
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(got, b"POST editedGET c");
+    h.find_any("released", |e| {
+        matches!(
+            &e.kind,
+            EventKind::Released {
+                id: 1,
+                how: "forwarded edited",
+                sent: 11
+            }
+        )
+    });
+    // Dropped: never sent; what follows goes on.
+    c.write_all(b"POST d").unwrap();
+    held(&mut h, 2);
+    h.send(Command::Release {
+        target: leg,
+        id: 2,
+        verdict: Release::Drop,
+    });
+    h.find_any("dropped", |e| {
+        matches!(
+            &e.kind,
+            EventKind::Released {
+                id: 2,
+                how: "dropped",
+                ..
+            }
+        )
+    });
+    c.write_all(b"GET e").unwrap();
+    s.read_exact(&mut five).unwrap();
+    assert_eq!(&five, b"GET e");
+    // A chunk that is not held is said so.
+    h.send(Command::Release {
+        target: leg,
+        id: 2,
+        verdict: Release::Drop,
+    });
+    h.find_any("not held", |e| {
+        matches!(&e.kind, EventKind::Error(err) if err.to_string().contains("no chunk 2 is held"))
+    });
+    // The client's FIN waits behind a held chunk; forward all lets both go.
+    c.write_all(b"POST f").unwrap();
+    held(&mut h, 3);
+    c.shutdown(Shutdown::Write).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    assert!(matches!(s.read(&mut five), Err(e) if e.kind() == ErrorKind::WouldBlock));
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    h.send(Command::Release {
+        target: r,
+        id: 0,
+        verdict: Release::ForwardAll,
+    });
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, b"POST f", "the chunk, then the FIN");
+}

@@ -2667,3 +2667,49 @@ fn a_relay_from_the_form_logs_both_ways_and_switches_a_rule_off_live() {
     s.read_exact(&mut eight).unwrap();
     assert_eq!(&eight, b"secret 2");
 }
+
+/// Relay issue, intercept: a held chunk is listed on the relay, edited in
+/// the inspector and forwarded; the server gets the edit.
+#[test]
+fn an_intercepted_chunk_is_edited_and_forwarded_from_the_inspector() {
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = upstream.local_addr().unwrap();
+    let spec = SessionSpec::new(
+        "relay",
+        SessionKind::Relay {
+            listen: sockscope::engine::spec::RelayEnd::parse("127.0.0.1:0").unwrap(),
+            target: sockscope::engine::spec::RelayEnd::Tcp(target),
+            rules: sockscope::preset::relay_rules_from_text(
+                r#"[(to: Server, match: StartsWith(Text("POST")), action: Intercept)]"#,
+                Default::default(),
+            )
+            .unwrap(),
+        },
+    );
+    let mut h = harness(vec![spec]);
+    let r = sockscope::engine::SessionId::top(1);
+    step_until(&mut h, "listening", |a| listening_port(a, r).is_some());
+    let addr = listening_port(h.state(), r).unwrap();
+    let mut c = TcpStream::connect(addr).unwrap();
+    let (mut s, _) = upstream.accept().unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    c.write_all(b"POST /x").unwrap();
+    step_until(&mut h, "held", |a| {
+        a.model().get(r).is_some_and(|i| i.held.len() == 1)
+    });
+    assert_eq!(h.state().selected(), Some(r), "the one session is selected");
+    h.run_steps(3);
+    let field = "#1 on 1.1, client→server, 7 bytes";
+    wait_labels(&mut h, field, 1, "the held chunk is listed");
+    replace_text(&mut h, field, "POST /y\\r\\n");
+    click(&mut h, L::FORWARD);
+    let mut got = [0u8; 9];
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(
+        &got, b"POST /y\r\n",
+        "the edit, escapes read as in the composer"
+    );
+    step_until(&mut h, "no longer held", |a| {
+        a.model().get(r).is_some_and(|i| i.held.is_empty())
+    });
+}

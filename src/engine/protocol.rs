@@ -425,6 +425,25 @@ pub enum EventKind {
         /// Set when it was switched on (true) or off (false).
         enabled: Option<bool>,
     },
+    /// A relay's intercept rule holds a chunk for the user (on the leg
+    /// that read it); `Command::Release` lets it go.
+    Intercepted {
+        /// Its id on this leg.
+        id: u64,
+        /// The chunk, as earlier rules left it.
+        data: Vec<u8>,
+        /// How long it waits for an answer before it goes on as it is.
+        timeout: Duration,
+    },
+    /// An intercepted chunk was let go.
+    Released {
+        /// Its id on this leg.
+        id: u64,
+        /// `forwarded`, `forwarded edited`, `dropped`, `timed out`.
+        how: &'static str,
+        /// The bytes that went on (none when dropped).
+        sent: usize,
+    },
     /// A multicast group was joined or left.
     Multicast {
         /// The group.
@@ -621,8 +640,21 @@ impl EventKind {
             EventKind::Dropped { .. } => "dropped",
             EventKind::Closed { .. } => "closed",
             EventKind::Rule { .. } => "rule",
+            EventKind::Intercepted { .. } => "intercepted",
+            EventKind::Released { .. } => "released",
         }
     }
+}
+
+/// What becomes of an intercepted chunk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Release {
+    /// Send it on, as it is or as these bytes.
+    Forward(Option<Vec<u8>>),
+    /// Throw it away.
+    Drop,
+    /// Send every chunk the relay holds on, as it is.
+    ForwardAll,
 }
 
 /// How a send command writes.
@@ -700,6 +732,16 @@ pub enum Command {
         /// Request to send.
         rts: Option<bool>,
     },
+    /// Relays: let an intercepted chunk go (`target`: the leg that holds
+    /// it; the relay itself with [`Release::ForwardAll`]).
+    Release {
+        /// The leg, or the relay.
+        target: SessionId,
+        /// The chunk's id on that leg (ignored by `ForwardAll`).
+        id: u64,
+        /// What to do with it.
+        verdict: Release,
+    },
     /// Relays: switch rule `index` on or off. Answered with a `rule` event.
     SetRule {
         /// The relay session.
@@ -773,6 +815,7 @@ impl Command {
             | Command::TcpInfo { target }
             | Command::SetLines { target, .. }
             | Command::SetRule { target, .. }
+            | Command::Release { target, .. }
             | Command::Break { target }
             | Command::ReadModem { target }
             | Command::Step { target, .. } => *target,

@@ -18,6 +18,12 @@ use super::written::Typed;
 pub const MAX_HOLD: Duration = Duration::from_secs(600);
 /// Rules one relay may have.
 pub const MAX_RULES: usize = 64;
+/// Chunks one connection's way may hold for the user (intercept); past
+/// it, a chunk is forwarded as it is, and said so.
+pub const MAX_INTERCEPTED: usize = 64;
+/// How long an intercepted chunk waits for the user before it goes on
+/// as it is.
+pub const INTERCEPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Which way a rule works.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +87,9 @@ pub enum Action {
     Limit(u64),
     /// Forward nothing more this way from the first match on; stay open.
     BlackHole,
+    /// Hold the chunk for the user, who forwards it (edited or not) or
+    /// drops it; what comes after waits behind it.
+    Intercept,
 }
 
 impl Action {
@@ -96,6 +105,7 @@ impl Action {
             Action::SlowClose(_) => "slow close",
             Action::Limit(_) => "limit",
             Action::BlackHole => "black hole",
+            Action::Intercept => "intercept",
         }
     }
 }
@@ -165,6 +175,9 @@ pub struct Verdict {
     pub close: bool,
     /// Rules that acted, by index, and what they did in words.
     pub acted: Vec<(usize, String)>,
+    /// An intercept rule took the chunk (as earlier rules left it): it
+    /// waits for the user.
+    pub intercepted: Option<Vec<u8>>,
 }
 
 /// One way's state between chunks.
@@ -186,16 +199,65 @@ pub struct Flow {
     pub close_when_sent: bool,
     /// Jitter's random state.
     seed: u64,
+    /// Chunks held for the user, oldest first: id, bytes, when they go on
+    /// as they are.
+    pub intercepted: VecDeque<(u64, Vec<u8>, Instant)>,
+    /// Chunks that came while one is held, waiting (rules not yet run).
+    pub behind: VecDeque<Vec<u8>>,
+    /// The next intercepted chunk's id.
+    next_id: u64,
 }
 
 impl Flow {
     /// The next instant something held is due.
     pub fn next_due(&self) -> Option<Instant> {
-        let held = self.held.front().map(|(t, _)| *t);
-        match (held, self.fin_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [
+            self.held.front().map(|(t, _)| *t),
+            // A FIN behind a chunk the user holds waits for the user.
+            self.fin_at.filter(|_| !self.blocked()),
+            self.intercepted.front().map(|(_, _, t)| *t),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Holds a chunk for the user; its id.
+    pub fn intercept(&mut self, data: Vec<u8>, now: Instant) -> u64 {
+        self.next_id += 1;
+        self.held_bytes += data.len();
+        self.intercepted
+            .push_back((self.next_id, data, now + INTERCEPT_TIMEOUT));
+        self.next_id
+    }
+
+    /// Takes the held chunk `id` back (to forward or drop it).
+    pub fn take_intercepted(&mut self, id: u64) -> Option<Vec<u8>> {
+        let at = self.intercepted.iter().position(|(i, _, _)| *i == id)?;
+        let (_, d, _) = self.intercepted.remove(at)?;
+        self.held_bytes -= d.len();
+        Some(d)
+    }
+
+    /// Whether chunks must wait behind one the user holds.
+    pub fn blocked(&self) -> bool {
+        !self.intercepted.is_empty()
+    }
+
+    /// Puts a chunk behind the held ones.
+    pub fn wait_behind(&mut self, data: Vec<u8>) {
+        self.held_bytes += data.len();
+        self.behind.push_back(data);
+    }
+
+    /// The next chunk that waited behind, once nothing is held.
+    pub fn next_behind(&mut self) -> Option<Vec<u8>> {
+        if self.blocked() {
+            return None;
         }
+        let d = self.behind.pop_front()?;
+        self.held_bytes -= d.len();
+        Some(d)
     }
 
     /// Takes what is due at `now`, in order.
@@ -253,7 +315,7 @@ impl Flow {
             })
             .max();
         let last = self.held.back().map(|(t, _)| *t);
-        if wait.is_none() && last.is_none() {
+        if wait.is_none() && last.is_none() && !self.blocked() && self.behind.is_empty() {
             return None;
         }
         Some(last.unwrap_or(now).max(now + wait.unwrap_or_default()))
@@ -338,6 +400,12 @@ impl Flow {
                         v.acted
                             .push((i, format!("limit of {n} bytes reached: closing both sides")));
                     }
+                }
+                Action::Intercept => {
+                    v.acted
+                        .push((i, format!("held {} bytes for you", data.len())));
+                    v.intercepted = Some(data);
+                    return v;
                 }
                 Action::BlackHole => {
                     self.swallowed = true;

@@ -85,6 +85,9 @@ pub enum ActionFile {
     Limit(u64),
     /// Forward nothing more this way; stay open.
     BlackHole,
+    /// Hold each matching chunk for the user to forward (edited or not)
+    /// or drop; after 60 s unanswered it goes on as it is.
+    Intercept,
 }
 
 fn hold(key: &str, s: Secs) -> Result<Duration, FieldError> {
@@ -155,6 +158,7 @@ pub(super) fn rules(files: &[RuleFile], enc: Encoding) -> Result<Vec<Rule>, Fiel
             ActionFile::SlowClose(d) => Action::SlowClose(hold("rules", *d)?),
             ActionFile::Limit(n) => Action::Limit(*n),
             ActionFile::BlackHole => Action::BlackHole,
+            ActionFile::Intercept => Action::Intercept,
         };
         out.push(Rule {
             way: match r.to {
@@ -202,6 +206,7 @@ pub(super) fn rules_file(rules: &[Rule], enc: Encoding) -> Vec<RuleFile> {
                 Action::SlowClose(d) => ActionFile::SlowClose(secs(*d)),
                 Action::Limit(n) => ActionFile::Limit(*n),
                 Action::BlackHole => ActionFile::BlackHole,
+                Action::Intercept => ActionFile::Intercept,
             },
             enabled: r.enabled,
         })
@@ -302,13 +307,14 @@ mod tests {
                 (action: SlowClose(1.5)),
                 (to: Server, action: Limit(100)),
                 (action: BlackHole, enabled: false),
+                (to: Server, match: Contains(Text("POST")), action: Intercept),
             ]))"#,
         ))
         .unwrap();
         let SessionKind::Relay { rules, .. } = &spec.kind else {
             unreachable!()
         };
-        assert_eq!(rules.len(), 9);
+        assert_eq!(rules.len(), 10);
         assert_eq!(to_spec(from_spec(&spec)).unwrap(), spec);
         for (src, field) in [
             (

@@ -1113,6 +1113,17 @@ impl App {
                                 Some(InspectorAction::Break) => {
                                     serial_cmd = Some(Command::Break { target: info.id });
                                 }
+                                Some(InspectorAction::Release {
+                                    target,
+                                    id,
+                                    verdict,
+                                }) => {
+                                    serial_cmd = Some(Command::Release {
+                                        target,
+                                        id,
+                                        verdict,
+                                    });
+                                }
                                 Some(InspectorAction::SetRule { index, enabled }) => {
                                     serial_cmd = Some(Command::SetRule {
                                         target: info.id,

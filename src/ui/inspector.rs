@@ -32,6 +32,16 @@ pub enum InspectorAction {
     },
     /// Serial ports: send a break.
     Break,
+    /// Relays: let a held chunk go (`target`: the leg holding it, or the
+    /// relay for all).
+    Release {
+        /// The leg, or the relay.
+        target: crate::engine::SessionId,
+        /// The chunk's id on the leg.
+        id: u64,
+        /// Forward (as edited), drop, or forward all.
+        verdict: crate::engine::protocol::Release,
+    },
     /// Relays: switch a rule on or off.
     SetRule {
         /// Its place in the list, from 0.
@@ -41,11 +51,15 @@ pub enum InspectorAction {
     },
 }
 
-/// The inspector's own fields (the live setsockopt row).
+/// The inspector's own fields (the live setsockopt row, a relay's held
+/// chunks as the user edits them).
 pub struct Inspector {
     opt: OptName,
     value: String,
     error: Option<String>,
+    /// Edited text of held chunks, by leg and id (escapes as the composer's
+    /// Escaped mode reads them), and why an edit does not parse.
+    edits: std::collections::HashMap<(crate::engine::SessionId, u64), (String, Option<String>)>,
 }
 
 impl Default for Inspector {
@@ -54,6 +68,7 @@ impl Default for Inspector {
             opt: OptName::NoDelay,
             value: "1".into(),
             error: None,
+            edits: Default::default(),
         }
     }
 }
@@ -87,6 +102,12 @@ impl Inspector {
         {
             action = Some(a);
         }
+        if info.kind == Kind::Relay
+            && !info.id.is_child()
+            && let Some(a) = self.held_ui(ui, info)
+        {
+            action = Some(a);
+        }
         ui.separator();
         ui.strong(L::OPTIONS);
         // The live row goes above the list, which is long (every option
@@ -95,6 +116,90 @@ impl Inspector {
             self.live_row(ui, info, &mut action);
         }
         options_grid(ui, info);
+        action
+    }
+
+    /// The chunks an intercept rule holds: each editable, then forwarded
+    /// or dropped; all forwarded at once.
+    fn held_ui(&mut self, ui: &mut egui::Ui, info: &SessionInfo) -> Option<InspectorAction> {
+        use crate::engine::protocol::{Leg, Release};
+        let live: std::collections::HashSet<_> =
+            info.held.iter().map(|(l, i, _)| (*l, *i)).collect();
+        self.edits.retain(|k, _| live.contains(k));
+        ui.separator();
+        let mut action = None;
+        ui.horizontal_wrapped(|ui| {
+            ui.strong(format!("{} ({})", L::HELD, info.held.len()));
+            if ui
+                .add_enabled(!info.held.is_empty(), egui::Button::new(L::FORWARD_ALL))
+                .clicked()
+            {
+                action = Some(InspectorAction::Release {
+                    target: info.id,
+                    id: 0,
+                    verdict: Release::ForwardAll,
+                });
+            }
+        });
+        if info.held.is_empty() {
+            ui.weak(L::HELD_NONE);
+            return action;
+        }
+        ui.weak(format!(
+            "each goes on as it is after {} s unanswered; at most {} per leg",
+            crate::engine::rules::INTERCEPT_TIMEOUT.as_secs(),
+            crate::engine::rules::MAX_INTERCEPTED
+        ));
+        for (leg, id, data) in &info.held {
+            let way = Leg::of(leg.child).way(crate::engine::protocol::Direction::In);
+            let (text, err) = self
+                .edits
+                .entry((*leg, *id))
+                .or_insert_with(|| (info.encoding.decode_escaped(data, true), None));
+            let label = ui.label(format!("#{id} on {leg}, {way}, {} bytes", data.len()));
+            ui.add(
+                egui::TextEdit::multiline(text)
+                    .desired_rows(1)
+                    .desired_width(f32::INFINITY)
+                    .code_editor()
+                    .id_salt(("held", leg.session, leg.child, *id)),
+            )
+            .labelled_by(label.id);
+            if let Some(e) = err {
+                ui.colored_label(ui.visuals().error_fg_color, format!("! {e}"));
+            }
+            ui.horizontal(|ui| {
+                if ui.button(L::FORWARD).clicked() {
+                    let unchanged = *text == info.encoding.decode_escaped(data, true);
+                    let edited = crate::engine::written::Payload::Escaped(text.clone())
+                        .to_bytes(info.encoding);
+                    match (unchanged, edited) {
+                        (true, _) => {
+                            action = Some(InspectorAction::Release {
+                                target: *leg,
+                                id: *id,
+                                verdict: Release::Forward(None),
+                            })
+                        }
+                        (false, Ok(b)) => {
+                            action = Some(InspectorAction::Release {
+                                target: *leg,
+                                id: *id,
+                                verdict: Release::Forward(Some(b)),
+                            })
+                        }
+                        (false, Err(e)) => *err = Some(format!("{e} (nothing was sent)")),
+                    }
+                }
+                if ui.button(L::DROP_HELD).clicked() {
+                    action = Some(InspectorAction::Release {
+                        target: *leg,
+                        id: *id,
+                        verdict: Release::Drop,
+                    });
+                }
+            });
+        }
         action
     }
 

@@ -14,6 +14,16 @@ pub const RELAY_LISTEN: &str = "Listen on";
 pub const RELAY_TARGET: &str = "Forward to";
 /// A relay's rules field.
 pub const RELAY_RULES: &str = "Rules";
+/// A relay's chunks held by intercept rules.
+pub const HELD: &str = "Held for you";
+/// None held.
+pub const HELD_NONE: &str = "nothing held: an Intercept rule holds matching chunks here";
+/// Let every held chunk go.
+pub const FORWARD_ALL: &str = "Forward all";
+/// Let one go (as edited).
+pub const FORWARD: &str = "Forward";
+/// Throw one away.
+pub const DROP_HELD: &str = "Drop";
 /// A relay with no rules.
 pub const NO_RULES: &str = "none: everything is forwarded as it comes";
 pub const SERIAL_PORT: &str = "Port";

@@ -1125,6 +1125,12 @@ pub fn describe(kind: &EventKind) -> String {
         EventKind::Modem(Err(e)) => format!("modem lines: {e}"),
         EventKind::BreakSent => "break sent".into(),
         EventKind::Rule { index, what, .. } => format!("rule {index}: {what}"),
+        EventKind::Intercepted { id, data, timeout } => format!(
+            "held #{id} for you: {} bytes (goes on as it is after {}s)",
+            data.len(),
+            timeout.as_secs()
+        ),
+        EventKind::Released { id, how, sent } => format!("#{id} {how} ({sent} bytes)"),
         EventKind::Error(e) => format!("error: {e}"),
         EventKind::ErrorRepeated { error, times } => {
             format!("error, {times} more times: {error}")

@@ -86,6 +86,9 @@ pub struct SessionInfo {
     pub spec: Option<SessionSpec>,
     /// Encoding for showing payloads.
     pub encoding: Encoding,
+    /// A relay's chunks held for the user (intercept): the leg that
+    /// holds each, its id there, its bytes. Oldest first.
+    pub held: Vec<(SessionId, u64, Vec<u8>)>,
     /// Current state.
     pub state: State,
     /// fd, when known.
@@ -184,6 +187,7 @@ impl SessionInfo {
             kind,
             spec: None,
             encoding,
+            held: Vec::new(),
             state: State::Opening,
             fd: None,
             family: None,
@@ -389,6 +393,17 @@ impl Model {
                 .insert(id, SessionInfo::new(id, name, kind, Encoding::Utf8));
             self.order.push(id);
         }
+        // A relay's held chunks are listed on the relay, whichever leg holds them.
+        if let Some(top) = self.infos.get_mut(&SessionId::top(id.session)) {
+            match &ev.kind {
+                EventKind::Intercepted { id: n, data, .. } => top.held.push((id, *n, data.clone())),
+                EventKind::Released { id: n, .. } => {
+                    top.held.retain(|(l, i, _)| !(*l == id && i == n))
+                }
+                EventKind::Closed { .. } if id.is_child() => top.held.retain(|(l, _, _)| *l != id),
+                _ => {}
+            }
+        }
         let info = self.child_entry(id);
         match &ev.kind {
             EventKind::Opened { .. } => info.opened_at = Some(t),
@@ -554,6 +569,8 @@ impl Model {
             | EventKind::Multicast { .. }
             | EventKind::BreakSent
             | EventKind::Rule { enabled: None, .. }
+            | EventKind::Intercepted { .. }
+            | EventKind::Released { .. }
             | EventKind::Step { .. }
             | EventKind::Dropped { .. } => {}
         }

@@ -537,6 +537,7 @@ impl Worker {
             }),
             Command::ReadModem { .. } => self.serial(target, |t| EventKind::Modem(t.modem())),
             Command::SetRule { index, enabled, .. } => self.set_rule(index, enabled),
+            Command::Release { id, verdict, .. } => self.release(target, id, verdict),
             #[cfg(feature = "fault-injection")]
             Command::InjectPanic { .. } => panic!("injected fault"),
             Command::Step { .. } => self.cx.sink.control(

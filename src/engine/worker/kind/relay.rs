@@ -13,7 +13,8 @@
 //! other end closes the other leg once what it holds is sent.
 
 use super::*;
-use crate::engine::protocol::Leg;
+use crate::engine::protocol::{Leg, Release};
+use crate::engine::rules::{INTERCEPT_TIMEOUT, MAX_INTERCEPTED};
 use crate::engine::spec::RelayEnd;
 use crate::engine::worker::stream::read_error_reason;
 
@@ -353,12 +354,41 @@ impl Worker {
             let Some(c) = self.conns.get_mut(&child) else {
                 return false;
             };
-            if rules.is_empty() {
+            let flow = c.flow.get_or_insert_with(Default::default);
+            if rules.is_empty() && !flow.blocked() {
                 (vec![data], false, false, c.id)
+            } else if flow.blocked() {
+                // Order is kept: nothing overtakes a chunk the user holds.
+                flow.wait_behind(data);
+                return true;
             } else {
-                let flow = c.flow.get_or_insert_with(Default::default);
                 let v = flow.apply(rules, Leg::of(child) == Leg::Client, data, t);
-                let ready = flow.hold(v.send, t);
+                let mut ready = flow.hold(v.send, t);
+                if let Some(d) = v.intercepted {
+                    if flow.intercepted.len() >= MAX_INTERCEPTED {
+                        self.cx.sink.control(
+                            c.id,
+                            EventKind::Warning {
+                                code: "intercept_full",
+                                message: format!(
+                                    "{MAX_INTERCEPTED} chunks are already held on this leg; this one ({} bytes) goes on as it is",
+                                    d.len()
+                                ),
+                            },
+                        );
+                        ready.extend(flow.hold(vec![(t, d)], t));
+                    } else {
+                        let id = flow.intercept(d.clone(), t);
+                        self.cx.sink.control(
+                            c.id,
+                            EventKind::Intercepted {
+                                id,
+                                data: d,
+                                timeout: INTERCEPT_TIMEOUT,
+                            },
+                        );
+                    }
+                }
                 flow.close_when_sent |= v.close;
                 for (index, what) in v.acted {
                     self.cx.sink.control(
@@ -437,9 +467,113 @@ impl Worker {
         }
     }
 
+    /// Lets intercepted chunks go as the user says (`Command::Release`).
+    pub(in crate::engine::worker) fn release(
+        &mut self,
+        target: SessionId,
+        id: u64,
+        verdict: Release,
+    ) {
+        let how = match verdict {
+            Release::ForwardAll => {
+                let mut held: Vec<(u32, u64)> = self
+                    .conns
+                    .iter()
+                    .filter_map(|(k, c)| Some((*k, c.flow.as_ref()?)))
+                    .flat_map(|(k, f)| f.intercepted.iter().map(move |(i, _, _)| (k, *i)))
+                    .collect();
+                held.sort_unstable();
+                for (child, id) in held {
+                    self.let_go(child, id, LetGo::AsItIs);
+                }
+                return;
+            }
+            Release::Forward(None) => LetGo::AsItIs,
+            Release::Forward(Some(d)) => LetGo::Edited(d),
+            Release::Drop => LetGo::Drop,
+        };
+        let held = self
+            .conns
+            .get(&target.child)
+            .and_then(|c| c.flow.as_ref())
+            .is_some_and(|f| f.intercepted.iter().any(|(i, _, _)| *i == id));
+        if !held {
+            self.cx.sink.control(
+                target,
+                EventKind::Error(OpError::plain(
+                    "release",
+                    format!("no chunk {id} is held on {target} (already let go, or timed out)"),
+                )),
+            );
+            return;
+        }
+        self.let_go(target.child, id, how);
+    }
+
+    /// Sends one intercepted chunk on (or not), then what waited behind it.
+    fn let_go(&mut self, child: u32, id: u64, how: LetGo) {
+        let partner = Leg::partner(child);
+        let Some(c) = self.conns.get_mut(&child) else {
+            return;
+        };
+        let cid = c.id;
+        let Some(d) = c.flow.as_mut().and_then(|f| f.take_intercepted(id)) else {
+            return;
+        };
+        let (send, word) = match how {
+            LetGo::AsItIs => (Some(d), "forwarded"),
+            LetGo::Edited(e) => (Some(e), "forwarded edited"),
+            LetGo::Drop => (None, "dropped"),
+            LetGo::TimedOut => (Some(d), "timed out: forwarded as it was"),
+        };
+        let sent = send.as_ref().map_or(0, Vec::len);
+        if let Some(p) = self.conns.get_mut(&partner)
+            && let Some(d) = send
+            && p.st.can_send()
+            && !d.is_empty()
+        {
+            p.st.queue.push_as(d, Outgoing::Auto);
+            p.counters.queued_out = p.st.queue.len() as u64;
+        }
+        self.cx.sink.control(
+            cid,
+            EventKind::Released {
+                id,
+                how: word,
+                sent,
+            },
+        );
+        // What waited behind it goes through the rules now, in order,
+        // until one is held again.
+        while let Some(next) = self
+            .conns
+            .get_mut(&child)
+            .and_then(|c| c.flow.as_mut())
+            .and_then(|f| f.next_behind())
+        {
+            if !self.forward(child, next) {
+                return;
+            }
+        }
+        self.flush_conn(partner);
+        self.release_held(now());
+    }
+
     /// Sends on what the rules held back and is due now, then FINs and
     /// closes that waited for it.
     pub(in crate::engine::worker) fn release_held(&mut self, t: Instant) {
+        // Chunks the user did not answer in time go on as they were.
+        let late: Vec<(u32, u64)> = self
+            .conns
+            .iter()
+            .filter_map(|(k, c)| {
+                let (id, _, w) = c.flow.as_ref()?.intercepted.front()?;
+                (*w <= t).then_some((*k, *id))
+            })
+            .collect();
+        for (child, id) in late {
+            self.let_go(child, id, LetGo::TimedOut);
+        }
         let due: Vec<u32> = self
             .conns
             .iter()
@@ -457,7 +591,10 @@ impl Worker {
                 continue;
             };
             let ready = f.due(t);
-            let fin = f.held.is_empty() && f.fin_at.is_some_and(|w| w <= t);
+            let fin = f.held.is_empty()
+                && !f.blocked()
+                && f.behind.is_empty()
+                && f.fin_at.is_some_and(|w| w <= t);
             if fin {
                 f.fin_at = None;
             }
@@ -513,4 +650,12 @@ impl Worker {
             },
         );
     }
+}
+
+/// What becomes of one intercepted chunk.
+enum LetGo {
+    AsItIs,
+    Edited(Vec<u8>),
+    Drop,
+    TimedOut,
 }
