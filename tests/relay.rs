@@ -651,3 +651,70 @@ fn intercepted_chunks_wait_for_the_user_and_what_follows_waits_behind_them() {
     s.read_to_end(&mut rest).unwrap();
     assert_eq!(rest, b"POST f", "the chunk, then the FIN");
 }
+
+#[test]
+fn a_udp_relay_gives_each_source_its_own_upstream() {
+    use std::net::UdpSocket;
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = server.local_addr().unwrap();
+    let echo = thread::spawn(move || {
+        server.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut froms = Vec::new();
+        let mut buf = [0u8; 2048];
+        for _ in 0..3 {
+            let (n, from) = server.recv_from(&mut buf).unwrap();
+            server
+                .send_to(&[b"re: ", &buf[..n]].concat(), from)
+                .unwrap();
+            froms.push(from);
+        }
+        froms
+    });
+    let mut h = Harness::new();
+    let r = h.open(SessionSpec::new(
+        "udp relay",
+        SessionKind::Relay {
+            listen: RelayEnd::parse("udp:127.0.0.1:0").unwrap(),
+            target: RelayEnd::Udp(target),
+            rules: Vec::new(),
+        },
+    ));
+    let addr: SocketAddr = match h.bound(r) {
+        sockscope::engine::protocol::Addr::Inet(a) => a,
+        other => panic!("{other:?}"),
+    };
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for s in [&a, &b] {
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+    }
+    let mut buf = [0u8; 64];
+    for (s, msg) in [(&a, &b"one"[..]), (&b, b"two"), (&a, b"three")] {
+        s.send_to(msg, addr).unwrap();
+        let (n, from) = s.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], [&b"re: "[..], msg].concat());
+        assert_eq!(from, addr, "answers come from the relay's socket");
+    }
+    let froms = echo.join().unwrap();
+    // Two sources, two upstream sockets: a's two datagrams share one.
+    assert_eq!(froms[0], froms[2]);
+    assert_ne!(froms[0], froms[1]);
+    for child in [2, 4] {
+        let bound = h.find_any("upstream bound", |e| {
+            e.session == r.child(child) && matches!(e.kind, EventKind::Bound { .. })
+        });
+        let EventKind::Bound { peer, .. } = bound.kind else {
+            unreachable!()
+        };
+        assert_eq!(peer.unwrap().to_string(), target.to_string());
+    }
+    assert_eq!(logged(&h, r.child(2), Direction::Out), b"onethree");
+    assert_eq!(logged(&h, r.child(4), Direction::In), b"re: two");
+    assert_eq!(logged(&h, r, Direction::In), b"onetwothree");
+    h.send(sockscope::engine::protocol::Command::Close { target: r });
+    h.closed(r);
+    for child in [2, 4] {
+        assert_eq!(closed_count(&h, r.child(child)), 1, "child {child}");
+        assert_eq!(h.closed_any(r.child(child)), CloseReason::ParentClosed);
+    }
+}

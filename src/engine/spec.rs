@@ -18,12 +18,23 @@ pub enum RelayEnd {
     Tcp(SocketAddr),
     /// A Unix stream socket path.
     Unix(PathBuf),
+    /// A UDP address and port (both ends of a relay, or neither).
+    Udp(SocketAddr),
 }
 
 impl RelayEnd {
-    /// Parses `127.0.0.1:9300`, `[::1]:9300` or `unix:/path/to.sock`.
+    /// Parses `127.0.0.1:9300`, `[::1]:9300`, `unix:/path/to.sock` or
+    /// `udp:127.0.0.1:9300`.
     pub fn parse(s: &str) -> Result<RelayEnd, String> {
         let s = s.trim();
+        if let Some(a) = s.strip_prefix("udp:") {
+            return a.parse::<SocketAddr>().map(RelayEnd::Udp).map_err(|_| {
+                format!(
+                    "'{}' is not an address: write udp:ip:port, e.g. udp:127.0.0.1:9300",
+                    super::codec::excerpt(s, 60)
+                )
+            });
+        }
         if let Some(path) = s.strip_prefix("unix:") {
             if path.is_empty() {
                 return Err(
@@ -48,6 +59,7 @@ impl std::fmt::Display for RelayEnd {
         match self {
             RelayEnd::Tcp(a) => write!(f, "{a}"),
             RelayEnd::Unix(p) => write!(f, "unix:{}", p.display()),
+            RelayEnd::Udp(a) => write!(f, "udp:{a}"),
         }
     }
 }

@@ -223,12 +223,25 @@ pub(super) fn kind(
 ) -> Result<SessionKind, FieldError> {
     let listen = RelayEnd::parse(listen).map_err(|m| field_err("listen", m))?;
     let target = RelayEnd::parse(target).map_err(|m| field_err("target", m))?;
-    if let RelayEnd::Tcp(a) = &target
+    if let RelayEnd::Tcp(a) | RelayEnd::Udp(a) = &target
         && (a.port() == 0 || a.ip().is_unspecified())
     {
         return Err(field_err(
             "target",
             "the target needs a real address and port to connect to",
+        ));
+    }
+    let udp = |e: &RelayEnd| matches!(e, RelayEnd::Udp(_));
+    if udp(&listen) != udp(&target) {
+        return Err(field_err(
+            "target",
+            "a UDP relay listens on udp: and forwards to udp:; streams relay to streams",
+        ));
+    }
+    if udp(&listen) && !rule_files.is_empty() {
+        return Err(field_err(
+            "rules",
+            "rules apply to stream relays (TCP, Unix) for now; a UDP relay forwards as is",
         ));
     }
     if listen == target {
@@ -295,6 +308,19 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(to_spec(from_spec(&spec)).unwrap(), spec);
+        let spec = to_spec(parse(
+            r#"(name: "r", kind: Relay(listen: "udp:127.0.0.1:9300", target: "udp:[::1]:7788"))"#,
+        ))
+        .unwrap();
+        assert!(matches!(
+            &spec.kind,
+            SessionKind::Relay {
+                listen: RelayEnd::Udp(_),
+                target: RelayEnd::Udp(_),
+                ..
+            }
+        ));
+        assert_eq!(to_spec(from_spec(&spec)).unwrap(), spec);
         // Every kind of rule loads and writes back as it was.
         let spec = to_spec(parse(
             r#"(name: "r", kind: Relay(listen: "127.0.0.1:1", target: "127.0.0.1:2", rules: [
@@ -360,6 +386,18 @@ mod tests {
             (
                 r#"kind: Relay(listen: "127.0.0.1:1", target: "127.0.0.1:2", rules: [(action: Throttle(0))])"#,
                 "rules",
+            ),
+            (
+                r#"kind: Relay(listen: "udp:127.0.0.1:1", target: "127.0.0.1:2")"#,
+                "target",
+            ),
+            (
+                r#"kind: Relay(listen: "udp:127.0.0.1:1", target: "udp:127.0.0.1:2", rules: [(action: Drop)])"#,
+                "rules",
+            ),
+            (
+                r#"kind: Relay(listen: "udp:localhost:1", target: "udp:127.0.0.1:2")"#,
+                "listen",
             ),
         ] {
             let e = to_spec(parse(&format!("(name: \"r\", {src})"))).unwrap_err();

@@ -924,12 +924,12 @@ impl OpenForm {
                         (
                             L::RELAY_LISTEN,
                             &mut self.local,
-                            "127.0.0.1:9300 or unix:/path",
+                            "127.0.0.1:9300, unix:/path or udp:...",
                         ),
                         (
                             L::RELAY_TARGET,
                             &mut self.remote,
-                            "127.0.0.1:7788 or unix:/path",
+                            "127.0.0.1:7788, unix:/path or udp:...",
                         ),
                     ] {
                         let label = ui.label(name);

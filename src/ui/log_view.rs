@@ -1160,12 +1160,17 @@ fn arrow(
     use crate::engine::protocol::Leg;
     let green = egui::Color32::from_rgb(60, 160, 80);
     let blue = egui::Color32::from_rgb(90, 140, 220);
-    let relayed = id.is_child()
-        && model
-            .get(crate::engine::SessionId::top(id.session))
-            .is_some_and(|p| p.kind == crate::engine::protocol::Kind::Relay);
+    let relayed = model
+        .get(crate::engine::SessionId::top(id.session))
+        .is_some_and(|p| p.kind == crate::engine::protocol::Kind::Relay);
+    // A UDP relay's own socket faces the clients, as a client leg does.
+    let leg = if id.is_child() {
+        Leg::of(id.child)
+    } else {
+        Leg::Client
+    };
     match (relayed, dir) {
-        (true, _) if Leg::of(id.child).way(dir) == "client→server" => ("C→S", blue),
+        (true, _) if leg.way(dir) == "client→server" => ("C→S", blue),
         (true, _) => ("S→C", green),
         (false, Direction::In) => ("<-", green),
         (false, Direction::Out) => ("->", blue),

@@ -4,6 +4,9 @@ use super::*;
 
 impl Worker {
     pub(super) fn recv_dgrams(&mut self) {
+        if self.shape == kind::Shape::Relay {
+            return self.udp_from_clients();
+        }
         let cap = self.rx.cap;
         let responder = &self.spec.responder;
         let Some(d) = &mut self.dgram else { return };

@@ -170,6 +170,8 @@ pub(crate) struct Worker {
     handoff: Handoff,
     /// A whole session, or one server's child apart from it (spread.rs).
     role: spread::Role,
+    /// A UDP relay's upstream sockets (kind/udp_relay.rs).
+    udp: Option<kind::UdpRelay>,
 }
 
 /// Replies one connection may hold for the reply delay; a peer sending
@@ -242,6 +244,7 @@ impl Worker {
             bell,
             handoff,
             role: spread::Role::session(),
+            udp: None,
         }
     }
 }
@@ -684,6 +687,7 @@ impl Worker {
                 self.close_conn(c, r);
             }
         }
+        self.udp_close(now(), Some(child_reason));
         let mut counters = self.end_counters;
         if let Some(d) = self.dgram.take() {
             counters = d.counters;

@@ -61,6 +61,9 @@ impl Worker {
                 consider(self.last_stats + STATS_EVERY);
             }
         }
+        if let Some(w) = self.udp_next_idle() {
+            consider(w);
+        }
         if self.cx.sink.has_pending() {
             consider(t + Duration::from_millis(10));
         }
@@ -111,6 +114,7 @@ impl Worker {
         self.handshake_timeouts(t);
         self.connect_timeouts(t);
         self.release_held(t);
+        self.udp_close(t, None);
         self.close_waits(t);
         let Some(rt) = self.spec.read_timeout.filter(|_| self.spec.auto_read) else {
             return;

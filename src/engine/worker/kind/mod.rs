@@ -5,6 +5,7 @@
 //! `Shape::of` and in `Worker::setup_kind`.
 
 use super::*;
+pub(in crate::engine::worker) use udp_relay::UdpRelay;
 
 mod client;
 mod datagram;
@@ -12,6 +13,7 @@ mod pair;
 mod relay;
 mod serial;
 mod server;
+mod udp_relay;
 
 /// What a socket session is, decided once from its spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -30,6 +30,7 @@ impl Worker {
         match listen {
             RelayEnd::Tcp(a) => self.setup_tcp_server(a, 128),
             RelayEnd::Unix(p) => self.setup_unix_server(p, 128, StalePolicy::Fail),
+            RelayEnd::Udp(a) => self.setup_udp(Some(a), None, &[]),
         }
     }
 
@@ -51,7 +52,7 @@ impl Worker {
             return;
         };
         let (domain, addr, shown) = match &target {
-            RelayEnd::Tcp(a) => (
+            RelayEnd::Tcp(a) | RelayEnd::Udp(a) => (
                 Domain::for_address(*a),
                 Ok(SockAddr::from(*a)),
                 Addr::Inet(*a),
@@ -189,6 +190,9 @@ impl Worker {
     /// read while the partner's queue is past the high-water mark, or
     /// while the leg's own upstream connect is under way.
     pub(in crate::engine::worker) fn relay_read(&mut self, child: u32) {
+        if self.is_udp_up(child) {
+            return self.udp_from_server(child);
+        }
         let high = self.spec.limits.high_water;
         let partner = Leg::partner(child);
         let mut after = After::Nothing;
