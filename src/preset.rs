@@ -395,6 +395,10 @@ pub enum KindFile {
         /// `[(to: Server, match: Contains(Text("GET")), action: Delay(0.2))]`.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         rules: Vec<relay_file::RuleFile>,
+        /// TLS towards the target: `Client(accept_invalid_certs: true)`
+        /// (`tls: Server(...)` on the session is TLS towards clients).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target_tls: Option<TlsFile>,
     },
 }
 
@@ -1222,13 +1226,18 @@ pub(crate) fn tls_spec(
             alpn,
             handshake_timeout: hs,
         } => {
+            let stream_relay = matches!(
+                kind,
+                SessionKind::Relay { listen, .. } if !matches!(listen, crate::engine::spec::RelayEnd::Udp(_))
+            );
             if !matches!(
                 kind,
                 SessionKind::TcpServer { .. } | SessionKind::WsServer { .. }
-            ) {
+            ) && !stream_relay
+            {
                 return Err(field_err(
                     "tls",
-                    "tls: Server(...) goes on a TcpServer or WsServer session; a client takes tls: Client(...)",
+                    "tls: Server(...) goes on a TcpServer, WsServer or stream Relay session; a client takes tls: Client(...)",
                 ));
             }
             check_alpn(&alpn)?;
@@ -1826,7 +1835,8 @@ pub fn to_spec(f: SessionFile) -> Result<SessionSpec, FieldError> {
             ref listen,
             ref target,
             ref rules,
-        } => relay_file::kind(listen, target, rules, &f)?,
+            ref target_tls,
+        } => relay_file::kind(listen, target, rules, target_tls.as_ref(), &f)?,
         KindFile::Script { calls } => SessionKind::Script {
             calls: calls_spec(&calls, f.encoding.map(|e| e.0).unwrap_or_default())?,
             keep_open: false,
@@ -2169,10 +2179,12 @@ pub fn from_spec(spec: &SessionSpec) -> SessionFile {
             listen,
             target,
             rules,
+            target_tls,
         } => KindFile::Relay {
             listen: listen.to_string(),
             target: target.to_string(),
             rules: relay_file::rules_file(rules, enc),
+            target_tls: target_tls.as_ref().map(tls_file),
         },
         SessionKind::Serial(s) => {
             use crate::engine::serial::{Flow, Parity};

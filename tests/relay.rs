@@ -21,6 +21,7 @@ fn relay(listen: &str, target: RelayEnd) -> SessionSpec {
             listen: RelayEnd::parse(listen).unwrap(),
             target,
             rules: Vec::new(),
+            target_tls: None,
         },
     )
 }
@@ -362,6 +363,7 @@ fn rules_relay(target: SocketAddr, rules: &str) -> SessionSpec {
         listen: RelayEnd::parse("127.0.0.1:0").unwrap(),
         target: tcp(target),
         rules: sockscope::preset::relay_rules_from_text(rules, Default::default()).unwrap(),
+        target_tls: None,
     };
     SessionSpec::new("relay", kind)
 }
@@ -677,6 +679,7 @@ fn a_udp_relay_gives_each_source_its_own_upstream() {
             listen: RelayEnd::parse("udp:127.0.0.1:0").unwrap(),
             target: RelayEnd::Udp(target),
             rules: Vec::new(),
+            target_tls: None,
         },
     ));
     let addr: SocketAddr = match h.bound(r) {
@@ -717,4 +720,75 @@ fn a_udp_relay_gives_each_source_its_own_upstream() {
         assert_eq!(closed_count(&h, r.child(child)), 1, "child {child}");
         assert_eq!(h.closed_any(r.child(child)), CloseReason::ParentClosed);
     }
+}
+
+/// TLS on both sides: a client speaks TLS to the relay (a generated
+/// certificate), the relay speaks TLS to a TLS echo server (unverified,
+/// as asked), and both legs log the plaintext.
+#[test]
+fn tls_towards_clients_and_towards_the_target() {
+    use sockscope::engine::protocol::SendMode;
+    use sockscope::engine::spec::{Responder, Step};
+    use sockscope::engine::tls::{TlsClientSpec, TlsServerSpec, TlsSpec};
+    let insecure = || {
+        TlsSpec::Client(TlsClientSpec {
+            insecure: true,
+            ..TlsClientSpec::default()
+        })
+    };
+    let mut h = Harness::new();
+    let mut echo = server("127.0.0.1:0");
+    echo.responder = Responder::Echo;
+    echo.tls = Some(TlsSpec::Server(TlsServerSpec::default()));
+    let e = h.open(echo);
+    let target = h.listening(e);
+    let mut spec = SessionSpec::new(
+        "tls relay",
+        SessionKind::Relay {
+            listen: RelayEnd::parse("127.0.0.1:0").unwrap(),
+            target: tcp(target),
+            rules: Vec::new(),
+            target_tls: Some(insecure()),
+        },
+    );
+    spec.tls = Some(TlsSpec::Server(TlsServerSpec::default()));
+    let r = h.open(spec);
+    let addr = h.listening(r);
+    let mut c = client(addr);
+    c.tls = Some(insecure());
+    c.steps = vec![
+        Step::Send {
+            data: "secret 你好".as_bytes().to_vec().into(),
+            to: None,
+            mode: SendMode::All,
+        },
+        Step::WaitRecv(Duration::from_secs(5)),
+        Step::Close,
+    ];
+    let c = h.open(c);
+    assert_eq!(h.received(c).0, "secret 你好".as_bytes());
+    assert_eq!(h.closed(c), CloseReason::ScriptDone);
+    for leg in [r.child(1), r.child(2)] {
+        h.find_any("a handshake on each leg", |ev| {
+            ev.session == leg && matches!(ev.kind, EventKind::Tls(_))
+        });
+        h.closed_any(leg);
+    }
+    // The relay sees plaintext both ways, on both legs.
+    assert_eq!(
+        logged(&h, r.child(1), Direction::In),
+        "secret 你好".as_bytes()
+    );
+    assert_eq!(
+        logged(&h, r.child(2), Direction::Out),
+        "secret 你好".as_bytes()
+    );
+    assert_eq!(
+        logged(&h, r.child(2), Direction::In),
+        "secret 你好".as_bytes()
+    );
+    assert_eq!(
+        logged(&h, r.child(1), Direction::Out),
+        "secret 你好".as_bytes()
+    );
 }

@@ -2684,6 +2684,7 @@ fn an_intercepted_chunk_is_edited_and_forwarded_from_the_inspector() {
                 Default::default(),
             )
             .unwrap(),
+            target_tls: None,
         },
     );
     let mut h = harness(vec![spec]);

@@ -295,6 +295,9 @@ pub enum SessionKind {
         target: RelayEnd,
         /// What happens to chunks on their way, in order (engine/rules.rs).
         rules: Vec<super::rules::Rule>,
+        /// TLS towards the target (a `Client` spec), each upstream its own
+        /// session; the session's `tls: Server(...)` is towards clients.
+        target_tls: Option<super::tls::TlsSpec>,
     },
     /// Step mode: the socket API call by call (see `stepper`). The calls
     /// run in order when the session opens; more come as `Command::Step`.

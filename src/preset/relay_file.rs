@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{FieldError, ResponderFile, Secs, SessionFile, default_true, field_err, is_true};
+use super::{
+    FieldError, ResponderFile, Secs, SessionFile, TlsFile, default_true, field_err, is_true,
+};
 use crate::engine::codec::Encoding;
 use crate::engine::respond::{BytesRegex, Match};
 use crate::engine::rules::{Action, MAX_HOLD, MAX_RULES, Rule, Way};
@@ -219,6 +221,7 @@ pub(super) fn kind(
     listen: &str,
     target: &str,
     rule_files: &[RuleFile],
+    target_tls: Option<&TlsFile>,
     f: &SessionFile,
 ) -> Result<SessionKind, FieldError> {
     let listen = RelayEnd::parse(listen).map_err(|m| field_err("listen", m))?;
@@ -265,9 +268,37 @@ pub(super) fn kind(
     if f.framing.is_some() {
         return refuse("framing", "framing (it forwards bytes as they come)");
     }
-    if f.tls.is_some() {
-        return refuse("tls", "TLS settings yet (TLS on either side is not built)");
+    if matches!(f.tls, Some(TlsFile::Client { .. })) {
+        return Err(field_err(
+            "tls",
+            "on a relay, tls: Server(...) is TLS towards clients; TLS towards the target is Relay(..., target_tls: Client(...))",
+        ));
     }
+    let target_tls = match (target_tls, &target) {
+        (None, _) => None,
+        (Some(_), RelayEnd::Udp(_)) => {
+            return Err(field_err("target_tls", "TLS runs over streams, not UDP"));
+        }
+        (Some(TlsFile::Server { .. }), _) => {
+            return Err(field_err(
+                "target_tls",
+                "towards the target the relay is a client: target_tls: Client(...)",
+            ));
+        }
+        (Some(t), _) => {
+            // Checked as a TCP client's TLS, which each upstream is.
+            let as_client = SessionKind::TcpClient {
+                remote: crate::engine::spec::HostPort {
+                    host: "relay-target".into(),
+                    port: 1,
+                },
+                local: None,
+            };
+            let spec = super::tls_spec(t.clone(), &as_client, f.auto_read)
+                .map_err(|(_, m)| field_err("target_tls", m))?;
+            Some(spec)
+        }
+    };
     if !f.auto_read {
         return refuse("auto_read", "manual reads (it reads both sides for you)");
     }
@@ -276,6 +307,7 @@ pub(super) fn kind(
         listen,
         target,
         rules,
+        target_tls,
     })
 }
 
@@ -300,6 +332,7 @@ mod tests {
                 listen: RelayEnd::Tcp("127.0.0.1:9300".parse().unwrap()),
                 target: RelayEnd::Tcp("127.0.0.1:7788".parse().unwrap()),
                 rules: Vec::new(),
+                target_tls: None,
             }
         );
         assert_eq!(to_spec(from_spec(&spec)).unwrap(), spec);
@@ -320,6 +353,21 @@ mod tests {
                 ..
             }
         ));
+        assert_eq!(to_spec(from_spec(&spec)).unwrap(), spec);
+        // TLS on both sides.
+        let spec = to_spec(parse(
+            r#"(name: "r", kind: Relay(listen: "127.0.0.1:1", target: "127.0.0.1:2",
+                target_tls: Client(accept_invalid_certs: true)), tls: Server())"#,
+        ))
+        .unwrap();
+        assert!(matches!(
+            &spec.kind,
+            SessionKind::Relay {
+                target_tls: Some(_),
+                ..
+            }
+        ));
+        assert!(spec.tls.is_some());
         assert_eq!(to_spec(from_spec(&spec)).unwrap(), spec);
         // Every kind of rule loads and writes back as it was.
         let spec = to_spec(parse(
@@ -398,6 +446,18 @@ mod tests {
             (
                 r#"kind: Relay(listen: "udp:localhost:1", target: "udp:127.0.0.1:2")"#,
                 "listen",
+            ),
+            (
+                r#"kind: Relay(listen: "127.0.0.1:1", target: "127.0.0.1:2"), tls: Client()"#,
+                "tls",
+            ),
+            (
+                r#"kind: Relay(listen: "127.0.0.1:1", target: "127.0.0.1:2", target_tls: Server())"#,
+                "target_tls",
+            ),
+            (
+                r#"kind: Relay(listen: "udp:127.0.0.1:1", target: "udp:127.0.0.1:2", target_tls: Client())"#,
+                "target_tls",
             ),
         ] {
             let e = to_spec(parse(&format!("(name: \"r\", {src})"))).unwrap_err();

@@ -152,6 +152,12 @@ pub struct OpenForm {
     pub kept_steps: Vec<crate::engine::spec::Step>,
     /// A relay's rules, written as in files (`[(action: Delay(0.2))]`).
     pub relay_rules: String,
+    /// A copied relay's TLS, towards its clients and towards its target
+    /// (the form has no fields for them; kept rather than lost).
+    pub kept_relay_tls: (
+        Option<crate::engine::tls::TlsSpec>,
+        Option<crate::engine::tls::TlsSpec>,
+    ),
     /// This frame's validation, shared by the fields and the Open button.
     checked: Option<(Option<SessionSpec>, Problems)>,
     /// The last responder checked and its outcome: the form is checked
@@ -192,6 +198,7 @@ impl Default for OpenForm {
             framing: Default::default(),
             kept_steps: Vec::new(),
             relay_rules: String::new(),
+            kept_relay_tls: (None, None),
             checked: None,
             responder_cache: Default::default(),
         }
@@ -376,11 +383,15 @@ impl OpenForm {
                 listen,
                 target,
                 rules,
+                ..
             } => {
                 f.kind = KindChoice::Relay;
                 f.local = listen.to_string();
                 f.remote = target.to_string();
                 f.relay_rules = crate::preset::relay_rules_text(rules, spec.encoding);
+                if let SessionKind::Relay { target_tls, .. } = &spec.kind {
+                    f.kept_relay_tls = (spec.tls.clone(), target_tls.clone());
+                }
             }
             SessionKind::Serial(s) => {
                 f.kind = KindChoice::Serial;
@@ -633,6 +644,7 @@ impl OpenForm {
                         listen,
                         target,
                         rules,
+                        target_tls: self.kept_relay_tls.1.clone(),
                     }),
                     _ => None,
                 }
@@ -730,6 +742,9 @@ impl OpenForm {
         spec.responder = responder;
         spec.reply_delay = reply_delay;
         spec.tls = tls;
+        if self.kind == KindChoice::Relay {
+            spec.tls = self.kept_relay_tls.0.clone();
+        }
         if self.takes_framing() {
             match self.framing.framing(spec.encoding) {
                 Ok(f) => spec.framing = f,
@@ -1067,6 +1082,21 @@ impl OpenForm {
             };
             self.tls.ui(ui, client, title, problems.of(L::TLS));
         }
+        if self.kind == KindChoice::Relay
+            && (self.kept_relay_tls.0.is_some() || self.kept_relay_tls.1.is_some())
+        {
+            ui.horizontal_wrapped(|ui| {
+                let sides = match &self.kept_relay_tls {
+                    (Some(_), Some(_)) => "towards clients and towards the target",
+                    (Some(_), None) => "towards clients",
+                    _ => "towards the target",
+                };
+                ui.label(format!("Kept from the copy: TLS {sides}"));
+                if ui.small_button("drop").clicked() {
+                    self.kept_relay_tls = (None, None);
+                }
+            });
+        }
         if !self.kept_steps.is_empty() {
             ui.horizontal_wrapped(|ui| {
                 ui.label(format!(
@@ -1347,6 +1377,23 @@ fn default_name(kind: &SessionKind) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_copied_relay_keeps_its_rules_and_both_tls_sides() {
+        let src = r#"(name: "r", kind: Relay(listen: "127.0.0.1:9300", target: "127.0.0.1:7788",
+            rules: [(to: Server, action: Drop)],
+            target_tls: Client(accept_invalid_certs: true)), tls: Server())"#;
+        let file = crate::preset::ron_options().from_str(src).unwrap();
+        let spec = crate::preset::to_spec(file).unwrap();
+        let mut f = OpenForm::default();
+        f.load(&spec);
+        assert_eq!(f.kind, KindChoice::Relay);
+        let (got, p) = f.validate();
+        assert!(p.0.is_empty(), "{p:?}");
+        let got = got.unwrap();
+        assert_eq!(got.kind, spec.kind, "rules and target TLS kept");
+        assert_eq!(got.tls, spec.tls, "TLS towards clients kept");
+    }
 
     #[test]
     fn defaults_make_a_loopback_client() {

@@ -172,6 +172,8 @@ pub(crate) struct Worker {
     role: spread::Role,
     /// A UDP relay's upstream sockets (kind/udp_relay.rs).
     udp: Option<kind::UdpRelay>,
+    /// A relay's TLS towards its target (`tls` is towards its clients).
+    upstream_tls: Option<TlsSetup>,
 }
 
 /// Replies one connection may hold for the reply delay; a peer sending
@@ -245,6 +247,7 @@ impl Worker {
             handoff,
             role: spread::Role::session(),
             udp: None,
+            upstream_tls: None,
         }
     }
 }

@@ -120,6 +120,21 @@ impl Worker {
             self.tls = Some(setup);
             self.tls_identity = identity;
         }
+        if let SessionKind::Relay {
+            target_tls: Some(t),
+            target,
+            ..
+        } = &self.spec.kind
+        {
+            // The target is an address: the name checked is its IP unless
+            // server_name says otherwise.
+            let host = match target {
+                crate::engine::spec::RelayEnd::Tcp(a) => Some(a.ip().to_string()),
+                _ => None,
+            };
+            let (setup, _) = TlsSetup::build(t, host.as_deref()).map_err(CloseReason::Error)?;
+            self.upstream_tls = Some(setup);
+        }
         self.setup_kind()
     }
 
@@ -192,7 +207,7 @@ impl Worker {
         script: bool,
         auto: bool,
     ) -> Result<(), CloseReason> {
-        let layer = self.start_layer()?;
+        let layer = self.start_layer(id)?;
         // A client's layer speaks first (a ClientHello, a WebSocket request).
         let speaks_first = layer.as_ref().is_some_and(|t| t.wants_write());
         let peer_text = peer.to_string();
@@ -249,8 +264,18 @@ impl Worker {
     }
 
     /// The layers a new stream gets: TLS, WebSocket, or WebSocket on TLS.
-    fn start_layer(&self) -> Result<Option<Box<dyn Transport>>, CloseReason> {
-        let tls = match &self.tls {
+    fn start_layer(&self, id: SessionId) -> Result<Option<Box<dyn Transport>>, CloseReason> {
+        // A relay's upstream legs are TLS clients of the target.
+        let setup = match self.shape {
+            kind::Shape::Relay
+                if crate::engine::protocol::Leg::of(id.child)
+                    == crate::engine::protocol::Leg::Server =>
+            {
+                &self.upstream_tls
+            }
+            _ => &self.tls,
+        };
+        let tls = match setup {
             Some(setup) => {
                 Some(Box::new(setup.start().map_err(CloseReason::Error)?) as Box<dyn Transport>)
             }

@@ -197,6 +197,7 @@ impl Worker {
         let partner = Leg::partner(child);
         let mut after = After::Nothing;
         let mut moved = false;
+        let mut layered = false;
         for reads in 0.. {
             if reads == READS_PER_TURN {
                 self.ready_again.push_back(child);
@@ -225,6 +226,16 @@ impl Worker {
             }
             match c.io.recv(self.rx.spare()) {
                 Ok(0) => {
+                    // A TLS leg: a FIN inside a handshake fails it; a bare
+                    // FIN after one may have cut the data (said, then a FIN).
+                    match c.layer.as_ref().map(|t| t.at_eof()) {
+                        Some(AtEof::Fails(e)) => {
+                            after = After::Close(CloseReason::Error(e));
+                            break;
+                        }
+                        Some(AtEof::Cut(e)) => self.cx.sink.control(c.id, EventKind::Error(e)),
+                        None => {}
+                    }
                     c.st.peer_eof();
                     self.cx
                         .sink
@@ -238,11 +249,53 @@ impl Worker {
                     break;
                 }
                 Ok(n) => {
-                    let data = self.rx.take(n);
+                    let mut data = self.rx.take(n);
+                    let mut peer_closed = false;
+                    // A TLS leg: records in, plaintext on to the partner;
+                    // what the layer must answer (handshake) is flushed below.
+                    if let Some(mut t) = c.layer.take() {
+                        let fed = t.feed(&data);
+                        let fed = fed.unwrap_or_else(|e| Fed {
+                            failed: Some(e),
+                            ..Fed::default()
+                        });
+                        for ev in fed.events {
+                            self.cx.sink.control(c.id, ev);
+                        }
+                        if let Some(e) = fed.failed {
+                            if let Some(mut s) = c.io.socket() {
+                                let _ = t.write_to(&mut s);
+                            }
+                            c.layer = Some(t);
+                            after = After::Close(CloseReason::Error(e));
+                            break;
+                        }
+                        c.layer = Some(t);
+                        layered = true;
+                        peer_closed = fed.closed;
+                        data = fed.plain;
+                    }
                     c.last_rx = now();
-                    c.received(&mut self.cx.sink, data.clone(), None);
-                    moved = true;
-                    if !self.forward(child, data) {
+                    if !data.is_empty() {
+                        c.received(&mut self.cx.sink, data.clone(), None);
+                        moved = true;
+                        if !self.forward(child, data) {
+                            break;
+                        }
+                    }
+                    if peer_closed {
+                        // close_notify: the TLS stream's end, passed on as a FIN.
+                        if let Some(c) = self.conns.get_mut(&child) {
+                            c.st.peer_eof();
+                            self.cx
+                                .sink
+                                .control(c.id, EventKind::HalfClosed { by: Side::Peer });
+                            if c.st.write == WriteSide::Shut {
+                                after = After::Close(CloseReason::PeerClosed);
+                            }
+                        }
+                        self.pass_fin(child);
+                        moved = true;
                         break;
                     }
                 }
@@ -255,6 +308,9 @@ impl Worker {
             }
         }
         self.apply_after(child, after);
+        if layered {
+            self.flush_conn(child);
+        }
         if moved {
             self.flush_conn(partner);
         }
