@@ -2713,4 +2713,21 @@ fn an_intercepted_chunk_is_edited_and_forwarded_from_the_inspector() {
     step_until(&mut h, "no longer held", |a| {
         a.model().get(r).is_some_and(|i| i.held.is_empty())
     });
+    // The next one edited as hex: the field converts, the edit goes out.
+    c.write_all(b"POST /z").unwrap();
+    step_until(&mut h, "held again", |a| {
+        a.model().get(r).is_some_and(|i| i.held.len() == 1)
+    });
+    let field = "#2 on 1.1, client→server, 7 bytes";
+    wait_labels(&mut h, field, 1, "the second held chunk is listed");
+    click(&mut h, L::HELD_HEX);
+    assert_eq!(
+        h.get_by_label(field).value().as_deref(),
+        Some("50 4f 53 54 20 2f 7a")
+    );
+    replace_text(&mut h, field, "50 4f 53 54 21");
+    click(&mut h, L::FORWARD);
+    let mut five = [0u8; 5];
+    s.read_exact(&mut five).unwrap();
+    assert_eq!(&five, b"POST!");
 }

@@ -152,12 +152,8 @@ pub struct OpenForm {
     pub kept_steps: Vec<crate::engine::spec::Step>,
     /// A relay's rules, written as in files (`[(action: Delay(0.2))]`).
     pub relay_rules: String,
-    /// A copied relay's TLS, towards its clients and towards its target
-    /// (the form has no fields for them; kept rather than lost).
-    pub kept_relay_tls: (
-        Option<crate::engine::tls::TlsSpec>,
-        Option<crate::engine::tls::TlsSpec>,
-    ),
+    /// A relay's TLS towards its target (`tls` is towards its clients).
+    pub relay_target_tls: TlsForm,
     /// This frame's validation, shared by the fields and the Open button.
     checked: Option<(Option<SessionSpec>, Problems)>,
     /// The last responder checked and its outcome: the form is checked
@@ -198,7 +194,7 @@ impl Default for OpenForm {
             framing: Default::default(),
             kept_steps: Vec::new(),
             relay_rules: String::new(),
-            kept_relay_tls: (None, None),
+            relay_target_tls: TlsForm::default(),
             checked: None,
             responder_cache: Default::default(),
         }
@@ -240,6 +236,7 @@ fn form_field(field: &str) -> &'static str {
         "framing" => L::FRAMING,
         "listen" => L::RELAY_LISTEN,
         "rules" => L::RELAY_RULES,
+        "target_tls" => L::RELAY_TLS_TARGET,
         "target" => L::RELAY_TARGET,
         // An option's error names its key; the option's own label shows it.
         key => OptName::from_key(key).map_or("Options", |n| n.def().label),
@@ -390,7 +387,7 @@ impl OpenForm {
                 f.remote = target.to_string();
                 f.relay_rules = crate::preset::relay_rules_text(rules, spec.encoding);
                 if let SessionKind::Relay { target_tls, .. } = &spec.kind {
-                    f.kept_relay_tls = (spec.tls.clone(), target_tls.clone());
+                    f.relay_target_tls = TlsForm::load(target_tls.as_ref());
                 }
             }
             SessionKind::Serial(s) => {
@@ -644,7 +641,7 @@ impl OpenForm {
                         listen,
                         target,
                         rules,
-                        target_tls: self.kept_relay_tls.1.clone(),
+                        target_tls: None,
                     }),
                     _ => None,
                 }
@@ -742,8 +739,39 @@ impl OpenForm {
         spec.responder = responder;
         spec.reply_delay = reply_delay;
         spec.tls = tls;
-        if self.kind == KindChoice::Relay {
-            spec.tls = self.kept_relay_tls.0.clone();
+        if let SessionKind::Relay {
+            listen, target_tls, ..
+        } = &mut spec.kind
+        {
+            // Each side checked as the TLS of what it is: a server towards
+            // clients, a client towards the target.
+            let towards_clients = SessionKind::TcpServer {
+                local: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                backlog: 1,
+            };
+            let towards_target = SessionKind::TcpClient {
+                remote: HostPort {
+                    host: "relay-target".into(),
+                    port: 1,
+                },
+                local: None,
+            };
+            let udp = matches!(listen, spec::RelayEnd::Udp(_));
+            if udp && (self.tls.on || self.relay_target_tls.on) {
+                p.add(L::RELAY_TLS_CLIENTS, "TLS runs over streams, not UDP");
+                return (None, p);
+            }
+            match self.tls.validate(&towards_clients, auto_read) {
+                Ok(t) => spec.tls = t,
+                Err(m) => p.add(L::RELAY_TLS_CLIENTS, m),
+            }
+            match self.relay_target_tls.validate(&towards_target, auto_read) {
+                Ok(t) => *target_tls = t,
+                Err(m) => p.add(L::RELAY_TLS_TARGET, m),
+            }
+            if !p.0.is_empty() {
+                return (None, p);
+            }
         }
         if self.takes_framing() {
             match self.framing.framing(spec.encoding) {
@@ -1082,20 +1110,19 @@ impl OpenForm {
             };
             self.tls.ui(ui, client, title, problems.of(L::TLS));
         }
-        if self.kind == KindChoice::Relay
-            && (self.kept_relay_tls.0.is_some() || self.kept_relay_tls.1.is_some())
-        {
-            ui.horizontal_wrapped(|ui| {
-                let sides = match &self.kept_relay_tls {
-                    (Some(_), Some(_)) => "towards clients and towards the target",
-                    (Some(_), None) => "towards clients",
-                    _ => "towards the target",
-                };
-                ui.label(format!("Kept from the copy: TLS {sides}"));
-                if ui.small_button("drop").clicked() {
-                    self.kept_relay_tls = (None, None);
-                }
-            });
+        if self.kind == KindChoice::Relay {
+            self.tls.ui(
+                ui,
+                false,
+                L::RELAY_TLS_CLIENTS,
+                problems.of(L::RELAY_TLS_CLIENTS),
+            );
+            self.relay_target_tls.ui(
+                ui,
+                true,
+                L::RELAY_TLS_TARGET,
+                problems.of(L::RELAY_TLS_TARGET),
+            );
         }
         if !self.kept_steps.is_empty() {
             ui.horizontal_wrapped(|ui| {

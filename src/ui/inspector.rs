@@ -57,9 +57,35 @@ pub struct Inspector {
     opt: OptName,
     value: String,
     error: Option<String>,
-    /// Edited text of held chunks, by leg and id (escapes as the composer's
-    /// Escaped mode reads them), and why an edit does not parse.
-    edits: std::collections::HashMap<(crate::engine::SessionId, u64), (String, Option<String>)>,
+    /// Edited held chunks, by leg and id.
+    edits: std::collections::HashMap<(crate::engine::SessionId, u64), HeldEdit>,
+}
+
+/// One held chunk as the user edits it: as escaped text (the composer's
+/// Escaped mode) or as hex, and why it does not parse.
+struct HeldEdit {
+    text: String,
+    hex: bool,
+    error: Option<String>,
+}
+
+impl HeldEdit {
+    fn parse(&self, enc: crate::engine::codec::Encoding) -> Result<Vec<u8>, String> {
+        let r = if self.hex {
+            crate::engine::codec::parse_hex(&self.text)
+        } else {
+            crate::engine::written::Payload::Escaped(self.text.clone()).to_bytes(enc)
+        };
+        r.map_err(|e| e.to_string())
+    }
+
+    fn show(data: &[u8], hex: bool, enc: crate::engine::codec::Encoding) -> String {
+        if hex {
+            crate::engine::codec::to_hex(data)
+        } else {
+            enc.decode_escaped(data, true)
+        }
+    }
 }
 
 impl Default for Inspector {
@@ -152,28 +178,41 @@ impl Inspector {
         ));
         for (leg, id, data) in &info.held {
             let way = Leg::of(leg.child).way(crate::engine::protocol::Direction::In);
-            let (text, err) = self
-                .edits
-                .entry((*leg, *id))
-                .or_insert_with(|| (info.encoding.decode_escaped(data, true), None));
+            let enc = info.encoding;
+            let edit = self.edits.entry((*leg, *id)).or_insert_with(|| HeldEdit {
+                text: HeldEdit::show(data, false, enc),
+                hex: false,
+                error: None,
+            });
             let label = ui.label(format!("#{id} on {leg}, {way}, {} bytes", data.len()));
             ui.add(
-                egui::TextEdit::multiline(text)
+                egui::TextEdit::multiline(&mut edit.text)
                     .desired_rows(1)
                     .desired_width(f32::INFINITY)
                     .code_editor()
                     .id_salt(("held", leg.session, leg.child, *id)),
             )
             .labelled_by(label.id);
-            if let Some(e) = err {
+            if let Some(e) = &edit.error {
                 ui.colored_label(ui.visuals().error_fg_color, format!("! {e}"));
             }
             ui.horizontal(|ui| {
+                let mut hex = edit.hex;
+                if ui.checkbox(&mut hex, L::HELD_HEX).changed() {
+                    // What is typed is kept: converted, or left as it is
+                    // with the reason when it does not parse.
+                    match edit.parse(enc) {
+                        Ok(b) => {
+                            edit.hex = hex;
+                            edit.text = HeldEdit::show(&b, hex, enc);
+                            edit.error = None;
+                        }
+                        Err(e) => edit.error = Some(format!("{e} (not converted)")),
+                    }
+                }
                 if ui.button(L::FORWARD).clicked() {
-                    let unchanged = *text == info.encoding.decode_escaped(data, true);
-                    let edited = crate::engine::written::Payload::Escaped(text.clone())
-                        .to_bytes(info.encoding);
-                    match (unchanged, edited) {
+                    let unchanged = edit.text == HeldEdit::show(data, edit.hex, enc);
+                    match (unchanged, edit.parse(enc)) {
                         (true, _) => {
                             action = Some(InspectorAction::Release {
                                 target: *leg,
@@ -188,7 +227,7 @@ impl Inspector {
                                 verdict: Release::Forward(Some(b)),
                             })
                         }
-                        (false, Err(e)) => *err = Some(format!("{e} (nothing was sent)")),
+                        (false, Err(e)) => edit.error = Some(format!("{e} (nothing was sent)")),
                     }
                 }
                 if ui.button(L::DROP_HELD).clicked() {

@@ -12,6 +12,10 @@ pub const PATH: &str = "Socket path";
 pub const RELAY_LISTEN: &str = "Listen on";
 /// Where a relay connects for each client.
 pub const RELAY_TARGET: &str = "Forward to";
+/// A relay's TLS towards its clients (it is their TLS server).
+pub const RELAY_TLS_CLIENTS: &str = "TLS towards clients";
+/// A relay's TLS towards its target (it is the target's TLS client).
+pub const RELAY_TLS_TARGET: &str = "TLS towards the target";
 /// A relay's rules field.
 pub const RELAY_RULES: &str = "Rules";
 /// A relay's chunks held by intercept rules.
@@ -20,6 +24,8 @@ pub const HELD: &str = "Held for you";
 pub const HELD_NONE: &str = "nothing held: an Intercept rule holds matching chunks here";
 /// Let every held chunk go.
 pub const FORWARD_ALL: &str = "Forward all";
+/// Edit a held chunk as hex.
+pub const HELD_HEX: &str = "hex";
 /// Let one go (as edited).
 pub const FORWARD: &str = "Forward";
 /// Throw one away.

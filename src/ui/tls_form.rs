@@ -168,13 +168,16 @@ impl TlsForm {
             let l = ui.label(label);
             ui.add(
                 egui::TextEdit::singleline(value)
-                    .desired_width(200.0)
+                    // As wide as the form's other fields: a wider one
+                    // widened the panel at 1024 px and clipped its rows.
+                    .desired_width(180.0)
                     .hint_text(hint),
             )
             .labelled_by(l.id);
             ui.end_row();
         };
-        egui::Grid::new("tls-form")
+        // Keyed by the title: a relay's form shows two of these.
+        egui::Grid::new(("tls-form", title))
             .num_columns(2)
             .spacing([8.0, 4.0])
             .show(ui, |ui| {
@@ -185,18 +188,30 @@ impl TlsForm {
                         &mut self.server_name,
                         "(the host connected to)",
                     );
-                    ui.label(L::TLS_ROOTS);
-                    ui.horizontal(|ui| {
-                        ui.selectable_value(&mut self.roots, Roots::System, "System");
-                        ui.selectable_value(&mut self.roots, Roots::Bundled, "Bundled");
-                        ui.selectable_value(&mut self.roots, Roots::None, "CA file only");
-                    });
+                    let label = ui.label(L::TLS_ROOTS);
+                    let name = |r: Roots| match r {
+                        Roots::System => "System",
+                        Roots::Bundled => "Bundled (webpki)",
+                        Roots::None => "CA file only",
+                    };
+                    // A menu, not three buttons: the row fits the form at
+                    // 1024 px, where the buttons were cut off.
+                    egui::ComboBox::from_id_salt(("tls-roots", title))
+                        .selected_text(name(self.roots))
+                        .show_ui(ui, |ui| {
+                            for r in [Roots::System, Roots::Bundled, Roots::None] {
+                                ui.selectable_value(&mut self.roots, r, name(r));
+                            }
+                        })
+                        .response
+                        .labelled_by(label.id);
                     ui.end_row();
                     row(ui, L::TLS_CA_FILE, &mut self.ca_file, "optional: ca.pem");
                 } else {
                     ui.label("Certificate");
                     ui.horizontal(|ui| {
-                        ui.selectable_value(&mut self.self_signed, true, "Generate self-signed");
+                        ui.selectable_value(&mut self.self_signed, true, "Self-signed")
+                            .on_hover_text("generated when the session opens");
                         ui.selectable_value(&mut self.self_signed, false, "From files");
                     });
                     ui.end_row();
