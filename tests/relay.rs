@@ -792,3 +792,30 @@ fn tls_towards_clients_and_towards_the_target() {
         "secret 你好".as_bytes()
     );
 }
+
+/// A leg that ends while a rule still holds what it read hands that on:
+/// the server already sent its FIN, the client's last chunk is delayed,
+/// then the client's FIN ends the client's leg outright.
+#[test]
+fn chunks_a_rule_holds_are_not_lost_when_their_leg_ends() {
+    let mut h = Harness::new();
+    let (r, mut c, mut s) = through(&mut h, r#"[(to: Server, action: Delay(0.5))]"#);
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut none = [0u8; 1];
+    assert_eq!(
+        c.read(&mut none).unwrap(),
+        0,
+        "the server's FIN came through"
+    );
+    c.write_all(b"late words").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    h.closed_any(r.child(1));
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"late words");
+    h.closed_any(r.child(2));
+    h.find_any("said so", |e| {
+        e.session == r.child(2)
+            && matches!(&e.kind, EventKind::Step { what, .. } if what.contains("10 bytes still held"))
+    });
+}

@@ -239,6 +239,15 @@ impl Flow {
         Some(d)
     }
 
+    /// Everything held, in the order it would have gone: delayed chunks,
+    /// then those held for the user, then those waiting behind them.
+    pub fn drain_all(&mut self) -> Vec<Vec<u8>> {
+        self.held_bytes = 0;
+        let held = self.held.drain(..).map(|(_, d)| d);
+        let user = self.intercepted.drain(..).map(|(_, d, _)| d);
+        held.chain(user).chain(self.behind.drain(..)).collect()
+    }
+
     /// Whether chunks must wait behind one the user holds.
     pub fn blocked(&self) -> bool {
         !self.intercepted.is_empty()

@@ -621,13 +621,15 @@ impl Worker {
                 return;
             }
             for child in done {
-                let Some(c) = self.conns.remove(&child) else {
+                let Some(mut c) = self.conns.remove(&child) else {
                     continue;
                 };
                 let reason = c.st.reason().cloned().unwrap_or(CloseReason::Local);
+                // What rules still hold for the partner outlives this leg.
+                let flow = c.flow.take();
                 self.close_conn(c, reason.clone());
                 if self.shape == kind::Shape::Relay {
-                    self.relay_ended(child, &reason);
+                    self.relay_ended(child, &reason, flow);
                 }
                 let pair_done = self.shape == kind::Shape::Pair && self.conns.is_empty();
                 let unit_done = self.is_child_unit() && self.conns.is_empty();

@@ -336,7 +336,14 @@ impl Worker {
     /// A leg has ended (its `closed` is out): the other leg is ended the
     /// same way. An RST (or the user's abort) resets the other side; any
     /// other end closes it once what it still holds is sent.
-    pub(in crate::engine::worker) fn relay_ended(&mut self, child: u32, reason: &CloseReason) {
+    /// What rules still held for the partner (`flow`) is sent at once,
+    /// not lost: its leg is gone, and with it the timers that held it.
+    pub(in crate::engine::worker) fn relay_ended(
+        &mut self,
+        child: u32,
+        reason: &CloseReason,
+        flow: Option<Box<crate::engine::rules::Flow>>,
+    ) {
         let partner = Leg::partner(child);
         let Some(p) = self.conns.get_mut(&partner) else {
             return;
@@ -364,7 +371,26 @@ impl Worker {
                 self.upstream_failed(partner, reason);
             }
             _ => {
-                p.st.close_once_sent(CloseReason::Local);
+                let held = flow.map(|mut f| f.drain_all()).unwrap_or_default();
+                if !held.is_empty() && p.st.can_send() {
+                    let bytes: usize = held.iter().map(Vec::len).sum();
+                    for d in held {
+                        p.st.queue.push_as(d, Outgoing::Auto);
+                    }
+                    p.counters.queued_out = p.st.queue.len() as u64;
+                    self.cx.sink.control(
+                        id,
+                        EventKind::Step {
+                            index: 0,
+                            what: format!(
+                                "{way}'s leg ended with {bytes} bytes still held by rules: sent on at once"
+                            ),
+                        },
+                    );
+                }
+                if let Some(p) = self.conns.get_mut(&partner) {
+                    p.st.close_once_sent(CloseReason::Local);
+                }
                 self.flush_conn(partner);
             }
         }
