@@ -13,6 +13,7 @@ pub mod log;
 pub mod options;
 pub mod protocol;
 mod reactor;
+pub mod relay;
 pub mod respond;
 pub mod rules;
 pub mod serial;

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use super::error::OpError;
 use super::options::{OptionReport, SockOpt};
+pub use super::relay::{Leg, Release};
 
 /// Identifies a session (`3`) or one of its children (`3.12`: the 12th
 /// connection accepted by server session 3, or end 2 of a socketpair).
@@ -49,53 +50,6 @@ impl SessionId {
             None => 0,
         };
         Some(SessionId { session, child })
-    }
-}
-
-/// Which leg of a relayed connection a relay's child is. The `k`th client
-/// a relay accepts is child `2k-1` (the leg towards that client) and its
-/// upstream connection is child `2k` (the leg towards the server).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Leg {
-    /// Towards the client: what it receives went client→server.
-    Client,
-    /// Towards the server: what it receives went server→client.
-    Server,
-}
-
-impl Leg {
-    /// The leg a relay's child is.
-    pub fn of(child: u32) -> Leg {
-        if child % 2 == 1 {
-            Leg::Client
-        } else {
-            Leg::Server
-        }
-    }
-
-    /// The child on the other side of the same connection.
-    pub fn partner(child: u32) -> u32 {
-        match Leg::of(child) {
-            Leg::Client => child + 1,
-            Leg::Server => child - 1,
-        }
-    }
-
-    /// Which way bytes this leg moved in `dir` went: `client→server` or
-    /// `server→client`.
-    pub fn way(self, dir: Direction) -> &'static str {
-        match (self, dir) {
-            (Leg::Client, Direction::In) | (Leg::Server, Direction::Out) => "client→server",
-            _ => "server→client",
-        }
-    }
-
-    /// `client` or `server`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Leg::Client => "client",
-            Leg::Server => "server",
-        }
     }
 }
 
@@ -644,17 +598,6 @@ impl EventKind {
             EventKind::Released { .. } => "released",
         }
     }
-}
-
-/// What becomes of an intercepted chunk.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Release {
-    /// Send it on, as it is or as these bytes.
-    Forward(Option<Vec<u8>>),
-    /// Throw it away.
-    Drop,
-    /// Send every chunk the relay holds on, as it is.
-    ForwardAll,
 }
 
 /// How a send command writes.

@@ -219,6 +219,29 @@ pub(super) struct Dgram {
 }
 
 impl Dgram {
+    /// A datagram socket, set up and reported, as `id` (`steps`: its script).
+    pub(super) fn new(
+        id: SessionId,
+        sock: Socket,
+        connected: Option<Addr>,
+        steps: Vec<Step>,
+    ) -> Dgram {
+        Dgram {
+            id,
+            sock,
+            connected,
+            counters: Counters::default(),
+            stats_dirty: false,
+            meter: Meter::new(),
+            last_rx: now(),
+            script: Script::new(steps),
+            closed: None,
+            delayed: VecDeque::new(),
+            delayed_dropped: false,
+            framer: Framer::default(),
+        }
+    }
+
     /// A datagram the kernel took: counted and logged.
     pub(super) fn sent(
         &mut self,

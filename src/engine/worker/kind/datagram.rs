@@ -168,20 +168,12 @@ impl Worker {
         if let Some(p) = unix_path {
             self.owned_path = OwnedPath::record(p);
         }
-        self.dgram = Some(Dgram {
-            id: self.cx.top,
+        self.dgram = Some(Dgram::new(
+            self.cx.top,
             sock,
             connected,
-            counters: Counters::default(),
-            stats_dirty: false,
-            meter: Meter::new(),
-            last_rx: now(),
-            script: Script::new(self.spec.steps.clone()),
-            closed: None,
-            delayed: VecDeque::new(),
-            delayed_dropped: false,
-            framer: Framer::default(),
-        });
+            self.spec.steps.clone(),
+        ));
         self.advance_script_dgram();
         Ok(())
     }

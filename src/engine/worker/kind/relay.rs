@@ -16,7 +16,7 @@ use super::*;
 use crate::engine::protocol::{Leg, Release};
 use crate::engine::rules::{INTERCEPT_TIMEOUT, MAX_INTERCEPTED};
 use crate::engine::spec::RelayEnd;
-use crate::engine::worker::stream::read_error_reason;
+use crate::engine::worker::stream::{peer_eof, read_error_reason};
 
 /// How long an upstream connect may take when the session sets no
 /// connect timeout.
@@ -236,13 +236,8 @@ impl Worker {
                         Some(AtEof::Cut(e)) => self.cx.sink.control(c.id, EventKind::Error(e)),
                         None => {}
                     }
-                    c.st.peer_eof();
-                    self.cx
-                        .sink
-                        .control(c.id, EventKind::HalfClosed { by: Side::Peer });
-                    if c.st.write == WriteSide::Shut {
-                        after = After::Close(CloseReason::PeerClosed);
-                    }
+                    // Kept open: our side ends when the partner's FIN comes.
+                    after = peer_eof(&mut self.cx.sink, c, true);
                     // The FIN is passed on once what came before it is sent.
                     self.pass_fin(child);
                     moved = true;
@@ -286,13 +281,7 @@ impl Worker {
                     if peer_closed {
                         // close_notify: the TLS stream's end, passed on as a FIN.
                         if let Some(c) = self.conns.get_mut(&child) {
-                            c.st.peer_eof();
-                            self.cx
-                                .sink
-                                .control(c.id, EventKind::HalfClosed { by: Side::Peer });
-                            if c.st.write == WriteSide::Shut {
-                                after = After::Close(CloseReason::PeerClosed);
-                            }
+                            after = peer_eof(&mut self.cx.sink, c, true);
                         }
                         self.pass_fin(child);
                         moved = true;

@@ -190,20 +190,7 @@ impl Worker {
             child,
             UdpUp {
                 src: src.clone(),
-                d: Dgram {
-                    id,
-                    sock,
-                    connected,
-                    counters: Counters::default(),
-                    stats_dirty: false,
-                    meter: Meter::new(),
-                    last_rx: now(),
-                    script: Script::new(Vec::new()),
-                    closed: None,
-                    delayed: VecDeque::new(),
-                    delayed_dropped: false,
-                    framer: Framer::default(),
-                },
+                d: Dgram::new(id, sock, connected, Vec::new()),
                 last: now(),
             },
         );
