@@ -1432,6 +1432,9 @@ pub struct LayoutFile {
     /// Light, dark or the system's.
     #[serde(skip_serializing_if = "ThemeFile::is_system")]
     pub theme: ThemeFile,
+    /// The app's language (System: the locale's, LANG / LC_ALL).
+    #[serde(skip_serializing_if = "LanguageFile::is_system")]
+    pub language: LanguageFile,
     /// How large text (and the widgets around it) is drawn.
     #[serde(skip_serializing_if = "TextSizeFile::is_normal")]
     pub text_size: TextSizeFile,
@@ -1459,6 +1462,24 @@ pub enum ThemeFile {
 impl ThemeFile {
     fn is_system(&self) -> bool {
         *self == ThemeFile::System
+    }
+}
+
+/// The app's language as saved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum LanguageFile {
+    /// Follow the system's locale (`zh_*`: Chinese, else English).
+    #[default]
+    System,
+    /// English.
+    English,
+    /// Simplified Chinese.
+    Chinese,
+}
+
+impl LanguageFile {
+    fn is_system(&self) -> bool {
+        *self == LanguageFile::System
     }
 }
 

@@ -107,9 +107,9 @@ fn replace_text(h: &mut Harness<'_, App>, label: &str, text: &str) {
 
 /// Sets the form to a TCP server on an ephemeral loopback port.
 fn server_in_form(h: &mut Harness<'_, App>) {
-    click(h, L::KIND);
+    click(h, L::KIND.text());
     click(h, "TCP server");
-    replace_text(h, L::LOCAL, "127.0.0.1:0");
+    replace_text(h, L::LOCAL.text(), "127.0.0.1:0");
 }
 
 fn listening_port(app: &App, id: sockscope::engine::SessionId) -> Option<SocketAddr> {
@@ -125,9 +125,9 @@ fn open_a_tcp_echo_server_by_clicking_and_watch_the_bytes() {
     let mut h = harness(Vec::new());
     // Pick the kind from the menu.
     server_in_form(&mut h);
-    click(&mut h, L::RESPONDER_ECHO);
-    click(&mut h, L::REUSE_ADDRESS);
-    click(&mut h, L::OPEN);
+    click(&mut h, L::RESPONDER_ECHO.text());
+    click(&mut h, L::REUSE_ADDRESS.text());
+    click(&mut h, L::OPEN.text());
     let id = h.state().selected().expect("the new session is selected");
     step_until(&mut h, "listening", |a| listening_port(a, id).is_some());
     let addr = listening_port(h.state(), id).unwrap();
@@ -171,18 +171,26 @@ fn open_a_tcp_echo_server_by_clicking_and_watch_the_bytes() {
 #[test]
 fn invalid_fields_are_marked_and_open_says_why_it_is_disabled() {
     let mut h = harness(Vec::new());
-    replace_text(&mut h, L::REMOTE, "127.0.0.1:70000");
+    replace_text(&mut h, L::REMOTE.text(), "127.0.0.1:70000");
     h.run_steps(2);
     // The reason beside Open (the field gets a red frame, and the
     // reason on hover).
     h.get_by_label_contains("Open is disabled: port 70000 is out of range");
-    assert!(h.get_by_label(L::OPEN).accesskit_node().is_disabled());
-    replace_text(&mut h, L::REMOTE, "localhost:8000");
+    assert!(
+        h.get_by_label(L::OPEN.text())
+            .accesskit_node()
+            .is_disabled()
+    );
+    replace_text(&mut h, L::REMOTE.text(), "localhost:8000");
     h.run_steps(2);
     assert!(h.query_by_label_contains("Open is disabled").is_none());
-    assert!(!h.get_by_label(L::OPEN).accesskit_node().is_disabled());
+    assert!(
+        !h.get_by_label(L::OPEN.text())
+            .accesskit_node()
+            .is_disabled()
+    );
     // Binding every interface is allowed but flagged.
-    replace_text(&mut h, L::LOCAL, "0.0.0.0:0");
+    replace_text(&mut h, L::LOCAL.text(), "0.0.0.0:0");
     h.get_by_label_contains("! every interface");
 }
 
@@ -209,25 +217,26 @@ fn composer_sends_hex_to_one_connection_and_refuses_bad_hex() {
     h.get_by_label_contains(&format!("{child} srv")).click();
     h.run_steps(3);
     assert_eq!(h.state().selected(), Some(child));
-    click(&mut h, L::MODE_HEX);
-    replace_text(&mut h, L::PAYLOAD, "de ad be ef");
+    click(&mut h, L::MODE_HEX.text());
+    replace_text(&mut h, L::PAYLOAD.text(), "de ad be ef");
     h.get_by_label_contains("4 bytes: de ad be ef");
     h.run_steps(3);
-    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    h.get_by_role_and_label(Role::Button, L::SEND.text())
+        .click();
     h.run_steps(2);
     let mut got = [0u8; 4];
     c.read_exact(&mut got).unwrap();
     assert_eq!(got, [0xde, 0xad, 0xbe, 0xef]);
     // A typo: nothing is sent, and the composer says where.
-    replace_text(&mut h, L::PAYLOAD, "de zz");
+    replace_text(&mut h, L::PAYLOAD.text(), "de zz");
     h.get_by_label_contains("not a hex digit");
     assert!(
-        h.get_by_role_and_label(Role::Button, L::SEND)
+        h.get_by_role_and_label(Role::Button, L::SEND.text())
             .accesskit_node()
             .is_disabled()
     );
     // Half-close from the button: the peer reads EOF.
-    click(&mut h, L::SHUTDOWN);
+    click(&mut h, L::SHUTDOWN.text());
     let mut rest = Vec::new();
     c.read_to_end(&mut rest).unwrap();
     assert!(rest.is_empty());
@@ -248,7 +257,7 @@ fn gbk_text_from_a_socketpair_renders_and_filters() {
     assert!(h.get_all_by_label("你好").count() >= 3);
     // A click on a row opens its hex dump with offsets (lifecycle rows
     // hidden, so the first row is data).
-    click(&mut h, L::SHOW_EVENTS);
+    click(&mut h, L::SHOW_EVENTS.text());
     h.run_steps(3);
     let first_time = h.get_all_by_role(Role::Button).find(|n| {
         n.accesskit_node()
@@ -260,13 +269,13 @@ fn gbk_text_from_a_socketpair_renders_and_filters() {
     h.get_by_label_contains("4 bytes sent to");
     h.get_by_label_contains("00000000  c4 e3 ba c3");
     // Only what was received.
-    click(&mut h, L::SHOW_OUT);
+    click(&mut h, L::SHOW_OUT.text());
     assert_eq!(h.state().log_data_rows(), 2);
     // A search that matches nothing, then one that does.
-    click(&mut h, L::SHOW_OUT);
-    replace_text(&mut h, L::LOG_SEARCH, "hex:ff");
+    click(&mut h, L::SHOW_OUT.text());
+    replace_text(&mut h, L::LOG_SEARCH.text(), "hex:ff");
     assert_eq!(h.state().log_rows(), 0);
-    replace_text(&mut h, L::LOG_SEARCH, "你");
+    replace_text(&mut h, L::LOG_SEARCH.text(), "你");
     assert!(h.state().log_data_rows() >= 3);
 }
 
@@ -289,15 +298,16 @@ fn udp_composer_sends_to_a_destination_and_export_writes_json_lines() {
     });
     replace_text(
         &mut h,
-        L::DESTINATION,
+        L::DESTINATION.text(),
         &peer.local_addr().unwrap().to_string(),
     );
-    replace_text(&mut h, L::PAYLOAD, "ping");
-    click(&mut h, L::MODE_ESCAPED);
-    replace_text(&mut h, L::PAYLOAD, "ping\\r\\n");
+    replace_text(&mut h, L::PAYLOAD.text(), "ping");
+    click(&mut h, L::MODE_ESCAPED.text());
+    replace_text(&mut h, L::PAYLOAD.text(), "ping\\r\\n");
     h.get_by_label_contains("6 bytes: 70 69 6e 67 0d 0a");
     h.run_steps(3);
-    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    h.get_by_role_and_label(Role::Button, L::SEND.text())
+        .click();
     h.run_steps(2);
     let mut buf = [0u8; 64];
     let (n, from) = peer.recv_from(&mut buf).unwrap();
@@ -312,9 +322,9 @@ fn udp_composer_sends_to_a_destination_and_export_writes_json_lines() {
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log.jsonl");
-    click(&mut h, L::EXPORT_AND_CAPTURE);
+    click(&mut h, L::EXPORT_AND_CAPTURE.text());
     replace_text(&mut h, "Export to", path.to_str().unwrap());
-    click(&mut h, L::EXPORT_JSONL);
+    click(&mut h, L::EXPORT_JSONL.text());
     step_until(&mut h, "export written", |a| {
         a.status().is_some_and(|s| s.starts_with("exported"))
     });
@@ -346,17 +356,20 @@ fn duplicate_fills_the_form_and_reopen_opens_again() {
     let spec = SessionSpec::new("pair-one", SessionKind::SocketPair);
     let mut h = harness(vec![spec]);
     let id = h.state().selected().unwrap();
-    click(&mut h, L::CLOSE_ALL);
+    click(&mut h, L::CLOSE_ALL.text());
     step_until(&mut h, "closed", |a| {
         a.model().get(id).is_some_and(|i| i.state.is_closed())
     });
-    click(&mut h, L::REOPEN);
+    click(&mut h, L::REOPEN.text());
     step_until(&mut h, "reopened", |a| a.model().sessions().len() == 2);
     let again = h.state().selected().unwrap();
     assert_ne!(again, id);
     assert_eq!(h.state().model().get(again).unwrap().name, "pair-one");
     h.run_steps(3);
-    h.get_all_by_label(L::DUPLICATE).next().unwrap().click();
+    h.get_all_by_label(L::DUPLICATE.text())
+        .next()
+        .unwrap()
+        .click();
     h.run_steps(3);
     assert_eq!(h.state().form().name, "pair-one (copy)");
     h.get_by_label_contains("the form holds a copy");
@@ -365,7 +378,7 @@ fn duplicate_fills_the_form_and_reopen_opens_again() {
 /// Clicks "New step-mode session" and returns the session once it is
 /// selected.
 fn open_stepper(h: &mut Harness<'_, App>) -> sockscope::engine::SessionId {
-    click(h, L::NEW_STEPPER);
+    click(h, L::NEW_STEPPER.text());
     step_until(h, "stepper open", |a| {
         a.selected()
             .and_then(|id| a.model().get(id))
@@ -379,13 +392,13 @@ fn open_from_form(
     kind: &str,
     fields: &[(&str, &str)],
 ) -> sockscope::engine::SessionId {
-    click(h, L::KIND);
+    click(h, L::KIND.text());
     click(h, kind);
     for (label, value) in fields {
         replace_text(h, label, value);
     }
     let before = h.state().model().sessions().len();
-    click(h, L::OPEN);
+    click(h, L::OPEN.text());
     step_until(h, "opened", |a| a.model().sessions().len() == before + 1);
     h.state().selected().unwrap()
 }
@@ -393,22 +406,23 @@ fn open_from_form(
 #[test]
 fn a_server_and_a_client_from_the_form_talk_and_the_badge_follows_close() {
     let mut h = harness(Vec::new());
-    let srv = open_from_form(&mut h, "TCP server", &[(L::LOCAL, "127.0.0.1:0")]);
+    let srv = open_from_form(&mut h, "TCP server", &[(L::LOCAL.text(), "127.0.0.1:0")]);
     step_until(&mut h, "listening", |a| listening_port(a, srv).is_some());
     let addr = listening_port(h.state(), srv).unwrap();
     let cli = open_from_form(
         &mut h,
         "TCP client",
-        &[(L::LOCAL, ""), (L::REMOTE, &addr.to_string())],
+        &[(L::LOCAL.text(), ""), (L::REMOTE.text(), &addr.to_string())],
     );
     step_until(&mut h, "connected", |a| {
         a.model()
             .get(cli)
             .is_some_and(|i| i.state == State::Connected)
     });
-    replace_text(&mut h, L::PAYLOAD, "hello from the composer");
+    replace_text(&mut h, L::PAYLOAD.text(), "hello from the composer");
     h.run_steps(3);
-    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    h.get_by_role_and_label(Role::Button, L::SEND.text())
+        .click();
     let child = srv.child(1);
     step_until(&mut h, "server got it", |a| {
         a.model()
@@ -427,7 +441,7 @@ fn a_server_and_a_client_from_the_form_talk_and_the_badge_follows_close() {
     let title = format!("{cli} {} · {}", info.name, info.kind);
     h.get_by_label(&title).click();
     h.run_steps(3);
-    click(&mut h, L::CLOSE_SOCKET);
+    click(&mut h, L::CLOSE_SOCKET.text());
     step_until(&mut h, "client closed", |a| {
         a.model().get(cli).is_some_and(|i| i.state.is_closed())
             && a.model().get(child).is_some_and(|i| i.state.is_closed())
@@ -449,7 +463,10 @@ fn two_udp_sessions_from_the_form_exchange_a_datagram() {
     let a = open_from_form(
         &mut h,
         "UDP",
-        &[(L::LOCAL, "127.0.0.1:0"), ("Default peer (connect)", "")],
+        &[
+            (L::LOCAL.text(), "127.0.0.1:0"),
+            ("Default peer (connect)", ""),
+        ],
     );
     step_until(&mut h, "a bound", |app| {
         app.model().get(a).is_some_and(|i| i.state == State::Bound)
@@ -457,14 +474,15 @@ fn two_udp_sessions_from_the_form_exchange_a_datagram() {
     let Some(Addr::Inet(a_addr)) = h.state().model().get(a).unwrap().local.clone() else {
         panic!()
     };
-    let b = open_from_form(&mut h, "UDP", &[(L::LOCAL, "127.0.0.1:0")]);
+    let b = open_from_form(&mut h, "UDP", &[(L::LOCAL.text(), "127.0.0.1:0")]);
     step_until(&mut h, "b bound", |app| {
         app.model().get(b).is_some_and(|i| i.state == State::Bound)
     });
-    replace_text(&mut h, L::DESTINATION, &a_addr.to_string());
-    replace_text(&mut h, L::PAYLOAD, "datagram");
+    replace_text(&mut h, L::DESTINATION.text(), &a_addr.to_string());
+    replace_text(&mut h, L::PAYLOAD.text(), "datagram");
     h.run_steps(3);
-    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    h.get_by_role_and_label(Role::Button, L::SEND.text())
+        .click();
     step_until(&mut h, "a received", |app| {
         app.model()
             .get(a)
@@ -503,28 +521,28 @@ fn save_a_session_as_a_preset_remove_it_and_reopen_it_from_the_panel() {
     let id = h.state().selected().unwrap();
     step_until(&mut h, "listening", |a| listening_port(a, id).is_some());
     // Keep a payload as a named snippet: it is saved with the preset.
-    replace_text(&mut h, L::PAYLOAD, "你好 snippet");
-    replace_text(&mut h, L::SNIPPET_NAME, "greet");
-    click(&mut h, L::SAVE_SNIPPET);
-    click(&mut h, L::PRESETS);
-    replace_text(&mut h, L::PRESET_NAME, "my server");
-    click(&mut h, L::SAVE_PRESET);
+    replace_text(&mut h, L::PAYLOAD.text(), "你好 snippet");
+    replace_text(&mut h, L::SNIPPET_NAME.text(), "greet");
+    click(&mut h, L::SAVE_SNIPPET.text());
+    click(&mut h, L::PRESETS.text());
+    replace_text(&mut h, L::PRESET_NAME.text(), "my server");
+    click(&mut h, L::SAVE_PRESET.text());
     step_until(&mut h, "saved", |a| {
         a.presets().user.iter().any(|p| p.name == "my server")
     });
     assert!(dir.path().join("presets/my-server.ron").exists());
     // Saving again under the same name asks first.
-    replace_text(&mut h, L::PRESET_NAME, "my server");
-    click(&mut h, L::SAVE_PRESET);
+    replace_text(&mut h, L::PRESET_NAME.text(), "my server");
+    click(&mut h, L::SAVE_PRESET.text());
     step_until(&mut h, "asked", |a| a.presets().pending_replace.is_some());
     h.get_by_label_contains("A preset named 'my server' exists");
-    click(&mut h, L::CANCEL);
+    click(&mut h, L::CANCEL.text());
     // Close and remove the session, then reopen it from the panel.
-    click(&mut h, L::CLOSE_ALL);
+    click(&mut h, L::CLOSE_ALL.text());
     step_until(&mut h, "closed", |a| {
         a.model().get(id).is_some_and(|i| i.state.is_closed())
     });
-    click(&mut h, L::FORGET);
+    click(&mut h, L::FORGET.text());
     step_until(&mut h, "removed", |a| a.model().sessions().is_empty());
     click(&mut h, "my server");
     step_until(&mut h, "reopened", |a| a.model().sessions().len() == 1);
@@ -558,11 +576,11 @@ fn save_a_session_as_a_preset_remove_it_and_reopen_it_from_the_panel() {
     let rcv = info.options.iter().find(|o| o.name == "SO_RCVBUF").unwrap();
     assert_eq!(rcv.requested.as_deref(), Some("65536"));
     // Delete asks, then offers undo.
-    click(&mut h, L::DELETE);
-    click(&mut h, L::CONFIRM_DELETE);
+    click(&mut h, L::DELETE.text());
+    click(&mut h, L::CONFIRM_DELETE.text());
     step_until(&mut h, "deleted", |a| a.presets().user.is_empty());
     assert!(!dir.path().join("presets/my-server.ron").exists());
-    click(&mut h, L::UNDO);
+    click(&mut h, L::UNDO.text());
     step_until(&mut h, "restored", |a| a.presets().user.len() == 1);
     // The workspace is written on exit with the open session.
     h.state_mut().save_workspace();
@@ -575,18 +593,18 @@ fn save_a_session_as_a_preset_remove_it_and_reopen_it_from_the_panel() {
 fn step_mode_socket_bind_listen_shows_the_getsockname_row() {
     let mut h = harness(Vec::new());
     let id = open_stepper(&mut h);
-    replace_text(&mut h, L::STEP_VAR, "srv");
+    replace_text(&mut h, L::STEP_VAR.text(), "srv");
     // Before anything, socket() is the typical next step.
     click(&mut h, "socket()");
     step_until(&mut h, "socket", |a| {
         a.model().get(id).unwrap().calls.len() == 1
     });
-    replace_text(&mut h, L::STEP_ADDR, "127.0.0.1:0");
+    replace_text(&mut h, L::STEP_ADDR.text(), "127.0.0.1:0");
     click(&mut h, "bind()");
     step_until(&mut h, "bind", |a| {
         a.model().get(id).unwrap().calls.len() == 2
     });
-    replace_text(&mut h, L::STEP_BACKLOG, "5");
+    replace_text(&mut h, L::STEP_BACKLOG.text(), "5");
     click(&mut h, "listen()");
     step_until(&mut h, "listen", |a| {
         a.model().get(id).unwrap().calls.len() == 3
@@ -612,7 +630,7 @@ fn step_mode_socket_bind_listen_shows_the_getsockname_row() {
     // recv takes its own bufsize, not the backlog typed for listen.
     h.get_by_label_contains("srv.recv(1024) -> error");
     // The script so far replays in a new session with the same results.
-    click(&mut h, L::STEP_REPLAY);
+    click(&mut h, L::STEP_REPLAY.text());
     step_until(&mut h, "replayed", |a| {
         a.selected()
             .filter(|s| *s != id)
@@ -651,14 +669,14 @@ fn an_option_changed_on_a_live_socket_is_read_back() {
     };
     assert_eq!(nodelay(h.state()).unwrap().actual.as_deref(), Ok("false"));
     replace_text(&mut h, "=", "1");
-    click(&mut h, L::SET_OPTION);
+    click(&mut h, L::SET_OPTION.text());
     step_until(&mut h, "read back", |a| {
         nodelay(a).is_some_and(|o| o.requested.as_deref() == Some("true"))
     });
     assert_eq!(nodelay(h.state()).unwrap().actual.as_deref(), Ok("true"));
     // A value that does not parse sets nothing and says why.
     replace_text(&mut h, "=", "maybe");
-    click(&mut h, L::SET_OPTION);
+    click(&mut h, L::SET_OPTION.text());
     h.get_by_label_contains("is not 1 or 0");
 }
 
@@ -696,12 +714,13 @@ fn the_http_builder_sends_a_request_and_the_inspector_reads_the_response() {
             .get(cli)
             .is_some_and(|i| i.state == State::Connected)
     });
-    click(&mut h, L::HTTP_REQUEST);
-    click(&mut h, L::HTTP_FILL);
+    click(&mut h, L::HTTP_REQUEST.text());
+    click(&mut h, L::HTTP_FILL.text());
     // The preview shows the request's bytes: "GET / HTTP/1.1".
     h.get_by_label_contains("bytes: 47 45 54 20 2f 20 48 54 54 50 2f 31 2e 31");
     h.run_steps(3);
-    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    h.get_by_role_and_label(Role::Button, L::SEND.text())
+        .click();
     step_until(&mut h, "response", |a| {
         a.model()
             .get(cli)
@@ -766,7 +785,7 @@ fn a_burst_compares_one_at_a_time_with_all_at_once() {
     assert_eq!(h.get_all_by_label("10/10").count(), 2);
     h.get_by_label("requests/s");
     assert!(
-        h.query_by_label(L::SEND).is_none(),
+        h.query_by_label(L::SEND.text()).is_none(),
         "a burst has no composer"
     );
 }
@@ -777,14 +796,14 @@ fn bytes_typed_as_escapes_in_a_gbk_session_are_saved_as_escapes() {
     let store = sockscope::store::Store::at(dir.path());
     let mut h = harness_with(Vec::new(), Some(store));
     server_in_form(&mut h);
-    click(&mut h, L::MORE_OPTIONS);
+    click(&mut h, L::MORE_OPTIONS.text());
     h.run_steps(3);
-    h.get_by_label(L::ENCODING).scroll_to_me();
-    click(&mut h, L::ENCODING);
+    h.get_by_label(L::ENCODING.text()).scroll_to_me();
+    click(&mut h, L::ENCODING.text());
     click(&mut h, "GBK");
     // The option list above the encoding is long; the responder is back up.
-    h.get_by_label(L::RESPONDER_CANNED).scroll_to_me();
-    click(&mut h, L::RESPONDER_CANNED);
+    h.get_by_label(L::RESPONDER_CANNED.text()).scroll_to_me();
+    click(&mut h, L::RESPONDER_CANNED.text());
     // The first rule's request: AA 55 is one character in GBK, but the
     // user wrote two escaped bytes.
     h.get_all_by_value("Hello")
@@ -800,19 +819,22 @@ fn bytes_typed_as_escapes_in_a_gbk_session_are_saved_as_escapes() {
         .unwrap()
         .type_text(r"\xAA\x55");
     h.run_steps(2);
-    click(&mut h, L::OPEN);
+    click(&mut h, L::OPEN.text());
     let srv = h.state().selected().unwrap();
     step_until(&mut h, "listening", |a| listening_port(a, srv).is_some());
-    click(&mut h, L::PRESETS);
-    replace_text(&mut h, L::PRESET_NAME, "frames");
-    click(&mut h, L::SAVE_PRESET);
+    click(&mut h, L::PRESETS.text());
+    replace_text(&mut h, L::PRESET_NAME.text(), "frames");
+    click(&mut h, L::SAVE_PRESET.text());
     let file = dir.path().join("presets/frames.ron");
     step_until(&mut h, "saved", |_| file.exists());
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.contains(r#"request: Escaped("\\xAA\\x55")"#), "{text}");
     assert!(!text.contains('猆'), "{text}");
     // Loaded into the form again (Duplicate), the field shows what was typed.
-    h.get_all_by_label(L::DUPLICATE).next().unwrap().click();
+    h.get_all_by_label(L::DUPLICATE.text())
+        .next()
+        .unwrap()
+        .click();
     h.run_steps(3);
     assert!(
         h.get_all_by_value(r"\xAA\x55")
@@ -824,30 +846,30 @@ fn bytes_typed_as_escapes_in_a_gbk_session_are_saved_as_escapes() {
 fn a_tls_server_with_canned_template_replies_is_built_in_the_form() {
     let mut h = harness(Vec::new());
     server_in_form(&mut h);
-    click(&mut h, L::RESPONDER_CANNED);
+    click(&mut h, L::RESPONDER_CANNED.text());
     // The table starts with the seed's first chat rule: Hello -> nihao.
-    replace_text(&mut h, L::DEFAULT_REPLY, "#{counter} for {peer}");
-    click(&mut h, L::REPLY_TEMPLATE);
-    click(&mut h, L::USE_TLS);
-    h.get_by_label(L::TLS_SELF_SIGNED);
+    replace_text(&mut h, L::DEFAULT_REPLY.text(), "#{counter} for {peer}");
+    click(&mut h, L::REPLY_TEMPLATE.text());
+    click(&mut h, L::USE_TLS.text());
+    h.get_by_label(L::TLS_SELF_SIGNED.text());
     // Open stays in view below the form however long the form grows.
-    click(&mut h, L::OPEN);
+    click(&mut h, L::OPEN.text());
     let srv = h.state().selected().expect("the server is selected");
     step_until(&mut h, "listening", |a| listening_port(a, srv).is_some());
     let addr = listening_port(h.state(), srv).unwrap();
     step_until(&mut h, "server certificate", |a| {
         a.model().get(srv).is_some_and(|i| i.tls_identity.is_some())
     });
-    h.get_by_label(L::TLS_IDENTITY);
+    h.get_by_label(L::TLS_IDENTITY.text());
 
     // A TLS client from the same form; the generated certificate is
     // unknown to any CA, so verification is switched off, visibly.
-    click(&mut h, L::KIND);
+    click(&mut h, L::KIND.text());
     click(&mut h, "TCP client");
-    replace_text(&mut h, L::REMOTE, &addr.to_string());
-    click(&mut h, L::TLS_INSECURE);
+    replace_text(&mut h, L::REMOTE.text(), &addr.to_string());
+    click(&mut h, L::TLS_INSECURE.text());
     h.get_by_label_contains("certificates are NOT verified");
-    click(&mut h, L::OPEN);
+    click(&mut h, L::OPEN.text());
     let cli = h.state().selected().expect("the client is selected");
     step_until(&mut h, "handshake", |a| {
         a.model().get(cli).is_some_and(|i| i.tls.is_some())
@@ -858,14 +880,16 @@ fn a_tls_server_with_canned_template_replies_is_built_in_the_form() {
     h.get_by_label_contains("not issued by a CA we trust");
     h.get_by_label_contains("peer certificate: CN=Sockscope self-signed");
 
-    replace_text(&mut h, L::PAYLOAD, "Hello");
-    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    replace_text(&mut h, L::PAYLOAD.text(), "Hello");
+    h.get_by_role_and_label(Role::Button, L::SEND.text())
+        .click();
     step_until(&mut h, "nihao", |a| {
         a.model().get(cli).is_some_and(|i| i.counters.bytes_in >= 5)
     });
     h.get_by_label("nihao");
-    replace_text(&mut h, L::PAYLOAD, "anything else");
-    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    replace_text(&mut h, L::PAYLOAD.text(), "anything else");
+    h.get_by_role_and_label(Role::Button, L::SEND.text())
+        .click();
     step_until(&mut h, "the default reply", |a| {
         a.model().get(cli).is_some_and(|i| i.counters.bytes_in > 5)
     });
@@ -911,23 +935,23 @@ fn a_server_on_every_interface_is_flagged_in_the_list_and_the_inspector() {
 fn a_client_has_no_local_address_and_a_kind_change_resets_it() {
     let mut h = harness(Vec::new());
     h.run_steps(3);
-    assert_eq!(h.get_by_label(L::LOCAL).value().as_deref(), Some(""));
+    assert_eq!(h.get_by_label(L::LOCAL.text()).value().as_deref(), Some(""));
     assert_eq!(h.state().form().validate().0.map(|s| s.kind), {
         Some(SessionKind::TcpClient {
             remote: sockscope::engine::spec::HostPort::parse("127.0.0.1:7788").unwrap(),
             local: None,
         })
     });
-    click(&mut h, L::KIND);
+    click(&mut h, L::KIND.text());
     click(&mut h, "TCP server");
     assert_eq!(
-        h.get_by_label(L::LOCAL).value().as_deref(),
+        h.get_by_label(L::LOCAL.text()).value().as_deref(),
         Some("127.0.0.1:7788"),
         "the server listens where the client was to connect"
     );
-    click(&mut h, L::KIND);
+    click(&mut h, L::KIND.text());
     click(&mut h, "TCP client");
-    assert_eq!(h.get_by_label(L::LOCAL).value().as_deref(), Some(""));
+    assert_eq!(h.get_by_label(L::LOCAL.text()).value().as_deref(), Some(""));
 }
 
 /// Workbench A2: servers had SO_REUSEADDR off, so a reopened server failed
@@ -940,17 +964,19 @@ fn a_server_takes_so_reuseaddr_and_reopens_at_once_after_its_connections() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    click(&mut h, L::KIND);
+    click(&mut h, L::KIND.text());
     click(&mut h, "TCP server");
     h.run_steps(2);
     assert_eq!(
-        h.get_by_label(L::REUSE_ADDRESS).accesskit_node().toggled(),
+        h.get_by_label(L::REUSE_ADDRESS.text())
+            .accesskit_node()
+            .toggled(),
         Some(egui::accesskit::Toggled::True),
         "SO_REUSEADDR is shown on for a server"
     );
-    replace_text(&mut h, L::LOCAL, &format!("127.0.0.1:{port}"));
+    replace_text(&mut h, L::LOCAL.text(), &format!("127.0.0.1:{port}"));
     let before = h.state().model().sessions().len();
-    click(&mut h, L::OPEN);
+    click(&mut h, L::OPEN.text());
     step_until(&mut h, "opened", |a| {
         a.model().sessions().len() == before + 1
     });
@@ -961,14 +987,14 @@ fn a_server_takes_so_reuseaddr_and_reopens_at_once_after_its_connections() {
     step_until(&mut h, "accepted", |a| {
         a.model().get(srv.child(1)).is_some()
     });
-    click(&mut h, L::CLOSE_ALL);
+    click(&mut h, L::CLOSE_ALL.text());
     step_until(&mut h, "closed", |a| {
         a.model().get(srv).is_some_and(|i| i.state.is_closed())
     });
     let mut buf = [0u8; 1];
     let _ = c.read(&mut buf);
     drop(c);
-    click(&mut h, L::REOPEN);
+    click(&mut h, L::REOPEN.text());
     step_until(&mut h, "reopened", |a| {
         a.model().sessions().len() == before + 2
     });
@@ -1086,8 +1112,8 @@ fn the_log_names_the_session_of_each_row() {
 #[test]
 fn a_typed_repeat_count_counts_without_enter() {
     let (mut h, mut peer, id) = connected_client("rep");
-    replace_text(&mut h, L::PAYLOAD, "x");
-    replace_text(&mut h, L::REPEAT, "3");
+    replace_text(&mut h, L::PAYLOAD.text(), "x");
+    replace_text(&mut h, L::REPEAT.text(), "3");
     replace_text(&mut h, "times every", "5");
     click(&mut h, "Start");
     step_until(&mut h, "three sends", |a| {
@@ -1126,7 +1152,7 @@ fn a_failed_step_shows_its_whole_error_and_suggests_what_fits() {
     step_until(&mut h, "socket", |a| {
         a.model().get(id).unwrap().calls.len() == 1
     });
-    replace_text(&mut h, L::STEP_ADDR, &refused.to_string());
+    replace_text(&mut h, L::STEP_ADDR.text(), &refused.to_string());
     click(&mut h, "connect()");
     step_until(&mut h, "connect", |a| {
         a.model().get(id).unwrap().calls.len() == 2
@@ -1162,15 +1188,18 @@ fn ctrl_q_with_live_sessions_asks_before_closing_them() {
     h.run_steps(3);
     h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::Q]);
     h.run_steps(3);
-    h.get_by_label(L::QUIT_TITLE);
+    h.get_by_label(L::QUIT_TITLE.text());
     h.get_by_label_contains("1 session(s) and 2 connection(s) are open");
-    click(&mut h, L::CANCEL_QUIT);
-    assert!(h.query_by_label(L::QUIT_TITLE).is_none(), "the dialog went");
+    click(&mut h, L::CANCEL_QUIT.text());
+    assert!(
+        h.query_by_label(L::QUIT_TITLE.text()).is_none(),
+        "the dialog went"
+    );
     assert!(!h.state().quitting());
     assert!(!h.state().model().get(id).unwrap().state.is_closed());
     h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::Q]);
     h.run_steps(3);
-    click(&mut h, L::QUIT_AND_CLOSE);
+    click(&mut h, L::QUIT_AND_CLOSE.text());
     assert!(h.state().quitting());
     step_until(&mut h, "closed by the quit", |a| {
         a.model().get(id).is_some_and(|i| i.state.is_closed())
@@ -1198,13 +1227,13 @@ fn the_last_workspace_is_offered_in_the_main_view() {
     let mut h = harness_with(Vec::new(), Some(store));
     step_until(&mut h, "the workspace offered", |_| true);
     let start = Instant::now();
-    while h.query_by_label(L::REOPEN_LAST).is_none() {
+    while h.query_by_label(L::REOPEN_LAST.text()).is_none() {
         assert!(start.elapsed() < DEADLINE, "no offer in the main view");
         h.run_steps(1);
         std::thread::sleep(Duration::from_millis(10));
     }
     h.get_by_label_contains("yesterday's pair");
-    click(&mut h, L::REOPEN_LAST);
+    click(&mut h, L::REOPEN_LAST.text());
     step_until(&mut h, "reopened", |a| a.model().sessions().len() == 1);
     assert_eq!(
         h.state()
@@ -1234,7 +1263,7 @@ fn status_messages_expire_and_past_ones_are_listed() {
     h.run_steps(3);
     assert_eq!(h.state().status(), None, "the message expired");
     h.get_by_label_contains("Open a socket from the form");
-    h.get_by_label_contains(&format!("{} (", L::MESSAGES))
+    h.get_by_label_contains(&format!("{} (", L::MESSAGES.text()))
         .click();
     h.run_steps(3);
     assert!(h.query_all_by_label_contains("ECONNREFUSED").count() >= 1);
@@ -1246,23 +1275,23 @@ fn status_messages_expire_and_past_ones_are_listed() {
 fn switching_text_to_hex_converts_what_is_typed() {
     let mut h = harness(vec![SessionSpec::new("conv", SessionKind::SocketPair)]);
     h.run_steps(3);
-    replace_text(&mut h, L::PAYLOAD, "AB 你好");
-    click(&mut h, L::MODE_HEX);
+    replace_text(&mut h, L::PAYLOAD.text(), "AB 你好");
+    click(&mut h, L::MODE_HEX.text());
     assert_eq!(
-        h.get_by_label(L::PAYLOAD).value().as_deref(),
+        h.get_by_label(L::PAYLOAD.text()).value().as_deref(),
         Some("41 42 20 e4 bd a0 e5 a5 bd")
     );
-    click(&mut h, L::MODE_TEXT);
+    click(&mut h, L::MODE_TEXT.text());
     assert_eq!(
-        h.get_by_label(L::PAYLOAD).value().as_deref(),
+        h.get_by_label(L::PAYLOAD.text()).value().as_deref(),
         Some("AB 你好")
     );
     // Bytes that are no text become escapes, never something else.
-    click(&mut h, L::MODE_HEX);
-    replace_text(&mut h, L::PAYLOAD, "ff 00 41");
-    click(&mut h, L::MODE_TEXT);
+    click(&mut h, L::MODE_HEX.text());
+    replace_text(&mut h, L::PAYLOAD.text(), "ff 00 41");
+    click(&mut h, L::MODE_TEXT.text());
     assert_eq!(
-        h.get_by_label(L::PAYLOAD).value().as_deref(),
+        h.get_by_label(L::PAYLOAD.text()).value().as_deref(),
         Some("\\xff\\0A")
     );
     assert_eq!(
@@ -1278,7 +1307,11 @@ fn switching_text_to_hex_converts_what_is_typed() {
 fn enter_sends_enter_opens_and_shortcuts_are_listed() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut h = harness(Vec::new());
-    replace_text(&mut h, L::REMOTE, &l.local_addr().unwrap().to_string());
+    replace_text(
+        &mut h,
+        L::REMOTE.text(),
+        &l.local_addr().unwrap().to_string(),
+    );
     h.key_press(egui::Key::Enter);
     step_until(&mut h, "opened by Enter", |a| {
         a.model().sessions().len() == 1
@@ -1292,11 +1325,11 @@ fn enter_sends_enter_opens_and_shortcuts_are_listed() {
     });
     h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::E]);
     h.run_steps(2);
-    h.get_by_label(L::PAYLOAD).type_text("one");
+    h.get_by_label(L::PAYLOAD.text()).type_text("one");
     h.run_steps(1);
     h.key_combination_modifiers(egui::Modifiers::SHIFT, &[egui::Key::Enter]);
     h.run_steps(1);
-    h.get_by_label(L::PAYLOAD).type_text("two");
+    h.get_by_label(L::PAYLOAD.text()).type_text("two");
     h.run_steps(1);
     h.key_press(egui::Key::Enter);
     h.run_steps(3);
@@ -1336,7 +1369,7 @@ fn a_sessions_display_encoding_switches_at_any_time() {
     h.run_steps(3);
     assert!(h.query_all_by_label("你好").count() == 0);
     assert!(h.query_all_by_label("\\xc4\\xe3\\xba\\xc3").count() >= 3);
-    click(&mut h, L::SHOW_AS);
+    click(&mut h, L::SHOW_AS.text());
     click(&mut h, "GBK");
     h.run_steps(3);
     assert!(
@@ -1344,7 +1377,7 @@ fn a_sessions_display_encoding_switches_at_any_time() {
         "decoded again as GBK"
     );
     assert_eq!(h.state().composer().encoding, "GBK", "the composer follows");
-    click(&mut h, L::TEXT_AND_HEX);
+    click(&mut h, L::TEXT_AND_HEX.text());
     assert!(h.query_all_by_label("你好  |  c4 e3 ba c3").count() >= 3);
 }
 
@@ -1379,7 +1412,7 @@ fn the_data_column_and_open_fit_the_window_at_1024_and_1920() {
             "{w}x{h_}: the data cell at {cell:?} is out of the window"
         );
         let open = h
-            .get_by_role_and_label(Role::Button, L::OPEN)
+            .get_by_role_and_label(Role::Button, L::OPEN.text())
             .accesskit_node()
             .bounding_box()
             .unwrap();
@@ -1413,14 +1446,17 @@ fn composer_text_and_mode_belong_to_the_session() {
         h.state().model().sessions()[1],
     );
     select_in_list(&mut h, a);
-    replace_text(&mut h, L::PAYLOAD, "for alpha");
+    replace_text(&mut h, L::PAYLOAD.text(), "for alpha");
     select_in_list(&mut h, b);
-    assert_eq!(h.get_by_label(L::PAYLOAD).value().as_deref(), Some(""));
-    click(&mut h, L::MODE_HEX);
-    replace_text(&mut h, L::PAYLOAD, "be 7a");
+    assert_eq!(
+        h.get_by_label(L::PAYLOAD.text()).value().as_deref(),
+        Some("")
+    );
+    click(&mut h, L::MODE_HEX.text());
+    replace_text(&mut h, L::PAYLOAD.text(), "be 7a");
     select_in_list(&mut h, a);
     assert_eq!(
-        h.get_by_label(L::PAYLOAD).value().as_deref(),
+        h.get_by_label(L::PAYLOAD.text()).value().as_deref(),
         Some("for alpha")
     );
     assert_eq!(
@@ -1428,7 +1464,10 @@ fn composer_text_and_mode_belong_to_the_session() {
         sockscope::ui::composer::Mode::Text
     );
     select_in_list(&mut h, b);
-    assert_eq!(h.get_by_label(L::PAYLOAD).value().as_deref(), Some("be 7a"));
+    assert_eq!(
+        h.get_by_label(L::PAYLOAD.text()).value().as_deref(),
+        Some("be 7a")
+    );
     assert_eq!(
         h.state().composer().mode,
         sockscope::ui::composer::Mode::Hex
@@ -1446,7 +1485,7 @@ fn rx_tx_counters_can_be_reset() {
     });
     h.run_steps(3);
     h.get_by_label_contains("10 B in 1 recv calls");
-    click(&mut h, L::RESET_COUNTERS);
+    click(&mut h, L::RESET_COUNTERS.text());
     h.get_by_label_contains("0 B in 0 recv calls");
     h.get_by_label("(counted since the reset)");
     peer.write_all(b"abc").unwrap();
@@ -1489,8 +1528,8 @@ fn each_step_call_takes_its_own_argument() {
     step_until(&mut h, "socket", |a| {
         a.model().get(id).unwrap().calls.len() == 1
     });
-    replace_text(&mut h, L::STEP_BUFSIZE, "4096");
-    replace_text(&mut h, L::STEP_BACKLOG, "7");
+    replace_text(&mut h, L::STEP_BUFSIZE.text(), "4096");
+    replace_text(&mut h, L::STEP_BACKLOG.text(), "7");
     click(&mut h, "False");
     click(&mut h, "setblocking()");
     step_until(&mut h, "setblocking", |a| {
@@ -1562,22 +1601,22 @@ fn the_log_tells_the_whole_story_with_lifecycle_rows() {
     }
     let all = h.state().log_rows();
     assert_eq!(h.state().log_data_rows(), 1);
-    click(&mut h, L::SHOW_EVENTS);
+    click(&mut h, L::SHOW_EVENTS.text());
     assert_eq!(h.state().log_rows(), 1, "only the data row is left");
-    click(&mut h, L::SHOW_EVENTS);
+    click(&mut h, L::SHOW_EVENTS.text());
     assert_eq!(h.state().log_rows(), all);
-    replace_text(&mut h, L::LOG_SEARCH, "peer closed");
+    replace_text(&mut h, L::LOG_SEARCH.text(), "peer closed");
     assert_eq!(
         h.state().log_rows(),
         1,
         "a search finds a lifecycle row by its words"
     );
-    replace_text(&mut h, L::LOG_SEARCH, "");
+    replace_text(&mut h, L::LOG_SEARCH.text(), "");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("story.txt");
-    click(&mut h, L::EXPORT_AND_CAPTURE);
+    click(&mut h, L::EXPORT_AND_CAPTURE.text());
     replace_text(&mut h, "Export to", path.to_str().unwrap());
-    click(&mut h, L::EXPORT_TEXT);
+    click(&mut h, L::EXPORT_TEXT.text());
     step_until(&mut h, "export written", |a| {
         a.status().is_some_and(|s| s.starts_with("exported"))
     });
@@ -1595,11 +1634,11 @@ fn theme_and_text_size_switch_and_are_remembered() {
     let mut h = harness_with(Vec::new(), Some(store.clone()));
     h.run_steps(3);
     assert_eq!(h.state().look().0, sockscope::preset::ThemeFile::System);
-    click(&mut h, L::VIEW);
+    click(&mut h, L::VIEW.text());
     click(&mut h, "Light");
     // (A choice closes the menu.)
     if h.query_by_label("120%").is_none() {
-        click(&mut h, L::VIEW);
+        click(&mut h, L::VIEW.text());
     }
     click(&mut h, "120%");
     h.run_steps(3);
@@ -1645,7 +1684,10 @@ fn a_blocking_step_call_shows_its_wait_in_view_and_cancels() {
     let b = shown.accesskit_node().bounding_box().unwrap();
     assert!(b.y1 <= 700.0 && b.x1 <= 1024.0, "in view: {b:?}");
     // The Cancel beside it (the panel has one too).
-    h.get_all_by_label(L::STEP_CANCEL).next().unwrap().click();
+    h.get_all_by_label(L::STEP_CANCEL.text())
+        .next()
+        .unwrap()
+        .click();
     step_until(&mut h, "cancelled", |a| {
         a.model().get(id).unwrap().calls.len() == 3
     });
@@ -1673,8 +1715,8 @@ fn a_servers_composer_sends_to_one_connection_or_to_all() {
             .unwrap();
     }
     select_in_list(&mut h, srv);
-    replace_text(&mut h, L::PAYLOAD, "only two");
-    click(&mut h, L::SEND_TARGET);
+    replace_text(&mut h, L::PAYLOAD.text(), "only two");
+    click(&mut h, L::SEND_TARGET.text());
     let label = h
         .get_all_by_label_contains(&format!("{} hub #2 (", srv.child(2)))
         .next()
@@ -1684,7 +1726,8 @@ fn a_servers_composer_sends_to_one_connection_or_to_all() {
         .unwrap()
         .to_string();
     click(&mut h, &label);
-    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    h.get_by_role_and_label(Role::Button, L::SEND.text())
+        .click();
     h.run_steps(3);
     let mut buf = [0u8; 16];
     assert_eq!(two.read(&mut buf).unwrap(), 8);
@@ -1693,10 +1736,11 @@ fn a_servers_composer_sends_to_one_connection_or_to_all() {
         one.read(&mut buf).is_err(),
         "the first connection got nothing"
     );
-    click(&mut h, L::SEND_TARGET);
-    click(&mut h, L::ALL_CONNECTIONS);
-    replace_text(&mut h, L::PAYLOAD, "both");
-    h.get_by_role_and_label(Role::Button, L::SEND_ALL).click();
+    click(&mut h, L::SEND_TARGET.text());
+    click(&mut h, L::ALL_CONNECTIONS.text());
+    replace_text(&mut h, L::PAYLOAD.text(), "both");
+    h.get_by_role_and_label(Role::Button, L::SEND_ALL.text())
+        .click();
     h.run_steps(3);
     for c in [&mut one, &mut two] {
         let n = c.read(&mut buf).unwrap();
@@ -1709,14 +1753,15 @@ fn a_servers_composer_sends_to_one_connection_or_to_all() {
 #[test]
 fn a_checksum_is_appended_and_shown_in_the_preview() {
     let (mut h, mut peer, _) = connected_client("modbus");
-    click(&mut h, L::MODE_HEX);
-    replace_text(&mut h, L::PAYLOAD, "01 03 00 00 00 0a");
-    click(&mut h, L::CHECKSUM);
+    click(&mut h, L::MODE_HEX.text());
+    replace_text(&mut h, L::PAYLOAD.text(), "01 03 00 00 00 0a");
+    click(&mut h, L::CHECKSUM.text());
     click(&mut h, "CRC-16/MODBUS");
     click(&mut h, "little-endian");
     h.get_by_label_contains("8 bytes: 01 03 00 00 00 0a c5 cd");
     h.get_by_label("CRC-16/MODBUS c5 cd");
-    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    h.get_by_role_and_label(Role::Button, L::SEND.text())
+        .click();
     h.run_steps(3);
     peer.set_read_timeout(Some(DEADLINE)).unwrap();
     let mut got = [0u8; 8];
@@ -1731,7 +1776,7 @@ fn a_checksum_is_appended_and_shown_in_the_preview() {
 fn the_inspector_shows_a_scripts_sockets() {
     let mut h = harness(Vec::new());
     let id = open_stepper(&mut h);
-    replace_text(&mut h, L::STEP_VAR, "srv");
+    replace_text(&mut h, L::STEP_VAR.text(), "srv");
     for (call, n) in [
         ("socket()", 1),
         ("bind()", 2),
@@ -1769,23 +1814,31 @@ fn rect_of(h: &Harness<'_, App>, role: Role, label: &str) -> egui::accesskit::Re
 fn open_and_the_buttons_below_it_do_not_move() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut h = harness_of(Vec::new(), None, 1024.0, 700.0);
-    replace_text(&mut h, L::REMOTE, &l.local_addr().unwrap().to_string());
+    replace_text(
+        &mut h,
+        L::REMOTE.text(),
+        &l.local_addr().unwrap().to_string(),
+    );
     h.run_steps(3);
-    let open = rect_of(&h, Role::Button, L::OPEN);
-    let stepper = rect_of(&h, Role::Button, L::NEW_STEPPER);
+    let open = rect_of(&h, Role::Button, L::OPEN.text());
+    let stepper = rect_of(&h, Role::Button, L::NEW_STEPPER.text());
     // Invalid: the reason shows, nothing moves.
-    replace_text(&mut h, L::REMOTE, "127.0.0.1:70000");
+    replace_text(&mut h, L::REMOTE.text(), "127.0.0.1:70000");
     h.run_steps(3);
     h.get_by_label_contains("Open is disabled");
-    assert_eq!(rect_of(&h, Role::Button, L::OPEN), open);
-    assert_eq!(rect_of(&h, Role::Button, L::NEW_STEPPER), stepper);
+    assert_eq!(rect_of(&h, Role::Button, L::OPEN.text()), open);
+    assert_eq!(rect_of(&h, Role::Button, L::NEW_STEPPER.text()), stepper);
     // Valid again, then opened: still in place.
-    replace_text(&mut h, L::REMOTE, &l.local_addr().unwrap().to_string());
-    click(&mut h, L::OPEN);
+    replace_text(
+        &mut h,
+        L::REMOTE.text(),
+        &l.local_addr().unwrap().to_string(),
+    );
+    click(&mut h, L::OPEN.text());
     step_until(&mut h, "opened", |a| a.model().sessions().len() == 1);
     h.run_steps(5);
-    assert_eq!(rect_of(&h, Role::Button, L::OPEN), open);
-    assert_eq!(rect_of(&h, Role::Button, L::NEW_STEPPER), stepper);
+    assert_eq!(rect_of(&h, Role::Button, L::OPEN.text()), open);
+    assert_eq!(rect_of(&h, Role::Button, L::NEW_STEPPER.text()), stepper);
 }
 
 /// Workbench F19 (part): Resend on any sent or received log row sends its
@@ -1797,7 +1850,7 @@ fn a_log_row_can_be_sent_again() {
     step_until(&mut h, "received", |a| {
         a.model().get(id).is_some_and(|i| i.counters.bytes_in == 5)
     });
-    click(&mut h, L::SHOW_EVENTS);
+    click(&mut h, L::SHOW_EVENTS.text());
     h.run_steps(3);
     // Select the received row by its time, then Resend it.
     let time = h
@@ -1810,7 +1863,7 @@ fn a_log_row_can_be_sent_again() {
         .expect("a row's time");
     time.click();
     h.run_steps(3);
-    click(&mut h, L::RESEND);
+    click(&mut h, L::RESEND.text());
     peer.set_read_timeout(Some(DEADLINE)).unwrap();
     let mut got = [0u8; 5];
     peer.read_exact(&mut got).unwrap();
@@ -1851,7 +1904,7 @@ fn quick_send_buttons_send_snippets_on_a_period_and_are_kept_with_the_preset() {
             .get(id)
             .is_some_and(|i| i.state == State::Connected)
     });
-    h.get_by_label(L::QUICK_SEND);
+    h.get_by_label(L::QUICK_SEND.text());
     // One click, one frame with its CRC (Modbus: C5 CD, low byte first).
     click(&mut h, "read");
     let mut got = [0u8; 8];
@@ -1860,7 +1913,7 @@ fn quick_send_buttons_send_snippets_on_a_period_and_are_kept_with_the_preset() {
     assert_eq!(got, [0x01, 0x03, 0x00, 0x00, 0x00, 0x0a, 0xc5, 0xcd]);
     // Without a period it cannot run on its own.
     assert!(
-        h.get_all_by_label(L::START_PERIODIC)
+        h.get_all_by_label(L::START_PERIODIC.text())
             .next()
             .unwrap()
             .accesskit_node()
@@ -1868,22 +1921,22 @@ fn quick_send_buttons_send_snippets_on_a_period_and_are_kept_with_the_preset() {
     );
     // A period typed for "hello" and Start: it is sent again and again,
     // while the user looks at nothing else.
-    let every = h.get_all_by_label(L::EVERY).nth(1).unwrap();
+    let every = h.get_all_by_label(L::EVERY.text()).nth(1).unwrap();
     every.click();
     h.run_steps(1);
-    h.get_all_by_label(L::EVERY)
+    h.get_all_by_label(L::EVERY.text())
         .nth(1)
         .unwrap()
         .type_text("0.05");
     h.run_steps(2);
     let start_at = h
-        .get_all_by_label(L::START_PERIODIC)
+        .get_all_by_label(L::START_PERIODIC.text())
         .nth(1)
         .unwrap()
         .accesskit_node()
         .bounding_box()
         .unwrap();
-    h.get_all_by_label(L::START_PERIODIC)
+    h.get_all_by_label(L::START_PERIODIC.text())
         .nth(1)
         .unwrap()
         .click();
@@ -1894,8 +1947,8 @@ fn quick_send_buttons_send_snippets_on_a_period_and_are_kept_with_the_preset() {
     });
     // Stop took Start's place, the same size: nothing moved under the
     // cursor.
-    assert_eq!(rect_of(&h, Role::Button, L::STOP_PERIODIC), start_at);
-    h.get_by_label(L::STOP_PERIODIC).click();
+    assert_eq!(rect_of(&h, Role::Button, L::STOP_PERIODIC.text()), start_at);
+    h.get_by_label(L::STOP_PERIODIC.text()).click();
     // Sends already on their way are counted once the engine reports
     // them; after that the count stands still.
     h.run_steps(2);
@@ -1940,7 +1993,7 @@ fn quick_send_buttons_send_snippets_on_a_period_and_are_kept_with_the_preset() {
         .unwrap()
         .type_text("greeting");
     h.run_steps(2);
-    click(&mut h, L::RENAME_SNIPPET);
+    click(&mut h, L::RENAME_SNIPPET.text());
     let snippets = h
         .state()
         .model()
@@ -1953,9 +2006,9 @@ fn quick_send_buttons_send_snippets_on_a_period_and_are_kept_with_the_preset() {
     assert_eq!(snippets[1].name, "greeting");
     assert_eq!(snippets[1].period, Some(Duration::from_millis(50)));
     // And saved with the preset: period and checksum in the file.
-    click(&mut h, L::PRESETS);
-    replace_text(&mut h, L::PRESET_NAME, "poller");
-    click(&mut h, L::SAVE_PRESET);
+    click(&mut h, L::PRESETS.text());
+    replace_text(&mut h, L::PRESET_NAME.text(), "poller");
+    click(&mut h, L::SAVE_PRESET.text());
     let file = dir.path().join("presets/poller.ron");
     step_until(&mut h, "saved", |_| file.exists());
     let text = std::fs::read_to_string(&file).unwrap();
@@ -1975,12 +2028,12 @@ fn quick_send_buttons_send_snippets_on_a_period_and_are_kept_with_the_preset() {
 fn a_responders_replies_carry_the_checksum_picked_in_the_form() {
     let mut h = harness(Vec::new());
     server_in_form(&mut h);
-    click(&mut h, L::RESPONDER_FIXED);
-    replace_text(&mut h, L::REPLY, r"\x01\x03\x02\x00\x2a");
-    click(&mut h, L::REPLY_CHECKSUM);
+    click(&mut h, L::RESPONDER_FIXED.text());
+    replace_text(&mut h, L::REPLY.text(), r"\x01\x03\x02\x00\x2a");
+    click(&mut h, L::REPLY_CHECKSUM.text());
     click(&mut h, "CRC-16/MODBUS");
     click(&mut h, "little-endian");
-    click(&mut h, L::OPEN);
+    click(&mut h, L::OPEN.text());
     let srv = h.state().selected().unwrap();
     step_until(&mut h, "listening", |a| listening_port(a, srv).is_some());
     let mut c = TcpStream::connect(listening_port(h.state(), srv).unwrap()).unwrap();
@@ -2014,19 +2067,19 @@ fn received_bytes_are_captured_to_rotating_files_and_nothing_is_overwritten() {
     // Someone else's file: the capture refuses it and leaves it alone.
     let taken = dir.path().join("taken.bin");
     std::fs::write(&taken, b"not ours").unwrap();
-    click(&mut h, L::EXPORT_AND_CAPTURE);
-    replace_text(&mut h, L::CAPTURE_TO, taken.to_str().unwrap());
-    h.get_by_label_contains(L::START_CAPTURE).click();
+    click(&mut h, L::EXPORT_AND_CAPTURE.text());
+    replace_text(&mut h, L::CAPTURE_TO.text(), taken.to_str().unwrap());
+    h.get_by_label_contains(L::START_CAPTURE.text()).click();
     step_until(&mut h, "refused", |a| {
         a.status().is_some_and(|s| s.contains("exists"))
     });
     assert_eq!(std::fs::read(&taken).unwrap(), b"not ours");
     // Raw bytes, 4 KiB a file, the newest two kept.
     let cap = dir.path().join("cap.bin");
-    replace_text(&mut h, L::CAPTURE_TO, cap.to_str().unwrap());
-    replace_text(&mut h, L::CAPTURE_LIMIT, "0.004");
-    replace_text(&mut h, L::CAPTURE_KEEP, "2");
-    h.get_by_label_contains(L::START_CAPTURE).click();
+    replace_text(&mut h, L::CAPTURE_TO.text(), cap.to_str().unwrap());
+    replace_text(&mut h, L::CAPTURE_LIMIT.text(), "0.004");
+    replace_text(&mut h, L::CAPTURE_KEEP.text(), "2");
+    h.get_by_label_contains(L::START_CAPTURE.text()).click();
     h.run_steps(3);
     h.get_by_label_contains("● capturing raw bytes received");
     let data: Vec<u8> = (0..10_240u32).map(|i| (i % 251) as u8).collect();
@@ -2042,7 +2095,7 @@ fn received_bytes_are_captured_to_rotating_files_and_nothing_is_overwritten() {
         assert!(start.elapsed() < DEADLINE, "the capture never wrote it all");
         h.step();
     }
-    click(&mut h, L::STOP_CAPTURE);
+    click(&mut h, L::STOP_CAPTURE.text());
     // Rotated at 0.004 MiB (4194 bytes), the newest two files kept: the
     // ones left are the last two parts, each within the limit, and
     // together they are the tail of what was received.
@@ -2072,12 +2125,12 @@ fn received_bytes_are_captured_to_rotating_files_and_nothing_is_overwritten() {
 fn a_json_lines_capture_has_the_run_schema() {
     let dir = tempfile::tempdir().unwrap();
     let (mut h, mut peer, id) = connected_client("json");
-    click(&mut h, L::EXPORT_AND_CAPTURE);
+    click(&mut h, L::EXPORT_AND_CAPTURE.text());
     let cap = dir.path().join("cap.jsonl");
-    replace_text(&mut h, L::CAPTURE_TO, cap.to_str().unwrap());
-    click(&mut h, L::CAPTURE_FORMAT);
+    replace_text(&mut h, L::CAPTURE_TO.text(), cap.to_str().unwrap());
+    click(&mut h, L::CAPTURE_FORMAT.text());
     click(&mut h, "JSON Lines");
-    h.get_by_label_contains(L::START_CAPTURE).click();
+    h.get_by_label_contains(L::START_CAPTURE.text()).click();
     h.run_steps(3);
     peer.write_all(b"hello").unwrap();
     step_until(&mut h, "received", |a| {
@@ -2090,7 +2143,7 @@ fn a_json_lines_capture_has_the_run_schema() {
     step_until(&mut h, "written", |_| {
         std::fs::read_to_string(&cap).is_ok_and(|t| t.contains("\"closed\""))
     });
-    click(&mut h, L::STOP_CAPTURE);
+    click(&mut h, L::STOP_CAPTURE.text());
     let text = std::fs::read_to_string(&cap).unwrap();
     let events: Vec<serde_json::Value> = text
         .lines()
@@ -2167,17 +2220,17 @@ fn side_panels_are_dragged_wider_and_their_widths_are_remembered() {
 #[test]
 fn the_reach_note_under_local_never_moves_the_fields_below() {
     let mut h = harness_of(Vec::new(), None, 1024.0, 700.0);
-    replace_text(&mut h, L::LOCAL, "127.0.0.1:0");
+    replace_text(&mut h, L::LOCAL.text(), "127.0.0.1:0");
     h.get_by_label_contains("loopback only");
-    let at = |h: &Harness<'_, App>| rect_of(h, Role::TextInput, L::REMOTE);
+    let at = |h: &Harness<'_, App>| rect_of(h, Role::TextInput, L::REMOTE.text());
     let before = at(&h);
-    replace_text(&mut h, L::LOCAL, "0.0.0.0:0");
+    replace_text(&mut h, L::LOCAL.text(), "0.0.0.0:0");
     h.get_by_label_contains("! every interface");
     assert_eq!(at(&h), before);
-    replace_text(&mut h, L::LOCAL, "");
+    replace_text(&mut h, L::LOCAL.text(), "");
     h.get_by_label_contains("kernel picks it");
     assert_eq!(at(&h), before);
-    replace_text(&mut h, L::LOCAL, "not an address");
+    replace_text(&mut h, L::LOCAL.text(), "not an address");
     assert_eq!(at(&h), before);
 }
 
@@ -2190,11 +2243,11 @@ fn at_1920_the_presets_take_the_height_the_sessions_leave() {
     let specs = vec![SessionSpec::new("pair", SessionKind::SocketPair)];
     let mut h = harness_of(specs, None, 1920.0, 1080.0);
     step_until(&mut h, "open", |a| a.model().sessions().len() == 1);
-    click(&mut h, L::PRESETS);
+    click(&mut h, L::PRESETS.text());
     h.run_steps(5);
     // Rows: the pair and its second end.
     let last = h
-        .get_all_by_label(L::CLOSE)
+        .get_all_by_label(L::CLOSE.text())
         .map(|n| n.accesskit_node().bounding_box().unwrap())
         .fold(0.0f64, |m, r| m.max(r.y1));
     let presets_bottom = h
@@ -2208,7 +2261,7 @@ fn at_1920_the_presets_take_the_height_the_sessions_leave() {
     // mid-item) and about 200 points stayed empty under the two rows of
     // sessions. Now the presets are cut only when the sessions need the
     // rest of the height.
-    let sessions_top = rect_of(&h, Role::Label, L::SESSIONS).y0;
+    let sessions_top = rect_of(&h, Role::Label, L::SESSIONS.text()).y0;
     let cut = ["udp-time-server", "udp-time-client", "unix-echo"]
         .iter()
         .any(|name| {
@@ -2235,7 +2288,7 @@ fn the_inspector_shows_tcp_info_live_for_a_tcp_connection() {
         a.model().get(id).is_some_and(|i| i.tcp_history.len() >= 3)
     });
     h.run_steps(2);
-    h.get_by_label(L::TCP_INFO);
+    h.get_by_label(L::TCP_INFO.text());
     h.get_by_label("ESTABLISHED");
     let (_, info) = h.state().model().get(id).unwrap().tcp_info.clone().unwrap();
     assert_eq!(info.bytes_received, Some(2));
@@ -2252,10 +2305,10 @@ fn the_inspector_shows_tcp_info_live_for_a_tcp_connection() {
 fn quitting_with_a_capture_running_keeps_its_last_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let (mut h, mut peer, id) = connected_client("quitter");
-    click(&mut h, L::EXPORT_AND_CAPTURE);
+    click(&mut h, L::EXPORT_AND_CAPTURE.text());
     let cap = dir.path().join("last.bin");
-    replace_text(&mut h, L::CAPTURE_TO, cap.to_str().unwrap());
-    h.get_by_label_contains(L::START_CAPTURE).click();
+    replace_text(&mut h, L::CAPTURE_TO.text(), cap.to_str().unwrap());
+    h.get_by_label_contains(L::START_CAPTURE.text()).click();
     h.run_steps(3);
     peer.write_all(b"the last words").unwrap();
     step_until(&mut h, "received", |a| {
@@ -2273,7 +2326,7 @@ fn quitting_with_a_capture_running_keeps_its_last_bytes() {
 fn the_forms_option_fields_come_from_the_table_and_are_read_back() {
     let mut h = harness(Vec::new());
     server_in_form(&mut h);
-    click(&mut h, L::MORE_OPTIONS);
+    click(&mut h, L::MORE_OPTIONS.text());
     h.run_steps(3);
     let tos = "TOS / traffic class";
     // scroll_to_me animates; each click below waits for it to settle.
@@ -2293,9 +2346,9 @@ fn the_forms_option_fields_come_from_the_table_and_are_read_back() {
         replace_text(&mut h, label, value);
     }
     let before = h.state().model().sessions().len();
-    h.get_by_label(L::OPEN).scroll_to_me();
+    h.get_by_label(L::OPEN.text()).scroll_to_me();
     h.run_steps(30);
-    click(&mut h, L::OPEN);
+    click(&mut h, L::OPEN.text());
     step_until(&mut h, "opened", |a| {
         a.model().sessions().len() == before + 1
     });
@@ -2316,7 +2369,7 @@ fn the_forms_option_fields_come_from_the_table_and_are_read_back() {
         Some("2500")
     );
     // The inspector's live picker offers the same list.
-    click(&mut h, L::LIVE_OPTION);
+    click(&mut h, L::LIVE_OPTION.text());
     h.run_steps(2);
     // The list's own row of that name is a label; the picker's is a button.
     fn item<'a>(h: &'a Harness<'_, App>) -> egui_kittest::Node<'a> {
@@ -2327,11 +2380,11 @@ fn the_forms_option_fields_come_from_the_table_and_are_read_back() {
     item(&h).click();
     h.run_steps(2);
     assert_eq!(
-        h.get_by_label(L::LIVE_OPTION).value().as_deref(),
+        h.get_by_label(L::LIVE_OPTION.text()).value().as_deref(),
         Some("TCP_USER_TIMEOUT")
     );
     replace_text(&mut h, "=", "4000");
-    click(&mut h, L::SET_OPTION);
+    click(&mut h, L::SET_OPTION.text());
     step_until(&mut h, "changed live", |a| {
         actual(a, "TCP_USER_TIMEOUT").as_deref() == Some("4000")
     });
@@ -2352,14 +2405,14 @@ fn a_serial_port_from_the_form_echoes_and_sends_a_break() {
         .unwrap();
     let mut far = std::fs::File::from(pty.master);
     let mut h = harness(Vec::new());
-    click(&mut h, L::KIND);
+    click(&mut h, L::KIND.text());
     click(&mut h, "serial port");
-    replace_text(&mut h, L::SERIAL_PORT, &path.display().to_string());
-    click(&mut h, L::BAUD);
+    replace_text(&mut h, L::SERIAL_PORT.text(), &path.display().to_string());
+    click(&mut h, L::BAUD.text());
     click(&mut h, "9600");
-    click(&mut h, L::RESPONDER_ECHO);
+    click(&mut h, L::RESPONDER_ECHO.text());
     let before = h.state().model().sessions().len();
-    click(&mut h, L::OPEN);
+    click(&mut h, L::OPEN.text());
     step_until(&mut h, "opened", |a| {
         a.model().sessions().len() == before + 1
     });
@@ -2375,7 +2428,7 @@ fn a_serial_port_from_the_form_echoes_and_sends_a_break() {
         2,
         "the pty's missing modem lines are not said",
     );
-    h.get_by_label(L::SERIAL_SETTINGS);
+    h.get_by_label(L::SERIAL_SETTINGS.text());
     let baud = |a: &App| {
         a.model()
             .get(id)
@@ -2404,9 +2457,9 @@ fn a_serial_port_from_the_form_echoes_and_sends_a_break() {
     }
     assert_eq!(&got, b"ping", "the echo came back");
     // scroll_to_me animates; the click lands once the scroll has settled.
-    h.get_by_label(L::SEND_BREAK).scroll_to_me();
+    h.get_by_label(L::SEND_BREAK.text()).scroll_to_me();
     h.run_steps(30);
-    click(&mut h, L::SEND_BREAK);
+    click(&mut h, L::SEND_BREAK.text());
     // The log says the break went out (BreakSent is a lifecycle row).
     wait_labels_containing(&mut h, "break sent", 1, "no 'break sent' row");
 }
@@ -2438,17 +2491,17 @@ fn wait_labels_containing(h: &mut Harness<'_, App>, text: &str, n: usize, what: 
 #[test]
 fn websocket_server_and_client_from_the_form_send_frames_of_each_kind() {
     let mut h = harness(Vec::new());
-    click(&mut h, L::KIND);
+    click(&mut h, L::KIND.text());
     click(&mut h, "WebSocket server");
     assert_eq!(
         h.state().form().kind,
         sockscope::ui::form::KindChoice::WsServer
     );
-    replace_text(&mut h, L::LOCAL, "127.0.0.1:0");
-    replace_text(&mut h, L::WS_PATH, "/chat");
-    click(&mut h, L::RESPONDER_ECHO);
+    replace_text(&mut h, L::LOCAL.text(), "127.0.0.1:0");
+    replace_text(&mut h, L::WS_PATH.text(), "/chat");
+    click(&mut h, L::RESPONDER_ECHO.text());
     let before = h.state().model().sessions().len();
-    click(&mut h, L::OPEN);
+    click(&mut h, L::OPEN.text());
     step_until(&mut h, "opened", |a| {
         a.model().sessions().len() == before + 1
     });
@@ -2458,17 +2511,23 @@ fn websocket_server_and_client_from_the_form_send_frames_of_each_kind() {
     let cli = open_from_form(
         &mut h,
         "WebSocket client",
-        &[(L::WS_URL, &format!("ws://{addr}/chat"))],
+        &[(L::WS_URL.text(), &format!("ws://{addr}/chat"))],
     );
     step_until(&mut h, "handshake", |a| {
         a.model().get(cli).is_some_and(|i| i.ws_handshake.is_some())
     });
     // The inspector shows the handshake.
-    wait_labels(&mut h, L::WS_HANDSHAKE, 1, "no handshake in the inspector");
+    wait_labels(
+        &mut h,
+        L::WS_HANDSHAKE.text(),
+        1,
+        "no handshake in the inspector",
+    );
     // A binary message: echoed as binary, the row tagged.
-    replace_text(&mut h, L::PAYLOAD, "hi ws");
+    replace_text(&mut h, L::PAYLOAD.text(), "hi ws");
     click(&mut h, "binary");
-    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    h.get_by_role_and_label(Role::Button, L::SEND.text())
+        .click();
     step_until(&mut h, "echo", |a| {
         a.model().get(cli).is_some_and(|i| i.counters.msgs_in == 1)
     });
@@ -2480,13 +2539,15 @@ fn websocket_server_and_client_from_the_form_send_frames_of_each_kind() {
     );
     // A ping: the server's automatic pong comes back.
     click(&mut h, "ping");
-    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    h.get_by_role_and_label(Role::Button, L::SEND.text())
+        .click();
     wait_labels_containing(&mut h, "[pong] hi ws", 1, "no pong row");
     // A close with a code of our own: the server answers it and both end.
     click(&mut h, "close");
-    replace_text(&mut h, L::WS_CLOSE_CODE, "4000");
-    replace_text(&mut h, L::PAYLOAD, "done");
-    h.get_by_role_and_label(Role::Button, L::SEND).click();
+    replace_text(&mut h, L::WS_CLOSE_CODE.text(), "4000");
+    replace_text(&mut h, L::PAYLOAD.text(), "done");
+    h.get_by_role_and_label(Role::Button, L::SEND.text())
+        .click();
     step_until(&mut h, "closed", |a| {
         a.model().get(cli).is_some_and(|i| i.state.is_closed())
             && a.model()
@@ -2507,15 +2568,17 @@ fn websocket_server_and_client_from_the_form_send_frames_of_each_kind() {
 fn a_framed_tcp_server_from_the_form_logs_a_row_per_line() {
     let mut h = harness(Vec::new());
     server_in_form(&mut h);
-    click(&mut h, L::FRAMING);
-    click(&mut h, L::FRAMING_DELIMITER);
+    click(&mut h, L::FRAMING.text());
+    click(&mut h, L::FRAMING_DELIMITER.text());
     assert_eq!(
-        h.get_by_label(L::FRAMING_ENDS_WITH).value().as_deref(),
+        h.get_by_label(L::FRAMING_ENDS_WITH.text())
+            .value()
+            .as_deref(),
         Some("\\n")
     );
-    click(&mut h, L::RESPONDER_ECHO);
+    click(&mut h, L::RESPONDER_ECHO.text());
     let before = h.state().model().sessions().len();
-    click(&mut h, L::OPEN);
+    click(&mut h, L::OPEN.text());
     step_until(&mut h, "opened", |a| {
         a.model().sessions().len() == before + 1
     });
@@ -2572,9 +2635,9 @@ fn the_log_exports_as_pcapng_that_tshark_follows() {
     });
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log.pcapng");
-    click(&mut h, L::EXPORT_AND_CAPTURE);
+    click(&mut h, L::EXPORT_AND_CAPTURE.text());
     replace_text(&mut h, "Export to", path.to_str().unwrap());
-    click(&mut h, L::EXPORT_PCAPNG);
+    click(&mut h, L::EXPORT_PCAPNG.text());
     step_until(&mut h, "export written", |a| {
         a.status().is_some_and(|s| s.starts_with("exported"))
     });
@@ -2611,21 +2674,21 @@ fn a_relay_from_the_form_logs_both_ways_and_switches_a_rule_off_live() {
     let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let target = upstream.local_addr().unwrap();
     let mut h = harness(Vec::new());
-    click(&mut h, L::KIND);
+    click(&mut h, L::KIND.text());
     click(&mut h, "relay (proxy)");
     assert_eq!(
         h.state().form().kind,
         sockscope::ui::form::KindChoice::Relay
     );
-    replace_text(&mut h, L::RELAY_LISTEN, "127.0.0.1:0");
-    replace_text(&mut h, L::RELAY_TARGET, &target.to_string());
+    replace_text(&mut h, L::RELAY_LISTEN.text(), "127.0.0.1:0");
+    replace_text(&mut h, L::RELAY_TARGET.text(), &target.to_string());
     replace_text(
         &mut h,
-        L::RELAY_RULES,
+        L::RELAY_RULES.text(),
         r#"[(to: Server, match: Contains(Text("secret")), action: Drop)]"#,
     );
     let before = h.state().model().sessions().len();
-    click(&mut h, L::OPEN);
+    click(&mut h, L::OPEN.text());
     step_until(&mut h, "opened", |a| {
         a.model().sessions().len() == before + 1
     });
@@ -2703,7 +2766,7 @@ fn an_intercepted_chunk_is_edited_and_forwarded_from_the_inspector() {
     let field = "#1 on 1.1, client→server, 7 bytes";
     wait_labels(&mut h, field, 1, "the held chunk is listed");
     replace_text(&mut h, field, "POST /y\\r\\n");
-    click(&mut h, L::FORWARD);
+    click(&mut h, L::FORWARD.text());
     let mut got = [0u8; 9];
     s.read_exact(&mut got).unwrap();
     assert_eq!(
@@ -2720,13 +2783,13 @@ fn an_intercepted_chunk_is_edited_and_forwarded_from_the_inspector() {
     });
     let field = "#2 on 1.1, client→server, 7 bytes";
     wait_labels(&mut h, field, 1, "the second held chunk is listed");
-    click(&mut h, L::HELD_HEX);
+    click(&mut h, L::HELD_HEX.text());
     assert_eq!(
         h.get_by_label(field).value().as_deref(),
         Some("50 4f 53 54 20 2f 7a")
     );
     replace_text(&mut h, field, "50 4f 53 54 21");
-    click(&mut h, L::FORWARD);
+    click(&mut h, L::FORWARD.text());
     let mut five = [0u8; 5];
     s.read_exact(&mut five).unwrap();
     assert_eq!(&five, b"POST!");

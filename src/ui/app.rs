@@ -14,6 +14,7 @@ use crate::engine::{Engine, EngineConfig, SessionId, SessionSpec};
 
 use super::composer::{Composer, ComposerAction};
 use super::form::{FormAction, OpenForm};
+use super::i18n::{self, Lang};
 use super::inspector::{Inspector, InspectorAction};
 use super::labels as L;
 use super::log_view::{LogAction, LogView, Scope};
@@ -24,20 +25,22 @@ use super::stepper_panel::{StepAction, StepperPanel};
 use super::store_worker::{StoreClient, StoreReply, StoreRequest};
 use crate::preset::{self, LayoutFile, WorkspaceFile};
 use crate::store::Store;
+use crate::t;
 
 /// Time spent draining engine events per frame before yielding.
 const EVENT_BUDGET: Duration = Duration::from_millis(10);
 
-/// The keyboard's shortcuts, as the Shortcuts window lists them.
-pub const SHORTCUTS: &[(&str, &str)] = &[
-    ("Enter", "in the payload: send (Shift+Enter: a new line)"),
-    ("Enter", "in a field of the form: open the session"),
-    ("Ctrl+E", "put the keyboard in the payload"),
-    ("Ctrl+L", "clear the log (the selected session's, or all)"),
-    ("Ctrl+P", "pause or resume following the log"),
-    ("Esc", "cancel a blocking step-mode call"),
-    ("Ctrl+Q", "quit (asks first when sessions are open)"),
-    ("F1", "this list"),
+/// The keyboard's shortcuts, as the Shortcuts window lists them (keys
+/// and the catalogue key of what they do).
+pub const SHORTCUTS: &[(&str, L::Key)] = &[
+    ("Enter", L::Key("shortcut-send")),
+    ("Enter", L::Key("shortcut-open")),
+    ("Ctrl+E", L::Key("shortcut-payload")),
+    ("Ctrl+L", L::Key("shortcut-clear")),
+    ("Ctrl+P", L::Key("shortcut-pause")),
+    ("Esc", L::Key("shortcut-cancel")),
+    ("Ctrl+Q", L::Key("shortcut-quit")),
+    ("F1", L::Key("shortcut-help")),
 ];
 
 /// How often the selected TCP connection's TCP_INFO is read.
@@ -74,6 +77,10 @@ pub struct App {
     show_shortcuts: bool,
     /// Light, dark or the system's; saved with the workspace.
     theme: preset::ThemeFile,
+    /// English, Chinese or the system locale's; saved with the workspace.
+    language: preset::LanguageFile,
+    /// The language the system's locale asks for (read once at start).
+    system_lang: Lang,
     /// Text size; saved with the workspace.
     text_size: preset::TextSizeFile,
     /// The side panels' widths as last drawn (left, right), saved with the
@@ -87,8 +94,9 @@ pub struct App {
     applied_look: Option<(preset::ThemeFile, preset::TextSizeFile)>,
     /// How long a message stays on the status line.
     status_ttl: Duration,
-    export_tx: Sender<String>,
-    export_rx: Receiver<String>,
+    /// An export's outcome in words, and whether it failed.
+    export_tx: Sender<(String, bool)>,
+    export_rx: Receiver<(String, bool)>,
     /// Open the form section on the next frame (after Duplicate).
     show_form: bool,
     /// Sessions given at start, opened in order as each gets ready.
@@ -180,6 +188,8 @@ impl App {
             show_messages: false,
             show_shortcuts: false,
             theme: preset::ThemeFile::System,
+            language: preset::LanguageFile::System,
+            system_lang: Lang::from_env(),
             text_size: preset::TextSizeFile::Normal,
             panel_widths: [LEFT_WIDTH, RIGHT_WIDTH],
             pending_panels: None,
@@ -200,6 +210,9 @@ impl App {
             confirm_quit: None,
             quit_confirmed: false,
         };
+        // Set before the first frame: whatever this thread words from now
+        // on (a test's labels included) is in the app's language.
+        i18n::set(app.lang());
         if let Some(store) = app.config.clone() {
             let waker_ctx = ctx.clone();
             match StoreClient::spawn(store, Arc::new(move || waker_ctx.request_repaint())) {
@@ -209,7 +222,7 @@ impl App {
                     app.store_client = Some(client);
                     app.presets.has_store = true;
                 }
-                Err(e) => app.error(format!("cannot start the preset store: {e}")),
+                Err(e) => app.error(t!("store-cannot-start", why = e.to_string())),
             }
         }
         app.open_queued(ctx);
@@ -241,6 +254,7 @@ impl App {
                 wall_clock: self.log.wall,
                 follow: self.log.follow,
                 theme: self.theme,
+                language: self.language,
                 text_size: self.text_size,
                 left_panel: Some(self.panel_widths[0].round()),
                 right_panel: Some(self.panel_widths[1].round()),
@@ -255,13 +269,10 @@ impl App {
         match store.save_workspace(&ws) {
             Ok(saved) => {
                 if let Some(a) = saved.moved_aside {
-                    self.error(format!(
-                        "the old workspace file did not parse; it was kept as {}",
-                        a.display()
-                    ));
+                    self.error(t!("workspace-kept-aside", path = a.display().to_string()));
                 }
             }
-            Err(e) => self.error(format!("cannot save the workspace: {e}")),
+            Err(e) => self.error(t!("workspace-cannot-save", why = e.to_string())),
         }
     }
 
@@ -269,17 +280,18 @@ impl App {
         match r {
             StoreReply::Listed(list) => self.presets.user = list,
             StoreReply::NameTaken(spec) => {
-                self.info(format!("a preset named '{}' exists: replace it?", spec.name));
+                self.info(t!("preset-name-taken", name = spec.name.clone()));
                 self.presets.pending_replace = Some(spec);
             }
             StoreReply::Deleted { name, bytes } => {
-                self.info(format!("deleted preset '{name}' (Undo puts it back)"));
+                self.info(t!("preset-deleted", name = name.clone()));
                 self.presets.last_deleted = Some((name, bytes));
             }
             StoreReply::Workspace(Ok(Some(ws))) => {
                 self.presets.reopen_next_time = ws.reopen;
                 // The look is the user's, whether or not sessions reopen.
                 self.theme = ws.layout.theme;
+                self.language = ws.layout.language;
                 self.text_size = ws.layout.text_size;
                 self.pending_panels = Some([ws.layout.left_panel, ws.layout.right_panel]);
                 let specs: Vec<SessionSpec> = ws
@@ -295,9 +307,9 @@ impl App {
                 }
             }
             StoreReply::Workspace(Ok(None)) => {}
-            StoreReply::Workspace(Err(e)) => self.error(format!(
-                "the last workspace does not load ({e}); it is left as it is and will be kept aside when the workspace is next saved"
-            )),
+            StoreReply::Workspace(Err(e)) => {
+                self.error(t!("workspace-does-not-load", why = e.to_string()))
+            }
             StoreReply::Done(msg) => self.info(msg),
             StoreReply::Failed(msg) => self.error(msg),
         }
@@ -307,10 +319,10 @@ impl App {
         match &self.store_client {
             Some(c) => {
                 if !c.ask(req) {
-                    self.error("the preset store is busy; try again in a moment");
+                    self.error(t!("store-busy"));
                 }
             }
-            None => self.error("no config directory: presets cannot be saved in this run"),
+            None => self.error(t!("store-none")),
         }
     }
 
@@ -339,7 +351,7 @@ impl App {
             StepAction::Replay(calls) => self.open_stepper(calls),
             StepAction::Copy(code) => {
                 ctx.copy_text(code);
-                self.info("copied the program to the clipboard");
+                self.info(t!("copied-program"));
             }
         }
     }
@@ -358,7 +370,11 @@ impl App {
                     self.model.opened(id, spec);
                     self.select(id);
                 }
-                Err((e, spec)) => self.error(format!("cannot open {}: {e}", spec.name)),
+                Err((e, spec)) => self.error(t!(
+                    "cannot-open",
+                    name = spec.name.clone(),
+                    why = e.to_string()
+                )),
             }
         }
         if let Some(t) = self.start.deadline() {
@@ -424,6 +440,26 @@ impl App {
         ctx.set_zoom_factor(self.text_size.zoom());
     }
 
+    /// The language chosen (System: the locale's).
+    pub fn language(&self) -> preset::LanguageFile {
+        self.language
+    }
+
+    /// Switches the language; the next frame is drawn in it.
+    pub fn set_language(&mut self, language: preset::LanguageFile) {
+        self.language = language;
+        i18n::set(self.lang());
+    }
+
+    /// The language the app speaks now.
+    pub fn lang(&self) -> Lang {
+        match self.language {
+            preset::LanguageFile::System => self.system_lang,
+            preset::LanguageFile::English => Lang::En,
+            preset::LanguageFile::Chinese => Lang::Zh,
+        }
+    }
+
     /// The theme and text size chosen.
     pub fn look(&self) -> (preset::ThemeFile, preset::TextSizeFile) {
         (self.theme, self.text_size)
@@ -443,7 +479,7 @@ impl App {
         if clear {
             let top = self.selected.map(|s| s.session);
             self.apply_log(ctx, LogAction::Clear(top));
-            self.info("cleared the log (Ctrl+L)");
+            self.info(t!("log-cleared"));
         }
         if pause {
             self.log.set_paused(!self.log.paused);
@@ -464,7 +500,7 @@ impl App {
             && ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape))
         {
             self.engine.cancel(id);
-            self.info("cancelled the blocking call (Esc)");
+            self.info(t!("call-cancelled"));
         }
     }
 
@@ -517,15 +553,12 @@ impl App {
             .sum();
         egui::Modal::new(egui::Id::unique("quit-dialog")).show(ctx, |ui| {
             ui.heading(L::QUIT_TITLE);
-            ui.label(format!(
-                "{} session(s) and {children} connection(s) are open and will be closed:",
-                names.len()
-            ));
+            ui.label(t!("quit-open", sessions = names.len(), children = children));
             for n in names.iter().take(12) {
                 ui.monospace(n);
             }
             if names.len() > 12 {
-                ui.weak(format!("... and {} more", names.len() - 12));
+                ui.weak(t!("quit-more", n = names.len() - 12));
             }
             ui.horizontal(|ui| {
                 if ui.button(L::QUIT_AND_CLOSE).clicked() {
@@ -656,25 +689,40 @@ impl App {
         {
             match &ev.kind {
                 EventKind::Error(e) | EventKind::ConnectFailed(e) => {
-                    self.error(format!("session {}: {e}", ev.session));
+                    self.error(t!(
+                        "session-said",
+                        id = ev.session.to_string(),
+                        what = i18n::op_error(e)
+                    ));
                 }
                 EventKind::ErrorRepeated { error, times } => {
-                    self.error(format!(
-                        "session {}: {error} (and {times} more times)",
-                        ev.session
+                    self.error(t!(
+                        "session-error-repeated",
+                        id = ev.session.to_string(),
+                        what = i18n::op_error(error),
+                        times = *times
                     ));
                 }
                 EventKind::Warning { message, .. } => {
-                    self.info(format!("session {}: {message}", ev.session));
+                    self.info(t!(
+                        "session-said",
+                        id = ev.session.to_string(),
+                        what = i18n::engine_text(message).into_owned()
+                    ));
                 }
                 EventKind::Closed {
                     reason: reason @ (CloseReason::Error(_) | CloseReason::Panicked(_)),
                     ..
-                } => self.error(format!("session {} ended: {reason}", ev.session)),
-                EventKind::Timeout { op, after } => self.info(format!(
-                    "session {}: {op} timed out after {:.3} s",
-                    ev.session,
-                    after.as_secs_f64()
+                } => self.error(t!(
+                    "session-ended",
+                    id = ev.session.to_string(),
+                    reason = i18n::close_reason(reason)
+                )),
+                EventKind::Timeout { op, after } => self.info(t!(
+                    "session-timed-out",
+                    id = ev.session.to_string(),
+                    op = *op,
+                    secs = format!("{:.3}", after.as_secs_f64())
                 )),
                 _ => {}
             }
@@ -684,6 +732,7 @@ impl App {
     /// Drains engine events under a time budget; asks for another frame if
     /// more are waiting. Never blocks.
     pub fn logic(&mut self, ctx: &egui::Context) {
+        i18n::set(self.lang());
         let start = Instant::now();
         let mut n = 0u32;
         while let Ok(ev) = self.engine.events().try_recv() {
@@ -719,10 +768,9 @@ impl App {
         // and stops.
         if let Some(e) = self.capture.as_ref().and_then(|c| c.status().error) {
             self.capture = None;
-            self.error(format!("capture stopped: {e}"));
+            self.error(t!("capture-stopped-error", why = e));
         }
-        while let Ok(msg) = self.export_rx.try_recv() {
-            let failed = msg.contains("failed");
+        while let Ok((msg, failed)) = self.export_rx.try_recv() {
             self.say(msg, failed);
         }
         self.poll_tcp_info(ctx);
@@ -758,13 +806,9 @@ impl App {
             ComposerAction::SaveSnippet { session, snippet } => {
                 let name = snippet.name.clone();
                 if self.model.add_snippet(session, snippet) {
-                    self.info(format!(
-                        "kept snippet '{name}'; save the session as a preset to keep it on disk"
-                    ));
+                    self.info(t!("snippet-kept", name = name));
                 } else {
-                    self.error(
-                        "this session was not opened from a spec, so it cannot keep snippets",
-                    );
+                    self.error(t!("snippet-cannot-keep"));
                 }
             }
             ComposerAction::EditSnippet { session, edit } => {
@@ -790,7 +834,7 @@ impl App {
                 if let Some(spec) = self.model.get(id).and_then(|i| i.spec.clone()) {
                     self.form.load(&spec);
                     self.show_form = true;
-                    self.info("the form holds a copy: adjust it and press Open");
+                    self.info(t!("form-holds-copy"));
                 }
             }
             ListAction::Forget(id) => {
@@ -831,21 +875,20 @@ impl App {
                     mode: crate::engine::protocol::SendMode::All,
                     to,
                 });
-                self.info(format!(
-                    "sent the row's {n} bytes again on session {target}"
-                ));
+                self.info(t!("resent", n = n, id = target.to_string()));
             }
             LogAction::Capture(super::capture::CaptureAction::Start(spec)) => {
                 match super::capture::Capture::start(spec) {
                     Ok(c) => {
                         let what = match c.spec().session {
-                            Some(s) => format!("session {s}"),
-                            None => "every session".into(),
+                            Some(s) => t!("capture-session", id = s.to_string()),
+                            None => t!("capture-every-session").into(),
                         };
-                        self.info(format!(
-                            "capturing {} of {what} to {}",
-                            c.spec().format.name(),
-                            c.spec().path.display()
+                        self.info(t!(
+                            "capturing",
+                            format = c.spec().format.name(),
+                            what = what,
+                            path = c.spec().path.display().to_string()
                         ));
                         self.capture = Some(c);
                     }
@@ -855,15 +898,16 @@ impl App {
             LogAction::Capture(super::capture::CaptureAction::Stop) => {
                 if let Some(c) = self.capture.take() {
                     let st = c.status();
-                    self.info(format!(
-                        "capture stopped: {} bytes in {} files{}",
-                        st.written,
-                        st.files,
-                        if st.dropped > 0 {
-                            format!(", {} bytes dropped", st.dropped)
-                        } else {
-                            String::new()
-                        }
+                    let dropped = if st.dropped > 0 {
+                        t!("capture-dropped", n = st.dropped.to_string())
+                    } else {
+                        String::new()
+                    };
+                    self.info(t!(
+                        "capture-stopped",
+                        bytes = st.written.to_string(),
+                        files = st.files,
+                        dropped = dropped
                     ));
                 }
             }
@@ -875,13 +919,16 @@ impl App {
                     self.composer.encoding = enc.name().to_string();
                 }
                 self.log.rebuild(&self.store, &self.model);
-                self.info(format!("session {top} is shown as {}", enc.name()));
+                self.info(t!("shown-as", id = top.to_string(), encoding = enc.name()));
             }
         }
     }
 
     /// Draws one frame.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
+        // Everything drawn (and every message worded) from here on is in
+        // the chosen language; a switch in the View menu shows next frame.
+        i18n::set(self.lang());
         let ctx = ui.ctx().clone();
         self.quit_requests(&ctx);
         self.shortcuts(&ctx);
@@ -897,17 +944,32 @@ impl App {
                 // The list button first, so a long message cannot push it
                 // out of reach.
                 ui.menu_button(L::VIEW, |ui| {
-                    ui.label("Theme");
+                    ui.label(L::LANGUAGE);
+                    ui.horizontal(|ui| {
+                        let system = t!("language-system", name = self.system_lang.native_name());
+                        ui.selectable_value(
+                            &mut self.language,
+                            preset::LanguageFile::System,
+                            system,
+                        );
+                        for (l, lang) in [
+                            (preset::LanguageFile::English, Lang::En),
+                            (preset::LanguageFile::Chinese, Lang::Zh),
+                        ] {
+                            ui.selectable_value(&mut self.language, l, lang.native_name());
+                        }
+                    });
+                    ui.label(t!("theme"));
                     ui.horizontal(|ui| {
                         for (t, name) in [
-                            (preset::ThemeFile::System, "System"),
-                            (preset::ThemeFile::Light, "Light"),
-                            (preset::ThemeFile::Dark, "Dark"),
+                            (preset::ThemeFile::System, t!("theme-system")),
+                            (preset::ThemeFile::Light, t!("theme-light")),
+                            (preset::ThemeFile::Dark, t!("theme-dark")),
                         ] {
                             ui.selectable_value(&mut self.theme, t, name);
                         }
                     });
-                    ui.label("Text size");
+                    ui.label(t!("text-size"));
                     ui.horizontal(|ui| {
                         for (t, name) in [
                             (preset::TextSizeFile::Small, "90%"),
@@ -922,7 +984,7 @@ impl App {
                 if ui.button(L::SHORTCUTS).clicked() {
                     self.show_shortcuts = !self.show_shortcuts;
                 }
-                let label = format!("{} ({})", L::MESSAGES, self.messages.len());
+                let label = t!("messages-n", n = self.messages.len());
                 if ui
                     .add_enabled(!self.messages.is_empty(), egui::Button::new(label))
                     .clicked()
@@ -944,7 +1006,7 @@ impl App {
                         ui.add(egui::Label::new(s).truncate()).on_hover_text(s);
                     }
                     None => {
-                        ui.weak("Open a socket from the form on the left.");
+                        ui.weak(t!("status-idle"));
                     }
                 }
                 if let Some((_, _, at)) = &self.status {
@@ -1135,7 +1197,7 @@ impl App {
                             }
                         }
                         None => {
-                            ui.weak("Select a session to inspect it.");
+                            ui.weak(t!("inspector-none"));
                         }
                     }
                 });
@@ -1207,10 +1269,10 @@ impl App {
                         .iter()
                         .map(|s| s.name.as_str())
                         .collect();
-                    ui.label(format!(
-                        "Last time {} session(s) were open: {}",
-                        names.len(),
-                        names.join(", ")
+                    ui.label(t!(
+                        "last-workspace",
+                        n = names.len(),
+                        names = names.join(", ")
                     ));
                     if ui.button(L::REOPEN_LAST).clicked() {
                         reopen_last = true;
@@ -1247,7 +1309,7 @@ impl App {
             self.apply_preset(a);
         }
         if copied {
-            self.info("copied the session as a program to the clipboard");
+            self.info(t!("copied-session-program"));
         }
         if let Some(id) = reset_counters {
             self.model.reset_counters(id);
@@ -1277,10 +1339,7 @@ impl App {
             if path.extension().is_some_and(|e| e == "ron") {
                 self.ask_store(StoreRequest::Import(path));
             } else {
-                self.error(format!(
-                    "{} is not a .ron preset file; nothing was imported",
-                    path.display()
-                ));
+                self.error(t!("not-a-ron", path = path.display().to_string()));
             }
         }
         for a in composer_actions {

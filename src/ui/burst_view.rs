@@ -9,7 +9,7 @@ pub fn ui(ui: &mut egui::Ui, info: &SessionInfo) {
     if !info.state.is_closed() {
         ui.horizontal(|ui| {
             ui.spinner();
-            ui.label(format!("{} requests done", info.burst_done));
+            ui.label(crate::t!("burst-done", n = info.burst_done));
         });
     }
     if info.bursts.is_empty() {
@@ -20,13 +20,13 @@ pub fn ui(ui: &mut egui::Ui, info: &SessionInfo) {
         .striped(true)
         .show(ui, |ui| {
             for h in [
-                "in flight",
-                "ok",
-                "total",
-                "requests/s",
+                crate::t!("burst-in-flight"),
+                crate::t!("burst-ok"),
+                crate::t!("burst-total"),
+                crate::t!("burst-rps"),
                 "p50",
                 "p90 / p99",
-                "errors",
+                crate::t!("burst-errors"),
             ] {
                 ui.strong(h);
             }
@@ -45,7 +45,7 @@ pub fn ui(ui: &mut egui::Ui, info: &SessionInfo) {
                 let errors: Vec<String> =
                     r.errors.iter().map(|(k, n)| format!("{k}: {n}")).collect();
                 ui.monospace(if errors.is_empty() {
-                    "none".to_string()
+                    crate::t!("burst-no-errors").to_string()
                 } else {
                     errors.join(", ")
                 });
@@ -65,8 +65,8 @@ pub fn ui(ui: &mut egui::Ui, info: &SessionInfo) {
     egui_plot::Plot::new(("burst-histogram", info.id.session))
         .height(180.0)
         .legend(egui_plot::Legend::default())
-        .x_axis_label("latency (ms)")
-        .y_axis_label("requests")
+        .x_axis_label(crate::t!("burst-latency-axis"))
+        .y_axis_label(crate::t!("burst-requests-axis"))
         .allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
@@ -87,7 +87,7 @@ pub fn ui(ui: &mut egui::Ui, info: &SessionInfo) {
                     })
                     .collect();
                 p.bar_chart(egui_plot::BarChart::new(
-                    format!("{} in flight", r.concurrency),
+                    crate::t!("burst-n-in-flight", n = r.concurrency),
                     bars,
                 ));
             }

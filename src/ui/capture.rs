@@ -61,8 +61,8 @@ impl CaptureFormat {
     /// Its name in pickers.
     pub fn name(self) -> &'static str {
         match self {
-            CaptureFormat::Raw => "raw bytes received",
-            CaptureFormat::Text => "text log",
+            CaptureFormat::Raw => crate::t!("capture-raw"),
+            CaptureFormat::Text => crate::t!("capture-text"),
             CaptureFormat::JsonLines => "JSON Lines",
         }
     }
@@ -135,16 +135,16 @@ impl Capture {
     /// failure shows in [`Capture::status`].
     pub fn start(spec: CaptureSpec) -> Result<Capture, String> {
         if spec.path.as_os_str().is_empty() {
-            return Err("give a file name to capture to".into());
+            return Err(crate::t!("capture-give-file").into());
         }
         if spec.file_limit < MIN_FILE_LIMIT {
-            return Err(format!(
-                "a file limit under {} KiB would rotate on every row",
-                MIN_FILE_LIMIT / 1024
+            return Err(crate::t!(
+                "capture-limit-small",
+                kib = MIN_FILE_LIMIT / 1024
             ));
         }
         if !(1..=MAX_KEEP).contains(&spec.keep) {
-            return Err(format!("keep from 1 to {MAX_KEEP} files"));
+            return Err(crate::t!("capture-keep-range", max = MAX_KEEP));
         }
         let (tx, rx) = crossbeam_channel::bounded(QUEUE_MESSAGES);
         let (done_tx, done) = crossbeam_channel::bounded(1);
@@ -157,14 +157,17 @@ impl Capture {
             in_file: 0,
             next_part: 0,
         };
+        // The thread words its messages as the app speaks now.
+        let lang = super::i18n::current();
         std::thread::Builder::new()
             .name("sockscope-capture".into())
             .spawn(move || {
+                super::i18n::set(lang);
                 // Says "done" however the writer ends (an error included).
                 let _done = Done(done_tx);
                 writer.run(rx)
             })
-            .map_err(|e| format!("cannot start the capture: {e}"))?;
+            .map_err(|e| crate::t!("capture-cannot-start", why = e.to_string()))?;
         Ok(Capture {
             spec,
             tx: Some(tx),
@@ -307,7 +310,7 @@ impl Writer {
                     if let Some(f) = &mut self.file
                         && let Err(e) = f.flush()
                     {
-                        self.fail(format!("writing the capture failed: {e}"));
+                        self.fail(crate::t!("capture-write-failed", why = e.to_string()));
                         return;
                     }
                 }
@@ -317,7 +320,7 @@ impl Writer {
         if let Some(mut f) = self.file.take()
             && let Err(e) = f.flush()
         {
-            self.fail(format!("writing the capture failed: {e}"));
+            self.fail(crate::t!("capture-write-failed", why = e.to_string()));
         }
     }
 
@@ -388,9 +391,9 @@ impl Writer {
         if self.in_file > 0 && self.in_file + out.len() as u64 > self.spec.file_limit {
             self.open_next(false)?;
         }
-        let f = self.file.as_mut().ok_or("the capture file is closed")?;
+        let f = self.file.as_mut().ok_or(crate::t!("capture-closed"))?;
         f.write_all(&out)
-            .map_err(|e| format!("writing the capture failed: {e}"))?;
+            .map_err(|e| crate::t!("capture-write-failed", why = e.to_string()))?;
         self.in_file += out.len() as u64;
         self.stats
             .written
@@ -416,23 +419,33 @@ impl Writer {
                 Ok(f) => break (path, f),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     if first {
-                        return Err(format!(
-                            "{} exists; nothing was written over it (pick another file name)",
-                            path.display()
+                        return Err(crate::t!(
+                            "capture-exists",
+                            path = path.display().to_string()
                         ));
                     }
                     // A rotated name taken by someone else: skip it.
                     if self.next_part > self.made.len() as u64 + 10_000 {
-                        return Err("no free name to rotate the capture to".into());
+                        return Err(crate::t!("capture-no-free-name").into());
                     }
                 }
-                Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+                Err(e) => {
+                    return Err(crate::t!(
+                        "capture-cannot-create",
+                        path = path.display().to_string(),
+                        why = e.to_string()
+                    ));
+                }
             }
         };
         let (path, f) = opened;
-        let meta = f
-            .metadata()
-            .map_err(|e| format!("cannot read back {}: {e}", path.display()))?;
+        let meta = f.metadata().map_err(|e| {
+            crate::t!(
+                "capture-cannot-read-back",
+                path = path.display().to_string(),
+                why = e.to_string()
+            )
+        })?;
         self.made.push((path.clone(), meta.dev(), meta.ino()));
         self.file = Some(std::io::BufWriter::with_capacity(64 * 1024, f));
         self.in_file = 0;
@@ -509,22 +522,17 @@ impl CaptureForm {
             .parse::<f64>()
             .ok()
             .filter(|v| v.is_finite() && (0.004..=1024.0 * 1024.0).contains(v))
-            .ok_or_else(|| {
-                format!(
-                    "'{}' is not a size; give MiB per file, e.g. 64",
-                    self.limit_mib.trim()
-                )
-            })?;
+            .ok_or_else(|| crate::t!("capture-bad-size", value = self.limit_mib.trim()))?;
         let keep = self
             .keep
             .trim()
             .parse::<u32>()
             .ok()
             .filter(|k| (1..=MAX_KEEP).contains(k))
-            .ok_or_else(|| format!("keep from 1 to {MAX_KEEP} files"))?;
+            .ok_or_else(|| crate::t!("capture-keep-range", max = MAX_KEEP))?;
         let path = self.path.trim();
         if path.is_empty() {
-            return Err("give a file name to capture to".into());
+            return Err(crate::t!("capture-give-file").into());
         }
         Ok(CaptureSpec {
             path: PathBuf::from(path),
@@ -550,26 +558,30 @@ impl CaptureForm {
             ui.horizontal_wrapped(|ui| {
                 ui.colored_label(
                     ui.visuals().warn_fg_color,
-                    format!(
-                        "● capturing {} to {}",
-                        spec.format.name(),
-                        st.current.as_deref().unwrap_or(&spec.path).display()
+                    crate::t!(
+                        "capture-running",
+                        format = spec.format.name(),
+                        path = st
+                            .current
+                            .as_deref()
+                            .unwrap_or(&spec.path)
+                            .display()
+                            .to_string()
                     ),
                 );
                 if ui.button(L::STOP_CAPTURE).clicked() {
                     action = Some(CaptureAction::Stop);
                 }
             });
-            let mut line = format!(
-                "{} bytes written in {} file{}",
-                st.written,
-                st.files,
-                if st.files == 1 { "" } else { "s" }
+            let mut line = crate::t!(
+                "capture-written",
+                bytes = st.written.to_string(),
+                files = st.files
             );
             if st.dropped > 0 {
-                line.push_str(&format!(
-                    "; {} bytes dropped: the disk fell behind",
-                    st.dropped
+                line.push_str(&crate::t!(
+                    "capture-disk-behind",
+                    n = st.dropped.to_string()
                 ));
             }
             ui.label(line);
@@ -594,17 +606,17 @@ impl CaptureForm {
             let l = ui.label(L::CAPTURE_LIMIT);
             ui.add(egui::TextEdit::singleline(&mut self.limit_mib).desired_width(50.0))
                 .labelled_by(l.id);
-            ui.label("MiB per file,");
+            ui.label(crate::t!("capture-mib-per-file"));
             let l = ui.label(L::CAPTURE_KEEP);
             ui.add(egui::TextEdit::singleline(&mut self.keep).desired_width(40.0))
                 .labelled_by(l.id);
-            ui.label("files");
+            ui.label(crate::t!("capture-files"));
         });
         let spec = self.spec(session.as_ref().map(|(s, _)| *s));
         ui.horizontal_wrapped(|ui| {
             let what = match &session {
                 Some((_, name)) => format!("{} ({name})", L::START_CAPTURE),
-                None => format!("{} (all sessions)", L::START_CAPTURE),
+                None => crate::t!("capture-start-all", start = L::START_CAPTURE.text()),
             };
             let b = ui.add_enabled(spec.is_ok(), egui::Button::new(what));
             let b = match &spec {

@@ -23,8 +23,8 @@ pub fn show(
             .response
             .labelled_by(l.id);
         if *checksum != Checksum::None {
-            ui.selectable_value(order, ByteOrder::Big, "big-endian");
-            ui.selectable_value(order, ByteOrder::Little, "little-endian");
+            ui.selectable_value(order, ByteOrder::Big, crate::t!("big-endian"));
+            ui.selectable_value(order, ByteOrder::Little, crate::t!("little-endian"));
         }
     });
 }

@@ -18,6 +18,7 @@ use crate::engine::ws::Outgoing;
 
 use super::labels as L;
 use super::model::SessionInfo;
+use crate::t;
 
 /// How the payload text is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,10 +192,11 @@ fn parse_period(text: &str) -> Result<Option<Duration>, String> {
         Ok(v) if v.is_finite() && (min.as_secs_f64()..=max.as_secs_f64()).contains(&v) => {
             Ok(Some(Duration::from_secs_f64(v)))
         }
-        _ => Err(format!(
-            "'{t}' is not a period; give seconds from {} to {}",
-            min.as_secs_f64(),
-            max.as_secs()
+        _ => Err(t!(
+            "period-bad",
+            value = t,
+            min = min.as_secs_f64(),
+            max = max.as_secs()
         )),
     }
 }
@@ -336,7 +338,7 @@ impl Composer {
     /// The payload as typed, before the checksum and the line end.
     fn bytes_without_checksum(&self) -> Result<Vec<u8>, String> {
         let enc = Encoding::for_label(&self.encoding)
-            .ok_or_else(|| format!("unknown encoding '{}'", self.encoding))?;
+            .ok_or_else(|| t!("unknown-encoding", name = self.encoding.clone()))?;
         match self.mode {
             Mode::Text => enc.encode(&self.text),
             Mode::Hex => codec::parse_hex(&self.text),
@@ -371,7 +373,7 @@ impl Composer {
     /// hex), and the checksum, which is computed again at each send.
     pub fn snippet_parts(&self) -> Result<(Typed, Trailer), String> {
         let enc = Encoding::for_label(&self.encoding)
-            .ok_or_else(|| format!("unknown encoding '{}'", self.encoding))?;
+            .ok_or_else(|| t!("unknown-encoding", name = self.encoding.clone()))?;
         let as_typed = match self.mode {
             Mode::Text => Payload::Text(self.text.clone()),
             Mode::Hex => Payload::Hex(self.text.clone()),
@@ -384,10 +386,7 @@ impl Composer {
         let ending = self.mode != Mode::Hex && self.ending != Ending::None;
         if !trailer.is_none() {
             if ending {
-                return Err(
-                    "a snippet's checksum goes at its very end: clear the line end or the checksum"
-                        .into(),
-                );
+                return Err(t!("snippet-checksum-end").into());
             }
             let typed = Typed::parse(as_typed, enc).map_err(|e| e.to_string())?;
             return Ok((typed, trailer));
@@ -462,10 +461,7 @@ impl Composer {
                 Ok(Ok(data)) => {
                     let (target, to, base) = (f.target, f.to.clone(), f.base);
                     self.file = None;
-                    out.push(ComposerAction::Status(format!(
-                        "sending {} bytes from file",
-                        data.len()
-                    )));
+                    out.push(ComposerAction::Status(t!("sending-file", n = data.len())));
                     self.file_progress = Some((target, base, data.len() as u64));
                     for chunk in data.chunks(64 * 1024) {
                         out.push(ComposerAction::Send {
@@ -497,15 +493,24 @@ impl Composer {
     ) -> Option<ComposerAction> {
         let path = PathBuf::from(self.file_path.trim());
         if self.file_path.trim().is_empty() {
-            return Some(ComposerAction::Status("give a file path to send".into()));
+            return Some(ComposerAction::Status(t!("give-file-path").into()));
         }
         let (tx, rx) = crossbeam_channel::bounded(1);
         // Reading a file is I/O: never on the UI thread.
+        // The thread words its messages as the app speaks now.
+        let lang = super::i18n::current();
         let spawned = std::thread::Builder::new()
             .name("sockscope-file-read".into())
             .spawn(move || {
-                let r = crate::fsutil::read_capped(&path, FILE_LIMIT, "a file to send")
-                    .map_err(|e| format!("cannot send {}: {e}", path.display()));
+                super::i18n::set(lang);
+                let r =
+                    crate::fsutil::read_capped(&path, FILE_LIMIT, "a file to send").map_err(|e| {
+                        t!(
+                            "cannot-send-file",
+                            path = path.display().to_string(),
+                            why = e.to_string()
+                        )
+                    });
                 let _ = tx.send(r);
             });
         match spawned {
@@ -518,7 +523,10 @@ impl Composer {
                 });
                 None
             }
-            Err(e) => Some(ComposerAction::Status(format!("cannot start reading: {e}"))),
+            Err(e) => Some(ComposerAction::Status(t!(
+                "cannot-start-reading",
+                why = e.to_string()
+            ))),
         }
     }
 
@@ -577,7 +585,7 @@ impl Composer {
         super::checksum_picker::show(
             ui,
             "composer-checksum",
-            L::CHECKSUM,
+            L::CHECKSUM.text(),
             &mut self.checksum,
             &mut self.checksum_order,
         );
@@ -595,7 +603,7 @@ impl Composer {
                         egui::Key::Enter,
                     ))
                     .hint_text(match self.mode {
-                        Mode::Text => "text to send, e.g. 你好",
+                        Mode::Text => t!("payload-hint"),
                         Mode::Hex => "de ad be ef",
                         Mode::Escaped => "GET / HTTP/1.0\\r\\n\\r\\n",
                     }),
@@ -629,12 +637,12 @@ impl Composer {
                     for m in ["GET", "HEAD", "POST", "PUT", "DELETE"] {
                         ui.selectable_value(&mut f.method, m.to_string(), m);
                     }
-                    let l = ui.label("Path");
+                    let l = ui.label(L::WS_PATH);
                     ui.add(egui::TextEdit::singleline(&mut f.path).desired_width(160.0))
                         .labelled_by(l.id);
                     ui.checkbox(&mut f.keep_alive, "keep-alive");
                 });
-                let l = ui.label("Headers (one per line, Name: value)");
+                let l = ui.label(t!("http-headers"));
                 ui.add(
                     egui::TextEdit::multiline(&mut f.headers)
                         .desired_rows(2)
@@ -642,7 +650,7 @@ impl Composer {
                 )
                 .labelled_by(l.id);
                 if f.method == "POST" || f.method == "PUT" {
-                    let l = ui.label("Body");
+                    let l = ui.label(L::HTTP_BODY);
                     ui.add(
                         egui::TextEdit::multiline(&mut f.body)
                             .desired_rows(2)
@@ -658,7 +666,7 @@ impl Composer {
                             Some((k, v)) => {
                                 headers.push((k.trim().to_string(), v.trim().to_string()))
                             }
-                            None => bad = Some(format!("'{line}' is not Name: value")),
+                            None => bad = Some(t!("http-bad-header", line = line)),
                         }
                     }
                     let host = info
@@ -704,7 +712,7 @@ impl Composer {
             let l = ui.label(L::SNIPPET_NAME);
             ui.add(
                 egui::TextEdit::singleline(&mut self.snippet_name)
-                    .hint_text("name")
+                    .hint_text(t!("snippet-name-hint"))
                     .desired_width(90.0),
             )
             .labelled_by(l.id);
@@ -713,7 +721,7 @@ impl Composer {
                 && parts.as_ref().is_ok_and(|(b, _)| !b.is_empty());
             let why = match &parts {
                 Err(e) => e.clone(),
-                Ok(_) => "give it a name and a payload".to_string(),
+                Ok(_) => t!("snippet-give-name").to_string(),
             };
             if ui
                 .add_enabled(ok, egui::Button::new(L::SAVE_SNIPPET))
@@ -777,15 +785,19 @@ impl Composer {
                     let sum_len = s.checksum.checksum.of(&[], s.checksum.order).len();
                     let len = s.data.len() + sum_len;
                     let head = &s.data[..s.data.len().min(48)];
-                    let preview = format!(
-                        "{len} bytes: {}{}{}",
-                        codec::to_hex(head),
-                        if s.data.len() > 48 { " …" } else { "" },
-                        if sum_len > 0 {
-                            format!(" + {}", s.checksum.checksum.name())
-                        } else {
-                            String::new()
-                        }
+                    let preview = t!(
+                        "bytes-preview",
+                        n = len,
+                        hex = format!(
+                            "{}{}{}",
+                            codec::to_hex(head),
+                            if s.data.len() > 48 { " …" } else { "" },
+                            if sum_len > 0 {
+                                format!(" + {}", s.checksum.checksum.name())
+                            } else {
+                                String::new()
+                            }
+                        )
                     );
                     // A long name is cut on the button, whole on hover.
                     let shown: String = if s.name.chars().count() > 24 {
@@ -796,7 +808,7 @@ impl Composer {
                     if ui
                         .add_enabled(!closed, egui::Button::new(shown))
                         .on_hover_text(format!("{}\n{preview}", s.name))
-                        .on_disabled_hover_text("the session is closed")
+                        .on_disabled_hover_text(t!("session-is-closed"))
                         .clicked()
                     {
                         out.push(route.action(s.wire_bytes()));
@@ -804,7 +816,9 @@ impl Composer {
                     let key = (top, s.name.clone());
                     let every = ui.label(L::EVERY);
                     let text = self.period_text.entry(key.clone()).or_insert_with(|| {
-                        s.period.map(|p| p.as_secs_f64().to_string()).unwrap_or_default()
+                        s.period
+                            .map(|p| p.as_secs_f64().to_string())
+                            .unwrap_or_default()
                     });
                     let parsed = parse_period(text);
                     let mut field = egui::TextEdit::singleline(text)
@@ -852,9 +866,7 @@ impl Composer {
                                     !closed && period.is_some(),
                                     egui::Button::new(L::START_PERIODIC).min_size(toggle),
                                 )
-                                .on_disabled_hover_text(
-                                    "give a period in seconds (0.01 to 86400) to send it every so often",
-                                )
+                                .on_disabled_hover_text(t!("period-give"))
                                 .clicked()
                                 && let Some(every) = period
                             {
@@ -885,71 +897,79 @@ impl Composer {
                     egui::containers::menu::MenuButton::new("…")
                         .config(config)
                         .ui(ui, |ui| {
-                        if ui.button(L::LOAD_SNIPPET).clicked() {
-                            (self.mode, self.text) = match s.data.payload(enc) {
-                                Payload::Text(t) => (Mode::Text, t),
-                                Payload::Escaped(t) => (Mode::Escaped, t),
-                                Payload::Hex(t) => (Mode::Hex, t),
-                            };
-                            self.ending = Ending::None;
-                            self.checksum = s.checksum.checksum;
-                            self.checksum_order = s.checksum.order;
-                            ui.close();
-                        }
-                        ui.separator();
-                        let new = self.rename_text.entry(key.clone()).or_insert_with(|| s.name.clone());
-                        let l = ui.label(L::RENAME_TO);
-                        ui.add(egui::TextEdit::singleline(new).desired_width(140.0))
-                            .labelled_by(l.id);
-                        let to = new.trim().to_string();
-                        let taken = snippets.iter().any(|o| o.name == to && o.name != s.name);
-                        if ui
-                            .add_enabled(
-                                !to.is_empty() && to != s.name && !taken,
-                                egui::Button::new(L::RENAME_SNIPPET),
-                            )
-                            .on_disabled_hover_text(if taken {
-                                "another snippet has that name"
-                            } else {
-                                "type a new name"
-                            })
-                            .clicked()
-                        {
-                            self.rename_text.remove(&key);
-                            if let Some(t) = self.period_text.remove(&key) {
-                                self.period_text.insert((top, to.clone()), t);
+                            if ui.button(L::LOAD_SNIPPET).clicked() {
+                                (self.mode, self.text) = match s.data.payload(enc) {
+                                    Payload::Text(t) => (Mode::Text, t),
+                                    Payload::Escaped(t) => (Mode::Escaped, t),
+                                    Payload::Hex(t) => (Mode::Hex, t),
+                                };
+                                self.ending = Ending::None;
+                                self.checksum = s.checksum.checksum;
+                                self.checksum_order = s.checksum.order;
+                                ui.close();
                             }
-                            for p in &mut self.periodic {
-                                if p.top == top && p.name == s.name {
-                                    p.name = to.clone();
+                            ui.separator();
+                            let new = self
+                                .rename_text
+                                .entry(key.clone())
+                                .or_insert_with(|| s.name.clone());
+                            let l = ui.label(L::RENAME_TO);
+                            ui.add(egui::TextEdit::singleline(new).desired_width(140.0))
+                                .labelled_by(l.id);
+                            let to = new.trim().to_string();
+                            let taken = snippets.iter().any(|o| o.name == to && o.name != s.name);
+                            if ui
+                                .add_enabled(
+                                    !to.is_empty() && to != s.name && !taken,
+                                    egui::Button::new(L::RENAME_SNIPPET),
+                                )
+                                .on_disabled_hover_text(if taken {
+                                    t!("snippet-name-taken")
+                                } else {
+                                    t!("snippet-type-name")
+                                })
+                                .clicked()
+                            {
+                                self.rename_text.remove(&key);
+                                if let Some(t) = self.period_text.remove(&key) {
+                                    self.period_text.insert((top, to.clone()), t);
                                 }
+                                for p in &mut self.periodic {
+                                    if p.top == top && p.name == s.name {
+                                        p.name = to.clone();
+                                    }
+                                }
+                                out.push(ComposerAction::EditSnippet {
+                                    session: top,
+                                    edit: SnippetEdit::Rename {
+                                        from: s.name.clone(),
+                                        to,
+                                    },
+                                });
+                                ui.close();
                             }
-                            out.push(ComposerAction::EditSnippet {
-                                session: top,
-                                edit: SnippetEdit::Rename {
-                                    from: s.name.clone(),
-                                    to,
-                                },
-                            });
-                            ui.close();
-                        }
-                        ui.separator();
-                        if ui.button(L::REMOVE_SNIPPET).clicked() {
-                            self.periodic.retain(|p| !(p.top == top && p.name == s.name));
-                            self.period_text.remove(&key);
-                            self.rename_text.remove(&key);
-                            out.push(ComposerAction::EditSnippet {
-                                session: top,
-                                edit: SnippetEdit::Remove {
-                                    name: s.name.clone(),
-                                },
-                            });
-                            ui.close();
-                        }
-                    });
+                            ui.separator();
+                            if ui.button(L::REMOVE_SNIPPET).clicked() {
+                                self.periodic
+                                    .retain(|p| !(p.top == top && p.name == s.name));
+                                self.period_text.remove(&key);
+                                self.rename_text.remove(&key);
+                                out.push(ComposerAction::EditSnippet {
+                                    session: top,
+                                    edit: SnippetEdit::Remove {
+                                        name: s.name.clone(),
+                                    },
+                                });
+                                ui.close();
+                            }
+                        });
                     // The count goes last, so its growing moves nothing.
-                    match self.periodic.iter().find(|p| p.top == top && p.name == s.name) {
-                        Some(p) => ui.weak(format!("{} sent", p.sent)),
+                    match self
+                        .periodic
+                        .iter()
+                        .find(|p| p.top == top && p.name == s.name)
+                    {
+                        Some(p) => ui.weak(t!("n-sent", n = p.sent.to_string())),
                         None => ui.label(""),
                     };
                     ui.end_row();
@@ -988,12 +1008,12 @@ impl Composer {
         ui.horizontal_wrapped(|ui| {
             ui.label(L::WS_SEND_AS);
             for (kind, text, help) in [
-                (Outgoing::Auto, "auto", "text if the bytes are UTF-8, else binary"),
-                (Outgoing::Text, "text", "a text message (opcode 1), even if not UTF-8"),
-                (Outgoing::Binary, "binary", "a binary message (opcode 2)"),
-                (Outgoing::Ping, "ping", "a ping (opcode 9); the peer should pong"),
-                (Outgoing::Pong, "pong", "an unasked pong (opcode 10)"),
-                (Outgoing::Close(1000), "close", "a close frame (opcode 8): the payload is its reason; the session ends when the peer answers"),
+                (Outgoing::Auto, "auto", t!("ws-out-auto")),
+                (Outgoing::Text, "text", t!("ws-out-text")),
+                (Outgoing::Binary, "binary", t!("ws-out-binary")),
+                (Outgoing::Ping, "ping", t!("ws-out-ping")),
+                (Outgoing::Pong, "pong", t!("ws-out-pong")),
+                (Outgoing::Close(1000), "close", t!("ws-out-close")),
             ] {
                 let on = match (self.ws_kind, kind) {
                     (Outgoing::Close(_), Outgoing::Close(_)) => true,
@@ -1011,9 +1031,9 @@ impl Composer {
                     .id_salt(L::WS_CLOSE_CODE),
             )
             .labelled_by(l.id)
-            .on_hover_text("1000 normal, 1001 going away, 1008 policy, 1011 server error, 3000-4999 for applications");
+            .on_hover_text(t!("ws-close-codes"));
             if close && code.is_err() {
-                ui.colored_label(ui.visuals().error_fg_color, "! not a number 0-65535");
+                ui.colored_label(ui.visuals().error_fg_color, t!("ws-code-not-number"));
             }
         });
         match self.ws_kind {
@@ -1022,9 +1042,9 @@ impl Composer {
                     self.ws_kind = Outgoing::Close(c);
                     Ok(Outgoing::Close(c))
                 }
-                Err(_) => Err(format!(
-                    "close code '{}' is not a number from 0 to 65535",
-                    codec::excerpt(self.ws_code.trim(), 12)
+                Err(_) => Err(t!(
+                    "ws-bad-close-code",
+                    code = codec::excerpt(self.ws_code.trim(), 12).to_string()
                 )),
             },
             k => Ok(k),
@@ -1080,15 +1100,15 @@ impl Composer {
                 .response
                 .labelled_by(enc_label.id);
             if self.mode != Mode::Hex {
-                let end_label = ui.label("Line end");
+                let end_label = ui.label(t!("line-end"));
                 egui::ComboBox::from_id_salt("composer-ending")
                     .selected_text(match self.ending {
-                        Ending::None => "no line end",
+                        Ending::None => t!("no-line-end"),
                         Ending::Lf => "+ \\n",
                         Ending::CrLf => "+ \\r\\n",
                     })
                     .show_ui(ui, |ui| {
-                        ui.selectable_value(&mut self.ending, Ending::None, "no line end");
+                        ui.selectable_value(&mut self.ending, Ending::None, t!("no-line-end"));
                         ui.selectable_value(&mut self.ending, Ending::Lf, "+ \\n");
                         ui.selectable_value(&mut self.ending, Ending::CrLf, "+ \\r\\n");
                     })
@@ -1097,7 +1117,7 @@ impl Composer {
             }
             if !self.history.is_empty() {
                 egui::ComboBox::from_id_salt("composer-history")
-                    .selected_text("History")
+                    .selected_text(t!("history"))
                     .show_ui(ui, |ui| {
                         let mut pick = None;
                         for (i, (m, t)) in self.history.iter().enumerate() {
@@ -1129,11 +1149,14 @@ impl Composer {
         match &bytes {
             Ok(b) => {
                 let shown = &b[..b.len().min(48)];
-                ui.monospace(format!(
-                    "{} bytes: {}{}",
-                    b.len(),
-                    codec::to_hex(shown),
-                    if b.len() > 48 { " …" } else { "" }
+                ui.monospace(t!(
+                    "bytes-preview",
+                    n = b.len(),
+                    hex = format!(
+                        "{}{}",
+                        codec::to_hex(shown),
+                        if b.len() > 48 { " …" } else { "" }
+                    )
                 ));
                 if self.checksum != crate::engine::checksum::Checksum::None {
                     // Which bytes the checksum is, in the preview.
@@ -1148,7 +1171,7 @@ impl Composer {
             Err(e) => {
                 ui.colored_label(
                     ui.visuals().error_fg_color,
-                    format!("{e} (nothing is sent)"),
+                    t!("nothing-is-sent", why = e.clone()),
                 );
             }
         }
@@ -1160,7 +1183,7 @@ impl Composer {
                     .as_ref()
                     .or(info.last_source.as_ref())
                     .map(|p| p.to_string())
-                    .unwrap_or_else(|| "host:port or a socket path".into());
+                    .unwrap_or_else(|| t!("destination-hint").into());
                 ui.add(
                     egui::TextEdit::singleline(&mut self.destination)
                         .hint_text(hint)
@@ -1170,7 +1193,7 @@ impl Composer {
                 if self.destination.trim().is_empty()
                     && info.peer.is_none()
                     && let Some(src) = &info.last_source
-                    && ui.small_button("reply to last source").clicked()
+                    && ui.small_button(t!("reply-to-last-source")).clicked()
                 {
                     self.destination = src.to_string();
                 }
@@ -1258,7 +1281,7 @@ impl Composer {
                     self.remember();
                 }
                 if !is_dgram && !ws {
-                    ui.checkbox(&mut self.single_send, "single send() call");
+                    ui.checkbox(&mut self.single_send, t!("single-send"));
                 }
             }
             // A serial port has no half-close and no RST.
@@ -1288,10 +1311,10 @@ impl Composer {
                 let l = ui.label(L::REPEAT);
                 ui.add(egui::TextEdit::singleline(&mut self.repeat_count).desired_width(40.0))
                     .labelled_by(l.id);
-                let l = ui.label("times every");
+                let l = ui.label(t!("times-every"));
                 ui.add(egui::TextEdit::singleline(&mut self.repeat_ms).desired_width(50.0))
                     .labelled_by(l.id);
-                ui.label("ms");
+                ui.label(t!("ms"));
                 let count = self
                     .repeat_count
                     .trim()
@@ -1306,16 +1329,16 @@ impl Composer {
                     .filter(|n| (1..=86_400_000).contains(n));
                 if self.repeat.is_some() {
                     let left = self.repeat.as_ref().map_or(0, |r| r.left);
-                    ui.label(format!("{left} left"));
-                    if ui.button("Stop").clicked() {
+                    ui.label(t!("n-left", n = left));
+                    if ui.button(L::REPEAT_STOP).clicked() {
                         self.repeat = None;
                     }
                 } else if ui
                     .add_enabled(
                         ok && count.is_some() && every.is_some(),
-                        egui::Button::new("Start"),
+                        egui::Button::new(L::REPEAT_START),
                     )
-                    .on_disabled_hover_text("a count from 1 to 1000000 and an interval in ms")
+                    .on_disabled_hover_text(t!("repeat-give"))
                     .clicked()
                     && let (Ok(data), Some(n), Some(ms)) = (&bytes, count, every)
                 {
@@ -1330,10 +1353,10 @@ impl Composer {
                 }
             });
             ui.horizontal(|ui| {
-                let l = ui.label("File");
+                let l = ui.label(L::PRESET_FILE);
                 ui.add(
                     egui::TextEdit::singleline(&mut self.file_path)
-                        .hint_text("file path")
+                        .hint_text(t!("file-path-hint"))
                         .desired_width(200.0),
                 )
                 .labelled_by(l.id);

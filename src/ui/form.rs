@@ -13,9 +13,11 @@ use crate::engine::spec::{
     self, Family, HostPort, Responder, SessionKind, SessionSpec, StalePolicy,
 };
 
+use super::i18n::Key;
 use super::labels as L;
 use super::responder_form::ResponderForm;
 use super::tls_form::TlsForm;
+use crate::t;
 
 /// The kinds offered, in menu order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,17 +63,17 @@ impl KindChoice {
     /// Menu text.
     pub fn label(self) -> &'static str {
         match self {
-            KindChoice::TcpClient => "TCP client",
-            KindChoice::TcpServer => "TCP server",
+            KindChoice::TcpClient => L::KIND_TCP_CLIENT.text(),
+            KindChoice::TcpServer => L::KIND_TCP_SERVER.text(),
             KindChoice::Udp => "UDP",
-            KindChoice::UnixClient => "Unix stream client",
-            KindChoice::UnixServer => "Unix stream server",
-            KindChoice::UnixDatagram => "Unix datagram",
+            KindChoice::UnixClient => L::KIND_UNIX_CLIENT.text(),
+            KindChoice::UnixServer => L::KIND_UNIX_SERVER.text(),
+            KindChoice::UnixDatagram => L::KIND_UNIX_DATAGRAM.text(),
             KindChoice::SocketPair => "socketpair",
-            KindChoice::Serial => "serial port",
-            KindChoice::WsClient => "WebSocket client",
-            KindChoice::WsServer => "WebSocket server",
-            KindChoice::Relay => "relay (proxy)",
+            KindChoice::Serial => L::KIND_SERIAL.text(),
+            KindChoice::WsClient => L::KIND_WS_CLIENT.text(),
+            KindChoice::WsServer => L::KIND_WS_SERVER.text(),
+            KindChoice::Relay => L::KIND_RELAY.text(),
         }
     }
 }
@@ -201,7 +203,8 @@ impl Default for OpenForm {
     }
 }
 
-/// Problems found in the form, by field label.
+/// Problems found in the form, by field: the catalogue key of the field's
+/// label (an option's: its preset key), so they hold in either language.
 #[derive(Default, Debug, Clone)]
 pub struct Problems(pub Vec<(&'static str, String)>);
 
@@ -222,26 +225,46 @@ impl Problems {
 /// names its C name).
 fn form_field(field: &str) -> &'static str {
     match field {
-        "backlog" => "Backlog",
-        "recv_buffer" => "Recv buffer",
-        "read_timeout" => "Read timeout",
-        "connect_timeout" => "Connect timeout",
-        "name" => "Name",
-        "encoding" => L::ENCODING,
-        "local" => L::LOCAL,
-        "remote" | "connect" => L::REMOTE,
-        "path" => L::PATH,
-        "responder" | "reply_delay" => L::RESPONDER,
-        "tls" => L::TLS,
-        "framing" => L::FRAMING,
-        "listen" => L::RELAY_LISTEN,
-        "rules" => L::RELAY_RULES,
-        "target_tls" => L::RELAY_TLS_TARGET,
-        "target" => L::RELAY_TARGET,
+        "backlog" => BACKLOG.0,
+        "recv_buffer" => RECV_BUFFER.0,
+        "read_timeout" => READ_TIMEOUT.0,
+        "connect_timeout" => CONNECT_TIMEOUT.0,
+        "name" => NAME.0,
+        "encoding" => L::ENCODING.0,
+        "local" => L::LOCAL.0,
+        "remote" | "connect" => L::REMOTE.0,
+        "path" => L::PATH.0,
+        "responder" | "reply_delay" => L::RESPONDER.0,
+        "tls" => L::TLS.0,
+        "framing" => L::FRAMING.0,
+        "listen" => L::RELAY_LISTEN.0,
+        "rules" => L::RELAY_RULES.0,
+        "target_tls" => L::RELAY_TLS_TARGET.0,
+        "target" => L::RELAY_TARGET.0,
         // An option's error names its key; the option's own label shows it.
-        key => OptName::from_key(key).map_or("Options", |n| n.def().label),
+        key => OptName::from_key(key)
+            .and_then(|n| n.def().key)
+            .unwrap_or(OPTIONS_FIELD.0),
     }
 }
+
+/// A problem's field (a catalogue key, or an option's key) in words.
+pub fn field_name(field: &'static str) -> &'static str {
+    match OptName::from_key(field) {
+        Some(n) => super::i18n::option_label(n.def()),
+        None if super::i18n::has(field) => super::i18n::tr(field),
+        None => field,
+    }
+}
+
+const BACKLOG: Key = Key("form-backlog");
+const RECV_BUFFER: Key = Key("form-recv-buffer");
+const READ_TIMEOUT: Key = Key("form-read-timeout");
+const CONNECT_TIMEOUT: Key = Key("form-connect-timeout");
+const NAME: Key = Key("form-name");
+const OPTIONS_FIELD: Key = Key("form-options");
+const JOIN_GROUPS: Key = Key("form-join-groups");
+const PEER_PATH: Key = Key("form-peer-path");
 
 fn opt_num<T: std::str::FromStr>(
     p: &mut Problems,
@@ -257,7 +280,7 @@ fn opt_num<T: std::str::FromStr>(
     match s.parse::<T>() {
         Ok(v) if ok(&v) => Some(v),
         _ => {
-            p.add(field, format!("'{s}' is not {what}"));
+            p.add(field, t!("form-not-a", value = s, what = what));
             None
         }
     }
@@ -269,7 +292,7 @@ fn opt_secs(p: &mut Problems, field: &'static str, s: &str) -> Option<Duration> 
         field,
         s,
         |v| v.is_finite() && (0.0..=31_536_000.0).contains(v),
-        "a number of seconds (e.g. 2.5)",
+        t!("form-seconds"),
     )
     .map(Duration::from_secs_f64)
 }
@@ -277,7 +300,7 @@ fn opt_secs(p: &mut Problems, field: &'static str, s: &str) -> Option<Duration> 
 fn check_path(p: &mut Problems, field: &'static str, s: &str) -> Option<PathBuf> {
     let s = s.trim();
     if s.is_empty() {
-        p.add(field, "give a socket path, e.g. /tmp/sockscope.sock");
+        p.add(field, t!("form-give-path"));
         return None;
     }
     // The preset loader's own check, so a form and a file agree.
@@ -501,27 +524,21 @@ impl OpenForm {
             // Its range is the preset's to check (below), as for a file.
             match self.backlog.trim().parse::<i32>() {
                 Ok(b) => backlog_v = b,
-                _ => p.add(
-                    "Backlog",
-                    "backlog is a number from 0 to 65535 (the seed uses 128)",
-                ),
+                _ => p.add(BACKLOG.0, t!("form-backlog-range")),
             }
         }
         let local_opt = |p: &mut Problems, required: bool| {
             let s = self.local.trim();
             if s.is_empty() {
                 if required {
-                    p.add(
-                        L::LOCAL,
-                        "give an address to bind, e.g. 127.0.0.1:7788 (port 0: any free port)",
-                    );
+                    p.add(L::LOCAL.0, t!("form-give-bind"));
                 }
                 return None;
             }
             match spec::parse_bind_addr(s) {
                 Ok(a) => Some(a),
                 Err(e) => {
-                    p.add(L::LOCAL, e);
+                    p.add(L::LOCAL.0, e);
                     None
                 }
             }
@@ -530,17 +547,14 @@ impl OpenForm {
             let s = self.remote.trim();
             if s.is_empty() {
                 if required {
-                    p.add(
-                        L::REMOTE,
-                        "give host:port, e.g. 127.0.0.1:7788 or localhost:8000",
-                    );
+                    p.add(L::REMOTE.0, t!("form-give-remote"));
                 }
                 return None;
             }
             match HostPort::parse(s) {
                 Ok(h) => Some(h),
                 Err(e) => {
-                    p.add(L::REMOTE, e);
+                    p.add(L::REMOTE.0, e);
                     None
                 }
             }
@@ -567,10 +581,7 @@ impl OpenForm {
                 {
                     match g.parse::<IpAddr>() {
                         Ok(ip) if ip.is_multicast() => join.push(ip),
-                        _ => p.add(
-                            "Join groups",
-                            format!("'{g}' is not a multicast address (224.0.0.0/4 or ff00::/8)"),
-                        ),
+                        _ => p.add(JOIN_GROUPS.0, t!("form-not-multicast", group = g)),
                     }
                 }
                 Some(SessionKind::Udp {
@@ -579,11 +590,10 @@ impl OpenForm {
                     join,
                 })
             }
-            KindChoice::UnixClient => {
-                check_path(&mut p, L::PATH, &self.path).map(|path| SessionKind::UnixClient { path })
-            }
+            KindChoice::UnixClient => check_path(&mut p, L::PATH.0, &self.path)
+                .map(|path| SessionKind::UnixClient { path }),
             KindChoice::UnixServer => {
-                check_path(&mut p, L::PATH, &self.path).map(|path| SessionKind::UnixServer {
+                check_path(&mut p, L::PATH.0, &self.path).map(|path| SessionKind::UnixServer {
                     path,
                     backlog: backlog_v,
                     stale: if self.remove_stale {
@@ -597,12 +607,12 @@ impl OpenForm {
                 let local = if self.path.trim().is_empty() {
                     None
                 } else {
-                    check_path(&mut p, L::PATH, &self.path)
+                    check_path(&mut p, L::PATH.0, &self.path)
                 };
                 let connect = if self.peer_path.trim().is_empty() {
                     None
                 } else {
-                    check_path(&mut p, "Peer path", &self.peer_path)
+                    check_path(&mut p, PEER_PATH.0, &self.peer_path)
                 };
                 Some(SessionKind::UnixDatagram { local, connect })
             }
@@ -624,15 +634,15 @@ impl OpenForm {
                         None
                     }
                 };
-                let listen = end(L::RELAY_LISTEN, &self.local);
-                let target = end(L::RELAY_TARGET, &self.remote);
+                let listen = end(L::RELAY_LISTEN.0, &self.local);
+                let target = end(L::RELAY_TARGET.0, &self.remote);
                 let rules = match crate::preset::relay_rules_from_text(
                     &self.relay_rules,
                     Encoding::for_label(&self.encoding).unwrap_or_default(),
                 ) {
                     Ok(r) => Some(r),
                     Err(m) => {
-                        p.add(L::RELAY_RULES, m);
+                        p.add(L::RELAY_RULES.0, m);
                         None
                     }
                 };
@@ -659,7 +669,7 @@ impl OpenForm {
             }
             match SockOpt::parse(def.name, text) {
                 Ok(o) => opts.push(o),
-                Err(m) => p.add(def.label, m),
+                Err(m) => p.add(def.key.unwrap_or(def.label), m),
             }
         }
         if matches!(
@@ -675,23 +685,20 @@ impl OpenForm {
         if !auto_read {
             opts.push(SockOpt::flag(OptName::Blocking, self.blocking));
         }
-        let connect_timeout = opt_secs(&mut p, "Connect timeout", &self.connect_timeout);
-        let read_timeout = opt_secs(&mut p, "Read timeout", &self.read_timeout);
+        let connect_timeout = opt_secs(&mut p, CONNECT_TIMEOUT.0, &self.connect_timeout);
+        let read_timeout = opt_secs(&mut p, READ_TIMEOUT.0, &self.read_timeout);
         let recv_buffer = opt_num::<usize>(
             &mut p,
-            "Recv buffer",
+            RECV_BUFFER.0,
             &self.recv_buffer,
             |_| true,
-            "a whole number of bytes",
+            t!("form-whole-bytes"),
         );
         let encoding = Encoding::for_label(&self.encoding);
         if encoding.is_none() {
             p.add(
-                L::ENCODING,
-                format!(
-                    "unknown encoding; try one of {}",
-                    COMMON_ENCODINGS.join(", ")
-                ),
+                L::ENCODING.0,
+                t!("form-unknown-encoding", list = COMMON_ENCODINGS.join(", ")),
             );
         }
         let Some(kind) = kind else {
@@ -701,7 +708,7 @@ impl OpenForm {
             match self.responder_checked(encoding.unwrap_or_default()) {
                 Ok(r) => Some(r),
                 Err(m) => {
-                    p.add(L::RESPONDER, m);
+                    p.add(L::RESPONDER.0, m);
                     None
                 }
             }
@@ -712,7 +719,7 @@ impl OpenForm {
             match self.tls.validate(&kind, self.auto_read) {
                 Ok(t) => t,
                 Err(m) => {
-                    p.add(L::TLS, m);
+                    p.add(L::TLS.0, m);
                     None
                 }
             }
@@ -758,16 +765,16 @@ impl OpenForm {
             };
             let udp = matches!(listen, spec::RelayEnd::Udp(_));
             if udp && (self.tls.on || self.relay_target_tls.on) {
-                p.add(L::RELAY_TLS_CLIENTS, "TLS runs over streams, not UDP");
+                p.add(L::RELAY_TLS_CLIENTS.0, t!("form-tls-not-udp"));
                 return (None, p);
             }
             match self.tls.validate(&towards_clients, auto_read) {
                 Ok(t) => spec.tls = t,
-                Err(m) => p.add(L::RELAY_TLS_CLIENTS, m),
+                Err(m) => p.add(L::RELAY_TLS_CLIENTS.0, m),
             }
             match self.relay_target_tls.validate(&towards_target, auto_read) {
                 Ok(t) => *target_tls = t,
-                Err(m) => p.add(L::RELAY_TLS_TARGET, m),
+                Err(m) => p.add(L::RELAY_TLS_TARGET.0, m),
             }
             if !p.0.is_empty() {
                 return (None, p);
@@ -777,7 +784,7 @@ impl OpenForm {
             match self.framing.framing(spec.encoding) {
                 Ok(f) => spec.framing = f,
                 Err(m) => {
-                    p.add(L::FRAMING, m);
+                    p.add(L::FRAMING.0, m);
                     return (None, p);
                 }
             }
@@ -813,28 +820,14 @@ impl OpenForm {
     /// field says it (and whether it is a warning).
     fn reach_note(&self) -> (&'static str, &'static str, bool) {
         if self.local.trim().is_empty() {
-            return (
-                "kernel picks it",
-                "no bind(): the kernel picks the address and a free port",
-                false,
-            );
+            return (t!("reach-kernel"), t!("reach-kernel-why"), false);
         }
         match spec::parse_bind_addr(&self.local) {
-            Ok(a) if a.ip().is_unspecified() => (
-                "! every interface",
-                "binds every interface: other machines can reach it",
-                true,
-            ),
-            Ok(a) if a.ip().is_loopback() => (
-                "loopback only",
-                "loopback: only this machine can reach it",
-                false,
-            ),
-            Ok(_) => (
-                "one interface",
-                "one interface: machines on its network can reach it",
-                false,
-            ),
+            Ok(a) if a.ip().is_unspecified() => (t!("reach-every"), t!("reach-every-why"), true),
+            Ok(a) if a.ip().is_loopback() => {
+                (t!("reach-loopback"), t!("reach-loopback-why"), false)
+            }
+            Ok(_) => (t!("reach-one"), t!("reach-one-why"), false),
             Err(_) => (" ", "", false),
         }
     }
@@ -886,11 +879,11 @@ impl OpenForm {
                     self.kind_changed(before);
                 }
                 ui.end_row();
-                let label = ui.label("Name");
+                let label = ui.label(NAME);
                 ui.add(
                     egui::TextEdit::singleline(&mut self.name)
                         .desired_width(180.0)
-                        .hint_text("(from the kind)"),
+                        .hint_text(t!("form-name-hint")),
                 )
                 .labelled_by(label.id);
                 ui.end_row();
@@ -898,7 +891,7 @@ impl OpenForm {
                 if self.is_inet() && self.kind != KindChoice::Relay {
                     ui.label(L::FAMILY);
                     ui.horizontal(|ui| {
-                        ui.selectable_value(&mut self.family, Family::Auto, "Auto");
+                        ui.selectable_value(&mut self.family, Family::Auto, t!("form-auto"));
                         ui.selectable_value(&mut self.family, Family::V4, "IPv4");
                         ui.selectable_value(&mut self.family, Family::V6, "IPv6");
                     });
@@ -923,11 +916,11 @@ impl OpenForm {
                                     } else if self.kind == KindChoice::WsServer {
                                         "127.0.0.1:8765"
                                     } else {
-                                        "optional, e.g. 127.0.0.1:0"
+                                        t!("form-local-hint")
                                     }),
                             )
                             .labelled_by(label.id);
-                        err(ui, &field, L::LOCAL);
+                        err(ui, &field, L::LOCAL.0);
                         // Always one line under the field, whatever it
                         // says, so typing an address never moves the
                         // fields below it.
@@ -946,9 +939,9 @@ impl OpenForm {
                 }
                 if matches!(self.kind, KindChoice::TcpClient | KindChoice::Udp) {
                     let label = ui.label(if self.kind == KindChoice::Udp {
-                        "Default peer (connect)"
+                        t!("form-default-peer")
                     } else {
-                        L::REMOTE
+                        L::REMOTE.text()
                     });
                     ui.vertical(|ui| {
                         let field = ui
@@ -958,22 +951,14 @@ impl OpenForm {
                                     .id_salt(L::REMOTE),
                             )
                             .labelled_by(label.id);
-                        err(ui, &field, L::REMOTE);
+                        err(ui, &field, L::REMOTE.0);
                     });
                     ui.end_row();
                 }
                 if self.kind == KindChoice::Relay {
                     for (name, text, hint) in [
-                        (
-                            L::RELAY_LISTEN,
-                            &mut self.local,
-                            "127.0.0.1:9300, unix:/path or udp:...",
-                        ),
-                        (
-                            L::RELAY_TARGET,
-                            &mut self.remote,
-                            "127.0.0.1:7788, unix:/path or udp:...",
-                        ),
+                        (L::RELAY_LISTEN, &mut self.local, t!("form-listen-hint")),
+                        (L::RELAY_TARGET, &mut self.remote, t!("form-target-hint")),
                     ] {
                         let label = ui.label(name);
                         let field = ui
@@ -984,7 +969,7 @@ impl OpenForm {
                                     .id_salt(name),
                             )
                             .labelled_by(label.id);
-                        err(ui, &field, name);
+                        err(ui, &field, name.0);
                         ui.end_row();
                     }
                     let label = ui.label(L::RELAY_RULES);
@@ -994,15 +979,19 @@ impl OpenForm {
                                 .desired_width(320.0)
                                 .desired_rows(3)
                                 .code_editor()
-                                .hint_text(RULES_HINT),
+                                .hint_text(t!("form-rules-hint")),
                         )
                         .labelled_by(label.id)
-                        .on_hover_text(RULES_HELP);
-                    err(ui, &field, L::RELAY_RULES);
+                        .on_hover_text(format!(
+                            "{}\n{RULES_HELP}\n{}",
+                            t!("form-rules-help-top"),
+                            t!("form-rules-help-bottom")
+                        ));
+                    err(ui, &field, L::RELAY_RULES.0);
                     ui.end_row();
                 }
                 if self.kind == KindChoice::Udp {
-                    let label = ui.label("Join groups");
+                    let label = ui.label(JOIN_GROUPS);
                     ui.vertical(|ui| {
                         let field = ui
                             .add(
@@ -1011,7 +1000,7 @@ impl OpenForm {
                                     .hint_text("239.1.2.3, ff02::1234"),
                             )
                             .labelled_by(label.id);
-                        err(ui, &field, "Join groups");
+                        err(ui, &field, JOIN_GROUPS.0);
                     });
                     ui.end_row();
                 }
@@ -1024,7 +1013,7 @@ impl OpenForm {
                         let field = ui
                             .add(egui::TextEdit::singleline(&mut self.path).desired_width(180.0))
                             .labelled_by(label.id);
-                        err(ui, &field, L::PATH);
+                        err(ui, &field, L::PATH.0);
                     });
                     ui.end_row();
                 }
@@ -1046,26 +1035,26 @@ impl OpenForm {
                     });
                 }
                 if self.kind == KindChoice::UnixDatagram {
-                    let label = ui.label("Peer path");
+                    let label = ui.label(PEER_PATH);
                     ui.vertical(|ui| {
                         let field = ui
                             .add(
                                 egui::TextEdit::singleline(&mut self.peer_path)
                                     .desired_width(180.0)
-                                    .hint_text("optional"),
+                                    .hint_text(t!("form-optional")),
                             )
                             .labelled_by(label.id);
-                        err(ui, &field, "Peer path");
+                        err(ui, &field, PEER_PATH.0);
                     });
                     ui.end_row();
                 }
                 if matches!(self.kind, KindChoice::TcpServer | KindChoice::UnixServer) {
-                    let label = ui.label("Backlog");
+                    let label = ui.label(BACKLOG);
                     ui.vertical(|ui| {
                         let field = ui
                             .add(egui::TextEdit::singleline(&mut self.backlog).desired_width(60.0))
                             .labelled_by(label.id);
-                        err(ui, &field, "Backlog");
+                        err(ui, &field, BACKLOG.0);
                     });
                     ui.end_row();
                 }
@@ -1078,11 +1067,8 @@ impl OpenForm {
                     });
                 }
                 if self.kind == KindChoice::UnixServer {
-                    ui.label("Stale file");
-                    ui.checkbox(
-                        &mut self.remove_stale,
-                        "remove a socket file nobody listens on",
-                    );
+                    ui.label(t!("form-stale-file"));
+                    ui.checkbox(&mut self.remove_stale, t!("form-remove-stale"));
                     ui.end_row();
                 }
             });
@@ -1092,14 +1078,17 @@ impl OpenForm {
                     continue;
                 }
                 let mut on = Tri::of_text(self.option_text(def.name)) == Tri::On;
-                if ui.checkbox(&mut on, def.label).changed() {
+                if ui
+                    .checkbox(&mut on, super::i18n::option_label(def))
+                    .changed()
+                {
                     let t = if on { Tri::On } else { Tri::Default };
                     self.options.insert(def.name, t.text().into());
                 }
             }
         });
         if self.takes_responder() {
-            self.responder.ui(ui, problems.of(L::RESPONDER));
+            self.responder.ui(ui, problems.of(L::RESPONDER.0));
         }
         if self.takes_tls() {
             let client = matches!(self.kind, KindChoice::TcpClient | KindChoice::WsClient);
@@ -1108,29 +1097,26 @@ impl OpenForm {
                 KindChoice::WsServer => L::USE_TLS_WSS,
                 _ => L::USE_TLS,
             };
-            self.tls.ui(ui, client, title, problems.of(L::TLS));
+            self.tls.ui(ui, client, title, problems.of(L::TLS.0));
         }
         if self.kind == KindChoice::Relay {
             self.tls.ui(
                 ui,
                 false,
                 L::RELAY_TLS_CLIENTS,
-                problems.of(L::RELAY_TLS_CLIENTS),
+                problems.of(L::RELAY_TLS_CLIENTS.0),
             );
             self.relay_target_tls.ui(
                 ui,
                 true,
                 L::RELAY_TLS_TARGET,
-                problems.of(L::RELAY_TLS_TARGET),
+                problems.of(L::RELAY_TLS_TARGET.0),
             );
         }
         if !self.kept_steps.is_empty() {
             ui.horizontal_wrapped(|ui| {
-                ui.label(format!(
-                    "Kept from the copy: a script of {} steps",
-                    self.kept_steps.len()
-                ));
-                if ui.small_button("drop").clicked() {
+                ui.label(t!("form-kept-steps", n = self.kept_steps.len()));
+                if ui.small_button(t!("form-drop-steps")).clicked() {
                     self.kept_steps.clear();
                 }
             });
@@ -1147,7 +1133,7 @@ impl OpenForm {
         let all: Vec<String> = problems
             .0
             .iter()
-            .map(|(f, m)| format!("{f}: {m}"))
+            .map(|(f, m)| format!("{}: {}", field_name(f), super::i18n::engine_text(m)))
             .collect();
         let clicked = ui
             .add_enabled(spec.is_some(), egui::Button::new(L::OPEN))
@@ -1159,11 +1145,15 @@ impl OpenForm {
         // line (it wraps; past two lines the rest is on hover).
         let (text, color) = match problems.0.first() {
             Some((f, m)) if spec.is_none() => (
-                format!("Open is disabled: {m} ({f})"),
+                t!(
+                    "form-open-disabled",
+                    why = super::i18n::engine_text(m).into_owned(),
+                    field = field_name(f)
+                ),
                 ui.visuals().error_fg_color,
             ),
             _ => (
-                "Enter in a field opens it too.".to_string(),
+                t!("form-enter-opens").to_string(),
                 ui.visuals().weak_text_color(),
             ),
         };
@@ -1196,15 +1186,15 @@ impl OpenForm {
         let tri = |ui: &mut egui::Ui, v: &mut Tri, label: &str, help: &str| {
             ui.label(label).on_hover_text(help);
             ui.horizontal(|ui| {
-                ui.selectable_value(v, Tri::Default, "default");
-                ui.selectable_value(v, Tri::On, "on");
-                ui.selectable_value(v, Tri::Off, "off");
+                ui.selectable_value(v, Tri::Default, t!("tri-default"));
+                ui.selectable_value(v, Tri::On, t!("tri-on"));
+                ui.selectable_value(v, Tri::Off, t!("tri-off"));
             });
             ui.end_row();
         };
         let text =
             |ui: &mut egui::Ui, v: &mut String, label: &'static str, hint: &str, help: &str| {
-                let l = ui.label(label).on_hover_text(help);
+                let l = ui.label(field_name(label)).on_hover_text(help);
                 ui.vertical(|ui| {
                     ui.add(
                         egui::TextEdit::singleline(v)
@@ -1227,12 +1217,12 @@ impl OpenForm {
                     if !self.offers(def.name) {
                         continue;
                     }
-                    let help = format!("{}: {}", def.c, def.help);
+                    let help = format!("{}: {}", def.c, super::i18n::option_help(def));
                     match def.widget {
                         Widget::Tri => {
                             let v = self.options.entry(def.name).or_default();
                             let mut t = Tri::of_text(v);
-                            tri(ui, &mut t, def.label, &help);
+                            tri(ui, &mut t, super::i18n::option_label(def), &help);
                             if t != Tri::of_text(v) {
                                 *v = t.text().into();
                             }
@@ -1240,8 +1230,8 @@ impl OpenForm {
                         Widget::Text(hint) => text(
                             ui,
                             self.options.entry(def.name).or_default(),
-                            def.label,
-                            hint,
+                            def.key.unwrap_or(def.label),
+                            &super::i18n::engine_text(hint),
                             &help,
                         ),
                         Widget::Check | Widget::None => {}
@@ -1251,28 +1241,28 @@ impl OpenForm {
                     text(
                         ui,
                         &mut self.connect_timeout,
-                        "Connect timeout",
-                        "seconds",
-                        "seconds per address tried; 0 leaves it to the kernel",
+                        CONNECT_TIMEOUT.0,
+                        t!("form-seconds-hint"),
+                        t!("form-connect-timeout-help"),
                     );
                 }
                 text(
                     ui,
                     &mut self.read_timeout,
-                    "Read timeout",
-                    "seconds",
-                    "SO_RCVTIMEO: report a timeout after this much silence",
+                    READ_TIMEOUT.0,
+                    t!("form-seconds-hint"),
+                    t!("form-read-timeout-help"),
                 );
                 ui.label("");
-                ui.checkbox(&mut self.close_on_read_timeout, "close on timeout")
-                    .on_hover_text("close the session when the read timeout fires");
+                ui.checkbox(&mut self.close_on_read_timeout, t!("form-close-on-timeout"))
+                    .on_hover_text(t!("form-close-on-timeout-help"));
                 ui.end_row();
                 text(
                     ui,
                     &mut self.recv_buffer,
-                    "Recv buffer",
-                    "bytes",
-                    "bytes asked for by each recv call (the seed uses 1024)",
+                    RECV_BUFFER.0,
+                    t!("form-bytes-hint"),
+                    t!("form-recv-buffer-help"),
                 );
                 let label = ui.label(L::ENCODING);
                 ui.vertical(|ui| {
@@ -1285,21 +1275,19 @@ impl OpenForm {
                         })
                         .response
                         .labelled_by(label.id);
-                    if let Some(m) = problems.of(L::ENCODING) {
+                    if let Some(m) = problems.of(L::ENCODING.0) {
                         ui.colored_label(ui.visuals().error_fg_color, format!("! {m}"));
                     }
                 });
                 ui.end_row();
                 if self.kind != KindChoice::Serial {
-                    ui.label("Reading");
+                    ui.label(t!("form-reading"));
                     ui.vertical(|ui| {
-                        ui.checkbox(&mut self.auto_read, "read automatically")
-                            .on_hover_text(
-                                "an event loop reads a non-blocking socket; off: read only on request, with real recv calls",
-                            );
+                        ui.checkbox(&mut self.auto_read, t!("form-auto-read"))
+                            .on_hover_text(t!("form-auto-read-help"));
                         if !self.auto_read {
-                            ui.checkbox(&mut self.blocking, "blocking socket")
-                                .on_hover_text("setblocking(True): a recv waits for data");
+                            ui.checkbox(&mut self.blocking, t!("form-blocking"))
+                                .on_hover_text(t!("form-blocking-help"));
                         }
                     });
                     ui.end_row();
@@ -1308,9 +1296,9 @@ impl OpenForm {
                     self.kind,
                     KindChoice::Udp | KindChoice::UnixDatagram | KindChoice::Serial
                 ) {
-                    ui.label("Peer FIN");
-                    ui.checkbox(&mut self.keep_open, "stay half-open")
-                        .on_hover_text("keep the session open after the peer's FIN, so we can still send");
+                    ui.label(t!("form-peer-fin"));
+                    ui.checkbox(&mut self.keep_open, t!("form-half-open"))
+                        .on_hover_text(t!("form-half-open-help"));
                     ui.end_row();
                 }
             });
@@ -1366,19 +1354,16 @@ impl OpenForm {
     }
 }
 
-/// What the rules field shows while empty.
-const RULES_HINT: &str = "none: forward as is. e.g. [(to: Server, action: Delay(0.2))]";
-
-/// The rules field's help: the file syntax, which it is.
-const RULES_HELP: &str = "Rules, in order, as a preset file writes them:\n\
-[\n\
+/// The rules field's help: the file syntax, which it is (a preset file's
+/// words, so not translated; the lines around it are).
+const RULES_HELP: &str = "[\n\
   (to: Server, match: Contains(Text(\"GET\")), action: Delay(0.2, Some(0.05))),\n\
   (to: Client, match: Regex(\"Host: (\\\\S+)\"), action: Rewrite(Text(\"Host: x\"))),\n\
   (action: Throttle(1024), enabled: false),\n\
 ]\n\
-to: Server, Client or Both. match (left out: every chunk): Equals, StartsWith, Contains, Regex.\n\
+to: Server, Client, Both. match: Equals, StartsWith, Contains, Regex.\n\
 action: Rewrite, Drop, Delay(secs, Some(jitter)), Throttle(bytes/s), Slice(size:, pause:),\n\
-Reset, SlowClose(secs), Limit(bytes), BlackHole. Switch them on and off live in the session.";
+Reset, SlowClose(secs), Limit(bytes), BlackHole.";
 
 fn default_name(kind: &SessionKind) -> String {
     match kind {
@@ -1441,8 +1426,9 @@ mod tests {
         };
         let (spec, p) = f.validate();
         assert!(spec.is_none());
-        assert!(p.of(L::LOCAL).unwrap().contains("out of range"));
-        assert!(p.of("SO_RCVBUF").unwrap().contains("not a whole number"));
+        assert!(p.of(L::LOCAL.0).unwrap().contains("out of range"));
+        assert!(p.of("rcvbuf").unwrap().contains("not a whole number"));
+        assert_eq!(field_name("rcvbuf"), "SO_RCVBUF");
     }
 
     /// Engine v2, item 5: the form re-implemented the preset's checks and
@@ -1484,7 +1470,9 @@ mod tests {
                 options: [(name, value.to_string())].into(),
                 ..OpenForm::default()
             });
-            let m = p.of(label).expect("the field is named");
+            // Problems are keyed by the option's key; its label names it.
+            assert_eq!(field_name(key), label);
+            let m = p.of(key).expect("the field is named");
             let f = file_says("", &format!(", options: ({key}: {value})"));
             assert!(f.contains(m), "form: {m}; file: {f}");
         }
@@ -1492,14 +1480,14 @@ mod tests {
             backlog: "70000".into(),
             ..OpenForm::default()
         });
-        let m = p.of("Backlog").expect("the field is named");
+        let m = p.of(BACKLOG.0).expect("the field is named");
         let f = file_says(", backlog: 70000", "");
         assert!(f.contains(m), "form: {m}; file: {f}");
         let p = form(OpenForm {
             recv_buffer: "0".into(),
             ..OpenForm::default()
         });
-        let m = p.of("Recv buffer").expect("the field is named");
+        let m = p.of(RECV_BUFFER.0).expect("the field is named");
         let f = file_says("", ", recv_buffer: 0");
         assert!(f.contains(m), "form: {m}; file: {f}");
         // And what a file accepts, the form accepts.

@@ -8,6 +8,7 @@ use crate::engine::framing::Framing;
 use crate::engine::written::{Payload, Typed};
 
 use super::labels as L;
+use crate::t;
 
 /// Which framing, as picked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -88,7 +89,7 @@ impl FramingForm {
             Choice::None => Framing::None,
             Choice::Delimiter => Framing::Delimiter(
                 Typed::parse(Payload::Escaped(self.delimiter.clone()), enc)
-                    .map_err(|e| format!("delimiter: {e}"))?,
+                    .map_err(|e| t!("framing-bad-delimiter", why = e.to_string()))?,
             ),
             Choice::Length => Framing::LengthPrefix {
                 bytes: self.bytes,
@@ -96,9 +97,9 @@ impl FramingForm {
                 counts_header: self.counts_header,
             },
             Choice::Fixed => Framing::Fixed(self.fixed.trim().parse().map_err(|_| {
-                format!(
-                    "fixed size '{}' is not a whole number of bytes",
-                    crate::engine::codec::excerpt(self.fixed.trim(), 16)
+                t!(
+                    "framing-bad-size",
+                    size = crate::engine::codec::excerpt(self.fixed.trim(), 16).to_string()
                 )
             })?),
         })
@@ -106,9 +107,7 @@ impl FramingForm {
 
     /// Draws the row into the form's grid; `err` shows its problem.
     pub fn ui(&mut self, ui: &mut egui::Ui, err: &dyn Fn(&mut egui::Ui, &'static str)) {
-        let label = ui.label(L::FRAMING).on_hover_text(
-            "cut what arrives into the protocol's messages: one log row and one reply per message",
-        );
+        let label = ui.label(L::FRAMING).on_hover_text(t!("framing-help"));
         ui.vertical(|ui| {
             egui::ComboBox::from_id_salt("framing")
                 .selected_text(match self.choice {
@@ -143,7 +142,7 @@ impl FramingForm {
                     }
                     ui.selectable_value(&mut self.order, ByteOrder::Big, "BE");
                     ui.selectable_value(&mut self.order, ByteOrder::Little, "LE");
-                    ui.checkbox(&mut self.counts_header, "counts header");
+                    ui.checkbox(&mut self.counts_header, t!("framing-counts-header"));
                 }
                 Choice::Fixed => {
                     let l = ui.label(L::FRAMING_SIZE);
@@ -153,10 +152,10 @@ impl FramingForm {
                             .id_salt(L::FRAMING_SIZE),
                     )
                     .labelled_by(l.id);
-                    ui.label("bytes");
+                    ui.label(t!("form-bytes-hint"));
                 }
             });
-            err(ui, L::FRAMING);
+            err(ui, L::FRAMING.0);
         });
         ui.end_row();
     }

@@ -9,6 +9,7 @@ use crate::engine::protocol::{CloseReason, Kind};
 use super::labels as L;
 use super::model::{SessionInfo, State};
 use super::sessions::human_bytes;
+use crate::t;
 
 fn rate(bps: f64) -> String {
     format!("{}/s", human_bytes(bps.max(0.0) as u64))
@@ -171,10 +172,10 @@ impl Inspector {
             ui.weak(L::HELD_NONE);
             return action;
         }
-        ui.weak(format!(
-            "each goes on as it is after {} s unanswered; at most {} per leg",
-            crate::engine::rules::INTERCEPT_TIMEOUT.as_secs(),
-            crate::engine::rules::MAX_INTERCEPTED
+        ui.weak(t!(
+            "held-rules",
+            secs = crate::engine::rules::INTERCEPT_TIMEOUT.as_secs(),
+            max = crate::engine::rules::MAX_INTERCEPTED
         ));
         for (leg, id, data) in &info.held {
             let way = Leg::of(leg.child).way(crate::engine::protocol::Direction::In);
@@ -184,7 +185,13 @@ impl Inspector {
                 hex: false,
                 error: None,
             });
-            let label = ui.label(format!("#{id} on {leg}, {way}, {} bytes", data.len()));
+            let label = ui.label(t!(
+                "held-chunk",
+                id = *id,
+                leg = leg.to_string(),
+                way = way,
+                n = data.len()
+            ));
             ui.add(
                 egui::TextEdit::multiline(&mut edit.text)
                     .desired_rows(1)
@@ -207,7 +214,7 @@ impl Inspector {
                             edit.text = HeldEdit::show(&b, hex, enc);
                             edit.error = None;
                         }
-                        Err(e) => edit.error = Some(format!("{e} (not converted)")),
+                        Err(e) => edit.error = Some(t!("held-not-converted", why = e.to_string())),
                     }
                 }
                 if ui.button(L::FORWARD).clicked() {
@@ -227,7 +234,9 @@ impl Inspector {
                                 verdict: Release::Forward(Some(b)),
                             })
                         }
-                        (false, Err(e)) => edit.error = Some(format!("{e} (nothing was sent)")),
+                        (false, Err(e)) => {
+                            edit.error = Some(t!("held-not-sent", why = e.to_string()))
+                        }
                     }
                 }
                 if ui.button(L::DROP_HELD).clicked() {
@@ -253,7 +262,7 @@ impl Inspector {
             super::option_picker(
                 ui,
                 "live-opt",
-                L::LIVE_OPTION,
+                L::LIVE_OPTION.text(),
                 v6,
                 &mut self.opt,
                 &mut self.value,
@@ -271,7 +280,10 @@ impl Inspector {
         if let Some(e) = &self.error {
             ui.colored_label(
                 ui.visuals().error_fg_color,
-                format!("! {e} (nothing was set)"),
+                t!(
+                    "option-not-set",
+                    why = super::i18n::engine_text(e).into_owned()
+                ),
             );
         }
     }
@@ -288,7 +300,7 @@ fn rules_ui(ui: &mut egui::Ui, rules: &[crate::engine::rules::Rule]) -> Option<I
     let mut action = None;
     for (index, r) in rules.iter().enumerate() {
         let mut on = r.enabled;
-        let text = format!("{index}. {}", r.describe());
+        let text = format!("{index}. {}", super::i18n::rule_text(r));
         if ui.checkbox(&mut on, text).changed() {
             action = Some(InspectorAction::SetRule { index, enabled: on });
         }
@@ -304,7 +316,7 @@ fn http_ui(ui: &mut egui::Ui, info: &SessionInfo, p: &crate::http::ResponseParse
     }
     let r = p.response();
     if r.status == 0 {
-        ui.weak("waiting for the status line");
+        ui.weak(t!("http-waiting"));
         return;
     }
     let ms = |d: Option<std::time::Duration>| match (d, info.connected_at) {
@@ -315,25 +327,29 @@ fn http_ui(ui: &mut egui::Ui, info: &SessionInfo, p: &crate::http::ResponseParse
         .num_columns(2)
         .striped(true)
         .show(ui, |ui| {
-            ui.label("status");
+            ui.label(t!("http-status"));
             ui.monospace(format!("{} {} {}", r.version, r.status, r.reason));
             ui.end_row();
-            ui.label("body");
-            ui.monospace(format!(
-                "{} bytes{}{}",
-                r.body_len,
-                if r.chunked { ", chunked" } else { "" },
+            ui.label(t!("http-body-row"));
+            let extra = format!(
+                "{}{}",
+                if r.chunked { t!("http-chunked") } else { "" },
                 if r.complete {
-                    ", complete"
+                    t!("http-complete")
                 } else {
-                    ", incomplete"
+                    t!("http-incomplete")
                 }
+            );
+            ui.monospace(t!(
+                "http-body-size",
+                n = r.body_len.to_string(),
+                extra = extra
             ));
             ui.end_row();
-            ui.label("first byte");
+            ui.label(t!("http-first-byte"));
             ui.monospace(ms(info.first_rx));
             ui.end_row();
-            ui.label("last byte");
+            ui.label(t!("http-last-byte"));
             ui.monospace(ms(info.last_rx));
             ui.end_row();
             for (k, v) in r.headers.iter().take(30) {
@@ -371,37 +387,37 @@ fn tcp_info_ui(ui: &mut egui::Ui, info: &SessionInfo, t: &crate::engine::tcp_inf
         .striped(true)
         .show(ui, |ui| {
             for (k, v) in [
-                ("state", t.state.to_string()),
+                (t!("ti-state"), t.state.to_string()),
                 ("rtt", format!("{} ± {}", ms(t.rtt_us), ms(t.rttvar_us))),
                 ("min rtt", t.min_rtt_us.map_or("-".into(), ms)),
-                ("cwnd", format!("{} segments", t.cwnd)),
+                ("cwnd", t!("ti-segments", n = t.cwnd)),
                 (
                     "ssthresh",
                     if t.ssthresh >= 0x7fff_ffff {
-                        "not set (slow start)".into()
+                        t!("ti-slow-start").into()
                     } else {
                         t.ssthresh.to_string()
                     },
                 ),
                 (
-                    "retransmits",
-                    format!("{} now, {} in all", t.retrans, t.total_retrans),
+                    t!("ti-retransmits"),
+                    t!("ti-retrans-now", now = t.retrans, all = t.total_retrans),
                 ),
-                ("lost", t.lost.to_string()),
-                ("unacked", t.unacked.to_string()),
-                ("sacked", t.sacked.to_string()),
+                (t!("ti-lost"), t.lost.to_string()),
+                (t!("ti-unacked"), t.unacked.to_string()),
+                (t!("ti-sacked"), t.sacked.to_string()),
                 ("pmtu / mss", format!("{} / {}", t.pmtu, t.snd_mss)),
                 ("rcv_space", t.rcv_space.to_string()),
-                ("bytes acked", opt(t.bytes_acked)),
-                ("bytes received", opt(t.bytes_received)),
-                ("not sent yet", opt(t.notsent_bytes.map(u64::from))),
+                (t!("ti-bytes-acked"), opt(t.bytes_acked)),
+                (t!("ti-bytes-received"), opt(t.bytes_received)),
+                (t!("ti-not-sent"), opt(t.notsent_bytes.map(u64::from))),
                 (
-                    "delivery rate",
+                    t!("ti-delivery-rate"),
                     t.delivery_rate.map_or("-".into(), |r| rate(r as f64)),
                 ),
-                ("busy", dur(t.busy_us)),
-                ("rwnd limited", dur(t.rwnd_limited_us)),
-                ("sndbuf limited", dur(t.sndbuf_limited_us)),
+                (t!("ti-busy"), dur(t.busy_us)),
+                (t!("ti-rwnd-limited"), dur(t.rwnd_limited_us)),
+                (t!("ti-sndbuf-limited"), dur(t.sndbuf_limited_us)),
             ] {
                 ui.label(k);
                 ui.monospace(v);
@@ -433,12 +449,12 @@ fn tls_ui(ui: &mut egui::Ui, t: &crate::engine::tls::TlsInfo) {
     ui.strong(L::TLS);
     match &t.verification {
         Verification::Verified => {
-            ui.label("certificate verified");
+            ui.label(t!("tls-verified"));
         }
         Verification::NotVerified { would_fail } => {
             let why = match would_fail {
-                Some(w) => format!("CERTIFICATE NOT VERIFIED (accept invalid certificates is on): {w}"),
-                None => "CERTIFICATE NOT VERIFIED (accept invalid certificates is on; it would have passed)".into(),
+                Some(w) => t!("tls-not-verified-why", why = w.clone()),
+                None => t!("tls-not-verified-would-pass").to_string(),
             };
             ui.add(
                 egui::Label::new(
@@ -450,7 +466,7 @@ fn tls_ui(ui: &mut egui::Ui, t: &crate::engine::tls::TlsInfo) {
             );
         }
         Verification::NoClientAuth => {
-            ui.weak("server side: clients are not asked for certificates");
+            ui.weak(t!("tls-no-client-auth"));
         }
     }
     egui::Grid::new("tls-grid")
@@ -458,20 +474,26 @@ fn tls_ui(ui: &mut egui::Ui, t: &crate::engine::tls::TlsInfo) {
         .striped(true)
         .show(ui, |ui| {
             let mut kv = |k: &str, v: String| kv_row(ui, k, v);
-            kv("version", t.version.clone());
-            kv("cipher suite", t.suite.clone());
-            kv("key exchange", t.kx.clone().unwrap_or_else(|| "-".into()));
-            kv("ALPN", t.alpn.clone().unwrap_or_else(|| "(none)".into()));
-            kv("SNI", t.sni.clone().unwrap_or_else(|| "(none)".into()));
+            kv(t!("tls-version"), t.version.clone());
+            kv(t!("tls-suite"), t.suite.clone());
+            kv(t!("tls-kx"), t.kx.clone().unwrap_or_else(|| "-".into()));
+            kv(
+                "ALPN",
+                t.alpn.clone().unwrap_or_else(|| t!("none-paren").into()),
+            );
+            kv(
+                "SNI",
+                t.sni.clone().unwrap_or_else(|| t!("none-paren").into()),
+            );
             if !t.trust.is_empty() {
-                kv("trusted roots", t.trust.clone());
+                kv(t!("tls-trusted-roots"), t.trust.clone());
             }
         });
     for (i, c) in t.certs.iter().enumerate() {
         let title = if i == 0 {
-            format!("peer certificate: {}", c.subject)
+            t!("tls-peer-cert", subject = c.subject.clone())
         } else {
-            format!("chain [{i}]: {}", c.subject)
+            t!("tls-chain-cert", i = i, subject = c.subject.clone())
         };
         egui::CollapsingHeader::new(title)
             .id_salt(("tls-cert", i))
@@ -490,19 +512,26 @@ fn cert_ui(
         .striped(true)
         .show(ui, |ui| {
             let mut kv = |k: &str, v: String| kv_row(ui, k, v);
-            kv("subject", c.subject.clone());
-            kv("issuer", c.issuer.clone());
+            kv(t!("cert-subject"), c.subject.clone());
+            kv(t!("cert-issuer"), c.issuer.clone());
             kv(
-                "valid",
+                t!("cert-valid"),
                 format!(
-                    "{} to {}{}",
-                    c.not_before,
-                    c.not_after,
-                    if c.valid_now { "" } else { " (NOT valid now)" }
+                    "{}{}",
+                    t!(
+                        "cert-valid-range",
+                        from = c.not_before.to_string(),
+                        to = c.not_after.to_string()
+                    ),
+                    if c.valid_now {
+                        ""
+                    } else {
+                        t!("cert-not-valid-now")
+                    }
                 ),
             );
             kv("SANs", c.sans.join(", "));
-            kv("serial", c.serial.clone());
+            kv(t!("cert-serial"), c.serial.clone());
             kv("SHA-256", c.sha256.clone());
         });
 }
@@ -545,21 +574,24 @@ fn draw(
         .striped(true)
         .show(ui, |ui| {
             let mut kv = |k: &str, v: String| kv_row(ui, k, v);
-            kv("name", info.name.clone());
-            kv("kind", info.kind.to_string());
-            kv("state", info.state.label().to_string());
+            kv(t!("insp-name"), info.name.clone());
+            kv(
+                t!("insp-kind"),
+                super::i18n::kind_name(info.kind).to_string(),
+            );
+            kv(t!("insp-state"), info.state.label().to_string());
             kv(
                 "fd (fileno)",
                 info.fd.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
             );
             let serial = info.kind == Kind::Serial;
             if !serial {
-                kv("family", info.family.unwrap_or("-").to_string());
-                kv("type", info.socktype.unwrap_or("-").to_string());
+                kv(t!("insp-family"), info.family.unwrap_or("-").to_string());
+                kv(t!("insp-type"), info.socktype.unwrap_or("-").to_string());
             }
             if !serial {
                 kv(
-                    "protocol",
+                    t!("insp-protocol"),
                     match (info.family, info.socktype) {
                         (Some("AF_UNIX"), _) => "0 (AF_UNIX)".into(),
                         (Some(_), Some("SOCK_STREAM")) => "IPPROTO_TCP".into(),
@@ -569,14 +601,18 @@ fn draw(
                 );
             }
             kv(
-                if serial { "port" } else { "sockname" },
+                if serial { t!("insp-port") } else { "sockname" },
                 info.local
                     .as_ref()
                     .map(|a| a.to_string())
                     .unwrap_or_else(|| "-".into()),
             );
             kv(
-                if serial { "device" } else { "peername" },
+                if serial {
+                    t!("insp-device")
+                } else {
+                    "peername"
+                },
                 info.peer
                     .as_ref()
                     .map(|a| a.to_string())
@@ -584,11 +620,11 @@ fn draw(
             );
             if !info.resolved.is_empty() {
                 let list: Vec<String> = info.resolved.iter().map(|a| a.to_string()).collect();
-                kv("resolved", list.join(", "));
+                kv(t!("insp-resolved"), list.join(", "));
             }
             if let Some(t) = info.connect_time {
                 kv(
-                    "connect time",
+                    t!("insp-connect-time"),
                     format!("{:.3} ms", t.as_secs_f64() * 1000.0),
                 );
             }
@@ -597,41 +633,51 @@ fn draw(
             let messages = info.ws_handshake.is_some()
                 || spec.is_some_and(|s| s.framing != crate::engine::framing::Framing::None);
             let (rx, tx) = if messages {
-                ("messages", "messages")
+                (t!("insp-messages"), t!("insp-messages"))
             } else {
-                ("recv calls", "send calls")
+                (t!("insp-recv-calls"), t!("insp-send-calls"))
             };
             kv(
-                "received",
-                format!("{} in {} {rx}", human_bytes(c.bytes_in), c.msgs_in),
+                t!("insp-received"),
+                t!(
+                    "insp-bytes-in",
+                    bytes = human_bytes(c.bytes_in),
+                    n = c.msgs_in,
+                    calls = rx
+                ),
             );
             kv(
-                "sent",
-                format!("{} in {} {tx}", human_bytes(c.bytes_out), c.msgs_out),
+                t!("insp-sent"),
+                t!(
+                    "insp-bytes-in",
+                    bytes = human_bytes(c.bytes_out),
+                    n = c.msgs_out,
+                    calls = tx
+                ),
             );
             kv(
-                "rates",
-                format!("in {} · out {}", rate(info.rate_in), rate(info.rate_out)),
+                t!("insp-rates"),
+                t!(
+                    "insp-rates-value",
+                    rx = rate(info.rate_in),
+                    tx = rate(info.rate_out)
+                ),
             );
             if c.queued_out > 0 || info.write_paused {
                 kv(
-                    "queued",
-                    format!(
-                        "{}{}",
-                        human_bytes(c.queued_out),
-                        if info.write_paused {
-                            " (paused: peer is not reading)"
-                        } else {
-                            ""
-                        }
-                    ),
+                    t!("insp-queued"),
+                    if info.write_paused {
+                        t!("insp-queued-paused", bytes = human_bytes(c.queued_out))
+                    } else {
+                        human_bytes(c.queued_out)
+                    },
                 );
             }
             ui.label("");
             ui.horizontal(|ui| {
                 reset = ui.small_button(L::RESET_COUNTERS).clicked();
                 if info.counters_reset_at.is_some() {
-                    ui.weak("(counted since the reset)");
+                    ui.weak(t!("insp-since-reset"));
                 }
             });
             ui.end_row();
@@ -643,13 +689,21 @@ fn draw(
             _ => ui.visuals().text_color(),
         };
         ui.add(
-            egui::Label::new(egui::RichText::new(format!("closed: {reason}")).color(color)).wrap(),
+            egui::Label::new(
+                egui::RichText::new(t!(
+                    "insp-closed",
+                    reason = super::i18n::close_reason(reason)
+                ))
+                .color(color),
+            )
+            .wrap(),
         );
     }
     for w in &info.warnings {
         ui.add(
             egui::Label::new(
-                egui::RichText::new(format!("! {w}")).color(ui.visuals().warn_fg_color),
+                egui::RichText::new(format!("! {}", super::i18n::engine_text(w)))
+                    .color(ui.visuals().warn_fg_color),
             )
             .wrap(),
         );
@@ -659,7 +713,8 @@ fn draw(
     {
         ui.add(
             egui::Label::new(
-                egui::RichText::new(format!("last error: {e}")).color(ui.visuals().error_fg_color),
+                egui::RichText::new(t!("insp-last-error", error = super::i18n::op_error(e)))
+                    .color(ui.visuals().error_fg_color),
             )
             .wrap(),
         );
@@ -674,10 +729,10 @@ fn draw(
             .allow_zoom(false)
             .allow_scroll(false)
             .legend(egui_plot::Legend::default())
-            .y_axis_label("bytes/s")
+            .y_axis_label(t!("insp-bytes-per-s"))
             .show(ui, |p| {
-                p.line(egui_plot::Line::new("in", ins));
-                p.line(egui_plot::Line::new("out", outs));
+                p.line(egui_plot::Line::new(t!("insp-in"), ins));
+                p.line(egui_plot::Line::new(t!("insp-out"), outs));
             });
     }
     if let Some((_, t)) = &info.tcp_info {
@@ -694,7 +749,7 @@ fn draw(
         ui.strong(L::TLS_IDENTITY);
         cert_ui(ui, "identity", &id.cert);
         if id.generated {
-            ui.weak("generated at start (self-signed)");
+            ui.weak(t!("tls-generated"));
         }
         if ui.button(L::COPY_CERT_PEM).clicked() {
             ui.ctx().copy_text(id.pem.clone());
@@ -717,22 +772,26 @@ fn ws_handshake_ui(ui: &mut egui::Ui, info: &SessionInfo, h: &crate::engine::ws:
     egui::Grid::new(("ws-hs", info.id.session, info.id.child))
         .num_columns(2)
         .show(ui, |ui| {
-            ui.label("status");
+            ui.label(t!("http-status"));
             ui.label(h.status.to_string());
             ui.end_row();
-            ui.label("subprotocol");
-            ui.label(h.subprotocol.as_deref().unwrap_or("(none)"));
+            ui.label(t!("ws-subprotocol"));
+            ui.label(h.subprotocol.as_deref().unwrap_or(t!("none-paren")));
             ui.end_row();
-            ui.label("extensions");
-            ui.label(h.extensions.as_deref().unwrap_or("(none)"));
+            ui.label(t!("ws-extensions"));
+            ui.label(h.extensions.as_deref().unwrap_or(t!("none-paren")));
             ui.end_row();
         });
     for (title, head) in [("request", &h.request), ("response", &h.response)] {
-        egui::CollapsingHeader::new(title)
-            .id_salt(("ws-head", title, info.id.session, info.id.child))
-            .show(ui, |ui| {
-                ui.add(egui::Label::new(egui::RichText::new(head).monospace()).wrap());
-            });
+        egui::CollapsingHeader::new(if title == "request" {
+            t!("ws-request")
+        } else {
+            t!("ws-response")
+        })
+        .id_salt(("ws-head", title, info.id.session, info.id.child))
+        .show(ui, |ui| {
+            ui.add(egui::Label::new(egui::RichText::new(head).monospace()).wrap());
+        });
     }
 }
 
@@ -745,7 +804,7 @@ fn modem_ui(ui: &mut egui::Ui, info: &SessionInfo) -> Option<InspectorAction> {
     let mut action = None;
     match &info.modem {
         None => {
-            ui.weak("(not read yet)");
+            ui.weak(t!("not-read-yet"));
         }
         Some(Err(e)) => {
             ui.colored_label(ui.visuals().warn_fg_color, e);
@@ -753,14 +812,14 @@ fn modem_ui(ui: &mut egui::Ui, info: &SessionInfo) -> Option<InspectorAction> {
         Some(Ok(l)) => {
             ui.horizontal_wrapped(|ui| {
                 for (name, on, theirs) in [
-                    (L::DTR, l.dtr, false),
-                    (L::RTS, l.rts, false),
+                    (L::DTR.text(), l.dtr, false),
+                    (L::RTS.text(), l.rts, false),
                     ("CTS", l.cts, true),
                     ("DSR", l.dsr, true),
                     ("RI", l.ri, true),
                     ("CD", l.cd, true),
                 ] {
-                    let text = format!("{name} {}", if on { "on" } else { "off" });
+                    let text = format!("{name} {}", if on { t!("tri-on") } else { t!("tri-off") });
                     if theirs {
                         let color = if on {
                             ui.visuals().strong_text_color()
@@ -768,13 +827,13 @@ fn modem_ui(ui: &mut egui::Ui, info: &SessionInfo) -> Option<InspectorAction> {
                             ui.visuals().weak_text_color()
                         };
                         ui.colored_label(color, text)
-                            .on_hover_text("set by the device; read with TIOCMGET");
+                            .on_hover_text(t!("modem-theirs"));
                     } else if ui
                         .add_enabled(live, egui::Button::new(text).selected(on))
-                        .on_hover_text("ours: click to toggle (TIOCMBIS / TIOCMBIC)")
+                        .on_hover_text(t!("modem-ours"))
                         .clicked()
                     {
-                        action = Some(if name == L::DTR {
+                        action = Some(if name == L::DTR.text() {
                             InspectorAction::SetLines {
                                 dtr: Some(!on),
                                 rts: None,
@@ -792,7 +851,7 @@ fn modem_ui(ui: &mut egui::Ui, info: &SessionInfo) -> Option<InspectorAction> {
     }
     if ui
         .add_enabled(live, egui::Button::new(L::SEND_BREAK))
-        .on_hover_text("hold the line low for 0.25 to 0.5 s (tcsendbreak)")
+        .on_hover_text(t!("modem-break-help"))
         .clicked()
     {
         action = Some(InspectorAction::Break);
@@ -803,23 +862,23 @@ fn modem_ui(ui: &mut egui::Ui, info: &SessionInfo) -> Option<InspectorAction> {
 /// The options as the kernel reports them, beside what was asked.
 fn options_grid(ui: &mut egui::Ui, info: &SessionInfo) {
     if info.options.is_empty() {
-        ui.weak("(not read yet)");
+        ui.weak(t!("not-read-yet"));
         return;
     }
     egui::Grid::new("options-grid")
         .num_columns(3)
         .striped(true)
         .show(ui, |ui| {
-            ui.strong("option");
-            ui.strong("kernel says");
-            ui.strong("asked for");
+            ui.strong(t!("opts-option"));
+            ui.strong(t!("opts-kernel-says"));
+            ui.strong(t!("opts-asked-for"));
             ui.end_row();
             for o in &info.options {
                 ui.monospace(o.name);
                 match &o.actual {
                     Ok(v) if o.differs() => {
                         ui.colored_label(ui.visuals().warn_fg_color, v)
-                            .on_hover_text("the kernel changed the value you asked for");
+                            .on_hover_text(t!("opts-changed"));
                     }
                     Ok(v) => {
                         ui.monospace(v);
@@ -888,23 +947,32 @@ fn script_sockets(ui: &mut egui::Ui, info: &SessionInfo) {
             _ => {}
         }
     }
-    ui.strong(format!("{} sockets", socks.len()));
+    ui.strong(t!("script-sockets", n = socks.len()));
     if socks.is_empty() {
-        ui.weak("none yet: call socket()");
+        ui.weak(t!("script-no-sockets"));
         return;
     }
     egui::Grid::new("script-sockets")
         .num_columns(5)
         .striped(true)
         .show(ui, |ui| {
-            for h in ["socket", "fd", "state", "local", "peer"] {
+            for h in [
+                t!("script-col-socket"),
+                "fd",
+                t!("insp-state"),
+                t!("script-col-local"),
+                t!("script-col-peer"),
+            ] {
                 ui.strong(h);
             }
             ui.end_row();
             for (name, s) in &socks {
                 ui.monospace(name);
                 ui.monospace(s.fd.map_or("-".into(), |f| f.to_string()));
-                ui.label(s.state);
+                ui.label(super::i18n::tr(&format!(
+                    "script-state-{}",
+                    s.state.replace(' ', "-")
+                )));
                 ui.monospace(s.local.as_deref().unwrap_or("-"));
                 ui.monospace(s.peer.as_deref().unwrap_or("-"));
                 ui.end_row();

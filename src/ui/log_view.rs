@@ -18,6 +18,7 @@ use crate::engine::protocol::{CloseReason, Direction, EventKind, Side};
 
 use super::labels as L;
 use super::model::Model;
+use crate::t;
 
 /// Which sessions the view shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -384,7 +385,7 @@ impl LogView {
         &mut self,
         store: &LogStore,
         model: &Model,
-        done: &crossbeam_channel::Sender<String>,
+        done: &crossbeam_channel::Sender<(String, bool)>,
     ) {
         let Some(mut ex) = self.export.take() else {
             return;
@@ -445,34 +446,38 @@ impl LogView {
             ExportFormat::Pcapng => match ex.pcap.take().map(|p| (p.packets(), p.finish())) {
                 Some((packets, Ok(b))) if packets > 0 => b,
                 Some((_, Ok(_))) => {
-                    let _ = done.try_send(
-                        "nothing to export as pcapng: no TCP connection or datagram in view (serial ports and step mode have no packets)".into(),
-                    );
+                    let _ = done.try_send((t!("export-no-packets").into(), true));
                     return;
                 }
                 _ => {
-                    let _ = done.try_send("the pcapng export failed".into());
+                    let _ = done.try_send((t!("export-pcapng-failed").into(), true));
                     return;
                 }
             },
             _ => std::mem::take(&mut ex.out).into_bytes(),
         };
+        // The thread words its messages as the app speaks now.
+        let lang = super::i18n::current();
         let spawned = std::thread::Builder::new()
             .name("sockscope-export".into())
             .spawn(move || {
+                super::i18n::set(lang);
                 // Never over a file that is there (it may not be ours).
+                let path = ex.path.display().to_string();
                 let msg = match crate::fsutil::write_new(&ex.path, &bytes) {
-                    Ok(()) => format!("exported {n} rows to {}", ex.path.display()),
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => format!(
-                        "{} exists; nothing was written (pick another file name)",
-                        ex.path.display()
+                    Ok(()) => (t!("exported-rows", n = n, path = path), false),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        (t!("export-exists", path = path), true)
+                    }
+                    Err(e) => (
+                        t!("export-to-failed", path = path, why = e.to_string()),
+                        true,
                     ),
-                    Err(e) => format!("export to {} failed: {e}", ex.path.display()),
                 };
                 let _ = tx.try_send(msg);
             });
         if let Err(e) = spawned {
-            let _ = done.try_send(format!("export failed: {e}"));
+            let _ = done.try_send((t!("export-failed", why = e.to_string()), true));
         }
     }
 
@@ -482,7 +487,7 @@ impl LogView {
         ui: &mut egui::Ui,
         store: &LogStore,
         model: &Model,
-        export_done: &crossbeam_channel::Sender<String>,
+        export_done: &crossbeam_channel::Sender<(String, bool)>,
         capture: Option<(&super::capture::CaptureSpec, super::capture::CaptureStatus)>,
     ) -> Vec<LogAction> {
         let mut actions = Vec::new();
@@ -498,7 +503,7 @@ impl LogView {
             let label = ui.label(L::LOG_SEARCH);
             ui.add(
                 egui::TextEdit::singleline(&mut self.search)
-                    .hint_text("text, or hex:0d 0a")
+                    .hint_text(t!("log-search-hint"))
                     .desired_width(140.0)
                     .id_salt(L::LOG_SEARCH),
             )
@@ -551,7 +556,7 @@ impl LogView {
                     .filter_map(|&(t, a)| store.get(t, a).map(|r| self.row_text(model, r, t)))
                     .collect();
                 actions.push(LogAction::Copy(text.join("\n")));
-                actions.push(LogAction::Status(format!("copied {} rows", text.len())));
+                actions.push(LogAction::Status(t!("copied-rows", n = text.len())));
             }
         });
         // Export and capture share one header, closed by default: at
@@ -566,7 +571,7 @@ impl LogView {
             .default_open(false)
             .show(ui, |ui| {
                 ui.horizontal_wrapped(|ui| {
-                    let l = ui.label("Export to");
+                    let l = ui.label(t!("export-to"));
                     ui.add(egui::TextEdit::singleline(&mut self.export_path).desired_width(220.0))
                         .labelled_by(l.id);
                     let busy = self.export.is_some();
@@ -584,14 +589,14 @@ impl LogView {
                     }
                     if ui
                         .add_enabled(!busy, egui::Button::new(L::EXPORT_PCAPNG))
-                        .on_hover_text("made-up packets for Wireshark: handshakes, segments with consistent TCP numbers, FIN and RST, from every row of the sessions in view")
+                        .on_hover_text(t!("export-pcapng-help"))
                         .clicked()
                     {
                         self.start_export(ExportFormat::Pcapng, store);
                     }
                     if let Some(ex) = &self.export {
                         ui.spinner();
-                        ui.label(format!("exporting {}/{}", ex.next, ex.rows.len()));
+                        ui.label(t!("exporting", done = ex.next, all = ex.rows.len()));
                     }
                 });
                 let scope = match self.scope {
@@ -615,7 +620,10 @@ impl LogView {
             self.rebuild(store, model);
         }
         if let Some(e) = &self.search_error {
-            ui.colored_label(ui.visuals().error_fg_color, format!("search: {e}"));
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                t!("search-error", why = e.to_string()),
+            );
         }
         self.step_export(store, model, export_done);
         if self.export.is_some() {
@@ -635,17 +643,19 @@ impl LogView {
         if evicted > 0 || undelivered > 0 {
             ui.colored_label(
                 ui.visuals().warn_fg_color,
-                format!(
-                    "{evicted} older entries evicted by the log budget, {undelivered} not delivered while the view lagged (counters include them all)"
+                t!(
+                    "log-evicted",
+                    evicted = evicted.to_string(),
+                    undelivered = undelivered.to_string()
                 ),
             );
         }
         let waiting = self.waiting.len();
-        ui.label(format!(
-            "{} rows{}",
-            self.rows.len(),
-            if waiting > 0 {
-                format!(", {waiting} new while paused")
+        ui.label(t!(
+            "log-rows",
+            n = self.rows.len(),
+            waiting = if waiting > 0 {
+                t!("log-waiting", n = waiting)
             } else {
                 String::new()
             }
@@ -698,7 +708,14 @@ impl LogView {
             .column(Column::auto().at_least(44.0))
             .column(Column::remainder().clip(true))
             .header(row_h, |mut h| {
-                for t in ["time", "session", "", "peer", "len", "data"] {
+                for t in [
+                    t!("col-time"),
+                    t!("col-session"),
+                    "",
+                    t!("col-peer"),
+                    t!("col-len"),
+                    t!("col-data"),
+                ] {
                     h.col(|ui| {
                         ui.strong(t);
                     });
@@ -710,7 +727,7 @@ impl LogView {
                     row.set_selected(self.selected == Some((top, abs)));
                     let Some(r) = store.get(top, abs) else {
                         row.col(|ui| {
-                            ui.weak("(evicted)");
+                            ui.weak(t!("row-evicted"));
                         });
                         return;
                     };
@@ -732,7 +749,7 @@ impl LogView {
                         // glance; the id is on hover.
                         let name = session_name(model, r.session);
                         ui.add(egui::Label::new(name).truncate())
-                            .on_hover_text(format!("session {}", r.session));
+                            .on_hover_text(t!("capture-session", id = r.session.to_string()));
                     });
                     if let Some(ev) = &r.event {
                         // A lifecycle row: a mark instead of an arrow, the
@@ -781,7 +798,7 @@ impl LogView {
                             t = format!("{t}/{req}");
                         }
                         if let Some(full) = r.entry.truncated_from {
-                            t = format!("{t} of {full}");
+                            t = t!("len-of-full", len = t, full = full);
                         }
                         ui.label(t);
                     });
@@ -843,19 +860,20 @@ impl LogView {
                 to: r.entry.peer.clone(),
             });
         }
-        ui.label(format!(
-            "{} bytes {} {} at {}",
-            r.entry.data.len(),
-            match r.entry.dir {
-                Direction::In => "received from",
-                Direction::Out => "sent to",
+        ui.label(t!(
+            "row-detail",
+            n = r.entry.data.len(),
+            dir = match r.entry.dir {
+                Direction::In => "in",
+                Direction::Out => "out",
             },
-            r.entry
+            peer = r
+                .entry
                 .peer
                 .as_ref()
                 .map(|p| p.to_string())
                 .unwrap_or_default(),
-            self.time_text(r)
+            time = self.time_text(r)
         ));
         if let Some(w) = &r.entry.ws {
             ws_detail(ui, w, &r.entry.data);
@@ -863,15 +881,13 @@ impl LogView {
         if let Some(f) = &r.entry.framed {
             parts_ui(
                 ui,
-                &format!("{} recv chunks", f.chunks.len()),
+                &t!("recv-chunks", n = f.chunks.len()),
                 "recv",
                 &f.chunks,
                 &r.entry.data,
             );
             if f.partial {
-                ui.weak(
-                    "partial: the stream ended (or the message outgrew 16 MiB) before it was whole",
-                );
+                ui.weak(t!("row-partial"));
             }
         }
         let data = &r.entry.data;
@@ -982,12 +998,16 @@ fn ws_detail(ui: &mut egui::Ui, w: &crate::engine::ws::WsMeta, data: &[u8]) {
         "WebSocket {}{}, FIN {}, {}{}",
         w.opcode.label(),
         w.close_code
-            .map(|c| format!(" (code {c})"))
+            .map(|c| t!("ws-code", code = c))
             .unwrap_or_default(),
         on(w.fin),
-        if w.masked { "masked" } else { "not masked" },
+        if w.masked {
+            t!("ws-masked")
+        } else {
+            t!("ws-not-masked")
+        },
         if w.invalid_utf8 {
-            ", NOT valid UTF-8"
+            t!("ws-bad-utf8")
         } else {
             ""
         }
@@ -995,7 +1015,7 @@ fn ws_detail(ui: &mut egui::Ui, w: &crate::engine::ws::WsMeta, data: &[u8]) {
     if w.fragments.len() > 1 {
         parts_ui(
             ui,
-            &format!("{} fragments", w.fragments.len()),
+            &t!("ws-fragments", n = w.fragments.len()),
             "frame",
             &w.fragments,
             data,
@@ -1016,11 +1036,17 @@ fn parts_ui(ui: &mut egui::Ui, title: &str, what: &str, sizes: &[usize], data: &
             for (i, n) in sizes.iter().enumerate() {
                 let part = data.get(off..(off + n).min(data.len())).unwrap_or_default();
                 let shown = &part[..part.len().min(ROW_PREVIEW)];
-                ui.monospace(format!(
-                    "{what} {:>3}: {n} bytes at {off}: {}{}",
-                    i + 1,
-                    codec::to_hex(shown),
-                    if part.len() > ROW_PREVIEW { " …" } else { "" }
+                ui.monospace(t!(
+                    "row-part",
+                    what = what,
+                    i = format!("{:>3}", i + 1),
+                    n = *n,
+                    off = off,
+                    hex = format!(
+                        "{}{}",
+                        codec::to_hex(shown),
+                        if part.len() > ROW_PREVIEW { " …" } else { "" }
+                    )
                 ));
                 off += n;
             }
@@ -1028,63 +1054,88 @@ fn parts_ui(ui: &mut egui::Ui, title: &str, what: &str, sizes: &[usize], data: &
 }
 
 fn on(b: bool) -> &'static str {
-    if b { "on" } else { "off" }
+    if b { t!("tri-on") } else { t!("tri-off") }
 }
 
 /// A lifecycle event in words, for its log row, the text export and the
 /// search.
 pub fn describe(kind: &EventKind) -> String {
+    use super::i18n::{close_reason, engine_text, op_error};
     match kind {
-        EventKind::Opened { name, kind } => format!("opened {kind} '{name}'"),
-        EventKind::Resolving { host } => format!("resolving {host}"),
+        EventKind::Opened { name, kind } => {
+            t!(
+                "ev-opened",
+                kind = super::i18n::kind_name(*kind),
+                name = name.clone()
+            )
+        }
+        EventKind::Resolving { host } => t!("ev-resolving", host = host.clone()),
         EventKind::Resolved { host, addrs } => {
             let a: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
-            format!("{host} resolved to {}", a.join(", "))
+            t!("ev-resolved", host = host.clone(), addrs = a.join(", "))
         }
         EventKind::SocketCreated {
             fd,
             family,
             socktype,
         } => format!("socket({family}, {socktype}) -> fd {fd}"),
-        EventKind::Connecting { addr } => format!("connecting to {addr}"),
-        EventKind::ConnectFailed(e) => format!("connect failed: {e}"),
-        EventKind::Connected { local, peer, fd } => {
-            format!("connected {local} -> {peer} (fd {fd})")
-        }
+        EventKind::Connecting { addr } => t!("ev-connecting", addr = addr.to_string()),
+        EventKind::ConnectFailed(e) => t!("ev-connect-failed", error = op_error(e)),
+        EventKind::Connected { local, peer, fd } => t!(
+            "ev-connected",
+            local = local.to_string(),
+            peer = peer.to_string(),
+            fd = *fd
+        ),
         EventKind::Bound { local, fd, peer } => match peer {
-            Some(p) => format!("bound {local}, default peer {p} (fd {fd})"),
-            None => format!("bound {local} (fd {fd})"),
+            Some(p) => t!(
+                "ev-bound-peer",
+                local = local.to_string(),
+                peer = p.to_string(),
+                fd = *fd
+            ),
+            None => t!("ev-bound", local = local.to_string(), fd = *fd),
         },
-        EventKind::Listening { local, fd, backlog } => {
-            format!("listening on {local} (backlog {backlog}, fd {fd})")
-        }
+        EventKind::Listening { local, fd, backlog } => t!(
+            "ev-listening",
+            local = local.to_string(),
+            backlog = *backlog,
+            fd = *fd
+        ),
         EventKind::Accepted {
             child, peer, fd, ..
-        } => format!("accepted {child} from {peer} (fd {fd})"),
-        EventKind::Tls(t) => format!(
-            "TLS handshake: {} {}{}{}",
-            t.version,
-            t.suite,
-            t.alpn
+        } => t!(
+            "ev-accepted",
+            child = child.to_string(),
+            peer = peer.to_string(),
+            fd = *fd
+        ),
+        EventKind::Tls(t) => t!(
+            "ev-tls",
+            version = t.version.clone(),
+            suite = t.suite.clone(),
+            alpn = t
+                .alpn
                 .as_ref()
                 .map(|a| format!(", ALPN {a}"))
                 .unwrap_or_default(),
-            match &t.verification {
-                crate::engine::tls::Verification::NotVerified { .. } => ", NOT VERIFIED",
+            unverified = match &t.verification {
+                crate::engine::tls::Verification::NotVerified { .. } => t!("ev-tls-unverified"),
                 _ => "",
             }
         ),
-        EventKind::TlsIdentity(_) => "TLS certificate ready".into(),
-        EventKind::WsHandshake(h) => format!(
-            "WebSocket handshake ({}): {}{}",
-            h.role,
-            h.status,
-            h.subprotocol
+        EventKind::TlsIdentity(_) => t!("ev-tls-identity").into(),
+        EventKind::WsHandshake(h) => t!(
+            "ev-ws-handshake",
+            role = h.role.to_string(),
+            status = h.status.to_string(),
+            subprotocol = h
+                .subprotocol
                 .as_ref()
-                .map(|p| format!(", subprotocol {p}"))
+                .map(|p| t!("ev-ws-subprotocol", name = p.clone()))
                 .unwrap_or_default()
         ),
-        EventKind::Options(o) => format!("{} options read back", o.len()),
+        EventKind::Options(o) => t!("ev-options", n = o.len()),
         EventKind::TcpInfo(i) => format!(
             "TCP_INFO {} rtt {:.3} ms cwnd {} retrans {}",
             i.state,
@@ -1098,23 +1149,28 @@ pub fn describe(kind: &EventKind) -> String {
             o.requested.as_deref().unwrap_or("?"),
             match &o.actual {
                 Ok(v) => v.clone(),
-                Err(e) => format!("error: {e}"),
+                Err(e) => t!("ev-error", error = engine_text(e).into_owned()),
             }
         ),
-        EventKind::HalfClosed { by: Side::Local } => "half-closed: shutdown(SHUT_WR)".into(),
-        EventKind::HalfClosed { by: Side::Peer } => "half-closed by the peer (FIN)".into(),
-        EventKind::WritePaused { queued } => {
-            format!("write paused: {queued} bytes wait for the peer to read")
-        }
-        EventKind::WriteResumed { queued } => format!("write resumed ({queued} bytes queued)"),
-        EventKind::Timeout { op, after } => {
-            format!("timeout: {op} after {:.3} s", after.as_secs_f64())
-        }
+        EventKind::HalfClosed { by: Side::Local } => t!("ev-half-closed-local").into(),
+        EventKind::HalfClosed { by: Side::Peer } => t!("ev-half-closed-peer").into(),
+        EventKind::WritePaused { queued } => t!("ev-write-paused", n = queued.to_string()),
+        EventKind::WriteResumed { queued } => t!("ev-write-resumed", n = queued.to_string()),
+        EventKind::Timeout { op, after } => t!(
+            "ev-timeout",
+            op = *op,
+            secs = format!("{:.3}", after.as_secs_f64())
+        ),
         EventKind::Multicast { group, joined } => {
-            format!("{} {group}", if *joined { "joined" } else { "left" })
+            if *joined {
+                t!("ev-joined", group = group.to_string())
+            } else {
+                t!("ev-left", group = group.to_string())
+            }
         }
         EventKind::Modem(Ok(l)) => format!(
-            "modem lines: DTR {} RTS {} CTS {} DSR {} RI {} CD {}",
+            "{}: DTR {} RTS {} CTS {} DSR {} RI {} CD {}",
+            L::MODEM_LINES.text(),
             on(l.dtr),
             on(l.rts),
             on(l.cts),
@@ -1122,30 +1178,37 @@ pub fn describe(kind: &EventKind) -> String {
             on(l.ri),
             on(l.cd)
         ),
-        EventKind::Modem(Err(e)) => format!("modem lines: {e}"),
-        EventKind::BreakSent => "break sent".into(),
-        EventKind::Rule { index, what, .. } => format!("rule {index}: {what}"),
-        EventKind::Intercepted { id, data, timeout } => format!(
-            "held #{id} for you: {} bytes (goes on as it is after {}s)",
-            data.len(),
-            timeout.as_secs()
+        EventKind::Modem(Err(e)) => format!("{}: {}", L::MODEM_LINES.text(), op_error(e)),
+        EventKind::BreakSent => t!("ev-break-sent").into(),
+        EventKind::Rule { index, what, .. } => t!("ev-rule", index = *index, what = what.clone()),
+        EventKind::Intercepted { id, data, timeout } => t!(
+            "ev-intercepted",
+            id = *id,
+            n = data.len(),
+            secs = timeout.as_secs()
         ),
-        EventKind::Released { id, how, sent } => format!("#{id} {how} ({sent} bytes)"),
-        EventKind::Error(e) => format!("error: {e}"),
+        EventKind::Released { id, how, sent } => {
+            t!("ev-released", id = *id, how = how.to_string(), n = *sent)
+        }
+        EventKind::Error(e) => t!("ev-error", error = op_error(e)),
         EventKind::ErrorRepeated { error, times } => {
-            format!("error, {times} more times: {error}")
+            t!("ev-error-repeated", times = *times, error = op_error(error))
         }
-        EventKind::Warning { message, .. } => format!("warning: {message}"),
-        EventKind::Step { what, .. } => format!("step: {what}"),
-        EventKind::BurstDone(r) => format!("burst: {} of {} ok", r.ok, r.count),
-        EventKind::Dropped { entries, bytes } => {
-            format!("{entries} entries ({bytes} bytes) not delivered: the view lagged")
+        EventKind::Warning { message, .. } => {
+            t!("ev-warning", message = engine_text(message).into_owned())
         }
-        EventKind::Closed { reason, .. } => format!("closed: {reason}"),
-        EventKind::Log(e) => format!("{} bytes", e.data.len()),
+        EventKind::Step { what, .. } => t!("ev-step", what = what.clone()),
+        EventKind::BurstDone(r) => t!("ev-burst-done", ok = r.ok, count = r.count),
+        EventKind::Dropped { entries, bytes } => t!(
+            "ev-dropped",
+            entries = entries.to_string(),
+            bytes = bytes.to_string()
+        ),
+        EventKind::Closed { reason, .. } => t!("ev-closed", reason = close_reason(reason)),
+        EventKind::Log(e) => t!("ev-bytes", n = e.data.len()),
         EventKind::Call { record, .. } => record.call.text(),
-        EventKind::BurstProgress { done } => format!("{done} requests done"),
-        EventKind::Stats { .. } => "stats".into(),
+        EventKind::BurstProgress { done } => t!("burst-done", n = *done),
+        EventKind::Stats { .. } => t!("ev-stats").into(),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod checksum_picker;
 pub mod composer;
 pub mod form;
 pub mod framing_form;
+pub mod i18n;
 pub mod inspector;
 pub mod labels;
 pub mod log_view;
@@ -25,6 +26,7 @@ pub use app::App;
 
 use crate::engine::SessionSpec;
 use crate::engine::options::OptName;
+
 use crate::store::Store;
 
 /// Why the window could not be shown.
@@ -82,7 +84,7 @@ fn option_picker(
         .show_ui(ui, |ui| {
             for o in OptName::all() {
                 ui.selectable_value(opt, o, o.c_name(v6))
-                    .on_hover_text(o.def().help);
+                    .on_hover_text(i18n::option_help(o.def()));
             }
         })
         .response
@@ -90,7 +92,7 @@ fn option_picker(
     let lv = ui.label("=");
     ui.add(
         egui::TextEdit::singleline(value)
-            .hint_text(opt.def().ty.hint())
+            .hint_text(i18n::engine_text(opt.def().ty.hint()))
             .desired_width(60.0),
     )
     .labelled_by(lv.id);

@@ -40,28 +40,28 @@ pub enum State {
 impl State {
     /// The badge text.
     pub fn label(&self) -> &'static str {
-        match self {
-            State::Opening => "opening",
-            State::Resolving => "resolving",
-            State::Connecting => "connecting",
-            State::Connected => "connected",
-            State::HalfClosed(Side::Local) => "write shut",
-            State::HalfClosed(Side::Peer) => "peer FIN",
-            State::Listening => "listening",
-            State::Bound => "bound",
+        super::i18n::tr(match self {
+            State::Opening => "state-opening",
+            State::Resolving => "state-resolving",
+            State::Connecting => "state-connecting",
+            State::Connected => "state-connected",
+            State::HalfClosed(Side::Local) => "state-write-shut",
+            State::HalfClosed(Side::Peer) => "state-peer-fin",
+            State::Listening => "state-listening",
+            State::Bound => "state-bound",
             // How it ended, at a glance: a peer's FIN, an RST, an error
             // and our own close look different.
-            State::Closed(CloseReason::Error(_)) => "error",
-            State::Closed(CloseReason::Panicked(_)) => "panicked",
-            State::Closed(CloseReason::PeerClosed) => "peer closed",
-            State::Closed(CloseReason::PeerReset) => "peer reset",
-            State::Closed(CloseReason::Aborted) => "aborted (RST)",
-            State::Closed(CloseReason::ParentClosed) => "server closed",
-            State::Closed(CloseReason::ScriptDone) => "done",
-            State::Closed(CloseReason::EngineStopped) => "stopped",
-            State::Closed(CloseReason::Local) => "closed",
-            State::Closed(CloseReason::HangUp) => "hung up",
-        }
+            State::Closed(CloseReason::Error(_)) => "state-error",
+            State::Closed(CloseReason::Panicked(_)) => "state-panicked",
+            State::Closed(CloseReason::PeerClosed) => "state-peer-closed",
+            State::Closed(CloseReason::PeerReset) => "state-peer-reset",
+            State::Closed(CloseReason::Aborted) => "state-aborted",
+            State::Closed(CloseReason::ParentClosed) => "state-server-closed",
+            State::Closed(CloseReason::ScriptDone) => "state-done",
+            State::Closed(CloseReason::EngineStopped) => "state-stopped",
+            State::Closed(CloseReason::Local) => "state-closed",
+            State::Closed(CloseReason::HangUp) => "state-hung-up",
+        })
     }
     /// Whether the session has ended.
     pub fn is_closed(&self) -> bool {
@@ -273,23 +273,23 @@ impl Model {
     ) -> Result<(), String> {
         use super::composer::SnippetEdit;
         let Some(spec) = self.infos.get_mut(&top).and_then(|i| i.spec.as_mut()) else {
-            return Err("this session was not opened from a spec, so it has no snippets".into());
+            return Err(crate::t!("snippet-no-spec").into());
         };
         let find = |name: &str| spec.snippets.iter().position(|s| s.name == name);
         match edit {
             SnippetEdit::Rename { from, to } => {
                 if find(to).is_some() {
-                    return Err(format!("a snippet named '{to}' exists"));
+                    return Err(crate::t!("snippet-exists", name = to.clone()));
                 }
-                let i = find(from).ok_or_else(|| format!("no snippet named '{from}'"))?;
+                let i = find(from).ok_or_else(|| crate::t!("snippet-none", name = from.clone()))?;
                 spec.snippets[i].name = to.clone();
             }
             SnippetEdit::Remove { name } => {
-                let i = find(name).ok_or_else(|| format!("no snippet named '{name}'"))?;
+                let i = find(name).ok_or_else(|| crate::t!("snippet-none", name = name.clone()))?;
                 spec.snippets.remove(i);
             }
             SnippetEdit::Period { name, period } => {
-                let i = find(name).ok_or_else(|| format!("no snippet named '{name}'"))?;
+                let i = find(name).ok_or_else(|| crate::t!("snippet-none", name = name.clone()))?;
                 spec.snippets[i].period = *period;
             }
         }

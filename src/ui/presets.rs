@@ -11,6 +11,7 @@ use crate::store::UserPreset;
 
 use super::labels as L;
 use super::store_worker::StoreRequest;
+use crate::t;
 
 /// What the panel asks the app to do.
 #[derive(Debug)]
@@ -73,10 +74,7 @@ impl PresetsPanel {
         let mut out = Vec::new();
         if !self.last_workspace.is_empty() {
             ui.horizontal_wrapped(|ui| {
-                ui.label(format!(
-                    "Last workspace: {} sessions",
-                    self.last_workspace.len()
-                ));
+                ui.label(t!("presets-last-workspace", n = self.last_workspace.len()));
                 if ui.button(L::OPEN_LAST_WORKSPACE).clicked() {
                     out.push(PresetAction::Open(std::mem::take(&mut self.last_workspace)));
                 }
@@ -86,13 +84,13 @@ impl PresetsPanel {
             ui.checkbox(&mut self.reopen_next_time, L::REOPEN_NEXT_TIME);
             self.save_ui(ui, current, &mut out);
         } else {
-            ui.weak("No config directory: presets cannot be saved in this run.");
+            ui.weak(t!("presets-no-config"));
         }
         if self.has_store {
             ui.separator();
-            ui.strong("Your presets");
+            ui.strong(t!("presets-yours"));
             if self.user.is_empty() {
-                ui.weak("None yet: select a session and save it as a preset.");
+                ui.weak(t!("presets-none-yet"));
             }
             let user = std::mem::take(&mut self.user);
             for p in &user {
@@ -101,7 +99,7 @@ impl PresetsPanel {
             self.user = user;
             if let Some((name, bytes)) = &self.last_deleted {
                 ui.horizontal(|ui| {
-                    ui.label(format!("Deleted '{name}'."));
+                    ui.label(t!("presets-deleted", name = name.clone()));
                     if ui.button(L::UNDO).clicked() {
                         out.push(PresetAction::Store(StoreRequest::Restore {
                             name: name.clone(),
@@ -121,7 +119,7 @@ impl PresetsPanel {
                 let l = ui.label(L::PRESET_FILE);
                 ui.add(
                     egui::TextEdit::singleline(&mut self.file_path)
-                        .hint_text("a .ron file (or drop one on the window)")
+                        .hint_text(t!("presets-file-hint"))
                         .desired_width(180.0),
                 )
                 .labelled_by(l.id);
@@ -137,14 +135,14 @@ impl PresetsPanel {
             });
         }
         ui.separator();
-        ui.strong("Built-in examples");
+        ui.strong(t!("presets-builtin"));
         for (stem, spec) in &self.builtins {
             ui.horizontal(|ui| {
                 let key = format!("builtin:{stem}");
                 let mut on = self.picked.contains(&key);
                 if ui
                     .checkbox(&mut on, "")
-                    .on_hover_text("pick to open several")
+                    .on_hover_text(t!("presets-pick"))
                     .changed()
                 {
                     if on {
@@ -201,7 +199,7 @@ impl PresetsPanel {
             ui.horizontal_wrapped(|ui| {
                 ui.colored_label(
                     ui.visuals().warn_fg_color,
-                    format!("A preset named '{}' exists.", spec.name),
+                    t!("presets-exists", name = spec.name.clone()),
                 );
                 if ui.button(L::REPLACE).clicked() {
                     out.push(PresetAction::Store(StoreRequest::Save {
@@ -220,7 +218,7 @@ impl PresetsPanel {
             let l = ui.label(L::PRESET_NAME);
             ui.add(
                 egui::TextEdit::singleline(&mut self.save_name)
-                    .hint_text(current.map_or("select a session", |s| s.name.as_str()))
+                    .hint_text(current.map_or(t!("presets-select-session"), |s| s.name.as_str()))
                     .desired_width(150.0),
             )
             .labelled_by(l.id);
@@ -233,7 +231,7 @@ impl PresetsPanel {
             let enabled = current.is_some() && valid.is_ok();
             let resp = ui.add_enabled(enabled, egui::Button::new(L::SAVE_PRESET));
             let resp = match (&valid, current) {
-                (_, None) => resp.on_disabled_hover_text("select a session first"),
+                (_, None) => resp.on_disabled_hover_text(t!("presets-select-first")),
                 (Err(e), _) => resp.on_disabled_hover_text(e.to_string()),
                 _ => resp,
             };
@@ -300,7 +298,7 @@ impl PresetsPanel {
                     let path = self.file_path.trim();
                     if ui
                         .add_enabled(!path.is_empty(), egui::Button::new(L::EXPORT).small())
-                        .on_disabled_hover_text("type a file path below first")
+                        .on_disabled_hover_text(t!("presets-type-path"))
                         .clicked()
                     {
                         out.push(PresetAction::Store(StoreRequest::Export {
@@ -312,7 +310,11 @@ impl PresetsPanel {
                 Err(e) => {
                     ui.colored_label(
                         ui.visuals().error_fg_color,
-                        format!("{} does not load: {e}", p.path.display()),
+                        t!(
+                            "presets-does-not-load",
+                            path = p.path.display().to_string(),
+                            why = e.to_string()
+                        ),
                     );
                 }
             }

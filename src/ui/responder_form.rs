@@ -12,6 +12,7 @@ use crate::engine::written::Typed;
 use crate::preset::{self, ChecksumFile, MatchFile, Payload, ResponderFile, RuleFile};
 
 use super::labels as L;
+use crate::t;
 
 /// Which responder the form builds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -30,7 +31,7 @@ pub enum ReplyKind {
 }
 
 impl ReplyKind {
-    const ALL: [(ReplyKind, &'static str); 5] = [
+    const ALL: [(ReplyKind, L::Key); 5] = [
         (ReplyKind::None, L::RESPONDER_NONE),
         (ReplyKind::Echo, L::RESPONDER_ECHO),
         (ReplyKind::Fixed, L::RESPONDER_FIXED),
@@ -179,7 +180,7 @@ impl ResponderForm {
             },
             ReplyKind::Canned => {
                 if self.rules.is_empty() && self.default.is_empty() {
-                    return Err("add a rule or a default reply".into());
+                    return Err(t!("responder-add-rule").into());
                 }
                 ResponderFile::Canned {
                     rules: self
@@ -214,15 +215,16 @@ impl ResponderForm {
                     (v > 0.0).then(|| Duration::from_secs_f64(v))
                 }
                 _ => {
-                    return Err(format!(
-                        "reply delay '{s}' is not a number of seconds from 0 to {}",
-                        preset::MAX_REPLY_DELAY.as_secs()
+                    return Err(t!(
+                        "responder-bad-delay",
+                        value = s,
+                        max = preset::MAX_REPLY_DELAY.as_secs()
                     ));
                 }
             },
         };
         if delay.is_some() && responder == Responder::None {
-            return Err("a reply delay needs a responder; pick one or clear the delay".into());
+            return Err(t!("responder-delay-needs").into());
         }
         Ok((responder, delay))
     }
@@ -247,7 +249,7 @@ impl ResponderForm {
                             .font(egui::TextStyle::Monospace),
                     )
                     .labelled_by(label.id);
-                    ui.checkbox(&mut self.close_after, "close after reply");
+                    ui.checkbox(&mut self.close_after, t!("responder-close-after"));
                 });
                 self.template_row(ui);
                 self.checksum_row(ui);
@@ -292,7 +294,7 @@ impl ResponderForm {
                         .hint_text(if r.matching == MatchFile::Regex {
                             "^GET (\\S+)"
                         } else {
-                            "request, e.g. Hello"
+                            t!("responder-request-hint")
                         }),
                 );
             });
@@ -303,12 +305,12 @@ impl ResponderForm {
                         .id_salt(("rule-reply", i))
                         .desired_width(ui.available_width() - 90.0)
                         .font(egui::TextStyle::Monospace)
-                        .hint_text("reply"),
+                        .hint_text(t!("responder-reply-hint")),
                 );
-                ui.checkbox(&mut r.close, "close");
+                ui.checkbox(&mut r.close, t!("responder-close"));
                 if ui
                     .small_button("x")
-                    .on_hover_text("remove this rule")
+                    .on_hover_text(t!("responder-remove-rule"))
                     .clicked()
                 {
                     remove = Some(i);
@@ -327,7 +329,7 @@ impl ResponderForm {
                 egui::TextEdit::singleline(&mut self.default)
                     .desired_width(100.0)
                     .font(egui::TextStyle::Monospace)
-                    .hint_text("(silent)"),
+                    .hint_text(t!("responder-silent")),
             )
             .labelled_by(label.id);
             let label = ui.label(L::DELIMITER);
@@ -339,17 +341,14 @@ impl ResponderForm {
             )
             .labelled_by(label.id);
         });
-        ui.weak(
-            "Requests and replies take escapes (\\n, \\r, \\t, \\xNN); a Regex request is a pattern \
-             and its reply may use $1 or ${name}. No delimiter: each received chunk is one message.",
-        );
+        ui.weak(t!("responder-canned-help"));
     }
 
     fn template_row(&mut self, ui: &mut egui::Ui) {
         ui.checkbox(&mut self.template, L::REPLY_TEMPLATE)
-            .on_hover_text(format!(
-                "fills {{{}}} in replies; write {{{{ and }}}} for braces",
-                TEMPLATE_FIELDS.join("}, {")
+            .on_hover_text(t!(
+                "responder-template-help",
+                fields = format!("{{{}}}", TEMPLATE_FIELDS.join("}, {"))
             ));
     }
 
@@ -357,7 +356,7 @@ impl ResponderForm {
         super::checksum_picker::show(
             ui,
             "responder-checksum",
-            L::REPLY_CHECKSUM,
+            L::REPLY_CHECKSUM.text(),
             &mut self.checksum,
             &mut self.checksum_order,
         );
@@ -372,7 +371,7 @@ impl ResponderForm {
                     .hint_text("0"),
             )
             .labelled_by(label.id);
-            ui.weak("seconds, up to 60");
+            ui.weak(t!("responder-delay-hint"));
         });
     }
 }

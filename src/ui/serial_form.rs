@@ -5,6 +5,7 @@
 use crate::engine::serial::{self, Flow, Parity, PortInfo, SerialSpec};
 
 use super::labels as L;
+use crate::t;
 
 /// The serial rows as set.
 #[derive(Clone, Debug)]
@@ -68,10 +69,10 @@ impl SerialForm {
     /// The row a preset field's error belongs to.
     pub fn label_of(field: &str) -> Option<&'static str> {
         Some(match field {
-            "path" => L::SERIAL_PORT,
-            "baud" => L::BAUD,
-            "data_bits" => L::DATA_BITS,
-            "stop_bits" => L::STOP_BITS,
+            "path" => L::SERIAL_PORT.0,
+            "baud" => L::BAUD.0,
+            "data_bits" => L::DATA_BITS.0,
+            "stop_bits" => L::STOP_BITS.0,
             _ => return None,
         })
     }
@@ -93,7 +94,7 @@ impl SerialForm {
                     .show_ui(ui, |ui| {
                         let ports = self.ports.get_or_insert_with(serial::ports);
                         if ports.is_empty() {
-                            ui.weak("no serial ports found");
+                            ui.weak(t!("serial-none-found"));
                         }
                         for p in ports.iter() {
                             let path = p.path.display().to_string();
@@ -110,7 +111,7 @@ impl SerialForm {
                     });
                 list.response.on_hover_text(L::SERIAL_PORTS);
             });
-            err(ui, L::SERIAL_PORT);
+            err(ui, L::SERIAL_PORT.0);
         });
         ui.end_row();
         let label = ui.label(L::BAUD);
@@ -128,7 +129,7 @@ impl SerialForm {
                 })
                 .response
                 .labelled_by(label.id);
-            err(ui, L::BAUD);
+            err(ui, L::BAUD.0);
         });
         ui.end_row();
         ui.label(L::DATA_BITS);
@@ -140,9 +141,9 @@ impl SerialForm {
         ui.end_row();
         ui.label(L::PARITY);
         ui.horizontal(|ui| {
-            ui.selectable_value(&mut self.parity, Parity::None, "none");
-            ui.selectable_value(&mut self.parity, Parity::Odd, "odd");
-            ui.selectable_value(&mut self.parity, Parity::Even, "even");
+            ui.selectable_value(&mut self.parity, Parity::None, t!("serial-parity-none"));
+            ui.selectable_value(&mut self.parity, Parity::Odd, t!("serial-parity-odd"));
+            ui.selectable_value(&mut self.parity, Parity::Even, t!("serial-parity-even"));
         });
         ui.end_row();
         ui.label(L::STOP_BITS);
@@ -153,7 +154,7 @@ impl SerialForm {
         ui.end_row();
         ui.label(L::FLOW);
         ui.horizontal(|ui| {
-            ui.selectable_value(&mut self.flow, Flow::None, "none");
+            ui.selectable_value(&mut self.flow, Flow::None, t!("serial-flow-none"));
             ui.selectable_value(&mut self.flow, Flow::Hardware, "RTS/CTS");
             ui.selectable_value(&mut self.flow, Flow::Software, "XON/XOFF");
         });

@@ -139,7 +139,7 @@ impl SessionList {
         // Two lines (name and badges, then addresses and buttons).
         let row_h = ui.spacing().interact_size.y * 2.0 + ui.spacing().item_spacing.y;
         if rows.is_empty() {
-            ui.weak("No sessions yet: fill in the form and press Open.");
+            ui.weak(crate::t!("sessions-none"));
             self.need = ui.cursor().top() - top;
             return actions;
         }
@@ -195,7 +195,7 @@ impl SessionList {
                                     crate::engine::tls::Verification::NotVerified { .. }
                                 ) =>
                             {
-                                " · TLS (not verified)"
+                                crate::t!("sessions-tls-not-verified")
                             }
                             (Some(_), _) | (None, Some(_)) => " · TLS",
                             (None, None) => "",
@@ -203,9 +203,14 @@ impl SessionList {
                         let exposed = if info.warnings.is_empty() {
                             ""
                         } else {
-                            " · ! all interfaces"
+                            crate::t!("sessions-all-interfaces")
                         };
-                        let title = format!("{} {} · {}{tls}{exposed}", id, info.name, info.kind);
+                        let title = format!(
+                            "{} {} · {}{tls}{exposed}",
+                            id,
+                            info.name,
+                            super::i18n::kind_name(info.kind)
+                        );
                         // Cut to the panel's width (full text on hover): a
                         // long name must not widen the panel.
                         if ui
@@ -234,11 +239,11 @@ impl SessionList {
                                 actions.push(ListAction::Reopen(id));
                             }
                         }
-                        let text = format!(
-                            "{}   in {} out {}",
-                            endpoints(info),
-                            human_bytes(info.shown_counters().bytes_in),
-                            human_bytes(info.shown_counters().bytes_out)
+                        let text = crate::t!(
+                            "sessions-row",
+                            ends = endpoints(info),
+                            rx = human_bytes(info.shown_counters().bytes_in),
+                            tx = human_bytes(info.shown_counters().bytes_out)
                         );
                         ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
                             ui.add(

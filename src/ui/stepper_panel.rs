@@ -10,6 +10,7 @@ use crate::engine::stepper::{AddrArg, Call, Family, How, SockType};
 
 use super::labels as L;
 use super::model::SessionInfo;
+use crate::t;
 
 /// What the panel asks the app to do.
 #[derive(Debug)]
@@ -130,12 +131,12 @@ impl StepperPanel {
         field
             .trim()
             .parse::<i64>()
-            .map_err(|_| format!("{what} '{}' is not a whole number", field.trim()))
+            .map_err(|_| t!("step-not-whole", what = what, value = field.trim()))
     }
 
     fn count(&self) -> Result<usize, String> {
         usize::try_from(Self::whole(&self.bufsize, "bufsize")?)
-            .map_err(|_| "bufsize is a byte count from 1 to 16777216".to_string())
+            .map_err(|_| t!("step-bufsize-range").to_string())
     }
 
     fn bytes(&self) -> Result<Vec<u8>, String> {
@@ -181,7 +182,7 @@ impl StepperPanel {
             let l = ui.label(L::STEP_TIMEOUT);
             ui.add(egui::TextEdit::singleline(&mut self.timeout).desired_width(50.0))
                 .labelled_by(l.id)
-                .on_hover_text("settimeout(seconds): None, 0 (non-blocking) or seconds");
+                .on_hover_text(t!("step-timeout-help"));
         });
         ui.horizontal_wrapped(|ui| {
             ui.label(L::STEP_BLOCKING);
@@ -204,13 +205,13 @@ impl StepperPanel {
             let l = ui.label(L::STEP_DATA);
             ui.add(egui::TextEdit::singleline(&mut self.data).desired_width(200.0))
                 .labelled_by(l.id)
-                .on_hover_text("text with escapes: \\r \\n \\t \\0 \\\\ \\xNN");
+                .on_hover_text(t!("step-data-help"));
         });
         ui.horizontal_wrapped(|ui| {
             super::option_picker(
                 ui,
                 "step-opt",
-                L::STEP_OPTION,
+                L::STEP_OPTION.text(),
                 false,
                 &mut self.opt,
                 &mut self.opt_value,
@@ -286,7 +287,7 @@ impl StepperPanel {
                             Ok(Call::SetTimeout { var: v, secs: None })
                         } else {
                             t.parse::<f64>()
-                                .map_err(|_| format!("timeout '{t}' is not a number of seconds"))
+                                .map_err(|_| t!("step-bad-timeout", value = t))
                                 .map(|s| Call::SetTimeout {
                                     var: v,
                                     secs: Some(s),
@@ -358,7 +359,7 @@ impl StepperPanel {
         if let Some(e) = &self.error {
             ui.colored_label(
                 ui.visuals().error_fg_color,
-                format!("! {e} (nothing was called)"),
+                t!("step-nothing-called", why = e.clone()),
             );
         }
         ui.horizontal_wrapped(|ui| {
@@ -481,9 +482,7 @@ pub fn calls_ui(ui: &mut egui::Ui, info: &SessionInfo) -> Option<StepAction> {
             let waited = info
                 .pending_since
                 .map_or(0.0, |t| t.elapsed().as_secs_f64());
-            ui.label(format!(
-                "a call is in progress for {waited:.1} s (blocking calls wait for the kernel)"
-            ));
+            ui.label(t!("step-in-progress", secs = format!("{waited:.1}")));
             if ui.button(L::STEP_CANCEL).clicked() {
                 action = Some(StepAction::Cancel(info.id));
             }
@@ -492,7 +491,7 @@ pub fn calls_ui(ui: &mut egui::Ui, info: &SessionInfo) -> Option<StepAction> {
             .request_repaint_after(std::time::Duration::from_millis(100));
     }
     if info.calls.is_empty() {
-        ui.weak("No calls yet: start with socket().");
+        ui.weak(t!("step-no-calls"));
         return action;
     }
     // Rows wrap, so an error is read whole (errno, text and hint), not cut
@@ -505,9 +504,7 @@ pub fn calls_ui(ui: &mut egui::Ui, info: &SessionInfo) -> Option<StepAction> {
         .stick_to_bottom(true)
         .show(ui, |ui| {
             if first > 0 {
-                ui.weak(format!(
-                    "{first} earlier calls are not shown here (the JSON Lines export has them)"
-                ));
+                ui.weak(t!("step-earlier", n = first));
             }
             for i in first..info.calls.len() {
                 let r = &info.calls[i];
@@ -517,9 +514,13 @@ pub fn calls_ui(ui: &mut egui::Ui, info: &SessionInfo) -> Option<StepAction> {
                         ui.visuals().text_color(),
                     ),
                     Err(e) => {
-                        let what = if r.timed_out { "timed out" } else { "error" };
+                        let what = if r.timed_out {
+                            t!("step-timed-out")
+                        } else {
+                            t!("step-error")
+                        };
                         (
-                            format!("{} -> {what}: {e}", r.call.text()),
+                            format!("{} -> {what}: {}", r.call.text(), super::i18n::op_error(e)),
                             ui.visuals().error_fg_color,
                         )
                     }

@@ -1,6 +1,7 @@
 //! The app's file I/O for presets and the workspace, on its own thread so
 //! the UI thread never waits on the disk.
 
+use super::i18n::{self, Lang};
 use std::path::PathBuf;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -74,7 +75,8 @@ pub enum StoreReply {
 
 /// The UI's end of the store thread.
 pub struct StoreClient {
-    tx: Sender<StoreRequest>,
+    /// Each request with the language its replies are worded in.
+    tx: Sender<(Lang, StoreRequest)>,
     rx: Receiver<StoreReply>,
     /// Where files go, for messages.
     pub root: PathBuf,
@@ -83,14 +85,16 @@ pub struct StoreClient {
 impl StoreClient {
     /// Starts the store thread; `wake` repaints the UI when a reply is ready.
     pub fn spawn(store: Store, wake: WakeFn) -> std::io::Result<StoreClient> {
-        let (tx, req_rx) = crossbeam_channel::bounded::<StoreRequest>(64);
+        let (tx, req_rx) = crossbeam_channel::bounded::<(Lang, StoreRequest)>(64);
         let (reply_tx, rx) = crossbeam_channel::bounded::<StoreReply>(64);
         let root = store.root().to_path_buf();
         std::thread::Builder::new()
             .name("sockscope-store".into())
             .spawn(move || {
                 // A dropped sender (the app closed) ends the loop.
-                while let Ok(req) = req_rx.recv() {
+                while let Ok((lang, req)) = req_rx.recv() {
+                    // Worded as the app speaks when it asked.
+                    i18n::set(lang);
                     for reply in handle(&store, req) {
                         if reply_tx.send(reply).is_err() {
                             return;
@@ -102,9 +106,13 @@ impl StoreClient {
         Ok(StoreClient { tx, rx, root })
     }
 
-    /// Queues a request; false when the store is busy (64 waiting).
+    /// Queues a request; false when the store is busy (64 waiting). Its
+    /// replies are worded in the calling thread's language.
     pub fn ask(&self, req: StoreRequest) -> bool {
-        !matches!(self.tx.try_send(req), Err(TrySendError::Full(_)))
+        !matches!(
+            self.tx.try_send((i18n::current(), req)),
+            Err(TrySendError::Full(_))
+        )
     }
 
     /// Replies ready now.
@@ -115,11 +123,16 @@ impl StoreClient {
 
 fn saved_words(name: &str, s: &crate::store::Saved) -> String {
     match &s.moved_aside {
-        Some(a) => format!(
-            "saved preset '{name}'; the old file did not parse and was kept as {}",
-            a.display()
+        Some(a) => crate::t!(
+            "store-saved-aside",
+            name = name,
+            aside = a.display().to_string()
         ),
-        None => format!("saved preset '{name}' to {}", s.path.display()),
+        None => crate::t!(
+            "store-saved",
+            name = name,
+            path = s.path.display().to_string()
+        ),
     }
 }
 
@@ -145,14 +158,18 @@ fn handle(store: &Store, req: StoreRequest) -> Vec<StoreReply> {
         },
         StoreRequest::Restore { name, bytes } => match store.restore(&name, &bytes) {
             Ok(_) => {
-                out.push(StoreReply::Done(format!("restored preset '{name}'")));
+                out.push(StoreReply::Done(crate::t!("store-restored", name = name)));
                 list(&mut out);
             }
             Err(e) => out.push(StoreReply::Failed(e.to_string())),
         },
         StoreRequest::Rename { old, new } => match store.rename(&old, &new) {
             Ok(_) => {
-                out.push(StoreReply::Done(format!("renamed '{old}' to '{new}'")));
+                out.push(StoreReply::Done(crate::t!(
+                    "store-renamed",
+                    old = old,
+                    new = new
+                )));
                 list(&mut out);
             }
             Err(e) => out.push(StoreReply::Failed(e.to_string())),
@@ -166,9 +183,10 @@ fn handle(store: &Store, req: StoreRequest) -> Vec<StoreReply> {
                         Err(e) => out.push(StoreReply::Failed(e.to_string())),
                     }
                 }
-                out.push(StoreReply::Done(format!(
-                    "imported {saved} preset(s) from {}",
-                    path.display()
+                out.push(StoreReply::Done(crate::t!(
+                    "store-imported",
+                    n = saved,
+                    path = path.display().to_string()
                 )));
                 list(&mut out);
             }
@@ -181,19 +199,22 @@ fn handle(store: &Store, req: StoreRequest) -> Vec<StoreReply> {
                     // Never over a file that is there: the user picks the name.
                     crate::fsutil::write_new(&path, t.as_bytes()).map_err(|e| {
                         if e.kind() == std::io::ErrorKind::AlreadyExists {
-                            format!(
-                                "{} exists; nothing was written (pick another name, or move it first)",
-                                path.display()
-                            )
+                            crate::t!("store-exists", path = path.display().to_string())
                         } else {
-                            format!("write {}: {e}", path.display())
+                            crate::t!(
+                                "store-write-failed",
+                                path = path.display().to_string(),
+                                why = e.to_string()
+                            )
                         }
                     })
                 });
             out.push(match r {
-                Ok(()) => {
-                    StoreReply::Done(format!("exported '{}' to {}", spec.name, path.display()))
-                }
+                Ok(()) => StoreReply::Done(crate::t!(
+                    "store-exported",
+                    name = spec.name.clone(),
+                    path = path.display().to_string()
+                )),
                 Err(e) => StoreReply::Failed(e),
             });
         }

@@ -7,7 +7,9 @@ use crate::engine::spec::SessionKind;
 use crate::engine::tls::{Identity, Roots, TlsSpec};
 use crate::preset::{self, CertFile, RootsFile, TlsFile};
 
+use super::i18n::Key;
 use super::labels as L;
+use crate::t;
 
 /// The TLS fields, as typed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,7 +119,7 @@ impl TlsForm {
                 t.parse::<f64>()
                     .ok()
                     .and_then(|v| std::time::Duration::try_from_secs_f64(v).ok())
-                    .ok_or_else(|| format!("handshake timeout '{t}' is not a number of seconds"))?,
+                    .ok_or_else(|| t!("tls-bad-timeout", value = t))?,
             )),
         };
         let file = match kind {
@@ -149,7 +151,7 @@ impl TlsForm {
                 alpn: list(&self.alpn),
                 handshake_timeout,
             },
-            _ => return Err("TLS runs over TCP clients and servers only".into()),
+            _ => return Err(t!("tls-wrong-kind").into()),
         };
         preset::tls_spec(file, kind, auto_read)
             .map(Some)
@@ -159,7 +161,7 @@ impl TlsForm {
     /// Draws the TLS fields for a client (`client`) or a server, under a
     /// checkbox titled `title` (a wss client has TLS anyway: its box
     /// says that the settings are optional).
-    pub fn ui(&mut self, ui: &mut egui::Ui, client: bool, title: &str, problem: Option<&str>) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, client: bool, title: Key, problem: Option<&str>) {
         ui.checkbox(&mut self.on, title);
         if !self.on {
             return;
@@ -184,15 +186,15 @@ impl TlsForm {
                 if client {
                     row(
                         ui,
-                        L::TLS_SERVER_NAME,
+                        L::TLS_SERVER_NAME.text(),
                         &mut self.server_name,
-                        "(the host connected to)",
+                        t!("tls-server-name-hint"),
                     );
                     let label = ui.label(L::TLS_ROOTS);
                     let name = |r: Roots| match r {
-                        Roots::System => "System",
-                        Roots::Bundled => "Bundled (webpki)",
-                        Roots::None => "CA file only",
+                        Roots::System => t!("tls-roots-system"),
+                        Roots::Bundled => t!("tls-roots-bundled"),
+                        Roots::None => t!("tls-roots-none"),
                     };
                     // A menu, not three buttons: the row fits the form at
                     // 1024 px, where the buttons were cut off.
@@ -206,36 +208,45 @@ impl TlsForm {
                         .response
                         .labelled_by(label.id);
                     ui.end_row();
-                    row(ui, L::TLS_CA_FILE, &mut self.ca_file, "optional: ca.pem");
+                    row(
+                        ui,
+                        L::TLS_CA_FILE.text(),
+                        &mut self.ca_file,
+                        t!("tls-ca-hint"),
+                    );
                 } else {
-                    ui.label("Certificate");
+                    ui.label(t!("tls-certificate"));
                     ui.horizontal(|ui| {
-                        ui.selectable_value(&mut self.self_signed, true, "Self-signed")
-                            .on_hover_text("generated when the session opens");
-                        ui.selectable_value(&mut self.self_signed, false, "From files");
+                        ui.selectable_value(
+                            &mut self.self_signed,
+                            true,
+                            t!("tls-self-signed-choice"),
+                        )
+                        .on_hover_text(t!("tls-self-signed-help"));
+                        ui.selectable_value(&mut self.self_signed, false, t!("tls-from-files"));
                     });
                     ui.end_row();
                     if self.self_signed {
                         row(
                             ui,
-                            L::TLS_SELF_SIGNED,
+                            L::TLS_SELF_SIGNED.text(),
                             &mut self.names,
                             "localhost, 127.0.0.1",
                         );
                     } else {
                         row(
                             ui,
-                            L::TLS_CERT_FILE,
+                            L::TLS_CERT_FILE.text(),
                             &mut self.cert,
-                            "cert.pem (leaf first)",
+                            t!("tls-cert-hint"),
                         );
-                        row(ui, L::TLS_KEY_FILE, &mut self.key, "key.pem");
+                        row(ui, L::TLS_KEY_FILE.text(), &mut self.key, "key.pem");
                     }
                 }
-                row(ui, L::TLS_ALPN, &mut self.alpn, "optional: h2, http/1.1");
+                row(ui, L::TLS_ALPN.text(), &mut self.alpn, t!("tls-alpn-hint"));
                 row(
                     ui,
-                    L::TLS_HANDSHAKE_TIMEOUT,
+                    L::TLS_HANDSHAKE_TIMEOUT.text(),
                     &mut self.handshake_timeout,
                     "10",
                 );
@@ -243,10 +254,7 @@ impl TlsForm {
         if client {
             ui.checkbox(&mut self.insecure, L::TLS_INSECURE);
             if self.insecure {
-                ui.colored_label(
-                    ui.visuals().error_fg_color,
-                    "! certificates are NOT verified: anyone on the path can pose as the server",
-                );
+                ui.colored_label(ui.visuals().error_fg_color, t!("tls-insecure-warning"));
             }
         }
         if let Some(m) = problem {

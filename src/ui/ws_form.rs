@@ -9,6 +9,7 @@ use crate::engine::ws::WsUrl;
 
 use super::labels as L;
 use super::tls_form::list;
+use crate::t;
 
 /// The WebSocket rows as typed.
 #[derive(Clone, Debug)]
@@ -80,7 +81,7 @@ impl WsForm {
     /// A client's kind, or the row's problem. Header and subprotocol
     /// names are the preset loader's to check.
     pub fn client(&self) -> Result<SessionKind, (&'static str, String)> {
-        let url = WsUrl::parse(&self.url).map_err(|m| (L::WS_URL, m))?;
+        let url = WsUrl::parse(&self.url).map_err(|m| (L::WS_URL.0, m))?;
         let mut headers = Vec::new();
         for line in self
             .headers
@@ -90,10 +91,10 @@ impl WsForm {
         {
             let Some((k, v)) = line.split_once(':') else {
                 return Err((
-                    L::WS_HEADERS,
-                    format!(
-                        "'{}' has no ':'; write one Name: value a line",
-                        crate::engine::codec::excerpt(line, 40)
+                    L::WS_HEADERS.0,
+                    t!(
+                        "ws-header-no-colon",
+                        line = crate::engine::codec::excerpt(line, 40).to_string()
                     ),
                 ));
             };
@@ -120,10 +121,10 @@ impl WsForm {
     /// The row a preset field's error belongs to.
     pub fn label_of(field: &str) -> Option<&'static str> {
         Some(match field {
-            "url" => L::WS_URL,
-            "headers" => L::WS_HEADERS,
-            "subprotocols" => L::WS_SUBPROTOCOLS,
-            "path" => L::WS_PATH,
+            "url" => L::WS_URL.0,
+            "headers" => L::WS_HEADERS.0,
+            "subprotocols" => L::WS_SUBPROTOCOLS.0,
+            "path" => L::WS_PATH.0,
             _ => return None,
         })
     }
@@ -135,7 +136,7 @@ impl WsForm {
         server: bool,
         err: &dyn Fn(&mut egui::Ui, &'static str),
     ) {
-        let text_row = |ui: &mut egui::Ui, v: &mut String, label: &'static str, hint: &str| {
+        let text_row = |ui: &mut egui::Ui, v: &mut String, label: L::Key, hint: &str| {
             let l = ui.label(label);
             ui.vertical(|ui| {
                 ui.add(
@@ -145,7 +146,7 @@ impl WsForm {
                         .id_salt(label),
                 )
                 .labelled_by(l.id);
-                err(ui, label);
+                err(ui, label.0);
             });
             ui.end_row();
         };
@@ -163,7 +164,7 @@ impl WsForm {
                         .id_salt(L::WS_HEADERS),
                 )
                 .labelled_by(l.id);
-                err(ui, L::WS_HEADERS);
+                err(ui, L::WS_HEADERS.0);
             });
             ui.end_row();
         }
@@ -172,14 +173,14 @@ impl WsForm {
             &mut self.subprotocols,
             L::WS_SUBPROTOCOLS,
             if server {
-                "accepted, e.g. chat"
+                t!("ws-subprotocols-accepted")
             } else {
-                "offered, e.g. chat"
+                t!("ws-subprotocols-offered")
             },
         );
         ui.label(L::WS_AUTO_PONG);
-        ui.checkbox(&mut self.auto_pong, "answer pings")
-            .on_hover_text("off: pings go unanswered, to watch a peer's keepalive give up");
+        ui.checkbox(&mut self.auto_pong, t!("ws-answer-pings"))
+            .on_hover_text(t!("ws-answer-pings-help"));
         ui.end_row();
     }
 }

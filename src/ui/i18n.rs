@@ -1,0 +1,560 @@
+//! The app's words in English and 简体中文: one catalogue of Fluent files
+//! (`assets/i18n/*.ftl`, built into the binary), looked up by key.
+//!
+//! The language is per thread: the app sets it at the start of each frame
+//! from its own setting, so a switch takes effect on the next frame, and
+//! tests that drive apps in two languages side by side do not disturb each
+//! other. Threads that never set it speak English; the app's workers
+//! (the preset store, exports, captures) are handed the app's language
+//! with their work. JSON Lines, preset
+//! files and the command line are interfaces and never go through here.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::{Mutex, OnceLock};
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource};
+
+pub use fluent_bundle::FluentArgs as Args;
+
+/// A language the app speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Lang {
+    /// English.
+    En,
+    /// Simplified Chinese.
+    Zh,
+}
+
+impl Lang {
+    /// Every language, in the order the menu lists them.
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Zh];
+
+    /// The language's name in itself (never translated: a reader looks
+    /// for their own language's name).
+    pub fn native_name(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::Zh => "简体中文",
+        }
+    }
+
+    /// The catalogue file's text.
+    pub fn source(self) -> &'static str {
+        match self {
+            Lang::En => include_str!("../../assets/i18n/en.ftl"),
+            Lang::Zh => include_str!("../../assets/i18n/zh-CN.ftl"),
+        }
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh-CN",
+        }
+    }
+
+    /// The language a POSIX locale name asks for (`zh_CN.UTF-8`,
+    /// `zh_SG`, `zh`), None for one we do not speak. Traditional Chinese
+    /// locales (`zh_TW`, `zh_HK`) get Simplified: closer to what they read
+    /// than English.
+    pub fn from_locale(locale: &str) -> Option<Lang> {
+        let lang = locale.split(['_', '.', '@', '-']).next().unwrap_or("");
+        match lang {
+            "zh" => Some(Lang::Zh),
+            "en" | "C" | "POSIX" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The language of the system's locale, as POSIX orders it: LC_ALL,
+    /// then LC_MESSAGES, then LANG (the first that is set and not empty
+    /// decides); English when none is set or it names another language.
+    pub fn from_env() -> Lang {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// As [`from_env`](Self::from_env), reading variables through `get`.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Lang {
+        ["LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .filter_map(|v| get(v).filter(|s| !s.is_empty()))
+            .map(|s| Lang::from_locale(&s).unwrap_or(Lang::En))
+            .next()
+            .unwrap_or(Lang::En)
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<Lang> = const { Cell::new(Lang::En) };
+}
+
+/// Makes `lang` this thread's language.
+pub fn set(lang: Lang) {
+    CURRENT.with(|c| c.set(lang));
+}
+
+/// This thread's language.
+pub fn current() -> Lang {
+    CURRENT.with(|c| c.get())
+}
+
+struct Catalogue {
+    bundle: FluentBundle<FluentResource>,
+    /// Messages whose text is not one literal piece, formatted once.
+    formatted: Mutex<HashMap<&'static str, &'static str>>,
+}
+
+fn catalogue(lang: Lang) -> &'static Catalogue {
+    static CATALOGUES: OnceLock<[Catalogue; 2]> = OnceLock::new();
+    let all = CATALOGUES.get_or_init(|| Lang::ALL.map(build));
+    &all[lang as usize]
+}
+
+fn build(lang: Lang) -> Catalogue {
+    // The files are part of the binary and a unit test parses both, so a
+    // syntax error cannot ship; should one slip through, the entries that
+    // did parse are still used.
+    let res = FluentResource::try_new(lang.source().to_string()).unwrap_or_else(|(r, _)| r);
+    let id = lang.tag().parse().expect("a valid language tag");
+    let mut bundle = FluentBundle::new_concurrent(vec![id]);
+    // Unicode isolation marks around placeables would show as boxes.
+    bundle.set_use_isolating(false);
+    let _ = bundle.add_resource(res);
+    Catalogue {
+        bundle,
+        formatted: Mutex::new(HashMap::new()),
+    }
+}
+
+/// Keys asked for that a catalogue lacks (tests assert there are none).
+fn missing_set() -> &'static Mutex<BTreeSet<String>> {
+    static MISSING: OnceLock<Mutex<BTreeSet<String>>> = OnceLock::new();
+    MISSING.get_or_init(|| Mutex::new(BTreeSet::new()))
+}
+
+/// The keys looked up so far that a catalogue did not have, as
+/// `lang:key`.
+pub fn missing() -> Vec<String> {
+    missing_set()
+        .lock()
+        .map(|m| m.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn note_missing(lang: Lang, key: &str) {
+    if let Ok(mut m) = missing_set().lock() {
+        m.insert(format!("{}:{key}", lang.tag()));
+    }
+}
+
+fn format(lang: Lang, key: &str, args: Option<&FluentArgs>) -> Option<Cow<'static, str>> {
+    let cat = catalogue(lang);
+    let pattern = cat.bundle.get_message(key)?.value()?;
+    let mut errors = Vec::new();
+    let text = cat.bundle.format_pattern(pattern, args, &mut errors);
+    if !errors.is_empty() {
+        note_missing(lang, &format!("{key} (arguments)"));
+    }
+    Some(text)
+}
+
+/// The text of the message `key` in this thread's language. A key the
+/// language lacks falls back to English, one English lacks shows as
+/// itself; both are recorded for [`missing`].
+pub fn tr(key: &str) -> &'static str {
+    let lang = current();
+    for l in [lang, Lang::En] {
+        match format(l, key, None) {
+            Some(Cow::Borrowed(s)) => return s,
+            Some(Cow::Owned(s)) => {
+                let cat = catalogue(l);
+                let mut done = cat.formatted.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(s) = done.get(key) {
+                    return s;
+                }
+                // Bounded: one string per key of the catalogue.
+                let key: &'static str = Box::leak(key.to_string().into_boxed_str());
+                let text: &'static str = Box::leak(s.into_boxed_str());
+                done.insert(key, text);
+                return text;
+            }
+            None if l == lang => note_missing(lang, key),
+            None => {}
+        }
+    }
+    Box::leak(key.to_string().into_boxed_str())
+}
+
+/// The text of the message `key` with its arguments filled in.
+pub fn tr_args(key: &str, args: &FluentArgs) -> String {
+    let lang = current();
+    if let Some(s) = format(lang, key, Some(args)) {
+        return s.into_owned();
+    }
+    note_missing(lang, key);
+    format(Lang::En, key, Some(args))
+        .map(Cow::into_owned)
+        .unwrap_or_else(|| key.to_string())
+}
+
+/// `t!("key")` is the key's text; `t!("key", n = 3, name = s)` fills in
+/// arguments (numbers select plural forms; anything else pass as a
+/// string).
+#[macro_export]
+macro_rules! t {
+    ($key:literal) => {
+        $crate::ui::i18n::tr($key)
+    };
+    ($key:literal, $($name:ident = $val:expr),+ $(,)?) => {{
+        let mut args = $crate::ui::i18n::Args::new();
+        $(args.set(stringify!($name), $val);)+
+        $crate::ui::i18n::tr_args($key, &args)
+    }};
+}
+
+/// A message of the catalogue that a widget shows and a test looks for:
+/// the same key finds the widget in either language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Key(pub &'static str);
+
+impl Key {
+    /// The text in this thread's language.
+    pub fn text(self) -> &'static str {
+        tr(self.0)
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text())
+    }
+}
+
+impl From<Key> for egui::WidgetText {
+    fn from(k: Key) -> Self {
+        k.text().into()
+    }
+}
+
+impl From<Key> for egui::RichText {
+    fn from(k: Key) -> Self {
+        egui::RichText::new(k.text())
+    }
+}
+
+impl From<Key> for String {
+    fn from(k: Key) -> Self {
+        k.text().to_string()
+    }
+}
+
+/// Whether the catalogue has a message `key` (English has every key).
+pub fn has(key: &str) -> bool {
+    catalogue(Lang::En).bundle.has_message(key)
+}
+
+/// An option's label in this thread's language: its C name (as the
+/// engine's definition has it) or, for one named in words, the
+/// catalogue's `option-<key>`.
+pub fn option_label(def: &crate::engine::options::OptDef) -> &'static str {
+    let id = format!("option-{}", option_id(def));
+    if has(&id) { tr(&id) } else { def.label }
+}
+
+/// An option's help in this thread's language (`option-<key>-help`).
+pub fn option_help(def: &crate::engine::options::OptDef) -> &'static str {
+    let id = format!("option-{}-help", option_id(def));
+    if has(&id) { tr(&id) } else { def.help }
+}
+
+/// An option's part of its catalogue keys: its preset key, or for one
+/// that has none (the session carries it), its label.
+fn option_id(def: &crate::engine::options::OptDef) -> String {
+    match def.key {
+        Some(k) => k.replace('_', "-"),
+        None => def.label.to_lowercase().replace(' ', "-"),
+    }
+}
+
+/// The message ids of a catalogue file, in file order.
+pub fn ids(source: &str) -> Vec<String> {
+    use fluent_syntax::ast::Entry;
+    let res = match fluent_syntax::parser::parse(source) {
+        Ok(r) => r,
+        Err((r, _)) => r,
+    };
+    res.body
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Message(m) => Some(m.id.name.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Text the engine wrote (an error's hint, a close reason, a warning)
+/// in this thread's language: a catalogue entry `engine-…` whose English
+/// is exactly `english` gives the translation; anything else (an address,
+/// an OS message we have no words for) stays as it is.
+pub fn engine_text(english: &str) -> Cow<'_, str> {
+    if current() == Lang::En {
+        return Cow::Borrowed(english);
+    }
+    static BY_ENGLISH: OnceLock<HashMap<&'static str, String>> = OnceLock::new();
+    let map = BY_ENGLISH.get_or_init(|| {
+        let en = catalogue(Lang::En);
+        ids(Lang::En.source())
+            .into_iter()
+            .filter(|id| id.starts_with("engine-"))
+            .filter_map(|id| {
+                let msg = en.bundle.get_message(&id)?;
+                let mut errors = Vec::new();
+                let text = en.bundle.format_pattern(msg.value()?, None, &mut errors);
+                match text {
+                    Cow::Borrowed(s) => Some((s, id)),
+                    Cow::Owned(_) => None,
+                }
+            })
+            .collect()
+    });
+    match map.get(english) {
+        Some(id) => Cow::Borrowed(tr(id)),
+        None => Cow::Borrowed(english),
+    }
+}
+
+/// An engine error in words, in this thread's language: the operation
+/// (socket API, as written), the errno, the OS text and the hint.
+pub fn op_error(e: &crate::engine::error::OpError) -> String {
+    let mut s = format!("{}: ", e.op);
+    match (&e.errno_name, e.errno) {
+        (Some(name), Some(n)) => {
+            let message = errno_text(name).unwrap_or(Cow::Borrowed(e.message.as_str()));
+            s.push_str(&format!("{name} ({n}) {message}"));
+        }
+        _ => s.push_str(&engine_text(&e.message)),
+    }
+    if let Some(h) = &e.hint {
+        s.push_str(&t!("error-hint", hint = engine_text(h).into_owned()));
+    }
+    s
+}
+
+/// Why a session closed, in this thread's language (`close-<code>`; an
+/// error in its words).
+pub fn close_reason(r: &crate::engine::protocol::CloseReason) -> String {
+    use crate::engine::protocol::CloseReason;
+    match r {
+        CloseReason::Error(e) => op_error(e),
+        CloseReason::Panicked(m) => t!("close-panicked", message = m.clone()),
+        _ => tr(&format!("close-{}", r.code().replace('_', "-"))).to_string(),
+    }
+}
+
+/// A session kind's name: its stable name in English (`tcp-server`, as
+/// JSON Lines has it), words in Chinese (`kind-name-<name>`).
+pub fn kind_name(kind: crate::engine::protocol::Kind) -> &'static str {
+    if current() == Lang::En {
+        return kind.label();
+    }
+    tr(&format!("kind-name-{}", kind.label().replace(' ', "-")))
+}
+
+/// A relay rule in words (the engine's `Rule::describe` in English).
+pub fn rule_text(rule: &crate::engine::rules::Rule) -> String {
+    use crate::engine::codec::excerpt;
+    use crate::engine::respond::Match;
+    use crate::engine::rules::Action;
+    if current() == Lang::En {
+        return rule.describe();
+    }
+    let secs = |d: &std::time::Duration| d.as_secs_f64().to_string();
+    let what = match &rule.action {
+        Action::Rewrite(t) => t!("rule-rewrite", n = t.len()),
+        Action::Delay { fixed, jitter } if jitter.is_zero() => {
+            t!("rule-delay", secs = secs(fixed))
+        }
+        Action::Delay { fixed, jitter } => {
+            t!(
+                "rule-delay-jitter",
+                secs = secs(fixed),
+                jitter = secs(jitter)
+            )
+        }
+        Action::Throttle(b) => t!("rule-throttle", n = b.to_string()),
+        Action::Slice { size, pause } => {
+            t!("rule-slice", n = size.to_string(), secs = secs(pause))
+        }
+        Action::SlowClose(d) => t!("rule-slow-close", secs = secs(d)),
+        Action::Limit(n) => t!("rule-limit", n = n.to_string()),
+        a => tr(&format!("rule-action-{}", a.label().replace(' ', "-"))).to_string(),
+    };
+    let on = match &rule.matching {
+        None => t!("rule-every-chunk").to_string(),
+        Some((Match::Regex(re), _)) => {
+            t!("rule-matches", what = excerpt(re.as_str(), 24).to_string())
+        }
+        Some((m, p)) => format!(
+            "{} {}",
+            tr(&format!("rule-match-{}", m.label().replace(' ', "-"))),
+            excerpt(&String::from_utf8_lossy(p), 24)
+        ),
+    };
+    let way = tr(&format!("rule-way-{}", rule.way.label().replace(' ', "-")));
+    t!("rule-text", way = way, what = what, on = on)
+}
+
+/// The OS's words for an errno, in Chinese where the catalogue has them.
+fn errno_text(name: &str) -> Option<Cow<'static, str>> {
+    if current() == Lang::En {
+        return None;
+    }
+    let key = format!("errno-{name}");
+    let cat = catalogue(current());
+    let pattern = cat.bundle.get_message(&key)?.value()?;
+    let mut errors = Vec::new();
+    Some(cat.bundle.format_pattern(pattern, None, &mut errors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_catalogues_parse_and_hold_the_same_keys() {
+        for lang in Lang::ALL {
+            if let Err((_, errors)) = fluent_syntax::parser::parse(lang.source()) {
+                panic!("{}: {errors:?}", lang.tag());
+            }
+        }
+        let en: BTreeSet<_> = ids(Lang::En.source()).into_iter().collect();
+        let zh: BTreeSet<_> = ids(Lang::Zh.source()).into_iter().collect();
+        let only_en: Vec<_> = en.difference(&zh).collect();
+        let only_zh: Vec<_> = zh.difference(&en).collect();
+        assert!(only_en.is_empty(), "missing in zh-CN.ftl: {only_en:?}");
+        assert!(only_zh.is_empty(), "missing in en.ftl: {only_zh:?}");
+        assert!(en.len() > 100, "{} keys", en.len());
+        let dups = ids(Lang::En.source()).len() - en.len();
+        assert_eq!(dups, 0, "a key is defined twice in en.ftl");
+    }
+
+    #[test]
+    fn a_chinese_text_is_chinese_and_arguments_fill_in() {
+        set(Lang::Zh);
+        assert_eq!(tr("open"), "打开");
+        assert!(t!("messages-n", n = 3).contains('3'));
+        set(Lang::En);
+        assert_eq!(tr("open"), "Open");
+        assert_eq!(t!("messages-n", n = 3), "Messages (3)");
+    }
+
+    #[test]
+    fn the_locale_picks_the_language() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(Lang::from_vars(env(&[("LANG", "zh_CN.UTF-8")])), Lang::Zh);
+        assert_eq!(Lang::from_vars(env(&[("LANG", "en_GB.UTF-8")])), Lang::En);
+        assert_eq!(Lang::from_vars(env(&[])), Lang::En);
+        // LC_ALL wins over LANG, an empty one does not count.
+        assert_eq!(
+            Lang::from_vars(env(&[("LC_ALL", "C"), ("LANG", "zh_CN.UTF-8")])),
+            Lang::En
+        );
+        assert_eq!(
+            Lang::from_vars(env(&[("LC_ALL", ""), ("LANG", "zh_CN.GB18030")])),
+            Lang::Zh
+        );
+        assert_eq!(
+            Lang::from_vars(env(&[("LC_MESSAGES", "zh_SG"), ("LANG", "de_DE")])),
+            Lang::Zh
+        );
+        assert_eq!(Lang::from_vars(env(&[("LANG", "de_DE.UTF-8")])), Lang::En);
+    }
+
+    #[test]
+    fn every_option_has_its_words_in_the_catalogue() {
+        for def in crate::engine::options::OPTIONS.iter() {
+            let id = format!("option-{}-help", option_id(def));
+            assert!(has(&id), "no {id}");
+            // A label in words (not a C name such as SO_RCVBUF) is translated.
+            if def.label.chars().any(|c| c.is_ascii_lowercase()) {
+                let id = format!("option-{}", option_id(def));
+                assert!(has(&id), "no {id}");
+            }
+        }
+    }
+
+    #[test]
+    fn engine_words_are_translated_and_the_rest_kept() {
+        set(Lang::Zh);
+        let e = crate::engine::error::OpError::io(
+            "connect 127.0.0.1:7788",
+            &std::io::Error::from_raw_os_error(libc::ECONNREFUSED),
+        );
+        let s = op_error(&e);
+        assert!(
+            s.starts_with("connect 127.0.0.1:7788: ECONNREFUSED (111) "),
+            "{s}"
+        );
+        assert!(!s.contains("Connection refused"), "{s}");
+        assert!(!s.contains("nothing is listening"), "{s}");
+        assert_eq!(engine_text("127.0.0.1:80"), "127.0.0.1:80");
+        set(Lang::En);
+        assert_eq!(op_error(&e), e.to_string());
+    }
+
+    #[test]
+    fn every_hint_the_engine_gives_is_in_the_catalogue() {
+        let en: Vec<String> = {
+            let cat = catalogue(Lang::En);
+            ids(Lang::En.source())
+                .into_iter()
+                .filter(|id| id.starts_with("engine-"))
+                .filter_map(|id| {
+                    let p = cat.bundle.get_message(&id)?.value()?;
+                    Some(
+                        cat.bundle
+                            .format_pattern(p, None, &mut Vec::new())
+                            .into_owned(),
+                    )
+                })
+                .collect()
+        };
+        let mut seen = BTreeSet::new();
+        for errno in 1..150 {
+            for op in [
+                "recv x",
+                "send x",
+                "bind x",
+                "connect x",
+                "listen x",
+                "other",
+            ] {
+                let e = crate::engine::error::OpError::io(
+                    op,
+                    &std::io::Error::from_raw_os_error(errno),
+                );
+                if let Some(h) = e.hint {
+                    seen.insert(h);
+                }
+            }
+        }
+        assert!(seen.len() > 10);
+        for h in seen {
+            assert!(
+                en.contains(&h),
+                "hint not in en.ftl as an engine- entry: {h}"
+            );
+        }
+    }
+}
