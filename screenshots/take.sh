@@ -39,7 +39,8 @@ screen() {
 conf=$(mktemp -d)
 trap 'kill $app $xvfb 2>/dev/null || true; rm -rf "$conf"' EXIT
 theme() {
-    printf '(version: 1, sessions: [], layout: (theme: %s))' "$1" >"$conf/workspace.ron"
+    printf '(version: 1, sessions: [], layout: (theme: %s, language: %s))' "$1" "${2:-English}" \
+        >"$conf/workspace.ron"
 }
 export SOCKSCOPE_CONFIG_DIR=$conf
 
@@ -147,3 +148,14 @@ sleep 1.5
 shot serial
 stop
 kill "$socat_pid"
+# 12. The app in Chinese (View -> Language), at 1280x800 and 1024x700.
+screen 1280 800
+theme Dark Chinese
+start --open screenshots/demo.ron
+shot zh-main-window
+stop
+screen 1024 700
+theme Light Chinese
+start --open screenshots/demo.ron
+shot zh-main-window-1024
+stop

@@ -11,8 +11,10 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use sockscope::engine::SessionSpec;
 use sockscope::engine::protocol::Addr;
 use sockscope::engine::spec::{Responder, SessionKind};
+use sockscope::preset::LanguageFile;
 use sockscope::ui::App;
 use sockscope::ui::app::install_fonts;
+use sockscope::ui::i18n::{self, Lang};
 use sockscope::ui::labels as L;
 use sockscope::ui::model::State;
 
@@ -36,6 +38,22 @@ fn harness_of(
     w: f32,
     h: f32,
 ) -> Harness<'static, App> {
+    harness_in(Lang::En, open, store, w, h)
+}
+
+/// The real app in a language (whatever the machine's locale is).
+fn harness_in(
+    lang: Lang,
+    open: Vec<SessionSpec>,
+    store: Option<sockscope::store::Store>,
+    w: f32,
+    h: f32,
+) -> Harness<'static, App> {
+    let mut app = App::new(&egui::Context::default(), open, store);
+    app.set_language(match lang {
+        Lang::En => LanguageFile::English,
+        Lang::Zh => LanguageFile::Chinese,
+    });
     Harness::builder()
         .with_size(egui::vec2(w, h))
         .with_context_setup(install_fonts)
@@ -44,7 +62,7 @@ fn harness_of(
                 app.logic(ui.ctx());
                 app.ui(ui);
             },
-            App::new(&egui::Context::default(), open, store),
+            app,
         )
 }
 
@@ -405,13 +423,28 @@ fn open_from_form(
 
 #[test]
 fn a_server_and_a_client_from_the_form_talk_and_the_badge_follows_close() {
-    let mut h = harness(Vec::new());
-    let srv = open_from_form(&mut h, "TCP server", &[(L::LOCAL.text(), "127.0.0.1:0")]);
+    server_and_client_flow(Lang::En);
+}
+
+/// Issue 17: the same flow in Chinese, found by the same keys, with no
+/// English left on screen but names and data.
+#[test]
+fn a_server_and_a_client_from_the_form_talk_in_chinese() {
+    server_and_client_flow(Lang::Zh);
+}
+
+fn server_and_client_flow(lang: Lang) {
+    let mut h = harness_in(lang, Vec::new(), None, 1400.0, 900.0);
+    let srv = open_from_form(
+        &mut h,
+        L::KIND_TCP_SERVER.text(),
+        &[(L::LOCAL.text(), "127.0.0.1:0")],
+    );
     step_until(&mut h, "listening", |a| listening_port(a, srv).is_some());
     let addr = listening_port(h.state(), srv).unwrap();
     let cli = open_from_form(
         &mut h,
-        "TCP client",
+        L::KIND_TCP_CLIENT.text(),
         &[(L::LOCAL.text(), ""), (L::REMOTE.text(), &addr.to_string())],
     );
     step_until(&mut h, "connected", |a| {
@@ -419,6 +452,7 @@ fn a_server_and_a_client_from_the_form_talk_and_the_badge_follows_close() {
             .get(cli)
             .is_some_and(|i| i.state == State::Connected)
     });
+    check_words(&mut h, lang, &[]);
     replace_text(&mut h, L::PAYLOAD.text(), "hello from the composer");
     h.run_steps(3);
     h.get_by_role_and_label(Role::Button, L::SEND.text())
@@ -438,9 +472,10 @@ fn a_server_and_a_client_from_the_form_talk_and_the_badge_follows_close() {
     // Close the client from the composer: both badges follow.
     h.run_steps(3);
     let info = h.state().model().get(cli).unwrap();
-    let title = format!("{cli} {} · {}", info.name, info.kind);
+    let title = format!("{cli} {} · {}", info.name, i18n::kind_name(info.kind));
     h.get_by_label(&title).click();
     h.run_steps(3);
+    check_words(&mut h, lang, &["hello from the composer"]);
     click(&mut h, L::CLOSE_SOCKET.text());
     step_until(&mut h, "client closed", |a| {
         a.model().get(cli).is_some_and(|i| i.state.is_closed())
@@ -448,13 +483,14 @@ fn a_server_and_a_client_from_the_form_talk_and_the_badge_follows_close() {
     });
     // Workbench B6: our close and the peer's FIN look different.
     assert!(
-        h.query_all_by_label("closed").count() >= 1,
+        h.query_all_by_label(i18n::tr("state-closed")).count() >= 1,
         "the client closed"
     );
     assert!(
-        h.query_all_by_label("peer closed").count() >= 1,
+        h.query_all_by_label(i18n::tr("state-peer-closed")).count() >= 1,
         "the child saw FIN"
     );
+    check_words(&mut h, lang, &["hello from the composer"]);
 }
 
 #[test]
@@ -492,6 +528,17 @@ fn two_udp_sessions_from_the_form_exchange_a_datagram() {
 
 #[test]
 fn save_a_session_as_a_preset_remove_it_and_reopen_it_from_the_panel() {
+    presets_flow(Lang::En);
+}
+
+/// Issue 17: saving, asking, deleting and undoing, in Chinese; the store's
+/// replies (worded on its own thread) are in Chinese too.
+#[test]
+fn presets_are_saved_and_reopened_in_chinese() {
+    presets_flow(Lang::Zh);
+}
+
+fn presets_flow(lang: Lang) {
     let dir = tempfile::tempdir().unwrap();
     let store = sockscope::store::Store::at(dir.path());
     let mut spec = SessionSpec::new(
@@ -517,7 +564,7 @@ fn save_a_session_as_a_preset_remove_it_and_reopen_it_from_the_panel() {
     ];
     spec.responder = Responder::Echo;
     spec.encoding = sockscope::engine::codec::Encoding::for_label("GBK").unwrap();
-    let mut h = harness_with(vec![spec.clone()], Some(store.clone()));
+    let mut h = harness_in(lang, vec![spec.clone()], Some(store.clone()), 1400.0, 900.0);
     let id = h.state().selected().unwrap();
     step_until(&mut h, "listening", |a| listening_port(a, id).is_some());
     // Keep a payload as a named snippet: it is saved with the preset.
@@ -530,12 +577,23 @@ fn save_a_session_as_a_preset_remove_it_and_reopen_it_from_the_panel() {
     step_until(&mut h, "saved", |a| {
         a.presets().user.iter().any(|p| p.name == "my server")
     });
+    // The store's reply, worded on its thread in the app's language.
+    step_until(&mut h, "the saved message", |a| {
+        a.status().is_some_and(|s| {
+            s.starts_with(&sockscope::t!("store-saved", name = "my server", path = "")[..12])
+        })
+    });
     assert!(dir.path().join("presets/my-server.ron").exists());
     // Saving again under the same name asks first.
     replace_text(&mut h, L::PRESET_NAME.text(), "my server");
     click(&mut h, L::SAVE_PRESET.text());
     step_until(&mut h, "asked", |a| a.presets().pending_replace.is_some());
-    h.get_by_label_contains("A preset named 'my server' exists");
+    h.get_by_label_contains(&sockscope::t!("presets-exists", name = "my server"));
+    check_words(
+        &mut h,
+        lang,
+        &["my server", "keeper", "greet", "你好 snippet"],
+    );
     click(&mut h, L::CANCEL.text());
     // Close and remove the session, then reopen it from the panel.
     click(&mut h, L::CLOSE_ALL.text());
@@ -591,7 +649,17 @@ fn save_a_session_as_a_preset_remove_it_and_reopen_it_from_the_panel() {
 
 #[test]
 fn step_mode_socket_bind_listen_shows_the_getsockname_row() {
-    let mut h = harness(Vec::new());
+    step_mode_flow(Lang::En);
+}
+
+/// Issue 17: step mode in Chinese (the calls keep their API names).
+#[test]
+fn step_mode_works_in_chinese() {
+    step_mode_flow(Lang::Zh);
+}
+
+fn step_mode_flow(lang: Lang) {
+    let mut h = harness_in(lang, Vec::new(), None, 1400.0, 900.0);
     let id = open_stepper(&mut h);
     replace_text(&mut h, L::STEP_VAR.text(), "srv");
     // Before anything, socket() is the typical next step.
@@ -628,7 +696,8 @@ fn step_mode_socket_bind_listen_shows_the_getsockname_row() {
         a.model().get(id).unwrap().calls.len() == 5
     });
     // recv takes its own bufsize, not the backlog typed for listen.
-    h.get_by_label_contains("srv.recv(1024) -> error");
+    h.get_by_label_contains(&format!("srv.recv(1024) -> {}", i18n::tr("step-error")));
+    check_words(&mut h, lang, &["srv", "conn", "hello"]);
     // The script so far replays in a new session with the same results.
     click(&mut h, L::STEP_REPLAY.text());
     step_until(&mut h, "replayed", |a| {
@@ -2671,11 +2740,21 @@ fn the_log_exports_as_pcapng_that_tshark_follows() {
 /// rule switched off live from the inspector.
 #[test]
 fn a_relay_from_the_form_logs_both_ways_and_switches_a_rule_off_live() {
+    relay_flow(Lang::En);
+}
+
+/// Issue 17: the relay and its live rule switch in Chinese.
+#[test]
+fn a_relay_from_the_form_works_in_chinese() {
+    relay_flow(Lang::Zh);
+}
+
+fn relay_flow(lang: Lang) {
     let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let target = upstream.local_addr().unwrap();
-    let mut h = harness(Vec::new());
+    let mut h = harness_in(lang, Vec::new(), None, 1400.0, 900.0);
     click(&mut h, L::KIND.text());
-    click(&mut h, "relay (proxy)");
+    click(&mut h, L::KIND_RELAY.text());
     assert_eq!(
         h.state().form().kind,
         sockscope::ui::form::KindChoice::Relay
@@ -2717,8 +2796,30 @@ fn a_relay_from_the_form_logs_both_ways_and_switches_a_rule_off_live() {
     // The children are named by their leg.
     assert!(h.query_all_by_label_contains("#1 client").count() >= 1);
     assert!(h.query_all_by_label_contains("#1 server").count() >= 1);
-    let rule = "0. to server: drop (contains secret)";
-    click(&mut h, rule);
+    let rule = match &h
+        .state()
+        .model()
+        .get(r)
+        .and_then(|i| i.spec.as_ref())
+        .map(|s| &s.kind)
+    {
+        Some(SessionKind::Relay { rules, .. }) => format!("0. {}", i18n::rule_text(&rules[0])),
+        _ => unreachable!("a relay"),
+    };
+    if lang == Lang::En {
+        assert_eq!(rule, "0. to server: drop (contains secret)");
+    }
+    check_words(
+        &mut h,
+        lang,
+        &[
+            "my secret",
+            "hello",
+            "back!",
+            r#"[(to: Server, match: Contains(Text("secret")), action: Drop)]"#,
+        ],
+    );
+    click(&mut h, &rule);
     step_until(&mut h, "the rule switched off", |a| {
         matches!(
             a.model().get(r).and_then(|i| i.spec.as_ref()).map(|s| &s.kind),
@@ -2793,4 +2894,325 @@ fn an_intercepted_chunk_is_edited_and_forwarded_from_the_inspector() {
     let mut five = [0u8; 5];
     s.read_exact(&mut five).unwrap();
     assert_eq!(&five, b"POST!");
+}
+
+/// Issue 17: in Chinese, every text on screen comes from the catalogue.
+/// What may stay in Latin letters: calls, constants and errno names of the
+/// socket API (`bind(`, `SO_REUSEADDR`, `ENOTCONN`), hex bytes, paths and
+/// URLs, names (of
+/// Sockscope, protocols, encodings, formats, keys), units, the kernel's
+/// field names, option values as preset files write them, the built-in
+/// presets' names and the test's own data. Typed field values are the
+/// user's and are not looked at. Any language: no catalogue key may be
+/// missing.
+fn check_words(h: &mut Harness<'_, App>, lang: Lang, data: &[&str]) {
+    h.run_steps(2);
+    assert!(
+        i18n::missing().is_empty(),
+        "keys missing: {:?}",
+        i18n::missing()
+    );
+    if lang == Lang::En {
+        return;
+    }
+    const NAMES: &[&str] = &[
+        // Names.
+        "Sockscope",
+        "TCP",
+        "UDP",
+        "TLS",
+        "HTTP",
+        "WebSocket",
+        "JSON",
+        "Lines",
+        "pcapng",
+        "Unix",
+        "socketpair",
+        "IPv",
+        "ALPN",
+        "SNI",
+        "URL",
+        "UTF",
+        "GBK",
+        "GB",
+        "Big",
+        "Shift",
+        "JIS",
+        "EUC",
+        "KR",
+        "Latin",
+        "ASCII",
+        "Python",
+        "Rust",
+        "RON",
+        "PEM",
+        "SHA",
+        "SANs",
+        "Wireshark",
+        "localhost",
+        "English",
+        "CA",
+        "TTL",
+        "TOS",
+        "Enter",
+        "Esc",
+        "Ctrl",
+        // Units and the kernel's words.
+        "ms",
+        "XON",
+        "XOFF",
+        "wss",
+        "ws",
+        "ping",
+        "pong",
+        "opcode",
+        "BE",
+        "LE",
+        "KiB",
+        "MiB",
+        "GiB",
+        "TiB",
+        "RST",
+        "FIN",
+        "ACK",
+        "SACK",
+        "DTR",
+        "RTS",
+        "CTS",
+        "DSR",
+        "CD",
+        "RI",
+        "RX",
+        "TX",
+        "UTC",
+        "fd",
+        "rtt",
+        "min",
+        "cwnd",
+        "ssthresh",
+        "pmtu",
+        "mss",
+        "rcv",
+        "space",
+        "sockname",
+        "peername",
+        "backlog",
+        "bufsize",
+        // The socket API's calls and Python's values, written without ().
+        "setblocking",
+        "shutdown",
+        "setsockopt",
+        "recv",
+        "send",
+        "sendall",
+        "sendto",
+        "recvfrom",
+        "connect",
+        "bind",
+        "listen",
+        "accept",
+        "fileno",
+        "blocking",
+        "None",
+        "True",
+        "False",
+        // Option values as a preset file writes them.
+        "true",
+        "false",
+        "none",
+        "off",
+        "on",
+    ];
+    let builtins: Vec<String> = std::fs::read_dir("assets/presets")
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            Some(p.file_stem()?.to_str()?.to_string())
+        })
+        .collect();
+    let mut allowed: std::collections::HashSet<&str> = NAMES.iter().copied().collect();
+    for d in data
+        .iter()
+        .copied()
+        .chain(builtins.iter().map(String::as_str))
+    {
+        allowed.extend(d.split(|c: char| !c.is_ascii_alphabetic()));
+    }
+    let api = regex::Regex::new(concat!(
+        r"[A-Za-z_][A-Za-z0-9_.]*\(",                              // calls
+        r"|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b",                         // constants
+        r"|\bE[A-Z0-9]{3,}\b",                                     // errno names
+        r"|\b[0-9A-Fa-f]{2}\b",                                    // hex bytes
+        r"|\w+://\S*|(/[\w.-]+)+",                                 // URLs, paths
+        r"|\b[\w-]+\.(bin|txt|jsonl|pcapng|ron|pem)\b",            // file names
+        r"|\$?\{\w+\}|\\x\w+",                                     // template and escape syntax
+        r"|\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b", // a certificate's dates
+    ))
+    .unwrap();
+    let mut bad = Vec::new();
+    for node in h.query_all(egui_kittest::kittest::by().include_labels()) {
+        let n = node.accesskit_node();
+        if matches!(n.role(), Role::TextInput | Role::MultilineTextInput) {
+            continue;
+        }
+        for text in [n.label(), n.value()].into_iter().flatten() {
+            // egui's own names for handles and icons: never drawn as text.
+            if text.starts_with("Resize ") || ["Close window", "Hide"].contains(&text.as_str()) {
+                continue;
+            }
+            let rest = api.replace_all(&text, " ");
+            let english = rest
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .filter(|w| w.len() >= 2)
+                .find(|w| !allowed.contains(w));
+            if let Some(w) = english {
+                bad.push(format!("{w:?} in {text:?}"));
+            }
+        }
+    }
+    bad.sort();
+    bad.dedup();
+    assert!(
+        bad.is_empty(),
+        "English on the Chinese screen:\n{}",
+        bad.join("\n")
+    );
+}
+
+/// Issue 17: a tour of the Chinese app: the form for every kind with its
+/// options open, a TLS server and client with their inspectors, the
+/// View menu, the shortcuts and the export and capture section; no
+/// English is left on any of them, and switching back to English needs
+/// no restart and loses nothing typed.
+#[test]
+fn every_screen_of_the_chinese_app_speaks_chinese() {
+    let mut h = harness_in(Lang::Zh, Vec::new(), None, 1400.0, 900.0);
+    assert_eq!(L::OPEN.text(), "打开");
+    for k in sockscope::ui::form::KindChoice::ALL {
+        click(&mut h, L::KIND.text());
+        click(&mut h, k.label());
+        assert_eq!(h.state().form().kind, k);
+        check_words(&mut h, Lang::Zh, &[]);
+    }
+    click(&mut h, L::KIND.text());
+    click(&mut h, L::KIND_TCP_SERVER.text());
+    click(&mut h, L::MORE_OPTIONS.text());
+    click(&mut h, L::RESPONDER_CANNED.text());
+    click(&mut h, L::USE_TLS.text());
+    check_words(&mut h, Lang::Zh, &["Hello", "nihao"]);
+    replace_text(&mut h, L::LOCAL.text(), "127.0.0.1:0");
+    click(&mut h, L::OPEN.text());
+    let srv = h.state().selected().unwrap();
+    step_until(&mut h, "listening", |a| listening_port(a, srv).is_some());
+    let addr = listening_port(h.state(), srv).unwrap();
+    step_until(&mut h, "server certificate", |a| {
+        a.model().get(srv).is_some_and(|i| i.tls_identity.is_some())
+    });
+    click(&mut h, L::KIND.text());
+    click(&mut h, L::KIND_TCP_CLIENT.text());
+    replace_text(&mut h, L::REMOTE.text(), &addr.to_string());
+    click(&mut h, L::TLS_INSECURE.text());
+    click(&mut h, L::OPEN.text());
+    let cli = h.state().selected().unwrap();
+    step_until(&mut h, "handshake", |a| {
+        a.model().get(cli).is_some_and(|i| i.tls.is_some())
+    });
+    replace_text(&mut h, L::PAYLOAD.text(), "Hello");
+    h.get_by_role_and_label(Role::Button, L::SEND.text())
+        .click();
+    step_until(&mut h, "the reply", |a| a.log_data_rows() >= 2);
+    let cert = ["Sockscope", "self", "signed", "CN", "localhost"];
+    check_words(&mut h, Lang::Zh, &[&cert[..], &["Hello", "nihao"]].concat());
+    click(&mut h, L::EXPORT_AND_CAPTURE.text());
+    check_words(&mut h, Lang::Zh, &[&cert[..], &["Hello", "nihao"]].concat());
+    // Switched at once, whatever was typed stays.
+    replace_text(&mut h, L::PAYLOAD.text(), "还在这里 still here");
+    click(&mut h, L::VIEW.text());
+    let typed = ["Hello", "nihao", "still", "here"];
+    check_words(&mut h, Lang::Zh, &[&cert[..], &typed[..]].concat());
+    click(&mut h, "English");
+    assert_eq!(h.state().lang(), Lang::En);
+    assert_eq!(L::OPEN.text(), "Open");
+    h.get_by_label(L::OPEN.text());
+    assert_eq!(
+        h.get_by_label(L::PAYLOAD.text()).value().as_deref(),
+        Some("还在这里 still here")
+    );
+    assert_eq!(h.state().workspace().layout.language, LanguageFile::English);
+    if h.query_by_label("简体中文").is_none() {
+        click(&mut h, L::VIEW.text());
+    }
+    click(&mut h, "简体中文");
+    assert_eq!(h.state().lang(), Lang::Zh);
+    assert_eq!(h.state().workspace().layout.language, LanguageFile::Chinese);
+    // Escape closes the menu; the shortcuts window is worded too.
+    h.key_press(egui::Key::Escape);
+    h.key_press(egui::Key::F1);
+    h.run_steps(3);
+    h.get_by_label(i18n::tr("shortcut-help"));
+    check_words(&mut h, Lang::Zh, &[&cert[..], &typed[..]].concat());
+}
+
+/// Issue 17: the language chosen is saved with the workspace and comes
+/// back on the next start; a workspace from before the choice existed
+/// loads with the system's.
+#[test]
+fn the_language_chosen_is_remembered_across_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sockscope::store::Store::at(dir.path());
+    let mut h = harness_in(Lang::En, Vec::new(), Some(store.clone()), 1400.0, 900.0);
+    h.run_steps(3);
+    h.state_mut().set_language(LanguageFile::Chinese);
+    h.run_steps(2);
+    h.state_mut().save_workspace();
+    drop(h);
+    let text = std::fs::read_to_string(dir.path().join("workspace.ron")).unwrap();
+    assert!(text.contains("language: Chinese"), "{text}");
+    // A new start with the system's language (English here) reads it.
+    let app = App::new(&egui::Context::default(), Vec::new(), Some(store));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_context_setup(install_fonts)
+        .build_ui_state(
+            |ui, app: &mut App| {
+                app.logic(ui.ctx());
+                app.ui(ui);
+            },
+            app,
+        );
+    step_until(&mut h, "the workspace read", |a| {
+        a.language() == LanguageFile::Chinese
+    });
+    h.get_by_label("打开");
+    // Old workspace files (no language) still load: the system's.
+    let old = sockscope::preset::parse_workspace(
+        std::path::Path::new("old.ron"),
+        "(version: 1, sessions: [], layout: (hex: false, wall_clock: false, follow: true))",
+    )
+    .unwrap();
+    assert_eq!(old.layout.language, LanguageFile::System);
+}
+
+/// Issue 17: a form field's problem is worded in Chinese, the engine's
+/// address checks included (they are the same checks a preset file gets).
+#[test]
+fn invalid_fields_say_why_in_chinese() {
+    let mut h = harness_in(Lang::Zh, Vec::new(), None, 1400.0, 900.0);
+    replace_text(&mut h, L::REMOTE.text(), "127.0.0.1:70000");
+    h.run_steps(2);
+    h.get_by_label_contains("无法打开：端口 70000 超出范围");
+    assert!(
+        h.get_by_label(L::OPEN.text())
+            .accesskit_node()
+            .is_disabled()
+    );
+    check_words(&mut h, Lang::Zh, &[]);
+    replace_text(&mut h, L::REMOTE.text(), "nowhere");
+    h.run_steps(2);
+    h.get_by_label_contains("“nowhere”没有端口");
+    check_words(&mut h, Lang::Zh, &["nowhere"]);
+    replace_text(&mut h, L::REMOTE.text(), "localhost:8000");
+    replace_text(&mut h, L::LOCAL.text(), "0.0.0.0:0");
+    h.get_by_label_contains("! 所有网卡");
+    check_words(&mut h, Lang::Zh, &[]);
 }

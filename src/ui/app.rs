@@ -329,7 +329,7 @@ impl App {
     fn open_stepper(&mut self, calls: Vec<crate::engine::stepper::Call>) {
         self.steppers_opened += 1;
         let spec = SessionSpec::new(
-            format!("step {}", self.steppers_opened),
+            t!("stepper-name", n = self.steppers_opened),
             crate::engine::spec::SessionKind::Script {
                 calls,
                 keep_open: true,

@@ -47,7 +47,7 @@ pub enum KindChoice {
 }
 
 impl KindChoice {
-    const ALL: [KindChoice; 11] = [
+    pub const ALL: [KindChoice; 11] = [
         KindChoice::TcpClient,
         KindChoice::TcpServer,
         KindChoice::Udp,

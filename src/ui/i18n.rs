@@ -296,10 +296,12 @@ pub fn ids(source: &str) -> Vec<String> {
         .collect()
 }
 
-/// Text the engine wrote (an error's hint, a close reason, a warning)
-/// in this thread's language: a catalogue entry `engine-…` whose English
-/// is exactly `english` gives the translation; anything else (an address,
-/// an OS message we have no words for) stays as it is.
+/// Text the engine wrote (an error's hint, a close reason, a warning, a
+/// rule's action) in this thread's language. A catalogue entry whose
+/// English is exactly `english` (ids `engine-…`, `close-…`, `rule-…`)
+/// gives the translation; a sentence with values in it is matched by
+/// one of [`PHRASES`]; anything else (an address, an OS message we have
+/// no words for) stays as it is.
 pub fn engine_text(english: &str) -> Cow<'_, str> {
     if current() == Lang::En {
         return Cow::Borrowed(english);
@@ -309,22 +311,262 @@ pub fn engine_text(english: &str) -> Cow<'_, str> {
         let en = catalogue(Lang::En);
         ids(Lang::En.source())
             .into_iter()
-            .filter(|id| id.starts_with("engine-"))
+            .filter(|id| {
+                ["engine-", "close-", "rule-"]
+                    .iter()
+                    .any(|p| id.starts_with(p))
+            })
             .filter_map(|id| {
                 let msg = en.bundle.get_message(&id)?;
                 let mut errors = Vec::new();
                 let text = en.bundle.format_pattern(msg.value()?, None, &mut errors);
                 match text {
-                    Cow::Borrowed(s) => Some((s, id)),
-                    Cow::Owned(_) => None,
+                    Cow::Borrowed(s) if errors.is_empty() => Some((s, id)),
+                    _ => None,
                 }
             })
             .collect()
     });
-    match map.get(english) {
-        Some(id) => Cow::Borrowed(tr(id)),
+    if let Some(id) = map.get(english) {
+        return Cow::Borrowed(tr(id));
+    }
+    match phrase(english) {
+        Some(s) => Cow::Owned(s),
         None => Cow::Borrowed(english),
     }
+}
+
+/// The engine's sentences that carry values: a pattern, the catalogue key
+/// and the names of its captures (each capture is itself translated, so
+/// a rule's words or a close reason inside a sentence are too). The
+/// patterns follow the engine's `format!` strings; `phrases_match_the_
+/// engine` below holds one of each as the engine writes it.
+pub const PHRASES: &[(&str, &str, &[&str])] = &[
+    // The form's address fields (engine::spec).
+    (
+        r"^'(.*)' has no port; write host:port, e\.g\. 127\.0\.0\.1:7788 or \[::1\]:7788$",
+        "phrase-no-port",
+        &["value"],
+    ),
+    (
+        r"^'(.*)': an IPv6 address needs brackets before the port, e\.g\. \[::1\]:7788$",
+        "phrase-v6-brackets",
+        &["value"],
+    ),
+    (
+        r"^'(.*)' has no host before the port$",
+        "phrase-no-host",
+        &["value"],
+    ),
+    (
+        r"^'(.*)' is not a valid host name or IP address$",
+        "phrase-bad-host",
+        &["value"],
+    ),
+    (
+        r"^port (\d+) is out of range; ports go from 0 to 65535$",
+        "phrase-port-range",
+        &["port"],
+    ),
+    (
+        r"^port '(.*)' is not a number; ports go from 0 to 65535$",
+        "phrase-port-nan",
+        &["port"],
+    ),
+    (
+        r"^the socket path is (\d+) bytes; Unix socket paths hold at most 107, use a shorter one$",
+        "phrase-path-long",
+        &["n"],
+    ),
+    (
+        r"^'(.*)' is not an IP address; a local address must be a literal like 127\.0\.0\.1, ::1, 0\.0\.0\.0 or ::$",
+        "phrase-not-ip",
+        &["value"],
+    ),
+    (
+        r"^'(.*)' is not an address: write udp:ip:port, e\.g\. udp:127\.0\.0\.1:9300$",
+        "phrase-bad-udp-end",
+        &["value"],
+    ),
+    (
+        r"^'(.*)' is not an address: write ip:port \(127\.0\.0\.1:9300, \[::1\]:9300\) or unix:/path$",
+        "phrase-bad-end",
+        &["value"],
+    ),
+    (
+        r"^system store \((\d+) roots\)$",
+        "phrase-tls-system-store",
+        &["n"],
+    ),
+    (
+        r"^bundled Mozilla roots \((\d+); the system store had none\)$",
+        "phrase-tls-bundled-none",
+        &["n"],
+    ),
+    (
+        r"^bundled Mozilla roots \((\d+)\)$",
+        "phrase-tls-bundled",
+        &["n"],
+    ),
+    (
+        r"^the certificate is not valid for the name we asked for \((.+)\)$",
+        "phrase-tls-not-for-name",
+        &["detail"],
+    ),
+    (
+        r"^the certificate was refused: (.+)$",
+        "phrase-tls-refused",
+        &["detail"],
+    ),
+    (
+        r"^the peer ended the handshake with the alert '(.+)'$",
+        "phrase-tls-alert",
+        &["alert"],
+    ),
+    (
+        r"^the peer's bytes are not TLS \((.+)\)$",
+        "phrase-tls-not-tls",
+        &["detail"],
+    ),
+    (
+        r"^the peer answered out of turn: (.+)$",
+        "phrase-tls-out-of-turn",
+        &["detail"],
+    ),
+    (
+        r"^the peer has no TLS version or cipher suite in common with us \((.+)\)$",
+        "phrase-tls-incompatible",
+        &["detail"],
+    ),
+    (
+        r"^the peer broke the TLS protocol \((.+)\)$",
+        "phrase-tls-misbehaved",
+        &["detail"],
+    ),
+    (
+        r"^rewrote (\d+) bytes to (\d+)$",
+        "phrase-rewrote",
+        &["before", "after"],
+    ),
+    (r"^dropped (\d+) bytes$", "phrase-dropped", &["n"]),
+    (r"^held ([\d.]+) ms$", "phrase-held-ms", &["ms"]),
+    (
+        r"^throttled: held ([\d.]+) ms$",
+        "phrase-throttled",
+        &["ms"],
+    ),
+    (
+        r"^limit of (\d+) bytes reached: closing both sides$",
+        "phrase-limit-reached",
+        &["n"],
+    ),
+    (r"^held (\d+) bytes for you$", "phrase-held-for-you", &["n"]),
+    (
+        r"^black hole: (\d+) bytes and all after swallowed$",
+        "phrase-black-hole",
+        &["n"],
+    ),
+    (r"^sliced into (\d+) writes$", "phrase-sliced", &["n"]),
+    (r"^switched on: (.+)$", "phrase-switched-on", &["rule"]),
+    (r"^switched off: (.+)$", "phrase-switched-off", &["rule"]),
+    // An action's words never hold " (", a match's may: `what` is the
+    // shortest, `on` the rest.
+    (
+        r"^(to server|to client|both ways): (.+?) \((.+)\)$",
+        "rule-text",
+        &["way", "what", "on"],
+    ),
+    (r"^rewrite to (\d+) bytes$", "rule-rewrite", &["n"]),
+    (r"^delay ([\d.]+)s$", "rule-delay", &["secs"]),
+    (
+        r"^delay ([\d.]+)s ± ([\d.]+)s$",
+        "rule-delay-jitter",
+        &["secs", "jitter"],
+    ),
+    (r"^throttle (\d+) B/s$", "rule-throttle", &["n"]),
+    (
+        r"^slice (\d+) B every ([\d.]+)s$",
+        "rule-slice",
+        &["n", "secs"],
+    ),
+    (r"^slow close ([\d.]+)s$", "rule-slow-close", &["secs"]),
+    (r"^limit (\d+) B$", "rule-limit", &["n"]),
+    (r"^matches (.*)$", "rule-matches", &["what"]),
+    (r"^equals (.*)$", "phrase-equals", &["what"]),
+    (r"^starts with (.*)$", "phrase-starts-with", &["what"]),
+    (r"^contains (.*)$", "phrase-contains", &["what"]),
+    (
+        r"^(the client|the server)'s leg was reset \((.+)\); resetting this one$",
+        "phrase-leg-reset",
+        &["way", "reason"],
+    ),
+    (
+        r"^(the client|the server)'s leg ended with (\d+) bytes still held by rules: sent on at once$",
+        "phrase-leg-ended-held",
+        &["way", "n"],
+    ),
+    (
+        r"^upstream for (.+): closed after (\d+) s without traffic$",
+        "phrase-upstream-idle",
+        &["source", "secs"],
+    ),
+    (
+        r"^removed stale socket file (.+)$",
+        "phrase-removed-stale",
+        &["path"],
+    ),
+    (
+        r"^(\S+) (listens|answers|receives) on every interface: other machines on the network can reach it; bind (\S+) to keep it on this one$",
+        "phrase-all-interfaces",
+        &["addr", "what", "lo"],
+    ),
+    (
+        r"^the peer did not answer our close frame within (\S+); the connection is closed anyway$",
+        "phrase-close-unanswered",
+        &["wait"],
+    ),
+    (
+        r"^(\d+) chunks are already held on this leg; this one \((\d+) bytes\) goes on as it is$",
+        "phrase-intercept-full",
+        &["max", "n"],
+    ),
+    (
+        r"^sendto (\d+) bytes to (.+)$",
+        "phrase-step-sendto",
+        &["n", "to"],
+    ),
+    (
+        r"^(send|sendall) (\d+) bytes$",
+        "phrase-step-send",
+        &["call", "n"],
+    ),
+    (r"^waited (\S+)$", "phrase-step-waited", &["time"]),
+    (
+        r"^waited for data \(up to (\S+)\)$",
+        "phrase-step-waited-data",
+        &["time"],
+    ),
+];
+
+fn phrase(english: &str) -> Option<String> {
+    static COMPILED: OnceLock<Vec<regex::Regex>> = OnceLock::new();
+    let res = COMPILED.get_or_init(|| {
+        PHRASES
+            .iter()
+            .map(|(p, _, _)| regex::Regex::new(p).expect("a valid pattern"))
+            .collect()
+    });
+    let (i, caps) = res
+        .iter()
+        .enumerate()
+        .find_map(|(i, re)| re.captures(english).map(|c| (i, c)))?;
+    let (_, key, names) = PHRASES[i];
+    let mut args = FluentArgs::new();
+    for (n, name) in names.iter().enumerate() {
+        let v = caps.get(n + 1).map_or("", |m| m.as_str());
+        args.set(*name, engine_text(v).into_owned());
+    }
+    Some(tr_args(key, &args))
 }
 
 /// An engine error in words, in this thread's language: the operation
@@ -511,6 +753,72 @@ mod tests {
         assert_eq!(engine_text("127.0.0.1:80"), "127.0.0.1:80");
         set(Lang::En);
         assert_eq!(op_error(&e), e.to_string());
+    }
+
+    #[test]
+    fn phrases_match_the_engine() {
+        set(Lang::Zh);
+        // One of each, as the engine writes them.
+        for english in [
+            "rewrote 5 bytes to 7",
+            "dropped 9 bytes",
+            "held 200.0 ms",
+            "throttled: held 12.5 ms",
+            "limit of 100 bytes reached: closing both sides",
+            "held 4 bytes for you",
+            "black hole: 3 bytes and all after swallowed",
+            "sliced into 4 writes",
+            "switched off: to server: drop (contains secret)",
+            "switched on: both ways: delay 0.2s ± 0.05s (every chunk)",
+            "to client: throttle 1024 B/s (starts with GET)",
+            "to server: slice 10 B every 0.5s (matches Host: (\\S+))",
+            "the client's leg was reset (peer reset the connection (RST)); resetting this one",
+            "the server's leg ended with 12 bytes still held by rules: sent on at once",
+            "upstream for 127.0.0.1:5000: closed after 60 s without traffic",
+            "removed stale socket file /tmp/x.sock",
+            "0.0.0.0:7788 listens on every interface: other machines on the network can reach it; bind 127.0.0.1 to keep it on this one",
+            "the peer did not answer our close frame within 2s; the connection is closed anyway",
+            "64 chunks are already held on this leg; this one (10 bytes) goes on as it is",
+            "sendto 5 bytes to 127.0.0.1:9",
+            "sendall 5 bytes",
+            "waited 0.5s",
+            "waited for data (up to 2s)",
+            "a ping was not answered: automatic pong is off",
+            "a rule resets both sides",
+            "reset both sides",
+            "'x' has no port; write host:port, e.g. 127.0.0.1:7788 or [::1]:7788",
+            "port 70000 is out of range; ports go from 0 to 65535",
+            "'abc' is not an address: write ip:port (127.0.0.1:9300, [::1]:9300) or unix:/path",
+            "system store (145 roots)",
+            "bundled Mozilla roots (150; the system store had none)",
+            "the certificate was not issued by a CA we trust (unknown issuer)",
+            "the peer ended the handshake with the alert 'HandshakeFailure'",
+        ] {
+            let zh = engine_text(english);
+            assert_ne!(zh, english, "not translated: {english}");
+            let words: Vec<&str> = zh
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .filter(|w| {
+                    w.len() > 3
+                        && ![
+                            "secret",
+                            "Host",
+                            "sock",
+                            "sendto",
+                            "sendall",
+                            "ping",
+                            "pong",
+                            "Mozilla",
+                            "HandshakeFailure",
+                            "unix",
+                        ]
+                        .contains(w)
+                })
+                .collect();
+            assert!(words.is_empty(), "{english} -> {zh}");
+        }
+        assert!(missing().is_empty(), "{:?}", missing());
+        set(Lang::En);
     }
 
     #[test]

@@ -453,7 +453,10 @@ fn tls_ui(ui: &mut egui::Ui, t: &crate::engine::tls::TlsInfo) {
         }
         Verification::NotVerified { would_fail } => {
             let why = match would_fail {
-                Some(w) => t!("tls-not-verified-why", why = w.clone()),
+                Some(w) => t!(
+                    "tls-not-verified-why",
+                    why = super::i18n::engine_text(w).into_owned()
+                ),
                 None => t!("tls-not-verified-would-pass").to_string(),
             };
             ui.add(
@@ -486,7 +489,14 @@ fn tls_ui(ui: &mut egui::Ui, t: &crate::engine::tls::TlsInfo) {
                 t.sni.clone().unwrap_or_else(|| t!("none-paren").into()),
             );
             if !t.trust.is_empty() {
-                kv(t!("tls-trusted-roots"), t.trust.clone());
+                kv(
+                    t!("tls-trusted-roots"),
+                    t.trust
+                        .split(" + ")
+                        .map(|p| super::i18n::engine_text(p).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(" + "),
+                );
             }
         });
     for (i, c) in t.certs.iter().enumerate() {

@@ -1180,7 +1180,11 @@ pub fn describe(kind: &EventKind) -> String {
         ),
         EventKind::Modem(Err(e)) => format!("{}: {}", L::MODEM_LINES.text(), op_error(e)),
         EventKind::BreakSent => t!("ev-break-sent").into(),
-        EventKind::Rule { index, what, .. } => t!("ev-rule", index = *index, what = what.clone()),
+        EventKind::Rule { index, what, .. } => t!(
+            "ev-rule",
+            index = *index,
+            what = engine_text(what).into_owned()
+        ),
         EventKind::Intercepted { id, data, timeout } => t!(
             "ev-intercepted",
             id = *id,
@@ -1188,7 +1192,12 @@ pub fn describe(kind: &EventKind) -> String {
             secs = timeout.as_secs()
         ),
         EventKind::Released { id, how, sent } => {
-            t!("ev-released", id = *id, how = how.to_string(), n = *sent)
+            t!(
+                "ev-released",
+                id = *id,
+                how = engine_text(how).into_owned(),
+                n = *sent
+            )
         }
         EventKind::Error(e) => t!("ev-error", error = op_error(e)),
         EventKind::ErrorRepeated { error, times } => {
@@ -1197,7 +1206,9 @@ pub fn describe(kind: &EventKind) -> String {
         EventKind::Warning { message, .. } => {
             t!("ev-warning", message = engine_text(message).into_owned())
         }
-        EventKind::Step { what, .. } => t!("ev-step", what = what.clone()),
+        EventKind::Step { what, .. } => {
+            t!("ev-step", what = engine_text(what).into_owned())
+        }
         EventKind::BurstDone(r) => t!("ev-burst-done", ok = r.ok, count = r.count),
         EventKind::Dropped { entries, bytes } => t!(
             "ev-dropped",

@@ -40,6 +40,16 @@ impl ReplyKind {
     ];
 }
 
+/// How a rule compares, in words (Exact, Prefix, ... in a preset file).
+fn match_name(m: MatchFile) -> &'static str {
+    match m {
+        MatchFile::Exact => t!("match-exact"),
+        MatchFile::Prefix => t!("match-prefix"),
+        MatchFile::Contains => t!("match-contains"),
+        MatchFile::Regex => t!("match-regex"),
+    }
+}
+
 /// One row of the rules table, as typed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RuleRow {
@@ -275,7 +285,7 @@ impl ResponderForm {
             ui.horizontal(|ui| {
                 egui::ComboBox::from_id_salt(("rule-match", i))
                     .width(80.0)
-                    .selected_text(format!("{:?}", r.matching))
+                    .selected_text(match_name(r.matching))
                     .show_ui(ui, |ui| {
                         for m in [
                             MatchFile::Exact,
@@ -283,7 +293,7 @@ impl ResponderForm {
                             MatchFile::Contains,
                             MatchFile::Regex,
                         ] {
-                            ui.selectable_value(&mut r.matching, m, format!("{m:?}"));
+                            ui.selectable_value(&mut r.matching, m, match_name(m));
                         }
                     });
                 ui.add(
