@@ -3216,3 +3216,45 @@ fn invalid_fields_say_why_in_chinese() {
     h.get_by_label_contains("! 所有网卡");
     check_words(&mut h, Lang::Zh, &[]);
 }
+
+/// The step-mode inspector's sockets table is wider than the panel: it
+/// scrolls on its own instead of pushing the inspector's content out past
+/// the panel's left edge, where the log covered it (the api tour at
+/// 1280x800 showed "nspector 1").
+#[test]
+fn the_step_mode_inspector_stays_inside_its_panel() {
+    let spec = sockscope::preset::builtins()
+        .into_iter()
+        .find(|(n, _)| *n == "api-tour")
+        .unwrap()
+        .1
+        .unwrap();
+    let mut h = harness_of(vec![spec], None, 1280.0, 800.0);
+    step_until(&mut h, "the tour's calls", |a| {
+        a.selected()
+            .and_then(|s| a.model().get(s))
+            .is_some_and(|i| i.calls.len() >= 29)
+    });
+    h.run_steps(5);
+    // The right panel's drag handle is its left edge.
+    let edge = h
+        .query_all(
+            egui_kittest::kittest::by()
+                .include_labels()
+                .label("Resize panel"),
+        )
+        .map(|n| n.rect().min.x)
+        .fold(0.0_f32, f32::max);
+    let heading = h.get_by_label_contains("Inspector ").rect();
+    assert!(
+        heading.min.x > edge,
+        "the heading at {} starts left of the panel's edge at {edge}",
+        heading.min.x
+    );
+    let peer = h.get_by_label(L::Key("script-col-peer").text()).rect();
+    assert!(
+        peer.min.x > edge,
+        "the table's last column at {}",
+        peer.min.x
+    );
+}

@@ -14,10 +14,10 @@ pub fn show(
     ui.horizontal_wrapped(|ui| {
         let l = ui.label(label);
         egui::ComboBox::from_id_salt(id_salt)
-            .selected_text(checksum.name())
+            .selected_text(shown(*checksum))
             .show_ui(ui, |ui| {
                 for c in Checksum::ALL {
-                    ui.selectable_value(checksum, c, c.name());
+                    ui.selectable_value(checksum, c, shown(c));
                 }
             })
             .response
@@ -27,4 +27,12 @@ pub fn show(
             ui.selectable_value(order, ByteOrder::Little, crate::t!("little-endian"));
         }
     });
+}
+
+/// A checksum's name as picked: the algorithm's own, or "none" in words.
+fn shown(c: Checksum) -> &'static str {
+    match c {
+        Checksum::None => crate::t!("checksum-none"),
+        c => c.name(),
+    }
 }

@@ -342,6 +342,22 @@ pub fn engine_text(english: &str) -> Cow<'_, str> {
 /// patterns follow the engine's `format!` strings; `phrases_match_the_
 /// engine` below holds one of each as the engine writes it.
 pub const PHRASES: &[(&str, &str, &[&str])] = &[
+    // Step mode (engine::stepper).
+    (
+        r"^(\d+) connection\(s\) queued, not yet accepted \(listen\((\d+)\): Linux queues up to (\d+) before it stops answering\)$",
+        "phrase-backlog-limit",
+        &["queued", "backlog", "limit"],
+    ),
+    (
+        r"^(\d+) connection\(s\) queued, not yet accepted$",
+        "phrase-backlog",
+        &["queued"],
+    ),
+    (
+        r"^timed out after ([\d.]+) s: the socket's timeout expired \(Python raises socket\.timeout\)$",
+        "phrase-step-timed-out",
+        &["secs"],
+    ),
     // The form's address fields (engine::spec).
     (
         r"^'(.*)' has no port; write host:port, e\.g\. 127\.0\.0\.1:7788 or \[::1\]:7788$",
@@ -786,6 +802,9 @@ mod tests {
             "a ping was not answered: automatic pong is off",
             "a rule resets both sides",
             "reset both sides",
+            "1 connection(s) queued, not yet accepted (listen(5): Linux queues up to 6 before it stops answering)",
+            "timed out after 0.507 s: the socket's timeout expired (Python raises socket.timeout)",
+            "the socket is non-blocking and the call could not complete now (Python raises BlockingIOError)",
             "'x' has no port; write host:port, e.g. 127.0.0.1:7788 or [::1]:7788",
             "port 70000 is out of range; ports go from 0 to 65535",
             "'abc' is not an address: write ip:port (127.0.0.1:9300, [::1]:9300) or unix:/path",
@@ -810,6 +829,13 @@ mod tests {
                             "pong",
                             "Mozilla",
                             "HandshakeFailure",
+                            "Linux",
+                            "Python",
+                            "timeout",
+                            "BlockingIOError",
+                            "accept",
+                            "listen",
+                            "socket",
                             "unix",
                         ]
                         .contains(w)

@@ -962,6 +962,15 @@ fn script_sockets(ui: &mut egui::Ui, info: &SessionInfo) {
         ui.weak(t!("script-no-sockets"));
         return;
     }
+    // Five columns with addresses are wider than the panel: they scroll
+    // on their own. (Left to widen the panel, they pushed its content
+    // out past its left edge, under the log.)
+    egui::ScrollArea::horizontal()
+        .id_salt("script-sockets-scroll")
+        .show(ui, |ui| script_grid(ui, &socks));
+}
+
+fn script_grid(ui: &mut egui::Ui, socks: &[(String, ScriptSocket)]) {
     egui::Grid::new("script-sockets")
         .num_columns(5)
         .striped(true)
@@ -976,7 +985,7 @@ fn script_sockets(ui: &mut egui::Ui, info: &SessionInfo) {
                 ui.strong(h);
             }
             ui.end_row();
-            for (name, s) in &socks {
+            for (name, s) in socks {
                 ui.monospace(name);
                 ui.monospace(s.fd.map_or("-".into(), |f| f.to_string()));
                 ui.label(super::i18n::tr(&format!(

@@ -518,7 +518,8 @@ impl LogView {
             if let Scope::Session(top) = self.scope {
                 let current = Self::encoding_of(model, top);
                 let mut chosen = current.name().to_string();
-                let l = ui.label(L::SHOW_AS);
+                // One piece: CJK text would otherwise wrap between its characters.
+                let l = ui.add(egui::Label::new(L::SHOW_AS).extend());
                 egui::ComboBox::from_id_salt("log-encoding")
                     .selected_text(chosen.clone())
                     .show_ui(ui, |ui| {

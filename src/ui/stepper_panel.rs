@@ -510,7 +510,11 @@ pub fn calls_ui(ui: &mut egui::Ui, info: &SessionInfo) -> Option<StepAction> {
                 let r = &info.calls[i];
                 let (text, color) = match &r.result {
                     Ok(o) => (
-                        format!("{} -> {}", r.call.text(), o.text()),
+                        format!(
+                            "{} -> {}",
+                            r.call.text(),
+                            super::i18n::engine_text(&o.text())
+                        ),
                         ui.visuals().text_color(),
                     ),
                     Err(e) => {
