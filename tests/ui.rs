@@ -3215,6 +3215,12 @@ fn invalid_fields_say_why_in_chinese() {
     replace_text(&mut h, L::LOCAL.text(), "0.0.0.0:0");
     h.get_by_label_contains("! 所有网卡");
     check_words(&mut h, Lang::Zh, &[]);
+    // An option's value, checked by the engine's option table.
+    click(&mut h, L::MORE_OPTIONS.text());
+    replace_text(&mut h, "SO_RCVBUF", "lots");
+    h.run_steps(2);
+    assert!(h.query_all_by_label_contains("“lots”不是整数").count() >= 1);
+    check_words(&mut h, Lang::Zh, &["lots"]);
 }
 
 /// The step-mode inspector's sockets table is wider than the panel: it

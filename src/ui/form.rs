@@ -209,8 +209,13 @@ impl Default for OpenForm {
 pub struct Problems(pub Vec<(&'static str, String)>);
 
 impl Problems {
+    /// Records a problem; the engine's and the preset loader's words
+    /// (English, as files and the CLI keep them) are translated here, once
+    /// for every place that shows it.
     fn add(&mut self, field: &'static str, msg: impl Into<String>) {
-        self.0.push((field, msg.into()));
+        let msg = msg.into();
+        let shown = super::i18n::engine_text(&msg).into_owned();
+        self.0.push((field, shown));
     }
     /// The message for a field, if any.
     pub fn of(&self, field: &str) -> Option<&str> {

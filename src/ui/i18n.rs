@@ -342,6 +342,43 @@ pub fn engine_text(english: &str) -> Cow<'_, str> {
 /// patterns follow the engine's `format!` strings; `phrases_match_the_
 /// engine` below holds one of each as the engine writes it.
 pub const PHRASES: &[(&str, &str, &[&str])] = &[
+    // Option values (engine::options), as the form and files check them.
+    (
+        r"^(\S+) takes (.+) from (-?\d+) to (-?\d+); (-?\d+) is out of range$",
+        "phrase-opt-range",
+        &["option", "what", "lo", "hi", "n"],
+    ),
+    (
+        r"^(\S+) takes whole seconds from (\d+) to (\d+); ([\d.]+) s is not one$",
+        "phrase-opt-whole-secs",
+        &["option", "lo", "hi", "n"],
+    ),
+    (
+        r"^'(.*)' is not a number of seconds$",
+        "phrase-not-secs",
+        &["value"],
+    ),
+    (r"^'(.*)' is not 1 or 0$", "phrase-not-flag", &["value"]),
+    (
+        r"^'(.*)' is not a whole number$",
+        "phrase-not-whole",
+        &["value"],
+    ),
+    (
+        r"^'(.*)' is not an IPv4 address \(e\.g\. 127\.0\.0\.1\)$",
+        "phrase-not-ipv4",
+        &["value"],
+    ),
+    (
+        r"^'(.*)' is not an interface name \(up to 15 letters, digits and \._-:, e\.g\. lo or eth0; `ip link` lists them\)$",
+        "phrase-not-ifname",
+        &["value"],
+    ),
+    (
+        r"^backlog (\d+) is out of range; use 0 to 65535 \(the seed uses 128\)$",
+        "phrase-backlog-range",
+        &["n"],
+    ),
     // Step mode (engine::stepper).
     (
         r"^(\d+) connection\(s\) queued, not yet accepted \(listen\((\d+)\): Linux queues up to (\d+) before it stops answering\)$",
@@ -774,6 +811,8 @@ mod tests {
     #[test]
     fn phrases_match_the_engine() {
         set(Lang::Zh);
+        // Constants of the socket API and quoted values stay as they are.
+        let constant = regex::Regex::new(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|“[^”]*”").unwrap();
         // One of each, as the engine writes them.
         for english in [
             "rewrote 5 bytes to 7",
@@ -802,6 +841,10 @@ mod tests {
             "a ping was not answered: automatic pong is off",
             "a rule resets both sides",
             "reset both sides",
+            "SO_RCVBUF takes a size in bytes from 1 to 2147483647; 0 is out of range",
+            "TCP_KEEPCNT takes a count from 1 to 127; 200 is out of range",
+            "'lots' is not a whole number",
+            "backlog 70000 is out of range; use 0 to 65535 (the seed uses 128)",
             "1 connection(s) queued, not yet accepted (listen(5): Linux queues up to 6 before it stops answering)",
             "timed out after 0.507 s: the socket's timeout expired (Python raises socket.timeout)",
             "the socket is non-blocking and the call could not complete now (Python raises BlockingIOError)",
@@ -815,6 +858,7 @@ mod tests {
         ] {
             let zh = engine_text(english);
             assert_ne!(zh, english, "not translated: {english}");
+            let zh = constant.replace_all(&zh, " ");
             let words: Vec<&str> = zh
                 .split(|c: char| !c.is_ascii_alphabetic())
                 .filter(|w| {
@@ -836,6 +880,7 @@ mod tests {
                             "accept",
                             "listen",
                             "socket",
+                            "backlog",
                             "unix",
                         ]
                         .contains(w)
