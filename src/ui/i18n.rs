@@ -602,17 +602,20 @@ pub const PHRASES: &[(&str, &str, &[&str])] = &[
 ];
 
 fn phrase(english: &str) -> Option<String> {
-    static COMPILED: OnceLock<Vec<regex::Regex>> = OnceLock::new();
-    let res = COMPILED.get_or_init(|| {
-        PHRASES
-            .iter()
-            .map(|(p, _, _)| regex::Regex::new(p).expect("a valid pattern"))
-            .collect()
+    // One pass over the text finds which pattern matches (the first, in
+    // table order); only that one is run again for its captures.
+    static COMPILED: OnceLock<(regex::RegexSet, Vec<regex::Regex>)> = OnceLock::new();
+    let (set, res) = COMPILED.get_or_init(|| {
+        let patterns = PHRASES.iter().map(|(p, _, _)| *p);
+        (
+            regex::RegexSet::new(patterns.clone()).expect("valid patterns"),
+            patterns
+                .map(|p| regex::Regex::new(p).expect("a valid pattern"))
+                .collect(),
+        )
     });
-    let (i, caps) = res
-        .iter()
-        .enumerate()
-        .find_map(|(i, re)| re.captures(english).map(|c| (i, c)))?;
+    let i = set.matches(english).into_iter().next()?;
+    let caps = res[i].captures(english)?;
     let (_, key, names) = PHRASES[i];
     let mut args = FluentArgs::new();
     for (n, name) in names.iter().enumerate() {
