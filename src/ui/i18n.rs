@@ -342,6 +342,47 @@ pub fn engine_text(english: &str) -> Cow<'_, str> {
 /// patterns follow the engine's `format!` strings; `phrases_match_the_
 /// engine` below holds one of each as the engine writes it.
 pub const PHRASES: &[(&str, &str, &[&str])] = &[
+    // The preset loader's checks, which the form goes through too.
+    (
+        r"^handshake_timeout ([\d.]+) s is out of range: 0\.001 to 3600 seconds$",
+        "phrase-p-handshake-range",
+        &["secs"],
+    ),
+    (
+        r#"^ALPN protocol '(.*)' must be 1 to 255 bytes, e\.g\. "http/1\.1" or "h2"$"#,
+        "phrase-p-alpn",
+        &["name"],
+    ),
+    (
+        r"^server_name '(.*)' is not a DNS name or IP address$",
+        "phrase-p-server-name",
+        &["name"],
+    ),
+    (
+        r"^'(.*)' is not a DNS name or IP address for the certificate$",
+        "phrase-p-cert-name",
+        &["name"],
+    ),
+    (
+        r"^group (\S+) and local address (\S+) are different IP versions$",
+        "phrase-p-group-version",
+        &["group", "local"],
+    ),
+    (
+        r"^a reply delay of ([\d.]+) s is too long; give at most (\d+) seconds$",
+        "phrase-p-delay-long",
+        &["secs", "max"],
+    ),
+    (
+        r"^rule (\d+): the request is not a valid regular expression: (.+)$",
+        "phrase-p-regex",
+        &["i", "why"],
+    ),
+    (
+        r"^rule (\d+): an empty request matches everything; give some text$",
+        "phrase-p-empty-request",
+        &["i"],
+    ),
     // Option values (engine::options), as the form and files check them.
     (
         r"^(\S+) takes (.+) from (-?\d+) to (-?\d+); (-?\d+) is out of range$",
@@ -814,8 +855,10 @@ mod tests {
     #[test]
     fn phrases_match_the_engine() {
         set(Lang::Zh);
-        // Constants of the socket API and quoted values stay as they are.
-        let constant = regex::Regex::new(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|“[^”]*”").unwrap();
+        // Constants of the socket API, preset keys and quoted values stay
+        // as they are.
+        let constant =
+            regex::Regex::new(r"\b[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+\b|“[^”]*”").unwrap();
         // One of each, as the engine writes them.
         for english in [
             "rewrote 5 bytes to 7",
@@ -844,6 +887,8 @@ mod tests {
             "a ping was not answered: automatic pong is off",
             "a rule resets both sides",
             "reset both sides",
+            "handshake_timeout 9000 s is out of range: 0.001 to 3600 seconds",
+            "a reply delay of 100 s is too long; give at most 60 seconds",
             "SO_RCVBUF takes a size in bytes from 1 to 2147483647; 0 is out of range",
             "TCP_KEEPCNT takes a count from 1 to 127; 200 is out of range",
             "'lots' is not a whole number",
@@ -893,6 +938,37 @@ mod tests {
         }
         assert!(missing().is_empty(), "{:?}", missing());
         set(Lang::En);
+    }
+
+    /// The preset loader's fixed messages (the form shows them too) each
+    /// have their words: a new one without an entry fails here.
+    #[test]
+    fn every_fixed_preset_message_is_in_the_catalogue() {
+        let src = include_str!("../preset.rs");
+        let re = regex::Regex::new(r#"field_err\(\s*"[^"]*",\s*"((?:[^"\\]|\\.)*)""#).unwrap();
+        let en = catalogue(Lang::En);
+        let texts: BTreeSet<String> = ids(Lang::En.source())
+            .into_iter()
+            .filter(|id| id.starts_with("engine-"))
+            .filter_map(|id| {
+                let p = en.bundle.get_message(&id)?.value()?;
+                Some(
+                    en.bundle
+                        .format_pattern(p, None, &mut Vec::new())
+                        .into_owned(),
+                )
+            })
+            .collect();
+        let mut n = 0;
+        for c in re.captures_iter(src) {
+            let m = c[1].replace("\\\"", "\"").replace("\\\\", "\\");
+            if m.len() < 12 {
+                continue; // a field's name, not a message
+            }
+            n += 1;
+            assert!(texts.contains(&m), "no engine- entry for: {m}");
+        }
+        assert!(n > 10, "{n} messages found");
     }
 
     #[test]
