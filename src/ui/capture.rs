@@ -406,7 +406,7 @@ impl Writer {
     fn open_next(&mut self, first: bool) -> Result<(), String> {
         if let Some(mut f) = self.file.take() {
             f.flush()
-                .map_err(|e| format!("writing the capture failed: {e}"))?;
+                .map_err(|e| crate::t!("capture-write-failed", why = e.to_string()))?;
         }
         let opened = loop {
             let path = part_name(&self.spec.path, self.next_part);
