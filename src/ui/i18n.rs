@@ -6,8 +6,8 @@
 //! tests that drive apps in two languages side by side do not disturb each
 //! other. Threads that never set it speak English; the app's workers
 //! (the preset store, exports, captures) are handed the app's language
-//! with their work. JSON Lines, preset
-//! files and the command line are interfaces and never go through here.
+//! with their work. JSON Lines, preset files and the command line are
+//! interfaces and never go through here.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -186,7 +186,19 @@ pub fn tr(key: &str) -> &'static str {
             None => {}
         }
     }
-    Box::leak(key.to_string().into_boxed_str())
+    // A key no catalogue has shows as itself; made 'static once, not on
+    // every frame it is drawn.
+    static UNKNOWN: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+    let mut unknown = UNKNOWN
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = unknown.get(key) {
+        return s;
+    }
+    let shown: &'static str = Box::leak(key.to_string().into_boxed_str());
+    unknown.insert(key.to_string(), shown);
+    shown
 }
 
 /// The text of the message `key` with its arguments filled in.
@@ -938,6 +950,43 @@ mod tests {
         }
         assert!(missing().is_empty(), "{:?}", missing());
         set(Lang::En);
+    }
+
+    /// Every key the code names literally (`t!("…")`, `tr("…")`,
+    /// `Key("…")`) is in both files, whether or not a test ever draws the
+    /// screen it is on.
+    #[test]
+    fn every_key_the_code_names_is_in_both_catalogues() {
+        let re = regex::Regex::new(r#"(?:t!\(|\btr\(|Key\()\s*"([a-z][a-z0-9-]*)""#).unwrap();
+        let en: BTreeSet<_> = ids(Lang::En.source()).into_iter().collect();
+        let zh: BTreeSet<_> = ids(Lang::Zh.source()).into_iter().collect();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let src = std::fs::read_to_string(&path).unwrap();
+            for c in re.captures_iter(&src) {
+                let key = &c[1];
+                if key == "key" {
+                    continue; // the macro's own documentation
+                }
+                n += 1;
+                assert!(
+                    en.contains(key),
+                    "{}: {key} is not in en.ftl",
+                    path.display()
+                );
+                assert!(
+                    zh.contains(key),
+                    "{}: {key} is not in zh-CN.ftl",
+                    path.display()
+                );
+            }
+        }
+        assert!(n > 400, "{n} keys named");
     }
 
     /// The preset loader's fixed messages (the form shows them too) each
