@@ -684,7 +684,7 @@ pub fn op_error(e: &crate::engine::error::OpError) -> String {
     let mut s = format!("{}: ", e.op);
     match (&e.errno_name, e.errno) {
         (Some(name), Some(n)) => {
-            let message = errno_text(name).unwrap_or(Cow::Borrowed(e.message.as_str()));
+            let message = errno_text(name).unwrap_or(e.message.as_str());
             s.push_str(&format!("{name} ({n}) {message}"));
         }
         _ => s.push_str(&engine_text(&e.message)),
@@ -715,60 +715,17 @@ pub fn kind_name(kind: crate::engine::protocol::Kind) -> &'static str {
     tr(&format!("kind-name-{}", kind.label().replace(' ', "-")))
 }
 
-/// A relay rule in words (the engine's `Rule::describe` in English).
+/// A relay rule in words: the engine's `Rule::describe`, through the
+/// same phrases as the engine's "switched on: …" rows, so a rule reads
+/// the same in the inspector and in the log.
 pub fn rule_text(rule: &crate::engine::rules::Rule) -> String {
-    use crate::engine::codec::excerpt;
-    use crate::engine::respond::Match;
-    use crate::engine::rules::Action;
-    if current() == Lang::En {
-        return rule.describe();
-    }
-    let secs = |d: &std::time::Duration| d.as_secs_f64().to_string();
-    let what = match &rule.action {
-        Action::Rewrite(t) => t!("rule-rewrite", n = t.len()),
-        Action::Delay { fixed, jitter } if jitter.is_zero() => {
-            t!("rule-delay", secs = secs(fixed))
-        }
-        Action::Delay { fixed, jitter } => {
-            t!(
-                "rule-delay-jitter",
-                secs = secs(fixed),
-                jitter = secs(jitter)
-            )
-        }
-        Action::Throttle(b) => t!("rule-throttle", n = b.to_string()),
-        Action::Slice { size, pause } => {
-            t!("rule-slice", n = size.to_string(), secs = secs(pause))
-        }
-        Action::SlowClose(d) => t!("rule-slow-close", secs = secs(d)),
-        Action::Limit(n) => t!("rule-limit", n = n.to_string()),
-        a => tr(&format!("rule-action-{}", a.label().replace(' ', "-"))).to_string(),
-    };
-    let on = match &rule.matching {
-        None => t!("rule-every-chunk").to_string(),
-        Some((Match::Regex(re), _)) => {
-            t!("rule-matches", what = excerpt(re.as_str(), 24).to_string())
-        }
-        Some((m, p)) => format!(
-            "{} {}",
-            tr(&format!("rule-match-{}", m.label().replace(' ', "-"))),
-            excerpt(&String::from_utf8_lossy(p), 24)
-        ),
-    };
-    let way = tr(&format!("rule-way-{}", rule.way.label().replace(' ', "-")));
-    t!("rule-text", way = way, what = what, on = on)
+    engine_text(&rule.describe()).into_owned()
 }
 
 /// The OS's words for an errno, in Chinese where the catalogue has them.
-fn errno_text(name: &str) -> Option<Cow<'static, str>> {
-    if current() == Lang::En {
-        return None;
-    }
+fn errno_text(name: &str) -> Option<&'static str> {
     let key = format!("errno-{name}");
-    let cat = catalogue(current());
-    let pattern = cat.bundle.get_message(&key)?.value()?;
-    let mut errors = Vec::new();
-    Some(cat.bundle.format_pattern(pattern, None, &mut errors))
+    (current() != Lang::En && has(&key)).then(|| tr(&key))
 }
 
 #[cfg(test)]
