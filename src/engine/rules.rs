@@ -93,6 +93,16 @@ pub enum Action {
 }
 
 impl Action {
+    /// Why a UDP relay cannot do this (None: it can): a datagram has no
+    /// connection to reset and no FIN to hold back.
+    pub fn not_for_datagrams(&self) -> Option<&'static str> {
+        match self {
+            Action::Reset => Some("UDP has no connection to reset"),
+            Action::SlowClose(_) => Some("UDP has no FIN to hold back"),
+            _ => None,
+        }
+    }
+
     /// A short name, as the log says it.
     pub fn label(&self) -> &'static str {
         match self {
@@ -204,11 +214,35 @@ pub struct Flow {
     pub intercepted: VecDeque<(u64, Vec<u8>, Instant)>,
     /// Chunks that came while one is held, waiting (rules not yet run).
     pub behind: VecDeque<Vec<u8>>,
-    /// The next intercepted chunk's id.
+    /// The last intercepted chunk's id.
     next_id: u64,
+    /// How far apart ids are (0 counts as 1): two flows that share one
+    /// leg's events (a UDP relay's upstream) take turns, odd and even.
+    id_step: u64,
 }
 
 impl Flow {
+    /// A flow whose intercepted chunks have ids of their own: even for
+    /// `second == false`, odd otherwise, so two flows on one leg never
+    /// give the same id.
+    pub fn interleaved(second: bool) -> Flow {
+        Flow {
+            next_id: u64::from(second),
+            id_step: 2,
+            ..Flow::default()
+        }
+    }
+
+    /// Whether the user holds chunk `id` here.
+    pub fn holds(&self, id: u64) -> bool {
+        self.intercepted.iter().any(|(i, _, _)| *i == id)
+    }
+
+    /// Whether anything is held: delayed, for the user, or behind.
+    pub fn is_idle(&self) -> bool {
+        self.held.is_empty() && self.intercepted.is_empty() && self.behind.is_empty()
+    }
+
     /// The next instant something held is due.
     pub fn next_due(&self) -> Option<Instant> {
         [
@@ -224,7 +258,7 @@ impl Flow {
 
     /// Holds a chunk for the user; its id.
     pub fn intercept(&mut self, data: Vec<u8>, now: Instant) -> u64 {
-        self.next_id += 1;
+        self.next_id += self.id_step.max(1);
         self.held_bytes += data.len();
         self.intercepted
             .push_back((self.next_id, data, now + INTERCEPT_TIMEOUT));

@@ -241,12 +241,6 @@ pub(super) fn kind(
             "a UDP relay listens on udp: and forwards to udp:; streams relay to streams",
         ));
     }
-    if udp(&listen) && !rule_files.is_empty() {
-        return Err(field_err(
-            "rules",
-            "rules apply to stream relays (TCP, Unix) for now; a UDP relay forwards as is",
-        ));
-    }
     if listen == target {
         return Err(field_err(
             "target",
@@ -303,6 +297,17 @@ pub(super) fn kind(
         return refuse("auto_read", "manual reads (it reads both sides for you)");
     }
     let rules = rules(rule_files, f.encoding.map(|e| e.0).unwrap_or_default())?;
+    if udp(&listen)
+        && let Some((i, why)) = rules
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| Some((i, r.action.not_for_datagrams()?)))
+    {
+        return Err(field_err(
+            "rules",
+            format!("rule {i}: {why} (a UDP relay takes every other rule)"),
+        ));
+    }
     Ok(SessionKind::Relay {
         listen,
         target,
@@ -440,7 +445,11 @@ mod tests {
                 "target",
             ),
             (
-                r#"kind: Relay(listen: "udp:127.0.0.1:1", target: "udp:127.0.0.1:2", rules: [(action: Drop)])"#,
+                r#"kind: Relay(listen: "udp:127.0.0.1:1", target: "udp:127.0.0.1:2", rules: [(action: Drop), (action: Reset)])"#,
+                "rules",
+            ),
+            (
+                r#"kind: Relay(listen: "udp:127.0.0.1:1", target: "udp:127.0.0.1:2", rules: [(action: SlowClose(1.0))])"#,
                 "rules",
             ),
             (
@@ -463,5 +472,26 @@ mod tests {
             let e = to_spec(parse(&format!("(name: \"r\", {src})"))).unwrap_err();
             assert_eq!(e.0, field, "{src}: {e:?}");
         }
+    }
+
+    #[test]
+    fn a_udp_relay_takes_every_rule_a_datagram_can_have() {
+        let src = r#"(name: "r", kind: Relay(listen: "udp:127.0.0.1:9300", target: "udp:127.0.0.1:7788", rules: [
+            (to: Server, match: Contains(Text("x")), action: Rewrite(Text("y"))),
+            (action: Drop, enabled: false), (action: Delay(0.1, Some(0.05))), (action: Throttle(1000)),
+            (action: Slice(size: 4, pause: 0.01)), (action: Limit(100)), (action: BlackHole, enabled: false),
+            (to: Client, action: Intercept),
+        ]))"#;
+        let spec = to_spec(parse(src)).unwrap();
+        let SessionKind::Relay { rules, .. } = &spec.kind else {
+            panic!("{:?}", spec.kind)
+        };
+        assert_eq!(rules.len(), 8);
+        let e = to_spec(parse(&src.replace("Throttle(1000)", "Reset"))).unwrap_err();
+        assert_eq!(
+            e.1,
+            "rule 3: UDP has no connection to reset (a UDP relay takes every other rule)"
+        );
+        assert_eq!(from_spec(&spec).kind, parse(src).kind, "round trip");
     }
 }

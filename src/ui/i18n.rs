@@ -637,6 +637,26 @@ pub const PHRASES: &[(&str, &str, &[&str])] = &[
         &["max", "n"],
     ),
     (
+        r"^rules hold (\d+) bytes of datagrams already; this one \((\d+) bytes\) is lost, as a full queue drops$",
+        "phrase-held-full",
+        &["held", "n"],
+    ),
+    (
+        r"^limit reached: this upstream is closed; the next datagram from (.+) opens a new one$",
+        "phrase-udp-limit",
+        &["source"],
+    ),
+    (
+        r"^the relay ended with (\d+) bytes of datagrams still held by rules: sent on at once$",
+        "phrase-udp-ended-held",
+        &["n"],
+    ),
+    (
+        r"^rule (\d+): (UDP has no connection to reset|UDP has no FIN to hold back) \(a UDP relay takes every other rule\)$",
+        "phrase-udp-rule",
+        &["i", "why"],
+    ),
+    (
         r"^sendto (\d+) bytes to (.+)$",
         "phrase-step-sendto",
         &["n", "to"],
@@ -849,6 +869,11 @@ mod tests {
             "0.0.0.0:7788 listens on every interface: other machines on the network can reach it; bind 127.0.0.1 to keep it on this one",
             "the peer did not answer our close frame within 2s; the connection is closed anyway",
             "64 chunks are already held on this leg; this one (10 bytes) goes on as it is",
+            "rules hold 65536 bytes of datagrams already; this one (10 bytes) is lost, as a full queue drops",
+            "limit reached: this upstream is closed; the next datagram from 127.0.0.1:5000 opens a new one",
+            "the relay ended with 12 bytes of datagrams still held by rules: sent on at once",
+            "rule 3: UDP has no connection to reset (a UDP relay takes every other rule)",
+            "rule 0: UDP has no FIN to hold back (a UDP relay takes every other rule)",
             "sendto 5 bytes to 127.0.0.1:9",
             "sendall 5 bytes",
             "waited 0.5s",

@@ -61,7 +61,7 @@ impl Worker {
                 consider(self.last_stats + STATS_EVERY);
             }
         }
-        if let Some(w) = self.udp_next_idle() {
+        if let Some(w) = self.udp_next_due() {
             consider(w);
         }
         if self.cx.sink.has_pending() {
@@ -114,6 +114,7 @@ impl Worker {
         self.handshake_timeouts(t);
         self.connect_timeouts(t);
         self.release_held(t);
+        self.udp_release_held(t);
         self.udp_close(t, None);
         self.close_waits(t);
         let Some(rt) = self.spec.read_timeout.filter(|_| self.spec.auto_read) else {

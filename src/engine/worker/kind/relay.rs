@@ -549,6 +549,9 @@ impl Worker {
         id: u64,
         verdict: Release,
     ) {
+        if self.udp_release(target, id, &verdict) {
+            return;
+        }
         let how = match verdict {
             Release::ForwardAll => {
                 let mut held: Vec<(u32, u64)> = self
