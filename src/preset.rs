@@ -28,6 +28,7 @@ pub use crate::engine::written::{Payload, Typed, payload_for};
 mod framing_file;
 mod options_file;
 mod relay_file;
+pub use relay_file::{ActionFile, MatchFile as RelayMatchFile, RuleFile as RelayRuleFile, WayFile};
 mod ws_file;
 pub use options_file::{OptValueFile, OptionsFile};
 
@@ -2116,23 +2117,51 @@ pub fn relay_rules_from_text(
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
-    let files: Vec<relay_file::RuleFile> = ron_options()
-        .from_str(text)
-        .map_err(|e| format!("not a list of rules: {e}"))?;
-    relay_file::rules(&files, enc).map_err(|(_, m)| m)
+    relay_rules_from_files(&relay_rule_files_from_text(text)?, enc)
 }
 
-/// A relay's rules as the text [`relay_rules_from_text`] reads.
-pub fn relay_rules_text(rules: &[crate::engine::rules::Rule], enc: codec::Encoding) -> String {
-    if rules.is_empty() {
+/// Rules as a file writes them, read from text but not yet checked (the
+/// form's rule list is made from them).
+pub fn relay_rule_files_from_text(text: &str) -> Result<Vec<RelayRuleFile>, String> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    ron_options()
+        .from_str(text)
+        .map_err(|e| format!("not a list of rules: {e}"))
+}
+
+/// Rules as a file writes them, checked as a file's are.
+pub fn relay_rules_from_files(
+    files: &[RelayRuleFile],
+    enc: codec::Encoding,
+) -> Result<Vec<crate::engine::rules::Rule>, String> {
+    relay_file::rules(files, enc).map_err(|(_, m)| m)
+}
+
+/// Rules as files write them, as [`relay_rule_files_from_text`] reads them.
+pub fn relay_rule_files_text(files: &[RelayRuleFile]) -> String {
+    if files.is_empty() {
         return String::new();
     }
-    let files = relay_file::rules_file(rules, enc);
     ron::ser::to_string_pretty(
         &files,
         ron::ser::PrettyConfig::default().struct_names(false),
     )
     .unwrap_or_default()
+}
+
+/// The rules as files write them: the inverse of [`relay_rules_from_files`].
+pub fn relay_rule_files(
+    rules: &[crate::engine::rules::Rule],
+    enc: codec::Encoding,
+) -> Vec<RelayRuleFile> {
+    relay_file::rules_file(rules, enc)
+}
+
+/// A relay's rules as the text [`relay_rules_from_text`] reads.
+pub fn relay_rules_text(rules: &[crate::engine::rules::Rule], enc: codec::Encoding) -> String {
+    relay_rule_files_text(&relay_file::rules_file(rules, enc))
 }
 
 /// Writes a spec the way a user would: the inverse of [`to_spec`].

@@ -106,6 +106,12 @@ fn click(h: &mut Harness<'_, App>, label: &str) {
     h.run_steps(2);
 }
 
+/// Opens the combo box `label` and picks `choice` in it.
+fn pick(h: &mut Harness<'_, App>, label: &str, choice: &str) {
+    click(h, label);
+    click(h, choice);
+}
+
 fn replace_text(h: &mut Harness<'_, App>, label: &str, text: &str) {
     click(h, label);
     h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::A]);
@@ -2762,11 +2768,12 @@ fn relay_flow(lang: Lang) {
     );
     replace_text(&mut h, L::RELAY_LISTEN.text(), "127.0.0.1:0");
     replace_text(&mut h, L::RELAY_TARGET.text(), &target.to_string());
-    replace_text(
-        &mut h,
-        L::RELAY_RULES.text(),
-        r#"[(to: Server, match: Contains(Text("secret")), action: Drop)]"#,
-    );
+    // The rule built in the list, field by field.
+    click(&mut h, L::RULE_ADD.text());
+    pick(&mut h, L::RULE_WAY.text(), L::RULE_WAY_SERVER.text());
+    pick(&mut h, L::RULE_ACTION.text(), L::RULE_DO_DROP.text());
+    pick(&mut h, L::RULE_MATCH.text(), L::RULE_MATCH_CONTAINS.text());
+    replace_text(&mut h, L::RULE_PATTERN.text(), "secret");
     let before = h.state().model().sessions().len();
     click(&mut h, L::OPEN.text());
     step_until(&mut h, "opened", |a| {
@@ -2810,16 +2817,7 @@ fn relay_flow(lang: Lang) {
     if lang == Lang::En {
         assert_eq!(rule, "0. to server: drop (contains secret)");
     }
-    check_words(
-        &mut h,
-        lang,
-        &[
-            "my secret",
-            "hello",
-            "back!",
-            r#"[(to: Server, match: Contains(Text("secret")), action: Drop)]"#,
-        ],
-    );
+    check_words(&mut h, lang, &["my secret", "hello", "back!", "secret"]);
     click(&mut h, &rule);
     step_until(&mut h, "the rule switched off", |a| {
         matches!(
@@ -2831,6 +2829,130 @@ fn relay_flow(lang: Lang) {
     let mut eight = [0u8; 8];
     s.read_exact(&mut eight).unwrap();
     assert_eq!(&eight, b"secret 2");
+}
+
+/// Relay issue, the rule editor: rules are built in a list (numbers kept
+/// as typed and named when they do not read), moved and removed, and the
+/// same rules read as the file syntax and back; a UDP relay takes them.
+#[test]
+fn relay_rules_are_edited_as_a_list_or_as_text() {
+    let mut h = harness_in(Lang::En, Vec::new(), None, 1024.0, 700.0);
+    click(&mut h, L::KIND.text());
+    click(&mut h, L::KIND_RELAY.text());
+    replace_text(&mut h, L::RELAY_LISTEN.text(), "udp:127.0.0.1:0");
+    replace_text(&mut h, L::RELAY_TARGET.text(), "udp:127.0.0.1:7788");
+    let rules = |h: &Harness<'_, App>| h.state().form().relay_rules.clone();
+    assert!(h.query_by_label(L::RULE_PATTERN.text()).is_none());
+    // Two rules: a delay (the new row's default) and a rewrite.
+    click(&mut h, L::RULE_ADD.text());
+    click(&mut h, L::RULE_ADD.text());
+    assert_eq!(rules(&h).rows.len(), 2);
+    h.query_all_by_label(L::RULE_ACTION.text())
+        .nth(1)
+        .unwrap()
+        .click();
+    h.run_steps(2);
+    click(&mut h, L::RULE_DO_REWRITE.text());
+    replace_text(&mut h, L::RULE_REWRITE_WITH.text(), "PUT");
+    // A number that does not read is kept, named, and blocks Open.
+    replace_text(&mut h, L::RULE_SECONDS.text(), "0.2x");
+    h.run_steps(2);
+    assert!(
+        h.query_all_by_label_contains("rule 0: '0.2x' is not a number of seconds")
+            .count()
+            >= 1,
+        "said under the rules"
+    );
+    assert!(h.state().form().validate().0.is_none(), "nothing to open");
+    click(&mut h, L::RULES_AS_TEXT.text());
+    assert!(
+        !rules(&h).as_text,
+        "not switched while a number does not read"
+    );
+    assert_eq!(rules(&h).rows[0].a, "0.2x", "kept as typed");
+    replace_text(&mut h, L::RULE_SECONDS.text(), "0.5");
+    replace_text(&mut h, L::RULE_JITTER.text(), "0.1");
+    // At 1024 px a rule's rows fit the form's column: nothing reaches
+    // into the log beside it.
+    let log = h
+        .get_by_label(L::ALL_SESSIONS.text())
+        .accesskit_node()
+        .bounding_box()
+        .unwrap();
+    for name in [
+        L::RULE_REMOVE,
+        L::RULE_WITH_AS,
+        L::RULE_MATCH,
+        L::RULE_JITTER,
+    ] {
+        for n in h.query_all_by_label(name.text()) {
+            let b = n.accesskit_node().bounding_box().unwrap();
+            assert!(b.x1 < log.x0, "{} at {b:?}, the log at {log:?}", name.0);
+        }
+    }
+    // Moved: the rewrite first.
+    h.query_all_by_label(L::RULE_MOVE_DOWN.text())
+        .next()
+        .unwrap()
+        .click();
+    h.run_steps(3);
+    assert_eq!(
+        rules(&h).rows[0].action,
+        sockscope::ui::rules_form::ActionChoice::Rewrite
+    );
+    let spec = h.state().form().validate().0.expect("the rules read");
+    let SessionKind::Relay { rules: got, .. } = &spec.kind else {
+        unreachable!()
+    };
+    let described: Vec<String> = got.iter().map(i18n::rule_text).collect();
+    assert_eq!(
+        described,
+        [
+            "both ways: rewrite to 3 bytes (every chunk)",
+            "both ways: delay 0.5s ± 0.1s (every chunk)"
+        ]
+    );
+    // As text: the file syntax, and back to a list of the same rules.
+    click(&mut h, L::RULES_AS_TEXT.text());
+    assert!(rules(&h).as_text, "{:?}", rules(&h));
+    let text = h
+        .get_by_label(L::RELAY_RULES.text())
+        .value()
+        .unwrap_or_default();
+    assert!(text.contains(r#"Rewrite(Text("PUT"))"#), "{text}");
+    assert!(text.contains("Delay(0.5, Some(0.1))"), "{text}");
+    // Typed on one line (the editor indents new lines by itself).
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    replace_text(
+        &mut h,
+        L::RELAY_RULES.text(),
+        &text.replace("Delay(0.5, Some(0.1))", "SlowClose(1.0)"),
+    );
+    h.run_steps(2);
+    // A UDP relay refuses what a datagram cannot have, in words.
+    assert!(
+        h.query_all_by_label_contains("rule 1: UDP has no FIN to hold back")
+            .count()
+            >= 1,
+        "said under the rules"
+    );
+    replace_text(
+        &mut h,
+        L::RELAY_RULES.text(),
+        &text.replace("Delay(0.5, Some(0.1))", "Limit(100)"),
+    );
+    click(&mut h, L::RULES_AS_LIST.text());
+    assert!(!rules(&h).as_text);
+    assert_eq!(rules(&h).rows[1].a, "100");
+    // Removed: one rule left, and it still opens.
+    h.query_all_by_label(L::RULE_REMOVE.text())
+        .next()
+        .unwrap()
+        .click();
+    h.run_steps(3);
+    assert_eq!(rules(&h).rows.len(), 1);
+    assert!(h.state().form().validate().0.is_some());
+    check_words(&mut h, Lang::En, &[]);
 }
 
 /// Relay issue, intercept: a held chunk is listed on the relay, edited in

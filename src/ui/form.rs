@@ -152,8 +152,8 @@ pub struct OpenForm {
     pub framing: super::framing_form::FramingForm,
     /// A script kept from a duplicated session.
     pub kept_steps: Vec<crate::engine::spec::Step>,
-    /// A relay's rules, written as in files (`[(action: Delay(0.2))]`).
-    pub relay_rules: String,
+    /// A relay's rules, as a list or as the text files write.
+    pub relay_rules: super::rules_form::RulesForm,
     /// A relay's TLS towards its target (`tls` is towards its clients).
     pub relay_target_tls: TlsForm,
     /// This frame's validation, shared by the fields and the Open button.
@@ -195,7 +195,7 @@ impl Default for OpenForm {
             ws: Default::default(),
             framing: Default::default(),
             kept_steps: Vec::new(),
-            relay_rules: String::new(),
+            relay_rules: Default::default(),
             relay_target_tls: TlsForm::default(),
             checked: None,
             responder_cache: Default::default(),
@@ -413,7 +413,7 @@ impl OpenForm {
                 f.kind = KindChoice::Relay;
                 f.local = listen.to_string();
                 f.remote = target.to_string();
-                f.relay_rules = crate::preset::relay_rules_text(rules, spec.encoding);
+                f.relay_rules = super::rules_form::RulesForm::load(rules, spec.encoding);
                 if let SessionKind::Relay { target_tls, .. } = &spec.kind {
                     f.relay_target_tls = TlsForm::load(target_tls.as_ref());
                 }
@@ -641,10 +641,10 @@ impl OpenForm {
                 };
                 let listen = end(L::RELAY_LISTEN.0, &self.local);
                 let target = end(L::RELAY_TARGET.0, &self.remote);
-                let rules = match crate::preset::relay_rules_from_text(
-                    &self.relay_rules,
-                    Encoding::for_label(&self.encoding).unwrap_or_default(),
-                ) {
+                let rules = match self
+                    .relay_rules
+                    .rules(Encoding::for_label(&self.encoding).unwrap_or_default())
+                {
                     Ok(r) => Some(r),
                     Err(m) => {
                         p.add(L::RELAY_RULES.0, m);
@@ -977,23 +977,6 @@ impl OpenForm {
                         err(ui, &field, name.0);
                         ui.end_row();
                     }
-                    let label = ui.label(L::RELAY_RULES);
-                    let field = ui
-                        .add(
-                            egui::TextEdit::multiline(&mut self.relay_rules)
-                                .desired_width(320.0)
-                                .desired_rows(3)
-                                .code_editor()
-                                .hint_text(t!("form-rules-hint")),
-                        )
-                        .labelled_by(label.id)
-                        .on_hover_text(format!(
-                            "{}\n{RULES_HELP}\n{}",
-                            t!("form-rules-help-top"),
-                            t!("form-rules-help-bottom")
-                        ));
-                    err(ui, &field, L::RELAY_RULES.0);
-                    ui.end_row();
                 }
                 if self.kind == KindChoice::Udp {
                     let label = ui.label(JOIN_GROUPS);
@@ -1105,6 +1088,8 @@ impl OpenForm {
             self.tls.ui(ui, client, title, problems.of(L::TLS.0));
         }
         if self.kind == KindChoice::Relay {
+            // Below the grid: a rule's row needs the panel's whole width.
+            self.relay_rules.show(ui, problems.of(L::RELAY_RULES.0));
             self.tls.ui(
                 ui,
                 false,
@@ -1358,17 +1343,6 @@ impl OpenForm {
         }
     }
 }
-
-/// The rules field's help: the file syntax, which it is (a preset file's
-/// words, so not translated; the lines around it are).
-const RULES_HELP: &str = "[\n\
-  (to: Server, match: Contains(Text(\"GET\")), action: Delay(0.2, Some(0.05))),\n\
-  (to: Client, match: Regex(\"Host: (\\\\S+)\"), action: Rewrite(Text(\"Host: x\"))),\n\
-  (action: Throttle(1024), enabled: false),\n\
-]\n\
-to: Server, Client, Both. match: Equals, StartsWith, Contains, Regex.\n\
-action: Rewrite, Drop, Delay(secs, Some(jitter)), Throttle(bytes/s), Slice(size:, pause:),\n\
-Reset, SlowClose(secs), Limit(bytes), BlackHole.";
 
 fn default_name(kind: &SessionKind) -> String {
     match kind {

@@ -15,6 +15,7 @@ pub mod log_view;
 pub mod model;
 pub mod presets;
 pub mod responder_form;
+pub mod rules_form;
 pub mod serial_form;
 pub mod sessions;
 pub mod stepper_panel;
