@@ -3019,6 +3019,62 @@ fn an_intercepted_chunk_is_edited_and_forwarded_from_the_inspector() {
     assert_eq!(&five, b"POST!");
 }
 
+/// Relay issue, UDP: datagrams held both ways on one upstream are listed
+/// with the way each was going, and forwarded edited from the inspector.
+#[test]
+fn a_udp_relays_held_datagrams_say_which_way_they_go() {
+    use std::net::UdpSocket;
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    server.set_read_timeout(Some(DEADLINE)).unwrap();
+    let target = server.local_addr().unwrap();
+    let spec = SessionSpec::new(
+        "udp relay",
+        SessionKind::Relay {
+            listen: sockscope::engine::spec::RelayEnd::parse("udp:127.0.0.1:0").unwrap(),
+            target: sockscope::engine::spec::RelayEnd::Udp(target),
+            rules: sockscope::preset::relay_rules_from_text(
+                r#"[(match: StartsWith(Text("HOLD")), action: Intercept)]"#,
+                Default::default(),
+            )
+            .unwrap(),
+            target_tls: None,
+        },
+    );
+    let mut h = harness(vec![spec]);
+    let r = sockscope::engine::SessionId::top(1);
+    let bound = |a: &App| match a.model().get(r).and_then(|i| i.local.clone()) {
+        Some(Addr::Inet(a)) if a.port() != 0 => Some(a),
+        _ => None,
+    };
+    step_until(&mut h, "bound", |a| bound(a).is_some());
+    let addr = bound(h.state()).unwrap();
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    c.send_to(b"HOLD up", addr).unwrap();
+    step_until(&mut h, "held", |a| {
+        a.model().get(r).is_some_and(|i| i.held.len() == 1)
+    });
+    h.run_steps(3);
+    let up = "#2 on 1.2, client→server, 7 bytes";
+    wait_labels(&mut h, up, 1, "held on its way to the server");
+    replace_text(&mut h, up, "HOLD edited");
+    click(&mut h, L::FORWARD.text());
+    let mut buf = [0u8; 64];
+    let (n, from) = server.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"HOLD edited");
+    // The answer is held too, on the same upstream, the other way.
+    server.send_to(b"HOLD down", from).unwrap();
+    step_until(&mut h, "held back", |a| {
+        a.model().get(r).is_some_and(|i| i.held.len() == 1)
+    });
+    h.run_steps(3);
+    let down = "#3 on 1.2, server→client, 9 bytes";
+    wait_labels(&mut h, down, 1, "held on its way back");
+    click(&mut h, L::FORWARD.text());
+    let (n, _) = c.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"HOLD down");
+}
+
 /// Issue 17: in Chinese, every text on screen comes from the catalogue.
 /// What may stay in Latin letters: calls, constants and errno names of the
 /// socket API (`bind(`, `SO_REUSEADDR`, `ENOTCONN`), hex bytes, paths and

@@ -43,6 +43,20 @@ impl Leg {
         }
     }
 
+    /// The way a chunk held for the user on child `leg` was going, as
+    /// `client→server` or `server→client`. A stream relay holds a chunk on
+    /// the leg that read it; a UDP relay holds both ways on the source's
+    /// upstream (child `2k`), telling them apart by id: even ids went to
+    /// the server, odd ones back (`rules::Flow::interleaved`).
+    pub fn held_way(udp: bool, leg: u32, id: u64) -> &'static str {
+        let read_by = match (udp, id.is_multiple_of(2)) {
+            (false, _) => Leg::of(leg),
+            (true, true) => Leg::Client,
+            (true, false) => Leg::Server,
+        };
+        read_by.way(Direction::In)
+    }
+
     /// `client` or `server`.
     pub fn label(self) -> &'static str {
         match self {

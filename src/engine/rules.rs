@@ -224,7 +224,7 @@ pub struct Flow {
 impl Flow {
     /// A flow whose intercepted chunks have ids of their own: even for
     /// `second == false`, odd otherwise, so two flows on one leg never
-    /// give the same id.
+    /// give the same id (and `Leg::held_way` tells their ways apart).
     pub fn interleaved(second: bool) -> Flow {
         Flow {
             next_id: u64::from(second),

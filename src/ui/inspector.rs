@@ -177,8 +177,15 @@ impl Inspector {
             secs = crate::engine::rules::INTERCEPT_TIMEOUT.as_secs(),
             max = crate::engine::rules::MAX_INTERCEPTED
         ));
+        let udp = matches!(
+            info.spec.as_ref().map(|s| &s.kind),
+            Some(crate::engine::spec::SessionKind::Relay {
+                listen: crate::engine::spec::RelayEnd::Udp(_),
+                ..
+            })
+        );
         for (leg, id, data) in &info.held {
-            let way = Leg::of(leg.child).way(crate::engine::protocol::Direction::In);
+            let way = Leg::held_way(udp, leg.child, *id);
             let enc = info.encoding;
             let edit = self.edits.entry((*leg, *id)).or_insert_with(|| HeldEdit {
                 text: HeldEdit::show(data, false, enc),

@@ -12,8 +12,8 @@
 //! not is refused when the relay is checked (reset, slow close). A limit
 //! closes the source's upstream once reached: its next datagram opens a
 //! new one, as a NAT that dropped a mapping would. Datagrams held by rules
-//! count against the session's high-water mark; past it the newest is
-//! lost and said so, as a full router queue drops.
+//! count against one bound for the relay ([`MAX_UDP_HELD`]); past it the
+//! newest is lost and said so, as a full router queue drops.
 
 use super::*;
 use crate::engine::protocol::Release;
