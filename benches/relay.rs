@@ -13,7 +13,13 @@
 //!   in lockstep (write 64 bytes, read 64 bytes), round trips/s, against
 //!   the relays being separate processes;
 //! - the latency one connection's round trip gains, p50 and p99, against a
-//!   direct connection to the same echo server.
+//!   direct connection to the same echo server, measured twice: as the
+//!   machine is, and with every core kept awake by a spinning thread of
+//!   the lowest class (`SCHED_IDLE`, which any other thread preempts at
+//!   once). On a VM a core that goes idle halts, and waking it costs tens
+//!   of microseconds: the direct path (two threads of an idle process)
+//!   pays it on every round trip while a relay's busy process keeps a core
+//!   warm, so only the second measure compares the paths on equal terms.
 //!
 //! The servers behind are plain Rust, a thread per connection, in this
 //! process; they are the same for every relay.
@@ -131,6 +137,37 @@ fn lockstep(addr: SocketAddr, conns: usize) -> Option<Echo> {
     })
 }
 
+/// Runs `f` with one spinning `SCHED_IDLE` thread per core, so no core
+/// halts while `f` measures (see the module's notes). The spinners take
+/// only time nothing else wants.
+fn cores_awake<T>(f: impl FnOnce() -> T) -> T {
+    let stop = Arc::new(AtomicBool::new(false));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let spinners: Vec<_> = (0..cores)
+        .map(|i| {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name(format!("bench-awake-{i}"))
+                .spawn(move || {
+                    let param = libc::sched_param { sched_priority: 0 };
+                    // SAFETY: sets this thread's own policy; param is valid.
+                    let ok = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } == 0;
+                    while ok && !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                    ok
+                })
+                .expect("a spinner thread")
+        })
+        .collect();
+    let out = f();
+    stop.store(true, Ordering::Relaxed);
+    for s in spinners {
+        assert!(s.join().unwrap_or(false), "SCHED_IDLE was refused");
+    }
+    out
+}
+
 /// A relay process listening on a free port in front of `target`.
 struct Relay {
     child: Child,
@@ -224,6 +261,9 @@ struct Cells {
     echo: Vec<f64>,
     p50: Vec<f64>,
     p99: Vec<f64>,
+    /// The same with every core kept awake.
+    awake_p50: Vec<f64>,
+    awake_p99: Vec<f64>,
 }
 
 fn median(v: &[f64]) -> Option<f64> {
@@ -268,6 +308,10 @@ fn main() {
                     cells[i].p50.push(o.p50_us);
                     cells[i].p99.push(o.p99_us);
                 }
+                if let Some(o) = cores_awake(|| lockstep(addr, 1)) {
+                    cells[i].awake_p50.push(o.p50_us);
+                    cells[i].awake_p99.push(o.p99_us);
+                }
                 drop(relay);
             }
         }
@@ -275,9 +319,10 @@ fn main() {
     let mut md = format!(
         "Median of {rounds} interleaved rounds. One stream of {gib} GiB into a reading server \
          (MB/s), 100 echo connections in lockstep (64 bytes, a thread each in the bench process, \
-         {}s), and one connection's round trip (p50 / p99, {}s), through each relay as a separate \
+         {}s), and one connection's round trip (p50 / p99, {}s; as the machine is, then with every \
+         core kept awake by a `SCHED_IDLE` spinner), through each relay as a separate \
          process; the servers behind are the same Rust thread-per-connection servers for all.\n\n\
-         | path | {gib} GiB stream | 100 echo connections | 1 connection p50 / p99 |\n|---|---|---|---|\n",
+         | path | {gib} GiB stream | 100 echo connections | 1 connection p50 / p99 | same, cores awake |\n|---|---|---|---|---|\n",
         RUN.as_secs(),
         RUN.as_secs()
     );
@@ -285,18 +330,28 @@ fn main() {
         |v: Option<f64>, unit: &str| v.map_or("failed".to_string(), |v| format!("{v:.0}{unit}"));
     for (p, c) in paths.iter().zip(&cells) {
         md += &format!(
-            "| {} | {} | {} | {} / {} µs |\n",
+            "| {} | {} | {} | {} / {} µs | {} / {} µs |\n",
             p.name(),
             show(median(&c.stream), " MB/s"),
             show(median(&c.echo), "/s"),
             show(median(&c.p50), ""),
             show(median(&c.p99), ""),
+            show(median(&c.awake_p50), ""),
+            show(median(&c.awake_p99), ""),
         );
     }
     md.push('\n');
     let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
         _ => "-".into(),
+    };
+    // Each round's figure, so the spread between rounds is in view.
+    let rounds = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+            + " µs"
     };
     let (direct, socat_c) = (&cells[0], &cells[1]);
     for (p, c) in paths.iter().zip(&cells).skip(2) {
@@ -306,13 +361,18 @@ fn main() {
         };
         md += &format!(
             "- {}: stream {} of socat, echo {} of socat (goal: at least 0.8×); stream {} of direct; \
-             latency against direct: p50 {}, p99 {}\n",
+             latency added to a round trip, cores awake: p50 {}, p99 {} (as the machine is: p50 {}, p99 {}); \
+             p50 cores awake by round: {} (direct: {})\n",
             p.name(),
             ratio(median(&c.stream), median(&socat_c.stream)),
             ratio(median(&c.echo), median(&socat_c.echo)),
             ratio(median(&c.stream), median(&direct.stream)),
+            added(&c.awake_p50, &direct.awake_p50),
+            added(&c.awake_p99, &direct.awake_p99),
             added(&c.p50, &direct.p50),
             added(&c.p99, &direct.p99),
+            rounds(&c.awake_p50),
+            rounds(&direct.awake_p50),
         );
     }
     if !socat_there {
