@@ -9,6 +9,7 @@ pub mod headless;
 pub mod http;
 pub mod pcapng;
 pub mod preset;
+pub mod sockets;
 pub mod store;
 pub mod sys;
 pub mod ui;

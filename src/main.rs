@@ -76,6 +76,24 @@ enum Cmd {
         /// preset's name or a built-in example's name.
         file: String,
     },
+    /// Every TCP, UDP and Unix socket on the machine, with its process,
+    /// queues, timers, memory and TCP_INFO (as `ss -tuxanpie`, readable).
+    Sockets {
+        /// One JSON object per socket per line (fields in the README).
+        #[arg(long)]
+        json: bool,
+        /// List again every SECS seconds (0.1 or more); with --json each
+        /// line says its round and whether the socket is new, present or
+        /// gone.
+        #[arg(long, value_name = "SECS", value_parser = parse_watch_period)]
+        watch: Option<Duration>,
+        /// With --watch: stop after this many lists.
+        #[arg(long, value_name = "N", requires = "watch")]
+        count: Option<u64>,
+        /// Which sockets: words (`nginx`, `:8080`, `listen`, `udp`) or an
+        /// ss expression (`state established '( sport = :8080 )'`).
+        filter: Vec<String>,
+    },
     /// Built-in and saved presets.
     Presets {
         #[command(subcommand)]
@@ -124,6 +142,14 @@ enum PresetCmd {
 
 fn parse_tcp_info_period(s: &str) -> Result<Duration, String> {
     poll_period(s, "TCP_INFO")
+}
+
+fn parse_watch_period(s: &str) -> Result<Duration, String> {
+    let d = parse_secs(s)?;
+    if d < Duration::from_millis(100) {
+        return Err(format!("'{s}' is too often; list every 0.1 s or more"));
+    }
+    Ok(d)
 }
 
 fn parse_modem_period(s: &str) -> Result<Duration, String> {
@@ -350,6 +376,25 @@ fn main() -> ExitCode {
             Err(e) => fail(e),
         },
         Some(Cmd::Presets { action }) => presets(store, action),
+        Some(Cmd::Sockets {
+            json,
+            watch,
+            count,
+            filter,
+        }) => {
+            let filter = match sockscope::engine::system::filter::parse(&filter.join(" ")) {
+                Ok(f) => f,
+                Err(e) => return fail(format!("the filter: {e}")),
+            };
+            let opts = sockscope::sockets::Options { json, watch, count };
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            match sockscope::sockets::run(&filter, &opts, &mut out, &mut std::io::stderr()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            }
+        }
         Some(Cmd::Export { lang, file }) => {
             let specs = match store::resolve(store.as_ref().ok(), &file) {
                 Ok(s) => s,

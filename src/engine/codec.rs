@@ -325,6 +325,35 @@ pub fn for_terminal(s: &str) -> String {
     o
 }
 
+/// One shell word for any text, for a command line the user copies and
+/// pastes: as it is when it holds only characters no shell treats
+/// specially, in single quotes otherwise (a quote inside as `'\''`), and
+/// as `$'..'` with `\xHH` escapes when it holds control characters, so
+/// pasting a hostile Unix path can neither run anything nor drive the
+/// terminal.
+pub fn shell_quote(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        return s.to_string();
+    }
+    if for_terminal(s) == s {
+        return format!("'{}'", s.replace('\'', "'\\''"));
+    }
+    let mut o = String::from("$'");
+    for b in s.bytes() {
+        match b {
+            b'\'' | b'\\' => {
+                o.push('\\');
+                o.push(b as char);
+            }
+            0x20..=0x7e => o.push(b as char),
+            _ => o.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    o.push('\'');
+    o
+}
+
 /// A bounded excerpt of a value for a message: at most `max` characters,
 /// shown as [`for_terminal`] would, with the full size said when cut. An
 /// error about an 8 MB string quotes its start, not all of it.

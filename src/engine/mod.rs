@@ -23,6 +23,7 @@ pub mod spec;
 pub mod start;
 pub mod stepper;
 mod stream;
+pub mod system;
 pub mod tcp_info;
 pub mod tls;
 mod transport;
