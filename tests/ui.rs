@@ -3443,3 +3443,100 @@ fn the_step_mode_inspector_stays_inside_its_panel() {
         peer.min.x
     );
 }
+
+/// Issue 18: the System sockets view finds the suite's own listener with
+/// this process, filters it with an ss expression, shows its accept
+/// queue, keeps the Pause button where it was when it becomes Resume,
+/// and "Open a client to it" fills the form with a client that connects.
+#[test]
+fn system_sockets_view_lists_filters_and_opens_a_client() {
+    system_sockets_flow(Lang::En);
+    system_sockets_flow(Lang::Zh);
+}
+
+fn system_sockets_flow(lang: Lang) {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    s.listen(7).unwrap();
+    let listener: std::net::TcpListener = s.into();
+    let port = listener.local_addr().unwrap().port();
+    let mut h = harness_in(lang, Vec::new(), None, 1024.0, 700.0);
+    click(&mut h, L::VIEW_SYSTEM.text());
+    assert_eq!(h.state().main_view(), sockscope::ui::app::MainView::System);
+    replace_text(&mut h, L::SYS_FILTER.text(), &format!("sport = :{port}"));
+    step_until(&mut h, "the listener listed", |a| {
+        a.system_view()
+            .shown_sockets()
+            .any(|s| s.is_listener() && s.local.port() == Some(port))
+    });
+    assert!(
+        h.state()
+            .system_view()
+            .shown_sockets()
+            .all(|s| s.local.port() == Some(port)),
+        "the filter keeps only our port"
+    );
+    // The row, clicked by what it shows.
+    click(&mut h, &format!("127.0.0.1:{port}"));
+    let sel = h
+        .state()
+        .system_view()
+        .selected()
+        .cloned()
+        .expect("selected");
+    assert_eq!((sel.state, sel.recv_q, sel.send_q), ("LISTEN", 0, 7));
+    let me = std::process::id();
+    assert!(sel.processes().iter().any(|p| p.pid == me), "{sel:?}");
+    // The details say it in words: 0 waiting of a backlog of 7.
+    let queue = h
+        .get_by_label_contains(match lang {
+            Lang::En => "0 waiting of 7",
+            Lang::Zh => "0 个等待，上限 7",
+        })
+        .rect();
+    assert!(
+        queue.max.x <= 1024.0,
+        "the details fit the window: {queue:?}"
+    );
+    // Pause becomes Resume in the same place.
+    let before = h.get_by_label(L::SYS_PAUSE.text()).rect();
+    click(&mut h, L::SYS_PAUSE.text());
+    let after = h.get_by_label(L::SYS_RESUME.text()).rect();
+    assert_eq!(before.min, after.min, "the button stayed under the cursor");
+    let taken = h.state().system_view().snapshots();
+    click(&mut h, L::SYS_REFRESH.text());
+    step_until(&mut h, "a refresh while paused", |a| {
+        a.system_view().snapshots() > taken
+    });
+    click(&mut h, L::SYS_RESUME.text());
+    // Data, not words of ours: the process's name and command line, the
+    // kernel's state and algorithm names, the ss filter typed and `ss`.
+    let name = sel.processes()[0].name.clone();
+    let cmdline = sel.processes()[0].cmdline.clone();
+    check_words(
+        &mut h,
+        lang,
+        &[
+            &name, &cmdline, "LISTEN", "root", "bbr", "cubic", "reno", "ss", "sport",
+        ],
+    );
+    // A client to it, through the form.
+    click(&mut h, L::SYS_OPEN_CLIENT.text());
+    assert_eq!(
+        h.state().main_view(),
+        sockscope::ui::app::MainView::Sessions
+    );
+    assert!(
+        !h.state().system_view().running(),
+        "hidden, it stops refreshing"
+    );
+    let before = h.state().model().sessions().len();
+    click(&mut h, L::OPEN.text());
+    step_until(&mut h, "the client opened", |a| {
+        a.model().sessions().len() == before + 1
+    });
+    listener.set_nonblocking(false).unwrap();
+    let (_c, peer) = listener.accept().unwrap();
+    assert!(peer.ip().is_loopback());
+}

@@ -113,6 +113,19 @@ pub struct App {
     confirm_quit: Option<Vec<SessionId>>,
     /// The user said yes (or nothing was open): the next close goes ahead.
     quit_confirmed: bool,
+    /// Our sessions, or every socket on the machine.
+    main_view: MainView,
+    system: super::system_view::SystemView,
+}
+
+/// What fills the window below the top bar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MainView {
+    /// Our sessions: the form, the list, the log, the inspector.
+    #[default]
+    Sessions,
+    /// Every socket on the machine.
+    System,
 }
 
 /// Installs egui's fonts plus a CJK fallback, so `你好` renders as glyphs,
@@ -209,6 +222,8 @@ impl App {
             inspector: Inspector::default(),
             confirm_quit: None,
             quit_confirmed: false,
+            main_view: MainView::Sessions,
+            system: Default::default(),
         };
         // Set before the first frame: whatever this thread words from now
         // on (a test's labels included) is in the app's language.
@@ -820,6 +835,39 @@ impl App {
         }
     }
 
+    fn apply_system(&mut self, ctx: &egui::Context, a: super::system_view::SystemAction) {
+        use super::system_view::SystemAction;
+        match a {
+            SystemAction::ToForm(spec) => {
+                self.form.load(&spec);
+                self.show_form = true;
+                self.main_view = MainView::Sessions;
+                self.info(t!("sys-to-form", name = spec.name.clone()));
+            }
+            SystemAction::Copy(text) => {
+                ctx.copy_text(text.clone());
+                self.info(t!("sys-copied-ss", cmd = text));
+            }
+            SystemAction::Say(text, true) => self.error(text),
+            SystemAction::Say(text, false) => self.info(text),
+        }
+    }
+
+    /// The view shown below the top bar.
+    pub fn main_view(&self) -> MainView {
+        self.main_view
+    }
+
+    /// The System sockets view (tests read what it shows).
+    pub fn system_view(&self) -> &super::system_view::SystemView {
+        &self.system
+    }
+
+    /// The System sockets view, to set its filter as typing would.
+    pub fn system_view_mut(&mut self) -> &mut super::system_view::SystemView {
+        &mut self.system
+    }
+
     fn apply_list(&mut self, a: ListAction) {
         match a {
             ListAction::Select(id) => self.select(id),
@@ -941,6 +989,10 @@ impl App {
             ui.horizontal(|ui| {
                 ui.strong("Sockscope");
                 ui.separator();
+                // The two views first, where a click never moves them.
+                ui.selectable_value(&mut self.main_view, MainView::Sessions, L::VIEW_SESSIONS);
+                ui.selectable_value(&mut self.main_view, MainView::System, L::VIEW_SYSTEM);
+                ui.separator();
                 // The list button first, so a long message cannot push it
                 // out of reach.
                 ui.menu_button(L::VIEW, |ui| {
@@ -1056,6 +1108,16 @@ impl App {
                 });
             self.show_messages = open;
         }
+        if self.main_view == MainView::System {
+            let actions = self.system.ui(ui);
+            self.quit_dialog(&ctx);
+            for a in actions {
+                self.apply_system(&ctx, a);
+            }
+            return;
+        }
+        // Hidden, the view's refresher stops; what it showed stays.
+        self.system.hide();
         let mut list_actions = Vec::new();
         let mut preset_actions = Vec::new();
         let mut new_stepper = false;

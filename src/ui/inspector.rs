@@ -383,13 +383,20 @@ fn kv_row(ui: &mut egui::Ui, k: &str, v: String) {
 
 /// What the kernel thinks of the connection (TCP_INFO), read a few times
 /// a second while it is selected, with rtt and cwnd over time.
-fn tcp_info_ui(ui: &mut egui::Ui, info: &SessionInfo, t: &crate::engine::tcp_info::TcpInfo) {
+/// The System sockets view shows other programs' sockets with the same
+/// grid and plots (`id` keeps each socket's widgets apart).
+pub(super) fn tcp_info_ui(
+    ui: &mut egui::Ui,
+    id: impl std::hash::Hash + std::fmt::Debug + Copy,
+    t: &crate::engine::tcp_info::TcpInfo,
+    history: &std::collections::VecDeque<(f64, f64, f64)>,
+) {
     ui.separator();
     ui.strong(L::TCP_INFO);
     let ms = |us: u32| format!("{:.3} ms", f64::from(us) / 1000.0);
     let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
     let dur = |v: Option<u64>| v.map_or("-".to_string(), |us| format!("{:.3} s", us as f64 / 1e6));
-    egui::Grid::new(("tcp-info", info.id.session, info.id.child))
+    egui::Grid::new(("tcp-info", id))
         .num_columns(2)
         .striped(true)
         .show(ui, |ui| {
@@ -431,14 +438,13 @@ fn tcp_info_ui(ui: &mut egui::Ui, info: &SessionInfo, t: &crate::engine::tcp_inf
                 ui.end_row();
             }
         });
-    if info.tcp_history.len() >= 2 {
+    if history.len() >= 2 {
         for (name, unit, pick) in [("rtt", "rtt ms", 0usize), ("cwnd", "cwnd", 1usize)] {
-            let pts: Vec<[f64; 2]> = info
-                .tcp_history
+            let pts: Vec<[f64; 2]> = history
                 .iter()
                 .map(|(t, rtt, cwnd)| [*t, if pick == 0 { *rtt } else { *cwnd }])
                 .collect();
-            egui_plot::Plot::new((name, info.id.session, info.id.child))
+            egui_plot::Plot::new((name, id))
                 .height(70.0)
                 .include_y(0.0)
                 .allow_drag(false)
@@ -753,7 +759,7 @@ fn draw(
             });
     }
     if let Some((_, t)) = &info.tcp_info {
-        tcp_info_ui(ui, info, t);
+        tcp_info_ui(ui, (info.id.session, info.id.child), t, &info.tcp_history);
     }
     if let Some(t) = &info.tls {
         tls_ui(ui, t);

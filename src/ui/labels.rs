@@ -267,3 +267,27 @@ pub const LANGUAGE: Key = Key("language");
 /// Start and stop a repeated send.
 pub const REPEAT_START: Key = Key("repeat-start");
 pub const REPEAT_STOP: Key = Key("repeat-stop");
+
+/// The top bar's switch between our sessions and the machine's sockets.
+pub const VIEW_SESSIONS: Key = Key("view-sessions");
+pub const VIEW_SYSTEM: Key = Key("view-system");
+/// The System sockets view.
+pub const SYS_FILTER: Key = Key("sys-filter");
+pub const SYS_PAUSE: Key = Key("sys-pause");
+pub const SYS_RESUME: Key = Key("sys-resume");
+pub const SYS_REFRESH: Key = Key("sys-refresh");
+pub const SYS_OPEN_CLIENT: Key = Key("sys-open-client");
+pub const SYS_SERVER_LIKE: Key = Key("sys-server-like");
+pub const SYS_COPY_SS: Key = Key("sys-copy-ss");
+pub const SYS_DESTROY: Key = Key("sys-destroy");
+pub const SYS_DESTROY_SURE: Key = Key("sys-destroy-sure");
+pub const SYS_DESTROY_CANCEL: Key = Key("sys-destroy-cancel");
+pub const SYS_COL_KIND: Key = Key("sys-col-kind");
+pub const SYS_COL_STATE: Key = Key("sys-col-state");
+pub const SYS_COL_RECVQ: Key = Key("sys-col-recvq");
+pub const SYS_COL_SENDQ: Key = Key("sys-col-sendq");
+pub const SYS_COL_LOCAL: Key = Key("sys-col-local");
+pub const SYS_COL_REMOTE: Key = Key("sys-col-remote");
+pub const SYS_COL_PROCESS: Key = Key("sys-col-process");
+pub const SYS_COL_USER: Key = Key("sys-col-user");
+pub const SYS_COL_RTT: Key = Key("sys-col-rtt");

@@ -20,6 +20,7 @@ pub mod serial_form;
 pub mod sessions;
 pub mod stepper_panel;
 pub mod store_worker;
+pub mod system_view;
 pub mod tls_form;
 pub mod ws_form;
 

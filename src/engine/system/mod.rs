@@ -380,3 +380,82 @@ pub fn snapshot() -> Snapshot {
         problems: dump.problems,
     }
 }
+
+/// Where a client reaches a listener: its own address, or loopback when
+/// it listens on every interface.
+fn reachable(a: SocketAddr) -> SocketAddr {
+    match a.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), a.port())
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), a.port())
+        }
+        _ => a,
+    }
+}
+
+/// A Sockscope session that talks to this socket: a TCP or Unix client
+/// to a listener, a UDP socket aimed at a bound UDP one. None for what
+/// has no address to reach (a connection, an unnamed Unix socket).
+pub fn client_spec(s: &SysSocket) -> Option<crate::engine::SessionSpec> {
+    use crate::engine::spec::{HostPort, SessionKind};
+    let kind = match (&s.kind, &s.local) {
+        (SockKind::Tcp, Endpoint::Inet(a)) if s.is_listener() => {
+            let to = reachable(*a);
+            SessionKind::TcpClient {
+                remote: HostPort {
+                    host: to.ip().to_string(),
+                    port: to.port(),
+                },
+                local: None,
+            }
+        }
+        (SockKind::Udp, Endpoint::Inet(a)) if s.state == "UNCONN" && a.port() != 0 => {
+            let to = reachable(*a);
+            SessionKind::Udp {
+                local: None,
+                connect: Some(HostPort {
+                    host: to.ip().to_string(),
+                    port: to.port(),
+                }),
+                join: Vec::new(),
+            }
+        }
+        (SockKind::UnixStream, Endpoint::Path(p)) if s.is_listener() => {
+            SessionKind::UnixClient { path: p.into() }
+        }
+        (SockKind::UnixDgram, Endpoint::Path(p)) => SessionKind::UnixDatagram {
+            local: None,
+            connect: Some(p.into()),
+        },
+        _ => return None,
+    };
+    let who = s.processes().first().map_or_else(
+        || s.local.to_string(),
+        |p| format!("{} {}", p.name, s.local),
+    );
+    Some(crate::engine::SessionSpec::new(format!("to {who}"), kind))
+}
+
+/// A Sockscope server like this listener (same kind, address and
+/// backlog) on a free port, or a UDP socket bound like this one.
+pub fn server_spec_like(s: &SysSocket) -> Option<crate::engine::SessionSpec> {
+    use crate::engine::spec::SessionKind;
+    let kind = match (&s.kind, &s.local) {
+        (SockKind::Tcp, Endpoint::Inet(a)) if s.is_listener() => SessionKind::TcpServer {
+            local: SocketAddr::new(a.ip(), 0),
+            backlog: (s.send_q as i32).clamp(1, 65535),
+        },
+        (SockKind::Udp, Endpoint::Inet(a)) => SessionKind::Udp {
+            local: Some(SocketAddr::new(a.ip(), 0)),
+            connect: None,
+            join: Vec::new(),
+        },
+        _ => return None,
+    };
+    Some(crate::engine::SessionSpec::new(
+        format!("like {}", s.local),
+        kind,
+    ))
+}

@@ -1,0 +1,709 @@
+//! The System sockets view: every socket on the machine (TCPView for
+//! Linux), refreshed about once a second on the engine's refresher
+//! thread, new ones in green and vanished ones fading in red, sortable,
+//! filtered by words or `ss` expressions, with the selected socket's
+//! details (TCP_INFO plotted over time, as our own sessions have) and
+//! what can be done with it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_extras::{Column, TableBuilder};
+
+use super::labels as L;
+use crate::engine::SessionSpec;
+use crate::engine::system::watch::{Watch, WatchCmd, WatchReply};
+use crate::engine::system::{
+    self, Family, Owners, Snapshot, SockKey, SockKind, SysSocket, TimerKind, diag,
+    filter::{self, Filter},
+};
+use crate::t;
+
+/// How long a new socket stays green and a vanished one fades in red.
+const MARK_FOR: Duration = Duration::from_secs(3);
+/// TCP_INFO readings kept for the selected socket's plots.
+const HISTORY: usize = 120;
+
+/// What the view asks the app to do.
+#[derive(Debug)]
+pub enum SystemAction {
+    /// Put this session in the form (and show the sessions).
+    ToForm(Box<SessionSpec>),
+    /// Copy text to the clipboard, and say so.
+    Copy(String),
+    /// A message for the status line (is an error).
+    Say(String, bool),
+}
+
+/// The columns, in order; each sorts the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Col {
+    Kind,
+    State,
+    RecvQ,
+    SendQ,
+    Local,
+    Remote,
+    Process,
+    User,
+    Rtt,
+}
+
+impl Col {
+    const ALL: [Col; 9] = [
+        Col::Kind,
+        Col::State,
+        Col::RecvQ,
+        Col::SendQ,
+        Col::Local,
+        Col::Remote,
+        Col::Process,
+        Col::User,
+        Col::Rtt,
+    ];
+
+    fn label(self) -> L::Key {
+        match self {
+            Col::Kind => L::SYS_COL_KIND,
+            Col::State => L::SYS_COL_STATE,
+            Col::RecvQ => L::SYS_COL_RECVQ,
+            Col::SendQ => L::SYS_COL_SENDQ,
+            Col::Local => L::SYS_COL_LOCAL,
+            Col::Remote => L::SYS_COL_REMOTE,
+            Col::Process => L::SYS_COL_PROCESS,
+            Col::User => L::SYS_COL_USER,
+            Col::Rtt => L::SYS_COL_RTT,
+        }
+    }
+}
+
+/// A socket as the view knows it: when it appeared, and when it went.
+struct Row {
+    sock: SysSocket,
+    /// When it first appeared (None: it was there at the first look, so
+    /// it is not new).
+    new_at: Option<Instant>,
+    gone_at: Option<Instant>,
+}
+
+/// The view's state; its refresher runs only while it is shown.
+pub struct SystemView {
+    watch: Option<Watch>,
+    rows: Vec<Row>,
+    index: HashMap<SockKey, usize>,
+    /// Indices into `rows` that pass the filter, in the sort order.
+    shown: Vec<usize>,
+    pub filter_text: String,
+    filter: Result<Filter, String>,
+    sort: (Col, bool),
+    paused: bool,
+    selected: Option<SockKey>,
+    /// (seconds since the view opened, rtt ms, cwnd) of the selected one.
+    history: VecDeque<(f64, f64, f64)>,
+    opened: Instant,
+    /// The last snapshot's figures.
+    last: Option<Arc<Snapshot>>,
+    snapshots: u64,
+    confirm_destroy: Option<SockKey>,
+    /// Whether the refresher could not start, in words.
+    failed: Option<String>,
+}
+
+impl Default for SystemView {
+    fn default() -> Self {
+        SystemView {
+            watch: None,
+            rows: Vec::new(),
+            index: HashMap::new(),
+            shown: Vec::new(),
+            filter_text: String::new(),
+            filter: Ok(Filter::default()),
+            sort: (Col::Kind, true),
+            paused: false,
+            selected: None,
+            history: VecDeque::new(),
+            opened: Instant::now(),
+            last: None,
+            snapshots: 0,
+            confirm_destroy: None,
+            failed: None,
+        }
+    }
+}
+
+fn rtt_ms(s: &SysSocket) -> Option<f64> {
+    s.tcp_info
+        .as_ref()
+        .filter(|t| t.rtt_us > 0)
+        .map(|t| f64::from(t.rtt_us) / 1000.0)
+}
+
+fn kind_text(k: SockKind) -> &'static str {
+    match k {
+        SockKind::Tcp => "TCP",
+        SockKind::Udp => "UDP",
+        SockKind::UnixStream => t!("sys-kind-unix-stream"),
+        SockKind::UnixDgram => t!("sys-kind-unix-dgram"),
+        SockKind::UnixSeqpacket => t!("sys-kind-unix-seqpacket"),
+    }
+}
+
+fn family_text(f: Family) -> &'static str {
+    match f {
+        Family::V4 => "IPv4",
+        Family::V6 => "IPv6",
+        Family::Unix => "Unix",
+    }
+}
+
+/// The process column: `name/pid`, or why none shows.
+fn process_text(s: &SysSocket) -> String {
+    match &s.owners {
+        Owners::Known { processes } => processes
+            .iter()
+            .map(|p| format!("{}/{}", p.name, p.pid))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Owners::Kernel => t!("sys-kernel").to_string(),
+        Owners::Hidden => t!("sys-no-access").to_string(),
+    }
+}
+
+impl SystemView {
+    /// Whether the refresher is running (the view is shown).
+    pub fn running(&self) -> bool {
+        self.watch.is_some()
+    }
+
+    /// How many sockets the table holds (gone ones still fading count).
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the table holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// How many rows pass the filter.
+    pub fn shown(&self) -> usize {
+        self.shown.len()
+    }
+
+    /// Snapshots taken in since the view opened.
+    pub fn snapshots(&self) -> u64 {
+        self.snapshots
+    }
+
+    /// The selected socket, if it is still listed.
+    pub fn selected(&self) -> Option<&SysSocket> {
+        self.selected
+            .and_then(|k| self.index.get(&k))
+            .map(|&i| &self.rows[i].sock)
+    }
+
+    /// The rows shown, in order.
+    pub fn shown_sockets(&self) -> impl Iterator<Item = &SysSocket> {
+        self.shown.iter().map(|&i| &self.rows[i].sock)
+    }
+
+    /// Stops the refresher (the view is hidden); what it showed stays.
+    pub fn hide(&mut self) {
+        self.watch = None;
+    }
+
+    /// Sets the filter text and applies it (as typing it would).
+    pub fn set_filter(&mut self, text: &str) {
+        self.filter_text = text.to_string();
+        self.filter = filter::parse(text).map_err(|e| e.message);
+        self.reorder();
+    }
+
+    fn start(&mut self, ctx: &egui::Context) {
+        if self.watch.is_some() || self.failed.is_some() {
+            return;
+        }
+        let c = ctx.clone();
+        match Watch::spawn(Arc::new(move || c.request_repaint())) {
+            Ok(w) => {
+                if self.paused {
+                    w.send(WatchCmd::Pause(true));
+                }
+                self.watch = Some(w);
+            }
+            Err(e) => self.failed = Some(e.to_string()),
+        }
+    }
+
+    /// Takes in a snapshot: updates rows in place, marks new and gone.
+    pub fn ingest(&mut self, snap: Arc<Snapshot>) {
+        let now = Instant::now();
+        let first = self.snapshots == 0;
+        self.snapshots += 1;
+        let mut seen = vec![false; self.rows.len()];
+        for s in &snap.sockets {
+            let key = s.key();
+            match self.index.get(&key) {
+                Some(&i) => {
+                    self.rows[i].sock = s.clone();
+                    self.rows[i].gone_at = None;
+                    seen[i] = true;
+                }
+                None => {
+                    self.index.insert(key, self.rows.len());
+                    self.rows.push(Row {
+                        sock: s.clone(),
+                        new_at: (!first).then_some(now),
+                        gone_at: None,
+                    });
+                    seen.push(true);
+                }
+            }
+        }
+        for (row, seen) in self.rows.iter_mut().zip(&seen) {
+            if !seen && row.gone_at.is_none() {
+                row.gone_at = Some(now);
+            }
+        }
+        let before = self.rows.len();
+        self.rows
+            .retain(|r| r.gone_at.is_none_or(|g| now.duration_since(g) < MARK_FOR));
+        if self.rows.len() != before {
+            self.index = self
+                .rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.sock.key(), i))
+                .collect();
+        }
+        if let Some(t) = self.selected().and_then(|s| s.tcp_info.clone()) {
+            let at = self.opened.elapsed().as_secs_f64();
+            self.history
+                .push_back((at, f64::from(t.rtt_us) / 1000.0, f64::from(t.cwnd)));
+            while self.history.len() > HISTORY {
+                self.history.pop_front();
+            }
+        }
+        self.last = Some(snap);
+        self.reorder();
+    }
+
+    /// Filters and sorts the rows again.
+    fn reorder(&mut self) {
+        let rows = &self.rows;
+        let mut shown: Vec<usize> = match &self.filter {
+            Ok(f) if f.is_empty() => (0..rows.len()).collect(),
+            Ok(f) => (0..rows.len())
+                .filter(|&i| f.matches(&rows[i].sock))
+                .collect(),
+            // A filter that does not parse keeps the last good list's
+            // meaning simple: show everything, and say why below the box.
+            Err(_) => (0..rows.len()).collect(),
+        };
+        let (col, asc) = self.sort;
+        shown.sort_by(|&a, &b| {
+            let (x, y) = (&rows[a].sock, &rows[b].sock);
+            let o = match col {
+                Col::Kind => x.kind.cmp(&y.kind),
+                Col::State => x.state.cmp(y.state),
+                Col::RecvQ => x.recv_q.cmp(&y.recv_q),
+                Col::SendQ => x.send_q.cmp(&y.send_q),
+                Col::Local => x.local.cmp(&y.local),
+                Col::Remote => x.remote.cmp(&y.remote),
+                Col::Process => {
+                    let p = |s: &SysSocket| s.processes().first().map(|p| (p.name.clone(), p.pid));
+                    p(x).cmp(&p(y))
+                }
+                Col::User => x.user.cmp(&y.user),
+                Col::Rtt => rtt_ms(x)
+                    .unwrap_or(-1.0)
+                    .total_cmp(&rtt_ms(y).unwrap_or(-1.0)),
+            };
+            // Ties keep one order from one refresh to the next.
+            let o = o.then_with(|| x.local.cmp(&y.local).then(x.key().cmp(&y.key())));
+            if asc { o } else { o.reverse() }
+        });
+        self.shown = shown;
+    }
+
+    /// Draws the view over the whole window below the top bar.
+    pub fn ui(&mut self, ui: &mut egui::Ui) -> Vec<SystemAction> {
+        let ctx = ui.ctx().clone();
+        self.start(&ctx);
+        let mut actions = Vec::new();
+        let (snap, replies) = self
+            .watch
+            .as_ref()
+            .map_or((None, Vec::new()), |w| (w.take(), w.replies()));
+        if let Some(snap) = snap {
+            self.ingest(snap);
+        }
+        {
+            for r in replies {
+                actions.push(match r {
+                    WatchReply::Destroyed(what) => {
+                        SystemAction::Say(t!("sys-destroyed", what = what), false)
+                    }
+                    WatchReply::DestroyFailed(e) => SystemAction::Say(
+                        super::i18n::engine_text(&e.to_string()).into_owned(),
+                        true,
+                    ),
+                });
+            }
+        }
+        // Fading rows need frames while they fade.
+        if self
+            .rows
+            .iter()
+            .any(|r| r.gone_at.is_some() || r.new_at.is_some_and(|n| n.elapsed() < MARK_FOR))
+        {
+            ctx.request_repaint_after(Duration::from_millis(100));
+        }
+        egui::Panel::right("system-details")
+            .resizable(true)
+            .default_size(300.0)
+            .max_size((ctx.content_rect().width() * 0.4).max(260.0))
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("system-details-scroll")
+                    .show(ui, |ui| self.details_ui(ui, &mut actions));
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.toolbar_ui(ui);
+            ui.separator();
+            self.table_ui(ui);
+        });
+        actions
+    }
+
+    fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            // The buttons first and of one width each, so neither the
+            // filter's width nor their own words can move them.
+            let pause = if self.paused {
+                L::SYS_RESUME
+            } else {
+                L::SYS_PAUSE
+            };
+            if ui
+                .add(egui::Button::new(pause).min_size(egui::vec2(80.0, 0.0)))
+                .clicked()
+            {
+                self.paused = !self.paused;
+                if let Some(w) = &self.watch {
+                    w.send(WatchCmd::Pause(self.paused));
+                }
+            }
+            if ui.button(L::SYS_REFRESH).clicked()
+                && let Some(w) = &self.watch
+            {
+                w.send(WatchCmd::Refresh);
+            }
+            ui.separator();
+            let label = ui.label(L::SYS_FILTER);
+            let edit = egui::TextEdit::singleline(&mut self.filter_text)
+                .hint_text(t!("sys-filter-hint"))
+                .desired_width(ui.available_width().max(120.0));
+            let r = ui.add(edit).labelled_by(label.id);
+            if r.changed() {
+                self.filter = filter::parse(&self.filter_text).map_err(|e| e.message);
+                self.reorder();
+            }
+        });
+        match &self.filter {
+            Err(why) => {
+                ui.colored_label(ui.visuals().error_fg_color, why);
+            }
+            Ok(_) => {
+                let (ms, hidden) = self.last.as_ref().map_or((0, 0), |s| {
+                    (
+                        (s.dump_time + s.procs_time).as_millis() as u64,
+                        s.hidden_processes,
+                    )
+                });
+                let mut line = t!(
+                    "sys-count",
+                    shown = self.shown.len(),
+                    total = self.rows.len(),
+                    ms = ms
+                );
+                if self.paused {
+                    line.push_str(" · ");
+                    line.push_str(t!("sys-paused"));
+                }
+                ui.horizontal(|ui| {
+                    ui.weak(line);
+                    if hidden > 0 {
+                        ui.weak(t!("sys-hidden", n = hidden));
+                    }
+                });
+            }
+        }
+        if let Some(f) = &self.failed {
+            ui.colored_label(ui.visuals().error_fg_color, f);
+        }
+        if let Some(s) = &self.last
+            && !s.problems.is_empty()
+        {
+            for p in &s.problems {
+                ui.colored_label(ui.visuals().warn_fg_color, p);
+            }
+        }
+    }
+
+    fn table_ui(&mut self, ui: &mut egui::Ui) {
+        let row_h = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+        let now = Instant::now();
+        let green = egui::Color32::from_rgb(40, 170, 70);
+        let red = egui::Color32::from_rgb(210, 60, 60);
+        let mut clicked_header = None;
+        let mut clicked_row = None;
+        let selected = self.selected;
+        let mut table = TableBuilder::new(ui)
+            .striped(true)
+            .resizable(true)
+            .sense(egui::Sense::click())
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            .min_scrolled_height(0.0);
+        for c in Col::ALL {
+            let w = match c {
+                Col::Kind => 70.0,
+                Col::State => 95.0,
+                Col::RecvQ | Col::SendQ => 60.0,
+                Col::Local | Col::Remote => 150.0,
+                Col::Process => 140.0,
+                Col::User => 60.0,
+                Col::Rtt => 60.0,
+            };
+            table = table.column(Column::initial(w).at_least(40.0).clip(true));
+        }
+        table
+            .header(row_h + 2.0, |mut header| {
+                for c in Col::ALL {
+                    header.col(|ui| {
+                        let mut text = c.label().text().to_string();
+                        if self.sort.0 == c {
+                            text.push_str(if self.sort.1 { " ▲" } else { " ▼" });
+                        }
+                        if ui
+                            .add(egui::Button::new(egui::RichText::new(text).strong()).frame(false))
+                            .clicked()
+                        {
+                            clicked_header = Some(c);
+                        }
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(row_h, self.shown.len(), |mut row| {
+                    let r = &self.rows[self.shown[row.index()]];
+                    let s = &r.sock;
+                    row.set_selected(selected == Some(s.key()));
+                    let color = if let Some(g) = r.gone_at {
+                        let left =
+                            1.0 - now.duration_since(g).as_secs_f32() / MARK_FOR.as_secs_f32();
+                        Some(red.gamma_multiply(left.clamp(0.2, 1.0)))
+                    } else if r.new_at.is_some_and(|n| now.duration_since(n) < MARK_FOR) {
+                        Some(green)
+                    } else {
+                        None
+                    };
+                    let cell = |ui: &mut egui::Ui, text: String| {
+                        let t = egui::RichText::new(text).monospace();
+                        let t = match color {
+                            Some(c) => t.color(c),
+                            None => t,
+                        };
+                        ui.add(egui::Label::new(t).truncate().selectable(false));
+                    };
+                    row.col(|ui| cell(ui, kind_text(s.kind).to_string()));
+                    row.col(|ui| cell(ui, s.state.to_string()));
+                    row.col(|ui| cell(ui, s.recv_q.to_string()));
+                    row.col(|ui| cell(ui, s.send_q.to_string()));
+                    row.col(|ui| cell(ui, s.local.to_string()));
+                    row.col(|ui| cell(ui, s.remote.to_string()));
+                    row.col(|ui| cell(ui, process_text(s)));
+                    row.col(|ui| cell(ui, s.user.clone().unwrap_or_default()));
+                    row.col(|ui| cell(ui, rtt_ms(s).map_or(String::new(), |v| format!("{v:.3}"))));
+                    if row.response().clicked() {
+                        clicked_row = Some(s.key());
+                    }
+                });
+            });
+        if let Some(c) = clicked_header {
+            self.sort = if self.sort.0 == c {
+                (c, !self.sort.1)
+            } else {
+                (c, true)
+            };
+            self.reorder();
+        }
+        if let Some(k) = clicked_row {
+            self.select(k);
+        }
+    }
+
+    /// Selects a socket (its TCP_INFO history starts afresh).
+    pub fn select(&mut self, key: SockKey) {
+        if self.selected != Some(key) {
+            self.selected = Some(key);
+            self.history.clear();
+            self.confirm_destroy = None;
+            if let Some(t) = self.selected().and_then(|s| s.tcp_info.clone()) {
+                let at = self.opened.elapsed().as_secs_f64();
+                self.history
+                    .push_back((at, f64::from(t.rtt_us) / 1000.0, f64::from(t.cwnd)));
+            }
+        }
+    }
+
+    fn details_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<SystemAction>) {
+        let Some(s) = self.selected().cloned() else {
+            ui.weak(t!("sys-none-selected"));
+            return;
+        };
+        ui.strong(format!("{} {}", kind_text(s.kind), s.state));
+        // What can be done with it, first: no scrolling to find it.
+        ui.horizontal_wrapped(|ui| {
+            if let Some(spec) = system::client_spec(&s)
+                && ui.button(L::SYS_OPEN_CLIENT).clicked()
+            {
+                actions.push(SystemAction::ToForm(Box::new(spec)));
+            }
+            if let Some(spec) = system::server_spec_like(&s)
+                && ui.button(L::SYS_SERVER_LIKE).clicked()
+            {
+                actions.push(SystemAction::ToForm(Box::new(spec)));
+            }
+            if ui.button(L::SYS_COPY_SS).clicked() {
+                actions.push(SystemAction::Copy(s.ss_command()));
+            }
+        });
+        if diag::destroy_refusal(&s).is_none() {
+            ui.horizontal(|ui| {
+                if self.confirm_destroy == Some(s.key()) {
+                    let sure = egui::Button::new(
+                        egui::RichText::new(L::SYS_DESTROY_SURE).color(ui.visuals().error_fg_color),
+                    );
+                    if ui.add(sure).clicked() {
+                        self.confirm_destroy = None;
+                        if let Some(w) = &self.watch {
+                            w.send(WatchCmd::Destroy(Box::new(s.clone())));
+                        }
+                    }
+                    if ui.button(L::SYS_DESTROY_CANCEL).clicked() {
+                        self.confirm_destroy = None;
+                    }
+                } else if ui
+                    .button(L::SYS_DESTROY)
+                    .on_hover_text(t!("sys-destroy-why"))
+                    .clicked()
+                {
+                    self.confirm_destroy = Some(s.key());
+                }
+            });
+        }
+        ui.separator();
+        let kv = |ui: &mut egui::Ui, k: &str, v: String| {
+            ui.label(k);
+            ui.add(egui::Label::new(egui::RichText::new(v).monospace()).wrap());
+            ui.end_row();
+        };
+        egui::Grid::new("sys-socket")
+            .num_columns(2)
+            .striped(true)
+            .show(ui, |ui| {
+                kv(ui, t!("sys-family"), family_text(s.family).to_string());
+                kv(ui, L::SYS_COL_LOCAL.text(), s.local.to_string());
+                kv(ui, L::SYS_COL_REMOTE.text(), s.remote.to_string());
+                kv(ui, L::SYS_COL_RECVQ.text(), s.recv_q.to_string());
+                kv(ui, L::SYS_COL_SENDQ.text(), s.send_q.to_string());
+                if s.is_listener() {
+                    kv(
+                        ui,
+                        t!("sys-accept-queue"),
+                        t!("sys-accept-queue-of", n = s.recv_q, max = s.send_q),
+                    );
+                }
+                kv(ui, t!("sys-inode"), s.inode.to_string());
+                kv(ui, t!("sys-cookie"), format!("{:#x}", s.cookie));
+                if let Some(u) = &s.user {
+                    kv(
+                        ui,
+                        L::SYS_COL_USER.text(),
+                        format!("{u} ({})", s.uid.unwrap_or(0)),
+                    );
+                }
+                if let Some(t) = s.timer {
+                    let kind = match t.kind {
+                        TimerKind::Retransmit => t!("sys-timer-retransmit"),
+                        TimerKind::Keepalive => t!("sys-timer-keepalive"),
+                        TimerKind::TimeWait => "TIME_WAIT",
+                        TimerKind::Probe => t!("sys-timer-probe"),
+                    };
+                    kv(
+                        ui,
+                        t!("sys-timer"),
+                        t!(
+                            "sys-timer-left",
+                            kind = kind,
+                            secs = format!("{:.1}", f64::from(t.left_ms) / 1000.0),
+                            n = t.retrans
+                        ),
+                    );
+                }
+                if let Some(c) = &s.congestion {
+                    kv(ui, t!("sys-congestion"), c.clone());
+                }
+                if let Some(sh) = s.shutdown {
+                    kv(ui, t!("sys-shutdown"), sh.to_string());
+                }
+                if let Some(i) = s.interface {
+                    kv(ui, t!("sys-interface"), i.to_string());
+                }
+                if !s.pending.is_empty() {
+                    kv(ui, t!("sys-pending"), s.pending.len().to_string());
+                }
+                if let Some(m) = s.skmem {
+                    kv(
+                        ui,
+                        t!("sys-mem-rcv"),
+                        format!("{} / {}", m.rmem_alloc, m.rcvbuf),
+                    );
+                    kv(
+                        ui,
+                        t!("sys-mem-snd"),
+                        format!("{} / {}", m.wmem_alloc, m.sndbuf),
+                    );
+                    kv(ui, t!("sys-mem-queued"), m.wmem_queued.to_string());
+                    kv(ui, t!("sys-mem-drops"), m.drops.to_string());
+                }
+            });
+        ui.separator();
+        ui.strong(t!("sys-processes"));
+        match &s.owners {
+            Owners::Known { processes } => {
+                for p in processes {
+                    egui::Grid::new(("sys-proc", p.pid))
+                        .num_columns(2)
+                        .show(ui, |ui| {
+                            kv(ui, t!("sys-pid"), p.pid.to_string());
+                            kv(ui, t!("sys-name"), p.name.clone());
+                            kv(ui, L::SYS_COL_USER.text(), p.user.clone());
+                            kv(ui, t!("sys-cmdline"), p.cmdline.clone());
+                        });
+                }
+            }
+            Owners::Kernel => {
+                ui.weak(t!("sys-kernel-why"));
+            }
+            Owners::Hidden => {
+                ui.weak(t!("sys-no-access-why"));
+            }
+        }
+        if let Some(t) = &s.tcp_info {
+            super::inspector::tcp_info_ui(ui, ("sys", s.cookie), t, &self.history);
+        }
+    }
+}
