@@ -432,7 +432,7 @@ impl SystemView {
                     line.push_str(" · ");
                     line.push_str(t!("sys-paused"));
                 }
-                ui.horizontal(|ui| {
+                ui.horizontal_wrapped(|ui| {
                     ui.weak(line);
                     if hidden > 0 {
                         ui.weak(t!("sys-hidden", n = hidden));
@@ -460,6 +460,46 @@ impl SystemView {
         let mut clicked_header = None;
         let mut clicked_row = None;
         let selected = self.selected;
+        // Narrow windows scroll sideways instead of cutting columns off.
+        egui::ScrollArea::horizontal()
+            .id_salt("system-table-h")
+            .show(ui, |ui| {
+                self.table_in(
+                    ui,
+                    row_h,
+                    now,
+                    green,
+                    red,
+                    &mut clicked_header,
+                    &mut clicked_row,
+                    selected,
+                )
+            });
+        if let Some(c) = clicked_header {
+            self.sort = if self.sort.0 == c {
+                (c, !self.sort.1)
+            } else {
+                (c, true)
+            };
+            self.reorder();
+        }
+        if let Some(k) = clicked_row {
+            self.select(k);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn table_in(
+        &self,
+        ui: &mut egui::Ui,
+        row_h: f32,
+        now: Instant,
+        green: egui::Color32,
+        red: egui::Color32,
+        clicked_header: &mut Option<Col>,
+        clicked_row: &mut Option<SockKey>,
+        selected: Option<SockKey>,
+    ) {
         let mut table = TableBuilder::new(ui)
             .striped(true)
             .resizable(true)
@@ -468,7 +508,7 @@ impl SystemView {
             .min_scrolled_height(0.0);
         for c in Col::ALL {
             let w = match c {
-                Col::Kind => 70.0,
+                Col::Kind => 95.0,
                 Col::State => 95.0,
                 Col::RecvQ | Col::SendQ => 60.0,
                 Col::Local | Col::Remote => 150.0,
@@ -490,7 +530,7 @@ impl SystemView {
                             .add(egui::Button::new(egui::RichText::new(text).strong()).frame(false))
                             .clicked()
                         {
-                            clicked_header = Some(c);
+                            *clicked_header = Some(c);
                         }
                     });
                 }
@@ -527,21 +567,10 @@ impl SystemView {
                     row.col(|ui| cell(ui, s.user.clone().unwrap_or_default()));
                     row.col(|ui| cell(ui, rtt_ms(s).map_or(String::new(), |v| format!("{v:.3}"))));
                     if row.response().clicked() {
-                        clicked_row = Some(s.key());
+                        *clicked_row = Some(s.key());
                     }
                 });
             });
-        if let Some(c) = clicked_header {
-            self.sort = if self.sort.0 == c {
-                (c, !self.sort.1)
-            } else {
-                (c, true)
-            };
-            self.reorder();
-        }
-        if let Some(k) = clicked_row {
-            self.select(k);
-        }
     }
 
     /// Selects a socket (its TCP_INFO history starts afresh).

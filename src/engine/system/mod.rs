@@ -369,6 +369,12 @@ pub fn snapshot() -> Snapshot {
     for s in &mut dump.sockets {
         s.user = s.uid.map(|u| users.name(u));
         s.owners = table.owners_of(s.inode, &mut users);
+        // unix_diag gives no uid: the holder's user is the best answer.
+        if s.user.is_none()
+            && let Some(p) = s.processes().first()
+        {
+            s.user = Some(p.user.clone());
+        }
     }
     Snapshot {
         sockets: dump.sockets,
