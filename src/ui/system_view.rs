@@ -460,21 +460,16 @@ impl SystemView {
         let mut clicked_header = None;
         let mut clicked_row = None;
         let selected = self.selected;
-        // Narrow windows scroll sideways instead of cutting columns off.
-        egui::ScrollArea::horizontal()
-            .id_salt("system-table-h")
-            .show(ui, |ui| {
-                self.table_in(
-                    ui,
-                    row_h,
-                    now,
-                    green,
-                    red,
-                    &mut clicked_header,
-                    &mut clicked_row,
-                    selected,
-                )
-            });
+        self.table_in(
+            ui,
+            row_h,
+            now,
+            green,
+            red,
+            &mut clicked_header,
+            &mut clicked_row,
+            selected,
+        );
         if let Some(c) = clicked_header {
             self.sort = if self.sort.0 == c {
                 (c, !self.sort.1)
@@ -500,23 +495,32 @@ impl SystemView {
         clicked_row: &mut Option<SockKey>,
         selected: Option<SockKey>,
     ) {
+        let scale = (ui.available_width() / 905.0).min(1.0);
         let mut table = TableBuilder::new(ui)
             .striped(true)
             .resizable(true)
             .sense(egui::Sense::click())
             .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
             .min_scrolled_height(0.0);
+        // The columns share the width there is (a narrow window shrinks
+        // them, each stays resizable) so none is cut off the right edge.
         for c in Col::ALL {
-            let w = match c {
-                Col::Kind => 95.0,
-                Col::State => 95.0,
-                Col::RecvQ | Col::SendQ => 60.0,
-                Col::Local | Col::Remote => 150.0,
-                Col::Process => 140.0,
-                Col::User => 60.0,
-                Col::Rtt => 60.0,
+            let w = scale
+                * match c {
+                    Col::Kind => 95.0,
+                    Col::State => 95.0,
+                    Col::RecvQ | Col::SendQ => 60.0,
+                    Col::Local | Col::Remote => 150.0,
+                    Col::Process => 140.0,
+                    Col::User => 60.0,
+                    Col::Rtt => 60.0,
+                };
+            let col = if c == Col::Rtt {
+                Column::remainder().at_least(36.0)
+            } else {
+                Column::initial(w.max(36.0)).at_least(30.0).clip(true)
             };
-            table = table.column(Column::initial(w).at_least(40.0).clip(true));
+            table = table.column(col);
         }
         table
             .header(row_h + 2.0, |mut header| {
@@ -656,7 +660,7 @@ impl SystemView {
                     );
                 }
                 kv(ui, t!("sys-inode"), s.inode.to_string());
-                kv(ui, t!("sys-cookie"), format!("{:#x}", s.cookie));
+                kv(ui, t!("sys-cookie"), s.cookie.to_string());
                 if let Some(u) = &s.user {
                     kv(
                         ui,
