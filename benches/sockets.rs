@@ -1,7 +1,8 @@
 //! The System sockets view at scale: `cargo bench --bench sockets`.
 //!
-//! Opens 1,000, 10,000 and 50,000 loopback connections in this process
-//! (100,000 sockets at the top), then at each level measures one refresh
+//! Opens 1,000, 10,000 and 50,000 loopback connections (100,000 sockets
+//! at the top), held by python3 child processes of at most 8,000
+//! connections each (a process here may hold 20,000 descriptors), then at each level measures one refresh
 //! (the netlink dump and the /proc scan) against iproute2's `ss` listing
 //! the same sockets in the same run (`ss -tanp`: with processes, as the
 //! view; `ss -tan`: without), and the app's side: taking a snapshot into
@@ -9,7 +10,6 @@
 //! drawn on an egui context (layout and tessellation, no GPU) for 4
 //! seconds while its refresher thread refreshes every second.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,23 +30,40 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
-/// Raises the descriptor limit as far as root may (100,000 sockets need
-/// more than the usual 20,000 hard limit); returns the soft limit.
-fn raise_nofile(want: u64) -> u64 {
-    let lim = libc::rlimit {
-        rlim_cur: want,
-        rlim_max: want,
-    };
-    // SAFETY: a plain struct passed by pointer to setrlimit/getrlimit.
-    unsafe {
-        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        let mut got = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut got);
-        got.rlim_cur
-    }
+/// A python3 process that opens `pairs` connections to a listener of its
+/// own and holds both ends until its stdin closes.
+const HOLDER: &str = r#"
+import socket, sys
+k = int(sys.argv[1])
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(4096)
+keep = []
+for _ in range(k):
+    c = socket.create_connection(l.getsockname())
+    s, _ = l.accept()
+    keep += [c, s]
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+
+/// Most connections one holder opens (two descriptors each).
+const PER_HOLDER: usize = 8_000;
+
+fn holder(pairs: usize) -> std::process::Child {
+    use std::io::BufRead;
+    let mut c = Command::new("python3")
+        .args(["-c", HOLDER, &pairs.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    std::io::BufReader::new(c.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready", "the holder opened its connections");
+    c
 }
 
 fn ss(args: &str) -> Option<Duration> {
@@ -61,38 +78,19 @@ fn ss(args: &str) -> Option<Duration> {
 }
 
 fn main() {
-    let limit = raise_nofile(260_000);
-    let mut levels: Vec<usize> = vec![1_000, 10_000, 50_000];
-    let most = (limit as usize).saturating_sub(1_000) / 2;
-    if levels.iter().any(|&n| n > most) {
-        println!("descriptor limit {limit}: levels above {most} connections are left out");
-        levels.retain(|&n| n <= most);
-    }
-    // Two listeners: one destination takes at most ~28,000 ephemeral
-    // ports from one source address.
-    let listeners: Vec<TcpListener> = (0..2)
-        .map(|_| {
-            let s =
-                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-            s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-                .unwrap();
-            s.listen(4096).unwrap();
-            s.into()
-        })
-        .collect();
-    let mut held: Vec<TcpStream> = Vec::new();
+    let levels: Vec<usize> = vec![1_000, 10_000, 50_000];
+    let mut holders: Vec<std::process::Child> = Vec::new();
+    let mut opened = 0usize;
     println!("# System sockets at scale\n");
     println!(
         "| sockets listed | refresh (dump + /proc) ms | dump ms | /proc ms | ss -tanp ms | ss -tan ms | ratio to ss -tanp | into the table (UI thread) ms | frame p50 / p99 / max ms while refreshing |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for &n in &levels {
-        while held.len() / 2 < n {
-            let l = &listeners[(held.len() / 2) % listeners.len()];
-            let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-            let (s, _) = l.accept().unwrap();
-            held.push(c);
-            held.push(s);
+        while opened < n {
+            let k = (n - opened).min(PER_HOLDER);
+            holders.push(holder(k));
+            opened += k;
         }
         let mut total = Vec::new();
         let mut dump = Vec::new();
@@ -161,6 +159,11 @@ fn main() {
             frames.len(),
             refreshes.saturating_sub(ROUNDS as u64),
         );
+    }
+    // Closing their stdin ends the holders.
+    for mut h in holders {
+        drop(h.stdin.take());
+        let _ = h.wait();
     }
     println!(
         "\nGoals: a refresh of 100,000 sockets under 1 s; p99 frame under 16 ms while it refreshes. Medians of {ROUNDS}; ss is iproute2's, run as a child process with its output to /dev/null."
