@@ -5,7 +5,7 @@
 //! details (TCP_INFO plotted over time, as our own sessions have) and
 //! what can be done with it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,15 +13,14 @@ use egui_extras::{Column, TableBuilder};
 
 use super::labels as L;
 use crate::engine::SessionSpec;
+use crate::engine::system::table::{MARK_FOR, SortKey, TableView};
 use crate::engine::system::watch::{Watch, WatchCmd, WatchReply};
 use crate::engine::system::{
-    self, Family, Owners, Snapshot, SockKey, SockKind, SysSocket, TimerKind, diag,
+    self, Family, Owners, SockKey, SockKind, SysSocket, TimerKind, diag,
     filter::{self, Filter},
 };
 use crate::t;
 
-/// How long a new socket stays green and a vanished one fades in red.
-const MARK_FOR: Duration = Duration::from_secs(3);
 /// TCP_INFO readings kept for the selected socket's plots.
 const HISTORY: usize = 120;
 
@@ -51,6 +50,20 @@ pub enum Col {
 }
 
 impl Col {
+    fn key(self) -> SortKey {
+        match self {
+            Col::Kind => SortKey::Kind,
+            Col::State => SortKey::State,
+            Col::RecvQ => SortKey::RecvQ,
+            Col::SendQ => SortKey::SendQ,
+            Col::Local => SortKey::Local,
+            Col::Remote => SortKey::Remote,
+            Col::Process => SortKey::Process,
+            Col::User => SortKey::User,
+            Col::Rtt => SortKey::Rtt,
+        }
+    }
+
     const ALL: [Col; 9] = [
         Col::Kind,
         Col::State,
@@ -78,33 +91,22 @@ impl Col {
     }
 }
 
-/// A socket as the view knows it: when it appeared, and when it went.
-struct Row {
-    sock: SysSocket,
-    /// When it first appeared (None: it was there at the first look, so
-    /// it is not new).
-    new_at: Option<Instant>,
-    gone_at: Option<Instant>,
-}
-
-/// The view's state; its refresher runs only while it is shown.
+/// The view's state; its refresher runs only while it is shown and does
+/// the matching, filtering and sorting, so a frame only swaps tables.
 pub struct SystemView {
     watch: Option<Watch>,
-    rows: Vec<Row>,
-    index: HashMap<SockKey, usize>,
-    /// Indices into `rows` that pass the filter, in the sort order.
-    shown: Vec<usize>,
+    /// The newest table from the refresher.
+    table: Arc<TableView>,
     pub filter_text: String,
     filter: Result<Filter, String>,
     sort: (Col, bool),
     paused: bool,
     selected: Option<SockKey>,
+    /// The selected socket as last listed (it may have left the filter).
+    selected_sock: Option<Arc<SysSocket>>,
     /// (seconds since the view opened, rtt ms, cwnd) of the selected one.
     history: VecDeque<(f64, f64, f64)>,
     opened: Instant,
-    /// The last snapshot's figures.
-    last: Option<Arc<Snapshot>>,
-    snapshots: u64,
     confirm_destroy: Option<SockKey>,
     /// Whether the refresher could not start, in words.
     failed: Option<String>,
@@ -114,18 +116,15 @@ impl Default for SystemView {
     fn default() -> Self {
         SystemView {
             watch: None,
-            rows: Vec::new(),
-            index: HashMap::new(),
-            shown: Vec::new(),
+            table: Arc::default(),
             filter_text: String::new(),
             filter: Ok(Filter::default()),
             sort: (Col::Kind, true),
             paused: false,
             selected: None,
+            selected_sock: None,
             history: VecDeque::new(),
             opened: Instant::now(),
-            last: None,
-            snapshots: 0,
             confirm_destroy: None,
             failed: None,
         }
@@ -178,34 +177,32 @@ impl SystemView {
 
     /// How many sockets the table holds (gone ones still fading count).
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.table.total
     }
 
     /// Whether the table holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.table.total == 0
     }
 
     /// How many rows pass the filter.
     pub fn shown(&self) -> usize {
-        self.shown.len()
+        self.table.rows.len()
     }
 
-    /// Snapshots taken in since the view opened.
+    /// Snapshots taken since the view first opened.
     pub fn snapshots(&self) -> u64 {
-        self.snapshots
+        self.table.snapshots
     }
 
-    /// The selected socket, if it is still listed.
+    /// The selected socket, as last listed.
     pub fn selected(&self) -> Option<&SysSocket> {
-        self.selected
-            .and_then(|k| self.index.get(&k))
-            .map(|&i| &self.rows[i].sock)
+        self.selected_sock.as_deref()
     }
 
     /// The rows shown, in order.
     pub fn shown_sockets(&self) -> impl Iterator<Item = &SysSocket> {
-        self.shown.iter().map(|&i| &self.rows[i].sock)
+        self.table.rows.iter().map(|r| &*r.sock)
     }
 
     /// Stops the refresher (the view is hidden); what it showed stays.
@@ -216,8 +213,16 @@ impl SystemView {
     /// Sets the filter text and applies it (as typing it would).
     pub fn set_filter(&mut self, text: &str) {
         self.filter_text = text.to_string();
-        self.filter = filter::parse(text).map_err(|e| e.message);
-        self.reorder();
+        self.filter_changed();
+    }
+
+    fn filter_changed(&mut self) {
+        self.filter = filter::parse(&self.filter_text).map_err(|e| e.message);
+        // A filter that does not parse leaves the last good one in force
+        // (and says why under the box).
+        if let (Ok(f), Some(w)) = (&self.filter, &self.watch) {
+            w.send(WatchCmd::Filter(Box::new(f.clone())));
+        }
     }
 
     fn start(&mut self, ctx: &egui::Context) {
@@ -227,104 +232,38 @@ impl SystemView {
         let c = ctx.clone();
         match Watch::spawn(Arc::new(move || c.request_repaint())) {
             Ok(w) => {
+                // A refresher starts afresh: it is told what the view holds.
                 if self.paused {
                     w.send(WatchCmd::Pause(true));
                 }
+                if let Ok(f) = &self.filter {
+                    w.send(WatchCmd::Filter(Box::new(f.clone())));
+                }
+                w.send(WatchCmd::Sort(self.sort.0.key(), self.sort.1));
                 self.watch = Some(w);
             }
             Err(e) => self.failed = Some(e.to_string()),
         }
     }
 
-    /// Takes in a snapshot: updates rows in place, marks new and gone.
-    pub fn ingest(&mut self, snap: Arc<Snapshot>) {
-        let now = Instant::now();
-        let first = self.snapshots == 0;
-        self.snapshots += 1;
-        let mut seen = vec![false; self.rows.len()];
-        for s in &snap.sockets {
-            let key = s.key();
-            match self.index.get(&key) {
-                Some(&i) => {
-                    self.rows[i].sock = s.clone();
-                    self.rows[i].gone_at = None;
-                    seen[i] = true;
-                }
-                None => {
-                    self.index.insert(key, self.rows.len());
-                    self.rows.push(Row {
-                        sock: s.clone(),
-                        new_at: (!first).then_some(now),
-                        gone_at: None,
-                    });
-                    seen.push(true);
+    /// Takes in a table from the refresher: a swap, and the selected
+    /// socket's TCP_INFO reading for its plots.
+    pub fn take(&mut self, table: Arc<TableView>) {
+        let fresh = table.snapshots != self.table.snapshots;
+        self.table = table;
+        if let Some(k) = self.selected
+            && let Some(r) = self.table.rows.iter().find(|r| r.sock.key() == k)
+        {
+            self.selected_sock = Some(r.sock.clone());
+            if fresh && let Some(t) = &r.sock.tcp_info {
+                let at = self.opened.elapsed().as_secs_f64();
+                self.history
+                    .push_back((at, f64::from(t.rtt_us) / 1000.0, f64::from(t.cwnd)));
+                while self.history.len() > HISTORY {
+                    self.history.pop_front();
                 }
             }
         }
-        for (row, seen) in self.rows.iter_mut().zip(&seen) {
-            if !seen && row.gone_at.is_none() {
-                row.gone_at = Some(now);
-            }
-        }
-        let before = self.rows.len();
-        self.rows
-            .retain(|r| r.gone_at.is_none_or(|g| now.duration_since(g) < MARK_FOR));
-        if self.rows.len() != before {
-            self.index = self
-                .rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (r.sock.key(), i))
-                .collect();
-        }
-        if let Some(t) = self.selected().and_then(|s| s.tcp_info.clone()) {
-            let at = self.opened.elapsed().as_secs_f64();
-            self.history
-                .push_back((at, f64::from(t.rtt_us) / 1000.0, f64::from(t.cwnd)));
-            while self.history.len() > HISTORY {
-                self.history.pop_front();
-            }
-        }
-        self.last = Some(snap);
-        self.reorder();
-    }
-
-    /// Filters and sorts the rows again.
-    fn reorder(&mut self) {
-        let rows = &self.rows;
-        let mut shown: Vec<usize> = match &self.filter {
-            Ok(f) if f.is_empty() => (0..rows.len()).collect(),
-            Ok(f) => (0..rows.len())
-                .filter(|&i| f.matches(&rows[i].sock))
-                .collect(),
-            // A filter that does not parse keeps the last good list's
-            // meaning simple: show everything, and say why below the box.
-            Err(_) => (0..rows.len()).collect(),
-        };
-        let (col, asc) = self.sort;
-        shown.sort_by(|&a, &b| {
-            let (x, y) = (&rows[a].sock, &rows[b].sock);
-            let o = match col {
-                Col::Kind => x.kind.cmp(&y.kind),
-                Col::State => x.state.cmp(y.state),
-                Col::RecvQ => x.recv_q.cmp(&y.recv_q),
-                Col::SendQ => x.send_q.cmp(&y.send_q),
-                Col::Local => x.local.cmp(&y.local),
-                Col::Remote => x.remote.cmp(&y.remote),
-                Col::Process => {
-                    let p = |s: &SysSocket| s.processes().first().map(|p| (p.name.clone(), p.pid));
-                    p(x).cmp(&p(y))
-                }
-                Col::User => x.user.cmp(&y.user),
-                Col::Rtt => rtt_ms(x)
-                    .unwrap_or(-1.0)
-                    .total_cmp(&rtt_ms(y).unwrap_or(-1.0)),
-            };
-            // Ties keep one order from one refresh to the next.
-            let o = o.then_with(|| x.local.cmp(&y.local).then(x.key().cmp(&y.key())));
-            if asc { o } else { o.reverse() }
-        });
-        self.shown = shown;
     }
 
     /// Draws the view over the whole window below the top bar.
@@ -336,8 +275,8 @@ impl SystemView {
             .watch
             .as_ref()
             .map_or((None, Vec::new()), |w| (w.take(), w.replies()));
-        if let Some(snap) = snap {
-            self.ingest(snap);
+        if let Some(table) = snap {
+            self.take(table);
         }
         {
             for r in replies {
@@ -354,6 +293,7 @@ impl SystemView {
         }
         // Fading rows need frames while they fade.
         if self
+            .table
             .rows
             .iter()
             .any(|r| r.gone_at.is_some() || r.new_at.is_some_and(|n| n.elapsed() < MARK_FOR))
@@ -407,8 +347,7 @@ impl SystemView {
                 .desired_width(ui.available_width().max(120.0));
             let r = ui.add(edit).labelled_by(label.id);
             if r.changed() {
-                self.filter = filter::parse(&self.filter_text).map_err(|e| e.message);
-                self.reorder();
+                self.filter_changed();
             }
         });
         match &self.filter {
@@ -416,16 +355,13 @@ impl SystemView {
                 ui.colored_label(ui.visuals().error_fg_color, why);
             }
             Ok(_) => {
-                let (ms, hidden) = self.last.as_ref().map_or((0, 0), |s| {
-                    (
-                        (s.dump_time + s.procs_time).as_millis() as u64,
-                        s.hidden_processes,
-                    )
-                });
+                let tv = &self.table;
+                let ms = (tv.dump_time + tv.procs_time).as_millis() as u64;
+                let hidden = tv.hidden_processes;
                 let mut line = t!(
                     "sys-count",
-                    shown = self.shown.len(),
-                    total = self.rows.len(),
+                    shown = tv.rows.len(),
+                    total = tv.total,
                     ms = ms
                 );
                 if self.paused {
@@ -443,12 +379,8 @@ impl SystemView {
         if let Some(f) = &self.failed {
             ui.colored_label(ui.visuals().error_fg_color, f);
         }
-        if let Some(s) = &self.last
-            && !s.problems.is_empty()
-        {
-            for p in &s.problems {
-                ui.colored_label(ui.visuals().warn_fg_color, p);
-            }
+        for p in &self.table.problems {
+            ui.colored_label(ui.visuals().warn_fg_color, p);
         }
     }
 
@@ -476,7 +408,9 @@ impl SystemView {
             } else {
                 (c, true)
             };
-            self.reorder();
+            if let Some(w) = &self.watch {
+                w.send(WatchCmd::Sort(c.key(), self.sort.1));
+            }
         }
         if let Some(k) = clicked_row {
             self.select(k);
@@ -540,8 +474,8 @@ impl SystemView {
                 }
             })
             .body(|body| {
-                body.rows(row_h, self.shown.len(), |mut row| {
-                    let r = &self.rows[self.shown[row.index()]];
+                body.rows(row_h, self.table.rows.len(), |mut row| {
+                    let r = &self.table.rows[row.index()];
                     let s = &r.sock;
                     row.set_selected(selected == Some(s.key()));
                     let color = if let Some(g) = r.gone_at {
@@ -581,6 +515,12 @@ impl SystemView {
     pub fn select(&mut self, key: SockKey) {
         if self.selected != Some(key) {
             self.selected = Some(key);
+            self.selected_sock = self
+                .table
+                .rows
+                .iter()
+                .find(|r| r.sock.key() == key)
+                .map(|r| r.sock.clone());
             self.history.clear();
             self.confirm_destroy = None;
             if let Some(t) = self.selected().and_then(|s| s.tcp_info.clone()) {
@@ -592,7 +532,7 @@ impl SystemView {
     }
 
     fn details_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<SystemAction>) {
-        let Some(s) = self.selected().cloned() else {
+        let Some(s) = self.selected_sock.clone() else {
             ui.weak(t!("sys-none-selected"));
             return;
         };
@@ -622,7 +562,7 @@ impl SystemView {
                     if ui.add(sure).clicked() {
                         self.confirm_destroy = None;
                         if let Some(w) = &self.watch {
-                            w.send(WatchCmd::Destroy(Box::new(s.clone())));
+                            w.send(WatchCmd::Destroy(Box::new((*s).clone())));
                         }
                     }
                     if ui.button(L::SYS_DESTROY_CANCEL).clicked() {

@@ -8,6 +8,7 @@
 pub mod diag;
 pub mod filter;
 pub mod procs;
+pub mod table;
 pub mod watch;
 
 use std::net::SocketAddr;

@@ -1,7 +1,8 @@
 //! The System sockets view's refresher: a named thread that takes a
-//! snapshot about once a second (or when asked), keeps only the newest
-//! for the UI (a slow frame never queues snapshots up), and closes
-//! sockets when asked, off the UI thread.
+//! snapshot about once a second (or when asked), builds the table from it
+//! (matched, filtered, sorted: `table`), keeps only the newest for the UI
+//! (a slow frame never queues tables up), and closes sockets when asked,
+//! all off the UI thread.
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -9,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use super::{Snapshot, SysSocket, diag};
+use super::filter::Filter;
+use super::table::{SortKey, Table, TableView};
+use super::{SysSocket, diag};
 use crate::engine::WakeFn;
 use crate::engine::error::OpError;
 
@@ -23,8 +26,10 @@ pub enum WatchCmd {
     Refresh,
     /// Stop (true) or go on (false) taking snapshots on the timer.
     Pause(bool),
-    /// Take one every so often (at least 0.1 s).
-    Period(Duration),
+    /// Show only what passes this filter.
+    Filter(Box<Filter>),
+    /// Sort by this column (true: ascending).
+    Sort(SortKey, bool),
     /// Close this socket (SOCK_DESTROY), then take a snapshot.
     Destroy(Box<SysSocket>),
 }
@@ -42,7 +47,7 @@ pub enum WatchReply {
 pub struct Watch {
     cmd: Option<Sender<WatchCmd>>,
     replies: Receiver<WatchReply>,
-    latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
+    latest: Arc<Mutex<Option<Arc<TableView>>>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -71,8 +76,8 @@ impl Watch {
         self.cmd.as_ref().is_some_and(|c| c.try_send(cmd).is_ok())
     }
 
-    /// The newest snapshot not yet taken, if any.
-    pub fn take(&self) -> Option<Arc<Snapshot>> {
+    /// The newest table not yet taken, if any.
+    pub fn take(&self) -> Option<Arc<TableView>> {
         self.latest.lock().ok().and_then(|mut s| s.take())
     }
 
@@ -95,10 +100,18 @@ impl Drop for Watch {
 fn run(
     cmds: Receiver<WatchCmd>,
     replies: Sender<WatchReply>,
-    slot: Arc<Mutex<Option<Arc<Snapshot>>>>,
+    slot: Arc<Mutex<Option<Arc<TableView>>>>,
     wake: WakeFn,
 ) {
-    let mut period = DEFAULT_PERIOD;
+    let period = DEFAULT_PERIOD;
+    let mut table = Table::default();
+    let publish = |table: &Table| {
+        let view = Arc::new(table.view());
+        if let Ok(mut s) = slot.lock() {
+            *s = Some(view);
+        }
+        wake();
+    };
     let mut paused = false;
     let mut due = Instant::now();
     loop {
@@ -118,9 +131,14 @@ fn run(
                     due = Instant::now();
                     false
                 }
-                Ok(WatchCmd::Period(p)) => {
-                    period = p.max(Duration::from_millis(100));
-                    due = Instant::now() + period;
+                Ok(WatchCmd::Filter(f)) => {
+                    table.set_filter(*f);
+                    publish(&table);
+                    false
+                }
+                Ok(WatchCmd::Sort(k, asc)) => {
+                    table.set_sort(k, asc);
+                    publish(&table);
                     false
                 }
                 Ok(WatchCmd::Destroy(s)) => {
@@ -137,11 +155,8 @@ fn run(
             }
         };
         if take {
-            let snap = super::snapshot();
-            if let Ok(mut s) = slot.lock() {
-                *s = Some(Arc::new(snap));
-            }
-            wake();
+            table.ingest(super::snapshot(), Instant::now());
+            publish(&table);
             due = Instant::now() + period;
         }
     }
