@@ -128,8 +128,10 @@ fn main() {
             let v = Arc::new(table.view());
             build.push(t.elapsed());
             let t = Instant::now();
-            view.take(v);
+            let old = view.take(v);
             swap.push(t.elapsed());
+            // The app hands the old table back to the refresher to free.
+            drop(old);
         }
         let ctx = egui::Context::default();
         install_fonts(&ctx);

@@ -247,10 +247,11 @@ impl SystemView {
     }
 
     /// Takes in a table from the refresher: a swap, and the selected
-    /// socket's TCP_INFO reading for its plots.
-    pub fn take(&mut self, table: Arc<TableView>) {
+    /// socket's TCP_INFO reading for its plots. Returns the old table, for
+    /// the refresher to free.
+    pub fn take(&mut self, table: Arc<TableView>) -> Arc<TableView> {
         let fresh = table.snapshots != self.table.snapshots;
-        self.table = table;
+        let old = std::mem::replace(&mut self.table, table);
         if let Some(k) = self.selected
             && let Some(r) = self.table.rows.iter().find(|r| r.sock.key() == k)
         {
@@ -264,6 +265,7 @@ impl SystemView {
                 }
             }
         }
+        old
     }
 
     /// Draws the view over the whole window below the top bar.
@@ -276,7 +278,12 @@ impl SystemView {
             .as_ref()
             .map_or((None, Vec::new()), |w| (w.take(), w.replies()));
         if let Some(table) = snap {
-            self.take(table);
+            let old = self.take(table);
+            if let Some(w) = &self.watch {
+                // Only this view and the refresher held it; if the
+                // refresher is busy, it is freed here after all.
+                w.send(WatchCmd::Recycle(old));
+            }
         }
         {
             for r in replies {

@@ -32,6 +32,9 @@ pub enum WatchCmd {
     Sort(SortKey, bool),
     /// Close this socket (SOCK_DESTROY), then take a snapshot.
     Destroy(Box<SysSocket>),
+    /// A table the UI is done with, dropped here: freeing 100,000 sockets
+    /// takes tens of milliseconds, which the UI thread cannot spare.
+    Recycle(Arc<TableView>),
 }
 
 /// What the refresher says back, besides snapshots.
@@ -129,6 +132,10 @@ fn run(
                 Ok(WatchCmd::Pause(p)) => {
                     paused = p;
                     due = Instant::now();
+                    false
+                }
+                Ok(WatchCmd::Recycle(old)) => {
+                    drop(old);
                     false
                 }
                 Ok(WatchCmd::Filter(f)) => {
