@@ -638,3 +638,51 @@ fn without_privileges_the_process_column_says_so() {
         "the socket itself is still listed"
     );
 }
+
+#[test]
+fn the_copied_ss_command_lists_that_socket() {
+    // What "Copy as ss command" gives, run by a real shell and a real ss,
+    // finds the socket it was copied from (a TCP listener, one end of a
+    // connection, a Unix listener whose path needs quoting).
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("it's a $(path).sock");
+    let _odd = UnixListener::bind(&odd).unwrap();
+    let snap = system::snapshot();
+    let lport = f.listener.local_addr().unwrap().port();
+    let odd_s = snap
+        .sockets
+        .iter()
+        .find(|s| s.local == Endpoint::Path(odd.to_str().unwrap().to_string()))
+        .expect("the oddly named socket");
+    for (s, expect) in [
+        (
+            listening(&snap.sockets, lport),
+            format!("127.0.0.1:{lport}"),
+        ),
+        (
+            conn(&snap.sockets, &f.a),
+            format!("127.0.0.1:{}", port(&f.a)),
+        ),
+        (odd_s, odd.to_str().unwrap().to_string()),
+    ] {
+        let cmd = s.ss_command();
+        let out = Command::new("bash").args(["-c", &cmd]).output().unwrap();
+        assert!(out.status.success(), "{cmd}: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let rows: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .filter(|l| !l.starts_with('\t') && !l.trim().is_empty())
+            .collect();
+        assert!(
+            rows.iter().any(|r| r.contains(&expect)),
+            "{cmd} did not list {expect}:\n{text}"
+        );
+        assert!(
+            rows.iter()
+                .all(|r| r.contains(&expect) || r.starts_with(' ')),
+            "{cmd} listed others:\n{text}"
+        );
+    }
+}

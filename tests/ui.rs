@@ -3510,6 +3510,40 @@ fn system_sockets_flow(lang: Lang) {
         a.system_view().snapshots() > taken
     });
     click(&mut h, L::SYS_RESUME.text());
+    // Copy as ss command: the status line shows what went to the clipboard.
+    click(&mut h, L::SYS_COPY_SS.text());
+    let said = h.state().status().unwrap_or_default().to_string();
+    assert!(
+        said.contains(&format!("ss -tanpie 'src 127.0.0.1 and sport = :{port}'")),
+        "{said}"
+    );
+    // Sorting by a column: every TCP socket by Send-Q, then reversed (the
+    // refresher sorts; the order arrives with its next table).
+    replace_text(&mut h, L::SYS_FILTER.text(), "tcp");
+    let sendq =
+        |a: &App| -> Vec<u32> { a.system_view().shown_sockets().map(|s| s.send_q).collect() };
+    // The column's title is a button (the details also have a Send-Q row).
+    let header = |h: &mut Harness<'_, App>, text: &str| {
+        h.run_steps(3);
+        h.get_by_role_and_label(Role::Button, text).click();
+        h.run_steps(2);
+    };
+    header(&mut h, L::SYS_COL_SENDQ.text());
+    step_until(&mut h, "sorted by Send-Q", |a| {
+        let v = sendq(a);
+        v.len() > 1 && v.windows(2).all(|w| w[0] <= w[1])
+    });
+    header(&mut h, &format!("{} ▲", L::SYS_COL_SENDQ.text()));
+    step_until(&mut h, "sorted by Send-Q, reversed", |a| {
+        let v = sendq(a);
+        v.len() > 1 && v.windows(2).all(|w| w[0] >= w[1]) && v[0] > *v.last().unwrap()
+    });
+    replace_text(&mut h, L::SYS_FILTER.text(), &format!("sport = :{port}"));
+    step_until(&mut h, "the filter back", |a| {
+        a.system_view()
+            .shown_sockets()
+            .all(|s| s.local.port() == Some(port))
+    });
     // Data, not words of ours: the process's name and command line, the
     // kernel's state and algorithm names, the ss filter typed and `ss`.
     let name = sel.processes()[0].name.clone();
@@ -3518,7 +3552,7 @@ fn system_sockets_flow(lang: Lang) {
         &mut h,
         lang,
         &[
-            &name, &cmdline, "LISTEN", "root", "bbr", "cubic", "reno", "ss", "sport",
+            &name, &cmdline, &said, "LISTEN", "root", "bbr", "cubic", "reno", "ss", "sport",
         ],
     );
     // A client to it, through the form.
@@ -3539,4 +3573,25 @@ fn system_sockets_flow(lang: Lang) {
     listener.set_nonblocking(false).unwrap();
     let (_c, peer) = listener.accept().unwrap();
     assert!(peer.ip().is_loopback());
+    // Back in the view, the listener still selected: a server like it.
+    click(&mut h, L::VIEW_SYSTEM.text());
+    assert!(h.state().system_view().selected().is_some());
+    click(&mut h, L::SYS_SERVER_LIKE.text());
+    assert_eq!(
+        h.state().main_view(),
+        sockscope::ui::app::MainView::Sessions
+    );
+    let before = h.state().model().sessions().len();
+    click(&mut h, L::OPEN.text());
+    step_until(&mut h, "the server opened", |a| {
+        a.model().sessions().len() == before + 1
+    });
+    let srv = h.state().selected().unwrap();
+    step_until(&mut h, "listening like it", |a| {
+        listening_port(a, srv).is_some()
+    });
+    let addr = listening_port(h.state(), srv).unwrap();
+    assert_eq!(addr.ip().to_string(), "127.0.0.1");
+    assert_ne!(addr.port(), port, "on a free port of its own");
+    TcpStream::connect(addr).expect("it listens");
 }

@@ -506,6 +506,39 @@ pub fn parse_escaped(input: &str, encoding: Encoding) -> Result<Vec<u8>, CodecEr
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn shell_quote_gives_back_the_same_bytes_through_a_real_shell() {
+        // The System sockets view copies `ss` command lines holding Unix
+        // paths; whatever a path holds must reach the program unchanged
+        // and run nothing.
+        for s in [
+            "/run/app.sock",
+            "",
+            "a b",
+            "it's",
+            "$(touch /tmp/pwned)",
+            "`id`; rm -rf x",
+            "line\nbreak",
+            "tab\there",
+            "esc \u{1b}[2J clear",
+            "back\\slash'quote",
+            "中文 路径",
+            "@abstract name",
+        ] {
+            let q = super::shell_quote(s);
+            let out = std::process::Command::new("bash")
+                .args(["-c", &format!("printf %s {q}")])
+                .output()
+                .expect("bash runs");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), s, "{q}");
+            assert!(
+                !q.chars().any(|c| c.is_control()),
+                "no raw control character in {q:?}"
+            );
+        }
+        assert_eq!(super::shell_quote("/run/x.sock"), "/run/x.sock");
+    }
+
     use super::*;
 
     #[test]

@@ -310,8 +310,8 @@ impl SysSocket {
                 }
                 cond.push(format!("sport = :{}", a.port()));
             }
-            Endpoint::Path(p) => cond.push(format!("src {}", p)),
-            Endpoint::Abstract(n) => cond.push(format!("src @{}", n)),
+            Endpoint::Path(p) => cond.push(format!("src {}", ss_unix_name(p))),
+            Endpoint::Abstract(n) => cond.push(format!("src {}", ss_unix_name(&format!("@{n}")))),
             Endpoint::Unnamed { .. } => {}
         }
         if let Endpoint::Inet(a) = &self.remote
@@ -327,6 +327,18 @@ impl SysSocket {
             cmd.push_str(&crate::engine::codec::shell_quote(&cond.join(" and ")));
         }
         cmd
+    }
+}
+
+/// A Unix name as `ss`'s filter takes it. Its lexer has no quoting: a
+/// name with a space, a bracket, a quote or an operator in it is cut there
+/// and matched as a prefix (`ss` globs `*`), which may list a neighbour
+/// too, but never fails to parse.
+fn ss_unix_name(p: &str) -> String {
+    let bad = |c: char| c.is_whitespace() || c.is_control() || "()!&|=<>\"'\\".contains(c);
+    match p.find(bad) {
+        Some(i) => format!("{}*", &p[..i]),
+        None => p.to_string(),
     }
 }
 
