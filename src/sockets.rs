@@ -142,15 +142,10 @@ impl<'a> Line<'a> {
 
 /// The process column of the table: `name/pid` for each holder.
 pub fn process_text(s: &SysSocket) -> String {
-    match &s.owners {
-        Owners::Known { processes } => processes
-            .iter()
-            .map(|p| format!("{}/{}", p.name, p.pid))
-            .collect::<Vec<_>>()
-            .join(","),
-        Owners::Kernel => "-".to_string(),
+    s.holders(",").unwrap_or_else(|| match s.owners {
         Owners::Hidden => "? (no access)".to_string(),
-    }
+        _ => "-".to_string(),
+    })
 }
 
 fn table(out: &mut impl Write, sockets: &[&SysSocket]) -> io::Result<()> {

@@ -33,8 +33,8 @@ struct Fixture {
     /// FIN and has not closed (CLOSE_WAIT).
     hc: TcpStream,
     hs: TcpStream,
-    /// The local port of a connection now in TIME_WAIT.
-    tw_port: u16,
+    /// The addresses (local, peer) of a connection now in TIME_WAIT.
+    tw: (SocketAddr, SocketAddr),
     v6: Option<TcpListener>,
     udp: UdpSocket,
     ux_listener: UnixListener,
@@ -70,7 +70,8 @@ fn fixture() -> Fixture {
     // TIME_WAIT: the side that closes first keeps it.
     let tw = TcpStream::connect(other.local_addr().unwrap()).unwrap();
     let (mut tws, _) = other.accept().unwrap();
-    let tw_port = tw.local_addr().unwrap().port();
+    let tw_addrs = (tw.local_addr().unwrap(), tw.peer_addr().unwrap());
+    let tw_port = tw_addrs.0.port();
     drop(tw);
     let mut buf = [0u8; 8];
     assert_eq!(tws.read(&mut buf).unwrap(), 0);
@@ -109,7 +110,7 @@ fn fixture() -> Fixture {
         b,
         hc,
         hs,
-        tw_port,
+        tw: tw_addrs,
         v6,
         udp,
         ux_listener,
@@ -129,12 +130,6 @@ fn find(snap: &[SysSocket], kind: SockKind, local_port: u16) -> Vec<&SysSocket> 
     snap.iter()
         .filter(|s| s.kind == kind && s.local.port() == Some(local_port))
         .collect()
-}
-
-fn one(snap: &[SysSocket], kind: SockKind, local_port: u16) -> &SysSocket {
-    let v = find(snap, kind, local_port);
-    assert_eq!(v.len(), 1, "{kind:?} on port {local_port}: {v:#?}");
-    v[0]
 }
 
 /// A connection by both ports (accepted ones share the listener's).
@@ -218,7 +213,10 @@ fn the_snapshot_finds_each_socket_with_its_state_queues_and_process() {
     let hs = conn(s, &f.hs);
     assert_eq!(hs.state, "CLOSE_WAIT", "{hs:#?}");
 
-    let tw = one(s, SockKind::Tcp, f.tw_port);
+    let tw = s
+        .iter()
+        .find(|x| x.local == Endpoint::Inet(f.tw.0) && x.remote == Endpoint::Inet(f.tw.1))
+        .expect("the TIME_WAIT socket");
     assert_eq!(tw.state, "TIME_WAIT");
     assert_eq!(
         tw.owners,
@@ -236,7 +234,10 @@ fn the_snapshot_finds_each_socket_with_its_state_queues_and_process() {
         ours(l6);
     }
 
-    let u = one(s, SockKind::Udp, f.udp.local_addr().unwrap().port());
+    let u = s
+        .iter()
+        .find(|x| x.kind == SockKind::Udp && x.local == Endpoint::Inet(f.udp.local_addr().unwrap()))
+        .expect("the UDP socket");
     assert_eq!(u.state, "UNCONN");
     ours(u);
 
@@ -264,7 +265,17 @@ fn the_snapshot_finds_each_socket_with_its_state_queues_and_process() {
 
 /// `ss -H` columns for the sockets on these ports: (state, recv-q,
 /// send-q, local, peer), with ss's state names turned into the kernel's.
-fn ss_rows(args: &[&str], ports: &[u16]) -> BTreeSet<(String, u32, u32, String, String)> {
+/// (local, peer) as ss writes them: a missing peer is `0.0.0.0:*`.
+type Tuples = std::collections::HashSet<(String, String)>;
+
+fn tuple(local: SocketAddr, peer: Option<SocketAddr>) -> (String, String) {
+    (
+        local.to_string(),
+        peer.map_or("0.0.0.0:*".to_string(), |p| p.to_string()),
+    )
+}
+
+fn ss_rows(args: &[&str], ours: &Tuples) -> BTreeSet<(String, u32, u32, String, String)> {
     let out = Command::new("ss")
         .args(args)
         .output()
@@ -278,12 +289,7 @@ fn ss_rows(args: &[&str], ports: &[u16]) -> BTreeSet<(String, u32, u32, String, 
             continue;
         }
         let (state, rq, sq, local, peer) = (f[0], f[1], f[2], f[3], f[4]);
-        let lport: u16 = local
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        if !ports.contains(&lport) {
+        if !ours.contains(&(local.replace('*', "0.0.0.0"), peer.to_string())) {
             continue;
         }
         let state = match state {
@@ -306,16 +312,11 @@ fn ss_rows(args: &[&str], ports: &[u16]) -> BTreeSet<(String, u32, u32, String, 
 fn our_rows(
     lines: &[Value],
     kind: &str,
-    ports: &[u16],
+    ours: &Tuples,
 ) -> BTreeSet<(String, u32, u32, String, String)> {
     lines
         .iter()
         .filter(|l| l["kind"] == kind)
-        .filter(|l| {
-            l["local_port"]
-                .as_u64()
-                .is_some_and(|p| ports.contains(&(p as u16)))
-        })
         .map(|l| {
             let peer = l["remote"].as_str().unwrap().to_string();
             // ss writes a missing peer as `0.0.0.0:*` / `[::]:*`.
@@ -332,6 +333,7 @@ fn our_rows(
                 peer,
             )
         })
+        .filter(|r| ours.contains(&(r.3.clone(), r.4.clone())))
         .collect()
 }
 
@@ -353,30 +355,40 @@ fn json_lines(args: &[&str]) -> Vec<Value> {
 #[test]
 fn sockscope_sockets_json_agrees_with_ss() {
     let f = fixture();
-    let tcp_ports = [
-        f.listener.local_addr().unwrap().port(),
-        port(&f.a),
-        port(&f.b),
-        port(&f.hc),
-        port(&f.hs),
-        f.tw_port,
-    ];
-    let udp_ports = [f.udp.local_addr().unwrap().port()];
+    // Our sockets by their addresses (other tests running meanwhile
+    // reuse the same ports for sockets of their own).
+    let mut tcp = Tuples::new();
+    let lsn = f.listener.local_addr().unwrap();
+    tcp.insert(tuple(lsn, None));
+    for c in f._waiting.iter().chain([&f.a, &f.b, &f.hc, &f.hs]) {
+        let (l, p) = (c.local_addr().unwrap(), c.peer_addr().unwrap());
+        tcp.insert(tuple(l, Some(p)));
+        tcp.insert(tuple(p, Some(l)));
+    }
+    tcp.insert(tuple(f.tw.0, Some(f.tw.1)));
+    let mut udp = Tuples::new();
+    udp.insert(tuple(f.udp.local_addr().unwrap(), None));
     let lines = json_lines(&[]);
     // The sockets stay as they are while both look (nothing is sent), so
     // the two lists must be the same set with the same numbers.
-    let theirs = ss_rows(&["-Htan4"], &tcp_ports);
-    let mine = our_rows(&lines, "tcp", &tcp_ports);
+    let theirs = ss_rows(&["-Htan4"], &tcp);
+    let mine = our_rows(&lines, "tcp", &tcp);
     assert_eq!(mine, theirs);
     assert_eq!(
         mine.len(),
-        6 + 2,
-        "listener, 2 waiting (their client ends), pair, half-closed pair, TIME_WAIT: {mine:#?}"
+        1 + 2 * 2 + 2 + 2 + 1,
+        "listener, 2 waiting (both ends), the pair, the half-closed pair, TIME_WAIT: {mine:#?}"
     );
-    assert_eq!(
-        our_rows(&lines, "udp", &udp_ports),
-        ss_rows(&["-Huan4"], &udp_ports)
-    );
+    assert_eq!(our_rows(&lines, "udp", &udp), ss_rows(&["-Huan4"], &udp));
+    assert_eq!(our_rows(&lines, "udp", &udp).len(), 1);
+    if let Some(v6) = &f.v6 {
+        let mut t6 = Tuples::new();
+        let a = v6.local_addr().unwrap();
+        t6.insert((a.to_string(), "[::]:*".to_string()));
+        let theirs = ss_rows(&["-Htan6"], &t6);
+        assert_eq!(our_rows(&lines, "tcp", &t6), theirs);
+        assert_eq!(theirs.len(), 1, "the IPv6 listener: {theirs:?}");
+    }
 
     // Every field the README documents is there, with our process.
     let me = std::process::id() as u64;
@@ -464,8 +476,27 @@ fn filters_pick_sockets_as_ss_would() {
     let lines = json_lines(&["state", "listening", &format!("( sport = :{lport} )")]);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["state"], "LISTEN");
-    let lines = json_lines(&[&format!(":{}", port(&f.a)), "tcp"]);
-    assert_eq!(lines.len(), 2, "both ends of the pair: {lines:?}");
+    // Words side by side: the port on either side, TCP, established.
+    let pa = port(&f.a);
+    let lines = json_lines(&[&format!(":{pa}"), "tcp", "established"]);
+    assert!(
+        lines
+            .iter()
+            .all(|l| (l["local_port"] == pa || l["remote_port"] == pa)
+                && l["kind"] == "tcp"
+                && l["state"] == "ESTABLISHED"),
+        "{lines:?}"
+    );
+    let me = std::process::id();
+    let ends = lines
+        .iter()
+        .filter(|l| l["processes"][0]["pid"] == me)
+        .filter(|l| {
+            (l["local_port"] == pa && l["remote_port"] == port(&f.b))
+                || (l["local_port"] == port(&f.b) && l["remote_port"] == pa)
+        })
+        .count();
+    assert_eq!(ends, 2, "both ends of the pair: {lines:?}");
     let lines = json_lines(&["src", &f.ux_path]);
     assert!(lines.iter().all(|l| l["local"] == f.ux_path.as_str()) && !lines.is_empty());
     let lines = json_lines(&["pid", "=", &std::process::id().to_string(), "udp"]);
@@ -566,7 +597,7 @@ fn sock_destroy_closes_a_connection_another_part_holds() {
     let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
     let (mut s, _) = l.accept().unwrap();
     let snap = system::snapshot();
-    let target = one(&snap.sockets, SockKind::Tcp, port(&c)).clone();
+    let target = conn(&snap.sockets, &c).clone();
     assert_eq!(diag::destroy_refusal(&target), None);
     match diag::destroy(&target) {
         Ok(()) => {
@@ -579,7 +610,7 @@ fn sock_destroy_closes_a_connection_another_part_holds() {
             let r = s.read(&mut buf);
             assert!(matches!(r, Ok(0)) || r.is_err(), "{r:?}");
             let after = system::snapshot();
-            assert!(find(&after.sockets, SockKind::Tcp, port(&c)).is_empty());
+            assert!(!after.sockets.iter().any(|x| x.key() == target.key()));
         }
         Err(e) => {
             // Not root, or a kernel without CONFIG_INET_DIAG_DESTROY:

@@ -35,59 +35,18 @@ pub enum SystemAction {
     Say(String, bool),
 }
 
-/// The columns, in order; each sorts the table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Col {
-    Kind,
-    State,
-    RecvQ,
-    SendQ,
-    Local,
-    Remote,
-    Process,
-    User,
-    Rtt,
-}
-
-impl Col {
-    fn key(self) -> SortKey {
-        match self {
-            Col::Kind => SortKey::Kind,
-            Col::State => SortKey::State,
-            Col::RecvQ => SortKey::RecvQ,
-            Col::SendQ => SortKey::SendQ,
-            Col::Local => SortKey::Local,
-            Col::Remote => SortKey::Remote,
-            Col::Process => SortKey::Process,
-            Col::User => SortKey::User,
-            Col::Rtt => SortKey::Rtt,
-        }
-    }
-
-    const ALL: [Col; 9] = [
-        Col::Kind,
-        Col::State,
-        Col::RecvQ,
-        Col::SendQ,
-        Col::Local,
-        Col::Remote,
-        Col::Process,
-        Col::User,
-        Col::Rtt,
-    ];
-
-    fn label(self) -> L::Key {
-        match self {
-            Col::Kind => L::SYS_COL_KIND,
-            Col::State => L::SYS_COL_STATE,
-            Col::RecvQ => L::SYS_COL_RECVQ,
-            Col::SendQ => L::SYS_COL_SENDQ,
-            Col::Local => L::SYS_COL_LOCAL,
-            Col::Remote => L::SYS_COL_REMOTE,
-            Col::Process => L::SYS_COL_PROCESS,
-            Col::User => L::SYS_COL_USER,
-            Col::Rtt => L::SYS_COL_RTT,
-        }
+/// A column's title (each column sorts the table by its `SortKey`).
+fn col_label(c: SortKey) -> L::Key {
+    match c {
+        SortKey::Kind => L::SYS_COL_KIND,
+        SortKey::State => L::SYS_COL_STATE,
+        SortKey::RecvQ => L::SYS_COL_RECVQ,
+        SortKey::SendQ => L::SYS_COL_SENDQ,
+        SortKey::Local => L::SYS_COL_LOCAL,
+        SortKey::Remote => L::SYS_COL_REMOTE,
+        SortKey::Process => L::SYS_COL_PROCESS,
+        SortKey::User => L::SYS_COL_USER,
+        SortKey::Rtt => L::SYS_COL_RTT,
     }
 }
 
@@ -99,7 +58,7 @@ pub struct SystemView {
     table: Arc<TableView>,
     pub filter_text: String,
     filter: Result<Filter, String>,
-    sort: (Col, bool),
+    sort: (SortKey, bool),
     paused: bool,
     selected: Option<SockKey>,
     /// The selected socket as last listed (it may have left the filter).
@@ -119,7 +78,7 @@ impl Default for SystemView {
             table: Arc::default(),
             filter_text: String::new(),
             filter: Ok(Filter::default()),
-            sort: (Col::Kind, true),
+            sort: (SortKey::Kind, true),
             paused: false,
             selected: None,
             selected_sock: None,
@@ -158,15 +117,10 @@ fn family_text(f: Family) -> &'static str {
 
 /// The process column: `name/pid`, or why none shows.
 fn process_text(s: &SysSocket) -> String {
-    match &s.owners {
-        Owners::Known { processes } => processes
-            .iter()
-            .map(|p| format!("{}/{}", p.name, p.pid))
-            .collect::<Vec<_>>()
-            .join(", "),
-        Owners::Kernel => t!("sys-kernel").to_string(),
+    s.holders(", ").unwrap_or_else(|| match s.owners {
         Owners::Hidden => t!("sys-no-access").to_string(),
-    }
+        _ => t!("sys-kernel").to_string(),
+    })
 }
 
 impl SystemView {
@@ -239,7 +193,7 @@ impl SystemView {
                 if let Ok(f) = &self.filter {
                     w.send(WatchCmd::Filter(Box::new(f.clone())));
                 }
-                w.send(WatchCmd::Sort(self.sort.0.key(), self.sort.1));
+                w.send(WatchCmd::Sort(self.sort.0, self.sort.1));
                 self.watch = Some(w);
             }
             Err(e) => self.failed = Some(e.to_string()),
@@ -416,7 +370,7 @@ impl SystemView {
                 (c, true)
             };
             if let Some(w) = &self.watch {
-                w.send(WatchCmd::Sort(c.key(), self.sort.1));
+                w.send(WatchCmd::Sort(c, self.sort.1));
             }
         }
         if let Some(k) = clicked_row {
@@ -432,7 +386,7 @@ impl SystemView {
         now: Instant,
         green: egui::Color32,
         red: egui::Color32,
-        clicked_header: &mut Option<Col>,
+        clicked_header: &mut Option<SortKey>,
         clicked_row: &mut Option<SockKey>,
         selected: Option<SockKey>,
     ) {
@@ -445,18 +399,18 @@ impl SystemView {
             .min_scrolled_height(0.0);
         // The columns share the width there is (a narrow window shrinks
         // them, each stays resizable) so none is cut off the right edge.
-        for c in Col::ALL {
+        for c in SortKey::ALL {
             let w = scale
                 * match c {
-                    Col::Kind => 95.0,
-                    Col::State => 95.0,
-                    Col::RecvQ | Col::SendQ => 60.0,
-                    Col::Local | Col::Remote => 150.0,
-                    Col::Process => 140.0,
-                    Col::User => 60.0,
-                    Col::Rtt => 60.0,
+                    SortKey::Kind => 95.0,
+                    SortKey::State => 95.0,
+                    SortKey::RecvQ | SortKey::SendQ => 60.0,
+                    SortKey::Local | SortKey::Remote => 150.0,
+                    SortKey::Process => 140.0,
+                    SortKey::User => 60.0,
+                    SortKey::Rtt => 60.0,
                 };
-            let col = if c == Col::Rtt {
+            let col = if c == SortKey::Rtt {
                 Column::remainder().at_least(36.0)
             } else {
                 Column::initial(w.max(36.0)).at_least(30.0).clip(true)
@@ -465,9 +419,9 @@ impl SystemView {
         }
         table
             .header(row_h + 2.0, |mut header| {
-                for c in Col::ALL {
+                for c in SortKey::ALL {
                     header.col(|ui| {
-                        let mut text = c.label().text().to_string();
+                        let mut text = col_label(c).text().to_string();
                         if self.sort.0 == c {
                             text.push_str(if self.sort.1 { " ▲" } else { " ▼" });
                         }

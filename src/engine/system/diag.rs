@@ -18,7 +18,7 @@ use netlink_packet_sock_diag::{
 };
 use netlink_sys::{Socket, SocketAddr as NlAddr, protocols::NETLINK_SOCK_DIAG};
 
-use super::{Endpoint, Family, Owners, SkMem, SockKind, SysSocket, Timer, TimerKind};
+use super::{Endpoint, Family, SkMem, SockKind, SysSocket, Timer, TimerKind};
 use crate::engine::error::OpError;
 use crate::engine::tcp_info;
 
@@ -283,27 +283,20 @@ fn from_inet(r: &inet::InetResponse, expires_ms: u32) -> SysSocket {
             retrans: 0,
         },
     });
-    let mut s = SysSocket {
+    let mut s = SysSocket::new(
         kind,
         family,
         state,
         local,
         remote,
-        recv_q: h.recv_queue,
-        send_q: h.send_queue,
-        inode: h.inode,
-        cookie: u64::from_ne_bytes(id.cookie),
-        uid: Some(h.uid),
-        user: None,
-        owners: Owners::Kernel,
-        timer,
-        skmem: None,
-        congestion: None,
-        tcp_info: None,
-        shutdown: None,
-        interface: (id.interface_id != 0).then_some(id.interface_id),
-        pending: Vec::new(),
-    };
+        h.inode,
+        u64::from_ne_bytes(id.cookie),
+    );
+    s.recv_q = h.recv_queue;
+    s.send_q = h.send_queue;
+    s.uid = Some(h.uid);
+    s.timer = timer;
+    s.interface = (id.interface_id != 0).then_some(id.interface_id);
     for n in &r.nlas {
         match n {
             Nla::MemInfo(m) => {
@@ -350,31 +343,21 @@ fn from_unix(r: &unix::UnixResponse) -> Option<SysSocket> {
     };
     let mut name = None;
     let mut peer = None;
-    let mut s = SysSocket {
-        kind,
-        family: Family::Unix,
-        state: match h.state {
-            1 => "ESTABLISHED",
-            10 => "LISTEN",
-            _ => UNCONN,
-        },
-        local: Endpoint::Unnamed { peer_inode: None },
-        remote: Endpoint::Unnamed { peer_inode: None },
-        recv_q: 0,
-        send_q: 0,
-        inode: h.inode,
-        cookie: u64::from_ne_bytes(h.cookie),
-        uid: None,
-        user: None,
-        owners: Owners::Kernel,
-        timer: None,
-        skmem: None,
-        congestion: None,
-        tcp_info: None,
-        shutdown: None,
-        interface: None,
-        pending: Vec::new(),
+    let state = match h.state {
+        1 => "ESTABLISHED",
+        10 => "LISTEN",
+        _ => UNCONN,
     };
+    let unnamed = || Endpoint::Unnamed { peer_inode: None };
+    let mut s = SysSocket::new(
+        kind,
+        Family::Unix,
+        state,
+        unnamed(),
+        unnamed(),
+        h.inode,
+        u64::from_ne_bytes(h.cookie),
+    );
     for n in &r.nlas {
         match n {
             Nla::Name(UnixDiagName::Pathname(p)) => {

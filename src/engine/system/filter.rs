@@ -615,41 +615,26 @@ mod tests {
             Ok(a) => Endpoint::Inet(a),
             Err(_) => Endpoint::Path(a.to_string()),
         };
-        SysSocket {
-            kind,
-            family: if local.starts_with('[') {
-                Family::V6
-            } else if kind.is_unix() {
-                Family::Unix
-            } else {
-                Family::V4
-            },
-            state,
-            local: ep(local),
-            remote: ep(remote),
-            recv_q: 0,
-            send_q: 0,
-            inode: 42,
-            cookie: 1,
-            uid: Some(1000),
-            user: Some("alice".into()),
-            owners: Owners::Known {
-                processes: vec![Owner {
-                    pid: 4321,
-                    name: "nginx".into(),
-                    cmdline: "nginx: worker process".into(),
-                    user: "www-data".into(),
-                    fds: 1,
-                }],
-            },
-            timer: None,
-            skmem: None,
-            congestion: None,
-            tcp_info: None,
-            shutdown: None,
-            interface: None,
-            pending: Vec::new(),
-        }
+        let family = if local.starts_with('[') {
+            Family::V6
+        } else if kind.is_unix() {
+            Family::Unix
+        } else {
+            Family::V4
+        };
+        let mut s = SysSocket::new(kind, family, state, ep(local), ep(remote), 42, 1);
+        s.uid = Some(1000);
+        s.user = Some("alice".into());
+        s.owners = Owners::Known {
+            processes: vec![Owner {
+                pid: 4321,
+                name: "nginx".into(),
+                cmdline: "nginx: worker process".into(),
+                user: "www-data".into(),
+                fds: 1,
+            }],
+        };
+        s
     }
 
     fn keeps(f: &str, s: &SysSocket) -> bool {

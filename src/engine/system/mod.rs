@@ -264,6 +264,55 @@ pub struct SockKey {
 }
 
 impl SysSocket {
+    /// A socket with what every kind has; the rest empty, for the reader
+    /// of each family to fill.
+    pub fn new(
+        kind: SockKind,
+        family: Family,
+        state: &'static str,
+        local: Endpoint,
+        remote: Endpoint,
+        inode: u32,
+        cookie: u64,
+    ) -> SysSocket {
+        SysSocket {
+            kind,
+            family,
+            state,
+            local,
+            remote,
+            recv_q: 0,
+            send_q: 0,
+            inode,
+            cookie,
+            uid: None,
+            user: None,
+            owners: Owners::Kernel,
+            timer: None,
+            skmem: None,
+            congestion: None,
+            tcp_info: None,
+            shutdown: None,
+            interface: None,
+            pending: Vec::new(),
+        }
+    }
+
+    /// The holders as `name/pid`, joined by `sep`; None when none is
+    /// known (the caller says why: the kernel's, or no access).
+    pub fn holders(&self, sep: &str) -> Option<String> {
+        match &self.owners {
+            Owners::Known { processes } => Some(
+                processes
+                    .iter()
+                    .map(|p| format!("{}/{}", p.name, p.pid))
+                    .collect::<Vec<_>>()
+                    .join(sep),
+            ),
+            _ => None,
+        }
+    }
+
     /// The key that follows this socket from one snapshot to the next.
     pub fn key(&self) -> SockKey {
         SockKey {

@@ -30,6 +30,21 @@ pub enum SortKey {
     Rtt,
 }
 
+impl SortKey {
+    /// Every column, in the order the view shows them.
+    pub const ALL: [SortKey; 9] = [
+        SortKey::Kind,
+        SortKey::State,
+        SortKey::RecvQ,
+        SortKey::SendQ,
+        SortKey::Local,
+        SortKey::Remote,
+        SortKey::Process,
+        SortKey::User,
+        SortKey::Rtt,
+    ];
+}
+
 /// One row as shown: the socket, and when it appeared or went.
 #[derive(Clone, Debug)]
 pub struct Row {
@@ -198,30 +213,20 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::system::{Endpoint, Family, Owners, SockKind, filter};
+    use crate::engine::system::{Endpoint, Family, SockKind, filter};
 
     fn sock(port: u16, cookie: u64, recv_q: u32) -> SysSocket {
-        SysSocket {
-            kind: SockKind::Tcp,
-            family: Family::V4,
-            state: "ESTABLISHED",
-            local: Endpoint::Inet(format!("127.0.0.1:{port}").parse().unwrap()),
-            remote: Endpoint::Inet("127.0.0.1:9".parse().unwrap()),
-            recv_q,
-            send_q: 0,
-            inode: cookie as u32,
+        let mut s = SysSocket::new(
+            SockKind::Tcp,
+            Family::V4,
+            "ESTABLISHED",
+            Endpoint::Inet(format!("127.0.0.1:{port}").parse().unwrap()),
+            Endpoint::Inet("127.0.0.1:9".parse().unwrap()),
+            cookie as u32,
             cookie,
-            uid: Some(0),
-            user: None,
-            owners: Owners::Kernel,
-            timer: None,
-            skmem: None,
-            congestion: None,
-            tcp_info: None,
-            shutdown: None,
-            interface: None,
-            pending: Vec::new(),
-        }
+        );
+        s.recv_q = recv_q;
+        s
     }
 
     fn snap(socks: Vec<SysSocket>) -> Snapshot {
