@@ -253,12 +253,10 @@ impl SystemView {
             }
         }
         // Fading rows need frames while they fade.
-        if self
-            .table
-            .rows
-            .iter()
-            .any(|r| r.gone_at.is_some() || r.new_at.is_some_and(|n| n.elapsed() < MARK_FOR))
-        {
+        if self.table.rows.iter().any(|r| {
+            r.gone_at.is_some_and(|g| g.elapsed() < MARK_FOR)
+                || r.new_at.is_some_and(|n| n.elapsed() < MARK_FOR)
+        }) {
             ctx.request_repaint_after(Duration::from_millis(100));
         }
         egui::Panel::right("system-details")

@@ -99,6 +99,11 @@ fn open(op: &str) -> Result<Socket, OpError> {
         .map_err(|e| OpError::io(format!("{op}: bind"), &e))?;
     sock.connect(&NlAddr::new(0, 0))
         .map_err(|e| OpError::io(format!("{op}: connect"), &e))?;
+    // The kernel answers at once; a reply that never comes must not stop
+    // the view's refresher (or `sockscope sockets`) for good.
+    socket2::SockRef::from(&sock)
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .map_err(|e| OpError::io(format!("{op}: SO_RCVTIMEO"), &e))?;
     Ok(sock)
 }
 
@@ -165,6 +170,12 @@ fn dump_one(ask: Ask, max: usize, out: &mut Dump) -> Result<(), OpError> {
         let n = sock
             .recv(&mut &mut buf[..], 0)
             .map_err(|e| OpError::io(format!("{op}: recv"), &e))?;
+        if n == 0 {
+            return Err(OpError::plain(
+                op,
+                "the kernel ended the dump without saying done",
+            ));
+        }
         if n > buf.len() {
             return Err(OpError::plain(
                 op,
@@ -200,7 +211,14 @@ fn dump_one(ask: Ask, max: usize, out: &mut Dump) -> Result<(), OpError> {
                     }
                     match m {
                         SockDiagMessage::InetResponse(r) => {
-                            out.sockets.push(from_inet(&r, inet_expires(bytes)));
+                            let udp = matches!(
+                                ask,
+                                Ask::Inet {
+                                    protocol: IPPROTO_UDP,
+                                    ..
+                                }
+                            );
+                            out.sockets.push(from_inet(&r, udp, inet_expires(bytes)));
                         }
                         SockDiagMessage::UnixResponse(r) => {
                             if let Some(s) = from_unix(&r) {
@@ -230,25 +248,12 @@ fn inet_expires(msg: &[u8]) -> u32 {
 /// The name `ss` gives an unconnected datagram socket.
 const UNCONN: &str = "UNCONN";
 
-fn from_inet(r: &inet::InetResponse, expires_ms: u32) -> SysSocket {
+/// One inet_diag answer; `udp` says which protocol was asked for (the
+/// answer does not say it on every kernel).
+fn from_inet(r: &inet::InetResponse, udp: bool, expires_ms: u32) -> SysSocket {
     use inet::nlas::Nla;
     let h = &r.header;
-    let kind = match r.nlas.iter().find_map(|n| {
-        if let Nla::Protocol(p) = n {
-            Some(*p)
-        } else {
-            None
-        }
-    }) {
-        Some(IPPROTO_UDP) => SockKind::Udp,
-        Some(_) => SockKind::Tcp,
-        // TIME_WAIT and request sockets carry no attributes; only TCP
-        // has them, and UDP replies carry INET_DIAG_PROTOCOL on every
-        // kernel that has it. Older kernels: decided by the caller's ask
-        // would be better, but the state tells it well enough.
-        None if h.state == 7 && h.socket_id.destination_port == 0 => SockKind::Udp,
-        None => SockKind::Tcp,
-    };
+    let kind = if udp { SockKind::Udp } else { SockKind::Tcp };
     let id = &h.socket_id;
     let family = if h.family == AF_INET6 {
         Family::V6
