@@ -159,3 +159,18 @@ theme Light Chinese
 start --open screenshots/demo.ron
 shot zh-main-window-1024
 stop
+# 13. The System sockets view at 1280x800: demo.ron's echo server and its
+#     connections among the machine's other sockets, its listener selected
+#     (accept queue, memory, process, TCP_INFO).
+screen 1280 800
+theme Dark
+start --open screenshots/demo.ron
+click 214 12      # "System sockets"
+sleep 1.5
+click 500 43      # the filter
+xdotool type --delay 20 "tcp or udp or unix"
+sleep 1.5
+click 400 143     # the second row
+sleep 2
+shot system-sockets
+stop
