@@ -19,6 +19,16 @@ use crate::engine::start::StartQueue;
 use crate::engine::tls::{CertInfo, Verification};
 use crate::engine::{Engine, EngineConfig, SessionSpec};
 
+/// Payload bytes a `sent`/`received` line shows unless told otherwise
+/// (`len` stays exact and `data_truncated` marks a cut line). Printing
+/// every byte of every read as text and as hex wrote up to seven bytes
+/// per byte received, and the engine had to count most lines as dropped
+/// because the runner could not print them as fast as loopback delivers.
+/// Measured with 1 GiB at full loopback speed: at 4096 bytes a line most
+/// lines were still dropped, at 1024 60% of binary ones, at 256 none (see
+/// BENCHMARKS.md). `--data-limit all` prints everything, as before.
+pub const DEFAULT_DATA_LIMIT: usize = 256;
+
 /// How the runner behaves.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
@@ -26,7 +36,9 @@ pub struct RunOptions {
     pub duration: Option<Duration>,
     /// Print `stats` events too.
     pub stats: bool,
-    /// Show at most this many payload bytes per line in `data`/`hex`.
+    /// Show at most this many payload bytes per line in `data`/`hex`
+    /// (None: all of them). The command line's default is
+    /// [`DEFAULT_DATA_LIMIT`].
     pub data_limit: Option<usize>,
     /// Ask every TCP session for TCP_INFO this often (`tcp_info` lines).
     pub tcp_info: Option<Duration>,

@@ -45,9 +45,11 @@ enum Cmd {
         /// Also print `stats` lines (counters, a few times a second).
         #[arg(long)]
         stats: bool,
-        /// Show at most this many payload bytes in `data`/`hex` (`len` stays exact).
-        #[arg(long, value_name = "BYTES")]
-        data_limit: Option<usize>,
+        /// Show at most this many payload bytes per line in `data`/`hex`
+        /// (`len` stays exact, `data_truncated` marks a cut line); `all`
+        /// shows every byte. Default: 256.
+        #[arg(long, value_name = "BYTES|all", value_parser = parse_data_limit)]
+        data_limit: Option<DataLimit>,
         /// Print a `tcp_info` line (getsockopt TCP_INFO: rtt, cwnd,
         /// retransmits, ...) per TCP connection every SECS seconds (0.05 or more).
         #[arg(long = "tcp-info", value_name = "SECS", value_parser = parse_tcp_info_period)]
@@ -142,6 +144,19 @@ enum PresetCmd {
 
 fn parse_tcp_info_period(s: &str) -> Result<Duration, String> {
     poll_period(s, "TCP_INFO")
+}
+
+/// `--data-limit`: a number of bytes, or `all`.
+#[derive(Clone, Copy, Debug)]
+struct DataLimit(Option<usize>);
+
+fn parse_data_limit(s: &str) -> Result<DataLimit, String> {
+    if s.eq_ignore_ascii_case("all") {
+        return Ok(DataLimit(None));
+    }
+    s.parse()
+        .map(|n| DataLimit(Some(n)))
+        .map_err(|_| format!("'{s}' is not a number of bytes or 'all'"))
 }
 
 fn parse_watch_period(s: &str) -> Result<Duration, String> {
@@ -342,7 +357,7 @@ fn main() -> ExitCode {
             let opts = RunOptions {
                 duration,
                 stats,
-                data_limit,
+                data_limit: data_limit.map_or(Some(headless::DEFAULT_DATA_LIMIT), |d| d.0),
                 tcp_info,
                 modem,
                 pcapng,

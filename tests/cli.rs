@@ -1447,3 +1447,57 @@ fn the_relay_examples_forward_to_the_echo_server_with_and_without_faults() {
     sigterm(&echo_run);
     assert_eq!(wait_exit(&mut echo_run), 0);
 }
+
+/// Issue 14 (sink through the runner): a line shows at most 256 payload
+/// bytes unless told otherwise, says it was cut, and keeps `len` exact;
+/// `--data-limit all` shows every byte (the old default), a number as
+/// before.
+#[test]
+fn lines_show_256_payload_bytes_by_default_and_all_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let payload = "abcdefghij".repeat(1000);
+    let file = write(
+        dir.path(),
+        "pair.ron",
+        &format!(r#"(name: "p", kind: SocketPair, steps: [Send(Text("{payload}")), Close])"#),
+    );
+    let path = file.to_str().unwrap();
+    let received = |out: &std::process::Output| -> Vec<Value> {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lines(&out.stdout)
+            .into_iter()
+            .filter(|l| l["event"] == "received")
+            .collect()
+    };
+    let total = |v: &[Value]| -> u64 { v.iter().map(|l| l["len"].as_u64().unwrap()).sum() };
+    // Default: no line shows more than 256 bytes; a cut one says so.
+    let v = received(&run(&["run", path]));
+    assert_eq!(total(&v), 10_000);
+    assert!(v.iter().any(|l| l["data_truncated"] == true), "{v:?}");
+    for l in &v {
+        let shown = l["data"].as_str().unwrap().len();
+        let len = l["len"].as_u64().unwrap() as usize;
+        assert_eq!(shown, len.min(256), "{l}");
+        assert_eq!(l["hex"].as_str().unwrap().len(), shown * 3 - 1);
+        assert_eq!(l["data_truncated"] == true, len > 256);
+    }
+    // all: every byte, nothing marked.
+    let v = received(&run(&["run", path, "--data-limit", "all"]));
+    let data: String = v.iter().map(|l| l["data"].as_str().unwrap()).collect();
+    assert_eq!(data, payload);
+    assert!(v.iter().all(|l| l.get("data_truncated").is_none()));
+    // A number, as before.
+    let v = received(&run(&["run", path, "--data-limit", "16"]));
+    assert!(v.iter().all(|l| l["data"].as_str().unwrap().len() <= 16));
+    // Neither a number nor all: said, exit 2.
+    let out = run(&["run", path, "--data-limit", "lots"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("'lots' is not a number of bytes or 'all'")
+    );
+}
