@@ -35,6 +35,41 @@ pub enum SystemAction {
     Say(String, bool),
 }
 
+/// The columns' first widths (each stays resizable) for the width there
+/// is: generous when it fits; when narrower, the process and kind columns
+/// give way first, so addresses and states stay whole (hover shows a cut
+/// cell's whole text); only past that does every column shrink.
+fn column_widths(available: f32) -> [f32; 9] {
+    // Kind, State, Recv-Q, Send-Q, Local, Remote, Process, User, rtt.
+    let mut w = [90.0, 110.0, 55.0, 55.0, 150.0, 150.0, 140.0, 55.0, 60.0];
+    // Between columns and around the table.
+    let spacing = 80.0;
+    let mut deficit = w.iter().sum::<f32>() + spacing - available;
+    for (i, floor) in [
+        (6, 80.0),
+        (0, 65.0),
+        (7, 45.0),
+        (8, 40.0),
+        (2, 40.0),
+        (3, 40.0),
+    ] {
+        if deficit <= 0.0 {
+            break;
+        }
+        let give = (w[i] - floor).clamp(0.0, deficit);
+        w[i] -= give;
+        deficit -= give;
+    }
+    if deficit > 0.0 {
+        let total: f32 = w.iter().sum();
+        let scale = ((total - deficit) / total).max(0.3);
+        for x in &mut w {
+            *x *= scale;
+        }
+    }
+    w
+}
+
 /// A column's title (each column sorts the table by its `SortKey`).
 fn col_label(c: SortKey) -> L::Key {
     match c {
@@ -388,30 +423,18 @@ impl SystemView {
         clicked_row: &mut Option<SockKey>,
         selected: Option<SockKey>,
     ) {
-        let scale = (ui.available_width() / 905.0).min(1.0);
+        let widths = column_widths(ui.available_width());
         let mut table = TableBuilder::new(ui)
             .striped(true)
             .resizable(true)
             .sense(egui::Sense::click())
             .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
             .min_scrolled_height(0.0);
-        // The columns share the width there is (a narrow window shrinks
-        // them, each stays resizable) so none is cut off the right edge.
-        for c in SortKey::ALL {
-            let w = scale
-                * match c {
-                    SortKey::Kind => 95.0,
-                    SortKey::State => 95.0,
-                    SortKey::RecvQ | SortKey::SendQ => 60.0,
-                    SortKey::Local | SortKey::Remote => 150.0,
-                    SortKey::Process => 140.0,
-                    SortKey::User => 60.0,
-                    SortKey::Rtt => 60.0,
-                };
+        for (c, w) in SortKey::ALL.into_iter().zip(widths) {
             let col = if c == SortKey::Rtt {
                 Column::remainder().at_least(36.0)
             } else {
-                Column::initial(w.max(36.0)).at_least(30.0).clip(true)
+                Column::initial(w).at_least(30.0).clip(true)
             };
             table = table.column(col);
         }
@@ -423,10 +446,15 @@ impl SystemView {
                         if self.sort.0 == c {
                             text.push_str(if self.sort.1 { " ▲" } else { " ▼" });
                         }
-                        if ui
-                            .add(egui::Button::new(egui::RichText::new(text).strong()).frame(false))
-                            .clicked()
-                        {
+                        let mut b = ui.add(
+                            egui::Button::new(egui::RichText::new(text).strong()).frame(false),
+                        );
+                        match c {
+                            SortKey::RecvQ => b = b.on_hover_text(t!("sys-col-recvq-why")),
+                            SortKey::SendQ => b = b.on_hover_text(t!("sys-col-sendq-why")),
+                            _ => {}
+                        }
+                        if b.clicked() {
                             *clicked_header = Some(c);
                         }
                     });
