@@ -66,6 +66,12 @@ impl React for Worker {
 
     fn ready(&mut self, token: u32, ev: &mio::event::Event) {
         self.on_ready(Token(token as usize), ev);
+        // The read is done with the thread's buffer: give it back now, not
+        // at the end of the turn. A reactor serves up to a poll's worth of
+        // units before any turn ends, and each one that found the buffer
+        // lent out made its own 64 KiB: 10,000 held connections reached
+        // 137 MiB, most of it buffers freed into a heap that stayed big.
+        self.rx.give_back();
     }
 
     fn mail(&mut self) {
