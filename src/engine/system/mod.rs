@@ -335,11 +335,6 @@ impl SysSocket {
         self.state == "LISTEN"
     }
 
-    /// Whether it is an established (or closing) connection with a peer.
-    pub fn is_connection(&self) -> bool {
-        !matches!(self.state, "LISTEN" | "UNCONN" | "CLOSE")
-    }
-
     /// An `ss` command line that shows this socket and nothing else (the
     /// cookie is not an `ss` filter; the four-tuple, or the path, is).
     pub fn ss_command(&self) -> String {
