@@ -164,21 +164,6 @@ impl SystemView {
         self.watch.is_some()
     }
 
-    /// How many sockets the table holds (gone ones still fading count).
-    pub fn len(&self) -> usize {
-        self.table.total
-    }
-
-    /// Whether the table holds nothing.
-    pub fn is_empty(&self) -> bool {
-        self.table.total == 0
-    }
-
-    /// How many rows pass the filter.
-    pub fn shown(&self) -> usize {
-        self.table.rows.len()
-    }
-
     /// Snapshots taken since the view first opened.
     pub fn snapshots(&self) -> u64 {
         self.table.snapshots
@@ -287,11 +272,8 @@ impl SystemView {
                 });
             }
         }
-        // Fading rows need frames while they fade.
-        if self.table.rows.iter().any(|r| {
-            r.gone_at.is_some_and(|g| g.elapsed() < MARK_FOR)
-                || r.new_at.is_some_and(|n| n.elapsed() < MARK_FOR)
-        }) {
+        // Marked rows need frames while they fade.
+        if self.table.marked_until.is_some_and(|t| t > Instant::now()) {
             ctx.request_repaint_after(Duration::from_millis(100));
         }
         egui::Panel::right("system-details")

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    NetlinkSerializable,
 };
 use netlink_packet_sock_diag::{
     SockDiagMessage,
@@ -107,11 +108,12 @@ fn open(op: &str) -> Result<Socket, OpError> {
     Ok(sock)
 }
 
-/// Serialises a request into a buffer ready to send.
-fn request(msg: SockDiagMessage, flags: u16) -> Vec<u8> {
+/// Serialises a request (a dump's `SockDiagMessage` or a
+/// `SockDiagDestroy`) into a buffer ready to send.
+fn request<T: NetlinkSerializable>(msg: T, flags: u16) -> Vec<u8> {
     let mut hdr = NetlinkHeader::default();
     hdr.flags = flags;
-    let mut packet = NetlinkMessage::new(hdr, NetlinkPayload::from(msg));
+    let mut packet = NetlinkMessage::new(hdr, NetlinkPayload::InnerMessage(msg));
     packet.finalize();
     let mut buf = vec![0; packet.buffer_len()];
     packet.serialize(&mut buf);
@@ -459,13 +461,7 @@ pub fn destroy(s: &SysSocket) -> Result<(), OpError> {
         states: all_inet_states(),
         socket_id: id,
     });
-    let mut hdr = NetlinkHeader::default();
-    hdr.flags = NLM_F_REQUEST | NLM_F_ACK;
-    let mut packet =
-        NetlinkMessage::new(hdr, NetlinkPayload::InnerMessage(SockDiagDestroy::new(msg)));
-    packet.finalize();
-    let mut req = vec![0; packet.buffer_len()];
-    packet.serialize(&mut req);
+    let req = request(SockDiagDestroy::new(msg), NLM_F_REQUEST | NLM_F_ACK);
     let sock = open(&op)?;
     sock.send(&req, 0)
         .map_err(|e| OpError::io(format!("{op}: send"), &e))?;

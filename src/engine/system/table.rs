@@ -71,6 +71,9 @@ pub struct TableView {
     pub problems: Vec<String>,
     /// How long matching, filtering and sorting took (off the UI thread).
     pub build_time: Duration,
+    /// When the last new or vanished row shown stops being marked (the
+    /// view repaints until then, without walking the rows each frame).
+    pub marked_until: Option<Instant>,
 }
 
 /// The rows behind the view, kept by the refresher thread.
@@ -196,7 +199,13 @@ impl Table {
             let o = o.then_with(|| x.local.cmp(&y.local).then(x.key().cmp(&y.key())));
             if asc { o } else { o.reverse() }
         });
+        let marked_until = shown
+            .iter()
+            .filter_map(|&i| rows[i].gone_at.max(rows[i].new_at))
+            .max()
+            .map(|t| t + MARK_FOR);
         TableView {
+            marked_until,
             rows: shown.into_iter().map(|i| rows[i].clone()).collect(),
             total: rows.len(),
             snapshots: self.snapshots,
@@ -267,6 +276,7 @@ mod tests {
         assert_eq!(row(1).sock.recv_q, 50);
         assert_eq!(row(2).gone_at, Some(t1));
         assert_eq!(row(3).new_at, Some(t1));
+        assert_eq!(v.marked_until, Some(t1 + MARK_FOR));
         // Past the fade, the gone one leaves and the new one is plain.
         let t2 = t1 + MARK_FOR;
         t.ingest(snap(vec![sock(1, 1, 0), sock(3, 3, 0)]), t2);
