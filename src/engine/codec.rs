@@ -405,13 +405,16 @@ pub fn parse_hex(input: &str) -> Result<Vec<u8>, CodecError> {
 
 /// Formats bytes as lowercase hex pairs separated by spaces.
 pub fn to_hex(bytes: &[u8]) -> String {
-    use fmt::Write;
+    // By table, not `write!("{b:02x}")`: the runner prints every read in
+    // hex, and the formatter was a tenth of its CPU at 10,000 connections.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 3);
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 {
             s.push(' ');
         }
-        let _ = write!(s, "{b:02x}");
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0xf)] as char);
     }
     s
 }
@@ -598,6 +601,10 @@ mod tests {
             Err(CodecError::BadHexDigit { found: 'z', at: 0 })
         );
         assert_eq!(to_hex(&[0, 255]), "00 ff");
+        let every: Vec<u8> = (0..=255).collect();
+        let by_fmt: Vec<String> = every.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(to_hex(&every), by_fmt.join(" "));
+        assert_eq!(parse_hex(&to_hex(&every)).unwrap(), every);
     }
 
     #[test]
