@@ -334,8 +334,10 @@ pub enum EventKind {
     WsHandshake(Box<super::ws::WsHandshake>),
     /// A TLS server's certificate, once it listens.
     TlsIdentity(Box<super::tls::TlsIdentityInfo>),
-    /// The options as read back with getsockopt after setup.
-    Options(Vec<OptionReport>),
+    /// The options as read back with getsockopt after setup. Shared: a
+    /// server's connections usually read back alike, and one list then
+    /// serves all of them (10,000 children, in the log store too).
+    Options(std::sync::Arc<[OptionReport]>),
     /// One option changed on a live socket, with its read-back value.
     OptionChanged(OptionReport),
     /// `getsockopt(TCP_INFO)` of one TCP connection, as asked with

@@ -467,7 +467,7 @@ impl Model {
             EventKind::Tls(t) => info.tls = Some(t.clone()),
             EventKind::WsHandshake(h) => info.ws_handshake = Some(h.clone()),
             EventKind::TlsIdentity(t) => info.tls_identity = Some(t.clone()),
-            EventKind::Options(list) => info.options = list.clone(),
+            EventKind::Options(list) => info.options = list.to_vec(),
             EventKind::TcpInfo(i) => {
                 info.tcp_history.push_back((
                     t.as_secs_f64(),

@@ -89,7 +89,15 @@ impl Worker {
             requested.push(SockOpt::maybe_secs(OptName::ReadTimeout, Some(t)));
         }
         let snap = options::snapshot(&SockRef::from(sock), &requested);
-        self.cx.sink.control(id, EventKind::Options(snap));
+        let shared = match &self.last_options {
+            Some(last) if **last == *snap => last.clone(),
+            _ => {
+                let new: Arc<[options::OptionReport]> = snap.into();
+                self.last_options = Some(new.clone());
+                new
+            }
+        };
+        self.cx.sink.control(id, EventKind::Options(shared));
     }
 
     pub(super) fn setup(&mut self) -> Result<(), CloseReason> {
@@ -99,7 +107,8 @@ impl Worker {
             && let SessionKind::WsClient { url, .. } = &self.spec.kind
             && url.secure
         {
-            self.spec.tls = Some(crate::engine::tls::TlsSpec::Client(Default::default()));
+            Arc::make_mut(&mut self.spec).tls =
+                Some(crate::engine::tls::TlsSpec::Client(Default::default()));
         }
         if let Some(t) = &self.spec.tls {
             // Files and the form refuse this; a spec built in code must not
@@ -118,7 +127,7 @@ impl Worker {
             let (setup, identity) =
                 TlsSetup::build(t, host.as_deref()).map_err(CloseReason::Error)?;
             self.tls = Some(setup);
-            self.tls_identity = identity;
+            self.tls_identity = identity.map(Box::new);
         }
         if let SessionKind::Relay {
             target_tls: Some(t),
@@ -220,7 +229,7 @@ impl Worker {
         };
         self.conns.insert(
             id.child,
-            Conn {
+            Box::new(Conn {
                 id,
                 io,
                 peer,
@@ -255,7 +264,7 @@ impl Worker {
                     .then(|| Deframer::new(self.spec.framing.clone())),
                 connecting: None,
                 flow: None,
-            },
+            }),
         );
         if speaks_first {
             self.flush_conn(id.child);

@@ -21,9 +21,10 @@ use crossbeam_channel::{Sender, TrySendError};
 use super::*;
 use crate::engine::reactor::Doorbell;
 
-/// Commands a child's unit may hold: they come at a user's pace, and the
-/// channel allocates all its slots at once (10,000 children).
-const CHILD_COMMANDS: usize = 16;
+/// Commands a child's unit may hold: they come at a user's pace and the
+/// child takes them on its next turn, and the channel allocates all its
+/// slots at once (88 bytes each, for each of 10,000 children).
+const CHILD_COMMANDS: usize = 4;
 
 /// What a server shares with the children that run apart from it.
 pub(super) struct Family {

@@ -74,7 +74,7 @@ impl Worker {
             .iter()
             .any(|o| o.name() == OptName::RecvBuffer)
         {
-            self.spec.options.insert(
+            Arc::make_mut(&mut self.spec).options.insert(
                 0,
                 SockOpt::int(OptName::RecvBuffer, DEFAULT_UDP_RCVBUF as u64),
             );
@@ -168,12 +168,12 @@ impl Worker {
         if let Some(p) = unix_path {
             self.owned_path = OwnedPath::record(p);
         }
-        self.dgram = Some(Dgram::new(
+        self.dgram = Some(Box::new(Dgram::new(
             self.cx.top,
             sock,
             connected,
             self.spec.steps.clone(),
-        ));
+        )));
         self.advance_script_dgram();
         Ok(())
     }

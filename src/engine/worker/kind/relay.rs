@@ -695,7 +695,7 @@ impl Worker {
     /// Switches a rule on or off, live, for every connection.
     pub(in crate::engine::worker) fn set_rule(&mut self, index: usize, enabled: bool) {
         let top = self.cx.top;
-        let SessionKind::Relay { rules, .. } = &mut self.spec.kind else {
+        let SessionKind::Relay { rules, .. } = &mut Arc::make_mut(&mut self.spec).kind else {
             self.cx.sink.control(
                 top,
                 EventKind::Error(OpError::plain("set rule", "rules belong to relay sessions")),

@@ -40,7 +40,7 @@ impl Worker {
         );
         self.cx
             .sink
-            .control(self.cx.top, EventKind::Options(tty.settings(spec)));
+            .control(self.cx.top, EventKind::Options(tty.settings(spec).into()));
         self.cx
             .sink
             .control(self.cx.top, EventKind::Modem(tty.modem()));

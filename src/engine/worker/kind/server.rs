@@ -22,7 +22,7 @@ impl Worker {
             .iter()
             .any(|o| o.name() == OptName::ReuseAddress)
         {
-            self.spec
+            Arc::make_mut(&mut self.spec)
                 .options
                 .insert(0, SockOpt::flag(OptName::ReuseAddress, true));
         }
@@ -213,7 +213,7 @@ impl Worker {
         if let Some(id) = self.tls_identity.take() {
             self.cx
                 .sink
-                .control(self.cx.top, EventKind::TlsIdentity(Box::new(id)));
+                .control(self.cx.top, EventKind::TlsIdentity(id));
         }
         self.listener = Some(sock);
         self.owned_path = unix_path.and_then(OwnedPath::record);
