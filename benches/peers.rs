@@ -1,22 +1,32 @@
 //! Echo round trips against real peers, side by side in one run:
 //! `cargo bench --bench peers` (needs socat, ncat and python3; a missing
-//! peer is reported and skipped). Writes BENCHMARKS.md's echo table to
-//! stdout and to target/peers.md.
+//! peer is reported and skipped). Writes BENCHMARKS.md's echo section and
+//! draws its charts (`benches/charts/echo-*.png`).
 //!
-//! Each server echoes 64-byte messages on loopback, one message in flight
-//! per connection, for a fixed time, with every round trip's latency
-//! recorded, by two load generators: a mio loop in this process (its one
-//! thread is the whole client side, which favours single-threaded
-//! servers), and independent clients: a separate process (this bench run
-//! again with `PEERS_CLIENT` set) with one thread per connection, each in
-//! lockstep (write 64 bytes, read 64 bytes), as real clients are.
+//! Every server runs in a process of its own (Sockscope's app path, the
+//! thread-per-connection floor and the tokio echo are this bench run again
+//! with `PEERS_SERVER` set), so its memory and CPU are its own. Each echoes
+//! 64-byte messages on loopback, one message in flight per connection, for
+//! a fixed time, with every round trip's latency recorded, by two load
+//! generators: a mio loop in this process (its one thread is the whole
+//! client side, which favours single-threaded servers), and independent
+//! clients: a separate process (`PEERS_CLIENT`) with one thread per
+//! connection, each in lockstep (write 64 bytes, read 64 bytes), as real
+//! clients are.
+//!
+//! Right after each window, while every connection is still open, the
+//! server's memory is read (PSS summed over its processes, so socat's and
+//! ncat's forks count once per page) and its CPU over the window (user +
+//! system, summed over its processes; 200% is both cores).
+//!
+//! `PEERS_LEVELS=1,100` and `PEERS_ONLY=tokio,Sockscope` run a subset.
 
 mod common;
 use common::{free_port, wait_listening};
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use std::os::fd::AsRawFd;
@@ -31,16 +41,102 @@ use sockscope::engine::{Engine, EngineConfig, SessionSpec};
 
 const MSG: usize = 64;
 const RUN: Duration = Duration::from_secs(3);
+const BACKLOG: i32 = 4096;
 
-struct Result {
+/// One cell: a server at one concurrency with one load generator.
+#[derive(Clone, Copy, Default)]
+struct Cell {
     rps: f64,
     p50_us: f64,
     p99_us: f64,
     errors: usize,
+    /// The server's memory right after the window, MiB (PSS).
+    mem_mib: f64,
+    /// The server's CPU over the window, percent of one core.
+    cpu_pct: f64,
+}
+
+/// What the server's processes used: CPU ticks so far and PSS in KiB.
+fn tree_pids(root: u32) -> Vec<u32> {
+    let mut parent: Vec<(u32, u32)> = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let ppid = stat
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().nth(1)?.parse().ok())
+                .unwrap_or(0);
+            parent.push((pid, ppid));
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        tree.extend(parent.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    tree
+}
+
+fn cpu_ticks(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|pid| {
+            let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let f: Vec<&str> = s.rsplit(')').next()?.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum()
+}
+
+fn pss_kib(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|pid| {
+            let s = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+            s.lines()
+                .find(|l| l.starts_with("Pss:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+/// Measures the server `pid` over a window: call `start` when the load is
+/// on and `finish` right after it, with every connection still open.
+struct Meter {
+    pid: u32,
+    at: Option<(Instant, u64)>,
+}
+
+impl Meter {
+    fn new(pid: u32) -> Self {
+        Meter { pid, at: None }
+    }
+    fn start(&mut self) {
+        self.at = Some((Instant::now(), cpu_ticks(&tree_pids(self.pid))));
+    }
+    /// (memory MiB, CPU percent).
+    fn finish(&self) -> (f64, f64) {
+        let pids = tree_pids(self.pid);
+        let ticks = cpu_ticks(&pids);
+        let mem = pss_kib(&pids) as f64 / 1024.0;
+        let cpu = self.at.map_or(0.0, |(t, c)| {
+            ticks.saturating_sub(c) as f64 / 100.0 / t.elapsed().as_secs_f64() * 100.0
+        });
+        (mem, cpu)
+    }
 }
 
 /// Keeps `conns` connections each with one 64-byte message in flight.
-fn load(addr: SocketAddr, conns: usize) -> Result {
+fn load(addr: SocketAddr, conns: usize, pid: u32) -> Cell {
     let mut poll = Poll::new().unwrap();
     let mut socks = Vec::with_capacity(conns);
     let mut errors = 0;
@@ -64,6 +160,8 @@ fn load(addr: SocketAddr, conns: usize) -> Result {
     let mut sent_at: HashMap<usize, Instant> = HashMap::new();
     let mut got: Vec<usize> = vec![0; conns];
     let mut lat: Vec<u32> = Vec::with_capacity(1 << 20);
+    let mut meter = Meter::new(pid);
+    meter.start();
     let start = Instant::now();
     for (i, s) in socks.iter_mut().enumerate() {
         if let Some(s) = s {
@@ -114,11 +212,19 @@ fn load(addr: SocketAddr, conns: usize) -> Result {
             }
         }
     }
-    summarise(lat, start.elapsed().as_secs_f64(), errors)
+    let secs = start.elapsed().as_secs_f64();
+    let (mem_mib, cpu_pct) = meter.finish();
+    Cell {
+        mem_mib,
+        cpu_pct,
+        ..summarise(lat, secs, errors)
+    }
 }
 
 /// The independent clients, in the process this bench starts for them:
-/// `PEERS_CLIENT=addr,conns,secs`. Prints `rps p50 p99 errors`.
+/// `PEERS_CLIENT=addr,conns,secs`. Says `go` when every thread has
+/// connected and `stop` when the window ends, then waits for a line on
+/// stdin before it closes the connections and prints `rps p50 p99 errors`.
 fn client_process(spec: &str) {
     let mut parts = spec.split(',');
     let addr: SocketAddr = parts.next().unwrap().parse().unwrap();
@@ -143,7 +249,7 @@ fn client_process(spec: &str) {
                     });
                     go.wait();
                     let Ok(mut s) = conn else {
-                        return (lat, true);
+                        return (lat, true, None);
                     };
                     let msg = [0x42u8; MSG];
                     let mut buf = [0u8; MSG];
@@ -153,67 +259,105 @@ fn client_process(spec: &str) {
                             .and_then(|()| s.read_exact(&mut buf))
                             .is_err()
                         {
-                            return (lat, true);
+                            return (lat, true, None);
                         }
                         lat.push(t.elapsed().as_micros() as u32);
                     }
-                    (lat, false)
+                    // Kept open until the server's memory has been read.
+                    (lat, false, Some(s))
                 })
                 .unwrap()
         })
         .collect();
     go.wait();
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "go");
+    let _ = out.flush();
     let start = Instant::now();
     std::thread::sleep(Duration::from_secs_f64(secs));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let elapsed = start.elapsed().as_secs_f64();
     let mut lat = Vec::new();
     let mut errors = 0;
+    let mut open = Vec::with_capacity(conns);
     for t in threads {
-        let (l, failed) = t.join().unwrap_or_default();
+        let (l, failed, s) = t.join().unwrap_or_default();
         lat.extend(l);
         errors += usize::from(failed);
+        open.extend(s);
     }
+    let elapsed = start.elapsed().as_secs_f64();
+    let _ = writeln!(out, "stop");
+    let _ = out.flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    drop(open);
     let r = summarise(lat, elapsed, errors);
-    println!("{} {} {} {}", r.rps, r.p50_us, r.p99_us, r.errors);
+    let _ = writeln!(out, "{} {} {} {}", r.rps, r.p50_us, r.p99_us, r.errors);
 }
 
 /// Runs the independent clients against `addr` in a process of their own.
-fn load_independent(addr: SocketAddr, conns: usize) -> Result {
-    let failed = Result {
-        rps: 0.0,
-        p50_us: 0.0,
-        p99_us: 0.0,
+fn load_independent(addr: SocketAddr, conns: usize, pid: u32) -> Cell {
+    let failed = Cell {
         errors: conns,
+        ..Cell::default()
     };
     let Ok(exe) = std::env::current_exe() else {
         return failed;
     };
-    let out = Command::new(exe)
+    let child = Command::new(exe)
         .env(
             "PEERS_CLIENT",
             format!("{addr},{conns},{}", RUN.as_secs_f64()),
         )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output();
-    let Ok(out) = out else { return failed };
-    let text = String::from_utf8_lossy(&out.stdout);
-    let f: Vec<f64> = text
+        .spawn();
+    let Ok(mut child) = child else { return failed };
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return failed;
+    };
+    let mut lines = BufReader::new(stdout)
+        .lines()
+        .map_while(std::result::Result::ok);
+    let mut meter = Meter::new(pid);
+    let mut measured = (0.0, 0.0);
+    let mut result = None;
+    for line in lines.by_ref() {
+        match line.as_str() {
+            "go" => meter.start(),
+            "stop" => {
+                measured = meter.finish();
+                let _ = writeln!(stdin, "done");
+                let _ = stdin.flush();
+            }
+            other => {
+                result = Some(other.to_string());
+                break;
+            }
+        }
+    }
+    drop(stdin);
+    let _ = child.wait();
+    let f: Vec<f64> = result
+        .unwrap_or_default()
         .split_whitespace()
         .filter_map(|w| w.parse().ok())
         .collect();
     match f.as_slice() {
-        [rps, p50, p99, errors] => Result {
+        [rps, p50, p99, errors] => Cell {
             rps: *rps,
             p50_us: *p50,
             p99_us: *p99,
             errors: *errors as usize,
+            mem_mib: measured.0,
+            cpu_pct: measured.1,
         },
         _ => failed,
     }
 }
 
-fn summarise(mut lat: Vec<u32>, secs: f64, errors: usize) -> Result {
+fn summarise(mut lat: Vec<u32>, secs: f64, errors: usize) -> Cell {
     lat.sort_unstable();
     let pct = |p: f64| {
         if lat.is_empty() {
@@ -222,33 +366,140 @@ fn summarise(mut lat: Vec<u32>, secs: f64, errors: usize) -> Result {
             lat[((lat.len() - 1) as f64 * p) as usize] as f64
         }
     };
-    Result {
+    Cell {
         rps: lat.len() as f64 / secs,
         p50_us: pct(0.5),
         p99_us: pct(0.99),
         errors,
+        ..Cell::default()
+    }
+}
+
+/// A listener on 127.0.0.1 with the same backlog every server gets.
+fn listener() -> TcpListener {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.set_reuse_address(true).unwrap();
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    s.bind(&addr.into()).unwrap();
+    s.listen(BACKLOG).unwrap();
+    s.into()
+}
+
+/// The servers this bench hosts in a process of its own:
+/// `PEERS_SERVER=app|floor|tokio`. Prints the port, serves until stdin
+/// closes.
+fn server_process(which: &str) {
+    let _ = sockscope::sys::raise_fd_limit();
+    std::thread::Builder::new()
+        .name("peers-server-stdin".into())
+        .spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            std::process::exit(0);
+        })
+        .unwrap();
+    match which {
+        "app" => app_server(),
+        "floor" => floor_server(),
+        "tokio" => tokio_server(),
+        other => panic!("no server {other}"),
+    }
+}
+
+fn say_port(port: u16) {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{port}");
+    let _ = out.flush();
+}
+
+/// Sockscope through the app's path: an echo server session, its events
+/// drained into a log store as the app does (logging on).
+fn app_server() {
+    let mut engine = Engine::new(EngineConfig::default(), None);
+    let mut spec = SessionSpec::new(
+        "echo",
+        SessionKind::TcpServer {
+            local: "127.0.0.1:0".parse().unwrap(),
+            backlog: BACKLOG,
+        },
+    );
+    spec.responder = Responder::Echo;
+    spec.options = vec![sockscope::engine::options::SockOpt::flag(
+        sockscope::engine::options::OptName::NoDelay,
+        true,
+    )];
+    engine.open(spec).unwrap();
+    let mut store = LogStore::new(LogBudget::default());
+    let mut said = false;
+    loop {
+        let ev = match engine.events().recv_timeout(Duration::from_secs(1)) {
+            Ok(ev) => ev,
+            Err(e) if e.is_timeout() => continue,
+            Err(_) => return,
+        };
+        if !said
+            && let EventKind::Listening {
+                local: Addr::Inet(a),
+                ..
+            } = &ev.kind
+        {
+            say_port(a.port());
+            said = true;
+        }
+        store.ingest(ev);
     }
 }
 
 /// The floor: one thread per connection, read and write back.
-fn rust_floor() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for s in l.incoming().map_while(std::result::Result::ok) {
-            std::thread::spawn(move || {
-                let mut s = s;
-                let _ = s.set_nodelay(true);
+fn floor_server() {
+    let l = listener();
+    say_port(l.local_addr().unwrap().port());
+    for s in l.incoming().map_while(std::result::Result::ok) {
+        std::thread::spawn(move || {
+            let mut s = s;
+            let _ = s.set_nodelay(true);
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 || s.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+/// The strongest peer: tokio's multi-thread runtime (a worker per core),
+/// a task per connection copying what it reads back.
+fn tokio_server() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let std_listener = listener();
+        std_listener.set_nonblocking(true).unwrap();
+        let l = tokio::net::TcpListener::from_std(std_listener).unwrap();
+        say_port(l.local_addr().unwrap().port());
+        loop {
+            let Ok((mut s, _)) = l.accept().await else {
+                continue;
+            };
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
-                while let Ok(n) = s.read(&mut buf) {
-                    if n == 0 || s.write_all(&buf[..n]).is_err() {
-                        break;
+                loop {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if s.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
                     }
                 }
             });
         }
     });
-    addr
 }
 
 const PY_ECHO: &str = r#"
@@ -266,64 +517,133 @@ async def main(port):
 asyncio.run(main(int(sys.argv[1])))
 "#;
 
-/// Builds the command that starts a peer listening on a port.
-type PeerCommand = Box<dyn Fn(u16) -> Command>;
+/// A server under test, stopped when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    /// Kept so that a server of ours stops when it closes.
+    _stdin: Option<ChildStdin>,
+}
 
-fn spawn(cmd: &mut Command) -> Option<Child> {
-    cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// This bench as a server (`PEERS_SERVER`), which says its port.
+fn ours(which: &str) -> Option<Server> {
+    let mut child = Command::new(std::env::current_exe().ok()?)
+        .env("PEERS_SERVER", which)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .ok()?;
+    let stdin = child.stdin.take();
+    let stdout: ChildStdout = child.stdout.take()?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).ok()?;
+    let port: u16 = line.trim().parse().ok()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().ok()?;
+    Some(Server {
+        child,
+        addr,
+        _stdin: stdin,
+    })
+}
+
+/// A program that listens on the port it is given.
+fn external(mut cmd: Command, port: u16) -> std::result::Result<Server, String> {
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|_| "not installed".to_string())?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let server = Server {
+        child,
+        addr,
+        _stdin: None,
+    };
+    if wait_listening(addr) {
+        Ok(server)
+    } else {
+        Err("did not start listening".into())
+    }
+}
+
+/// `sockscope run` with an echo server, its JSON Lines to `out`.
+fn headless(out: Stdio) -> std::result::Result<Server, String> {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("sockscope-peers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let preset = dir.join(format!("echo-{port}.ron"));
+    std::fs::write(
+        &preset,
+        format!(
+            "(version: 1, name: \"echo\", kind: TcpServer(local: \"127.0.0.1:{port}\", backlog: {BACKLOG}), \
+             options: (nodelay: true), responder: Echo)"
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sockscope"));
+    cmd.arg("run").arg(&preset).stdin(Stdio::null());
+    let child = cmd
+        .stdout(out)
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let server = Server {
+        child,
+        addr,
+        _stdin: None,
+    };
+    if wait_listening(addr) {
+        Ok(server)
+    } else {
+        Err("did not start".into())
+    }
 }
 
 /// One server's cells: per concurrency level, with each load generator.
 struct Row {
     name: String,
-    mio: Vec<Option<Result>>,
-    independent: Vec<Option<Result>>,
+    /// Ours: compared with the floor and the best peer.
+    ours: bool,
+    floor: bool,
+    mio: Vec<Option<Cell>>,
+    independent: Vec<Option<Cell>>,
 }
 
-const LEVELS: [usize; 3] = [1, 100, 1000];
-
-fn measure(name: impl Into<String>, addr: SocketAddr) -> Row {
-    Row {
+fn measure(name: &str, server: &Server, levels: &[usize]) -> Row {
+    let pid = server.child.id();
+    let mut row = Row {
         name: name.into(),
-        mio: LEVELS.iter().map(|&c| Some(load(addr, c))).collect(),
-        independent: LEVELS
-            .iter()
-            .map(|&c| Some(load_independent(addr, c)))
-            .collect(),
+        ours: name.starts_with("Sockscope"),
+        floor: name.contains("(floor)"),
+        mio: Vec::new(),
+        independent: Vec::new(),
+    };
+    for &c in levels {
+        eprintln!("{name}: {c} connections");
+        row.mio.push(Some(load(server.addr, c, pid)));
+        row.independent
+            .push(Some(load_independent(server.addr, c, pid)));
     }
+    row
 }
 
-fn missing(name: String) -> Row {
+fn missing(name: String, levels: &[usize]) -> Row {
     Row {
         name,
-        mio: vec![None, None, None],
-        independent: vec![None, None, None],
+        ours: false,
+        floor: false,
+        mio: vec![None; levels.len()],
+        independent: vec![None; levels.len()],
     }
-}
-
-/// `sockscope run` with an echo server, its JSON Lines to `out`.
-fn headless(out: Stdio) -> Option<(Child, SocketAddr)> {
-    let port = free_port();
-    let dir = std::env::temp_dir().join(format!("sockscope-peers-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).ok()?;
-    let preset = dir.join(format!("echo-{port}.ron"));
-    std::fs::write(
-        &preset,
-        format!(
-            "(version: 1, name: \"echo\", kind: TcpServer(local: \"127.0.0.1:{port}\", backlog: 4096), \
-             options: (nodelay: true), responder: Echo)"
-        ),
-    )
-    .ok()?;
-    let child = Command::new(env!("CARGO_BIN_EXE_sockscope"))
-        .arg("run")
-        .arg(&preset)
-        .stdout(out)
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().ok()?;
-    wait_listening(addr).then_some((child, addr))
 }
 
 fn main() {
@@ -331,157 +651,148 @@ fn main() {
         client_process(&spec);
         return;
     }
+    if let Ok(which) = std::env::var("PEERS_SERVER") {
+        server_process(&which);
+        return;
+    }
     let _ = sockscope::sys::raise_fd_limit();
-    let mut rows: Vec<Row> = Vec::new();
-
-    // Sockscope through the app's path: an echo server session, its
-    // events drained into a log store as the app does (logging on).
-    let mut engine = Engine::new(EngineConfig::default(), None);
-    let mut spec = SessionSpec::new(
-        "echo",
-        SessionKind::TcpServer {
-            local: "127.0.0.1:0".parse().unwrap(),
-            backlog: 4096,
-        },
-    );
-    spec.responder = Responder::Echo;
-    spec.options = vec![sockscope::engine::options::SockOpt::flag(
-        sockscope::engine::options::OptName::NoDelay,
-        true,
-    )];
-    engine.open(spec).unwrap();
-    let mut addr = None;
-    while addr.is_none() {
-        if let Ok(ev) = engine.events().recv_timeout(Duration::from_secs(5))
-            && let EventKind::Listening {
-                local: Addr::Inet(a),
-                ..
-            } = ev.kind
-        {
-            addr = Some(a);
-        }
-    }
-    let events = engine.events().clone();
-    let drain = std::thread::spawn(move || {
-        let mut store = LogStore::new(LogBudget::default());
-        while let Ok(ev) = events.recv_timeout(Duration::from_secs(2)) {
-            store.ingest(ev);
-        }
-    });
-    rows.push(measure(
-        "Sockscope engine + log store (the app's path)",
-        addr.unwrap(),
-    ));
-    drop(engine);
-    let _ = drain.join();
-
-    // Sockscope headless, as users run it: JSON Lines to /dev/null, and
-    // to a file.
-    let out_file =
-        std::env::temp_dir().join(format!("sockscope-peers-{}.jsonl", std::process::id()));
-    for (name, out) in [
-        (
-            "Sockscope `sockscope run`, stdout to /dev/null",
-            Stdio::null(),
-        ),
-        (
-            "Sockscope `sockscope run`, stdout to a file",
-            std::fs::File::create(&out_file)
-                .map(Stdio::from)
-                .unwrap_or_else(|_| Stdio::null()),
-        ),
-    ] {
-        match headless(out) {
-            Some((mut child, addr)) => {
-                rows.push(measure(name, addr));
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-            None => rows.push(missing(format!("{name}: did not start"))),
-        }
-    }
-    let _ = std::fs::remove_file(&out_file);
-
-    rows.push(measure("Rust thread per connection (floor)", rust_floor()));
-
-    let peers: Vec<(&str, PeerCommand)> = vec![
-        (
-            "socat (fork + cat)",
-            Box::new(|p| {
-                let mut c = Command::new("socat");
-                c.arg(format!(
-                    "TCP-LISTEN:{p},bind=127.0.0.1,fork,reuseaddr,backlog=4096"
-                ))
-                .arg("EXEC:cat");
-                c
-            }),
-        ),
-        (
-            "ncat -k --exec cat",
-            Box::new(|p| {
-                let mut c = Command::new("ncat");
-                // -m: ncat refuses more than 100 connections by default.
-                c.args([
-                    "-l",
-                    "-k",
-                    "-m",
-                    "10000",
-                    "127.0.0.1",
-                    &p.to_string(),
-                    "--exec",
-                    "/bin/cat",
-                ]);
-                c
-            }),
-        ),
-        (
-            "python3 asyncio echo (the seed's)",
-            Box::new(|p| {
-                let mut c = Command::new("python3");
-                c.args(["-c", PY_ECHO, &p.to_string()]);
-                c
-            }),
-        ),
-    ];
-    // PEERS_ONLY=python,socat runs a subset of the peers.
+    let levels: Vec<usize> = std::env::var("PEERS_LEVELS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|w| w.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 10, 100, 1000, 10_000]);
+    // PEERS_ONLY=python,socat runs a subset of the servers.
     let only: Option<Vec<String>> = std::env::var("PEERS_ONLY")
         .ok()
         .map(|v| v.split(',').map(str::to_string).collect());
-    for (name, make) in peers {
-        if only
-            .as_ref()
-            .is_some_and(|o| !o.iter().any(|w| name.contains(w.as_str())))
-        {
-            continue;
+    let wanted = |name: &str| {
+        only.as_ref()
+            .is_none_or(|o| o.iter().any(|w| name.contains(w.as_str())))
+    };
+    let mut rows: Vec<Row> = Vec::new();
+    let mut run = |name: &str, server: std::result::Result<Server, String>| {
+        if !wanted(name) {
+            return;
         }
-        let port = free_port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        match spawn(&mut make(port)) {
-            Some(mut child) if wait_listening(addr) => {
-                rows.push(measure(name, addr));
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-            Some(mut child) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                rows.push(missing(format!("{name}: did not start listening")));
-            }
-            None => rows.push(missing(format!("{name}: not installed"))),
+        match server {
+            Ok(s) => rows.push(measure(name, &s, &levels)),
+            Err(why) => rows.push(missing(format!("{name}: {why}"), &levels)),
+        }
+    };
+
+    let name = "Sockscope engine + log store (the app's path)";
+    if wanted(name) {
+        run(name, ours("app").ok_or_else(|| "did not start".into()));
+    }
+    let out_file =
+        std::env::temp_dir().join(format!("sockscope-peers-{}.jsonl", std::process::id()));
+    let name = "Sockscope `sockscope run`, stdout to /dev/null";
+    if wanted(name) {
+        run(name, headless(Stdio::null()));
+    }
+    let name = "Sockscope `sockscope run`, stdout to a file";
+    if wanted(name) {
+        let out = std::fs::File::create(&out_file)
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null());
+        run(name, headless(out));
+        let _ = std::fs::remove_file(&out_file);
+    }
+    let name = "Rust thread per connection (floor)";
+    if wanted(name) {
+        run(name, ours("floor").ok_or_else(|| "did not start".into()));
+    }
+    let name = "tokio echo, multi-thread runtime (the strongest peer)";
+    if wanted(name) {
+        run(name, ours("tokio").ok_or_else(|| "did not start".into()));
+    }
+    let externals: Vec<(&str, PeerCommand)> = vec![
+        ("socat (fork + cat)", |p| {
+            let mut c = Command::new("socat");
+            c.arg(format!(
+                "TCP-LISTEN:{p},bind=127.0.0.1,fork,reuseaddr,backlog={BACKLOG}"
+            ))
+            .arg("EXEC:cat");
+            c
+        }),
+        ("ncat -k --exec cat", |p| {
+            let mut c = Command::new("ncat");
+            // -m: ncat refuses more than 100 connections by default.
+            c.args([
+                "-l",
+                "-k",
+                "-m",
+                "20000",
+                "127.0.0.1",
+                &p.to_string(),
+                "--exec",
+                "/bin/cat",
+            ]);
+            c
+        }),
+        ("python3 asyncio echo (the seed's)", |p| {
+            let mut c = Command::new("python3");
+            c.args(["-c", PY_ECHO, &p.to_string()]);
+            c
+        }),
+    ];
+    for (name, make) in externals {
+        if wanted(name) {
+            let port = free_port();
+            run(name, external(make(port), port));
         }
     }
 
+    let md = report(&rows, &levels);
+    println!("{md}");
+    write_into_benchmarks_md(&md);
+    draw_charts(&rows, &levels);
+}
+
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+type Pick = fn(&Row) -> &Vec<Option<Cell>>;
+
+/// Builds the command that starts a peer listening on a port.
+type PeerCommand = fn(u16) -> Command;
+
+/// A chart's panel: its title and the figure it plots.
+type Metric = (&'static str, fn(&Cell) -> f64);
+
+fn report(rows: &[Row], levels: &[usize]) -> String {
     let mut md = String::new();
     md.push_str(&format!(
-        "Echo of {MSG}-byte messages on loopback, one message in flight per connection, {} s per cell; round trips/s (p50 / p99 latency), errors when connections failed.\n",
+        "Echo of {MSG}-byte messages on loopback, one message in flight per connection, {} s per cell; round trips/s (p50 / p99 latency), errors when connections failed. Each server runs in a process of its own; its memory (PSS, summed over its processes) is read right after the window with every connection open, its CPU (user + system over the window; 200% is both cores) alongside.\n",
         RUN.as_secs()
     ));
-    let table = |md: &mut String, title: &str, pick: fn(&Row) -> &Vec<Option<Result>>| {
+    let header = |md: &mut String| {
+        md.push_str("| server |");
+        for c in levels {
+            md.push_str(&format!(
+                " {} connection{} |",
+                thousands(*c),
+                if *c == 1 { "" } else { "s" }
+            ));
+        }
+        md.push_str("\n|---|");
+        for _ in levels {
+            md.push_str("---|");
+        }
+        md.push('\n');
+    };
+    let table = |md: &mut String, title: &str, pick: Pick| {
         md.push_str(&format!("\n{title}\n\n"));
-        md.push_str(
-            "| server | 1 connection | 100 connections | 1,000 connections |\n|---|---|---|---|\n",
-        );
-        for row in &rows {
+        header(md);
+        for row in rows {
             md.push_str(&format!("| {} |", row.name));
             for c in pick(row) {
                 match c {
@@ -501,30 +812,51 @@ fn main() {
             }
             md.push('\n');
         }
+        md.push_str("\nServer memory MiB / CPU %:\n\n");
+        header(md);
+        for row in rows {
+            md.push_str(&format!("| {} |", row.name));
+            for c in pick(row) {
+                match c {
+                    Some(r) => md.push_str(&format!(" {:.1} / {:.0}% |", r.mem_mib, r.cpu_pct)),
+                    None => md.push_str(" n/a |"),
+                }
+            }
+            md.push('\n');
+        }
         // Each Sockscope row against the floor and the best peer, by level.
-        let floor = rows.iter().find(|r| r.name.contains("(floor)"));
-        let peers: Vec<&Row> = rows
-            .iter()
-            .filter(|r| !r.name.starts_with("Sockscope") && !r.name.contains("(floor)"))
-            .collect();
+        let floor = rows.iter().find(|r| r.floor);
+        let peers: Vec<&Row> = rows.iter().filter(|r| !r.ours && !r.floor).collect();
         md.push('\n');
-        for ours in rows.iter().filter(|r| r.name.starts_with("Sockscope")) {
-            let cells: Vec<String> = LEVELS
+        for ours in rows.iter().filter(|r| r.ours) {
+            let cells: Vec<String> = levels
                 .iter()
                 .enumerate()
                 .map(|(i, c)| {
                     let rps = |r: &Row| pick(r)[i].as_ref().map_or(0.0, |x| x.rps);
                     let o = rps(ours);
                     let f = floor.map_or(0.0, rps);
-                    let best = peers.iter().map(|p| rps(p)).fold(0.0, f64::max);
+                    let best = peers
+                        .iter()
+                        .map(|p| (rps(p), p.name.split_whitespace().next().unwrap_or("")))
+                        .fold((0.0, ""), |a, b| if b.0 > a.0 { b } else { a });
                     let ratio = |d: f64| {
                         if d > 0.0 {
-                            format!("{:.2}×", o / d)
+                            let r = o / d;
+                            format!("{r:.2}×")
                         } else {
                             "n/a".into()
                         }
                     };
-                    format!("{c}: {} floor, {} best peer", ratio(f), ratio(best))
+                    let met = o >= best.0 && o >= 0.8 * f && f > 0.0;
+                    format!(
+                        "{}: {} floor, {} best peer ({}){}",
+                        thousands(*c),
+                        ratio(f),
+                        ratio(best.0),
+                        best.1,
+                        if met { "" } else { " **missed**" }
+                    )
                 })
                 .collect();
             md.push_str(&format!("- {}: {}\n", ours.name, cells.join("; ")));
@@ -540,8 +872,138 @@ fn main() {
         "Independent clients (a separate process, one thread per connection, lockstep):",
         |r| &r.independent,
     );
-    println!("{md}");
-    write_into_benchmarks_md(&md);
+    md.push_str(
+        "\nCharts of the same run (round trips/s, p99 latency and server memory against connections, both axes logarithmic): `benches/charts/echo-independent.png`, `benches/charts/echo-mio.png`.\n",
+    );
+    md
+}
+
+/// Draws round trips/s, p99 and memory against connections, one chart per
+/// load generator, into `benches/charts/`.
+fn draw_charts(rows: &[Row], levels: &[usize]) {
+    use plotters::prelude::*;
+    use plotters::style::{FontStyle, register_font};
+    if register_font(
+        "sans-serif",
+        FontStyle::Normal,
+        epaint_default_fonts::UBUNTU_LIGHT,
+    )
+    .is_err()
+    {
+        eprintln!("charts: the font did not load");
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/charts");
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let colors = [
+        RGBColor(0xd6, 0x27, 0x28),
+        RGBColor(0xff, 0x7f, 0x0e),
+        RGBColor(0x8c, 0x56, 0x4b),
+        RGBColor(0x33, 0x33, 0x33),
+        RGBColor(0x1f, 0x77, 0xb4),
+        RGBColor(0x2c, 0xa0, 0x2c),
+        RGBColor(0x94, 0x67, 0xbd),
+        RGBColor(0x17, 0xbe, 0xcf),
+    ];
+    let charts: [(&str, &str, Pick); 2] = [
+        (
+            "echo-independent.png",
+            "independent clients (a process, a thread per connection)",
+            |r| &r.independent,
+        ),
+        ("echo-mio.png", "in-process mio load generator", |r| &r.mio),
+    ];
+    let x_max = *levels.iter().max().unwrap_or(&1) as f64;
+    for (file, title, pick) in charts {
+        let path = dir.join(file);
+        let root = BitMapBackend::new(&path, (1800, 640)).into_drawing_area();
+        if root.fill(&WHITE).is_err() {
+            continue;
+        }
+        let root = root
+            .titled(
+                &format!("Echo, 64-byte messages, {title}"),
+                ("sans-serif", 26),
+            )
+            .unwrap_or(root);
+        let panels = root.split_evenly((1, 3));
+        let metrics: [Metric; 3] = [
+            ("round trips/s", |c| c.rps),
+            ("p99 latency, µs", |c| c.p99_us),
+            ("server memory, MiB (PSS)", |c| c.mem_mib),
+        ];
+        for (panel, (label, value)) in panels.iter().zip(metrics) {
+            let points = |row: &Row| -> Vec<(f64, f64)> {
+                levels
+                    .iter()
+                    .zip(pick(row))
+                    .filter_map(|(l, c)| c.as_ref().map(|c| (*l as f64, value(c))))
+                    .filter(|(_, v)| *v > 0.0)
+                    .collect()
+            };
+            let all: Vec<f64> = rows.iter().flat_map(points).map(|p| p.1).collect();
+            let lo = all.iter().copied().fold(f64::MAX, f64::min).max(1e-3);
+            let hi = all.iter().copied().fold(0.0, f64::max).max(lo * 10.0);
+            let Ok(mut chart) = ChartBuilder::on(panel)
+                .caption(label, ("sans-serif", 22))
+                .margin(14)
+                .x_label_area_size(40)
+                .y_label_area_size(70)
+                .build_cartesian_2d(
+                    (0.8f64..x_max * 1.25).log_scale(),
+                    (lo / 1.5..hi * 1.5).log_scale(),
+                )
+            else {
+                continue;
+            };
+            let _ = chart
+                .configure_mesh()
+                .x_desc("connections")
+                .x_label_formatter(&|x| thousands(x.round() as usize))
+                .y_labels(8)
+                .y_label_formatter(&|y| {
+                    if *y >= 10.0 {
+                        thousands(y.round() as usize)
+                    } else {
+                        format!("{y:.1}")
+                    }
+                })
+                .label_style(("sans-serif", 15))
+                .draw();
+            for (i, row) in rows.iter().enumerate() {
+                let color = colors[i % colors.len()];
+                let width = if row.ours { 3 } else { 2 };
+                let style = color.stroke_width(width);
+                let pts = points(row);
+                if let Ok(series) = chart.draw_series(LineSeries::new(pts.clone(), style)) {
+                    series.label(short_name(&row.name)).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3))
+                    });
+                }
+                let _ = chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())));
+            }
+            if label.starts_with("round") {
+                let _ = chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::LowerLeft)
+                    .background_style(WHITE.mix(0.85))
+                    .border_style(BLACK.mix(0.3))
+                    .label_font(("sans-serif", 14))
+                    .draw();
+            }
+        }
+        if root.present().is_err() {
+            eprintln!("charts: could not write {}", path.display());
+        }
+    }
+}
+
+/// The name a chart's legend has room for.
+fn short_name(name: &str) -> String {
+    let cut = name.find(" (").unwrap_or(name.len());
+    name[..cut].replace('`', "")
 }
 
 /// Replaces the echo section of BENCHMARKS.md (between its markers) with
@@ -567,7 +1029,7 @@ fn write_into_benchmarks_md(table: &str) {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let stamp = format!(
-        "Run on {date}: {cores} cores, Linux {}, {}; {}; {}.\n\n",
+        "Run on {date}: {cores} cores, Linux {}, {}; {}; {}; tokio {}.\n\n",
         kernel.trim(),
         version("socat", "-V").replace(
             "socat by Gerhard Rieger and contributors - see www.dest-unreach.org",
@@ -575,6 +1037,7 @@ fn write_into_benchmarks_md(table: &str) {
         ),
         version("ncat", "--version"),
         version("python3", "--version"),
+        locked_version("tokio"),
     );
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md");
     let Ok(doc) = std::fs::read_to_string(&path) else {
@@ -587,4 +1050,22 @@ fn write_into_benchmarks_md(table: &str) {
             eprintln!("could not update BENCHMARKS.md: {e}");
         }
     }
+}
+
+/// The version of `package` that Cargo.lock pins.
+fn locked_version(package: &str) -> String {
+    let lock = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock"),
+    )
+    .unwrap_or_default();
+    let name = format!("name = \"{package}\"");
+    let mut lines = lock.lines();
+    while let Some(l) = lines.next() {
+        if l == name
+            && let Some(v) = lines.next().and_then(|v| v.strip_prefix("version = "))
+        {
+            return v.trim_matches('"').to_string();
+        }
+    }
+    "?".into()
 }
