@@ -19,7 +19,9 @@
 //! ncat's forks count once per page) and its CPU over the window (user +
 //! system, summed over its processes; 200% is both cores).
 //!
-//! `PEERS_LEVELS=1,100` and `PEERS_ONLY=tokio,Sockscope` run a subset.
+//! Each cell is the median of `PEERS_TRIALS` (3) trials, interleaved over
+//! every server and level. `PEERS_LEVELS=1,100` and
+//! `PEERS_ONLY=tokio,Sockscope` run a subset.
 
 mod common;
 use common::{free_port, wait_listening};
@@ -165,8 +167,9 @@ fn load(addr: SocketAddr, conns: usize, pid: u32) -> Cell {
     let start = Instant::now();
     for (i, s) in socks.iter_mut().enumerate() {
         if let Some(s) = s {
+            let t = Instant::now();
             if s.write_all(&payload).is_ok() {
-                sent_at.insert(i, Instant::now());
+                sent_at.insert(i, t);
             } else {
                 errors += 1;
             }
@@ -194,8 +197,12 @@ fn load(addr: SocketAddr, conns: usize, pid: u32) -> Cell {
                             if let Some(t) = sent_at.remove(&i) {
                                 lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
                             }
-                            if start.elapsed() < RUN && s.write_all(&payload).is_ok() {
-                                sent_at.insert(i, Instant::now());
+                            // The clock is read before the write: on
+                            // loopback the echo can be back before the
+                            // write returns (the floor's p50 read 0 µs).
+                            let t = Instant::now();
+                            if t - start < RUN && s.write_all(&payload).is_ok() {
+                                sent_at.insert(i, t);
                             }
                         }
                     }
@@ -454,16 +461,21 @@ fn floor_server() {
     let l = listener();
     say_port(l.local_addr().unwrap().port());
     for s in l.incoming().map_while(std::result::Result::ok) {
-        std::thread::spawn(move || {
-            let mut s = s;
-            let _ = s.set_nodelay(true);
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = s.read(&mut buf) {
-                if n == 0 || s.write_all(&buf[..n]).is_err() {
-                    break;
+        // Small stacks, as the clients' (10,000 threads at the top level);
+        // a thread that cannot start drops its connection, which the
+        // clients count as an error, instead of ending the accept loop.
+        let _ = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let mut s = s;
+                let _ = s.set_nodelay(true);
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 || s.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            });
     }
 }
 
@@ -618,22 +630,11 @@ struct Row {
     independent: Vec<Option<Cell>>,
 }
 
-fn measure(name: &str, server: &Server, levels: &[usize]) -> Row {
-    let pid = server.child.id();
-    let mut row = Row {
-        name: name.into(),
-        ours: name.starts_with("Sockscope"),
-        floor: name.contains("(floor)"),
-        mio: Vec::new(),
-        independent: Vec::new(),
-    };
-    for &c in levels {
-        eprintln!("{name}: {c} connections");
-        row.mio.push(Some(load(server.addr, c, pid)));
-        row.independent
-            .push(Some(load_independent(server.addr, c, pid)));
-    }
-    row
+/// The trial whose round trips/s is the median (its latency, memory and
+/// CPU with it).
+fn median(mut trials: Vec<Cell>) -> Option<Cell> {
+    trials.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+    trials.get(trials.len() / 2).copied()
 }
 
 fn missing(name: String, levels: &[usize]) -> Row {
@@ -668,14 +669,18 @@ fn main() {
         only.as_ref()
             .is_none_or(|o| o.iter().any(|w| name.contains(w.as_str())))
     };
-    let mut rows: Vec<Row> = Vec::new();
+    // PEERS_TRIALS: each cell is the median of this many trials, taken
+    // in turn over every server and level (interleaved, so that a slow
+    // minute of this shared machine falls on all of them).
+    let trials: usize = std::env::var("PEERS_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let mut servers: Vec<(String, std::result::Result<Server, String>)> = Vec::new();
     let mut run = |name: &str, server: std::result::Result<Server, String>| {
-        if !wanted(name) {
-            return;
-        }
-        match server {
-            Ok(s) => rows.push(measure(name, &s, &levels)),
-            Err(why) => rows.push(missing(format!("{name}: {why}"), &levels)),
+        if wanted(name) {
+            servers.push((name.to_string(), server));
         }
     };
 
@@ -695,7 +700,6 @@ fn main() {
             .map(Stdio::from)
             .unwrap_or_else(|_| Stdio::null());
         run(name, headless(out));
-        let _ = std::fs::remove_file(&out_file);
     }
     let name = "Rust thread per connection (floor)";
     if wanted(name) {
@@ -742,7 +746,46 @@ fn main() {
         }
     }
 
-    let md = report(&rows, &levels);
+    // Per server, per level: the trials of each load generator.
+    type Trials = (Vec<Cell>, Vec<Cell>);
+    let mut cells: Vec<Vec<Trials>> = servers
+        .iter()
+        .map(|_| levels.iter().map(|_| (Vec::new(), Vec::new())).collect())
+        .collect();
+    for t in 1..=trials {
+        for (i, (name, server)) in servers.iter().enumerate() {
+            let Ok(server) = server else { continue };
+            let pid = server.child.id();
+            for (j, &c) in levels.iter().enumerate() {
+                eprintln!("trial {t}/{trials}: {name}: {c} connections");
+                cells[i][j].0.push(load(server.addr, c, pid));
+                cells[i][j].1.push(load_independent(server.addr, c, pid));
+            }
+        }
+    }
+    let rows: Vec<Row> = servers
+        .iter()
+        .zip(cells)
+        .map(|((name, server), cells)| match server {
+            Ok(_) => {
+                let (mio, independent) = cells
+                    .into_iter()
+                    .map(|(m, i)| (median(m), median(i)))
+                    .unzip();
+                Row {
+                    name: name.clone(),
+                    ours: name.starts_with("Sockscope"),
+                    floor: name.contains("(floor)"),
+                    mio,
+                    independent,
+                }
+            }
+            Err(why) => missing(format!("{name}: {why}"), &levels),
+        })
+        .collect();
+    drop(servers);
+    let _ = std::fs::remove_file(&out_file);
+    let md = report(&rows, &levels, trials);
     println!("{md}");
     write_into_benchmarks_md(&md);
     draw_charts(&rows, &levels);
@@ -768,10 +811,10 @@ type PeerCommand = fn(u16) -> Command;
 /// A chart's panel: its title and the figure it plots.
 type Metric = (&'static str, fn(&Cell) -> f64);
 
-fn report(rows: &[Row], levels: &[usize]) -> String {
+fn report(rows: &[Row], levels: &[usize], trials: usize) -> String {
     let mut md = String::new();
     md.push_str(&format!(
-        "Echo of {MSG}-byte messages on loopback, one message in flight per connection, {} s per cell; round trips/s (p50 / p99 latency), errors when connections failed. Each server runs in a process of its own; its memory (PSS, summed over its processes) is read right after the window with every connection open, its CPU (user + system over the window; 200% is both cores) alongside.\n",
+        "Echo of {MSG}-byte messages on loopback, one message in flight per connection, {} s per cell, each cell the median of {trials} interleaved trials (by round trips/s; that trial's other figures with it); round trips/s (p50 / p99 latency), errors when connections failed. Each server runs in a process of its own; its memory (PSS, summed over its processes) is read right after the window with every connection open, its CPU (user + system over the window; 200% is both cores) alongside.\n",
         RUN.as_secs()
     ));
     let header = |md: &mut String| {
