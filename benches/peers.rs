@@ -238,37 +238,52 @@ fn client_process(spec: &str) {
     let conns: usize = parts.next().unwrap().parse().unwrap();
     let secs: f64 = parts.next().unwrap().parse().unwrap();
     let _ = sockscope::sys::raise_fd_limit();
-    let go = std::sync::Arc::new(std::sync::Barrier::new(conns + 1));
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The window is set once every thread has connected, and each thread
+    // counts only the round trips inside it: with 10,000 runnable threads
+    // this process's main thread may run seconds late, so it must not be
+    // the one that says when the window starts (it once counted work done
+    // before its clock started: 1.35 million round trips/s).
+    let connected = std::sync::Arc::new(std::sync::Barrier::new(conns + 1));
+    let window: std::sync::Arc<std::sync::OnceLock<(Instant, Instant)>> = Default::default();
+    let set = std::sync::Arc::new(std::sync::Barrier::new(conns + 1));
     let threads: Vec<_> = (0..conns)
         .map(|_| {
-            let (go, stop) = (go.clone(), stop.clone());
+            let (connected, window, set) = (connected.clone(), window.clone(), set.clone());
             std::thread::Builder::new()
                 .name("peers-client".into())
                 .stack_size(128 * 1024)
                 .spawn(move || {
-                    use std::sync::atomic::Ordering;
                     let mut lat: Vec<u32> = Vec::new();
                     let conn = TcpStream::connect(addr).and_then(|s| {
                         s.set_nodelay(true)?;
                         s.set_read_timeout(Some(Duration::from_secs(10)))?;
                         Ok(s)
                     });
-                    go.wait();
+                    connected.wait();
+                    set.wait();
+                    let Some(&(from, until)) = window.get() else {
+                        return (lat, true, None);
+                    };
                     let Ok(mut s) = conn else {
                         return (lat, true, None);
                     };
                     let msg = [0x42u8; MSG];
                     let mut buf = [0u8; MSG];
-                    while !stop.load(Ordering::Relaxed) {
+                    loop {
                         let t = Instant::now();
+                        if t >= until {
+                            break;
+                        }
                         if s.write_all(&msg)
                             .and_then(|()| s.read_exact(&mut buf))
                             .is_err()
                         {
                             return (lat, true, None);
                         }
-                        lat.push(t.elapsed().as_micros() as u32);
+                        let done = Instant::now();
+                        if t >= from && done <= until {
+                            lat.push((done - t).as_micros() as u32);
+                        }
                     }
                     // Kept open until the server's memory has been read.
                     (lat, false, Some(s))
@@ -276,13 +291,16 @@ fn client_process(spec: &str) {
                 .unwrap()
         })
         .collect();
-    go.wait();
+    connected.wait();
+    let from = Instant::now() + Duration::from_millis(300);
+    let until = from + Duration::from_secs_f64(secs);
+    let _ = window.set((from, until));
+    set.wait();
     let mut out = std::io::stdout();
+    std::thread::sleep(from.saturating_duration_since(Instant::now()));
     let _ = writeln!(out, "go");
     let _ = out.flush();
-    let start = Instant::now();
-    std::thread::sleep(Duration::from_secs_f64(secs));
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    std::thread::sleep(until.saturating_duration_since(Instant::now()));
     let mut lat = Vec::new();
     let mut errors = 0;
     let mut open = Vec::with_capacity(conns);
@@ -292,13 +310,12 @@ fn client_process(spec: &str) {
         errors += usize::from(failed);
         open.extend(s);
     }
-    let elapsed = start.elapsed().as_secs_f64();
     let _ = writeln!(out, "stop");
     let _ = out.flush();
     let mut line = String::new();
     let _ = std::io::stdin().read_line(&mut line);
     drop(open);
-    let r = summarise(lat, elapsed, errors);
+    let r = summarise(lat, secs, errors);
     let _ = writeln!(out, "{} {} {} {}", r.rps, r.p50_us, r.p99_us, r.errors);
 }
 
@@ -677,38 +694,39 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3)
         .max(1);
-    let mut servers: Vec<(String, std::result::Result<Server, String>)> = Vec::new();
-    let mut run = |name: &str, server: std::result::Result<Server, String>| {
-        if wanted(name) {
-            servers.push((name.to_string(), server));
-        }
-    };
-
-    let name = "Sockscope engine + log store (the app's path)";
-    if wanted(name) {
-        run(name, ours("app").ok_or_else(|| "did not start".into()));
-    }
+    // Every server is started afresh for each trial and stopped after it,
+    // so its memory at a level is what that level and the ones before it
+    // in this trial made it hold, not the last trial's 10,000.
     let out_file =
         std::env::temp_dir().join(format!("sockscope-peers-{}.jsonl", std::process::id()));
-    let name = "Sockscope `sockscope run`, stdout to /dev/null";
-    if wanted(name) {
-        run(name, headless(Stdio::null()));
-    }
-    let name = "Sockscope `sockscope run`, stdout to a file";
-    if wanted(name) {
-        let out = std::fs::File::create(&out_file)
-            .map(Stdio::from)
-            .unwrap_or_else(|_| Stdio::null());
-        run(name, headless(out));
-    }
-    let name = "Rust thread per connection (floor)";
-    if wanted(name) {
-        run(name, ours("floor").ok_or_else(|| "did not start".into()));
-    }
-    let name = "tokio echo, multi-thread runtime (the strongest peer)";
-    if wanted(name) {
-        run(name, ours("tokio").ok_or_else(|| "did not start".into()));
-    }
+    let to_file = out_file.clone();
+    let mut servers: Vec<(&str, Starter)> = vec![
+        (
+            "Sockscope engine + log store (the app's path)",
+            Box::new(|| ours("app").ok_or_else(|| "did not start".into())),
+        ),
+        (
+            "Sockscope `sockscope run`, stdout to /dev/null",
+            Box::new(|| headless(Stdio::null())),
+        ),
+        (
+            "Sockscope `sockscope run`, stdout to a file",
+            Box::new(move || {
+                let out = std::fs::File::create(&to_file)
+                    .map(Stdio::from)
+                    .map_err(|e| e.to_string())?;
+                headless(out)
+            }),
+        ),
+        (
+            "Rust thread per connection (floor)",
+            Box::new(|| ours("floor").ok_or_else(|| "did not start".into())),
+        ),
+        (
+            "tokio echo, multi-thread runtime (the strongest peer)",
+            Box::new(|| ours("tokio").ok_or_else(|| "did not start".into())),
+        ),
+    ];
     let externals: Vec<(&str, PeerCommand)> = vec![
         ("socat (fork + cat)", |p| {
             let mut c = Command::new("socat");
@@ -740,11 +758,15 @@ fn main() {
         }),
     ];
     for (name, make) in externals {
-        if wanted(name) {
-            let port = free_port();
-            run(name, external(make(port), port));
-        }
+        servers.push((
+            name,
+            Box::new(move || {
+                let port = free_port();
+                external(make(port), port)
+            }),
+        ));
     }
+    servers.retain(|(name, _)| wanted(name));
 
     // Per server, per level: the trials of each load generator.
     type Trials = (Vec<Cell>, Vec<Cell>);
@@ -752,11 +774,29 @@ fn main() {
         .iter()
         .map(|_| levels.iter().map(|_| (Vec::new(), Vec::new())).collect())
         .collect();
+    let mut failed: Vec<Option<String>> = servers.iter().map(|_| None).collect();
+    // socat and ncat fork a process (and cat another) per connection:
+    // 10,000 connections are 20,000 processes that start one by one, and
+    // ncat took minutes to take them in. PEERS_FORK_LIMIT raises it.
+    let fork_limit: usize = std::env::var("PEERS_FORK_LIMIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     for t in 1..=trials {
-        for (i, (name, server)) in servers.iter().enumerate() {
-            let Ok(server) = server else { continue };
+        for (i, (name, start)) in servers.iter().enumerate() {
+            let server = match start() {
+                Ok(s) => s,
+                Err(why) => {
+                    failed[i] = Some(why);
+                    continue;
+                }
+            };
             let pid = server.child.id();
+            let forks = name.starts_with("socat") || name.starts_with("ncat");
             for (j, &c) in levels.iter().enumerate() {
+                if forks && c > fork_limit {
+                    continue;
+                }
                 eprintln!("trial {t}/{trials}: {name}: {c} connections");
                 cells[i][j].0.push(load(server.addr, c, pid));
                 cells[i][j].1.push(load_independent(server.addr, c, pid));
@@ -766,26 +806,32 @@ fn main() {
     let rows: Vec<Row> = servers
         .iter()
         .zip(cells)
-        .map(|((name, server), cells)| match server {
-            Ok(_) => {
+        .zip(failed)
+        .map(|(((name, _), cells), failed)| match failed {
+            None => {
                 let (mio, independent) = cells
                     .into_iter()
                     .map(|(m, i)| (median(m), median(i)))
                     .unzip();
                 Row {
-                    name: name.clone(),
+                    name: name.to_string(),
                     ours: name.starts_with("Sockscope"),
                     floor: name.contains("(floor)"),
                     mio,
                     independent,
                 }
             }
-            Err(why) => missing(format!("{name}: {why}"), &levels),
+            Some(why) => missing(format!("{name}: {why}"), &levels),
         })
         .collect();
-    drop(servers);
     let _ = std::fs::remove_file(&out_file);
-    let md = report(&rows, &levels, trials);
+    let mut md = report(&rows, &levels, trials);
+    if levels.iter().any(|&c| c > fork_limit) {
+        md.push_str(&format!(
+            "\nn/a: socat and ncat fork two processes per connection and are run up to {} connections (`PEERS_FORK_LIMIT`).\n",
+            thousands(fork_limit)
+        ));
+    }
     println!("{md}");
     write_into_benchmarks_md(&md);
     draw_charts(&rows, &levels);
@@ -807,6 +853,9 @@ type Pick = fn(&Row) -> &Vec<Option<Cell>>;
 
 /// Builds the command that starts a peer listening on a port.
 type PeerCommand = fn(u16) -> Command;
+
+/// Starts one server under test (stopped when the `Server` drops).
+type Starter = Box<dyn Fn() -> std::result::Result<Server, String>>;
 
 /// A chart's panel: its title and the figure it plots.
 type Metric = (&'static str, fn(&Cell) -> f64);
