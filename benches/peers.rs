@@ -590,6 +590,11 @@ fn external(mut cmd: Command, port: u16) -> std::result::Result<Server, String> 
         .stderr(Stdio::null())
         .spawn()
         .map_err(|_| "not installed".to_string())?;
+    listening(child, port)
+}
+
+/// The server `child` once it accepts on `port` (stopped if it does not).
+fn listening(child: Child, port: u16) -> std::result::Result<Server, String> {
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let server = Server {
         child,
@@ -624,17 +629,7 @@ fn headless(out: Stdio) -> std::result::Result<Server, String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let server = Server {
-        child,
-        addr,
-        _stdin: None,
-    };
-    if wait_listening(addr) {
-        Ok(server)
-    } else {
-        Err("did not start".into())
-    }
+    listening(child, port)
 }
 
 /// One server's cells: per concurrency level, with each load generator.
