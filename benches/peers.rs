@@ -58,7 +58,8 @@ struct Cell {
     cpu_pct: f64,
 }
 
-/// What the server's processes used: CPU ticks so far and PSS in KiB.
+/// The server's processes: `root` and every descendant (socat and ncat
+/// fork one per connection).
 fn tree_pids(root: u32) -> Vec<u32> {
     let mut parent: Vec<(u32, u32)> = Vec::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
@@ -87,6 +88,7 @@ fn tree_pids(root: u32) -> Vec<u32> {
     tree
 }
 
+/// CPU ticks (user + system) the processes have used so far.
 fn cpu_ticks(pids: &[u32]) -> u64 {
     pids.iter()
         .filter_map(|pid| {
@@ -97,6 +99,7 @@ fn cpu_ticks(pids: &[u32]) -> u64 {
         .sum()
 }
 
+/// The processes' proportional set size in KiB (shared pages counted once).
 fn pss_kib(pids: &[u32]) -> u64 {
     pids.iter()
         .filter_map(|pid| {
