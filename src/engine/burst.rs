@@ -237,14 +237,11 @@ impl super::session::Run for BurstSession {
         for c in runs {
             let progress_shared = shared.clone();
             let progress = move |done: u32| {
-                let _ = progress_shared.events.try_send(super::Event {
+                progress_shared.send_latest(super::Event {
                     session: top,
                     at: progress_shared.stamp(),
                     kind: EventKind::BurstProgress { done },
                 });
-                if let Some(w) = &progress_shared.wake {
-                    w();
-                }
             };
             let report = run(&burst, c, &stop, &progress);
             cx.sink.control(top, EventKind::BurstDone(Box::new(report)));

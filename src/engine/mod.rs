@@ -133,16 +133,18 @@ impl Engine {
     pub fn new(config: EngineConfig, wake: Option<WakeFn>) -> Engine {
         let (tx, rx) = crossbeam_channel::bounded(config.event_capacity.max(16));
         let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let bell = Arc::new(sink::ConsumerBell::default());
         Engine {
             shared: Arc::new(Shared {
                 events: tx,
                 in_flight: in_flight.clone(),
                 byte_budget: config.event_bytes.max(1024 * 1024),
                 wake,
+                bell: bell.clone(),
                 start: Instant::now(),
                 start_wall: SystemTime::now(),
             }),
-            events: sink::EventRx::new(rx, in_flight),
+            events: sink::EventRx::new(rx, in_flight, bell),
             sessions: HashMap::new(),
             next_id: 1,
             config,

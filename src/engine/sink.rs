@@ -7,8 +7,8 @@
 //! events: a count of 64 KiB chunks is not a memory bound.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{
@@ -45,12 +45,61 @@ pub(crate) fn weight(ev: &Event) -> usize {
     }
 }
 
+/// Wakes a consumer waiting in [`EventRx::recv_timeout`]. The channel's
+/// own blocking receive spins and calls `sched_yield` before it sleeps
+/// (1.45 yields per round trip in an echo server under `sockscope run`),
+/// taking a core from the sockets' threads and the peers on a small
+/// machine; this one sleeps at once, and workers ring it once per turn
+/// (from [`Sink::wake`]), not once per event.
+#[derive(Default)]
+pub(crate) struct ConsumerBell {
+    /// The consumer is in [`ConsumerBell::wait`]; ringing is a load of
+    /// this flag while it is not.
+    sleeping: AtomicBool,
+    rung: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl ConsumerBell {
+    /// Called after sending: wakes the consumer if it sleeps.
+    pub fn ring(&self) {
+        // Pairs with the fence in `wait`: either this load sees the
+        // consumer asleep, or the consumer's check sees what was sent.
+        fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::Relaxed)
+            && let Ok(mut rung) = self.rung.lock()
+        {
+            *rung = true;
+            self.cv.notify_all();
+        }
+    }
+
+    /// Sleeps until rung or `timeout`, unless `ready` says there is
+    /// something to take already.
+    fn wait(&self, timeout: Duration, ready: impl Fn() -> bool) {
+        let Ok(mut rung) = self.rung.lock() else {
+            return;
+        };
+        self.sleeping.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if !*rung && !ready() {
+            rung = match self.cv.wait_timeout_while(rung, timeout, |r| !*r) {
+                Ok((g, _)) => g,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        *rung = false;
+        self.sleeping.store(false, Ordering::Relaxed);
+    }
+}
+
 /// The consumer's end of the event channel: it gives back each event's
 /// bytes to the budget the workers send against.
 #[derive(Clone)]
 pub struct EventRx {
     rx: Receiver<Event>,
     in_flight: Arc<AtomicUsize>,
+    bell: Arc<ConsumerBell>,
     /// Events the engine handle made itself (a session that could not
     /// start): the consumer's own thread puts them here, so they cannot
     /// wait on a full channel. One pair per failed `open`, so as bounded
@@ -59,10 +108,15 @@ pub struct EventRx {
 }
 
 impl EventRx {
-    pub(crate) fn new(rx: Receiver<Event>, in_flight: Arc<AtomicUsize>) -> EventRx {
+    pub(crate) fn new(
+        rx: Receiver<Event>,
+        in_flight: Arc<AtomicUsize>,
+        bell: Arc<ConsumerBell>,
+    ) -> EventRx {
         EventRx {
             rx,
             in_flight,
+            bell,
             local: Arc::default(),
         }
     }
@@ -92,10 +146,19 @@ impl EventRx {
 
     /// The next event, waiting up to `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, RecvTimeoutError> {
-        if let Some(ev) = self.local_next() {
-            return Ok(ev);
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.try_recv() {
+                Ok(ev) => return Ok(ev),
+                Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+                Err(TryRecvError::Empty) => {}
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            self.bell.wait(left, || !self.rx.is_empty());
         }
-        self.rx.recv_timeout(timeout).map(|e| self.took(e))
     }
 
     /// Events waiting now.
@@ -125,11 +188,29 @@ pub(crate) struct Shared {
     /// Log entries are dropped (and counted) past this many bytes in flight.
     pub byte_budget: usize,
     pub wake: Option<WakeFn>,
+    /// Wakes a consumer sleeping in [`EventRx::recv_timeout`].
+    pub bell: Arc<ConsumerBell>,
     pub start: Instant,
     pub start_wall: SystemTime,
 }
 
 impl Shared {
+    /// Sends an event that may be lost when the channel is full (a
+    /// progress count a later one replaces), from a helper thread that has
+    /// no [`Sink`], and wakes the consumer.
+    pub fn send_latest(&self, ev: Event) {
+        let w = weight(&ev);
+        self.in_flight.fetch_add(w, Ordering::Relaxed);
+        if self.events.try_send(ev).is_err() {
+            self.in_flight.fetch_sub(w, Ordering::Relaxed);
+            return;
+        }
+        self.bell.ring();
+        if let Some(w) = &self.wake {
+            w();
+        }
+    }
+
     pub fn stamp(&self) -> Stamp {
         let mono = self.start.elapsed();
         Stamp {
@@ -413,6 +494,7 @@ impl Sink {
     pub fn wake(&mut self) {
         if self.sent_since_wake {
             self.sent_since_wake = false;
+            self.shared.bell.ring();
             if let Some(w) = &self.shared.wake {
                 w();
             }
