@@ -6,6 +6,8 @@ use std::path::Path;
 
 use proptest::prelude::*;
 use sockscope::engine::codec::{self, Encoding};
+use sockscope::engine::protocol::{Addr, Direction, Event, EventKind, LogEntry, SessionId, Stamp};
+use sockscope::headless;
 use sockscope::preset::{self, BUILTIN};
 
 /// Every encoding the pickers offer.
@@ -558,5 +560,55 @@ json.dump(res, sys.stdout)
         let stdout = String::from_utf8_lossy(&out.stdout);
         // The path (with its quote) reached bind() as one string.
         assert!(stdout.contains("bind errno"), "{stdout}");
+    }
+}
+
+proptest! {
+    #![proptest_config(config(3000))]
+
+    /// `sockscope run` writes data lines field by field: the same bytes as
+    /// serializing the line's `Value`, whatever the payload, encoding,
+    /// data limit, peer (a Unix path with quotes, controls or non-UTF-8
+    /// text) and optional fields.
+    #[test]
+    fn data_lines_written_field_by_field_match_the_value(
+        data in prop::collection::vec(any::<u8>(), 0..400),
+        enc in 0..LABELS.len(),
+        limit in prop::option::of(0usize..300),
+        peer in prop::option::of(prop_oneof![
+            any::<std::net::SocketAddr>().prop_map(Addr::Inet),
+            "\\PC{0,40}".prop_map(Addr::Path),
+            "[\\x00-\\x7f]{0,20}".prop_map(Addr::Abstract),
+            Just(Addr::Unnamed),
+        ]),
+        requested in prop::option::of(any::<usize>()),
+        truncated_from in prop::option::of(any::<usize>()),
+        out in any::<bool>(),
+        nanos in any::<u64>(),
+        ids in (any::<u32>(), any::<u32>()),
+    ) {
+        let enc = Encoding::for_label(LABELS[enc]).unwrap();
+        let ev = Event {
+            session: SessionId::top(ids.0).child(ids.1),
+            at: Stamp {
+                mono: std::time::Duration::from_nanos(nanos),
+                wall: std::time::SystemTime::UNIX_EPOCH,
+            },
+            kind: EventKind::Log(LogEntry {
+                dir: if out { Direction::Out } else { Direction::In },
+                peer,
+                data,
+                requested,
+                truncated_from,
+                ws: None,
+                framed: None,
+            }),
+        };
+        let mut want = serde_json::to_vec(&headless::event_json(&ev, enc, limit)).unwrap();
+        want.push(b'\n');
+        let mut line = Vec::new();
+        headless::write_line(&mut line, &ev, enc, limit);
+        prop_assert_eq!(String::from_utf8_lossy(&line), String::from_utf8_lossy(&want));
+        prop_assert_eq!(line, want);
     }
 }

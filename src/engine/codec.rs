@@ -157,9 +157,7 @@ impl Encoding {
             }
             Encoding::Utf8 => {
                 for chunk in bytes.utf8_chunks() {
-                    for c in chunk.valid().chars() {
-                        push_char(&mut out, c, escape_controls, *self);
-                    }
+                    push_str(&mut out, chunk.valid(), escape_controls, *self);
                     for &b in chunk.invalid() {
                         push_byte(&mut out, b);
                     }
@@ -178,9 +176,7 @@ impl Encoding {
                     );
                     let (res, read) =
                         decoder.decode_to_string_without_replacement(src, &mut buf, true);
-                    for c in buf.chars() {
-                        push_char(&mut out, c, escape_controls, *self);
-                    }
+                    push_str(&mut out, &buf, escape_controls, *self);
                     match res {
                         encoding_rs::DecoderResult::InputEmpty => break,
                         encoding_rs::DecoderResult::OutputFull => src = &src[read..],
@@ -226,6 +222,23 @@ fn flush_utf16(out: &mut String, pending: &mut Vec<(u16, [u8; 2])>, esc: bool, e
 fn push_byte(out: &mut String, b: u8) {
     use fmt::Write;
     let _ = write!(out, "\\x{b:02x}");
+}
+
+/// [`push_char`] for each character of `s`, with the runs that need no
+/// escape copied whole (the runner decodes every read it prints).
+fn push_str(out: &mut String, s: &str, escape_controls: bool, enc: Encoding) {
+    // Every character `push_char` changes is ASCII, so a byte that needs it
+    // is a whole character and the runs between are on char boundaries.
+    let needs = |b: u8| b == b'\\' || (escape_controls && (b < 0x20 || b == 0x7f));
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if needs(b) {
+            out.push_str(&s[run..i]);
+            push_char(out, char::from(b), escape_controls, enc);
+            run = i + 1;
+        }
+    }
+    out.push_str(&s[run..]);
 }
 
 fn push_char(out: &mut String, c: char, escape_controls: bool, enc: Encoding) {
@@ -405,18 +418,25 @@ pub fn parse_hex(input: &str) -> Result<Vec<u8>, CodecError> {
 
 /// Formats bytes as lowercase hex pairs separated by spaces.
 pub fn to_hex(bytes: &[u8]) -> String {
+    let mut v = Vec::with_capacity(bytes.len() * 3);
+    push_hex(&mut v, bytes);
+    // Hex digits and spaces are ASCII.
+    String::from_utf8(v).unwrap_or_default()
+}
+
+/// [`to_hex`], appended to bytes being written (a JSON line).
+pub fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     // By table, not `write!("{b:02x}")`: the runner prints every read in
     // hex, and the formatter was a tenth of its CPU at 10,000 connections.
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 3);
+    out.reserve(bytes.len() * 3);
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 {
-            s.push(' ');
+            out.push(b' ');
         }
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 0xf)] as char);
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0xf)]);
     }
-    s
 }
 
 /// Parses escaped text: characters (also those written as `\r`, `\n`,
