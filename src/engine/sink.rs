@@ -56,7 +56,10 @@ pub(crate) struct ConsumerBell {
     /// The consumer is in [`ConsumerBell::wait`]; ringing is a load of
     /// this flag while it is not.
     sleeping: AtomicBool,
-    rung: Mutex<bool>,
+    /// Rung since the consumer went to sleep: later rings before it wakes
+    /// make no system call (a condition variable's notify always does).
+    rung: AtomicBool,
+    lock: Mutex<()>,
     cv: Condvar,
 }
 
@@ -66,10 +69,10 @@ impl ConsumerBell {
         // Pairs with the fence in `wait`: either this load sees the
         // consumer asleep, or the consumer's check sees what was sent.
         fence(Ordering::SeqCst);
-        if self.sleeping.load(Ordering::Relaxed)
-            && let Ok(mut rung) = self.rung.lock()
-        {
-            *rung = true;
+        if self.sleeping.load(Ordering::Relaxed) && !self.rung.swap(true, Ordering::AcqRel) {
+            // Taking the lock waits until the consumer is in `wait_*` (or
+            // has not checked `rung` yet), so the notification is not lost.
+            let _held = self.lock.lock();
             self.cv.notify_all();
         }
     }
@@ -77,19 +80,18 @@ impl ConsumerBell {
     /// Sleeps until rung or `timeout`, unless `ready` says there is
     /// something to take already.
     fn wait(&self, timeout: Duration, ready: impl Fn() -> bool) {
-        let Ok(mut rung) = self.rung.lock() else {
+        let Ok(held) = self.lock.lock() else {
             return;
         };
         self.sleeping.store(true, Ordering::Relaxed);
         fence(Ordering::SeqCst);
-        if !*rung && !ready() {
-            rung = match self.cv.wait_timeout_while(rung, timeout, |r| !*r) {
-                Ok((g, _)) => g,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+        if !self.rung.load(Ordering::Acquire) && !ready() {
+            let _ = self
+                .cv
+                .wait_timeout_while(held, timeout, |()| !self.rung.load(Ordering::Acquire));
         }
-        *rung = false;
         self.sleeping.store(false, Ordering::Relaxed);
+        self.rung.store(false, Ordering::Release);
     }
 }
 
