@@ -581,6 +581,12 @@ fn open_next(
     Ok(())
 }
 
+/// Events the runner takes from the engine before it writes them out.
+const BATCH: usize = 4096;
+/// After a batch smaller than this, the runner waits [`GATHER`] before it
+/// looks again.
+const GATHER_BELOW: usize = 256;
+const GATHER: Duration = Duration::from_millis(1);
 /// How long sessions get to close by themselves after a stop before the
 /// engine is told to end them.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
@@ -691,12 +697,13 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
         };
         last_event = Instant::now();
         let mut batch = vec![first];
-        while batch.len() < 4096 {
+        while batch.len() < BATCH {
             match engine.events().try_recv() {
                 Ok(ev) => batch.push(ev),
                 Err(_) => break,
             }
         }
+        let took = batch.len();
         for ev in batch {
             queue.observe(&ev);
             if let EventKind::Opened { kind, .. } = &ev.kind
@@ -759,6 +766,14 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
             }
         }
         out.flush()?;
+        if took < GATHER_BELOW {
+            // A few lines at a time cost a wake-up of this thread and a
+            // write each: a busy server's lines are gathered for a moment
+            // instead, so there are at most about a thousand of each a
+            // second. Lines wait that long at most; the sockets do not
+            // wait at all.
+            std::thread::sleep(GATHER);
+        }
     }
     out.flush()?;
     if let Some((_, p)) = pcap {

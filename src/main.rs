@@ -363,7 +363,8 @@ fn main() -> ExitCode {
                 pcapng,
             };
             let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
+            // Written once per batch of events; a busy server fills it.
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
             match headless::run(specs, &opts, &mut out) {
                 Ok(Outcome::Clean) => ExitCode::SUCCESS,
                 Ok(Outcome::SessionFailed) | Ok(Outcome::Incomplete) => ExitCode::from(1),
