@@ -382,6 +382,66 @@ fn one_busy_servers_children_keep_every_reactor_busy() {
     });
 }
 
+/// A busy connection reports its figures on its own turns and takes a
+/// turn for them only once traffic stops: the last figures still arrive
+/// then, and afterwards the reactors sleep. (A deadline armed before a
+/// session's later turns is armed again when it comes, not spun on: a
+/// mistake there keeps a reactor thread at full CPU with nothing to do.)
+#[test]
+fn after_traffic_stops_the_last_figures_arrive_and_the_reactors_sleep() {
+    use std::io::{Read, Write};
+    let _alone = alone();
+    let mut spec = server("127.0.0.1:0");
+    spec.responder = Responder::Echo;
+    let (mut s, srv, addr) = Seen::listening(spec);
+    let (mut peers, children) = s.peers(addr, 3);
+    let mut buf = [0u8; 64];
+    for round in 0..200u32 {
+        for p in &mut peers {
+            let msg = [round as u8; 64];
+            p.write_all(&msg).unwrap();
+            p.read_exact(&mut buf).unwrap();
+            assert_eq!(buf, msg);
+        }
+    }
+    let total = 200 * 64;
+    s.until("each child's figures after its last round trip", |evs| {
+        children.iter().all(|c| {
+            evs.iter().any(|e| {
+                e.session == *c
+                    && matches!(&e.kind, EventKind::Stats { counters, .. }
+                        if counters.bytes_in == total && counters.bytes_out == total)
+            })
+        })
+    });
+    // The rates fall to nothing over a few reports; then nothing is due.
+    let settle = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < settle {
+        s.pump();
+    }
+    let before = reactor_cpu();
+    let quiet = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < quiet {
+        s.pump();
+    }
+    let after = reactor_cpu();
+    let used: u64 = after
+        .iter()
+        .map(|(tid, a)| a - before.iter().find(|(t, _)| t == tid).map_or(0, |(_, b)| *b))
+        .sum();
+    // A spinning reactor uses about 100 ticks a second.
+    assert!(
+        used <= 10,
+        "the reactors used {used} ticks in an idle second: {before:?} -> {after:?}"
+    );
+    drop(peers);
+    s.engine.close_all();
+    s.until("the server to close", |evs| {
+        evs.iter()
+            .any(|e| e.session == srv && matches!(e.kind, EventKind::Closed { .. }))
+    });
+}
+
 /// Children that run apart from their server still behave as its
 /// children: a command reaches each, "send to all" reaches all, and
 /// closing the server closes them first, as `parent_closed`.
