@@ -56,6 +56,39 @@ struct Cell {
     mem_mib: f64,
     /// The server's CPU over the window, percent of one core.
     cpu_pct: f64,
+    /// `sockscope run` to a file: data lines it counted as `dropped`
+    /// instead of printing (its output could not keep up).
+    dropped: u64,
+}
+
+/// Data lines `sockscope run` reported as dropped (the `entries` of its
+/// `dropped` lines) in what it wrote to `path` after `from`; moves `from`
+/// to the end. Lines still being written are counted with the next level.
+fn dropped_since(path: &std::path::Path, from: &mut u64) -> u64 {
+    use std::io::{Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return 0;
+    };
+    if f.seek(SeekFrom::Start(*from)).is_err() {
+        return 0;
+    }
+    let mut dropped = 0;
+    let mut r = BufReader::with_capacity(1 << 20, f);
+    let mut line = Vec::new();
+    while let Ok(n) = r.read_until(b'\n', &mut line) {
+        if n == 0 || line.last() != Some(&b'\n') {
+            break;
+        }
+        *from += n as u64;
+        let needle = b"\"event\":\"dropped\"";
+        if line.windows(needle.len()).any(|w| w == needle)
+            && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line)
+        {
+            dropped += v["entries"].as_u64().unwrap_or(0);
+        }
+        line.clear();
+    }
+    dropped
 }
 
 /// The server's processes: `root` and every descendant (socat and ncat
@@ -379,6 +412,7 @@ fn load_independent(addr: SocketAddr, conns: usize, pid: u32) -> Cell {
             errors: *errors as usize,
             mem_mib: measured.0,
             cpu_pct: measured.1,
+            dropped: 0,
         },
         _ => failed,
     }
@@ -458,21 +492,33 @@ fn app_server() {
     let mut store = LogStore::new(LogBudget::default());
     let mut said = false;
     loop {
-        let ev = match engine.events().recv_timeout(Duration::from_secs(1)) {
+        let first = match engine.events().recv_timeout(Duration::from_secs(1)) {
             Ok(ev) => ev,
             Err(e) if e.is_timeout() => continue,
             Err(_) => return,
         };
-        if !said
-            && let EventKind::Listening {
-                local: Addr::Inet(a),
-                ..
-            } = &ev.kind
+        // Everything waiting, as the app's frame takes it, then (after a
+        // small batch) a millisecond before the next look: the app looks
+        // once a frame, `sockscope run` waits the same millisecond.
+        let mut took = 0;
+        for ev in
+            std::iter::once(first).chain(std::iter::from_fn(|| engine.events().try_recv().ok()))
         {
-            say_port(a.port());
-            said = true;
+            if !said
+                && let EventKind::Listening {
+                    local: Addr::Inet(a),
+                    ..
+                } = &ev.kind
+            {
+                say_port(a.port());
+                said = true;
+            }
+            store.ingest(ev);
+            took += 1;
         }
-        store.ingest(ev);
+        if took < 256 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }
 
@@ -791,13 +837,29 @@ fn main() {
             };
             let pid = server.child.id();
             let forks = name.starts_with("socat") || name.starts_with("ncat");
+            // Where the last level's lines of `sockscope run` to a file end.
+            let mut printed = 0u64;
             for (j, &c) in levels.iter().enumerate() {
                 if forks && c > fork_limit {
                     continue;
                 }
                 eprintln!("trial {t}/{trials}: {name}: {c} connections");
-                cells[i][j].0.push(load(server.addr, c, pid));
-                cells[i][j].1.push(load_independent(server.addr, c, pid));
+                let to_file = name.contains("to a file");
+                for (k, independent) in [false, true].into_iter().enumerate() {
+                    let mut cell = if independent {
+                        load_independent(server.addr, c, pid)
+                    } else {
+                        load(server.addr, c, pid)
+                    };
+                    if to_file {
+                        cell.dropped = dropped_since(&out_file, &mut printed);
+                    }
+                    if k == 0 {
+                        cells[i][j].0.push(cell);
+                    } else {
+                        cells[i][j].1.push(cell);
+                    }
+                }
             }
         }
     }
@@ -861,7 +923,7 @@ type Metric = (&'static str, fn(&Cell) -> f64);
 fn report(rows: &[Row], levels: &[usize], trials: usize) -> String {
     let mut md = String::new();
     md.push_str(&format!(
-        "Echo of {MSG}-byte messages on loopback, one message in flight per connection, {} s per cell, each cell the median of {trials} interleaved trials (by round trips/s; that trial's other figures with it); round trips/s (p50 / p99 latency), errors when connections failed. Each server runs in a process of its own; its memory (PSS, summed over its processes) is read right after the window with every connection open, its CPU (user + system over the window; 200% is both cores) alongside.\n",
+        "Echo of {MSG}-byte messages on loopback, one message in flight per connection, {} s per cell, each cell the median of {trials} interleaved trials (by round trips/s; that trial's other figures with it); round trips/s (p50 / p99 latency), errors when connections failed, and for `sockscope run` to a file the data lines it counted in `dropped` lines instead of printing (to /dev/null they cannot be counted). Each server runs in a process of its own; its memory (PSS, summed over its processes) is read right after the window with every connection open, its CPU (user + system over the window; 200% is both cores) alongside.\n",
         RUN.as_secs()
     ));
     let header = |md: &mut String| {
@@ -891,10 +953,11 @@ fn report(rows: &[Row], levels: &[usize], trials: usize) -> String {
                         r.rps,
                         r.p50_us,
                         r.p99_us,
-                        if r.errors > 0 {
-                            format!(", {} errors", r.errors)
-                        } else {
-                            String::new()
+                        match (r.errors, r.dropped) {
+                            (0, 0) => String::new(),
+                            (e, 0) => format!(", {e} errors"),
+                            (0, d) => format!(", {d} lines dropped"),
+                            (e, d) => format!(", {e} errors, {d} lines dropped"),
                         }
                     )),
                     None => md.push_str(" n/a |"),
