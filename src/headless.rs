@@ -184,7 +184,14 @@ fn write_data_line(
     serde_json::to_writer(&mut *out, ev.kind.name())?;
     if let Some(p) = &e.peer {
         out.extend_from_slice(b",\"peer\":");
-        serde_json::to_writer(&mut *out, &p.to_string())?;
+        match p {
+            // Digits, dots, colons, brackets and a scope id: nothing to
+            // escape. A Unix path may hold anything and is escaped.
+            Addr::Inet(a) => {
+                let _ = write!(out, "\"{a}\"");
+            }
+            _ => serde_json::to_writer(&mut *out, &p.to_string())?,
+        }
     }
     out.extend_from_slice(b",\"len\":");
     serde_json::to_writer(&mut *out, &e.data.len())?;
