@@ -1137,10 +1137,13 @@ fn draw_charts(rows: &[Row], levels: &[usize]) {
                 }
                 let _ = chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())));
             }
-            if label.starts_with("round") {
+            // In the latency panel's upper left: latency at few connections
+            // is low, so no point lies under it (in the round-trips panel
+            // it covered the 1-connection points).
+            if label.starts_with("p99") {
                 let _ = chart
                     .configure_series_labels()
-                    .position(SeriesLabelPosition::LowerLeft)
+                    .position(SeriesLabelPosition::UpperLeft)
                     .background_style(WHITE.mix(0.85))
                     .border_style(BLACK.mix(0.3))
                     .label_font(("sans-serif", 14))
