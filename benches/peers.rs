@@ -660,7 +660,7 @@ fn listening(child: Child, port: u16) -> std::result::Result<Server, String> {
 /// `sockscope run` with an echo server, its JSON Lines to `out`.
 fn headless(out: Stdio) -> std::result::Result<Server, String> {
     let port = free_port();
-    let dir = std::env::temp_dir().join(format!("sockscope-peers-{}", std::process::id()));
+    let dir = preset_dir();
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let preset = dir.join(format!("echo-{port}.ron"));
     std::fs::write(
@@ -677,8 +677,17 @@ fn headless(out: Stdio) -> std::result::Result<Server, String> {
         .stdout(out)
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| e.to_string())?;
-    listening(child, port)
+        .map_err(|e| e.to_string());
+    let server = child.and_then(|c| listening(c, port));
+    // The runner read its preset when it started; the file is not needed
+    // after that, and the folder goes when it is empty (end of the bench).
+    let _ = std::fs::remove_file(&preset);
+    server
+}
+
+/// The folder `headless` writes its presets in.
+fn preset_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("sockscope-peers-{}", std::process::id()))
 }
 
 /// One server's cells: per concurrency level, with each load generator.
@@ -885,6 +894,8 @@ fn main() {
         })
         .collect();
     let _ = std::fs::remove_file(&out_file);
+    // Only if empty: nothing in it but what `headless` wrote and removed.
+    let _ = std::fs::remove_dir(preset_dir());
     let mut md = report(&rows, &levels, trials);
     if levels.iter().any(|&c| c > fork_limit) {
         md.push_str(&format!(
