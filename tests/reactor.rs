@@ -323,6 +323,15 @@ fn reactor_cpu() -> Vec<(String, u64)> {
     v
 }
 
+/// Each reactor thread's ticks from one `reactor_cpu` reading to a later
+/// one (a thread first seen in the later one counts from 0).
+fn ticks_between(before: &[(String, u64)], after: &[(String, u64)]) -> Vec<u64> {
+    after
+        .iter()
+        .map(|(tid, a)| a - before.iter().find(|(t, _)| t == tid).map_or(0, |(_, b)| *b))
+        .collect()
+}
+
 /// Item 2: one busy server uses every reactor. Its children are spread
 /// over them, so eight independent clients in lockstep keep both reactor
 /// threads of this 2-core machine busy, not just the listener's. (Without
@@ -361,13 +370,7 @@ fn one_busy_servers_children_keep_every_reactor_busy() {
     }
     let rounds: u64 = clients.into_iter().map(|c| c.join().unwrap()).sum();
     let after = reactor_cpu();
-    let used: Vec<u64> = after
-        .iter()
-        .map(|(tid, a)| {
-            let b = before.iter().find(|(t, _)| t == tid).map_or(0, |(_, b)| *b);
-            a - b
-        })
-        .collect();
+    let used = ticks_between(&before, &after);
     eprintln!("{rounds} round trips; CPU ticks per reactor thread: {used:?}");
     let (lo, hi) = (*used.iter().min().unwrap(), *used.iter().max().unwrap());
     assert!(used.len() >= 2, "this test needs two reactors: {after:?}");
@@ -425,10 +428,7 @@ fn after_traffic_stops_the_last_figures_arrive_and_the_reactors_sleep() {
         s.pump();
     }
     let after = reactor_cpu();
-    let used: u64 = after
-        .iter()
-        .map(|(tid, a)| a - before.iter().find(|(t, _)| t == tid).map_or(0, |(_, b)| *b))
-        .sum();
+    let used: u64 = ticks_between(&before, &after).iter().sum();
     // A spinning reactor uses about 100 ticks a second.
     assert!(
         used <= 10,
