@@ -516,8 +516,8 @@ fn app_server() {
             store.ingest(ev);
             took += 1;
         }
-        if took < 256 {
-            std::thread::sleep(Duration::from_millis(1));
+        if took < sockscope::headless::GATHER_BELOW {
+            std::thread::sleep(sockscope::headless::GATHER);
         }
     }
 }

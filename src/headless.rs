@@ -591,9 +591,10 @@ fn open_next(
 /// Events the runner takes from the engine before it writes them out.
 const BATCH: usize = 4096;
 /// After a batch smaller than this, the runner waits [`GATHER`] before it
-/// looks again.
-const GATHER_BELOW: usize = 256;
-const GATHER: Duration = Duration::from_millis(1);
+/// looks again (the peers bench's stand-in for the app does the same).
+pub const GATHER_BELOW: usize = 256;
+/// See [`GATHER_BELOW`].
+pub const GATHER: Duration = Duration::from_millis(1);
 /// How long sessions get to close by themselves after a stop before the
 /// engine is told to end them.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);

@@ -201,16 +201,26 @@ impl Shared {
     /// progress count a later one replaces), from a helper thread that has
     /// no [`Sink`], and wakes the consumer.
     pub fn send_latest(&self, ev: Event) {
-        let w = weight(&ev);
-        self.in_flight.fetch_add(w, Ordering::Relaxed);
-        if self.events.try_send(ev).is_err() {
-            self.in_flight.fetch_sub(w, Ordering::Relaxed);
+        if self.try_send(ev).is_err() {
             return;
         }
         self.bell.ring();
         if let Some(w) = &self.wake {
             w();
         }
+    }
+
+    /// Sends if there is room, with the event's weight counted in the
+    /// bytes in flight while it waits (the consumer takes it off).
+    // The event comes back by value when there is no room, as the channel
+    // gives it: boxing it would allocate for every full channel.
+    #[allow(clippy::result_large_err)]
+    fn try_send(&self, ev: Event) -> Result<(), TrySendError<Event>> {
+        let w = weight(&ev);
+        self.in_flight.fetch_add(w, Ordering::Relaxed);
+        self.events.try_send(ev).inspect_err(|_| {
+            self.in_flight.fetch_sub(w, Ordering::Relaxed);
+        })
     }
 
     pub fn stamp(&self) -> Stamp {
@@ -271,19 +281,13 @@ impl Sink {
 
     /// Sends if there is room; gives the event back when there is not.
     fn try_send(&mut self, ev: Event) -> Option<Event> {
-        let w = weight(&ev);
-        self.shared.in_flight.fetch_add(w, Ordering::Relaxed);
-        match self.shared.events.try_send(ev) {
+        match self.shared.try_send(ev) {
             Ok(()) => {
                 self.sent_since_wake = true;
                 None
             }
-            Err(TrySendError::Full(ev)) => {
-                self.shared.in_flight.fetch_sub(w, Ordering::Relaxed);
-                Some(ev)
-            }
+            Err(TrySendError::Full(ev)) => Some(ev),
             Err(TrySendError::Disconnected(_)) => {
-                self.shared.in_flight.fetch_sub(w, Ordering::Relaxed);
                 self.gone = true;
                 None
             }
