@@ -50,6 +50,40 @@ fn echo_server_round_trip_ipv4_and_ipv6() {
     }
 }
 
+/// The app and `sockscope run --tcp-info` ask every connected session for
+/// TCP_INFO on a timer, and a session is shown connected before its setup
+/// ends: a poll that lands during setup is asked again by the next tick,
+/// not answered with an error (the app showed "the session is still being
+/// set up" in English on its Chinese screen).
+#[test]
+fn a_tcp_info_poll_during_setup_is_not_an_error() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut h = Harness::new();
+    let id = h.open(client(l.local_addr().unwrap()));
+    for _ in 0..3 {
+        h.send(Command::TcpInfo { target: id });
+    }
+    let (_s, _) = l.accept().unwrap();
+    h.connected(id);
+    // Polled as the app does, until the open session answers.
+    let start = Instant::now();
+    while !h
+        .seen
+        .iter()
+        .any(|e| e.session == id && matches!(e.kind, EventKind::TcpInfo(_)))
+    {
+        assert!(start.elapsed() < DEADLINE, "no TCP_INFO once open");
+        h.send(Command::TcpInfo { target: id });
+        h.settle(Duration::from_millis(50));
+    }
+    let errors: Vec<_> = h
+        .seen
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Error(_)))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
 #[test]
 fn client_session_talks_to_a_real_server_and_reports_names() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();

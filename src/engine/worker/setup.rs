@@ -12,6 +12,11 @@ impl Worker {
                 {
                     return true;
                 }
+                // A timer's poll (the app's, `run --tcp-info`): a session
+                // shows connected before its setup ends, and the next tick
+                // asks again once it is open. An error for each would be
+                // noise, in English on any screen.
+                Ok(Command::TcpInfo { .. }) => {}
                 Ok(other) => self.cx.sink.control(
                     other.target(),
                     EventKind::Error(OpError::plain(
