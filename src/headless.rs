@@ -46,6 +46,9 @@ pub struct RunOptions {
     pub modem: Option<Duration>,
     /// Also write what the sessions saw to this new pcapng file.
     pub pcapng: Option<std::path::PathBuf>,
+    /// Count the data lines `out` could not take in time (`dropped`)
+    /// instead of making the sessions wait for it.
+    pub drop_when_behind: bool,
 }
 
 /// Sessions asked for a reading every period (`--tcp-info`, `--modem`).
@@ -590,6 +593,10 @@ fn open_next(
 
 /// Events the runner takes from the engine before it writes them out.
 const BATCH: usize = 4096;
+/// The same bound in bytes: what the runner holds off the channel while it
+/// writes is outside the channel's own bound (4,096 reads of 64 KiB were
+/// 256 MiB held behind a slow stdout).
+const BATCH_BYTES: usize = 1024 * 1024;
 /// After a batch smaller than this, the runner waits [`GATHER`] before it
 /// looks again (the peers bench's stand-in for the app does the same).
 pub const GATHER_BELOW: usize = 256;
@@ -644,6 +651,8 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
         // What waits for a slow stdout is bounded by this, and a stop
         // prints all of it before the last `closed` lines.
         event_bytes: 16 * 1024 * 1024,
+        // A recorder prints every line: a slow `out` slows the sessions.
+        lossless: !opts.drop_when_behind,
         ..EngineConfig::default()
     };
     let mut engine = Engine::new(config, None);
@@ -704,10 +713,14 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
             Err(_) => continue,
         };
         last_event = Instant::now();
+        let mut held = first.weight();
         let mut batch = vec![first];
-        while batch.len() < BATCH {
+        while batch.len() < BATCH && held < BATCH_BYTES {
             match engine.events().try_recv() {
-                Ok(ev) => batch.push(ev),
+                Ok(ev) => {
+                    held += ev.weight();
+                    batch.push(ev);
+                }
                 Err(_) => break,
             }
         }

@@ -63,6 +63,12 @@ enum Cmd {
         /// that exists).
         #[arg(long = "pcapng", value_name = "FILE")]
         pcapng: Option<std::path::PathBuf>,
+        /// When stdout cannot keep up, count the lines it could not take in
+        /// `dropped` lines and keep the sockets at full speed. Without
+        /// this every line is printed and the sessions wait for stdout
+        /// (they stop reading, so their peers slow down).
+        #[arg(long = "drop-when-behind")]
+        drop_when_behind: bool,
     },
     /// Check a preset or workspace and print what it would open.
     Check {
@@ -349,6 +355,7 @@ fn main() -> ExitCode {
             tcp_info,
             modem,
             pcapng,
+            drop_when_behind,
         }) => {
             let specs = match store::resolve(store.as_ref().ok(), &file) {
                 Ok(s) => s,
@@ -361,6 +368,7 @@ fn main() -> ExitCode {
                 tcp_info,
                 modem,
                 pcapng,
+                drop_when_behind,
             };
             let stdout = std::io::stdout();
             // Written once per batch of events; a busy server fills it.

@@ -1501,3 +1501,108 @@ fn lines_show_256_payload_bytes_by_default_and_all_on_request() {
         String::from_utf8_lossy(&out.stderr).contains("'lots' is not a number of bytes or 'all'")
     );
 }
+
+/// `sockscope run` is a recorder: when stdout stops taking lines, the
+/// sessions wait for it (the peer's writes block) and every line is
+/// printed afterwards; no `dropped` line. `--drop-when-behind` keeps the
+/// sockets at full speed instead and counts what stdout missed, so the
+/// same stall gives `dropped` lines whose bytes make up the difference.
+#[test]
+fn a_stalled_stdout_slows_the_peer_and_every_line_is_printed() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "sink.ron",
+        r#"(name: "sink", kind: TcpServer(local: "127.0.0.1:0"), options: (rcvbuf: 65536))"#,
+    );
+    let total: usize = 128 << 20;
+    for drop_when_behind in [false, true] {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["run", "--data-limit", "16"]);
+        if drop_when_behind {
+            cmd.arg("--drop-when-behind");
+        }
+        let mut child = common::KillOnDrop(cmd.arg(&file).stdout(Stdio::piped()).spawn().unwrap());
+        let mut out = BufReader::new(child.0.stdout.take().unwrap());
+        let mut text = Vec::new();
+        let addr = loop {
+            let mut l = String::new();
+            assert!(out.read_line(&mut l).unwrap() > 0, "sockscope ended early");
+            text.extend_from_slice(l.as_bytes());
+            let v: Value = serde_json::from_str(&l).unwrap();
+            if v["event"] == "listening" {
+                break v["local"].as_str().unwrap().to_string();
+            }
+        };
+        let written = Arc::new(AtomicUsize::new(0));
+        let progress = written.clone();
+        let writer = std::thread::spawn(move || {
+            let mut c = TcpStream::connect(&addr).unwrap();
+            socket2::SockRef::from(&c)
+                .set_send_buffer_size(64 * 1024)
+                .unwrap();
+            let chunk = vec![b'x'; 64 * 1024];
+            let mut left = total;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                c.write_all(&chunk[..n]).unwrap();
+                progress.fetch_add(n, Ordering::Relaxed);
+                left -= n;
+            }
+            c.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut rest = Vec::new();
+            let _ = c.read_to_end(&mut rest);
+        });
+        // stdout is not read for a second.
+        std::thread::sleep(Duration::from_secs(1));
+        let held_at = written.load(Ordering::Relaxed);
+        // Then at full speed, until the connection's `closed`.
+        let mut child_id = None;
+        loop {
+            let mut l = String::new();
+            assert!(out.read_line(&mut l).unwrap() > 0, "sockscope ended early");
+            text.extend_from_slice(l.as_bytes());
+            let v: Value = serde_json::from_str(&l).unwrap();
+            if v["event"] == "accepted" {
+                child_id = v["child"].as_str().map(str::to_string);
+            }
+            if v["event"] == "closed" && v["session"].as_str() == child_id.as_deref() {
+                break;
+            }
+        }
+        writer.join().unwrap();
+        sigterm(&child.0);
+        out.read_to_end(&mut text).unwrap();
+        let code = wait_exit(&mut child.0);
+        let v = lines(&text);
+        let child_id = child_id.unwrap();
+        let printed: u64 = events(&v, &child_id, "received")
+            .iter()
+            .map(|l| l["len"].as_u64().unwrap())
+            .sum();
+        let dropped: u64 = events(&v, &child_id, "dropped")
+            .iter()
+            .map(|l| l["bytes"].as_u64().unwrap())
+            .sum();
+        eprintln!(
+            "drop_when_behind {drop_when_behind}: the peer had written {} of {} MiB after the \
+             stall; {} MiB printed, {} MiB dropped; exit {code}",
+            held_at >> 20,
+            total >> 20,
+            printed >> 20,
+            dropped >> 20
+        );
+        assert_eq!(code, 0);
+        assert_eq!(printed + dropped, total as u64);
+        if drop_when_behind {
+            assert_eq!(held_at, total, "the peer was held back");
+            assert!(dropped > 0, "nothing was dropped behind a stalled stdout");
+        } else {
+            // The channel's 16 MiB and the sockets' buffers, far from all.
+            assert!(held_at < total / 2, "the peer was not held back: {held_at}");
+            assert_eq!(dropped, 0);
+        }
+    }
+}

@@ -984,3 +984,96 @@ fn framing_cuts_a_stream_into_messages_with_the_recvs_that_made_them() {
         "only the tail the FIN cut is partial"
     );
 }
+
+/// A lossless engine (what `sockscope run` uses) loses nothing to a slow
+/// consumer: while nobody drains, the worker stops reading, so the peer's
+/// writes block instead of entries being counted as dropped, and the
+/// channel stays within its byte bound. Once drained, every byte the peer
+/// wrote is in a log entry, in order. Both bounds are tried: the count (64
+/// events of 64-byte reads) and the bytes (1 MiB of 64 KiB reads). The
+/// socket buffers are fixed small so that what the kernel holds is known.
+#[test]
+fn a_lossless_engine_slows_the_peer_instead_of_dropping() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let budget = 1024 * 1024;
+    for (capacity, read_size, total) in [(64, 64, 4 << 20), (4096, 64 * 1024, 16 << 20)] {
+        let mut h = Harness::with(sockscope::engine::EngineConfig {
+            event_capacity: capacity,
+            event_bytes: budget,
+            lossless: true,
+            ..Default::default()
+        });
+        let mut spec = server("127.0.0.1:0");
+        spec.limits.recv_buffer = read_size;
+        spec.options = vec![SockOpt::int(OptName::RecvBuffer, 64 * 1024)];
+        let srv = h.open(spec);
+        let addr = h.listening(srv);
+        let written = Arc::new(AtomicUsize::new(0));
+        let progress = written.clone();
+        let writer = std::thread::spawn(move || {
+            let mut c = connect(addr);
+            socket2::SockRef::from(&c)
+                .set_send_buffer_size(64 * 1024)
+                .unwrap();
+            let chunk: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
+            let mut left: usize = total;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                c.write_all(&chunk[..n]).unwrap();
+                progress.fetch_add(n, Ordering::Relaxed);
+                left -= n;
+            }
+            c.shutdown(Shutdown::Write).unwrap();
+            let mut rest = Vec::new();
+            c.read_to_end(&mut rest).unwrap();
+        });
+        // Nobody drains for a while: the peer must be held back.
+        std::thread::sleep(Duration::from_millis(1000));
+        let held_at = written.load(Ordering::Relaxed);
+        let in_flight = h.engine.events().bytes_in_flight();
+        // What the channel may hold, plus the two socket buffers (doubled
+        // by Linux) and a chunk in the writer's hand.
+        let may_hold = budget.min(capacity * read_size) + read_size + 4 * 128 * 1024;
+        assert!(
+            held_at <= may_hold,
+            "the peer wrote {held_at} of {total} bytes while nobody drained (read size \
+             {read_size}); at most {may_hold} fit"
+        );
+        // One entry past the byte bound at most.
+        assert!(
+            in_flight <= budget + read_size + 1024,
+            "{in_flight} bytes in flight against a bound of {budget}"
+        );
+        let (child, _) = h.accepted(srv);
+        let ev = h.wait("closed child", |e| {
+            e.session == child && matches!(e.kind, EventKind::Closed { .. })
+        });
+        writer.join().unwrap();
+        let EventKind::Closed { counters, .. } = ev.kind else {
+            unreachable!()
+        };
+        assert_eq!(counters.bytes_in, total as u64);
+        let mut got = Vec::with_capacity(total);
+        for e in h.seen.iter().filter(|e| e.session == child) {
+            match &e.kind {
+                EventKind::Log(l) => got.extend_from_slice(&l.data),
+                EventKind::Dropped { entries, bytes } => {
+                    panic!("{entries} entries ({bytes} bytes) dropped in a lossless engine")
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(got.len(), total, "read size {read_size}");
+        assert!(
+            got.iter()
+                .enumerate()
+                .all(|(i, b)| *b == ((i % (64 * 1024)) % 251) as u8),
+            "the entries hold the bytes in order"
+        );
+        eprintln!(
+            "read size {read_size}: the peer was held at {held_at} of {total} bytes \
+             ({may_hold} may fit); {in_flight} bytes in flight"
+        );
+    }
+}

@@ -56,6 +56,12 @@ pub struct EngineConfig {
     pub event_bytes: usize,
     /// Capacity of each session's command channel.
     pub command_capacity: usize,
+    /// Log entries wait for room in the channel instead of being counted
+    /// as dropped: a slow consumer slows the sessions (they stop reading,
+    /// so their peers block) and nothing it is given is lost. For a
+    /// recorder (`sockscope run`); the app keeps its sockets at full speed
+    /// and counts what its view could not take.
+    pub lossless: bool,
 }
 
 impl Default for EngineConfig {
@@ -72,6 +78,7 @@ impl Default for EngineConfig {
             // for a workspace of 10,000. Commands come at a user's or a
             // script's pace, and a full queue says `Busy`.
             command_capacity: 64,
+            lossless: false,
         }
     }
 }
@@ -134,17 +141,25 @@ impl Engine {
         let (tx, rx) = crossbeam_channel::bounded(config.event_capacity.max(16));
         let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let bell = Arc::new(sink::ConsumerBell::default());
+        let byte_budget = config.event_bytes.max(1024 * 1024);
+        let room = config.lossless.then(|| Arc::new(sink::RoomBell::default()));
         Engine {
             shared: Arc::new(Shared {
                 events: tx,
                 in_flight: in_flight.clone(),
-                byte_budget: config.event_bytes.max(1024 * 1024),
+                byte_budget,
+                room: room.clone(),
                 wake,
                 bell: bell.clone(),
                 start: Instant::now(),
                 start_wall: SystemTime::now(),
             }),
-            events: sink::EventRx::new(rx, in_flight, bell),
+            events: sink::EventRx::new(
+                rx,
+                in_flight,
+                bell,
+                room.map(|r| (r, sink::resume_below(byte_budget))),
+            ),
             sessions: HashMap::new(),
             next_id: 1,
             config,
@@ -153,7 +168,8 @@ impl Engine {
     }
 
     /// The event stream. Drain it; when it is full, workers count what
-    /// they could not deliver instead of blocking their sockets.
+    /// they could not deliver instead of blocking their sockets (or, when
+    /// lossless, wait for it).
     pub fn events(&self) -> &sink::EventRx {
         &self.events
     }

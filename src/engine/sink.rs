@@ -3,8 +3,11 @@
 //! a small local queue, and when that is full too the worker waits for the
 //! consumer (so it stops reading and accepting, and peers slow down). Log
 //! entries are dropped and counted instead, so a socket is never blocked on
-//! a slow consumer for data. The channel is bounded in bytes as well as in
-//! events: a count of 64 KiB chunks is not a memory bound.
+//! a slow consumer for data (the app: a view may lag, the sockets do not);
+//! a lossless engine (`sockscope run`, a recorder) makes them wait like
+//! control events instead, so the consumer's pace slows the peers. The
+//! channel is bounded in bytes as well as in events: a count of 64 KiB
+//! chunks is not a memory bound.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
@@ -42,6 +45,14 @@ pub(crate) fn weight(ev: &Event) -> usize {
         EventKind::Options(v) => v.len() * 64,
         EventKind::Warning { message, .. } => message.len(),
         _ => 0,
+    }
+}
+
+impl Event {
+    /// Roughly what the event holds in memory: what the channel's byte
+    /// bound counts, for a consumer that holds events a while.
+    pub fn weight(&self) -> usize {
+        weight(self)
     }
 }
 
@@ -95,6 +106,52 @@ impl ConsumerBell {
     }
 }
 
+/// Wakes workers of a lossless engine that wait for the consumer to take
+/// bytes off the channel (see [`Sink::log`]). Rung by the consumer as it
+/// takes events, which costs a fence and a load while nobody waits.
+#[derive(Default)]
+pub(crate) struct RoomBell {
+    waiters: AtomicUsize,
+    lock: Mutex<()>,
+    cv: Condvar,
+}
+
+impl RoomBell {
+    /// Called after taking an event when `room` is true (the bytes in
+    /// flight are down to where waiting workers go on).
+    fn ring(&self, room: bool) {
+        // Pairs with the fence in `wait`: either this load sees the waiter,
+        // or the waiter's check sees the bytes taken.
+        fence(Ordering::SeqCst);
+        if room && self.waiters.load(Ordering::Relaxed) > 0 {
+            // Taking the lock waits until the waiter is in `wait_timeout`,
+            // so the notification is not lost.
+            let _held = self.lock.lock();
+            self.cv.notify_all();
+        }
+    }
+
+    /// Sleeps until rung or `timeout`, unless `ready` says there is room.
+    fn wait(&self, timeout: Duration, ready: impl Fn() -> bool) {
+        let Ok(held) = self.lock.lock() else {
+            return;
+        };
+        self.waiters.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if !ready() {
+            let _ = self.cv.wait_timeout(held, timeout);
+        }
+        self.waiters.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Where a lossless engine's workers go on after waiting for room: a
+/// quarter of the byte bound below it, so a waiting worker is woken once
+/// per few megabytes taken, not once per event.
+pub(crate) fn resume_below(budget: usize) -> usize {
+    budget / 4 * 3
+}
+
 /// The consumer's end of the event channel: it gives back each event's
 /// bytes to the budget the workers send against.
 #[derive(Clone)]
@@ -102,6 +159,9 @@ pub struct EventRx {
     rx: Receiver<Event>,
     in_flight: Arc<AtomicUsize>,
     bell: Arc<ConsumerBell>,
+    /// A lossless engine's waiting workers, and the bytes at which they
+    /// go on.
+    room: Option<(Arc<RoomBell>, usize)>,
     /// Events the engine handle made itself (a session that could not
     /// start): the consumer's own thread puts them here, so they cannot
     /// wait on a full channel. One pair per failed `open`, so as bounded
@@ -114,11 +174,13 @@ impl EventRx {
         rx: Receiver<Event>,
         in_flight: Arc<AtomicUsize>,
         bell: Arc<ConsumerBell>,
+        room: Option<(Arc<RoomBell>, usize)>,
     ) -> EventRx {
         EventRx {
             rx,
             in_flight,
             bell,
+            room,
             local: Arc::default(),
         }
     }
@@ -134,7 +196,11 @@ impl EventRx {
     }
 
     fn took(&self, ev: Event) -> Event {
-        self.in_flight.fetch_sub(weight(&ev), Ordering::Relaxed);
+        let w = weight(&ev);
+        let before = self.in_flight.fetch_sub(w, Ordering::Relaxed);
+        if let Some((room, resume)) = &self.room {
+            room.ring(before - w <= *resume);
+        }
         ev
     }
 
@@ -187,8 +253,12 @@ pub(crate) struct Shared {
     pub events: Sender<Event>,
     /// Bytes sent into `events` and not yet taken (see [`EventRx`]).
     pub in_flight: Arc<AtomicUsize>,
-    /// Log entries are dropped (and counted) past this many bytes in flight.
+    /// Log entries are dropped (and counted) past this many bytes in flight;
+    /// in a lossless engine the worker waits there instead.
     pub byte_budget: usize,
+    /// Lossless: log entries wait for room (the worker stops reading, its
+    /// peers slow down) instead of being dropped.
+    pub room: Option<Arc<RoomBell>>,
     pub wake: Option<WakeFn>,
     /// Wakes a consumer sleeping in [`EventRx::recv_timeout`].
     pub bell: Arc<ConsumerBell>,
@@ -338,8 +408,12 @@ impl Sink {
     }
 
     fn control_now(&mut self, session: SessionId, kind: EventKind) {
-        // Drops this session had go before anything newer about it.
-        if let Some((entries, bytes)) = self.dropped.remove(&session) {
+        // Drops this session had go before anything newer about it (asked
+        // for every entry of a lossless engine: the usual answer without
+        // hashing).
+        if !self.dropped.is_empty()
+            && let Some((entries, bytes)) = self.dropped.remove(&session)
+        {
             self.queue_or_send(Event {
                 session,
                 at: self.shared.stamp(),
@@ -374,8 +448,13 @@ impl Sink {
     /// sockets stop being read and its listener stops accepting: the peers
     /// feel the consumer's pace instead of memory growing.
     fn wait_for_room(&mut self) {
+        self.wait_for_room_until(PENDING_EVENTS / 2, PENDING_BYTES / 2);
+    }
+
+    /// Waits for the consumer until at most `events` and `bytes` wait here.
+    fn wait_for_room_until(&mut self, events: usize, bytes: usize) {
         self.wake_now();
-        while self.pending.len() > PENDING_EVENTS / 2 || self.pending_bytes > PENDING_BYTES / 2 {
+        while self.pending.len() > events || self.pending_bytes > bytes {
             let Some(ev) = self.pending.pop_front() else {
                 break;
             };
@@ -412,8 +491,12 @@ impl Sink {
         self.wake();
     }
 
-    /// A log entry: delivered if there is room, otherwise counted.
+    /// A log entry: delivered if there is room, otherwise counted; in a
+    /// lossless engine, delivered after waiting for room.
     pub fn log(&mut self, session: SessionId, entry: LogEntry) {
+        if self.shared.room.is_some() {
+            return self.log_waiting(session, entry);
+        }
         let len = entry.data.len() as u64;
         let over_budget = self.shared.in_flight.load(Ordering::Relaxed) + entry.data.len()
             > self.shared.byte_budget;
@@ -428,6 +511,39 @@ impl Sink {
         };
         if self.try_send(ev).is_some() {
             self.count_drop(session, len);
+        }
+    }
+
+    /// A lossless engine's log entry. It waits for the bytes in flight to
+    /// come down first, so they pass the bound by one entry at most, then
+    /// goes in order behind control events that wait, and the worker waits
+    /// until none does: nothing piles up per session (a reactor thread
+    /// serves thousands), and while the worker waits its sockets are not
+    /// read, so the peers feel the consumer's pace.
+    fn log_waiting(&mut self, session: SessionId, entry: LogEntry) {
+        self.wait_below_budget();
+        self.control_now(session, EventKind::Log(entry));
+        if !self.pending.is_empty() {
+            self.wait_for_room_until(0, 0);
+        }
+    }
+
+    fn wait_below_budget(&mut self) {
+        let Some(room) = self.shared.room.clone() else {
+            return;
+        };
+        let in_flight = self.shared.in_flight.clone();
+        if in_flight.load(Ordering::Relaxed) <= self.shared.byte_budget {
+            return;
+        }
+        let resume = resume_below(self.shared.byte_budget);
+        // A dropped engine drains the channel, so this ends when the
+        // consumer goes away too.
+        while in_flight.load(Ordering::Relaxed) > resume {
+            self.wake_now();
+            room.wait(Duration::from_millis(100), || {
+                in_flight.load(Ordering::Relaxed) <= resume
+            });
         }
     }
 
