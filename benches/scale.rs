@@ -355,10 +355,13 @@ fn sink(gib: f64) {
     // The same stream into `sockscope run`, as users run it: stdout to a
     // file, with default flags and with `--data-limit 64`.
     // `--data-limit all` (every byte as text and hex, the old default)
-    // writes about 7 bytes per byte received: only on small runs.
+    // writes about 7 bytes per byte received: only on small runs, where
+    // it shows both ways of falling behind: the peer slowed to stdout's
+    // pace (the default), or lines counted as dropped.
     let mut variants = vec![&[][..], &["--data-limit", "64"][..]];
     if gib <= 1.0 {
         variants.push(&["--data-limit", "all"][..]);
+        variants.push(&["--data-limit", "all", "--drop-when-behind"][..]);
     }
     for flags in variants {
         match runner_sink(flags, &sender) {

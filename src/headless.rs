@@ -724,7 +724,9 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
                 Err(_) => break,
             }
         }
-        let took = batch.len();
+        // A batch cut short by its byte bound is a busy stream, not a
+        // quiet moment.
+        let few = batch.len() < GATHER_BELOW && held < BATCH_BYTES;
         for ev in batch {
             queue.observe(&ev);
             if let EventKind::Opened { kind, .. } = &ev.kind
@@ -787,7 +789,7 @@ pub fn run(specs: Vec<SessionSpec>, opts: &RunOptions, out: &mut dyn Write) -> i
             }
         }
         out.flush()?;
-        if took < GATHER_BELOW {
+        if few {
             // A few lines at a time cost a wake-up of this thread and a
             // write each: a busy server's lines are gathered for a moment
             // instead, so there are at most about a thousand of each a
