@@ -428,14 +428,16 @@ pub fn to_hex(bytes: &[u8]) -> String {
 pub fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     // By table, not `write!("{b:02x}")`: the runner prints every read in
     // hex, and the formatter was a tenth of its CPU at 10,000 connections.
+    // Written in place (the spaces first), not pushed byte by byte.
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(bytes.len() * 3);
-    for (i, b) in bytes.iter().enumerate() {
-        if i > 0 {
-            out.push(b' ');
-        }
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0xf)]);
+    let Some(len) = (bytes.len() * 3).checked_sub(1) else {
+        return;
+    };
+    let start = out.len();
+    out.resize(start + len, b' ');
+    for (pair, b) in out[start..].chunks_mut(3).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
     }
 }
 
