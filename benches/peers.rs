@@ -265,14 +265,16 @@ fn load(addr: SocketAddr, conns: usize, pid: u32) -> Cell {
 }
 
 /// The independent clients, in the process this bench starts for them:
-/// `PEERS_CLIENT=addr,conns,secs`. Says `go` when every thread has
-/// connected and `stop` when the window ends, then waits for a line on
-/// stdin before it closes the connections and prints `rps p50 p99 errors`.
+/// `PEERS_CLIENT=addr,conns,secs`. Once every thread has connected it
+/// sets a window; says `go` when the window starts and `stop` when it
+/// ends, then waits for a line on stdin before it closes the connections
+/// and prints `rps p50 p99 errors`.
 fn client_process(spec: &str) {
     let mut parts = spec.split(',');
     let addr: SocketAddr = parts.next().unwrap().parse().unwrap();
     let conns: usize = parts.next().unwrap().parse().unwrap();
     let secs: f64 = parts.next().unwrap().parse().unwrap();
+    let server: Option<u32> = parts.next().and_then(|p| p.parse().ok());
     let _ = sockscope::sys::raise_fd_limit();
     // The window is set once every thread has connected, and each thread
     // counts only the round trips inside it: with 10,000 runnable threads
@@ -282,9 +284,17 @@ fn client_process(spec: &str) {
     let connected = std::sync::Arc::new(std::sync::Barrier::new(conns + 1));
     let window: std::sync::Arc<std::sync::OnceLock<(Instant, Instant)>> = Default::default();
     let set = std::sync::Arc::new(std::sync::Barrier::new(conns + 1));
+    // The server's CPU ticks at the window's start and end are read here,
+    // by the first thread to see each moment, and `go` and `stop` said by
+    // it. Not by the bench, nor by this main thread: with 10,000 client
+    // threads and the floor's 10,000 on two cores, a process that sleeps
+    // (the bench waiting for a line, this thread in `sleep`) woke 6 s late,
+    // after the window, and the floor's CPU read 0% (measured over nothing).
+    let said: std::sync::Arc<[Mark; 2]> = Default::default();
     let threads: Vec<_> = (0..conns)
         .map(|_| {
             let (connected, window, set) = (connected.clone(), window.clone(), set.clone());
+            let said = said.clone();
             std::thread::Builder::new()
                 .name("peers-client".into())
                 .stack_size(128 * 1024)
@@ -307,7 +317,11 @@ fn client_process(spec: &str) {
                     let mut buf = [0u8; MSG];
                     loop {
                         let t = Instant::now();
+                        if t >= from {
+                            say(&said[0], "go", server);
+                        }
                         if t >= until {
+                            say(&said[1], "stop", server);
                             break;
                         }
                         if s.write_all(&msg)
@@ -332,11 +346,6 @@ fn client_process(spec: &str) {
     let until = from + Duration::from_secs_f64(secs);
     let _ = window.set((from, until));
     set.wait();
-    let mut out = std::io::stdout();
-    std::thread::sleep(from.saturating_duration_since(Instant::now()));
-    let _ = writeln!(out, "go");
-    let _ = out.flush();
-    std::thread::sleep(until.saturating_duration_since(Instant::now()));
     let mut lat = Vec::new();
     let mut errors = 0;
     let mut open = Vec::with_capacity(conns);
@@ -346,13 +355,48 @@ fn client_process(spec: &str) {
         errors += usize::from(failed);
         open.extend(s);
     }
-    let _ = writeln!(out, "stop");
-    let _ = out.flush();
+    // No thread got as far (every connection failed).
+    say(&said[0], "go", server);
+    say(&said[1], "stop", server);
+    let mut out = std::io::stdout();
     let mut line = String::new();
     let _ = std::io::stdin().read_line(&mut line);
     drop(open);
     let r = summarise(lat, secs, errors);
-    let _ = writeln!(out, "{} {} {} {}", r.rps, r.p50_us, r.p99_us, r.errors);
+    // The server's CPU over the window, in percent of one core.
+    let cpu = match (said[0].get(), said[1].get()) {
+        (Some((t0, c0)), Some((t1, c1))) if *t1 > *t0 => {
+            c1.saturating_sub(*c0) as f64 / 100.0 / (*t1 - *t0).as_secs_f64() * 100.0
+        }
+        _ => 0.0,
+    };
+    let _ = writeln!(
+        out,
+        "{} {} {} {} {}",
+        r.rps, r.p50_us, r.p99_us, r.errors, cpu
+    );
+}
+
+/// When a moment of the window was seen, and the server's CPU ticks then.
+type Mark = std::sync::OnceLock<(Instant, u64)>;
+
+/// Marks the moment and prints `line`, once per process: whichever thread
+/// gets here first.
+fn say(mark: &Mark, line: &str, server: Option<u32>) {
+    if mark.get().is_some() {
+        return;
+    }
+    let mut first = false;
+    mark.get_or_init(|| {
+        first = true;
+        let pids = server.map(tree_pids).unwrap_or_default();
+        (Instant::now(), cpu_ticks(&pids))
+    });
+    if first {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
 }
 
 /// Runs the independent clients against `addr` in a process of their own.
@@ -367,7 +411,7 @@ fn load_independent(addr: SocketAddr, conns: usize, pid: u32) -> Cell {
     let child = Command::new(exe)
         .env(
             "PEERS_CLIENT",
-            format!("{addr},{conns},{}", RUN.as_secs_f64()),
+            format!("{addr},{conns},{},{pid}", RUN.as_secs_f64()),
         )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -405,13 +449,15 @@ fn load_independent(addr: SocketAddr, conns: usize, pid: u32) -> Cell {
         .filter_map(|w| w.parse().ok())
         .collect();
     match f.as_slice() {
-        [rps, p50, p99, errors] => Cell {
+        [rps, p50, p99, errors, cpu] => Cell {
             rps: *rps,
             p50_us: *p50,
             p99_us: *p99,
             errors: *errors as usize,
             mem_mib: measured.0,
-            cpu_pct: measured.1,
+            // The client's reading: it is there when the window starts and
+            // ends (see `client_process`); the bench may not be.
+            cpu_pct: *cpu,
             dropped: 0,
         },
         _ => failed,
