@@ -181,8 +181,16 @@ fn write_data_line(
 ) -> serde_json::Result<()> {
     out.extend_from_slice(b"{\"t\":");
     serde_json::to_writer(&mut *out, &line_time(ev))?;
-    // A session id is digits and a dot: nothing to escape.
-    let _ = write!(out, ",\"session\":\"{}\"", ev.session);
+    // A session id is digits and a dot: nothing to escape. Digits by
+    // `itoa`: the formatter was a fifth of a line's cost with the peer's.
+    let mut digits = itoa::Buffer::new();
+    out.extend_from_slice(b",\"session\":\"");
+    out.extend_from_slice(digits.format(ev.session.session).as_bytes());
+    if ev.session.child != 0 {
+        out.push(b'.');
+        out.extend_from_slice(digits.format(ev.session.child).as_bytes());
+    }
+    out.push(b'"');
     out.extend_from_slice(b",\"event\":");
     serde_json::to_writer(&mut *out, ev.kind.name())?;
     if let Some(p) = &e.peer {
@@ -190,6 +198,18 @@ fn write_data_line(
         match p {
             // Digits, dots, colons, brackets and a scope id: nothing to
             // escape. A Unix path may hold anything and is escaped.
+            Addr::Inet(std::net::SocketAddr::V4(a)) => {
+                out.push(b'"');
+                for (i, o) in a.ip().octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b'.');
+                    }
+                    out.extend_from_slice(digits.format(o).as_bytes());
+                }
+                out.push(b':');
+                out.extend_from_slice(digits.format(a.port()).as_bytes());
+                out.push(b'"');
+            }
             Addr::Inet(a) => {
                 let _ = write!(out, "\"{a}\"");
             }
@@ -206,7 +226,14 @@ fn write_data_line(
         _ => &e.data[..],
     };
     out.extend_from_slice(b",\"data\":");
-    serde_json::to_writer(&mut *out, &enc.decode_escaped(shown, false))?;
+    match unescaped_text(enc, shown) {
+        Some(text) => {
+            out.push(b'"');
+            out.extend_from_slice(text);
+            out.push(b'"');
+        }
+        None => serde_json::to_writer(&mut *out, &enc.decode_escaped(shown, false))?,
+    }
     // Hex digits and spaces: nothing to escape.
     out.extend_from_slice(b",\"hex\":\"");
     codec::push_hex(out, shown);
@@ -221,6 +248,19 @@ fn write_data_line(
     }
     out.push(b'}');
     Ok(())
+}
+
+/// The payload as `data` shows it when neither escape changes it: UTF-8
+/// text without a backslash (which `decode_escaped` doubles), a quote or a
+/// control character (which JSON escapes). Most text payloads are, and
+/// both passes (and the `String` between them) were a third of a line's
+/// cost.
+fn unescaped_text(enc: Encoding, bytes: &[u8]) -> Option<&[u8]> {
+    if !matches!(enc, Encoding::Utf8) || bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    {
+        return None;
+    }
+    std::str::from_utf8(bytes).ok().map(str::as_bytes)
 }
 
 /// Turns an event into its JSON line object.

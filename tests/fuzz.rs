@@ -567,12 +567,19 @@ proptest! {
     #![proptest_config(config(3000))]
 
     /// `sockscope run` writes data lines field by field: the same bytes as
-    /// serializing the line's `Value`, whatever the payload, encoding,
-    /// data limit, peer (a Unix path with quotes, controls or non-UTF-8
-    /// text) and optional fields.
+    /// serializing the line's `Value`, whatever the payload (bytes or
+    /// text), encoding, data limit, session id (with a child or not), peer
+    /// (IPv4, IPv6, a Unix path with quotes, controls or non-UTF-8 text)
+    /// and optional fields.
     #[test]
     fn data_lines_written_field_by_field_match_the_value(
-        data in prop::collection::vec(any::<u8>(), 0..400),
+        // Any bytes, and text: printable ASCII and any UTF-8 (the runner
+        // writes text that needs no escape as it is).
+        data in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..400),
+            "[ -~]{0,300}".prop_map(String::into_bytes),
+            "\\PC{0,120}".prop_map(String::into_bytes),
+        ],
         enc in 0..LABELS.len(),
         limit in prop::option::of(0usize..300),
         peer in prop::option::of(prop_oneof![
@@ -585,7 +592,7 @@ proptest! {
         truncated_from in prop::option::of(any::<usize>()),
         out in any::<bool>(),
         nanos in any::<u64>(),
-        ids in (any::<u32>(), any::<u32>()),
+        ids in (any::<u32>(), prop_oneof![Just(0u32), any::<u32>()]),
     ) {
         let enc = Encoding::for_label(LABELS[enc]).unwrap();
         let ev = Event {
