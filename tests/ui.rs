@@ -3057,6 +3057,20 @@ fn a_udp_relays_held_datagrams_say_which_way_they_go() {
     h.run_steps(3);
     let up = "#2 on 1.2, client→server, 7 bytes";
     wait_labels(&mut h, up, 1, "held on its way to the server");
+    // The relay's first figures come after its traffic: the rate plot was
+    // drawn only then and pushed the Forward button 113 points down between
+    // the frame a click aimed at it and the frame the click landed in.
+    let at = |h: &Harness<'_, App>| {
+        h.get_by_label(L::FORWARD.text())
+            .accesskit_node()
+            .bounding_box()
+    };
+    let before = at(&h);
+    step_until(&mut h, "the relay's first figures", |a| {
+        a.model().get(r).is_some_and(|i| !i.rates.is_empty())
+    });
+    h.run_steps(2);
+    assert_eq!(at(&h), before, "Forward stays where it was");
     replace_text(&mut h, up, "HOLD edited");
     click(&mut h, L::FORWARD.text());
     let mut buf = [0u8; 64];

@@ -742,13 +742,21 @@ fn draw(
             .wrap(),
         );
     }
-    if !info.rates.is_empty() {
+    // Drawn from the start, empty until the first figures: appearing with
+    // them, it pushed what is below (an intercept's Forward button, the
+    // live option row) 113 points down under a cursor about to click.
+    if info.kind != Kind::Script {
         let ins: Vec<[f64; 2]> = info.rates.iter().map(|(t, i, _)| [*t, *i]).collect();
         let outs: Vec<[f64; 2]> = info.rates.iter().map(|(t, _, o)| [*t, *o]).collect();
-        egui_plot::Plot::new(("rates", info.id.session, info.id.child))
+        let mut plot = egui_plot::Plot::new(("rates", info.id.session, info.id.child))
             .height(110.0)
-            .include_y(0.0)
-            .allow_drag(false)
+            .include_y(0.0);
+        if info.rates.is_empty() {
+            // Zero at the bottom, as with figures (its own default range
+            // is centred on zero).
+            plot = plot.include_y(1.0).include_x(0.0).include_x(1.0);
+        }
+        plot.allow_drag(false)
             .allow_zoom(false)
             .allow_scroll(false)
             .legend(egui_plot::Legend::default())
