@@ -132,6 +132,24 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
     }
 }
 
+/// The file at `path` as it is now, to delete later with [`remove_if_same`].
+pub fn identity(path: &Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path)?;
+    Ok((m.dev(), m.ino()))
+}
+
+/// Unlinks `path` only if it is still the file `id` (device and inode,
+/// from [`identity`] or the file's own metadata), not one put there since:
+/// Sockscope deletes only what it made or read. False when it was not.
+pub fn remove_if_same(path: &Path, id: (u64, u64)) -> std::io::Result<bool> {
+    match identity(path) {
+        Ok(now) if now == id => std::fs::remove_file(path).map(|()| true),
+        Ok(_) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// A name beside `path` that nothing holds yet, for a file moved aside:
 /// `NAME.ron.corrupt-<secs>`, then `-2`, `-3`, ... Taken with
 /// [`rename_noreplace`], so two moves in one second never share one.
@@ -321,5 +339,22 @@ mod tests {
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
         assert!(write_atomic(&dir.path().join("missing/x"), b"y").is_err());
+    }
+
+    #[test]
+    fn remove_if_same_leaves_a_file_put_in_its_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x");
+        std::fs::write(&p, b"ours").unwrap();
+        let ours = identity(&p).unwrap();
+        // Replaced by another file under the same name (a new inode).
+        let other = dir.path().join("y");
+        std::fs::write(&other, b"theirs").unwrap();
+        std::fs::rename(&other, &p).unwrap();
+        assert!(!remove_if_same(&p, ours).unwrap());
+        assert_eq!(std::fs::read(&p).unwrap(), b"theirs");
+        let theirs = identity(&p).unwrap();
+        assert!(remove_if_same(&p, theirs).unwrap());
+        assert!(!p.exists());
     }
 }

@@ -46,6 +46,20 @@ pub enum StoreError {
     Serialize(String),
 }
 
+/// Deletes the preset file that was read (`id`), and says so when another
+/// file took its name in between (that one is left).
+fn remove_read(path: &Path, id: (u64, u64)) -> Result<(), StoreError> {
+    match crate::fsutil::remove_if_same(path, id) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(StoreError::Io {
+            op: "delete",
+            path: path.to_path_buf(),
+            err: io::Error::other("another file took its name while it was read; left as it is"),
+        }),
+        Err(e) => Err(io_err("delete", path)(e)),
+    }
+}
+
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
     move |err| StoreError::Io {
         op,
@@ -208,6 +222,12 @@ impl Store {
     /// Deletes a preset; returns its bytes so the caller can offer undo.
     pub fn delete(&self, name: &str) -> Result<Vec<u8>, StoreError> {
         let path = self.path_of(name)?;
+        // The file whose bytes are read (and offered back) is the one
+        // deleted, not one put under its name meanwhile.
+        let id = crate::fsutil::identity(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::NotFound(name.to_string()),
+            _ => io_err("read", &path)(e),
+        })?;
         let bytes = crate::fsutil::read_capped(&path, crate::fsutil::PRESET_MAX, "a preset")
             .map_err(|e| match e {
                 crate::fsutil::ReadError::Io(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -224,7 +244,7 @@ impl Store {
                     err: io::Error::other(other.to_string()),
                 },
             })?;
-        std::fs::remove_file(&path).map_err(io_err("delete", &path))?;
+        remove_read(&path, id)?;
         Ok(bytes)
     }
 
@@ -246,6 +266,7 @@ impl Store {
     /// Renames a preset (its file and the name inside it).
     pub fn rename(&self, old: &str, new: &str) -> Result<Saved, StoreError> {
         let old_path = self.path_of(old)?;
+        let old_id = crate::fsutil::identity(&old_path).ok();
         let p = read_preset(&old_path);
         let spec = match p.loaded {
             Ok(s) => s,
@@ -263,7 +284,10 @@ impl Store {
             return self.save(&spec, true);
         }
         let saved = self.save(&spec, false)?;
-        std::fs::remove_file(&old_path).map_err(io_err("delete", &old_path))?;
+        // It was read above, so it existed then.
+        if let Some(id) = old_id {
+            remove_read(&old_path, id)?;
+        }
         Ok(saved)
     }
 

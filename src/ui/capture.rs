@@ -457,12 +457,7 @@ impl Writer {
             let (old, dev, ino) = self.made.remove(0);
             // Only the very file this capture made: if it was replaced
             // since, it is someone else's now.
-            if let Ok(m) = std::fs::symlink_metadata(&old)
-                && m.dev() == dev
-                && m.ino() == ino
-            {
-                let _ = std::fs::remove_file(&old);
-            }
+            let _ = crate::fsutil::remove_if_same(&old, (dev, ino));
         }
         Ok(())
     }
