@@ -2374,6 +2374,69 @@ fn the_inspector_shows_tcp_info_live_for_a_tcp_connection() {
     assert!(hist.back().unwrap().0 - hist.front().unwrap().0 >= 0.4);
 }
 
+/// The TCP_INFO block appeared with the first reading (a quarter second
+/// after the connection was selected) and its rtt and cwnd plots with the
+/// second, each time pushing the live option row under it down, under a
+/// cursor on its way to Set. The block now has its height from the start.
+#[test]
+fn the_live_option_row_stays_put_when_tcp_info_arrives() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = SessionSpec::new(
+        "some udp",
+        SessionKind::Udp {
+            local: Some("127.0.0.1:0".parse().unwrap()),
+            connect: None,
+            join: Vec::new(),
+        },
+    );
+    // The UDP socket is opened last and so selected: the client's TCP_INFO
+    // is not read until the client is selected below.
+    let mut h = harness(vec![
+        tcp_client_to(l.local_addr().unwrap(), "kernel row"),
+        other,
+    ]);
+    let (_peer, _) = l.accept().unwrap();
+    let id = sockscope::engine::SessionId::top(1);
+    step_until(&mut h, "connected", |a| {
+        a.model()
+            .get(id)
+            .is_some_and(|i| i.state == State::Connected)
+    });
+    h.run_steps(3);
+    h.get_by_label_contains("kernel row").click();
+    // Every frame that shows the client, from the one after the click to
+    // two frames after the second reading (the plots' turn), with how many
+    // readings it had.
+    let heading = format!("{} {id}", L::INSPECTOR.text());
+    let at = |h: &Harness<'_, App>| {
+        h.get_by_label(L::SET_OPTION.text())
+            .accesskit_node()
+            .bounding_box()
+    };
+    let mut seen = Vec::new();
+    let mut after = 0;
+    let start = Instant::now();
+    while after < 3 {
+        h.step();
+        if h.query_by_label(&heading).is_some() {
+            let n = h.state().model().get(id).unwrap().tcp_history.len();
+            seen.push((n, at(&h)));
+            if n >= 2 {
+                after += 1;
+            }
+        }
+        assert!(start.elapsed() < DEADLINE, "no two readings: {seen:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.get_by_label("ESTABLISHED");
+    assert!(seen[0].0 < 2, "a frame before the plots was seen: {seen:?}");
+    assert!(seen[0].1.is_some());
+    assert!(
+        seen.iter().all(|(_, r)| *r == seen[0].1),
+        "Set stays where it was: {seen:?}"
+    );
+}
+
 /// Workbench F21: quitting with a capture running lost its last bytes
 /// (they waited in the writer's buffer when the process ended). Quitting
 /// now waits for the writer to flush.

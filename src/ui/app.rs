@@ -621,11 +621,7 @@ impl App {
             return;
         };
         let top_kind = self.model.get(SessionId::top(id.session)).map(|i| i.kind);
-        let tcp = match (id.is_child(), top_kind) {
-            (false, Some(k)) => k == Kind::TcpClient,
-            (true, Some(k)) => k == Kind::TcpServer,
-            _ => false,
-        };
+        let tcp = self.model.is_tcp_connection(id);
         // A serial port's modem lines are polled the same way, unless the
         // device said it has none.
         let serial = top_kind == Some(Kind::Serial) && !matches!(info.modem, Some(Err(_)));
@@ -1216,7 +1212,8 @@ impl App {
                                 .model
                                 .get(SessionId::top(info.id.session))
                                 .and_then(|i| i.spec.as_ref());
-                            match self.inspector.ui(ui, info, spec) {
+                            let tcp = self.model.is_tcp_connection(info.id);
+                            match self.inspector.ui(ui, info, spec, tcp) {
                                 Some(InspectorAction::Copy(code)) => {
                                     ui.ctx().copy_text(code);
                                     copied = true;

@@ -107,8 +107,9 @@ impl Inspector {
         ui: &mut egui::Ui,
         info: &SessionInfo,
         spec: Option<&crate::engine::SessionSpec>,
+        tcp: bool,
     ) -> Option<InspectorAction> {
-        let mut action = draw(ui, info, spec);
+        let mut action = draw(ui, info, spec, tcp);
         if info.kind == Kind::Script {
             return action;
         }
@@ -385,14 +386,21 @@ fn kv_row(ui: &mut egui::Ui, k: &str, v: String) {
 /// a second while it is selected, with rtt and cwnd over time.
 /// The System sockets view shows other programs' sockets with the same
 /// grid and plots (`id` keeps each socket's widgets apart).
+///
+/// `None` (nothing read yet) draws the same rows with "-" and the plots
+/// empty: the block has its height before the first reading, so what is
+/// below it (the live option row) does not move a quarter second after a
+/// connect, nor again when the plots would have appeared.
 pub(super) fn tcp_info_ui(
     ui: &mut egui::Ui,
     id: impl std::hash::Hash + std::fmt::Debug + Copy,
-    t: &crate::engine::tcp_info::TcpInfo,
+    read: Option<&crate::engine::tcp_info::TcpInfo>,
     history: &std::collections::VecDeque<(f64, f64, f64)>,
 ) {
     ui.separator();
     ui.strong(L::TCP_INFO);
+    let unread = crate::engine::tcp_info::TcpInfo::default();
+    let t = read.unwrap_or(&unread);
     let ms = |us: u32| format!("{:.3} ms", f64::from(us) / 1000.0);
     let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
     let dur = |v: Option<u64>| v.map_or("-".to_string(), |us| format!("{:.3} s", us as f64 / 1e6));
@@ -434,25 +442,25 @@ pub(super) fn tcp_info_ui(
                 (t!("ti-sndbuf-limited"), dur(t.sndbuf_limited_us)),
             ] {
                 ui.label(k);
-                ui.monospace(v);
+                ui.monospace(if read.is_some() { v.as_str() } else { "-" });
                 ui.end_row();
             }
         });
-    if history.len() >= 2 {
-        for (name, unit, pick) in [("rtt", "rtt ms", 0usize), ("cwnd", "cwnd", 1usize)] {
-            let pts: Vec<[f64; 2]> = history
-                .iter()
-                .map(|(t, rtt, cwnd)| [*t, if pick == 0 { *rtt } else { *cwnd }])
-                .collect();
-            egui_plot::Plot::new((name, id))
-                .height(70.0)
-                .include_y(0.0)
-                .allow_drag(false)
-                .allow_zoom(false)
-                .allow_scroll(false)
-                .y_axis_label(unit)
-                .show(ui, |p| p.line(egui_plot::Line::new(name, pts)));
+    for (name, unit, pick) in [("rtt", "rtt ms", 0usize), ("cwnd", "cwnd", 1usize)] {
+        let pts: Vec<[f64; 2]> = history
+            .iter()
+            .map(|(t, rtt, cwnd)| [*t, if pick == 0 { *rtt } else { *cwnd }])
+            .collect();
+        let mut plot = egui_plot::Plot::new((name, id)).height(70.0).include_y(0.0);
+        if history.is_empty() {
+            // Zero at the bottom, as with figures (see the rate plot).
+            plot = plot.include_y(1.0).include_x(0.0).include_x(1.0);
         }
+        plot.allow_drag(false)
+            .allow_zoom(false)
+            .allow_scroll(false)
+            .y_axis_label(unit)
+            .show(ui, |p| p.line(egui_plot::Line::new(name, pts)));
     }
 }
 
@@ -565,6 +573,7 @@ fn draw(
     ui: &mut egui::Ui,
     info: &SessionInfo,
     spec: Option<&crate::engine::SessionSpec>,
+    tcp: bool,
 ) -> Option<InspectorAction> {
     ui.heading(format!("{} {}", L::INSPECTOR, info.id));
     let mut copy = None;
@@ -766,8 +775,17 @@ fn draw(
                 p.line(egui_plot::Line::new(t!("insp-out"), outs));
             });
     }
-    if let Some((_, t)) = &info.tcp_info {
-        tcp_info_ui(ui, (info.id.session, info.id.child), t, &info.tcp_history);
+    // A TCP connection's block is there while it may be read (from the
+    // connect on), not from the first reading; one closed before any
+    // reading has none.
+    let read = info.tcp_info.as_ref().map(|(_, t)| t);
+    if read.is_some() || (tcp && !info.state.is_closed()) {
+        tcp_info_ui(
+            ui,
+            (info.id.session, info.id.child),
+            read,
+            &info.tcp_history,
+        );
     }
     if let Some(t) = &info.tls {
         tls_ui(ui, t);

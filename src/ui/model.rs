@@ -255,6 +255,19 @@ impl Model {
         self.infos.get(&id)
     }
 
+    /// Whether `id` is a TCP connection whose TCP_INFO the inspector
+    /// reads: a TCP client, or a connection a TCP server accepted.
+    pub fn is_tcp_connection(&self, id: SessionId) -> bool {
+        match (
+            id.is_child(),
+            self.get(SessionId::top(id.session)).map(|i| i.kind),
+        ) {
+            (false, Some(k)) => k == Kind::TcpClient,
+            (true, Some(k)) => k == Kind::TcpServer,
+            _ => false,
+        }
+    }
+
     /// Adds (or replaces, by name) a snippet of a top-level session.
     pub fn add_snippet(&mut self, top: SessionId, snippet: crate::engine::spec::Snippet) -> bool {
         let Some(spec) = self.infos.get_mut(&top).and_then(|i| i.spec.as_mut()) else {

@@ -645,7 +645,7 @@ impl SystemView {
             }
         }
         if let Some(t) = &s.tcp_info {
-            super::inspector::tcp_info_ui(ui, ("sys", s.cookie), t, &self.history);
+            super::inspector::tcp_info_ui(ui, ("sys", s.cookie), Some(t), &self.history);
         }
     }
 }
