@@ -2437,6 +2437,51 @@ fn the_live_option_row_stays_put_when_tcp_info_arrives() {
     );
 }
 
+/// At 1024x700 the inspector's option table ran past the window's right
+/// edge: its third column ("asked for") was cut off under the scroll bar
+/// in the real app (this harness's inspector is 13 points wider, where the
+/// old table just fitted). What was asked for now goes under the kernel's
+/// value, so no third column can push past the window.
+#[test]
+fn the_option_table_fits_the_inspector_at_1024x700() {
+    use sockscope::engine::options::{OptName, SockOpt};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut spec = tcp_client_to(l.local_addr().unwrap(), "narrow");
+    spec.options = vec![SockOpt::int(OptName::RecvBuffer, 4096)];
+    let mut h = harness_of(vec![spec], None, 1024.0, 700.0);
+    let (_peer, _) = l.accept().unwrap();
+    let id = h.state().selected().unwrap();
+    step_until(&mut h, "options read back", |a| {
+        a.model().get(id).is_some_and(|i| {
+            i.state == State::Connected && !i.options.is_empty() && !i.tcp_history.is_empty()
+        })
+    });
+    h.run_steps(3);
+    h.get_by_label("SO_RCVBUF");
+    // The kernel doubles what it is asked for: both are shown, the asked
+    // value under the kernel's, in its column.
+    let asked = h
+        .get_by_label(&sockscope::t!("opts-asked", value = "4096"))
+        .accesskit_node()
+        .bounding_box()
+        .unwrap();
+    let says = h
+        .get_by_label("8192")
+        .accesskit_node()
+        .bounding_box()
+        .unwrap();
+    assert_eq!(asked.x0, says.x0);
+    assert!(asked.y0 >= says.y1);
+    let past: Vec<String> = h
+        .query_all_by(|n| n.bounding_box().is_some_and(|r| r.x1 > 1024.5))
+        .map(|n| {
+            let n = n.accesskit_node();
+            format!("{:?} {:?}", n.label(), n.bounding_box())
+        })
+        .collect();
+    assert!(past.is_empty(), "past the window's right edge: {past:?}");
+}
+
 /// Workbench F21: quitting with a capture running lost its last bytes
 /// (they waited in the writer's buffer when the process ended). Quitting
 /// now waits for the writer to flush.

@@ -914,29 +914,40 @@ fn options_grid(ui: &mut egui::Ui, info: &SessionInfo) {
         ui.weak(t!("not-read-yet"));
         return;
     }
+    // Two columns: what was asked for goes under the kernel's value. A
+    // third column for it was cut off in the inspector's width at
+    // 1024x700, and it is empty for most options.
     egui::Grid::new("options-grid")
-        .num_columns(3)
+        .num_columns(2)
         .striped(true)
         .show(ui, |ui| {
             ui.strong(t!("opts-option"));
             ui.strong(t!("opts-kernel-says"));
-            ui.strong(t!("opts-asked-for"));
             ui.end_row();
             for o in &info.options {
                 ui.monospace(o.name);
-                match &o.actual {
-                    Ok(v) if o.differs() => {
-                        ui.colored_label(ui.visuals().warn_fg_color, v)
-                            .on_hover_text(t!("opts-changed"));
+                ui.vertical(|ui| {
+                    match &o.actual {
+                        Ok(v) if o.differs() => {
+                            ui.colored_label(ui.visuals().warn_fg_color, v)
+                                .on_hover_text(t!("opts-changed"));
+                        }
+                        Ok(v) => {
+                            ui.monospace(v);
+                        }
+                        Err(e) => {
+                            ui.add(
+                                egui::Label::new(
+                                    egui::RichText::new(e).color(ui.visuals().error_fg_color),
+                                )
+                                .wrap(),
+                            );
+                        }
                     }
-                    Ok(v) => {
-                        ui.monospace(v);
+                    if let Some(r) = &o.requested {
+                        ui.weak(t!("opts-asked", value = r.as_str()));
                     }
-                    Err(e) => {
-                        ui.colored_label(ui.visuals().error_fg_color, e);
-                    }
-                }
-                ui.monospace(o.requested.as_deref().unwrap_or(""));
+                });
                 ui.end_row();
             }
         });
