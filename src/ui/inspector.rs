@@ -926,28 +926,34 @@ fn options_grid(ui: &mut egui::Ui, info: &SessionInfo) {
             ui.end_row();
             for o in &info.options {
                 ui.monospace(o.name);
-                ui.vertical(|ui| {
-                    match &o.actual {
-                        Ok(v) if o.differs() => {
-                            ui.colored_label(ui.visuals().warn_fg_color, v)
-                                .on_hover_text(t!("opts-changed"));
-                        }
-                        Ok(v) => {
-                            ui.monospace(v);
-                        }
-                        Err(e) => {
-                            ui.add(
-                                egui::Label::new(
-                                    egui::RichText::new(e).color(ui.visuals().error_fg_color),
-                                )
-                                .wrap(),
-                            );
-                        }
+                let value = |ui: &mut egui::Ui| match &o.actual {
+                    Ok(v) if o.differs() => {
+                        ui.colored_label(ui.visuals().warn_fg_color, v)
+                            .on_hover_text(t!("opts-changed"));
                     }
-                    if let Some(r) = &o.requested {
-                        ui.weak(t!("opts-asked", value = r.as_str()));
+                    Ok(v) => {
+                        ui.monospace(v);
                     }
-                });
+                    Err(e) => {
+                        ui.add(
+                            egui::Label::new(
+                                egui::RichText::new(e).color(ui.visuals().error_fg_color),
+                            )
+                            .wrap(),
+                        );
+                    }
+                };
+                match &o.requested {
+                    // Stacked only where there is something under it, so
+                    // the other values stay level with their names.
+                    Some(r) => {
+                        ui.vertical(|ui| {
+                            value(ui);
+                            ui.weak(t!("opts-asked", value = r.as_str()));
+                        });
+                    }
+                    None => value(ui),
+                }
                 ui.end_row();
             }
         });
