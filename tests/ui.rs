@@ -1946,6 +1946,57 @@ fn a_log_row_can_be_sent_again() {
     assert_eq!(&got, b"ping!");
 }
 
+/// A click on a row's data, peer or session selected nothing (those
+/// labels took the click to select their text): only the time and length
+/// did, a small part of a row at 1024 px where the rest is cut short. Any
+/// cell of a row selects it now.
+#[test]
+fn a_click_anywhere_on_a_log_row_selects_it() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut h = harness_of(
+        vec![tcp_client_to(l.local_addr().unwrap(), "row clicks")],
+        None,
+        1024.0,
+        700.0,
+    );
+    let (mut peer, _) = l.accept().unwrap();
+    let id = h.state().selected().unwrap();
+    let line = "a line long enough to be cut off in the data column at 1024 points wide, and more";
+    peer.write_all(line.as_bytes()).unwrap();
+    step_until(&mut h, "received", |a| {
+        a.model()
+            .get(id)
+            .is_some_and(|i| i.counters.bytes_in == line.len() as u64)
+    });
+    h.run_steps(3);
+    assert!(h.query_by_label(L::RESEND.text()).is_none());
+    // The data cell, cut short: its label starts with the line.
+    h.get_by_label_contains("a line long enough").click();
+    h.run_steps(3);
+    h.get_by_label(L::RESEND.text());
+    // Again on the same row unselects it; then the peer cell selects it.
+    h.get_by_label_contains("a line long enough").click();
+    h.run_steps(3);
+    assert!(h.query_by_label(L::RESEND.text()).is_none());
+    let port = peer.local_addr().unwrap().port().to_string();
+    let peer_cell = h
+        .get_all_by_label_contains(&port)
+        .find(|n| {
+            n.accesskit_node().bounding_box().is_some_and(|r| {
+                let data = h
+                    .get_by_label_contains("a line long enough")
+                    .accesskit_node()
+                    .bounding_box()
+                    .unwrap();
+                (r.y0 - data.y0).abs() < 2.0 && r.x1 <= data.x0
+            })
+        })
+        .expect("the row's peer cell");
+    peer_cell.click();
+    h.run_steps(3);
+    h.get_by_label(L::RESEND.text());
+}
+
 /// Workbench F19 and F20: the preset's snippets are one-click buttons,
 /// each with a period, renamable, saved with the preset; a snippet's
 /// checksum is computed at each send.

@@ -698,6 +698,13 @@ impl LogView {
                 .is_some_and(|i| i.kind == crate::engine::protocol::Kind::Relay)
         });
         let arrow_w = if relayed { 36.0 } else { 22.0 };
+        // Labels select text on a drag, so they took a click for
+        // themselves: a click on a row's session, peer or data (most of a
+        // row at 1024 px, where those are cut short) selected nothing. A
+        // row is selected from anywhere on it; its text is copied from the
+        // detail under the table or with Copy rows.
+        let selectable = ui.style().interaction.selectable_labels;
+        ui.style_mut().interaction.selectable_labels = false;
         TableBuilder::new(ui)
             .id_salt("log-table")
             .striped(true)
@@ -838,6 +845,8 @@ impl LogView {
                     }
                 });
             });
+        // The detail under the table keeps its selectable text.
+        ui.style_mut().interaction.selectable_labels = selectable;
         if let Some(c) = clicked {
             self.selected = if self.selected == Some(c) {
                 None
