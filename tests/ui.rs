@@ -1997,6 +1997,43 @@ fn a_click_anywhere_on_a_log_row_selects_it() {
     h.get_by_label(L::RESEND.text());
 }
 
+/// Repeat's Stop came after an "n left" label, away from where Start was
+/// clicked, so a second click on the same spot did not stop it.
+#[test]
+fn repeat_stops_with_a_click_where_it_started() {
+    let (mut h, mut peer, _id) = connected_client("repeater");
+    replace_text(&mut h, L::PAYLOAD.text(), "tick");
+    replace_text(&mut h, L::REPEAT.text(), "1000");
+    replace_text(&mut h, &sockscope::t!("times-every"), "200");
+    h.run_steps(3);
+    let start = rect_of(&h, Role::Button, L::REPEAT_START.text());
+    h.get_by_role_and_label(Role::Button, L::REPEAT_START.text())
+        .click();
+    h.run_steps(3);
+    let stop = rect_of(&h, Role::Button, L::REPEAT_STOP.text());
+    let (x, y) = ((start.x0 + start.x1) / 2.0, (start.y0 + start.y1) / 2.0);
+    assert!(
+        stop.x0 <= x && x <= stop.x1 && stop.y0 <= y && y <= stop.y1,
+        "Start {start:?}, Stop {stop:?}"
+    );
+    h.get_by_role_and_label(Role::Button, L::REPEAT_STOP.text())
+        .click();
+    h.run_steps(3);
+    h.get_by_role_and_label(Role::Button, L::REPEAT_START.text());
+    // Stopped: a few ticks went, not a thousand.
+    peer.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = peer.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(!got.is_empty() && got.len() < 4 * 20, "{} bytes", got.len());
+}
+
 /// Workbench F19 and F20: the preset's snippets are one-click buttons,
 /// each with a period, renamable, saved with the preset; a snippet's
 /// checksum is computed at each send.

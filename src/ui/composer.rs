@@ -1328,11 +1328,13 @@ impl Composer {
                     .ok()
                     .filter(|n| (1..=86_400_000).contains(n));
                 if self.repeat.is_some() {
+                    // Stop where Start was, so a second click on the same
+                    // spot stops it; what is left comes after.
                     let left = self.repeat.as_ref().map_or(0, |r| r.left);
-                    ui.label(t!("n-left", n = left));
                     if ui.button(L::REPEAT_STOP).clicked() {
                         self.repeat = None;
                     }
+                    ui.label(t!("n-left", n = left));
                 } else if ui
                     .add_enabled(
                         ok && count.is_some() && every.is_some(),
