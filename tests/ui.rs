@@ -2034,6 +2034,45 @@ fn repeat_stops_with_a_click_where_it_started() {
     assert!(!got.is_empty() && got.len() < 4 * 20, "{} bytes", got.len());
 }
 
+/// A failed setsockopt put a "last error" line above the live option
+/// row, which pushed the row's button down under the cursor that had just
+/// clicked it. The last error now has a row of its own in the grid.
+#[test]
+fn a_failed_setsockopt_leaves_its_button_where_it_was() {
+    let spec = SessionSpec::new(
+        "udp opts",
+        SessionKind::Udp {
+            local: Some("127.0.0.1:0".parse().unwrap()),
+            connect: None,
+            join: Vec::new(),
+        },
+    );
+    let mut h = harness_of(vec![spec], None, 1024.0, 700.0);
+    let id = h.state().selected().unwrap();
+    step_until(&mut h, "options read back", |a| {
+        a.model().get(id).is_some_and(|i| !i.options.is_empty())
+    });
+    h.run_steps(3);
+    let set = rect_of(&h, Role::Button, L::SET_OPTION.text());
+    // The picker starts at TCP_NODELAY, which a UDP socket refuses.
+    h.get_by_role_and_label(Role::Button, L::SET_OPTION.text())
+        .click();
+    step_until(&mut h, "the refusal", |a| {
+        a.model().get(id).is_some_and(|i| i.last_error.is_some())
+    });
+    h.run_steps(3);
+    // In the log and in the inspector's grid.
+    let inspector = rect_of(&h, Role::Label, &format!("{} {id}", L::INSPECTOR.text()));
+    assert!(
+        h.get_all_by_label_contains("ENOPROTOOPT").any(|n| n
+            .accesskit_node()
+            .bounding_box()
+            .is_some_and(|r| r.x0 >= inspector.x0)),
+        "the inspector says why"
+    );
+    assert_eq!(rect_of(&h, Role::Button, L::SET_OPTION.text()), set);
+}
+
 /// Workbench F19 and F20: the preset's snippets are one-click buttons,
 /// each with a period, renamable, saved with the preset; a snippet's
 /// checksum is computed at each send.

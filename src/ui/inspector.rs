@@ -705,6 +705,28 @@ fn draw(
                     },
                 );
             }
+            // Always a row of one line (the whole text on hover and in
+            // the log): an error appearing above the live option row
+            // pushed its setsockopt button down under the cursor that had
+            // just clicked it.
+            ui.label(t!("insp-last-error"));
+            match &info.last_error {
+                Some(e) if !matches!(&info.state, State::Closed(CloseReason::Error(c)) if c == e) =>
+                {
+                    let text = super::i18n::op_error(e);
+                    ui.add(
+                        egui::Label::new(
+                            egui::RichText::new(&text).color(ui.visuals().error_fg_color),
+                        )
+                        .truncate(),
+                    )
+                    .on_hover_text(text);
+                }
+                _ => {
+                    ui.weak("-");
+                }
+            }
+            ui.end_row();
             ui.label("");
             ui.horizontal(|ui| {
                 reset = ui.small_button(L::RESET_COUNTERS).clicked();
@@ -736,17 +758,6 @@ fn draw(
             egui::Label::new(
                 egui::RichText::new(format!("! {}", super::i18n::engine_text(w)))
                     .color(ui.visuals().warn_fg_color),
-            )
-            .wrap(),
-        );
-    }
-    if let Some(e) = &info.last_error
-        && !matches!(&info.state, State::Closed(CloseReason::Error(c)) if c == e)
-    {
-        ui.add(
-            egui::Label::new(
-                egui::RichText::new(t!("insp-last-error", error = super::i18n::op_error(e)))
-                    .color(ui.visuals().error_fg_color),
             )
             .wrap(),
         );
