@@ -505,10 +505,7 @@ fn two_udp_sessions_from_the_form_exchange_a_datagram() {
     let a = open_from_form(
         &mut h,
         "UDP",
-        &[
-            (L::LOCAL.text(), "127.0.0.1:0"),
-            ("Default peer (connect)", ""),
-        ],
+        &[(L::LOCAL.text(), "127.0.0.1:0"), ("Peer (connect)", "")],
     );
     step_until(&mut h, "a bound", |app| {
         app.model().get(a).is_some_and(|i| i.state == State::Bound)
@@ -2004,7 +2001,7 @@ fn repeat_stops_with_a_click_where_it_started() {
     let (mut h, mut peer, _id) = connected_client("repeater");
     replace_text(&mut h, L::PAYLOAD.text(), "tick");
     replace_text(&mut h, L::REPEAT.text(), "1000");
-    replace_text(&mut h, &sockscope::t!("times-every"), "200");
+    replace_text(&mut h, sockscope::t!("times-every"), "200");
     h.run_steps(3);
     let start = rect_of(&h, Role::Button, L::REPEAT_START.text());
     h.get_by_role_and_label(Role::Button, L::REPEAT_START.text())
@@ -2071,6 +2068,46 @@ fn a_failed_setsockopt_leaves_its_button_where_it_was() {
         "the inspector says why"
     );
     assert_eq!(rect_of(&h, Role::Button, L::SET_OPTION.text()), set);
+}
+
+/// Changing the kind moved the form's Kind box (its labels' column took
+/// the width of the longest label of each kind) and, for UDP, widened the
+/// left panel for good, which moved every button of the log's toolbar.
+/// Every kind now keeps the Kind box, the Open button's left edge and the
+/// toolbar where they were.
+#[test]
+fn changing_the_kind_moves_neither_the_kind_box_nor_the_log_toolbar() {
+    let mut h = harness_of(Vec::new(), None, 1024.0, 700.0);
+    h.run_steps(3);
+    // Where the Kind box starts (it is as wide as the kind's name).
+    let kind = |h: &Harness<'_, App>| {
+        let r = h
+            .get_by_label(L::KIND.text())
+            .accesskit_node()
+            .bounding_box()
+            .unwrap();
+        (r.x0, r.y0)
+    };
+    let clear = |h: &Harness<'_, App>| rect_of(h, Role::Button, L::CLEAR.text());
+    let (kind0, clear0) = (kind(&h), clear(&h));
+    for choice in [
+        "TCP server",
+        "UDP",
+        "Unix stream client",
+        "Unix stream server",
+        "Unix datagram",
+        "socketpair",
+        "serial port",
+        "WebSocket client",
+        "WebSocket server",
+        "relay (proxy)",
+        "TCP client",
+    ] {
+        pick(&mut h, L::KIND.text(), choice);
+        h.run_steps(3);
+        assert_eq!(kind(&h), kind0, "the Kind box with {choice}");
+        assert_eq!(clear(&h), clear0, "the log's Clear with {choice}");
+    }
 }
 
 /// Workbench F19 and F20: the preset's snippets are one-click buttons,

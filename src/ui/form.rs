@@ -19,6 +19,11 @@ use super::responder_form::ResponderForm;
 use super::tls_form::TlsForm;
 use crate::t;
 
+/// A form field's width: room for its label beside it in the left panel
+/// at its default width (at 180 points a long label, UDP's "Local
+/// address" with its field, widened the panel, and the log's toolbar moved).
+pub(super) const FIELD_WIDTH: f32 = 150.0;
+
 /// The kinds offered, in menu order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KindChoice {
@@ -862,32 +867,36 @@ impl OpenForm {
                 widget.clone().on_hover_text(format!("! {m}"));
             }
         };
+        // The Kind box is on a row of its own, above the grid: in the grid
+        // it moved sideways with the labels' column, which is as wide as
+        // the longest label of the kind picked.
+        ui.horizontal(|ui| {
+            let label = ui.label(L::KIND);
+            let before = self.kind;
+            egui::ComboBox::from_id_salt("kind")
+                .selected_text(self.kind.label())
+                // Every kind in view at once: the default height hid the
+                // last ones behind a scroll bar.
+                .height(f32::INFINITY)
+                .show_ui(ui, |ui| {
+                    for k in KindChoice::ALL {
+                        ui.selectable_value(&mut self.kind, k, k.label());
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            if self.kind != before {
+                self.kind_changed(before);
+            }
+        });
         egui::Grid::new("form-grid")
             .num_columns(2)
             .spacing([8.0, 4.0])
             .show(ui, |ui| {
-                let label = ui.label(L::KIND);
-                let before = self.kind;
-                egui::ComboBox::from_id_salt("kind")
-                    .selected_text(self.kind.label())
-                    // Every kind in view at once: the default height hid
-                    // the last ones behind a scroll bar.
-                    .height(f32::INFINITY)
-                    .show_ui(ui, |ui| {
-                        for k in KindChoice::ALL {
-                            ui.selectable_value(&mut self.kind, k, k.label());
-                        }
-                    })
-                    .response
-                    .labelled_by(label.id);
-                if self.kind != before {
-                    self.kind_changed(before);
-                }
-                ui.end_row();
                 let label = ui.label(NAME);
                 ui.add(
                     egui::TextEdit::singleline(&mut self.name)
-                        .desired_width(180.0)
+                        .desired_width(FIELD_WIDTH)
                         .hint_text(t!("form-name-hint")),
                 )
                 .labelled_by(label.id);
@@ -915,7 +924,7 @@ impl OpenForm {
                         let field = ui
                             .add(
                                 egui::TextEdit::singleline(&mut self.local)
-                                    .desired_width(180.0)
+                                    .desired_width(FIELD_WIDTH)
                                     .hint_text(if self.kind == KindChoice::TcpServer {
                                         "127.0.0.1:7788"
                                     } else if self.kind == KindChoice::WsServer {
@@ -952,7 +961,7 @@ impl OpenForm {
                         let field = ui
                             .add(
                                 egui::TextEdit::singleline(&mut self.remote)
-                                    .desired_width(180.0)
+                                    .desired_width(FIELD_WIDTH)
                                     .id_salt(L::REMOTE),
                             )
                             .labelled_by(label.id);
@@ -969,7 +978,7 @@ impl OpenForm {
                         let field = ui
                             .add(
                                 egui::TextEdit::singleline(text)
-                                    .desired_width(180.0)
+                                    .desired_width(FIELD_WIDTH)
                                     .hint_text(hint)
                                     .id_salt(name),
                             )
@@ -984,7 +993,7 @@ impl OpenForm {
                         let field = ui
                             .add(
                                 egui::TextEdit::singleline(&mut self.join)
-                                    .desired_width(180.0)
+                                    .desired_width(FIELD_WIDTH)
                                     .hint_text("239.1.2.3, ff02::1234"),
                             )
                             .labelled_by(label.id);
@@ -999,7 +1008,10 @@ impl OpenForm {
                     let label = ui.label(L::PATH);
                     ui.vertical(|ui| {
                         let field = ui
-                            .add(egui::TextEdit::singleline(&mut self.path).desired_width(180.0))
+                            .add(
+                                egui::TextEdit::singleline(&mut self.path)
+                                    .desired_width(FIELD_WIDTH),
+                            )
                             .labelled_by(label.id);
                         err(ui, &field, L::PATH.0);
                     });
@@ -1028,7 +1040,7 @@ impl OpenForm {
                         let field = ui
                             .add(
                                 egui::TextEdit::singleline(&mut self.peer_path)
-                                    .desired_width(180.0)
+                                    .desired_width(FIELD_WIDTH)
                                     .hint_text(t!("form-optional")),
                             )
                             .labelled_by(label.id);
@@ -1054,12 +1066,13 @@ impl OpenForm {
                         }
                     });
                 }
-                if self.kind == KindChoice::UnixServer {
-                    ui.label(t!("form-stale-file"));
-                    ui.checkbox(&mut self.remove_stale, t!("form-remove-stale"));
-                    ui.end_row();
-                }
             });
+        if self.kind == KindChoice::UnixServer {
+            // Below the grid, where its long text wraps to the panel: in
+            // the grid's narrow column it widened the panel.
+            ui.checkbox(&mut self.remove_stale, t!("form-remove-stale"))
+                .on_hover_text(t!("form-stale-file"));
+        }
         ui.horizontal_wrapped(|ui| {
             for def in OPTIONS.iter() {
                 if def.widget != Widget::Check || !self.offers(def.name) {

@@ -84,7 +84,7 @@ impl SerialForm {
             ui.horizontal(|ui| {
                 ui.add(
                     egui::TextEdit::singleline(&mut self.path)
-                        .desired_width(150.0)
+                        .desired_width(120.0)
                         .hint_text("/dev/ttyUSB0"),
                 )
                 .labelled_by(label.id);
@@ -152,12 +152,23 @@ impl SerialForm {
             ui.selectable_value(&mut self.stop_bits, 2, "2");
         });
         ui.end_row();
-        ui.label(L::FLOW);
-        ui.horizontal(|ui| {
-            ui.selectable_value(&mut self.flow, Flow::None, t!("serial-flow-none"));
-            ui.selectable_value(&mut self.flow, Flow::Hardware, "RTS/CTS");
-            ui.selectable_value(&mut self.flow, Flow::Software, "XON/XOFF");
-        });
+        let label = ui.label(L::FLOW);
+        // A list, as the baud rate: the three choices side by side were
+        // wider than the left panel and widened it.
+        let flow_name = |f: Flow| match f {
+            Flow::None => t!("serial-flow-none"),
+            Flow::Hardware => "RTS/CTS",
+            Flow::Software => "XON/XOFF",
+        };
+        egui::ComboBox::from_id_salt("serial-flow")
+            .selected_text(flow_name(self.flow))
+            .show_ui(ui, |ui| {
+                for f in [Flow::None, Flow::Hardware, Flow::Software] {
+                    ui.selectable_value(&mut self.flow, f, flow_name(f));
+                }
+            })
+            .response
+            .labelled_by(label.id);
         ui.end_row();
     }
 }

@@ -141,7 +141,7 @@ impl WsForm {
             ui.vertical(|ui| {
                 ui.add(
                     egui::TextEdit::singleline(v)
-                        .desired_width(220.0)
+                        .desired_width(super::form::FIELD_WIDTH)
                         .hint_text(hint)
                         .id_salt(label),
                 )
@@ -159,7 +159,7 @@ impl WsForm {
                 ui.add(
                     egui::TextEdit::multiline(&mut self.headers)
                         .desired_rows(2)
-                        .desired_width(220.0)
+                        .desired_width(super::form::FIELD_WIDTH)
                         .hint_text("Authorization: Bearer …")
                         .id_salt(L::WS_HEADERS),
                 )
