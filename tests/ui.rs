@@ -2110,6 +2110,65 @@ fn changing_the_kind_moves_neither_the_kind_box_nor_the_log_toolbar() {
     }
 }
 
+/// Selecting a row opens its detail under the table, which makes the table
+/// shorter; with Follow on it stayed on the newest rows, and the row just
+/// clicked went out of view while the detail spoke of it. It stays in view.
+#[test]
+fn a_selected_log_row_stays_in_view_when_its_detail_opens() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut h = harness_of(
+        vec![tcp_client_to(l.local_addr().unwrap(), "many rows")],
+        None,
+        1024.0,
+        700.0,
+    );
+    let (mut peer, _) = l.accept().unwrap();
+    let id = h.state().selected().unwrap();
+    let mut sent = 0;
+    for i in 0..40 {
+        let line = format!("line {i:02}\n");
+        peer.write_all(line.as_bytes()).unwrap();
+        sent += line.len() as u64;
+        // One recv each: a row each.
+        step_until(&mut h, "received", |a| {
+            a.model()
+                .get(id)
+                .is_some_and(|i| i.counters.bytes_in == sent)
+        });
+    }
+    h.run_steps(3);
+    // An old row in view (the first one drawn may sit under the header).
+    let first = (0..40)
+        .map(|i| format!("line {i:02}"))
+        .filter(|t| h.query_by_label_contains(t).is_some())
+        .nth(2)
+        .expect("some line rows in view");
+    h.get_by_label_contains(&first).click();
+    h.run_steps(5);
+    // Its row, in the table above the detail (which shows the text too).
+    let detail = rect_of(&h, Role::Button, L::RESEND.text());
+    let rows: Vec<_> = h
+        .query_all_by_label_contains(&first)
+        .filter_map(|n| n.accesskit_node().bounding_box())
+        .collect();
+    assert!(
+        rows.iter().any(|r| r.y1 < detail.y0),
+        "{first} went out of view: {rows:?}, the detail at {detail:?}"
+    );
+    // Unselected, the view follows the newest rows again.
+    h.get_all_by_label_contains(&first)
+        .find(|n| {
+            n.accesskit_node()
+                .bounding_box()
+                .is_some_and(|r| r.y1 < detail.y0)
+        })
+        .unwrap()
+        .click();
+    h.run_steps(5);
+    assert!(h.query_by_label(L::RESEND.text()).is_none());
+    h.get_by_label_contains("line 39");
+}
+
 /// Workbench F19 and F20: the preset's snippets are one-click buttons,
 /// each with a period, renamable, saved with the preset; a snippet's
 /// checksum is computed at each send.

@@ -110,6 +110,10 @@ pub struct LogView {
     seen_removals: u64,
     last_prune: Instant,
     selected: Option<(u32, u64)>,
+    /// The row to bring to the middle of the table, and for how many more
+    /// frames: a selected row, once its detail has made the table shorter
+    /// (`usize::MAX`: the newest, to follow again).
+    scroll_to: Option<(usize, u8)>,
     needles: HashMap<u32, Option<Vec<u8>>>,
     search_error: Option<String>,
     export: Option<Export>,
@@ -138,6 +142,7 @@ impl Default for LogView {
             seen_removals: 0,
             last_prune: Instant::now(),
             selected: None,
+            scroll_to: None,
             needles: HashMap::new(),
             search_error: None,
             export: None,
@@ -705,11 +710,33 @@ impl LogView {
         // detail under the table or with Copy rows.
         let selectable = ui.style().interaction.selectable_labels;
         ui.style_mut().interaction.selectable_labels = false;
-        TableBuilder::new(ui)
+        // The offset is set on the table's own scroll area (`scroll_to_row`
+        // scrolls every enclosing one too, and took the log's toolbar out
+        // of view), within what the rows fill: the table draws only the
+        // rows its offset shows.
+        let row_pitch = row_h + ui.spacing().item_spacing.y;
+        let end = (self.rows.len() as f32 * row_pitch - avail).max(0.0);
+        let offset = self.scroll_to.map(|(i, _)| match i {
+            usize::MAX => end,
+            i => (i as f32 * row_pitch - (avail - row_h) / 2.0).clamp(0.0, end),
+        });
+        if let Some((i, frames)) = self.scroll_to {
+            self.scroll_to = (frames > 1).then_some((i, frames - 1));
+            ui.ctx().request_repaint();
+        }
+        let mut table = TableBuilder::new(ui);
+        if let Some(y) = offset {
+            table = table.vertical_scroll_offset(y);
+        }
+        // While a row is selected (its detail open under the table), the
+        // view stays on it instead of following new rows: the detail made
+        // the table shorter from below and, stuck to the newest rows, the
+        // row just clicked went out of view while the detail spoke of it.
+        table
             .id_salt("log-table")
             .striped(true)
             .resizable(true)
-            .stick_to_bottom(self.follow)
+            .stick_to_bottom(self.follow && self.selected.is_none())
             .max_scroll_height(avail)
             .min_scrolled_height(0.0)
             .auto_shrink([false, false])
@@ -748,6 +775,7 @@ impl LogView {
                     };
                     let mono = egui::TextStyle::Monospace;
                     let is_selected = self.selected == Some((top, abs));
+                    let index = row.index();
                     row.col(|ui| {
                         // The time is the row's handle: a click selects it.
                         let t = egui::RichText::new(self.time_text(r)).text_style(mono.clone());
@@ -755,7 +783,7 @@ impl LogView {
                         let b = egui::Button::selectable(is_selected, t)
                             .wrap_mode(egui::TextWrapMode::Extend);
                         if ui.add(b).clicked() {
-                            clicked = Some((top, abs));
+                            clicked = Some((top, abs, index));
                         }
                     });
                     row.col(|ui| {
@@ -794,7 +822,7 @@ impl LogView {
                             );
                         });
                         if row.response().clicked() {
-                            clicked = Some((top, abs));
+                            clicked = Some((top, abs, row.index()));
                         }
                         return;
                     }
@@ -841,16 +869,22 @@ impl LogView {
                         );
                     });
                     if row.response().clicked() {
-                        clicked = Some((top, abs));
+                        clicked = Some((top, abs, row.index()));
                     }
                 });
             });
         // The detail under the table keeps its selectable text.
         ui.style_mut().interaction.selectable_labels = selectable;
-        if let Some(c) = clicked {
+        if let Some((top, abs, index)) = clicked {
+            let c = (top, abs);
             self.selected = if self.selected == Some(c) {
+                // Following again, from the newest row.
+                if self.follow {
+                    self.scroll_to = Some((usize::MAX, 2));
+                }
                 None
             } else {
+                self.scroll_to = Some((index, 2));
                 Some(c)
             };
         }
