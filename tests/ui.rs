@@ -2050,8 +2050,25 @@ fn a_failed_setsockopt_leaves_its_button_where_it_was() {
         a.model().get(id).is_some_and(|i| !i.options.is_empty())
     });
     h.run_steps(3);
+    // Only what applies to a UDP socket is offered (the picker started at
+    // TCP_NODELAY, which the kernel refuses on one).
+    let inspector = rect_of(&h, Role::Label, &format!("{} {id}", L::INSPECTOR.text()));
+    click(&mut h, L::LIVE_OPTION.text());
+    // (The form on the left has a TCP_NODELAY box of its own.)
+    assert!(
+        !h.query_all_by_label("TCP_NODELAY").any(|n| n
+            .accesskit_node()
+            .bounding_box()
+            .is_some_and(|r| r.x1 > inspector.x0)),
+        "TCP_NODELAY offered for a UDP socket"
+    );
+    h.get_by_role_and_label(Role::Button, "SO_BINDTODEVICE")
+        .click();
+    h.run_steps(3);
+    replace_text(&mut h, "=", "nosuch0");
+    h.run_steps(3);
     let set = rect_of(&h, Role::Button, L::SET_OPTION.text());
-    // The picker starts at TCP_NODELAY, which a UDP socket refuses.
+    // No such device (ENODEV; EPERM without the privilege).
     h.get_by_role_and_label(Role::Button, L::SET_OPTION.text())
         .click();
     step_until(&mut h, "the refusal", |a| {
@@ -2059,12 +2076,13 @@ fn a_failed_setsockopt_leaves_its_button_where_it_was() {
     });
     h.run_steps(3);
     // In the log and in the inspector's grid.
-    let inspector = rect_of(&h, Role::Label, &format!("{} {id}", L::INSPECTOR.text()));
     assert!(
-        h.get_all_by_label_contains("ENOPROTOOPT").any(|n| n
-            .accesskit_node()
-            .bounding_box()
-            .is_some_and(|r| r.x0 >= inspector.x0)),
+        h.query_all_by_label_contains("ENODEV")
+            .chain(h.query_all_by_label_contains("EPERM"))
+            .any(|n| n
+                .accesskit_node()
+                .bounding_box()
+                .is_some_and(|r| r.x0 >= inspector.x0)),
         "the inspector says why"
     );
     assert_eq!(rect_of(&h, Role::Button, L::SET_OPTION.text()), set);

@@ -267,11 +267,20 @@ impl Inspector {
     ) {
         ui.horizontal_wrapped(|ui| {
             let v6 = info.family == Some("AF_INET6");
+            let shape = match (info.family, info.socktype) {
+                (Some(f), Some(t)) => Some(crate::engine::options::SocketShape {
+                    inet: f != "AF_UNIX",
+                    v6,
+                    stream: t == "SOCK_STREAM",
+                }),
+                _ => None,
+            };
             super::option_picker(
                 ui,
                 "live-opt",
                 L::LIVE_OPTION.text(),
                 v6,
+                shape,
                 &mut self.opt,
                 &mut self.value,
             );

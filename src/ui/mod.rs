@@ -77,14 +77,24 @@ fn option_picker(
     id: &str,
     label: &str,
     v6: bool,
+    shape: Option<crate::engine::options::SocketShape>,
     opt: &mut OptName,
     value: &mut String,
 ) {
+    // With a socket to set it on, only the options that apply to it (the
+    // live row started at TCP_NODELAY on a UDP socket, which the kernel
+    // refuses); step mode lists them all, refusals included.
+    let applies = |o: OptName| shape.is_none_or(|s| o.applies(s));
+    if !applies(*opt)
+        && let Some(first) = OptName::all().find(|o| applies(*o))
+    {
+        *opt = first;
+    }
     let l = ui.label(label);
     egui::ComboBox::from_id_salt(id)
         .selected_text(opt.c_name(v6))
         .show_ui(ui, |ui| {
-            for o in OptName::all() {
+            for o in OptName::all().filter(|o| applies(*o)) {
                 ui.selectable_value(opt, o, o.c_name(v6))
                     .on_hover_text(i18n::option_help(o.def()));
             }

@@ -213,6 +213,7 @@ impl StepperPanel {
                 "step-opt",
                 L::STEP_OPTION.text(),
                 false,
+                None,
                 &mut self.opt,
                 &mut self.opt_value,
             );
