@@ -2187,6 +2187,32 @@ fn a_selected_log_row_stays_in_view_when_its_detail_opens() {
     h.get_by_label_contains("line 39");
 }
 
+/// The responder picked for a server stayed on when the kind changed to
+/// UDP; with a default peer that echoes too, the two echoed each other
+/// without end. Replies start off when the kind stops (or starts) being a
+/// listening one; what was typed for a responder is kept.
+#[test]
+fn replies_start_off_when_a_server_form_becomes_a_udp_one() {
+    use sockscope::ui::responder_form::ReplyKind;
+    let mut h = harness_of(Vec::new(), None, 1024.0, 700.0);
+    pick(&mut h, L::KIND.text(), "TCP server");
+    click(&mut h, L::RESPONDER_FIXED.text());
+    replace_text(&mut h, L::REPLY.text(), "kept text");
+    click(&mut h, L::RESPONDER_ECHO.text());
+    assert_eq!(h.state().form().responder.kind, ReplyKind::Echo);
+    pick(&mut h, L::KIND.text(), "UDP");
+    assert_eq!(h.state().form().responder.kind, ReplyKind::None);
+    // A UDP echo is still one click away, and the typed reply is there.
+    click(&mut h, L::RESPONDER_ECHO.text());
+    assert_eq!(h.state().form().responder.kind, ReplyKind::Echo);
+    assert_eq!(h.state().form().responder.fixed, "kept text");
+    // Between two listening kinds the choice stays.
+    pick(&mut h, L::KIND.text(), "TCP server");
+    click(&mut h, L::RESPONDER_ECHO.text());
+    pick(&mut h, L::KIND.text(), "Unix stream server");
+    assert_eq!(h.state().form().responder.kind, ReplyKind::Echo);
+}
+
 /// Workbench F19 and F20: the preset's snippets are one-click buttons,
 /// each with a period, renamable, saved with the preset; a snippet's
 /// checksum is computed at each send.

@@ -484,6 +484,15 @@ impl OpenForm {
         }
         let reuse = if server(self.kind) { "on" } else { "" };
         self.options.insert(OptName::ReuseAddress, reuse.into());
+        // From a listening kind to one that is not (or back), replies
+        // start off, as in a fresh form: "Echo replies" picked for a TCP
+        // server stayed on for a UDP socket with a default peer, and
+        // against a peer that echoes too the two echoed each other without
+        // end. What was typed for a responder (a fixed reply, rules) is
+        // kept for when it is picked again.
+        if server(before) != server(self.kind) {
+            self.responder.kind = super::responder_form::ReplyKind::None;
+        }
     }
 
     /// Whether the form offers an option for its kind and family (both
