@@ -86,16 +86,16 @@ pub fn read_capped(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8
 /// Writes `bytes` to `path` atomically: a temp file in the same directory,
 /// fsync, then rename over the target (and fsync the directory).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let (dir, tmp) = write_temp(path, bytes)?;
-    finish(&dir, &tmp, std::fs::rename(&tmp, path))
+    let (dir, tmp, id) = write_temp(path, bytes)?;
+    finish(&dir, &tmp, id, std::fs::rename(&tmp, path))
 }
 
 /// Like [`write_atomic`] but never replaces: if anything is at `path` the
 /// write fails with `AlreadyExists` and nothing changes. Of two writers
 /// racing for one name exactly one wins.
 pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let (dir, tmp) = write_temp(path, bytes)?;
-    finish(&dir, &tmp, rename_noreplace(&tmp, path))
+    let (dir, tmp, id) = write_temp(path, bytes)?;
+    finish(&dir, &tmp, id, rename_noreplace(&tmp, path))
 }
 
 /// Moves `from` to `to` unless something is at `to` already (then
@@ -124,9 +124,11 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
     let e = std::io::Error::last_os_error();
     match e.raw_os_error() {
         Some(libc::EINVAL) | Some(libc::ENOSYS) => {
-            // link() never replaces either.
+            // link() never replaces either. The old name goes only if it
+            // is still the file just linked.
+            let id = identity(from)?;
             std::fs::hard_link(from, to)?;
-            std::fs::remove_file(from)
+            remove_if_same(from, id).map(|_| ())
         }
         _ => Err(e),
     }
@@ -180,14 +182,17 @@ pub fn move_aside(path: &Path, tag: &str) -> std::io::Result<std::path::PathBuf>
 pub struct Staged {
     dir: std::path::PathBuf,
     tmp: Option<std::path::PathBuf>,
+    /// The temp file's device and inode, so only it is ever unlinked.
+    id: (u64, u64),
 }
 
 /// Stages `bytes` for `path`.
 pub fn stage(path: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
-    let (dir, tmp) = write_temp(path, bytes)?;
+    let (dir, tmp, id) = write_temp(path, bytes)?;
     Ok(Staged {
         dir,
         tmp: Some(tmp),
+        id,
     })
 }
 
@@ -195,29 +200,30 @@ impl Staged {
     /// Moves the bytes to `path`, replacing what is there.
     pub fn replace(mut self, path: &Path) -> std::io::Result<()> {
         let tmp = self.tmp.take().expect("staged once");
-        finish(&self.dir, &tmp, std::fs::rename(&tmp, path))
+        finish(&self.dir, &tmp, self.id, std::fs::rename(&tmp, path))
     }
 
     /// Moves the bytes to `path` only if nothing is there (`AlreadyExists`).
     pub fn create(mut self, path: &Path) -> std::io::Result<()> {
         let tmp = self.tmp.take().expect("staged once");
-        finish(&self.dir, &tmp, rename_noreplace(&tmp, path))
+        finish(&self.dir, &tmp, self.id, rename_noreplace(&tmp, path))
     }
 }
 
 impl Drop for Staged {
     fn drop(&mut self) {
         if let Some(t) = self.tmp.take() {
-            let _ = std::fs::remove_file(t);
+            let _ = remove_if_same(&t, self.id);
         }
     }
 }
 
-/// Writes `bytes` to a new temp file beside `path` and syncs it.
+/// Writes `bytes` to a new temp file beside `path` and syncs it; gives
+/// its folder, its path and its device and inode.
 fn write_temp(
     path: &Path,
     bytes: &[u8],
-) -> std::io::Result<(std::path::PathBuf, std::path::PathBuf)> {
+) -> std::io::Result<(std::path::PathBuf, std::path::PathBuf, (u64, u64))> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::env::current_dir()?,
@@ -247,12 +253,15 @@ fn write_temp(
             .open(&tmp)
         {
             Ok(mut f) => {
+                use std::os::unix::fs::MetadataExt;
+                let m = f.metadata()?;
+                let id = (m.dev(), m.ino());
                 let r = f.write_all(bytes).and_then(|()| f.sync_all());
                 if let Err(e) = r {
-                    let _ = std::fs::remove_file(&tmp);
+                    let _ = remove_if_same(&tmp, id);
                     return Err(e);
                 }
-                return Ok((dir, tmp));
+                return Ok((dir, tmp, id));
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
             Err(e) => return Err(e),
@@ -260,7 +269,12 @@ fn write_temp(
     }
 }
 
-fn finish(dir: &Path, tmp: &Path, moved: std::io::Result<()>) -> std::io::Result<()> {
+fn finish(
+    dir: &Path,
+    tmp: &Path,
+    id: (u64, u64),
+    moved: std::io::Result<()>,
+) -> std::io::Result<()> {
     match moved {
         Ok(()) => {
             if let Ok(d) = std::fs::File::open(dir) {
@@ -269,7 +283,7 @@ fn finish(dir: &Path, tmp: &Path, moved: std::io::Result<()>) -> std::io::Result
             Ok(())
         }
         Err(e) => {
-            let _ = std::fs::remove_file(tmp);
+            let _ = remove_if_same(tmp, id);
             Err(e)
         }
     }
