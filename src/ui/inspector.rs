@@ -460,17 +460,27 @@ pub(super) fn tcp_info_ui(
             .iter()
             .map(|(t, rtt, cwnd)| [*t, if pick == 0 { *rtt } else { *cwnd }])
             .collect();
-        let mut plot = egui_plot::Plot::new((name, id)).height(70.0).include_y(0.0);
-        if history.is_empty() {
-            // Zero at the bottom, as with figures (see the rate plot).
-            plot = plot.include_y(1.0).include_x(0.0).include_x(1.0);
-        }
-        plot.allow_drag(false)
-            .allow_zoom(false)
-            .allow_scroll(false)
-            .y_axis_label(unit)
-            .show(ui, |p| p.line(egui_plot::Line::new(name, pts)));
+        fixed_plot(
+            egui_plot::Plot::new((name, id)).height(70.0),
+            history.is_empty(),
+        )
+        .y_axis_label(unit)
+        .show(ui, |p| p.line(egui_plot::Line::new(name, pts)));
     }
+}
+
+/// A plot drawn from the start, empty until its first figures (so it does
+/// not appear later and push down what is below it), with zero at the
+/// bottom as with figures (its own empty range is centred on zero), and
+/// not dragged or zoomed.
+fn fixed_plot(plot: egui_plot::Plot<'_>, empty: bool) -> egui_plot::Plot<'_> {
+    let plot = plot.include_y(0.0);
+    let plot = if empty {
+        plot.include_y(1.0).include_x(0.0).include_x(1.0)
+    } else {
+        plot
+    };
+    plot.allow_drag(false).allow_zoom(false).allow_scroll(false)
 }
 
 fn tls_ui(ui: &mut egui::Ui, t: &crate::engine::tls::TlsInfo) {
@@ -777,23 +787,16 @@ fn draw(
     if info.kind != Kind::Script {
         let ins: Vec<[f64; 2]> = info.rates.iter().map(|(t, i, _)| [*t, *i]).collect();
         let outs: Vec<[f64; 2]> = info.rates.iter().map(|(t, _, o)| [*t, *o]).collect();
-        let mut plot = egui_plot::Plot::new(("rates", info.id.session, info.id.child))
-            .height(110.0)
-            .include_y(0.0);
-        if info.rates.is_empty() {
-            // Zero at the bottom, as with figures (its own default range
-            // is centred on zero).
-            plot = plot.include_y(1.0).include_x(0.0).include_x(1.0);
-        }
-        plot.allow_drag(false)
-            .allow_zoom(false)
-            .allow_scroll(false)
-            .legend(egui_plot::Legend::default())
-            .y_axis_label(t!("insp-bytes-per-s"))
-            .show(ui, |p| {
-                p.line(egui_plot::Line::new(t!("insp-in"), ins));
-                p.line(egui_plot::Line::new(t!("insp-out"), outs));
-            });
+        fixed_plot(
+            egui_plot::Plot::new(("rates", info.id.session, info.id.child)).height(110.0),
+            info.rates.is_empty(),
+        )
+        .legend(egui_plot::Legend::default())
+        .y_axis_label(t!("insp-bytes-per-s"))
+        .show(ui, |p| {
+            p.line(egui_plot::Line::new(t!("insp-in"), ins));
+            p.line(egui_plot::Line::new(t!("insp-out"), outs));
+        });
     }
     // A TCP connection's block is there while it may be read (from the
     // connect on), not from the first reading; one closed before any
